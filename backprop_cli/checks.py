@@ -1,0 +1,143 @@
+"""Verification against SymPy: the engine's gradient next to the symbolic derivative.
+
+SymPy work on user input can take unbounded time (or memory), so it runs in a forked child
+process with a time limit and a memory cap; on an expression too large to check quickly the
+check is skipped with a reason, never hung on.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import resource
+from dataclasses import replace
+
+from .graph import CONST, VAR, Graph, op_of
+from .result import GradientCheck, Result
+
+MAX_EXPANDED_SIZE = 5_000
+MEMORY_CAP_BYTES = 2 * 1024**3
+RTOL = 1e-9
+ATOL = 1e-12
+
+
+def expanded_size(graph: Graph, limit: int) -> int:
+    """Size of the output written out as a tree (a DAG can be exponentially larger); capped."""
+    size = [1] * len(graph.ids)
+    for i, ins in enumerate(graph.inputs):
+        if ins:
+            size[i] = min(limit + 1, 1 + sum(size[j] for j in ins))
+    return size[graph.output]
+
+
+def to_sympy(graph: Graph, upto: int | None = None):
+    """SymPy expressions for every node (variables are real symbols), built iteratively."""
+    import sympy
+
+    last = graph.output if upto is None else upto
+    exprs: list = [None] * (last + 1)
+    for i in range(last + 1):
+        op = graph.ops[i]
+        if op == VAR:
+            exprs[i] = sympy.Symbol(graph.ids[i], real=True)
+        elif op == CONST:
+            exprs[i] = _sympy_constant(graph.ids[i])
+        else:
+            exprs[i] = op_of(op).sympy(*[exprs[j] for j in graph.inputs[i]])
+    return exprs
+
+
+def _sympy_constant(text: str):
+    import sympy
+
+    named = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
+    return named[text] if text in named else sympy.Rational(text)
+
+
+def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Result:
+    """Return `result` with a `check` comparing each gradient entry with SymPy's derivative."""
+    size = expanded_size(graph, MAX_EXPANDED_SIZE)
+    if size > MAX_EXPANDED_SIZE:
+        return replace(result, check=GradientCheck(
+            "skipped", f"expression too large to check symbolically (more than "
+            f"{MAX_EXPANDED_SIZE:,} nodes when written out as a tree)"))
+    symbolic = _run_bounded(_symbolic_gradient, (graph, dict(result.at)), timeout)
+    if isinstance(symbolic, str):
+        return replace(result, check=GradientCheck("skipped", symbolic))
+    at_kink = any(n.status == "kink" for n in result.nodes)
+    entries = []
+    for name, engine_value in result.gradient:
+        expected = symbolic.get(name)
+        entries.append((name, expected, _agrees(engine_value, expected, at_kink)))
+    failed = any(agrees is False for _, _, agrees in entries)
+    reason = None
+    if at_kink and any(agrees is None for _, _, agrees in entries):
+        reason = "at a kink the engine follows the documented convention; not compared there"
+    return replace(result, check=GradientCheck("failed" if failed else "passed", reason,
+                                               tuple(entries)))
+
+
+def _agrees(engine_value: float, expected: float | None, at_kink: bool) -> bool | None:
+    if expected is None:
+        return None if not math.isfinite(engine_value) or at_kink else False
+    if math.isclose(engine_value, expected, rel_tol=RTOL, abs_tol=ATOL):
+        return True
+    return None if at_kink else False
+
+
+def _symbolic_gradient(graph: Graph, point: dict[str, float]) -> dict[str, float | None]:
+    import sympy
+
+    exprs = to_sympy(graph)
+    output = exprs[graph.output]
+    symbols = {graph.ids[i]: exprs[i] for i in graph.variables}
+    subs = {symbols[name]: sympy.Float(value, 30) for name, value in point.items()
+            if name in symbols}
+    gradient = {}
+    for name, symbol in symbols.items():
+        derivative = sympy.diff(output, symbol)
+        gradient[name] = _real_number(derivative.evalf(30, subs=subs))
+    return gradient
+
+
+def _real_number(value) -> float | None:
+    try:
+        number = complex(value)
+    except (TypeError, ValueError):
+        return None
+    if abs(number.imag) > 1e-12 * max(1.0, abs(number.real)) or not math.isfinite(number.real):
+        return None
+    return number.real
+
+
+def _child(connection, function, args) -> None:
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
+        connection.send(("ok", function(*args)))
+    except MemoryError:
+        connection.send(("error", "SymPy ran out of its memory allowance"))
+    except Exception as error:  # report any SymPy failure as a reason to skip, not a crash
+        connection.send(("error", f"SymPy could not finish: {type(error).__name__}"))
+    finally:
+        connection.close()
+
+
+def _run_bounded(function, args: tuple, timeout: float):
+    """Run `function(*args)` in a child process; a string result is the reason it failed."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, function, args), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            return f"symbolic check timed out after {timeout:g} s"
+        status, payload = receiver.recv()
+    except EOFError:
+        return "symbolic check stopped unexpectedly"
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        receiver.close()
+    return payload if status == "ok" else payload

@@ -1,0 +1,247 @@
+"""The Typer app: options → library call → renderer → exit code. No math, no formatting here.
+
+Variables arrive as free-form options (`--x 1`, `--x=1`, `--θ1 0.5`), so each command accepts
+unknown options and reads them from the context. Heavy modules (rich, the engine, SymPy) are
+imported inside the commands, so `--help` and a plain `grad` start quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+
+import typer
+
+from . import __version__
+from .errors import BackpropError, ExitCode, InputError
+
+VARIABLE_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True,
+                    "help_option_names": ["-h", "--help"]}
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+app = typer.Typer(
+    name="backprop",
+    help="See, check and understand a gradient: forward values, local derivatives, "
+         "adjoints and the gradient of an expression or a small program.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"backprop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """See, check and understand a gradient."""
+
+
+@app.command(context_settings=VARIABLE_OPTIONS)
+def grad(
+    ctx: typer.Context,
+    expr: str = typer.Argument(None, metavar="EXPR", show_default=False,
+                               help="Expression or program: 'x*y + tanh(x)' or "
+                                    "'z = w*x + b; a = sigmoid(z); L = (a - t)**2'."),
+    file: str = typer.Option(None, "--file", "-f", metavar="PATH",
+                             help="Read the program from PATH ('-' for standard input)."),
+    at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
+                                 help="Variable values, e.g. --at x=1,y=2 (for names that "
+                                      "clash with options)."),
+    output_format: Format = typer.Option(Format.table, "--format", help="Output format."),
+    json_output: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
+    digits: int = typer.Option(6, "--digits", min=1, max=17,
+                               help="Significant digits in tables."),
+    check: bool = typer.Option(False, "--check",
+                               help="Compare the gradient with SymPy's symbolic derivative."),
+    check_timeout: float = typer.Option(10.0, "--check-timeout", min=0.1, metavar="SECONDS",
+                                        help="Time limit for --check."),
+    strict: bool = typer.Option(False, "--strict",
+                                help="Exit 1 if any node is flagged (kink, domain error, "
+                                     "overflow)."),
+) -> None:
+    """Differentiate EXPR at a point given as --NAME VALUE options (e.g. --x 1 --y 2).
+
+    Prints the forward value of every node, the local derivative on every edge, the
+    accumulated adjoint of every node and the gradient.
+    """
+    as_json = json_output or output_format is Format.json
+    with _reporting(as_json):
+        from . import api
+
+        source = _read_source(expr, file)
+        point = _point(ctx.args, at)
+        result = api.grad(source, point, check=check, check_timeout=check_timeout)
+        if as_json:
+            from .render import json_format
+
+            _write(json_format.render(result))
+        else:
+            from .render import table
+
+            _console().print(table.render(result, digits))
+        failed = result.check is not None and result.check.status == "failed"
+        if failed or (strict and result.flagged):
+            raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+class _reporting:
+    """Turn BackpropError (and anything unexpected) into one line on stderr and exit 2."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, (typer.Exit, SystemExit, KeyboardInterrupt)):
+            return False
+        if not isinstance(error, BackpropError):
+            if isinstance(error, (RecursionError, MemoryError)):
+                error = BackpropError("input is too large or too deeply nested")
+            else:
+                error = BackpropError(f"internal error ({type(error).__name__}: {error}); "
+                                      "please report it", code="internal_error")
+        fail(error, self.as_json)
+        return False
+
+
+def fail(error: BackpropError, as_json: bool) -> None:
+    """Report an error: one line on stderr (and a JSON document on stdout), then exit 2."""
+    if as_json:
+        from .render import json_format
+
+        _write(json_format.render_error(error))
+    print(f"error: {error.message}", file=sys.stderr)
+    raise typer.Exit(ExitCode.BAD_INPUT)
+
+
+def _read_source(expr: str | None, file: str | None) -> str:
+    if expr is not None and file is not None:
+        raise InputError("give either EXPR or --file, not both")
+    if file is None:
+        if expr is None:
+            raise InputError("no expression: give EXPR (e.g. 'x*y + tanh(x)') or --file PATH")
+        return expr
+    from .parse import MAX_PROGRAM_CHARS
+
+    try:
+        if file == "-":
+            text = sys.stdin.read(MAX_PROGRAM_CHARS + 1)
+        else:
+            with open(file, encoding="utf-8") as handle:
+                text = handle.read(MAX_PROGRAM_CHARS + 1)
+    except FileNotFoundError:
+        raise InputError(f"file not found: {file}") from None
+    except IsADirectoryError:
+        raise InputError(f"{file} is a directory, not a program file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file} is not UTF-8 text") from None
+    except OSError as error:
+        raise InputError(f"cannot read {file}: {error.strerror}") from None
+    return text
+
+
+def _point(args: list[str], at: list[str]) -> dict[str, str]:
+    """Variable values from `--name VALUE`, `--name=VALUE` and `--at a=1,b=2`."""
+    point: dict[str, str] = {}
+
+    def put(name: str, value: str) -> None:
+        if not name or not (name.isidentifier() or name == "lambda"):
+            raise InputError(f"--{name}: not an option of this command nor a variable name")
+        if name in point:
+            raise InputError(f"variable {name!r} is given twice")
+        point[name] = value
+
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise InputError(
+                f"unexpected argument {token!r}: put the expression first and give variables "
+                "as --name VALUE"
+            )
+        name, equals, value = token[2:].partition("=")
+        if not equals:
+            if i + 1 >= len(args):
+                raise InputError(f"--{name} needs a value (variables are given as --{name} VALUE)")
+            value = args[i + 1]
+            i += 1
+        put(name, value)
+        i += 1
+    for group in at:
+        for item in _split_top_level(group):
+            name, equals, value = item.partition("=")
+            if not equals:
+                raise InputError(f"--at expects NAME=VALUE pairs, got {item!r}")
+            put(name.strip(), value.strip())
+    return point
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split `x=1,y=max(1,2)` on commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [part for part in (p.strip() for p in parts) if part]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: usage errors become one line on stderr and exit code 2."""
+    import click
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = app(args=args, prog_name="backprop", standalone_mode=False)
+    except click.exceptions.UsageError as error:
+        message = error.format_message().replace("\n", " ")
+        if "--json" in args:
+            from .render import json_format
+
+            _write(json_format.render_error(BackpropError(message, code="usage_error")))
+        print(f"error: {message} (see 'backprop {_command(args)}--help')", file=sys.stderr)
+        code = ExitCode.BAD_INPUT
+    except click.exceptions.Abort:
+        code = ExitCode.BAD_INPUT
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = ExitCode.OK
+    sys.exit(code or 0)
+
+
+def _command(args: list[str]) -> str:
+    names = [name for name in args if name in app_commands()]
+    return f"{names[0]} " if names else ""
+
+
+def app_commands() -> set[str]:
+    return {command.name or command.callback.__name__ for command in app.registered_commands}

@@ -1,0 +1,193 @@
+"""Forward values, per-edge local partials and reverse accumulation of adjoints.
+
+The engine is pure and iterative: it reads a Graph and a point and returns a new Result. The hot
+loops run over flat lists indexed by node number (a tape), with one function call per node and
+no per-node dict lookups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from .errors import InputError
+from .graph import CONST, VAR, Graph, op_of
+from .result import Edge, NodeResult, Result
+
+_ARITHMETIC = (ArithmeticError, ValueError, TypeError)
+
+
+def compile_tape(graph: Graph) -> list[tuple]:
+    """One entry per op node: (node, arity code, forward, partial, first input, second, all)."""
+    tape = []
+    for i, op_name in enumerate(graph.ops):
+        if op_name == VAR or op_name == CONST:
+            continue
+        op = op_of(op_name)
+        ins = graph.inputs[i]
+        code = 0 if op.is_variadic else op.arity
+        first = ins[0]
+        second = ins[1] if len(ins) > 1 else -1
+        tape.append((i, code, op.forward, op.partial, first, second, ins))
+    return tape
+
+
+def forward(graph: Graph, tape: list[tuple], point: Mapping[str, float]) -> list[float]:
+    """Forward values of every node, in float64."""
+    values = [0.0] * len(graph.ids)
+    for i, constant in enumerate(graph.constants):
+        if constant is not None:
+            values[i] = constant
+    ids = graph.ids
+    for i in graph.variables:
+        try:
+            values[i] = float(point[ids[i]])
+        except KeyError:
+            raise InputError(
+                f"missing value for variable {ids[i]!r}: give it as --{ids[i]} VALUE "
+                f"or --at {ids[i]}=VALUE"
+            ) from None
+    for i, code, fwd, _, a, b, ins in tape:
+        try:
+            if code == 1:
+                values[i] = fwd(values[a])
+            elif code == 2:
+                values[i] = fwd(values[a], values[b])
+            else:
+                values[i] = fwd(*[values[j] for j in ins])
+        except _ARITHMETIC:
+            values[i] = math.nan
+    return values
+
+
+def backward(graph: Graph, tape: list[tuple], values: list[float]
+             ) -> tuple[list[float], list[tuple]]:
+    """Local partials on every edge and adjoints of every node (d output / d node)."""
+    adjoints = [0.0] * len(values)
+    adjoints[graph.output] = 1.0
+    locals_: list[tuple] = [()] * len(values)
+    live = graph.live()
+    nan = math.nan
+    for i, code, _, partial, a, b, ins in reversed(tape):
+        out = values[i]
+        try:
+            if code == 1:
+                local = (partial(values[a], out),)
+            elif code == 2:
+                local = partial(values[a], values[b], out)
+            else:
+                local = partial(tuple(values[j] for j in ins), out)
+        except _ARITHMETIC:
+            local = (nan,) * len(ins)
+        locals_[i] = local
+        if live[i]:
+            g = adjoints[i]
+            for j, d in zip(ins, local):
+                adjoints[j] += g * d
+    return adjoints, locals_
+
+
+def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...] = ()) -> Result:
+    """Run forward and backward passes and package everything as a Result."""
+    tape = compile_tape(graph)
+    values = forward(graph, tape, point)
+    adjoints, locals_ = backward(graph, tape, values)
+    nodes, flags = _node_results(graph, values, adjoints, locals_)
+    return Result(
+        expression=graph.source,
+        at=tuple((graph.ids[i], values[i]) for i in graph.variables),
+        output=graph.ids[graph.output],
+        value=values[graph.output],
+        gradient=tuple((graph.ids[i], adjoints[i]) for i in graph.variables),
+        nodes=nodes,
+        warnings=tuple(warnings) + tuple(flags),
+    )
+
+
+def _node_results(graph: Graph, values: list[float], adjoints: list[float],
+                  locals_: list[tuple]) -> tuple[tuple[NodeResult, ...], list[str]]:
+    ids, ops, inputs, varying, named = (graph.ids, graph.ops, graph.inputs, graph.varying,
+                                        graph.named)
+    formulas = graph.formulas
+    fanout = [0] * len(ids)
+    for ins in inputs:
+        for j in ins:
+            fanout[j] += 1
+    rules = _rules(graph)
+    watched = _watched_ops(graph)
+    nodes = []
+    flags = []
+    for i, node_id in enumerate(ids):
+        ins = inputs[i]
+        value = values[i]
+        status, message = "ok", None
+        if ins:
+            local = locals_[i]
+            rule = rules[i]
+            edges = tuple(Edge(ids[j], local[k], rule[k]) if varying[j] else Edge(ids[j], None, None)
+                          for k, j in enumerate(ins))
+            suspicious = value - value != 0 or ops[i] in watched or any(
+                d - d != 0 for d in local)
+            if suspicious:
+                status, message = _status(ops[i], value, [values[j] for j in ins], edges)
+                if message is not None:
+                    flags.append(f"{node_id} = {formulas[i]}: {message}")
+        else:
+            edges = ()
+            if value - value != 0:
+                status = "propagated"
+        nodes.append(NodeResult(node_id, ops[i], formulas[i], value,
+                                adjoints[i] if varying[i] else None, edges, status, message,
+                                named[i], fanout[i]))
+    return tuple(nodes), flags
+
+
+def _watched_ops(graph: Graph) -> set[str]:
+    """Ops whose nodes must be looked at even when every number is finite (kinks)."""
+    return {name for name in set(graph.ops) if name not in (VAR, CONST)
+            and op_of(name).kink is not None}
+
+
+def _rules(graph: Graph) -> list[tuple[str, ...]]:
+    ids, constants = graph.ids, graph.constants
+    cache: dict[str, object] = {}
+    rules = []
+    for i, op_name in enumerate(graph.ops):
+        ins = graph.inputs[i]
+        if not ins:
+            rules.append(())
+            continue
+        op = cache.get(op_name) or cache.setdefault(op_name, op_of(op_name))
+        names = [ids[j] for j in ins]
+        consts = [constants[j] for j in ins]
+        rules.append(tuple(op.render_rule(k, names, consts) for k in range(len(ins))))
+    return rules
+
+
+def _status(op_name: str, value: float, args: list[float], edges: tuple[Edge, ...]
+            ) -> tuple[str, str | None]:
+    """Classify a node: ok, kink, or the reason its value or a partial is not finite."""
+    op = op_of(op_name)
+    if not math.isfinite(value):
+        if not all(math.isfinite(a) for a in args):
+            return "propagated", None
+        if op.explain is not None:
+            status, message = op.explain(*args)
+        elif math.isnan(value):
+            status, message = "undefined", f"{op_name} is undefined here"
+        else:
+            status, message = "overflow", "result overflows float64"
+        return status, f"{message} [{status}]"
+    if op.kink is not None:
+        note = op.kink(*args)
+        if note is not None:
+            return "kink", f"kink: {note}"
+    for edge in edges:
+        if edge.local is not None and not math.isfinite(edge.local):
+            if not all(math.isfinite(a) for a in args):
+                return "propagated", None
+            kind = "nan" if math.isnan(edge.local) else "infinite"
+            return "nondifferentiable", (
+                f"derivative with respect to {edge.input} is {kind} here [nondifferentiable]"
+            )
+    return "ok", None

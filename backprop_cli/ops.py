@@ -1,0 +1,521 @@
+"""The op table: for each op, its forward function and its local partials side by side.
+
+Calling conventions (chosen so the engine's loops need no per-node packing):
+- unary ops:    forward(a) -> out;        partial(a, out) -> d out/d a
+- binary ops:   forward(a, b) -> out;     partial(a, b, out) -> (d out/d a, d out/d b)
+- n-ary ops:    forward(*args) -> out;    partial(args, out) -> tuple of partials
+
+Forward functions return IEEE values (inf, nan) instead of raising where the math has an answer;
+`explain` turns a non-finite result into a status and a message that names the offending input.
+Functions that the table lacks come from SymPy: their forward and partials are compiled from
+SymPy's own derivative (`fdiff`) once per function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .errors import ParseError
+
+INF = math.inf
+NAN = math.nan
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation: how to compute it, differentiate it, print it and explain its failures."""
+
+    name: str
+    arity: int  # 1, 2, or 0 for "two or more"
+    forward: Callable
+    partial: Callable
+    formula: str
+    rules: tuple[str, ...]
+    doc: str
+    test_point: tuple[float, ...]
+    sympy: Callable | None = None
+    kink: Callable | None = None
+    explain: Callable | None = None
+    min_args: int = field(default=0)
+
+    @property
+    def is_variadic(self) -> bool:
+        return self.arity == 0
+
+    def render_formula(self, ids: list[str]) -> str:
+        """The node's formula in terms of its input ids."""
+        if self.is_variadic:
+            return f"{self.name}({', '.join(ids)})"
+        return self.formula.format(*ids)
+
+    def render_rule(self, index: int, ids: list[str], constants: list[float | None]) -> str:
+        """The symbolic local partial d(node)/d(input `index`), in terms of input ids."""
+        if self.name == "pow" and index == 0 and constants[1] is not None:
+            return _power_rule(ids[0], constants[1])
+        if self.is_variadic:
+            return self.rules[0].format(ids[index], self.name)
+        return self.rules[index].format(*ids)
+
+
+def _power_rule(base: str, exponent: float) -> str:
+    lowered = exponent - 1
+    c = _short(exponent)
+    if lowered == 0:
+        return c
+    if lowered == 1:
+        return f"{c}*{base}"
+    return f"{c}*{base}**{_short(lowered) if lowered > 0 else '(' + _short(lowered) + ')'}"
+
+
+def _short(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# Forward functions with IEEE results at poles and domain edges
+
+
+def _div(a: float, b: float) -> float:
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0 or a != a:
+            return NAN
+        return math.copysign(INF, a) * math.copysign(1.0, b)
+
+
+def _pow(a: float, b: float) -> float:
+    if a < 0 and math.isfinite(b) and not b.is_integer():
+        return NAN
+    try:
+        return a**b
+    except ZeroDivisionError:
+        return INF
+    except OverflowError:
+        return -INF if a < 0 and b.is_integer() and b % 2 == 1 else INF
+
+
+def _pow_partial(a: float, b: float, out: float) -> tuple[float, float]:
+    if b == 0:
+        d_base = 0.0
+    else:
+        try:
+            d_base = b * a ** (b - 1)
+        except ZeroDivisionError:
+            d_base = INF
+        except OverflowError:
+            d_base = INF
+        if isinstance(d_base, complex):
+            d_base = NAN
+    if a > 0:
+        d_exponent = out * math.log(a)
+    elif a == 0 and b >= 0:
+        d_exponent = 0.0
+    else:
+        d_exponent = NAN
+    return d_base, d_exponent
+
+
+def _exp(a: float) -> float:
+    try:
+        return math.exp(a)
+    except OverflowError:
+        return INF
+
+
+def _log(a: float) -> float:
+    if a > 0:
+        return math.log(a)
+    return -INF if a == 0 else NAN
+
+
+def _logb(a: float, b: float) -> float:
+    return _div(_log(a), _log(b))
+
+
+def _logb_partial(a: float, b: float, out: float) -> tuple[float, float]:
+    log_b = _log(b)
+    return _div(1.0, a * log_b), _div(-_log(a), b * log_b * log_b)
+
+
+def _sqrt(a: float) -> float:
+    return math.sqrt(a) if a >= 0 else NAN
+
+
+def _sqrt_partial(a: float, out: float) -> float:
+    return 0.5 / out if out else INF
+
+
+def _guard(function: Callable[[float], float]) -> Callable[[float], float]:
+    def guarded(a: float) -> float:
+        try:
+            return function(a)
+        except ValueError:
+            return NAN
+        except OverflowError:
+            return INF if a > 0 else -INF if function is not math.cosh else INF
+
+    return guarded
+
+
+def _atanh(a: float) -> float:
+    if abs(a) == 1:
+        return math.copysign(INF, a)
+    return math.atanh(a) if abs(a) < 1 else NAN
+
+
+def _sigmoid(a: float) -> float:
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    z = math.exp(a)
+    return z / (1.0 + z)
+
+
+def _sech2(a: float, out: float) -> float:
+    # 1 - tanh(a)**2 written as 4e^(-2|a|) / (1 + e^(-2|a|))**2: no cancellation for large |a|.
+    t = math.exp(-2.0 * abs(a))
+    return 4.0 * t / ((1.0 + t) * (1.0 + t))
+
+
+def _sigmoid_partial(a: float, out: float) -> float:
+    # sigmoid(a) * sigmoid(-a) equals out * (1 - out) without cancellation when out is near 1.
+    return _sigmoid(a) * _sigmoid(-a)
+
+
+def _softplus(a: float) -> float:
+    return math.log1p(math.exp(-abs(a))) + max(a, 0.0)
+
+
+def _relu(a: float) -> float:
+    return a if a > 0 else 0.0
+
+
+def _extreme_partial(args: tuple, out: float) -> tuple[float, ...]:
+    ties = sum(1 for a in args if a == out)
+    share = 1.0 / ties if ties else NAN
+    return tuple(share if a == out else 0.0 for a in args)
+
+
+def _inverse_sqrt(value: float) -> float:
+    if value > 0:
+        return 1.0 / math.sqrt(value)
+    return INF if value == 0 else NAN
+
+
+# ----------------------------------------------------------------------------------------------
+# Kinks: points where the derivative does not exist and a convention picks the value
+
+
+def _at_zero(a: float, *_: float) -> str | None:
+    return "derivative taken as 0 at 0 (PyTorch convention)" if a == 0 else None
+
+
+def _sqrt_kink(a: float) -> str | None:
+    return "derivative is +inf at 0" if a == 0 else None
+
+
+def _pow_kink(a: float, b: float) -> str | None:
+    if a == 0 and b == 0:
+        return "0**0 taken as 1 (PyTorch convention)"
+    if a == 0 and 0 < b < 1:
+        return "derivative is +inf at 0"
+    return None
+
+
+def _tie_kink(*args: float) -> str | None:
+    top = max(args) if args else 0
+    low = min(args) if args else 0
+    if sum(1 for a in args if a == top) > 1 or sum(1 for a in args if a == low) > 1:
+        return "tie: the derivative is split equally between the tied inputs"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Explanations of non-finite results: (status, message)
+
+
+def _value(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _explain_log(a: float, *rest: float) -> tuple[str, str]:
+    if rest and (rest[0] <= 0 or rest[0] == 1):
+        return "undefined", f"log base must be positive and not 1 (base = {_value(rest[0])})"
+    if a == 0:
+        return "infinite", "log(0) is -inf"
+    return "undefined", f"log of a negative number ({_value(a)})"
+
+
+def _explain_div(a: float, b: float) -> tuple[str, str]:
+    if b == 0 and a == 0:
+        return "undefined", "0/0 is undefined"
+    if b == 0:
+        return "infinite", f"division by zero ({_value(a)}/0)"
+    return "overflow", "result overflows float64"
+
+
+def _explain_pow(a: float, b: float) -> tuple[str, str]:
+    if a < 0 and not b.is_integer():
+        return "undefined", f"negative base {_value(a)} to a non-integer power {_value(b)}"
+    if a == 0 and b < 0:
+        return "infinite", f"0 to a negative power ({_value(b)})"
+    return "overflow", f"{_value(a)}**{_value(b)} overflows float64"
+
+
+def _explain_domain(condition: str) -> Callable:
+    def explain(a: float) -> tuple[str, str]:
+        return "undefined", f"{condition} (input = {_value(a)})"
+
+    return explain
+
+
+def _explain_atanh(a: float) -> tuple[str, str]:
+    if abs(a) == 1:
+        return "infinite", f"atanh({_value(a)}) is infinite"
+    return "undefined", f"atanh needs -1 < input < 1 (input = {_value(a)})"
+
+
+# ----------------------------------------------------------------------------------------------
+# SymPy builders, used by symbolic checks (imported lazily: SymPy is slow to import)
+
+
+def _sp():
+    import sympy
+
+    return sympy
+
+
+def _sympy_unary(name: str) -> Callable:
+    def build(a):
+        return getattr(_sp(), name)(a, evaluate=False)
+
+    return build
+
+
+# ----------------------------------------------------------------------------------------------
+# The table
+
+
+def _unary(name, forward, partial, rule, doc, point, sympy_name=None, kink=None, explain=None):
+    return Op(
+        name=name,
+        arity=1,
+        forward=forward,
+        partial=partial,
+        formula=f"{name}({{0}})",
+        rules=(rule,),
+        doc=doc,
+        test_point=(point,),
+        sympy=_sympy_unary(sympy_name or name),
+        kink=kink,
+        explain=explain,
+    )
+
+
+def _build_table() -> dict[str, Op]:
+    table = [
+        Op("add", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), "{0} + {1}", ("1", "1"),
+           "addition a + b", (0.7, -1.3), sympy=lambda a, b: _sp().Add(a, b, evaluate=False)),
+        Op("sub", 2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), "{0} - {1}", ("1", "-1"),
+           "subtraction a - b", (0.7, -1.3),
+           sympy=lambda a, b: _sp().Add(a, _sp().Mul(-1, b, evaluate=False), evaluate=False)),
+        Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a), "{0}*{1}", ("{1}", "{0}"),
+           "multiplication a*b (partials are the other factor, never out/a)", (0.7, -1.3),
+           sympy=lambda a, b: _sp().Mul(a, b, evaluate=False)),
+        Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(-a, b * b)), "{0}/{1}",
+           ("1/{1}", "-{0}/{1}**2"), "division a/b", (0.7, -1.3),
+           sympy=lambda a, b: _sp().Mul(a, _sp().Pow(b, -1, evaluate=False), evaluate=False),
+           explain=_explain_div),
+        Op("pow", 2, _pow, _pow_partial, "{0}**{1}", ("{1}*{0}**({1} - 1)", "{0}**{1}*log({0})"),
+           "power a**b (also a^b); 0**0 = 1", (1.3, 2.7),
+           sympy=lambda a, b: _sp().Pow(a, b, evaluate=False), kink=_pow_kink,
+           explain=_explain_pow),
+        Op("neg", 1, lambda a: -a, lambda a, out: -1.0, "-{0}", ("-1",), "negation -a", (0.7,),
+           sympy=lambda a: _sp().Mul(-1, a, evaluate=False)),
+        Op("id", 1, lambda a: a, lambda a, out: 1.0, "{0}", ("1",),
+           "a named copy (b = a)", (0.7,), sympy=lambda a: a),
+        _unary("exp", _exp, lambda a, out: out, "exp({0})", "exponential e**a", 0.4),
+        _unary("log", _log, lambda a, out: _div(1.0, a), "1/{0}", "natural logarithm", 1.7,
+               explain=_explain_log),
+        Op("logb", 2, _logb, _logb_partial, "log({0}, {1})",
+           ("1/({0}*log({1}))", "-log({0})/({1}*log({1})**2)"),
+           "logarithm log(a, b) of a to base b", (2.5, 3.0),
+           sympy=lambda a, b: _sp().log(a) / _sp().log(b), explain=_explain_log),
+        _unary("sqrt", _sqrt, _sqrt_partial, "1/(2*sqrt({0}))", "square root; sqrt'(0) = +inf",
+               1.7, kink=_sqrt_kink, explain=_explain_domain("sqrt of a negative number")),
+        _unary("abs", abs, lambda a, out: (a > 0) - (a < 0) + 0.0, "sign({0})",
+               "absolute value; abs'(0) = 0", -0.7, sympy_name="Abs", kink=_at_zero),
+        _unary("sin", _guard(math.sin), lambda a, out: math.cos(a), "cos({0})", "sine", 0.7),
+        _unary("cos", _guard(math.cos), lambda a, out: -math.sin(a), "-sin({0})", "cosine", 0.7),
+        _unary("tan", _guard(math.tan), lambda a, out: 1.0 + out * out, "1 + tan({0})**2",
+               "tangent", 0.7),
+        _unary("asin", _guard(math.asin), lambda a, out: _inverse_sqrt(1.0 - a * a),
+               "1/sqrt(1 - {0}**2)", "arcsine", 0.3,
+               explain=_explain_domain("asin needs -1 <= input <= 1")),
+        _unary("acos", _guard(math.acos), lambda a, out: -_inverse_sqrt(1.0 - a * a),
+               "-1/sqrt(1 - {0}**2)", "arccosine", 0.3,
+               explain=_explain_domain("acos needs -1 <= input <= 1")),
+        _unary("atan", math.atan, lambda a, out: 1.0 / (1.0 + a * a), "1/(1 + {0}**2)",
+               "arctangent", 0.7),
+        _unary("sinh", _guard(math.sinh), lambda a, out: _guard(math.cosh)(a), "cosh({0})",
+               "hyperbolic sine", 0.7),
+        _unary("cosh", _guard(math.cosh), lambda a, out: _guard(math.sinh)(a), "sinh({0})",
+               "hyperbolic cosine", 0.7),
+        _unary("tanh", math.tanh, _sech2, "1 - tanh({0})**2",
+               "hyperbolic tangent", 0.7),
+        _unary("asinh", math.asinh, lambda a, out: 1.0 / math.sqrt(a * a + 1.0),
+               "1/sqrt({0}**2 + 1)", "inverse hyperbolic sine", 0.7),
+        _unary("acosh", _guard(math.acosh), lambda a, out: _inverse_sqrt(a * a - 1.0),
+               "1/sqrt({0}**2 - 1)", "inverse hyperbolic cosine", 1.8,
+               explain=_explain_domain("acosh needs input >= 1")),
+        _unary("atanh", _atanh, lambda a, out: _div(1.0, 1.0 - a * a), "1/(1 - {0}**2)",
+               "inverse hyperbolic tangent", 0.4, explain=_explain_atanh),
+        Op("sigmoid", 1, _sigmoid, _sigmoid_partial, "sigmoid({0})",
+           ("sigmoid({0})*(1 - sigmoid({0}))",), "logistic sigmoid 1/(1 + exp(-a))", (0.7,),
+           sympy=lambda a: 1 / (1 + _sp().exp(-a))),
+        Op("relu", 1, _relu, lambda a, out: 1.0 if a > 0 else 0.0, "relu({0})",
+           ("(1 if {0} > 0 else 0)",), "rectified linear unit max(a, 0); relu'(0) = 0", (0.7,),
+           sympy=lambda a: _sp().Max(0, a), kink=_at_zero),
+        Op("softplus", 1, _softplus, lambda a, out: _sigmoid(a), "softplus({0})",
+           ("sigmoid({0})",), "softplus log(1 + exp(a))", (0.7,),
+           sympy=lambda a: _sp().log(1 + _sp().exp(a))),
+        Op("max", 0, max, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
+           "largest of two or more arguments; ties split equally", (0.3, 1.1, -0.4),
+           sympy=lambda *args: _sp().Max(*args), kink=_tie_kink, min_args=2),
+        Op("min", 0, min, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
+           "smallest of two or more arguments; ties split equally", (0.3, 1.1, -0.4),
+           sympy=lambda *args: _sp().Min(*args), kink=_tie_kink, min_args=2),
+    ]
+    return {op.name: op for op in table}
+
+
+OPS: dict[str, Op] = _build_table()
+
+# Names a user may call, and the op each resolves to (log with two arguments is logb).
+FUNCTIONS = {name for name, op in OPS.items() if op.name not in ("add", "sub", "mul", "div",
+                                                                  "pow", "neg", "id", "logb")}
+ALIASES = {"ln": "log", "Abs": "abs", "Max": "max", "Min": "min", "logistic": "sigmoid"}
+
+
+def lookup(name: str, missing_ok: bool = False) -> Op | None:
+    """The op a function name refers to: the table first, then SymPy's own functions."""
+    name = ALIASES.get(name, name)
+    if name in FUNCTIONS:
+        return OPS[name]
+    op = sympy_op(name)
+    if op is None and not missing_ok:
+        raise ParseError(unknown_function_message(name))
+    return op
+
+
+def unknown_function_message(name: str) -> str:
+    """Why `name(...)` cannot be called: unknown, or known to SymPy without a usable rule."""
+    try:
+        import sympy
+
+        known = name in sympy.functions.__all__ or name in _SYMPY_EXCLUDED
+    except ImportError:  # pragma: no cover - sympy is a dependency
+        known = False
+    if known:
+        return f"SymPy's {name} has no derivative rule usable here"
+    return f"unknown function {name!r} (to multiply, write {name}*(...))"
+
+
+def resolve(name: str, count: int) -> Op:
+    """The op for a call of `name` with `count` arguments; wrong arity is a ParseError."""
+    op = lookup(name)
+    if op.name == "log" and count == 2:
+        return OPS["logb"]
+    allowed = _allowed_counts(op)
+    if count not in allowed:
+        wanted = ("one of " + ", ".join(map(str, sorted(allowed))) if len(allowed) < 5
+                  else f"at least {min(allowed)}")
+        raise ParseError(f"{name}() takes {wanted} argument(s), not {count}")
+    return op
+
+
+def _allowed_counts(op: Op) -> set[int]:
+    if op.name == "log":
+        return {1, 2}
+    if op.is_variadic:
+        return set(range(op.min_args, 10_000))
+    return {op.arity}
+
+
+# ----------------------------------------------------------------------------------------------
+# Functions SymPy knows and the table lacks: compiled once from SymPy's own derivative
+
+
+_SYMPY_EXCLUDED = {"Piecewise", "Heaviside", "DiracDelta", "floor", "ceiling", "frac", "sign",
+                   "re", "im", "arg", "conjugate", "Id", "real_root", "root", "cbrt", "LambertW"}
+
+
+@lru_cache(maxsize=None)
+def sympy_op(name: str) -> Op | None:
+    """An Op for a SymPy function with a known derivative, or None if SymPy has none."""
+    if not name.isascii() or not name.isidentifier() or name.startswith("_"):
+        return None
+    if name in _SYMPY_EXCLUDED:
+        return None
+    import sympy
+    from sympy.core.function import ArgumentIndexError, FunctionClass
+
+    if name not in sympy.functions.__all__:
+        return None
+    function = getattr(sympy.functions, name)
+    if not isinstance(function, FunctionClass):
+        return None
+    nargs = getattr(function, "nargs", None)
+    if not isinstance(nargs, sympy.FiniteSet) or len(nargs) != 1:
+        return None
+    arity = int(next(iter(nargs)))
+    if arity not in (1, 2):
+        return None
+    symbols = sympy.symbols(f"a0:{arity}", real=True)
+    expression = function(*symbols)
+    try:
+        partials = [expression.diff(s) for s in symbols]
+    except (ArgumentIndexError, NotImplementedError, TypeError, ValueError):
+        return None
+    if any(p.has(sympy.Derivative, sympy.Subs) for p in partials):
+        return None
+    modules = ["math", "mpmath"]
+    forward = _real(sympy.lambdify(symbols, expression, modules))
+    compiled = [_real(sympy.lambdify(symbols + (sympy.Symbol("out"),), p, modules))
+                for p in partials]
+    placeholders = {s: sympy.Symbol("{%d}" % i) for i, s in enumerate(symbols)}
+    rules = tuple(str(p.xreplace(placeholders)) for p in partials)
+    formula = f"{name}(" + ", ".join("{%d}" % i for i in range(arity)) + ")"
+    partial = _unary_from(compiled[0]) if arity == 1 else _binary_from(compiled)
+    return Op(name=name, arity=arity, forward=forward, partial=partial, formula=formula,
+              rules=rules, doc=f"SymPy's {name} (rule from SymPy's derivative)",
+              test_point=(0.7,) * arity, sympy=lambda *args: function(*args))
+
+
+def _real(function: Callable) -> Callable:
+    def real_valued(*args: float) -> float:
+        try:
+            value = function(*args)
+        except (ValueError, ZeroDivisionError, TypeError):
+            return NAN
+        except OverflowError:
+            return INF
+        try:
+            return float(value)
+        except TypeError:
+            value = complex(value)
+            return value.real if value.imag == 0 else NAN
+
+    return real_valued
+
+
+def _unary_from(d: Callable) -> Callable:
+    return lambda a, out: d(a, out)
+
+
+def _binary_from(ds: list[Callable]) -> Callable:
+    d0, d1 = ds
+    return lambda a, b, out: (d0(a, b, out), d1(a, b, out))

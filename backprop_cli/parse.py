@@ -1,0 +1,502 @@
+"""Text → checked expression trees, safely.
+
+Nothing here evaluates user text, and Python's own parser never sees it. A tokenizer accepts only
+numbers, names, the arithmetic operators, parentheses, commas, `=` and statement separators;
+everything else (strings, attributes, brackets, lambdas, comparisons, ...) is refused with a
+message that names it. An operator-precedence parser, iterative so that no input can exhaust
+the stack, turns the tokens of each statement into plain tuples:
+
+    ("const", value, text) | ("var", name) | ("ref", name) | ("call", op_name, (args...))
+    | ("neg", arg) | ("add"|"sub"|"mul"|"div"|"pow", left, right)
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from . import ops
+from .errors import LimitError, ParseError
+
+MAX_PROGRAM_CHARS = 8_000_000
+MAX_STATEMENT_CHARS = 10_000
+MAX_STATEMENT_TOKENS = 2_000
+MAX_STATEMENTS = 200_000
+MAX_NESTING = 100
+
+CONSTANTS = {"pi": math.pi, "e": math.e, "E": math.e}
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>[^\S\n]+)
+   |(?P<nl>\n)
+   |(?P<comment>\#[^\n]*)
+   |(?P<semi>;)
+   |(?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+   |(?P<name>[^\W\d¹²³⁰⁴⁵⁶⁷⁸⁹][^\W¹²³⁰⁴⁵⁶⁷⁸⁹]*)
+   |(?P<cmp>==|!=|<=|>=|<|>)
+   |(?P<op>\*\*|[-+*/^(),=])
+   |(?P<other>.)
+    """,
+    re.VERBOSE,
+)
+
+_OPERATOR_ALIASES = {"−": "-", "×": "*", "·": "*", "⋅": "*", "∗": "*", "÷": "/"}
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+# Greek capitals and a few small letters that are drawn exactly like Latin ones.
+_CONFUSABLE_GREEK = set("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοϲϳ")
+_ALLOWED_SCRIPTS = ("LATIN", "GREEK")
+
+_FORBIDDEN_CHARS = {
+    "'": "string literals are not allowed",
+    '"': "string literals are not allowed",
+    "[": "square brackets (lists, subscripts, comprehensions) are not allowed",
+    "]": "square brackets (lists, subscripts, comprehensions) are not allowed",
+    "{": "braces (sets, dicts) are not allowed",
+    "}": "braces (sets, dicts) are not allowed",
+    "\\": "backslashes are not allowed",
+}
+
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One `name = expr` line, or a bare expression (`target` is None)."""
+
+    target: str | None
+    tree: tuple
+    line: int
+
+
+@dataclass(frozen=True)
+class Program:
+    """A checked program: statements in order; the last one is the output."""
+
+    statements: tuple[Statement, ...]
+    source: str
+    names: frozenset[str] = frozenset()
+
+    @property
+    def defined_names(self) -> frozenset[str]:
+        return frozenset(s.target for s in self.statements if s.target is not None)
+
+
+def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> Program:
+    """Parse an expression or program; `given` are the names the user gives values to."""
+    _check_size(text)
+    try:
+        statements = _split_statements(_tokenize(text))
+        parsed, names = _parse_statements(statements, text, frozenset(given))
+        return Program(parsed, text, names)
+    except ParseError as error:
+        if "\n" not in text and error.message.startswith("line 1: "):
+            error.message = error.message[len("line 1: "):]
+        raise
+
+
+def parse_constant(text: str) -> tuple:
+    """Parse a value given on the command line (`1/3`, `pi/4`, `sqrt(2)`, `-2.5`)."""
+    program = parse_program(text)
+    if len(program.statements) != 1 or program.statements[0].target is not None:
+        raise ParseError(f"value {text!r} must be a single expression")
+    tree = program.statements[0].tree
+    free = _free_names(tree)
+    if free:
+        raise ParseError(f"value {text!r} must be a constant, but it uses {sorted(free)[0]!r}")
+    return tree
+
+
+def _check_size(text: str) -> None:
+    if len(text) > MAX_PROGRAM_CHARS:
+        raise LimitError(
+            f"input is {len(text):,} characters; the limit is {MAX_PROGRAM_CHARS:,} "
+            "(split very large programs, or check for a wrong file)"
+        )
+    longest = max(map(len, re.split(r"[;\n]", text)), default=0)
+    if longest > MAX_STATEMENT_CHARS:
+        raise LimitError(
+            f"a statement is {longest:,} characters long; the limit is {MAX_STATEMENT_CHARS:,} "
+            "(write long expressions as several named statements)"
+        )
+    count = text.count(";") + text.count("\n") + 1
+    if count > MAX_STATEMENTS:
+        raise LimitError(f"input has {count:,} statements; the limit is {MAX_STATEMENTS:,}")
+    if not text.strip():
+        raise ParseError("the expression is empty")
+
+
+def _where(text: str, pos: int) -> str:
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return f"line {line}, column {column}" if "\n" in text else f"column {column}"
+
+
+def _tokenize(text: str) -> list[tuple[str, str, int]]:
+    """Split into (kind, text, position) tokens; refuse anything outside the grammar."""
+    tokens: list[tuple[str, str, int]] = []
+    append = tokens.append
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        value = match.group()
+        pos = match.start()
+        if kind == "ws" or kind == "comment":
+            continue
+        if kind == "name":
+            _check_name(value, text, pos, tokens)
+        elif kind == "other":
+            kind, value = _other_char(value, text, pos, tokens)
+        elif kind == "cmp":
+            raise ParseError(f"comparisons ({value!r}) are not allowed at {_where(text, pos)}")
+        append((kind, value, pos))
+    return tokens
+
+
+def _check_name(name: str, text: str, pos: int, previous: list) -> None:
+    if name.startswith("__"):
+        raise ParseError(f"names starting with '__' are not allowed: {name!r} at {_where(text, pos)}")
+    if keyword.iskeyword(name) and name != "lambda":
+        raise ParseError(
+            f"{name!r} is a Python keyword and not part of the expression language "
+            f"(at {_where(text, pos)})"
+        )
+    if name.isascii():
+        return
+    for offset, char in enumerate(name):
+        if char.isascii():
+            continue
+        where = _where(text, pos + offset)
+        label = unicodedata.name(char, f"U+{ord(char):04X}")
+        if unicodedata.normalize("NFKC", char) != char:
+            plain = unicodedata.normalize("NFKC", char)
+            raise ParseError(
+                f"look-alike character {char!r} ({label}) at {where}: it would be read as "
+                f"{plain!r}; type {plain!r} instead"
+            )
+        if char in _CONFUSABLE_GREEK or not label.startswith(_ALLOWED_SCRIPTS):
+            raise ParseError(
+                f"look-alike character {char!r} ({label}) at {where}: names may use Latin and "
+                "Greek letters only; retype it on a Latin keyboard"
+            )
+
+
+def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, str]:
+    where = _where(text, pos)
+    if char in _OPERATOR_ALIASES:
+        return "op", _OPERATOR_ALIASES[char]
+    if char in "⁰¹²³⁴⁵⁶⁷⁸⁹":
+        return "sup", char.translate(_SUPERSCRIPTS)
+    if char in _FORBIDDEN_CHARS:
+        raise ParseError(f"{_FORBIDDEN_CHARS[char]}: {char!r} at {where}")
+    if char == ".":
+        after = previous[-1][0] if previous else None
+        if after in ("name", "op") and (after == "name" or previous[-1][1] == ")"):
+            raise ParseError(f"attribute access ('.') is not allowed at {where}")
+        raise ParseError(f"'.' is not allowed here ({where})")
+    if char == ":":
+        if any(kind == "name" and value == "lambda" for kind, value, _ in previous):
+            raise ParseError(f"lambda expressions are not allowed (':' at {where})")
+        raise ParseError(f"':' is not allowed ({where})")
+    category = unicodedata.category(char)
+    label = unicodedata.name(char, f"U+{ord(char):04X}")
+    if category in ("Cf", "Cc", "Zl", "Zp"):
+        raise ParseError(f"invisible character U+{ord(char):04X} ({label}) at {where}; delete it")
+    if category == "Nd":
+        raise ParseError(f"look-alike digit {char!r} ({label}) at {where}; use 0-9")
+    if char.isalpha() or category.startswith("M"):
+        raise ParseError(f"character {char!r} ({label}) at {where} cannot start a name")
+    raise ParseError(
+        f"{char!r} is not an allowed operator at {where} (use + - * / ^ ** and parentheses)"
+    )
+
+
+def _statement_targets(tokens: list) -> list[str]:
+    targets = []
+    start = True
+    for i, (kind, value, _) in enumerate(tokens):
+        if start and kind == "name" and i + 1 < len(tokens) and tokens[i + 1][1] == "=":
+            targets.append(value)
+        start = kind in ("nl", "semi")
+    return targets
+
+
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "pow": 4}
+_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow"}
+_PREFIX_PRECEDENCE = 3
+
+
+def _split_statements(tokens: list) -> list[tuple[int, list]]:
+    """Group tokens into statements; each with its 1-based line number."""
+    statements = []
+    line = 1
+    current: list = []
+    start_line = 1
+    for token in tokens:
+        kind = token[0]
+        if kind == "nl" or kind == "semi":
+            if current:
+                statements.append((start_line, current))
+                current = []
+            if kind == "nl":
+                line += 1
+            continue
+        if not current:
+            start_line = line
+        current.append(token)
+    if current:
+        statements.append((start_line, current))
+    return statements
+
+
+def _statement_targets(statements: list) -> list[str]:
+    return [tokens[0][1] for _, tokens in statements
+            if len(tokens) > 1 and tokens[0][0] == "name" and tokens[1][1] == "="]
+
+
+def _parse_statements(statements: list, text: str, given: frozenset[str]) -> tuple:
+    targets = frozenset(_statement_targets(statements))
+    parser = _ExpressionParser(text, targets | given, targets)
+    result = []
+    for position, (line, tokens) in enumerate(statements):
+        if len(tokens) > MAX_STATEMENT_TOKENS:
+            raise LimitError(
+                f"line {line}: a statement has more than {MAX_STATEMENT_TOKENS:,} tokens; "
+                "write it as several named statements"
+            )
+        target = None
+        if len(tokens) > 1 and tokens[0][0] == "name" and tokens[1][1] == "=":
+            target = tokens[0][1]
+            if target in parser.assigned:
+                raise ParseError(
+                    f"line {line}: {target!r} is assigned twice (first on line "
+                    f"{parser.assigned[target]}); give each step its own name"
+                )
+            tokens = tokens[2:]
+            if not tokens:
+                raise ParseError(f"line {line}: nothing after '{target} ='")
+        elif position != len(statements) - 1:
+            raise ParseError(
+                f"line {line}: only the last statement may be a bare expression; "
+                "name this one ('name = ...')"
+            )
+        tree = parser.parse(tokens, line)
+        if target is not None:
+            parser.assigned[target] = line
+        result.append(Statement(target, tree, line))
+    if not result:
+        raise ParseError("the expression is empty")
+    return tuple(result), frozenset(parser.names)
+
+
+class _ExpressionParser:
+    """Operator-precedence parser (shunting-yard) over checked tokens; no recursion.
+
+    Precedence follows Python and mathematics: `+ -` < `* /` < unary `-` < `**` (right
+    associative), so `-x**2` is `-(x**2)` and `2**-x` is `2**(-x)`.
+    """
+
+    def __init__(self, text: str, user_names: frozenset[str], targets: frozenset[str]) -> None:
+        self.text = text
+        self.user_names = user_names
+        self.targets = targets
+        self.assigned: dict[str, int] = {}
+        self.names: set[str] = set()
+
+    def where(self, pos: int) -> str:
+        return _where(self.text, pos)
+
+    def parse(self, tokens: list, line: int) -> tuple:
+        out: list[tuple] = []
+        stack: list[list] = []  # [kind, op, precedence, position, argument count]
+        expect_operand = True
+        previous_kind = None
+        count = len(tokens)
+        i = 0
+        while i < count:
+            kind, value, pos = tokens[i]
+            if expect_operand:
+                if kind == "num":
+                    out.append(self._constant(value, pos))
+                    expect_operand = False
+                elif kind == "name":
+                    following = tokens[i + 1][1] if i + 1 < count else None
+                    if following == "(" and self._is_call(value, pos):
+                        if i + 2 < count and tokens[i + 2][1] == ")":
+                            raise ParseError(f"{value}() needs at least one argument "
+                                             f"({self.where(pos)})")
+                        self._push(stack, ["call", value, 0, pos, 1])
+                        i += 1
+                    else:
+                        out.append(self._name(value, pos))
+                        expect_operand = False
+                elif value == "(":
+                    self._push(stack, ["paren", None, 0, pos, 0])
+                elif value == "-" or value == "+":
+                    stack.append(["prefix", "neg" if value == "-" else "pos", _PREFIX_PRECEDENCE,
+                                  pos, 1])
+                else:
+                    raise ParseError(self._unexpected(value, pos, tokens, i))
+            elif kind == "num" or kind == "name" or value == "(":
+                if kind == "num" and previous_kind == "num":
+                    raise ParseError(f"two numbers in a row at {self.where(pos)}; add an operator")
+                self._binary("mul", stack, out)
+                expect_operand = True
+                previous_kind = None
+                continue
+            elif kind == "sup":
+                self._binary("pow", stack, out)
+                out.append(self._constant(value, pos))
+            elif value in _BINARY:
+                self._binary(_BINARY[value], stack, out)
+                expect_operand = True
+            elif value == ",":
+                self._comma(stack, out, pos)
+                expect_operand = True
+            elif value == ")":
+                self._close(stack, out, pos)
+            elif value == "=":
+                inside_call = any(entry[0] == "call" for entry in stack)
+                raise ParseError(
+                    f"keyword arguments are not allowed ('=' at {self.where(pos)})" if inside_call
+                    else f"'=' may only follow a name at the start of a statement "
+                         f"({self.where(pos)})"
+                )
+            else:
+                raise ParseError(self._unexpected(value, pos, tokens, i))
+            previous_kind = kind
+            i += 1
+        if expect_operand:
+            last = tokens[-1]
+            raise ParseError(f"the expression ends with {last[1]!r} ({self.where(last[2])}); "
+                             "something is missing after it")
+        while stack:
+            entry = stack.pop()
+            if entry[0] in ("paren", "call"):
+                raise ParseError(f"'(' at {self.where(entry[3])} is not closed")
+            _reduce(entry, out)
+        return out[0]
+
+    def _constant(self, text: str, pos: int) -> tuple:
+        number = float(text)
+        if not math.isfinite(number):
+            raise ParseError(f"number {text[:20]!r} at {self.where(pos)} is too large for float64")
+        if number.is_integer() and abs(number) < 1e16:
+            return ("const", number, str(int(number)))
+        return ("const", number, _float_text(number))
+
+    def _push(self, stack: list, entry: list) -> None:
+        stack.append(entry)
+        if sum(1 for e in stack if e[0] in ("paren", "call")) > MAX_NESTING:
+            raise LimitError(f"parentheses nest deeper than {MAX_NESTING} "
+                             f"({self.where(entry[3])})")
+
+    def _is_call(self, name: str, pos: int) -> bool:
+        if name in self.user_names or name == "lambda":
+            return False
+        if ops.lookup(name, missing_ok=True) is None:
+            raise ParseError(ops.unknown_function_message(name) + f" ({self.where(pos)})")
+        return True
+
+    def _name(self, name: str, pos: int) -> tuple:
+        self.names.add(name)
+        if name in self.assigned:
+            return ("ref", name)
+        if name in self.targets:
+            raise ParseError(f"{name!r} is used before it is assigned ({self.where(pos)})")
+        if name in self.user_names:
+            return ("var", name)
+        if name in CONSTANTS:
+            return ("const", CONSTANTS[name], name)
+        if name != "lambda" and ops.lookup(name, missing_ok=True) is not None:
+            raise ParseError(f"{name!r} is a function; call it as {name}(...) "
+                             f"({self.where(pos)})")
+        return ("var", name)
+
+    def _unexpected(self, value: str, pos: int, tokens: list, i: int) -> str:
+        if value == ")":
+            return f"')' at {self.where(pos)} has nothing before it"
+        if value == ",":
+            return f"',' at {self.where(pos)} has nothing before it"
+        if value == "=":
+            return f"'=' at {self.where(pos)} is not allowed here"
+        return f"{value!r} at {self.where(pos)} needs a number, name or '(' before it"
+
+    def _binary(self, op: str, stack: list, out: list) -> None:
+        precedence = _PRECEDENCE[op]
+        right_associative = op == "pow"
+        while stack:
+            top = stack[-1]
+            if top[0] in ("paren", "call"):
+                break
+            if top[2] > precedence or (top[2] == precedence and not right_associative):
+                _reduce(stack.pop(), out)
+            else:
+                break
+        stack.append(["binary", op, precedence, 0, 2])
+
+    def _comma(self, stack: list, out: list, pos: int) -> None:
+        while stack and stack[-1][0] not in ("paren", "call"):
+            _reduce(stack.pop(), out)
+        if not stack or stack[-1][0] != "call":
+            raise ParseError(f"tuples are not allowed (',' outside a function call at "
+                             f"{self.where(pos)})")
+        stack[-1][4] += 1
+
+    def _close(self, stack: list, out: list, pos: int) -> None:
+        while stack and stack[-1][0] not in ("paren", "call"):
+            _reduce(stack.pop(), out)
+        if not stack:
+            raise ParseError(f"')' at {self.where(pos)} has no matching '('")
+        entry = stack.pop()
+        if entry[0] == "call":
+            count = entry[4]
+            args = tuple(out[len(out) - count:])
+            del out[len(out) - count:]
+            try:
+                op = ops.resolve(entry[1], count)
+            except ParseError as error:
+                raise ParseError(f"{error.message} ({self.where(entry[3])})") from None
+            out.append(("call", op.name, args))
+
+
+def _reduce(entry: list, out: list) -> None:
+    if entry[0] == "prefix":
+        operand = out.pop()
+        if entry[1] == "pos":
+            out.append(operand)
+        elif operand[0] == "const" and (operand[2][:1].isdigit() or operand[2][:2] == "-"
+                                        and operand[2][1:2].isdigit()):
+            out.append(_negate(operand))
+        else:
+            out.append(("neg", operand))
+        return
+    right = out.pop()
+    left = out.pop()
+    out.append((entry[1], left, right))
+
+
+def _negate(constant: tuple) -> tuple:
+    text = constant[2]
+    return ("const", -constant[1], text[1:] if text.startswith("-") else "-" + text)
+
+
+def _float_text(number: float) -> str:
+    text = repr(number)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _free_names(tree: tuple) -> set[str]:
+    free = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        kind = node[0]
+        if kind in ("var", "ref"):
+            free.add(node[1])
+        elif kind == "call":
+            stack.extend(node[2])
+        elif kind != "const":
+            stack.extend(node[1:])
+    return free

@@ -1,0 +1,3 @@
+"""Renderers: one module per output format; each reads a Result and nothing else."""
+
+FORMATS = ("table", "json")

@@ -1,0 +1,24 @@
+"""Result → one strict RFC 8259 JSON document (no NaN or Infinity literals)."""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import BackpropError
+from ..result import SCHEMA_VERSION, Result
+
+
+def dumps(document: dict) -> str:
+    """Serialise; `allow_nan=False` turns any stray non-finite number into a loud bug."""
+    return json.dumps(document, ensure_ascii=False, allow_nan=False)
+
+
+def render(result: Result) -> str:
+    """The `grad --json` document."""
+    return dumps(result.to_dict())
+
+
+def render_error(error: BackpropError) -> str:
+    """The document printed on stdout for bad input under `--json`."""
+    return dumps({"schema": SCHEMA_VERSION, "ok": False,
+                  "error": {"code": error.code, "message": error.message}})

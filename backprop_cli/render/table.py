@@ -1,0 +1,149 @@
+"""Result → rich tables: forward pass, local derivatives, backward pass, gradient."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..result import NodeResult, Result
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_POWER = re.compile(r"\*\*(-?\d+)(?![\d.])")
+_FLAG_STYLE = {"kink": "yellow", "propagated": "dim red"}
+
+
+def fmt(value: float | None, digits: int) -> str:
+    """A number to `digits` significant digits; inf and nan spelled out, -0 shown as 0."""
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value + 0.0:.{digits}g}"
+
+
+def pretty(formula: str) -> str:
+    """Textbook notation for the terminal: x**2 → x², a*b → a·b."""
+    formula = _POWER.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), formula)
+    return formula.replace("**", "^").replace("*", "·")
+
+
+def bar(node_id: str) -> str:
+    """The adjoint's textbook name: x̄ for x, z̄3 for z3."""
+    return node_id[0] + "\u0304" + node_id[1:]
+
+
+def render(result: Result, digits: int = 6) -> Group:
+    """All four tables, with a header and the warnings, as one rich renderable."""
+    parts = [_header(result, digits), _forward(result, digits), _locals(result, digits),
+             _backward(result, digits), _gradient(result, digits)]
+    if result.warnings:
+        warnings = Text()
+        for line in result.warnings:
+            warnings.append("warning: ", style="bold yellow").append(line + "\n")
+        parts.append(warnings)
+    return Group(*parts)
+
+
+def _header(result: Result, digits: int) -> Text:
+    text = Text()
+    text.append("expression  ", style="bold").append(result.expression.strip() + "\n")
+    point = ", ".join(f"{name} = {fmt(value, digits)}" for name, value in result.at)
+    text.append("at          ", style="bold").append((point or "(no variables)") + "\n")
+    text.append("output      ", style="bold").append(
+        f"{result.output} = {fmt(result.value, digits)}")
+    return text
+
+
+def _table(title: str, *columns: tuple[str, str]) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False, expand=False)
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
+    return table
+
+
+def _status_text(node: NodeResult) -> Text:
+    if node.status == "ok":
+        return Text("")
+    return Text(node.status, style=_FLAG_STYLE.get(node.status, "bold red"))
+
+
+def _forward(result: Result, digits: int) -> Table:
+    flagged = any(n.status != "ok" for n in result.nodes)
+    columns = [("node", "left"), ("op", "left"), ("formula", "left"), ("value", "right")]
+    if flagged:
+        columns.append(("status", "left"))
+    table = _table("Forward pass", *columns)
+    for node in result.nodes:
+        row = [node.id, node.op, pretty(node.expr) if node.inputs else "", fmt(node.value, digits)]
+        if flagged:
+            row.append(_status_text(node))
+        table.add_row(*row)
+    return table
+
+
+def _locals(result: Result, digits: int) -> Table:
+    table = _table("Local derivatives", ("edge", "left"), ("rule", "left"), ("value", "right"))
+    for node in result.nodes:
+        for edge in node.inputs:
+            if edge.rule is None:
+                continue
+            table.add_row(f"{node.id} ← {edge.input}",
+                          f"∂{node.id}/∂{edge.input} = {pretty(edge.rule)}",
+                          fmt(edge.local, digits))
+    return table
+
+
+def _backward(result: Result, digits: int) -> Table:
+    table = _table("Backward pass", ("node", "left"), ("adjoint", "right"),
+                   ("accumulated as", "left"))
+    consumers: dict[str, list[tuple[NodeResult, float | None]]] = {}
+    for node in result.nodes:
+        for edge in node.inputs:
+            if edge.rule is not None:
+                consumers.setdefault(edge.input, []).append((node, edge.local))
+    for node in reversed(result.nodes):
+        if node.adjoint is None:
+            continue
+        table.add_row(f"{bar(node.id)}", fmt(node.adjoint, digits),
+                      _accumulation(node, result, consumers.get(node.id, []), digits))
+    return table
+
+
+def _accumulation(node: NodeResult, result: Result, terms: list, digits: int) -> str:
+    if node.id == result.output:
+        return f"seed: ∂{result.output}/∂{result.output} = 1"
+    if not terms:
+        return "does not reach the output"
+    symbols = " + ".join(f"{bar(c.id)}·∂{c.id}/∂{node.id}" for c, _ in terms)
+    numbers = " + ".join(f"{fmt(c.adjoint, digits)}·{fmt(local, digits)}" for c, local in terms)
+    return f"{symbols} = {numbers}"
+
+
+def _gradient(result: Result, digits: int) -> Table:
+    check = result.check
+    columns = [("variable", "left"), (f"∂{result.output}/∂variable", "right")]
+    if check is not None and check.entries:
+        columns += [("SymPy", "right"), ("check", "center")]
+    table = _table("Gradient", *columns)
+    entries = {name: (value, agrees) for name, value, agrees in check.entries} if check else {}
+    for name, value in result.gradient:
+        row = [name, fmt(value, digits)]
+        if check is not None and check.entries:
+            symbolic, agrees = entries.get(name, (None, None))
+            mark = Text("✓", style="green") if agrees else (
+                Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim"))
+            row += [fmt(symbolic, digits), mark]
+        table.add_row(*row)
+    if check is not None and check.status == "skipped":
+        table.caption = f"check skipped: {check.reason}"
+    elif check is not None and check.reason:
+        table.caption = check.reason
+    return table

@@ -1,0 +1,131 @@
+"""Frozen results that every renderer and check reads; `to_dict()` is the JSON contract."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+SCHEMA_VERSION = 1
+
+
+class Edge(NamedTuple):
+    """One input edge of a node: d(node)/d(input) at the point, and its symbolic rule."""
+
+    input: str
+    local: float | None
+    rule: str | None
+
+
+class NodeResult(NamedTuple):
+    """One node: forward value, accumulated adjoint, and its input edges."""
+
+    id: str
+    op: str
+    expr: str
+    value: float
+    adjoint: float | None
+    inputs: tuple[Edge, ...]
+    status: str
+    message: str | None
+    named: bool
+    fanout: int
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    """SymPy's symbolic derivative of the whole expression, compared with the engine."""
+
+    status: str  # "passed" | "failed" | "skipped"
+    reason: str | None = None
+    entries: tuple[tuple[str, float | None, bool | None], ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "entries": {name: {"symbolic": number(value), "agrees": agrees}
+                        for name, value, agrees in self.entries},
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything `grad` computed for one program at one point."""
+
+    expression: str
+    at: tuple[tuple[str, float], ...]
+    output: str
+    value: float
+    gradient: tuple[tuple[str, float], ...]
+    nodes: tuple[NodeResult, ...]
+    warnings: tuple[str, ...] = ()
+    check: GradientCheck | None = field(default=None)
+
+    @property
+    def flagged(self) -> tuple[NodeResult, ...]:
+        """Nodes with a status other than ok or propagated (kinks, domain errors, overflow)."""
+        return tuple(n for n in self.nodes if n.status not in ("ok", "propagated"))
+
+    def node(self, node_id: str) -> NodeResult:
+        for candidate in self.nodes:
+            if candidate.id == node_id:
+                return candidate
+        raise KeyError(node_id)
+
+    def to_dict(self) -> dict:
+        """Strict-JSON-ready dict: non-finite numbers become null with a `nonfinite` note."""
+        document = {
+            "schema": SCHEMA_VERSION,
+            "ok": True,
+            "expression": self.expression,
+            "at": {name: number(value) for name, value in self.at},
+            "output": self.output,
+            "value": number(self.value),
+            "gradient": {name: number(value) for name, value in self.gradient},
+            "nodes": [_node_dict(node) for node in self.nodes],
+            "warnings": list(self.warnings),
+        }
+        if self.check is not None:
+            document["check"] = self.check.to_dict()
+        nonfinite = {name: _label(v) for name, v in self.gradient if not _finite(v)}
+        if not _finite(self.value) or nonfinite:
+            document["nonfinite"] = {"value": _label(self.value), "gradient": nonfinite}
+        return document
+
+
+def _node_dict(node: NodeResult) -> dict:
+    entry = {
+        "id": node.id,
+        "op": node.op,
+        "expr": node.expr,
+        "value": number(node.value),
+        "adjoint": number(node.adjoint),
+        "status": node.status,
+        "inputs": [{"id": e.input, "local": number(e.local), "rule": e.rule}
+                   for e in node.inputs],
+    }
+    if node.message:
+        entry["message"] = node.message
+    if not _finite(node.value) or (node.adjoint is not None and not _finite(node.adjoint)):
+        entry["nonfinite"] = {"value": _label(node.value), "adjoint": _label(node.adjoint)}
+    return entry
+
+
+def _finite(value: float | None) -> bool:
+    return value is None or math.isfinite(value)
+
+
+def number(value: float | None) -> float | None:
+    """A JSON-safe number: NaN and infinities become null (RFC 8259 has no literal for them)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def _label(value: float | None) -> str | None:
+    if value is None or math.isfinite(value):
+        return None
+    if math.isnan(value):
+        return "nan"
+    return "inf" if value > 0 else "-inf"
