@@ -113,7 +113,7 @@ def _node_results(graph: Graph, values: list[float], adjoints: list[float],
     for ins in inputs:
         for j in ins:
             fanout[j] += 1
-    rules = _rules(graph)
+    rule_makers: dict[str, object] = {}
     watched = _watched_ops(graph)
     nodes = []
     flags = []
@@ -122,14 +122,16 @@ def _node_results(graph: Graph, values: list[float], adjoints: list[float],
         value = values[i]
         status, message = "ok", None
         if ins:
+            op_name = ops[i]
+            rule = rule_makers.get(op_name)
+            if rule is None:
+                rule = rule_makers[op_name] = _rule_maker(op_of(op_name), graph.constants)
             local = locals_[i]
-            rule = rules[i]
-            edges = tuple(Edge(ids[j], local[k], rule[k]) if varying[j] else Edge(ids[j], None, None)
-                          for k, j in enumerate(ins))
-            suspicious = value - value != 0 or ops[i] in watched or any(
-                d - d != 0 for d in local)
-            if suspicious:
-                status, message = _status(ops[i], value, [values[j] for j in ins], edges)
+            names = [ids[j] for j in ins]
+            edges = tuple(Edge(names[k], local[k], rule(k, names, ins)) if varying[j]
+                          else Edge(names[k], None, None) for k, j in enumerate(ins))
+            if value - value != 0 or op_name in watched or any(d - d != 0 for d in local):
+                status, message = _status(op_name, value, [values[j] for j in ins], edges)
                 if message is not None:
                     flags.append(f"{node_id} = {formulas[i]}: {message}")
         else:
@@ -148,20 +150,12 @@ def _watched_ops(graph: Graph) -> set[str]:
             and op_of(name).kink is not None}
 
 
-def _rules(graph: Graph) -> list[tuple[str, ...]]:
-    ids, constants = graph.ids, graph.constants
-    cache: dict[str, object] = {}
-    rules = []
-    for i, op_name in enumerate(graph.ops):
-        ins = graph.inputs[i]
-        if not ins:
-            rules.append(())
-            continue
-        op = cache.get(op_name) or cache.setdefault(op_name, op_of(op_name))
-        names = [ids[j] for j in ins]
-        consts = [constants[j] for j in ins]
-        rules.append(tuple(op.render_rule(k, names, consts) for k in range(len(ins))))
-    return rules
+def _rule_maker(op, constants: tuple[float | None, ...]):
+    """A function (input index, input ids, input nodes) -> the symbolic local partial."""
+    if op.name == "pow" or op.is_variadic:
+        return lambda k, names, ins: op.render_rule(k, names, [constants[j] for j in ins])
+    templates = op.rules
+    return lambda k, names, ins: templates[k].format(*names)
 
 
 def _status(op_name: str, value: float, args: list[float], edges: tuple[Edge, ...]

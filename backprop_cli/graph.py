@@ -91,6 +91,8 @@ class _Builder:
         """Add one statement's tree; returns the node number of its result."""
         if tree[0] in ("var", "ref", "const"):
             leaf = self._leaf(tree)
+            if target is None:
+                return leaf
             return self.add(("id", leaf), "id", (leaf,), target, fresh=True)
         results: list[int] = []
         stack: list[tuple[tuple, bool]] = [(tree, False)]

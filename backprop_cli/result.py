@@ -95,20 +95,22 @@ class Result:
 
 
 def _node_dict(node: NodeResult) -> dict:
+    value, adjoint = node.value, node.adjoint
+    clean = value - value == 0 and (adjoint is None or adjoint - adjoint == 0)
     entry = {
         "id": node.id,
         "op": node.op,
         "expr": node.expr,
-        "value": number(node.value),
-        "adjoint": number(node.adjoint),
+        "value": value if clean else number(value),
+        "adjoint": adjoint if clean else number(adjoint),
         "status": node.status,
         "inputs": [{"id": e.input, "local": number(e.local), "rule": e.rule}
                    for e in node.inputs],
     }
     if node.message:
         entry["message"] = node.message
-    if not _finite(node.value) or (node.adjoint is not None and not _finite(node.adjoint)):
-        entry["nonfinite"] = {"value": _label(node.value), "adjoint": _label(node.adjoint)}
+    if not clean:
+        entry["nonfinite"] = {"value": _label(value), "adjoint": _label(adjoint)}
     return entry
 
 
