@@ -50,13 +50,22 @@ def _main(
     """See, check and understand a gradient."""
 
 
-@app.command(context_settings=VARIABLE_OPTIONS)
+GRAD_HELP = (
+    "Differentiate EXPR at a point given as --NAME VALUE options.\n\n"
+    "EXPR is an expression such as 'x*y + tanh(x)', or a program of statements separated by "
+    "';' or newlines: 'z = w*x + b; a = sigmoid(z); L = (a - t)**2'. Variables: --x 1 --y 2, "
+    "--x=1, --x -2.5, --at x=1,y=2; a value may be a constant expression such as pi/4.\n\n"
+    "Prints the forward value of every node, the local derivative on every edge, the "
+    "accumulated adjoint of every node and the gradient. Exit codes: 0 success, 1 --check "
+    "disagreement or --strict with a flagged node, 2 bad input."
+)
+
+
+@app.command(context_settings=VARIABLE_OPTIONS, help=GRAD_HELP,
+             options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
 def grad(
     ctx: typer.Context,
-    expr: str = typer.Argument(None, metavar="EXPR", show_default=False,
-                               help="Expression or program: 'x*y + tanh(x)' or "
-                                    "'z = w*x + b; a = sigmoid(z); L = (a - t)**2'."),
-    file: str = typer.Option(None, "--file", "-f", metavar="PATH",
+    file: str = typer.Option(None, "--file", metavar="PATH",
                              help="Read the program from PATH ('-' for standard input)."),
     at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
                                  help="Variable values, e.g. --at x=1,y=2 (for names that "
@@ -73,17 +82,13 @@ def grad(
                                 help="Exit 1 if any node is flagged (kink, domain error, "
                                      "overflow)."),
 ) -> None:
-    """Differentiate EXPR at a point given as --NAME VALUE options (e.g. --x 1 --y 2).
-
-    Prints the forward value of every node, the local derivative on every edge, the
-    accumulated adjoint of every node and the gradient.
-    """
+    """Differentiate an expression or program at a point (see GRAD_HELP)."""
     as_json = json_output or output_format is Format.json
     with _reporting(as_json):
         from . import api
 
+        expr, point = _expression_and_point(ctx.args, at)
         source = _read_source(expr, file)
-        point = _point(ctx.args, at)
         result = api.grad(source, point, check=check, check_timeout=check_timeout)
         if as_json:
             from .render import json_format
@@ -156,9 +161,11 @@ def _read_source(expr: str | None, file: str | None) -> str:
     return text
 
 
-def _point(args: list[str], at: list[str]) -> dict[str, str]:
-    """Variable values from `--name VALUE`, `--name=VALUE` and `--at a=1,b=2`."""
+def _expression_and_point(args: list[str], at: list[str]) -> tuple[str | None, dict[str, str]]:
+    """The expression (the one bare argument) and the variable values from `--name VALUE`,
+    `--name=VALUE` and `--at a=1,b=2`, in any order."""
     point: dict[str, str] = {}
+    expr = None
 
     def put(name: str, value: str) -> None:
         if not name or not (name.isidentifier() or name == "lambda"):
@@ -170,11 +177,18 @@ def _point(args: list[str], at: list[str]) -> dict[str, str]:
     i = 0
     while i < len(args):
         token = args[i]
-        if not token.startswith("--") or len(token) == 2:
-            raise InputError(
-                f"unexpected argument {token!r}: put the expression first and give variables "
-                "as --name VALUE"
-            )
+        if not token.startswith("--") or token == "--":
+            if token == "--":
+                i += 1
+                continue
+            if expr is not None:
+                raise InputError(
+                    f"unexpected argument {token!r}: give one expression (quote it) and "
+                    "variables as --name VALUE"
+                )
+            expr = token
+            i += 1
+            continue
         name, equals, value = token[2:].partition("=")
         if not equals:
             if i + 1 >= len(args):
@@ -189,7 +203,7 @@ def _point(args: list[str], at: list[str]) -> dict[str, str]:
             if not equals:
                 raise InputError(f"--at expects NAME=VALUE pairs, got {item!r}")
             put(name.strip(), value.strip())
-    return point
+    return expr, point
 
 
 def _split_top_level(text: str) -> list[str]:
