@@ -6,7 +6,7 @@ import gc
 import math
 from collections.abc import Mapping
 
-from .engine import evaluate, forward, compile_tape
+from .engine import compile_tape, evaluate, forward
 from .errors import InputError
 from .graph import Graph, build_graph
 from .parse import Program, Statement, parse_constant, parse_program

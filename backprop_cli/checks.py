@@ -16,6 +16,7 @@ from .graph import CONST, VAR, Graph, op_of
 from .result import GradientCheck, Result
 
 MAX_EXPANDED_SIZE = 5_000
+_NOT_A_NUMBER = ("undefined", "infinite", "overflow", "propagated")
 MEMORY_CAP_BYTES = 2 * 1024**3
 RTOL = 1e-9
 ATOL = 1e-12
@@ -56,6 +57,11 @@ def _sympy_constant(text: str):
 
 def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Result:
     """Return `result` with a `check` comparing each gradient entry with SymPy's derivative."""
+    live = graph.live()
+    if any(live[i] and n.status in _NOT_A_NUMBER for i, n in enumerate(result.nodes)):
+        return replace(result, check=GradientCheck(
+            "skipped", "the output is not a finite number at this point (see the flagged "
+            "nodes); there is nothing to compare"))
     size = expanded_size(graph, MAX_EXPANDED_SIZE)
     if size > MAX_EXPANDED_SIZE:
         return replace(result, check=GradientCheck(
@@ -96,7 +102,10 @@ def _symbolic_gradient(graph: Graph, point: dict[str, float]) -> dict[str, float
     gradient = {}
     for name, symbol in symbols.items():
         derivative = sympy.diff(output, symbol)
-        gradient[name] = _real_number(derivative.evalf(30, subs=subs))
+        try:
+            gradient[name] = _real_number(derivative.evalf(30, subs=subs))
+        except (ZeroDivisionError, ValueError, TypeError, ArithmeticError):
+            gradient[name] = None  # the symbolic derivative is undefined at the point
     return gradient
 
 

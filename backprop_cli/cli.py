@@ -237,7 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=args, prog_name="backprop", standalone_mode=False)
     except click.exceptions.UsageError as error:
-        message = error.format_message().replace("\n", " ")
+        message = error.format_message().replace("\n", " ").strip()
+        if not message:  # help was shown because no arguments were given
+            sys.exit(ExitCode.BAD_INPUT)
         if "--json" in args:
             from .render import json_format
 

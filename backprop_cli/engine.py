@@ -82,7 +82,7 @@ def backward(graph: Graph, tape: list[tuple], values: list[float]
         locals_[i] = local
         if live[i]:
             g = adjoints[i]
-            for j, d in zip(ins, local):
+            for j, d in zip(ins, local, strict=False):
                 adjoints[j] += g * d
     return adjoints, locals_
 

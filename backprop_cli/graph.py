@@ -15,6 +15,8 @@ from .parse import Program
 
 VAR = "var"
 CONST = "const"
+_LEAVES = frozenset(("var", "ref", "const"))
+_DONE = ("done",)
 
 
 @dataclass(frozen=True)
@@ -89,31 +91,43 @@ class _Builder:
 
     def lower(self, tree: tuple, target: str | None) -> int:
         """Add one statement's tree; returns the node number of its result."""
-        if tree[0] in ("var", "ref", "const"):
-            leaf = self._leaf(tree)
+        leaf = self._leaf
+        if tree[0] in _LEAVES:
+            node = leaf(tree)
             if target is None:
-                return leaf
-            return self.add(("id", leaf), "id", (leaf,), target, fresh=True)
+                return node
+            return self.add(("id", node), "id", (node,), target, fresh=True)
+        index = self.index
         results: list[int] = []
-        stack: list[tuple[tuple, bool]] = [(tree, False)]
+        # Post-order walk with an explicit stack: a node is pushed once to expand its children
+        # (leaves are resolved at once) and once, marked done, to create it.
+        stack: list = [tree]
+        done = _DONE
         while stack:
-            node, children_done = stack.pop()
+            node = stack.pop()
+            if node is done:
+                node = stack.pop()
+                children = node[2] if node[0] == "call" else node[1:]
+                count = len(children)
+                args = tuple(results[-count:])
+                del results[-count:]
+                op = node[1] if node[0] == "call" else node[0]
+                if stack or target is None:
+                    key = (op, args)
+                    position = index.get(key)
+                    results.append(position if position is not None
+                                   else self.add(key, op, args, None))
+                else:
+                    results.append(self.add((op, args), op, args, target, fresh=True))
+                continue
             kind = node[0]
-            if kind in ("var", "ref", "const"):
-                results.append(self._leaf(node))
+            if kind in _LEAVES:
+                results.append(leaf(node))
                 continue
+            stack.append(node)
+            stack.append(done)
             children = node[2] if kind == "call" else node[1:]
-            if not children_done:
-                stack.append((node, True))
-                stack.extend((child, False) for child in reversed(children))
-                continue
-            count = len(children)
-            args = tuple(results[len(results) - count:])
-            del results[len(results) - count:]
-            op = node[1] if kind == "call" else kind
-            is_top = not stack
-            results.append(self.add((op, args), op, args, target if is_top else None,
-                                    fresh=is_top and target is not None))
+            stack.extend(children[::-1])
         return results[0]
 
     def _leaf(self, tree: tuple) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 from .errors import ParseError
 
@@ -453,7 +453,7 @@ _SYMPY_EXCLUDED = {"Piecewise", "Heaviside", "DiracDelta", "floor", "ceiling", "
                    "re", "im", "arg", "conjugate", "Id", "real_root", "root", "cbrt", "LambertW"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def sympy_op(name: str) -> Op | None:
     """An Op for a SymPy function with a known derivative, or None if SymPy has none."""
     if not name.isascii() or not name.isidentifier() or name.startswith("_"):
@@ -486,9 +486,9 @@ def sympy_op(name: str) -> Op | None:
     forward = _real(sympy.lambdify(symbols, expression, modules))
     compiled = [_real(sympy.lambdify(symbols + (sympy.Symbol("out"),), p, modules))
                 for p in partials]
-    placeholders = {s: sympy.Symbol("{%d}" % i) for i, s in enumerate(symbols)}
+    placeholders = {s: sympy.Symbol(f"{{{i}}}") for i, s in enumerate(symbols)}
     rules = tuple(str(p.xreplace(placeholders)) for p in partials)
-    formula = f"{name}(" + ", ".join("{%d}" % i for i in range(arity)) + ")"
+    formula = f"{name}(" + ", ".join(f"{{{i}}}" for i in range(arity)) + ")"
     partial = _unary_from(compiled[0]) if arity == 1 else _binary_from(compiled)
     return Op(name=name, arity=arity, forward=forward, partial=partial, formula=formula,
               rules=rules, doc=f"SymPy's {name} (rule from SymPy's derivative)",

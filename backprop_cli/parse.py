@@ -87,9 +87,16 @@ class Program:
 def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> Program:
     """Parse an expression or program; `given` are the names the user gives values to."""
     _check_size(text)
+    given = frozenset(given)
+    tokens = _fast_tokenize(text)
+    if tokens is not None:
+        try:
+            parsed, names = _parse_statements(_split_statements(tokens), text, given)
+            return Program(parsed, text, names)
+        except ParseError:
+            pass  # parse again below, with exact positions for the message
     try:
-        statements = _split_statements(_tokenize(text))
-        parsed, names = _parse_statements(statements, text, frozenset(given))
+        parsed, names = _parse_statements(_split_statements(_tokenize(text)), text, given)
         return Program(parsed, text, names)
     except ParseError as error:
         if "\n" not in text and error.message.startswith("line 1: "):
@@ -128,6 +135,37 @@ def _check_size(text: str) -> None:
         raise ParseError("the expression is empty")
 
 
+_FAST_TOKEN = re.compile(
+    r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*|\*\*|[^ \t\r]"
+)
+_FAST_KIND = {
+    **dict.fromkeys("0123456789.", "num"),
+    **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", "name"),
+    **dict.fromkeys("+-*/^(),=", "op"),
+    "\n": "nl",
+    ";": "semi",
+}
+_REFUSED_WORDS = frozenset(keyword.kwlist) - {"lambda"} | {"."}
+
+
+def _fast_tokenize(text: str) -> list[tuple[str, str, int]] | None:
+    """Tokens of plain ASCII input without comments, found by one C-level regex scan.
+
+    Positions are not tracked (-1). Returns None when the text needs the careful tokenizer:
+    anything unusual, or anything that would be an error (which needs exact positions).
+    """
+    if not text.isascii() or "#" in text or "__" in text:
+        return None
+    words = _FAST_TOKEN.findall(text)
+    if not _REFUSED_WORDS.isdisjoint(words):
+        return None
+    kind_of = _FAST_KIND.get
+    tokens = [(kind_of(word[0]), word, -1) for word in words]
+    if any(token[0] is None for token in tokens):
+        return None
+    return tokens
+
+
 def _where(text: str, pos: int) -> str:
     line = text.count("\n", 0, pos) + 1
     column = pos - (text.rfind("\n", 0, pos) + 1) + 1
@@ -156,7 +194,9 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
 
 def _check_name(name: str, text: str, pos: int, previous: list) -> None:
     if name.startswith("__"):
-        raise ParseError(f"names starting with '__' are not allowed: {name!r} at {_where(text, pos)}")
+        raise ParseError(
+            f"names starting with '__' are not allowed: {name!r} at {_where(text, pos)}"
+        )
     if keyword.iskeyword(name) and name != "lambda":
         raise ParseError(
             f"{name!r} is a Python keyword and not part of the expression language "
@@ -210,16 +250,6 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
     raise ParseError(
         f"{char!r} is not an allowed operator at {where} (use + - * / ^ ** and parentheses)"
     )
-
-
-def _statement_targets(tokens: list) -> list[str]:
-    targets = []
-    start = True
-    for i, (kind, value, _) in enumerate(tokens):
-        if start and kind == "name" and i + 1 < len(tokens) and tokens[i + 1][1] == "=":
-            targets.append(value)
-        start = kind in ("nl", "semi")
-    return targets
 
 
 _PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "pow": 4}

@@ -127,7 +127,7 @@ def _accumulation(node: NodeResult, result: Result, terms: list, digits: int) ->
     return f"{symbols} = {numbers}"
 
 
-def _gradient(result: Result, digits: int) -> Table:
+def _gradient(result: Result, digits: int) -> Table | Group:
     check = result.check
     columns = [("variable", "left"), (f"∂{result.output}/∂variable", "right")]
     if check is not None and check.entries:
@@ -142,8 +142,13 @@ def _gradient(result: Result, digits: int) -> Table:
                 Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim"))
             row += [fmt(symbolic, digits), mark]
         table.add_row(*row)
-    if check is not None and check.status == "skipped":
-        table.caption = f"check skipped: {check.reason}"
-    elif check is not None and check.reason:
-        table.caption = check.reason
-    return table
+    if check is None:
+        return table
+    if check.status == "skipped":
+        note = Text(f"check skipped: {check.reason}", style="yellow")
+    else:
+        verdict = "passed" if check.status == "passed" else "FAILED"
+        note = Text(f"check {verdict}: gradient compared with SymPy's symbolic derivative"
+                    + (f"; {check.reason}" if check.reason else ""),
+                    style="green" if check.status == "passed" else "bold red")
+    return Group(table, note)

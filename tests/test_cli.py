@@ -1,0 +1,494 @@
+"""The command line's own job: options in, the right renderer out, one-line errors, exit codes.
+
+The numbers are checked against oracles worked out by hand: for f = x*y + tanh(x) at (1, 2),
+f = 2 + tanh(1) = 2.761594155955765, df/dx = y + 1 - tanh(1)**2 = 2.419974341614026, df/dy = x.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+import typer
+from rich.cells import cell_len
+from typer.testing import CliRunner
+
+from backprop_cli import __version__
+from backprop_cli.cli import app, main
+from backprop_cli.errors import ExitCode
+
+EXAMPLE = "x*y + tanh(x)"
+EXAMPLE_VALUE = 2.761594155955765
+EXAMPLE_DX = 2.419974341614026
+TITLES = ("Forward pass", "Local derivatives", "Backward pass", "Gradient")
+# Variables that would make rich colour a pipe; cleared so the test environment cannot leak in.
+PLAIN = {"FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": None}
+ANSI = re.compile(r"\x1b\[([0-9;]*)m")
+
+runner = CliRunner()
+
+
+def invoke(*args: str, input: str | None = None, env: dict | None = None):
+    """Run the Typer app in-process; stdout and stderr are kept apart."""
+    return runner.invoke(app, list(args), input=input, env=env)
+
+
+def strict_json(text: str) -> dict:
+    """Parse RFC 8259 JSON: NaN and Infinity literals are errors."""
+    def refuse(literal: str):
+        raise AssertionError(f"non-standard JSON literal {literal}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def grad_json(*args: str, input: str | None = None) -> dict:
+    result = invoke("grad", *args, "--json", input=input)
+    assert result.exit_code == 0, result.stderr
+    return strict_json(result.stdout)
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    path = resources.files("backprop_cli") / "schemas" / "grad.schema.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def validator(schema):
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def backprop_command() -> str:
+    beside_python = Path(sys.executable).with_name("backprop")
+    found = str(beside_python) if beside_python.exists() else shutil.which("backprop")
+    assert found, "the backprop console script is not installed"
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def test_table_output_has_the_four_tables():
+    result = invoke("grad", EXAMPLE, "--x", "1", "--y", "2")
+    assert result.exit_code == 0, result.stderr
+    for title in TITLES:
+        assert title in result.stdout
+    assert "2.76159" in result.stdout and "2.41997" in result.stdout
+
+
+def test_digits():
+    result = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", "--digits", "3")
+    assert result.exit_code == 0, result.stderr
+    assert "2.76" in result.stdout and "2.42" in result.stdout
+    assert "2.76159" not in result.stdout and "2.41997" not in result.stdout
+
+
+def test_piped_output_has_no_escape_codes():
+    result = invoke("grad", "abs(x) + y", "--x", "0", "--y", "1", "--check", env=PLAIN)
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout + result.stderr
+
+
+def _colour_codes(text: str) -> list[str]:
+    codes = []
+    for parameters in ANSI.findall(text):
+        for code in filter(None, parameters.split(";")):
+            number = int(code)
+            if 30 <= number <= 49 or 90 <= number <= 107:
+                codes.append(code)
+    return codes
+
+
+def test_no_color_is_honoured_even_when_colour_is_forced():
+    args = ("grad", "abs(x) + y", "--x", "0", "--y", "1")
+    forced = {**PLAIN, "FORCE_COLOR": "1", "TERM": "xterm-256color"}
+    control = invoke(*args, env=forced)
+    assert "\x1b[" in control.stdout  # the control: forcing colour does reach the renderer
+    result = invoke(*args, env={**forced, "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert _colour_codes(result.stdout) == []
+
+
+def test_the_example_fits_in_80_columns():
+    result = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    widths = [cell_len(line) for line in result.stdout.splitlines()]
+    assert max(widths) <= 80, result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+def test_json_values_match_the_oracle(validator):
+    document = grad_json(EXAMPLE, "--x", "1", "--y", "2")
+    validator.validate(document)
+    assert document["ok"] is True
+    assert document["value"] == pytest.approx(2 + math.tanh(1), rel=1e-12)
+    assert document["value"] == pytest.approx(EXAMPLE_VALUE, rel=1e-12)
+    assert document["gradient"]["x"] == pytest.approx(EXAMPLE_DX, rel=1e-12)
+    assert document["gradient"]["x"] == pytest.approx(2 + 1 - math.tanh(1) ** 2, rel=1e-12)
+    assert document["gradient"]["y"] == pytest.approx(1.0, rel=1e-12)
+    assert document["at"] == {"x": 1.0, "y": 2.0}
+
+
+def test_format_json_is_the_same_as_json():
+    a = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", "--json")
+    b = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", "--format", "json")
+    assert a.exit_code == b.exit_code == 0
+    assert a.stdout == b.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        (("log(x)", "--x", "-1"), "undefined"),
+        (("log(x)", "--x", "0"), "infinite"),
+        (("sqrt(x)", "--x", "0"), "kink"),
+        (("abs(x)", "--x", "0"), "kink"),
+        (("x/y", "--x", "0", "--y", "0"), "undefined"),
+        (("9**9**9**9",), "overflow"),
+        (("exp(x)", "--x", "1000"), "overflow"),
+    ],
+)
+def test_flagged_results_validate_and_name_the_node(validator, args, status):
+    document = grad_json(*args)
+    validator.validate(document)
+    flagged = [node for node in document["nodes"] if node["status"] == status]
+    assert flagged, document["nodes"]
+    assert all(node.get("message") for node in flagged)
+    assert document["warnings"]
+
+
+def test_sqrt_at_zero_has_an_infinite_gradient(validator):
+    # The documented convention (PyTorch's): sqrt'(0) = +inf, written as null plus a label.
+    document = grad_json("sqrt(x)", "--x", "0")
+    validator.validate(document)
+    assert document["value"] == 0.0
+    assert document["gradient"]["x"] is None
+    assert document["nonfinite"]["gradient"] == {"x": "inf"}
+
+
+def test_log_of_a_negative_has_no_value(validator):
+    document = grad_json("log(x)", "--x", "-1")
+    validator.validate(document)
+    assert document["value"] is None
+    assert document["nonfinite"]["value"] == "nan"
+
+
+def test_check_passes_and_validates(validator):
+    document = grad_json(EXAMPLE, "--x", "1", "--y", "2", "--check")
+    validator.validate(document)
+    check = document["check"]
+    assert check["status"] == "passed"
+    assert check["entries"]["x"]["agrees"] is True
+    assert check["entries"]["x"]["symbolic"] == pytest.approx(EXAMPLE_DX, rel=1e-12)
+    assert check["entries"]["y"]["symbolic"] == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("abs(x)", "--x", "0"), ("sqrt(x)", "--x", "0"), ("log(x)", "--x", "-1"),
+     ("max(x, y)", "--x", "1", "--y", "1")],
+)
+def test_check_on_flagged_results_validates(validator, args):
+    document = grad_json(*args, "--check")
+    validator.validate(document)
+    assert document["check"]["status"] in ("passed", "skipped")
+
+
+def test_check_shows_ticks_in_the_table():
+    result = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", "--check")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("✓") == 2
+    assert "✗" not in result.stdout
+
+
+def test_error_document_on_stdout_and_one_line_on_stderr(validator):
+    result = invoke("grad", "x +", "--json")
+    assert result.exit_code == 2
+    document = strict_json(result.stdout)
+    validator.validate(document)
+    assert document["ok"] is False
+    assert document["error"]["code"] == "parse_error"
+    line = one_error_line(result.stderr)
+    assert line == f"error: {document['error']['message']}"
+
+
+def test_missing_variable_error_document_validates(validator):
+    result = invoke("grad", "x*y", "--x", "1", "--json")
+    assert result.exit_code == 2
+    document = strict_json(result.stdout)
+    validator.validate(document)
+    assert "'y'" in document["error"]["message"]
+
+
+def test_schema_rejects_what_the_contract_forbids(validator):
+    document = grad_json(EXAMPLE, "--x", "1", "--y", "2")
+    broken = [
+        {**document, "value": "NaN"},
+        {**document, "surprise": 1},
+        {**document, "nodes": [{**document["nodes"][0], "status": "fine"}]},
+        {**document, "ok": False},
+        {"schema": 1, "ok": False, "error": {"code": "parse_error"}},
+    ]
+    for candidate in broken:
+        assert not validator.is_valid(candidate), candidate
+
+
+def test_schema_describes_every_property(schema):
+    missing = []
+    stack = [("", schema)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            for name, child in node.get("properties", {}).items():
+                if "description" not in child:
+                    missing.append(f"{where}/{name}")
+            stack.extend((f"{where}/{key}", value) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", value) for i, value in enumerate(node))
+    assert missing == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Variables and input
+
+
+@pytest.mark.parametrize(
+    ("args", "x"),
+    [
+        (("--x", "1"), 1.0),
+        (("--x=1",), 1.0),
+        (("--x", "-2.5"), -2.5),
+        (("--x=-2.5",), -2.5),
+        (("--at", "x=1,y=2"), 1.0),
+        (("--x", "pi/4"), math.pi / 4),
+        (("--x", "sqrt(2)/2"), math.sqrt(2) / 2),
+    ],
+)
+def test_variable_values(args, x):
+    if "--at" not in args:
+        args = (*args, "--y", "2")
+    document = grad_json(EXAMPLE, *args)
+    assert document["at"]["x"] == pytest.approx(x, rel=1e-15)
+    assert document["value"] == pytest.approx(x * 2 + math.tanh(x), rel=1e-12)
+    assert document["gradient"]["x"] == pytest.approx(2 + 1 - math.tanh(x) ** 2, rel=1e-12)
+
+
+def test_at_gives_values_to_names_that_clash_with_options():
+    document = grad_json("digits*check", "--at", "digits=3,check=5")
+    assert document["value"] == 15.0
+    assert document["gradient"] == {"digits": 5.0, "check": 3.0}
+
+
+def test_greek_variable_option():
+    document = grad_json("θ1**2", "--θ1", "0.5")
+    assert document["gradient"]["θ1"] == pytest.approx(1.0)
+
+
+def test_missing_variable_is_named():
+    result = invoke("grad", "x*y", "--x", "1")
+    assert result.exit_code == 2
+    line = one_error_line(result.stderr)
+    assert "'y'" in line and "--y" in line
+
+
+def test_unused_variable_is_a_warning():
+    result = invoke("grad", "x*y", "--x", "1", "--y", "2", "--z", "3")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"warning: .*'z'", result.stdout)
+    document = grad_json("x*y", "--x", "1", "--y", "2", "--z", "3")
+    assert any("'z'" in warning for warning in document["warnings"])
+    assert "z" not in document["gradient"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("x", "--x", "abc"), "'x'"),
+        (("x", "--x", "nan"), "finite"),
+        (("x", "--x"), "needs a value"),
+        (("x", "--x", "1", "--x", "2"), "twice"),
+        ((), "no expression"),
+        (("x", "--file", "whatever.bp"), "not both"),
+        (("--file", "/nonexistent/program.bp"), "not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, fragment):
+    result = invoke("grad", *args)
+    assert result.exit_code == 2
+    assert fragment in one_error_line(result.stderr)
+    assert result.stdout == ""
+
+
+NEURON = "# one neuron\nz = w*x + b\na = sigmoid(z)\nL = (a - t)**2\n"
+NEURON_AT = ("--w", "0.5", "--x", "2", "--b", "-0.5", "--t", "1")
+
+
+def _neuron_oracle() -> tuple[float, float]:
+    a = 1 / (1 + math.exp(-(0.5 * 2 - 0.5)))
+    return (a - 1) ** 2, 2 * (a - 1) * a * (1 - a) * 2  # L and dL/dw
+
+
+def test_file(tmp_path):
+    program = tmp_path / "neuron.bp"
+    program.write_text(NEURON, encoding="utf-8")
+    document = grad_json("--file", str(program), *NEURON_AT)
+    loss, d_w = _neuron_oracle()
+    assert document["output"] == "L"
+    assert document["value"] == pytest.approx(loss, rel=1e-12)
+    assert document["gradient"]["w"] == pytest.approx(d_w, rel=1e-12)
+
+
+def test_file_from_stdin():
+    document = grad_json("--file", "-", *NEURON_AT, input=NEURON)
+    loss, d_w = _neuron_oracle()
+    assert document["value"] == pytest.approx(loss, rel=1e-12)
+    assert document["gradient"]["w"] == pytest.approx(d_w, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exit codes: 0 ok, 1 check or --strict failure, 2 bad input
+
+
+def test_exit_code_values():
+    assert (ExitCode.OK, ExitCode.CHECK_FAILED, ExitCode.BAD_INPUT) == (0, 1, 2)
+
+
+@pytest.mark.parametrize("args", [("abs(x)", "--x", "0"), ("relu(x)", "--x", "0"),
+                                  ("max(x, y)", "--x", "1", "--y", "1")])
+def test_strict_fails_on_a_kink(args):
+    assert invoke("grad", *args).exit_code == 0
+    assert invoke("grad", *args, "--strict").exit_code == 1
+
+
+def test_strict_passes_when_nothing_is_flagged():
+    assert invoke("grad", EXAMPLE, "--x", "1", "--y", "2", "--strict").exit_code == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Help and version
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+def test_help():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "grad" in result.stdout and "--version" in result.stdout
+
+
+def test_grad_help_mentions_every_option():
+    command = typer.main.get_command(app).commands["grad"]
+    result = invoke("grad", "--help")
+    assert result.exit_code == 0
+    options = [opt for param in command.params if param.param_type_name == "option"
+               for opt in param.opts if opt.startswith("--")]
+    assert {"--file", "--at", "--format", "--json", "--digits", "--check", "--strict"} <= set(
+        options)
+    for option in options:
+        assert option in result.stdout, option
+    assert invoke("grad", "-h").stdout == result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The console-script wrapper: usage errors become one line
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["grad", "x", "--x", "1", "--digits", "abc"], "--digits"),
+        (["grad", "x", "--x", "1", "--digits", "0"], "--digits"),
+        (["grad", "x", "--x", "1", "--format", "xml"], "--format"),
+        (["nosuch"], "nosuch"),
+    ],
+)
+def test_usage_errors_are_one_line(capsys, args, fragment):
+    with pytest.raises(SystemExit) as caught:
+        main(args)
+    assert caught.value.code == 2
+    captured = capsys.readouterr()
+    assert fragment in one_error_line(captured.err)
+    assert captured.out == ""
+
+
+def test_usage_error_with_json_prints_an_error_document(capsys, validator):
+    with pytest.raises(SystemExit) as caught:
+        main(["grad", "x", "--x", "1", "--digits", "abc", "--json"])
+    assert caught.value.code == 2
+    captured = capsys.readouterr()
+    document = strict_json(captured.out)
+    validator.validate(document)
+    assert document["ok"] is False
+    assert "--digits" in one_error_line(captured.err)
+
+
+def test_main_success(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["grad", "x*y", "--x", "2", "--y", "3", "--json"])
+    assert caught.value.code == 0
+    assert strict_json(capsys.readouterr().out)["gradient"] == {"x": 3.0, "y": 2.0}
+
+
+def test_main_strict_failure_exits_1(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["grad", "abs(x)", "--x", "0", "--strict"])
+    assert caught.value.code == 1
+
+
+def test_no_arguments_shows_help_without_an_empty_error(capsys):
+    with pytest.raises(SystemExit):
+        main([])
+    captured = capsys.readouterr()
+    assert "Usage" in captured.out + captured.err
+    assert not re.search(r"error:\s*(\(|$)", captured.err, re.MULTILINE), captured.err
+
+
+# ---------------------------------------------------------------------------------------------
+# Real processes
+
+
+def test_real_subprocess():
+    env = {key: value for key, value in os.environ.items() if key not in PLAIN}
+    env["COLUMNS"] = "200"  # wide, so the width measured below is the output's own
+    process = subprocess.run([backprop_command(), "grad", "x*y+tanh(x)", "--x", "1", "--y", "2"],
+                             capture_output=True, text=True, encoding="utf-8", env=env,
+                             timeout=60)
+    assert process.returncode == 0, process.stderr
+    assert process.stderr == ""
+    for title in TITLES:
+        assert title in process.stdout
+    assert "\x1b" not in process.stdout
+    assert max(cell_len(line) for line in process.stdout.splitlines()) <= 80
+
+
+def test_python_dash_m_version():
+    process = subprocess.run([sys.executable, "-m", "backprop_cli", "--version"],
+                             capture_output=True, text=True, timeout=60)
+    assert process.returncode == 0
+    assert process.stdout.strip() == f"backprop {__version__}"
