@@ -168,7 +168,8 @@ def _status(op_name: str, value: float, args: list[float], edges: tuple[Edge, ..
         if op.explain is not None:
             status, message = op.explain(*args)
         elif math.isnan(value):
-            status, message = "undefined", f"{op_name} is undefined here"
+            inputs = ", ".join(f"{a:.6g}" for a in args)
+            status, message = "undefined", f"{op_name} is undefined at input {inputs}"
         else:
             status, message = "overflow", "result overflows float64"
         return status, f"{message} [{status}]"

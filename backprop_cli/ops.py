@@ -190,7 +190,17 @@ def _softplus(a: float) -> float:
 
 
 def _relu(a: float) -> float:
-    return a if a > 0 else 0.0
+    return 0.0 if a <= 0 else a  # NaN stays NaN (IEEE 754, as PyTorch)
+
+
+def _max(*args: float) -> float:
+    top = max(args)
+    return math.nan if any(a != a for a in args) else top
+
+
+def _min(*args: float) -> float:
+    low = min(args)
+    return math.nan if any(a != a for a in args) else low
 
 
 def _extreme_partial(args: tuple, out: float) -> tuple[float, ...]:
@@ -382,10 +392,10 @@ def _build_table() -> dict[str, Op]:
         Op("softplus", 1, _softplus, lambda a, out: _sigmoid(a), "softplus({0})",
            ("sigmoid({0})",), "softplus log(1 + exp(a))", (0.7,),
            sympy=lambda a: _sp().log(1 + _sp().exp(a))),
-        Op("max", 0, max, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
+        Op("max", 0, _max, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
            "largest of two or more arguments; ties split equally", (0.3, 1.1, -0.4),
            sympy=lambda *args: _sp().Max(*args), kink=_tie_kink, min_args=2),
-        Op("min", 0, min, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
+        Op("min", 0, _min, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
            "smallest of two or more arguments; ties split equally", (0.3, 1.1, -0.4),
            sympy=lambda *args: _sp().Min(*args), kink=_tie_kink, min_args=2),
     ]
