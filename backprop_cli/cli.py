@@ -7,6 +7,7 @@ imported inside the commands, so `--help` and a plain `grad` start quickly.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from enum import Enum
@@ -233,6 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: usage errors become one line on stderr and exit code 2."""
     import click
 
+    # One command builds millions of small acyclic objects for a large program; the cyclic
+    # collector would only rescan them (about a fifth of the run). Reference counting still
+    # frees everything, and the process ends when the command does.
+    gc.disable()
     args = sys.argv[1:] if argv is None else argv
     try:
         code = app(args=args, prog_name="backprop", standalone_mode=False)

@@ -17,8 +17,17 @@ from .result import Edge, NodeResult, Result
 _ARITHMETIC = (ArithmeticError, ValueError, TypeError)
 
 
+# Arity codes of nodes the output does not depend on: partials are computed, not accumulated.
+_DEAD = {1: -1, 2: -2, 0: -3}
+
+
 def compile_tape(graph: Graph) -> list[tuple]:
-    """One entry per op node: (node, arity code, forward, partial, first input, second, all)."""
+    """One entry per op node: (node, arity code, forward, partial, first input, second, all).
+
+    The arity code is 1 or 2 for unary and binary ops and 0 for n-ary ones; nodes that do not
+    reach the output get their own code so the backward loop never tests liveness.
+    """
+    live = graph.live()
     tape = []
     for i, op_name in enumerate(graph.ops):
         if op_name == VAR or op_name == CONST:
@@ -26,6 +35,8 @@ def compile_tape(graph: Graph) -> list[tuple]:
         op = op_of(op_name)
         ins = graph.inputs[i]
         code = 0 if op.is_variadic else op.arity
+        if not live[i]:
+            code = _DEAD[code]
         first = ins[0]
         second = ins[1] if len(ins) > 1 else -1
         tape.append((i, code, op.forward, op.partial, first, second, ins))
@@ -66,25 +77,43 @@ def backward(graph: Graph, tape: list[tuple], values: list[float]
     adjoints = [0.0] * len(values)
     adjoints[graph.output] = 1.0
     locals_: list[tuple] = [()] * len(values)
-    live = graph.live()
-    nan = math.nan
     for i, code, _, partial, a, b, ins in reversed(tape):
-        out = values[i]
         try:
             if code == 1:
-                local = (partial(values[a], out),)
+                d = partial(values[a], values[i])
+                locals_[i] = (d,)
+                adjoints[a] += adjoints[i] * d
             elif code == 2:
-                local = partial(values[a], values[b], out)
+                locals_[i] = local = partial(values[a], values[b], values[i])
+                g = adjoints[i]
+                adjoints[a] += g * local[0]
+                adjoints[b] += g * local[1]
             else:
-                local = partial(tuple(values[j] for j in ins), out)
+                locals_[i] = local = _partials(code, partial, ins, values, i)
+                if code == 0:
+                    g = adjoints[i]
+                    for j, d in zip(ins, local, strict=True):
+                        adjoints[j] += g * d
         except _ARITHMETIC:
-            local = (nan,) * len(ins)
-        locals_[i] = local
-        if live[i]:
-            g = adjoints[i]
-            for j, d in zip(ins, local, strict=False):
-                adjoints[j] += g * d
+            _undefined_partials(code, i, ins, adjoints, locals_)
     return adjoints, locals_
+
+
+def _partials(code: int, partial, ins: tuple[int, ...], values: list[float], i: int) -> tuple:
+    if code == -1:
+        return (partial(values[ins[0]], values[i]),)
+    if code == -2:
+        return partial(values[ins[0]], values[ins[1]], values[i])
+    return partial(tuple(values[j] for j in ins), values[i])
+
+
+def _undefined_partials(code: int, i: int, ins: tuple[int, ...], adjoints: list[float],
+                        locals_: list[tuple]) -> None:
+    """A partial that raised is NaN, and so is every adjoint it feeds (IEEE semantics)."""
+    locals_[i] = (math.nan,) * len(ins)
+    if code >= 0:
+        for j in ins:
+            adjoints[j] += adjoints[i] * math.nan
 
 
 def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...] = ()) -> Result:

@@ -104,8 +104,8 @@ def _node_dict(node: NodeResult) -> dict:
         "value": value if clean else number(value),
         "adjoint": adjoint if clean else number(adjoint),
         "status": node.status,
-        "inputs": [{"id": e.input, "local": number(e.local), "rule": e.rule}
-                   for e in node.inputs],
+        "inputs": [{"id": e.input, "local": e.local if e.local is None or e.local - e.local == 0
+                    else None, "rule": e.rule} for e in node.inputs],
     }
     if node.message:
         entry["message"] = node.message

@@ -1,0 +1,515 @@
+"""Benchmark backprop-cli: cold start, engine passes and the end-to-end run of a large program.
+
+    python benchmarks/bench.py [--quick] [--repeat N] [--sizes 1000,10000,100000] [--profile]
+
+Everything is measured in one run and reported as medians with their spread and as ratios,
+because the machines we run on are noisy (see GUIDE.md, "Performance"). Targets are printed as
+PASS/MISS for information only: the script exits 0 unless it crashes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import importlib.util
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+from backprop_cli import api
+from backprop_cli.engine import backward, compile_tape, evaluate, forward
+from backprop_cli.graph import build_graph
+from backprop_cli.parse import parse_program
+from backprop_cli.render import json_format
+
+COLD_START_TARGET = 1.15  # command / `python -c "import sympy"`
+BACKWARD_TARGET = 2.0  # backward / forward
+END_TO_END_TARGET = 3.0  # seconds, 10^5-node program through the CLI
+END_TO_END_TARGET_NODES = 100_000
+
+EXAMPLE = ["grad", "x*y + tanh(x)", "--x", "1", "--y", "2"]
+POINT = {"x": "0.5", "y": "-1.25", "w": "0.75"}
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+
+
+# ----------------------------------------------------------------------------------------------
+# Statistics and printing
+
+
+def summary(samples: Sequence[float]) -> dict[str, float]:
+    """Median, min, max and interquartile range of a list of timings."""
+    ordered = sorted(samples)
+    if len(ordered) >= 2:
+        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q1 = q3 = ordered[0]
+    return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1],
+            "iqr": q3 - q1, "n": len(ordered)}
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> None:
+    """Left-align the first column, right-align the others."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [str(cells[0]).ljust(widths[0])]
+        parts += [str(cell).rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return indent + "  ".join(parts).rstrip()
+
+    print(line(headers))
+    print(indent + "  ".join("-" * width for width in widths))
+    for row in rows:
+        print(line(row))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f}"
+
+
+def heading(title: str) -> None:
+    print()
+    print(title)
+    print("=" * len(title))
+
+
+def machine_report() -> None:
+    versions = []
+    for package in ("backprop-cli", "typer", "click", "rich", "sympy"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print("backprop-cli benchmark")
+    print(f"  machine   {platform.platform()} ({platform.machine()})")
+    print(f"  python    {platform.python_implementation()} {platform.python_version()} "
+          f"at {sys.executable}")
+    print(f"  cpus      {os.cpu_count()} (usable: {affinity}); load average {load}")
+    print(f"  packages  {', '.join(versions)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# A deterministic, realistic program: named statements over earlier statements and 3 variables
+
+_TEMPLATES = (
+    "tanh({a}*{v} + {b})",
+    "sigmoid({a} - {b}*{v})",
+    "tanh({a})*{b} + exp(-{c}*{c})",
+    "log(1 + {a}*{a}) * sigmoid({b})",
+    "tanh({a} + {b}*{c}) / (1 + {v}*{v})",
+)
+
+
+def program_text(statements: int, seed: int = 0) -> str:
+    """`statements` named lines mixing tanh/sigmoid/exp/log/mul/add/div over earlier lines.
+
+    Most inputs are among the last few statements (depth), some anywhere before (fan-out).
+    Values stay bounded (squashing functions), so no node is flagged at the benchmark point.
+    """
+    rng = random.Random(seed)
+    variables = tuple(POINT)
+    lines = []
+
+    def earlier(i: int) -> str:
+        if i < 3:
+            return rng.choice(variables)
+        if rng.random() < 0.75:
+            return f"h{rng.randrange(max(0, i - 8), i)}"
+        return f"h{rng.randrange(i)}"
+
+    for i in range(statements):
+        template = _TEMPLATES[rng.randrange(len(_TEMPLATES))]
+        text = template.format(a=earlier(i), b=earlier(i), c=earlier(i), v=rng.choice(variables))
+        lines.append(f"h{i} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def program_of_size(nodes: int, seed: int = 0) -> str:
+    """A program whose graph has about `nodes` nodes (within a few tenths of a percent).
+
+    The slope comes from two small samples; one correction pass fixes the drift that shared
+    subexpressions cause on large programs.
+    """
+    sample = 400
+    small = len(build_graph(parse_program(program_text(sample, seed))))
+    large = len(build_graph(parse_program(program_text(2 * sample, seed))))
+    per_statement = (large - small) / sample
+    statements = max(1, round((nodes - (small - per_statement * sample)) / per_statement))
+    actual = len(build_graph(parse_program(program_text(statements, seed))))
+    statements = max(1, statements + round((nodes - actual) / per_statement))
+    return program_text(statements, seed)
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. Cold start
+
+
+def cold_start_commands() -> list[tuple[str, list[str]]]:
+    python = sys.executable
+    commands = [(f"python -m backprop_cli {EXAMPLE[0]} ...",
+                 [python, "-m", "backprop_cli", *EXAMPLE])]
+    script = shutil.which("backprop") or _sibling_script()
+    if script:
+        commands.append(("backprop grad ... (console script)", [script, *EXAMPLE]))
+    commands.append(('python -c "import sympy"  [floor]', [python, "-c", "import sympy"]))
+    commands.append(('python -c "import typer, rich.console"',
+                     [python, "-c", "import typer, rich.console"]))
+    commands.append(('python -c "pass"', [python, "-c", "pass"]))
+    return commands
+
+
+def _sibling_script() -> str | None:
+    candidate = Path(sys.executable).with_name("backprop")
+    return str(candidate) if candidate.exists() else None
+
+
+def run_once(argv: list[str]) -> tuple[float, int, str]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    return time.perf_counter() - start, done.returncode, done.stderr
+
+
+def bench_cold_start(rounds: int) -> None:
+    heading(f"1. Cold start: `backprop {' '.join(EXAMPLE)}` ({rounds} interleaved rounds)")
+    commands = []
+    for name, argv in cold_start_commands():
+        _, code, stderr = run_once(argv)  # warm the page cache and byte-code caches
+        if code != 0:
+            print(f"  SKIPPED {name}: exit {code}: {stderr.strip()[:200]}")
+            continue
+        commands.append((name, argv))
+    times: dict[str, list[float]] = {name: [] for name, _ in commands}
+    for round_number in range(rounds):
+        shift = round_number % len(commands)
+        for name, argv in commands[shift:] + commands[:shift]:  # rotate: no command always first
+            elapsed, _, _ = run_once(argv)
+            times[name].append(elapsed)
+
+    floor_name = next((name for name in times if "[floor]" in name), None)
+    floor = summary(times[floor_name])["median"] if floor_name else None
+    rows, verdicts = [], []
+    for name, samples in times.items():
+        s = summary(samples)
+        ratio = paired = ""
+        if floor_name:
+            ratio = f"{s['median'] / floor:.2f}x"
+            per_round = [a / b for a, b in zip(samples, times[floor_name], strict=True)]
+            paired = f"{statistics.median(per_round):.2f}x"
+        rows.append([name, ms(s["median"]), ms(s["min"]), ms(s["max"]), ms(s["iqr"]), ratio,
+                     paired])
+        if floor_name and name.startswith(("python -m", "backprop")):
+            verdicts.append((name, s["median"] / floor))
+    print_table(["command", "median ms", "min", "max", "IQR", "/ floor", "paired"], rows)
+    print("  (/ floor: ratio of medians; paired: median of per-round ratios)")
+    for name, ratio in verdicts:
+        print(f"  target <= {COLD_START_TARGET:.2f}x floor: {verdict(ratio <= COLD_START_TARGET)}"
+              f"  {name} = {ratio:.2f}x")
+    _bytecode_note()
+
+
+def _bytecode_note() -> None:
+    """Say so when the project's modules are compiled from source on every start."""
+    package = Path(api.__file__).resolve().parent
+    sources = sorted(package.rglob("*.py"))
+    missing = [p for p in sources if not Path(importlib.util.cache_from_source(str(p))).exists()]
+    if not missing:
+        return
+    start = time.perf_counter()
+    for path in missing:
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    elapsed = time.perf_counter() - start
+    reason = " (PYTHONDONTWRITEBYTECODE is set)" if sys.dont_write_bytecode else ""
+    print(f"  note: {len(missing)} of {len(sources)} backprop_cli modules have no byte-code "
+          f"cache{reason}; compiling them takes {ms(elapsed)} ms of each start above")
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. Engine
+
+
+def engine_point(graph) -> dict[str, float]:
+    return {name: float(POINT[name]) for name in graph.variable_names}
+
+
+def bench_engine(programs: dict[int, str], repeat: int) -> None:
+    heading("2. Engine: compile_tape, forward, backward (gc disabled, as in api.grad)")
+    rows, verdicts = [], []
+    for text in programs.values():
+        graph = build_graph(parse_program(text))
+        point = engine_point(graph)
+        n = len(graph)
+        live = sum(graph.live()) / n
+        # Small graphs run in about a millisecond: take more samples of them.
+        samples = repeat * max(1, min(10, END_TO_END_TARGET_NODES // max(n, 1)))
+        tape_t, fwd_t, bwd_t = [], [], []
+        for _ in range(samples):
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = time.perf_counter()
+                tape = compile_tape(graph)
+                t1 = time.perf_counter()
+                values = forward(graph, tape, point)
+                t2 = time.perf_counter()
+                backward(graph, tape, values)
+                t3 = time.perf_counter()
+            finally:
+                gc.enable()
+            tape_t.append(t1 - t0)
+            fwd_t.append(t2 - t1)
+            bwd_t.append(t3 - t2)
+            del tape, values
+        per_node = _bytes_per_node(graph, point)
+        f, b = summary(fwd_t), summary(bwd_t)
+        ratio = b["median"] / f["median"]
+        verdicts.append((n, ratio))
+        rows.append([f"{n:,}", f"{live:.0%}", ms(summary(tape_t)["median"]),
+                     f"{ms(f['median'])} [{ms(f['min'])}-{ms(f['max'])}]",
+                     f"{ms(b['median'])} [{ms(b['min'])}-{ms(b['max'])}]",
+                     f"{ratio:.2f}x", f"{(f['median'] + b['median']) / n * 1e9:.0f}",
+                     f"{per_node:.0f}", str(samples)])
+    print_table(["nodes", "live", "tape ms", "forward ms [min-max]", "backward ms [min-max]",
+                 "bwd/fwd", "ns/node", "B/node", "runs"], rows)
+    print("  (ns/node: forward+backward medians per node; B/node: tracemalloc peak of "
+          "compile_tape+forward+backward)")
+    for n, ratio in verdicts:
+        print(f"  target backward <= {BACKWARD_TARGET:.1f}x forward: "
+              f"{verdict(ratio <= BACKWARD_TARGET)}  {n:,} nodes = {ratio:.2f}x")
+
+
+def _bytes_per_node(graph, point: dict[str, float]) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tape = compile_tape(graph)
+        values = forward(graph, tape, point)
+        backward(graph, tape, values)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return (peak - base) / len(graph)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. End to end
+
+
+def cli_prefix() -> list[str]:
+    script = shutil.which("backprop") or _sibling_script()
+    return [script] if script else [sys.executable, "-m", "backprop_cli"]
+
+
+def variable_forms() -> list[tuple[str, list[str]]]:
+    """Ways to give the point to `grad --file`: the documented --NAME VALUE first, then --at."""
+    options = [part for name, value in POINT.items() for part in (f"--{name}", value)]
+    at = ",".join(f"{name}={value}" for name, value in POINT.items())
+    return [("--x V --y V --w V", options), (f"--at {at}", ["--at", at])]
+
+
+def bench_end_to_end(text: str, requested: int, runs: int, inprocess_runs: int,
+                     profile: bool) -> None:
+    n = len(build_graph(parse_program(text)))
+    heading(f"3. End to end: {n:,}-node program ({text.count(chr(10)):,} statements, "
+            f"{len(text) / 1e6:.2f} MB)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "program.txt"
+        path.write_text(text, encoding="utf-8")
+        argv = _working_argv([*cli_prefix(), "grad", "--file", str(path), "--json"])
+        if argv is not None:
+            shown = " ".join([Path(argv[0]).name, *argv[1:]]).replace(str(path), "PROG")
+            print(f"  command: {shown}")
+            _subprocess_runs(argv, requested, n, runs)
+    _inprocess_breakdown(text, inprocess_runs)
+    if profile:
+        _profile(text)
+
+
+def _subprocess_runs(argv: list[str], requested: int, n: int, runs: int) -> None:
+    """The CLI run interleaved with the SymPy-import floor, so drift can be divided out."""
+    floor_argv = [sys.executable, "-c", "import sympy"]
+    times: dict[str, list[float]] = {"backprop grad --file PROG --json": [],
+                                     'python -c "import sympy"  [floor]': []}
+    for _ in range(runs):
+        for (name, samples), command in zip(times.items(), (argv, floor_argv), strict=True):
+            elapsed, code, stderr = run_once(command)
+            if code != 0:
+                print(f"  run of {name} failed (exit {code}): {stderr.strip()[:200]}")
+                return
+            samples.append(elapsed)
+    cli, floor = times.values()
+    rows = []
+    for name, samples in times.items():
+        s = summary(samples)
+        rows.append([name, f"{s['median']:.3f}", f"{s['min']:.3f}", f"{s['max']:.3f}",
+                     f"{s['iqr']:.3f}", str(s["n"])])
+    print_table(["subprocess (stdout to /dev/null)", "median s", "min", "max", "IQR", "runs"],
+                rows)
+    median = statistics.median(cli)
+    paired = statistics.median(a / b for a, b in zip(cli, floor, strict=True))
+    print(f"  CLI / floor: {median / statistics.median(floor):.2f}x (paired {paired:.2f}x)")
+    if requested >= END_TO_END_TARGET_NODES:
+        print(f"  target < {END_TO_END_TARGET:.0f} s: {verdict(median < END_TO_END_TARGET)}"
+              f"  median {median:.2f} s")
+    else:
+        print(f"  target < {END_TO_END_TARGET:.0f} s applies to "
+              f"{END_TO_END_TARGET_NODES:,} nodes: n/a at {n:,}")
+
+
+def _working_argv(base: list[str]) -> list[str] | None:
+    """The first way of passing the point that the CLI accepts (checked with real output)."""
+    for label, options in variable_forms():
+        argv = [*base, *options]
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        try:
+            document = json.loads(done.stdout)
+        except ValueError:
+            document = {}
+        if done.returncode == 0 and document.get("ok") is True:
+            return argv
+        message = document.get("error", {}).get("message") or done.stderr.strip()[:200]
+        print(f"  NOTE: `grad --file PROG --json {label}` is rejected "
+              f"(exit {done.returncode}: {message})")
+    print("  SKIPPED the subprocess runs: no way of giving the point worked")
+    return None
+
+
+def _inprocess_breakdown(text: str, runs: int) -> None:
+    """parse → graph → engine with gc off (as api.grad does), then JSON with gc on (as the CLI).
+
+    The JSON render is timed a second time with gc off, to show what the collector costs there.
+    """
+    names = ("parse_program", "build_graph", "evaluate", "json render", "sum of steps",
+             "json render, gc off", "api.grad + render")
+    steps: dict[str, list[float]] = {name: [] for name in names}
+    given = frozenset(POINT)
+    for _ in range(runs):
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            program = parse_program(text, given=given)
+            t1 = time.perf_counter()
+            graph = build_graph(program)
+            t2 = time.perf_counter()
+            result = evaluate(graph, engine_point(graph))
+            t3 = time.perf_counter()
+        finally:
+            gc.enable()
+        del program, graph  # api.grad drops them before the CLI renders
+        t4 = time.perf_counter()
+        document = json_format.render(result)
+        t5 = time.perf_counter()
+        steps["parse_program"].append(t1 - t0)
+        steps["build_graph"].append(t2 - t1)
+        steps["evaluate"].append(t3 - t2)
+        steps["json render"].append(t5 - t4)
+        steps["sum of steps"].append(t3 - t0 + t5 - t4)
+        del document
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            document = json_format.render(result)
+            steps["json render, gc off"].append(time.perf_counter() - t0)
+        finally:
+            gc.enable()
+        del result, document
+        gc.collect()
+        t0 = time.perf_counter()
+        document = json_format.render(api.grad(text, POINT))
+        steps["api.grad + render"].append(time.perf_counter() - t0)
+        del document
+    total = statistics.median(steps["sum of steps"])
+    rows = []
+    for name, samples in steps.items():
+        s = summary(samples)
+        share = f"{s['median'] / total:.0%}"
+        rows.append([name, ms(s["median"]), ms(s["min"]), ms(s["max"]), share])
+    print()
+    print_table(["in process", "median ms", "min", "max", "/ sum"], rows)
+    print(f"  ({runs} runs; api.grad + render also computes warnings and reads the point "
+          "as the CLI does)")
+
+
+def _profile(text: str) -> None:
+    profiler = cProfile.Profile()
+    gc.collect()
+    profiler.enable()
+    json_format.render(api.grad(text, POINT))
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+    print()
+    print("  cProfile of api.grad + json render, top functions by tottime:")
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    for line in lines[start:start + 13]:
+        print("  " + line.replace(str(Path.cwd()) + os.sep, ""))
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def parse_sizes(text: str) -> list[int]:
+    sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+    if not sizes or sizes[0] < 10:
+        raise argparse.ArgumentTypeError("sizes are node counts of at least 10, e.g. 1000,10000")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="few rounds, for a smoke run in a few seconds")
+    parser.add_argument("--repeat", type=int, default=None, metavar="N",
+                        help="rounds/runs of every section (default 15 cold-start rounds, "
+                             "7 engine runs, 5 end-to-end runs; --quick: 3, 2, 2)")
+    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
+                        metavar="N,N,...", help="graph sizes in nodes (default 1000,10000,100000);"
+                                                " end to end uses the largest")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print a cProfile of the largest end-to-end run, in process")
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    rounds, engine_runs, e2e_runs = (3, 2, 2) if args.quick else (15, 7, 5)
+    if args.repeat is not None:
+        rounds = engine_runs = e2e_runs = args.repeat
+
+    started = time.perf_counter()
+    machine_report()
+    bench_cold_start(rounds)
+    programs = {size: program_of_size(size) for size in args.sizes}
+    bench_engine(programs, engine_runs)
+    largest = args.sizes[-1]
+    bench_end_to_end(programs[largest], largest, e2e_runs, max(2, e2e_runs // 2 + 1),
+                     args.profile)
+    print()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(f"done in {time.perf_counter() - started:.1f} s; load average now {load}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
