@@ -1,23 +1,21 @@
 """Verification against SymPy: the engine's gradient next to the symbolic derivative.
 
-SymPy work on user input can take unbounded time (or memory), so it runs in a forked child
-process with a time limit and a memory cap; on an expression too large to check quickly the
-check is skipped with a reason, never hung on.
+SymPy work on user input can take unbounded time (or memory), so it runs in a bounded child
+process (see bounded.py); on an expression too large to check quickly the check is skipped with
+a reason, never hung on.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import resource
 from dataclasses import replace
 
+from .bounded import run_bounded
 from .graph import CONST, VAR, Graph, op_of
 from .result import GradientCheck, Result
 
 MAX_EXPANDED_SIZE = 5_000
 _NOT_A_NUMBER = ("undefined", "infinite", "overflow", "propagated")
-MEMORY_CAP_BYTES = 2 * 1024**3
 RTOL = 1e-9
 ATOL = 1e-12
 
@@ -67,9 +65,10 @@ def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Res
         return replace(result, check=GradientCheck(
             "skipped", f"expression too large to check symbolically (more than "
             f"{MAX_EXPANDED_SIZE:,} nodes when written out as a tree)"))
-    symbolic = _run_bounded(_symbolic_gradient, (graph, dict(result.at)), timeout)
-    if isinstance(symbolic, str):
-        return replace(result, check=GradientCheck("skipped", symbolic))
+    outcome = run_bounded(_symbolic_gradient, (graph, dict(result.at)), timeout)
+    if not outcome.ok:
+        return replace(result, check=GradientCheck("skipped", f"symbolic check {outcome.reason}"))
+    symbolic = outcome.value
     at_kink = any(n.status == "kink" for n in result.nodes)
     entries = []
     for name, engine_value in result.gradient:
@@ -117,36 +116,3 @@ def _real_number(value) -> float | None:
     if abs(number.imag) > 1e-12 * max(1.0, abs(number.real)) or not math.isfinite(number.real):
         return None
     return number.real
-
-
-def _child(connection, function, args) -> None:
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
-        connection.send(("ok", function(*args)))
-    except MemoryError:
-        connection.send(("error", "SymPy ran out of its memory allowance"))
-    except Exception as error:  # report any SymPy failure as a reason to skip, not a crash
-        connection.send(("error", f"SymPy could not finish: {type(error).__name__}"))
-    finally:
-        connection.close()
-
-
-def _run_bounded(function, args: tuple, timeout: float):
-    """Run `function(*args)` in a child process; a string result is the reason it failed."""
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, function, args), daemon=True)
-    process.start()
-    sender.close()
-    try:
-        if not receiver.poll(timeout):
-            return f"symbolic check timed out after {timeout:g} s"
-        status, payload = receiver.recv()
-    except EOFError:
-        return "symbolic check stopped unexpectedly"
-    finally:
-        if process.is_alive():
-            process.kill()
-        process.join()
-        receiver.close()
-    return payload if status == "ok" else payload

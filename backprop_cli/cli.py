@@ -104,6 +104,176 @@ def grad(
             raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
+CHECK_HELP = (
+    "Check homework answers: derivative formulas, numbers, or a whole backprop table.\n\n"
+    "Formulas: backprop check 'x^2*sin(x)' --wrt x --answer '2x sin(x) + x^2 cos(x)' "
+    "(repeat --wrt/--answer for several partials). Numbers: backprop check PROGRAM --at "
+    "x=1,y=2 --expect 'd/dx=2.42' --expect 'h1.adjoint=48' --expect 'h.value=12'. A table: "
+    "--table answers.csv (columns node,value,adjoint). A class: --batch answers.jsonl.\n\n"
+    "Exit codes: 0 all correct, 1 something incorrect or undetermined, 2 bad input."
+)
+
+
+@app.command(context_settings=VARIABLE_OPTIONS, help=CHECK_HELP,
+             options_metavar="[EXPR] [--NAME VALUE ...] [OPTIONS]")
+def check(
+    ctx: typer.Context,
+    file: str = typer.Option(None, "--file", metavar="PATH",
+                             help="Read the program from PATH ('-' for standard input)."),
+    wrt: list[str] = typer.Option([], "--wrt", metavar="VAR",
+                                  help="Variable of the derivative answered by the next --answer."),
+    answer: list[str] = typer.Option([], "--answer", metavar="FORMULA",
+                                     help="A student's formula for d(EXPR)/d(VAR)."),
+    expect: list[str] = typer.Option([], "--expect", metavar="CLAIM",
+                                     help="A claimed number: d/dx=2.42, h1.adjoint=48, "
+                                          "h.value=12."),
+    table_file: str = typer.Option(None, "--table", metavar="FILE",
+                                   help="A student's backprop table (CSV or JSON with node, "
+                                        "value, adjoint)."),
+    batch: str = typer.Option(None, "--batch", metavar="FILE.jsonl",
+                              help="Grade one problem per line; one result per line."),
+    at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
+                                 help="Variable values, e.g. --at x=1,y=2."),
+    rtol: float = typer.Option(None, "--rtol", min=0.0,
+                               help="Relative tolerance for numbers (default: rounding to the "
+                                    "decimals given)."),
+    atol: float = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance for numbers."),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, metavar="SECONDS",
+                                  help="Time limit per problem."),
+    output_format: Format = typer.Option(Format.table, "--format", help="Output format."),
+    json_output: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
+    digits: int = typer.Option(6, "--digits", min=1, max=17, help="Significant digits shown."),
+) -> None:
+    """Check homework answers (see CHECK_HELP)."""
+    as_json = json_output or output_format is Format.json
+    with _reporting(as_json):
+        from . import grading
+
+        expr, point = _expression_and_point(ctx.args, at)
+        if batch is not None:
+            if expr is not None or file is not None or wrt or answer or expect or table_file:
+                raise InputError("--batch takes its problems from the file; give no EXPR, "
+                                 "--wrt, --answer, --expect or --table with it")
+            _run_batch(batch, timeout, as_json, digits)
+            return
+        source = _read_source(expr, file)
+        if answer and not wrt:
+            raise InputError("--answer needs --wrt VAR (the variable of the derivative)")
+        if len(wrt) != len(answer):
+            raise InputError(f"{len(wrt)} --wrt but {len(answer)} --answer: give one --wrt "
+                             "before each --answer")
+        rows = ()
+        if table_file is not None:
+            rows = tuple(grading.read_table(_read_text(table_file), table_file))
+        job = grading.Job(source, tuple(zip(wrt, answer, strict=True)), tuple(point.items()),
+                          tuple(expect), rows, rtol, atol, symbolic_seconds=0.4 * timeout)
+        report = _grade_bounded(job, timeout)
+        if as_json:
+            from .render import json_format
+
+            _write(json_format.dumps(report.to_dict()))
+        else:
+            from .render import report as report_view
+
+            _console().print(report_view.render(report, digits))
+        if report.verdict != grading.CORRECT:
+            raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+def _grade_bounded(job, timeout: float):
+    from .bounded import run_bounded
+    from .grading import UNDETERMINED, Item, Report, grade
+
+    _warm_sympy()
+    outcome = run_bounded(grade, (job,), timeout)
+    if outcome.ok:
+        return outcome.value
+    if outcome.code == "timeout":
+        return Report((Item("problem", job.expr, UNDETERMINED,
+                            reason=f"checking {outcome.reason}"),))
+    raise BackpropError(outcome.reason or "checking failed", code=outcome.code)
+
+
+def _warm_sympy() -> None:
+    """Load SymPy and the parts of it a check touches once here, before forking, so that
+    checker processes do not each pay for the imports and first-use setup."""
+    from .grading import check_derivative
+
+    check_derivative("x**2*sin(x)", "x", "2x sin(x) + x^2 cos(x)")
+
+
+def _run_batch(path: str, timeout: float, as_json: bool, digits: int) -> None:
+    from .bounded import run_many
+    from .grading import CORRECT, grade_line
+
+    lines = [(number, line) for number, line in enumerate(_read_text(path).splitlines(), 1)
+             if line.strip()]
+    if not lines:
+        raise InputError(f"{path} has no problems (one JSON object per line)")
+    _warm_sympy()
+    workers = max(1, min(len(lines), os.cpu_count() or 1))
+    outcomes = run_many(grade_line, [(line, number) for number, line in lines], timeout, workers)
+    rows = []
+    with _progress(len(lines)) as advance:
+        for (number, line), outcome in zip(lines, outcomes, strict=True):
+            row = outcome.value if outcome.ok else _error_row(line, number, outcome)
+            rows.append(row)
+            if as_json:
+                _write(_json_line(row))
+            advance()
+    if not as_json:
+        from .render import report as report_view
+
+        _console().print(report_view.render_batch(rows, digits))
+    if any(row["verdict"] != CORRECT for row in rows):
+        raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+def _error_row(line: str, number: int, outcome) -> dict:
+    import json
+
+    try:
+        item_id = str(json.loads(line).get("id", number))
+    except (json.JSONDecodeError, AttributeError):
+        item_id = str(number)
+    return {"id": item_id, "verdict": "error",
+            "error": {"code": outcome.code or "error", "message": outcome.reason or "failed"}}
+
+
+def _json_line(row: dict) -> str:
+    from .render import json_format
+
+    return json_format.dumps(row)
+
+
+class _progress:
+    """A progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.progress = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.progress = Progress(console=Console(stderr=True), transient=True)
+        self.progress.start()
+        task = self.progress.add_task("grading", total=self.total)
+        return lambda: self.progress.advance(task)
+
+    def __exit__(self, *exc) -> bool:
+        if self.progress is not None:
+            self.progress.stop()
+        return False
+
+
+def _read_text(path: str) -> str:
+    return _read_source(None, path)
+
+
 class _reporting:
     """Turn BackpropError (and anything unexpected) into one line on stderr and exit 2."""
 

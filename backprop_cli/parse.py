@@ -423,7 +423,8 @@ class _ExpressionParser:
                              f"({self.where(entry[3])})")
 
     def _is_call(self, name: str, pos: int) -> bool:
-        if name in self.user_names or name == "lambda":
+        # A one-letter name is never a function, so x(3x + 1) is a product as in handwriting.
+        if name in self.user_names or name == "lambda" or len(name) == 1:
             return False
         if ops.lookup(name, missing_ok=True) is None:
             raise ParseError(ops.unknown_function_message(name) + f" ({self.where(pos)})")

@@ -1,0 +1,555 @@
+"""Homework verification: derivative formulas, numeric claims, and whole backprop tables.
+
+Each check is a pure function of its inputs that returns an `Item` with a verdict:
+"correct", "incorrect" or "undetermined". SymPy is consulted first for formulas (its work is
+time-limited), then the answer is compared numerically with the engine at random points inside
+the real domain of both sides; a disagreement comes with a counterexample.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import signal
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from .engine import evaluate
+from .errors import InputError
+from .graph import Graph, build_graph, op_of
+from .parse import parse_program
+from .result import SCHEMA_VERSION, Result, number
+
+CORRECT, INCORRECT, UNDETERMINED = "correct", "incorrect", "undetermined"
+MIN_POINTS = 20
+MAX_TRIES = 600
+POINT_RTOL = 1e-6
+POINT_ATOL = 1e-9
+_BAD_STATUS = frozenset(("undefined", "infinite", "overflow", "propagated", "nondifferentiable",
+                         "kink"))
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_CLAIM = re.compile(
+    rf"^\s*(?:d(?:\w+)?/d(?P<var>[^\s=]+)|(?P<node>[^\s.=]+)\.(?P<kind>adjoint|value|grad))"
+    rf"\s*=\s*(?P<number>{_NUMBER})\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One graded answer: what was claimed, what is true, and the verdict."""
+
+    kind: str  # "derivative" | "claim" | "row"
+    label: str
+    verdict: str
+    expected: float | None = None
+    given: float | None = None
+    reason: str | None = None
+    counterexample: dict | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        entry = {"kind": self.kind, "label": self.label, "verdict": self.verdict,
+                 "expected": number(self.expected), "given": number(self.given)}
+        if self.reason:
+            entry["reason"] = self.reason
+        if self.counterexample is not None:
+            entry["counterexample"] = self.counterexample
+        entry.update(self.details)
+        return entry
+
+
+@dataclass(frozen=True)
+class Report:
+    """All items of one `check` run and the overall verdict."""
+
+    items: tuple[Item, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {item.verdict for item in self.items}
+        if INCORRECT in verdicts:
+            return INCORRECT
+        if UNDETERMINED in verdicts or not verdicts:
+            return UNDETERMINED
+        return CORRECT
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA_VERSION, "ok": True, "verdict": self.verdict,
+                "items": [item.to_dict() for item in self.items],
+                "warnings": list(self.warnings)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Is this formula the derivative?
+
+
+def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: float = 2.0,
+                     seed: int = 0) -> Item:
+    """Verdict on `answer` as d(expr)/d(wrt): symbolic first, then at random points."""
+    label = f"d/d{wrt} = {answer}"
+    expr_graph = build_graph(parse_program(expr, given=frozenset({wrt})))
+    names = set(expr_graph.variable_names) | {wrt}
+    answer_graph = build_graph(parse_program(answer, given=frozenset(names)))
+    if symbolic_equal(expr_graph, answer_graph, wrt, symbolic_seconds):
+        return Item("derivative", label, CORRECT, reason="SymPy: the difference simplifies to 0")
+    variables = sorted(names | set(answer_graph.variable_names))
+    agreed, counterexample = _compare_at_points(expr_graph, answer_graph, wrt, variables, seed)
+    if counterexample is not None:
+        return Item("derivative", label, INCORRECT, expected=counterexample["expected"],
+                    given=counterexample["given"], counterexample=counterexample,
+                    reason="differs from the true derivative at the point shown")
+    if agreed >= MIN_POINTS:
+        return Item("derivative", label, CORRECT,
+                    reason=f"agrees with the true derivative at {agreed} random points")
+    return Item("derivative", label, UNDETERMINED,
+                reason=f"SymPy could not decide in {symbolic_seconds:g} s and only {agreed} "
+                       f"points inside the domain of both sides were found")
+
+
+def symbolic_equal(expr_graph: Graph, answer_graph: Graph, wrt: str, seconds: float) -> bool:
+    """True when SymPy proves d(expr)/d(wrt) - answer == 0 within `seconds`; else False."""
+    try:
+        with time_limit(seconds):
+            import sympy
+
+            from .checks import to_sympy
+
+            expression = to_sympy(expr_graph)[expr_graph.output]
+            answer = to_sympy(answer_graph)[answer_graph.output]
+            difference = sympy.diff(expression, sympy.Symbol(wrt, real=True)) - answer
+            return sympy.simplify(difference) == 0
+    except (TimeoutError, RecursionError, MemoryError, ArithmeticError, TypeError, ValueError,
+            AttributeError, NotImplementedError):
+        return False
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise TimeoutError in this (main) thread after `seconds`; a no-op elsewhere."""
+    def expire(signum, frame):
+        raise TimeoutError
+
+    try:
+        previous = signal.signal(signal.SIGALRM, expire)
+    except ValueError:  # not the main thread: no signal-based limit is possible
+        yield
+        return
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _sample_points(variables: Sequence[str], seed: int):
+    rng = random.Random(seed)
+    scales = (1.0, 3.0, 0.3, 10.0)
+    for attempt in range(MAX_TRIES):
+        scale = scales[attempt % len(scales)]
+        yield {name: round(rng.uniform(-scale, scale), 3) or 0.5 for name in variables}
+
+
+def _compare_at_points(expr_graph: Graph, answer_graph: Graph, wrt: str,
+                       variables: list[str], seed: int) -> tuple[int, dict | None]:
+    agreed = 0
+    for point in _sample_points(variables, seed):
+        truth = _trusted_gradient(expr_graph, point, wrt)
+        given = _trusted_value(answer_graph, point)
+        if truth is None or given is None:
+            continue
+        if not math.isclose(truth, given, rel_tol=POINT_RTOL, abs_tol=POINT_ATOL):
+            at = {name: point[name] for name in variables}
+            return agreed, {"at": at, "expected": truth, "given": given}
+        agreed += 1
+        if agreed >= MIN_POINTS + 10:
+            break
+    return agreed, None
+
+
+def _trusted(result: Result) -> bool:
+    return all(node.status not in _BAD_STATUS for node in result.nodes)
+
+
+def _trusted_gradient(graph: Graph, point: Mapping[str, float], wrt: str) -> float | None:
+    result = evaluate(graph, {name: point[name] for name in graph.variable_names})
+    if not _trusted(result):
+        return None
+    gradient = dict(result.gradient)
+    value = gradient.get(wrt, 0.0)
+    return value if math.isfinite(value) else None
+
+
+def _trusted_value(graph: Graph, point: Mapping[str, float]) -> float | None:
+    result = evaluate(graph, {name: point[name] for name in graph.variable_names})
+    if not _trusted(result) or not math.isfinite(result.value):
+        return None
+    return result.value
+
+
+# ----------------------------------------------------------------------------------------------
+# Are these numbers right?
+
+
+@dataclass(frozen=True)
+class Claim:
+    """`d/dx=2.42`, `h1.adjoint=48` or `h.value=12`, with the decimals the number was given to."""
+
+    text: str
+    kind: str  # "gradient" | "adjoint" | "value"
+    target: str
+    given: float
+    decimals: int
+
+
+def parse_claim(text: str) -> Claim:
+    """Read one claim; a malformed claim is an InputError that shows the accepted forms."""
+    match = _CLAIM.match(text)
+    if not match:
+        raise InputError(f"cannot read claim {text!r}; write d/dx=2.42, h1.adjoint=48 or "
+                         "h.value=12")
+    number_text = match["number"]
+    if match["var"] is not None:
+        kind, target = "gradient", match["var"]
+    else:
+        kind = "adjoint" if match["kind"] in ("adjoint", "grad") else "value"
+        target = match["node"]
+    return Claim(text.strip(), kind, target, float(number_text), _decimals(number_text))
+
+
+def _decimals(number_text: str) -> int:
+    mantissa, _, exponent = number_text.lower().partition("e")
+    fraction = mantissa.partition(".")[2]
+    return len(fraction) - (int(exponent) if exponent else 0)
+
+
+def accepts(true: float, given: float, decimals: int, rtol: float | None, atol: float | None
+            ) -> bool:
+    """Homework rounding: the true value rounds to the given one at its decimals, unless a
+    tolerance is set explicitly."""
+    if not math.isfinite(true):
+        return False
+    if rtol is not None or atol is not None:
+        return math.isclose(true, given, rel_tol=rtol or 0.0, abs_tol=atol or 0.0)
+    return abs(true - given) <= 0.5 * 10.0 ** (-decimals) * (1 + 1e-9) + 1e-12 * abs(given)
+
+
+def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = None,
+                 atol: float | None = None) -> list[Item]:
+    """One Item per claim about a computed Result."""
+    gradient = dict(result.gradient)
+    nodes = {node.id: node for node in result.nodes}
+    items = []
+    for claim in claims:
+        if claim.kind == "gradient":
+            if claim.target not in gradient:
+                raise InputError(f"claim {claim.text!r}: {claim.target!r} is not a variable of "
+                                 f"the program (variables: {', '.join(gradient) or 'none'})")
+            true = gradient[claim.target]
+        else:
+            if claim.target not in nodes:
+                raise InputError(f"claim {claim.text!r}: no node {claim.target!r} (nodes: "
+                                 f"{', '.join(list(nodes)[:12])})")
+            node = nodes[claim.target]
+            true = node.adjoint if claim.kind == "adjoint" else node.value
+            if true is None:
+                true = 0.0  # a constant has no adjoint: nothing flows into it
+        verdict = CORRECT if accepts(true, claim.given, claim.decimals, rtol, atol) else INCORRECT
+        items.append(Item("claim", claim.text, verdict, expected=true, given=claim.given))
+    return items
+
+
+# ----------------------------------------------------------------------------------------------
+# Is my whole table right?
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a student's backprop table; a missing number is None (not graded)."""
+
+    node: str
+    value: float | None
+    adjoint: float | None
+    value_decimals: int = 0
+    adjoint_decimals: int = 0
+
+
+def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
+                rtol: float | None = None, atol: float | None = None) -> list[Item]:
+    """Mark every row, name the first wrong number (values in evaluation order, then adjoints
+    in backward order) as the root cause, and mark later wrong numbers that follow from the
+    student's own earlier numbers as consistent (error carried forward)."""
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    unknown = [row.node for row in rows if row.node not in position]
+    if unknown:
+        raise InputError(f"table rows name nodes the program does not have: "
+                         f"{', '.join(unknown[:5])} (nodes: {', '.join(graph.ids[:12])})")
+    student = {row.node: row for row in rows}
+    true_values = [node.value for node in result.nodes]
+    true_adjoints = [node.adjoint for node in result.nodes]
+    own_values = _own_values(graph, student, true_values)
+    own_adjoints = _own_adjoints(graph, student, own_values, true_adjoints)
+
+    marks: dict[tuple[str, str], tuple[bool, bool]] = {}
+    for row in rows:
+        i = position[row.node]
+        for kind, given, decimals, true, own in (
+            ("value", row.value, row.value_decimals, true_values[i], own_values[i]),
+            ("adjoint", row.adjoint, row.adjoint_decimals, true_adjoints[i] or 0.0,
+             own_adjoints[i]),
+        ):
+            if given is None:
+                continue
+            right = accepts(true, given, decimals, rtol, atol)
+            consistent = own is not None and accepts(own, given, decimals, rtol, atol)
+            marks[(row.node, kind)] = (right, consistent)
+
+    wrong_values = sorted((position[n], n) for (n, k), (ok, _) in marks.items()
+                          if k == "value" and not ok)
+    wrong_adjoints = sorted((-position[n], n) for (n, k), (ok, _) in marks.items()
+                            if k == "adjoint" and not ok)
+    root = (wrong_values[0][1], "value") if wrong_values else (
+        (wrong_adjoints[0][1], "adjoint") if wrong_adjoints else None)
+
+    items = []
+    for row in sorted(rows, key=lambda r: position[r.node]):
+        i = position[row.node]
+        details: dict = {"node": row.node}
+        verdict = CORRECT
+        notes = []
+        for kind, given, true in (("value", row.value, true_values[i]),
+                                  ("adjoint", row.adjoint, true_adjoints[i] or 0.0)):
+            if (row.node, kind) not in marks:
+                continue
+            right, consistent = marks[(row.node, kind)]
+            mark = {"given": number(given), "expected": number(true),
+                    "verdict": CORRECT if right else INCORRECT}
+            if not right:
+                verdict = INCORRECT
+                if root == (row.node, kind):
+                    mark["root_cause"] = True
+                    notes.append(f"{kind}: first wrong number (root cause)")
+                elif consistent:
+                    mark["consistent"] = True
+                    notes.append(f"{kind}: consistent with your earlier numbers")
+                else:
+                    notes.append(f"{kind}: wrong")
+            details[kind] = mark
+        items.append(Item("row", row.node, verdict, reason="; ".join(notes) or None,
+                          details=details))
+    return items
+
+
+def _own_values(graph: Graph, student: Mapping[str, TableRow], true_values: list[float]
+                ) -> list[float | None]:
+    """Each node's value recomputed from the student's values of its inputs (where given)."""
+    own: list[float | None] = list(true_values)
+    given = [None] * len(graph.ids)
+    for node_id, row in student.items():
+        if row.value is not None:
+            given[graph.ids.index(node_id)] = row.value
+    for i, ins in enumerate(graph.inputs):
+        if not ins:
+            continue
+        args = [given[j] if given[j] is not None else true_values[j] for j in ins]
+        own[i] = _apply(op_of(graph.ops[i]), args)
+    return own
+
+
+def _own_adjoints(graph: Graph, student: Mapping[str, TableRow], own_values: list,
+                  true_adjoints: list) -> list[float | None]:
+    """Each node's adjoint recomputed from the student's adjoints of its consumers, with local
+    partials taken at the student's own values."""
+    n = len(graph.ids)
+    given_value = [None] * n
+    given_adjoint = [None] * n
+    for node_id, row in student.items():
+        i = graph.ids.index(node_id)
+        given_value[i] = row.value
+        given_adjoint[i] = row.adjoint
+    own = [0.0] * n
+    for i in range(n - 1, -1, -1):
+        ins = graph.inputs[i]
+        if not ins:
+            continue
+        upstream = given_adjoint[i] if given_adjoint[i] is not None else (true_adjoints[i] or 0.0)
+        args = [given_value[j] if given_value[j] is not None else own_values[j] for j in ins]
+        out = given_value[i] if given_value[i] is not None else own_values[i]
+        locals_ = _partials(op_of(graph.ops[i]), args, out)
+        for j, d in zip(ins, locals_, strict=True):
+            own[j] += upstream * d
+    own[graph.output] = 1.0
+    return own
+
+
+def _apply(op, args: list[float]) -> float | None:
+    try:
+        return op.forward(*args)
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+
+
+def _partials(op, args: list[float], out: float | None) -> tuple[float, ...]:
+    try:
+        if out is None:
+            raise ValueError
+        if op.is_variadic:
+            return tuple(op.partial(tuple(args), out))
+        if op.arity == 1:
+            return (op.partial(args[0], out),)
+        return tuple(op.partial(args[0], args[1], out))
+    except (ArithmeticError, ValueError, TypeError):
+        return (math.nan,) * len(args)
+
+
+def read_table(text: str, name: str) -> list[TableRow]:
+    """Rows from CSV (header: node,value,adjoint) or JSON (a list of such objects)."""
+    stripped = text.lstrip()
+    if stripped.startswith("[") or stripped.startswith("{"):
+        return _table_from_json(text, name)
+    return _table_from_csv(text, name)
+
+
+def _cell(raw, what: str, where: str) -> tuple[float | None, int]:
+    if raw is None:
+        return None, 0
+    text = str(raw).strip()
+    if not text:
+        return None, 0
+    if not re.fullmatch(_NUMBER, text):
+        raise InputError(f"{where}: {what} {text!r} is not a number")
+    return float(text), _decimals(text)
+
+
+def _row(record: Mapping, where: str) -> TableRow:
+    node = str(record.get("node", "")).strip()
+    if not node:
+        raise InputError(f"{where}: the row has no node name")
+    value, value_decimals = _cell(record.get("value"), "value", where)
+    adjoint, adjoint_decimals = _cell(record.get("adjoint"), "adjoint", where)
+    return TableRow(node, value, adjoint, value_decimals, adjoint_decimals)
+
+
+def _table_from_csv(text: str, name: str) -> list[TableRow]:
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    if "node" not in fields or not ({"value", "adjoint"} & set(fields)):
+        raise InputError(f"{name}: the CSV needs a header with node and value and/or adjoint "
+                         f"columns (found: {', '.join(fields) or 'nothing'})")
+    reader.fieldnames = fields
+    return [_row(record, f"{name} line {number + 2}") for number, record in enumerate(reader)]
+
+
+def _table_from_json(text: str, name: str) -> list[TableRow]:
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{name}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    if isinstance(data, dict):
+        data = data.get("rows", data.get("nodes"))
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputError(f"{name}: expected a list of objects with node, value, adjoint")
+    return [_row(record, f"{name} row {number + 1}") for number, record in enumerate(data)]
+
+
+def evaluate_program(text: str, point: Mapping[str, float]) -> tuple[Graph, Result]:
+    """The graph and the engine's Result for a program at a point (for claims and tables)."""
+    graph = build_graph(parse_program(text, given=frozenset(point)))
+    return graph, evaluate(graph, point)
+
+
+# ----------------------------------------------------------------------------------------------
+# One grading job (a command line's options or one line of a batch file)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one `check` needs: the program, answers, claims and a student's table."""
+
+    expr: str
+    answers: tuple[tuple[str, str], ...] = ()
+    at: tuple[tuple[str, str | float], ...] = ()
+    claims: tuple[str, ...] = ()
+    table: tuple[TableRow, ...] = ()
+    rtol: float | None = None
+    atol: float | None = None
+    symbolic_seconds: float = 2.0
+
+
+def grade(job: Job) -> Report:
+    """Grade a job in this process (callers bound its time; see bounded.py)."""
+    from .api import value_of
+
+    items: list[Item] = []
+    for wrt, answer in job.answers:
+        items.append(check_derivative(job.expr, wrt, answer,
+                                      symbolic_seconds=job.symbolic_seconds))
+    if job.claims or job.table:
+        point = {name: value_of(name, value) for name, value in job.at}
+        claims = [parse_claim(text) for text in job.claims]
+        graph, result = evaluate_program(job.expr, point)
+        items.extend(check_claims(result, claims, job.rtol, job.atol))
+        if job.table:
+            items.extend(check_table(graph, result, job.table, job.rtol, job.atol))
+    if not items:
+        raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
+                         "or --table FILE")
+    return Report(tuple(items))
+
+
+def job_from_record(record: object) -> tuple[str, Job]:
+    """A batch line's id and Job: {"id", "expr", "wrt", "answer"} or {"id", "expr", "at",
+    "expect"} (lists allowed for wrt/answer, and "table" rows as in a table file)."""
+    if not isinstance(record, dict):
+        raise InputError("each line must be a JSON object")
+    item_id = str(record.get("id", ""))
+    expr = record.get("expr")
+    if not isinstance(expr, str):
+        raise InputError("the item has no \"expr\" string")
+    wrt = _as_list(record.get("wrt"), "wrt")
+    answer = _as_list(record.get("answer"), "answer")
+    if len(wrt) != len(answer):
+        raise InputError(f"{len(wrt)} \"wrt\" but {len(answer)} \"answer\"; give one per answer")
+    at = record.get("at") or {}
+    if not isinstance(at, dict):
+        raise InputError("\"at\" must be an object such as {\"x\": 1}")
+    expect = _as_list(record.get("expect"), "expect")
+    table = tuple(_row(r, f"row {n + 1}") for n, r in enumerate(record.get("table") or [])
+                  if isinstance(r, dict))
+    tolerance = {key: float(record[key]) for key in ("rtol", "atol") if key in record}
+    job = Job(expr, tuple(zip(wrt, answer, strict=True)),
+              tuple((str(k), v if isinstance(v, (int, float)) else str(v)) for k, v in at.items()),
+              tuple(expect), table, **tolerance)
+    return item_id, job
+
+
+def _as_list(value: object, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise InputError(f"\"{name}\" must be a string or a list of strings")
+
+
+def grade_line(line: str, number: int) -> dict:
+    """Grade one JSON line of a batch file; returns its result row (errors included)."""
+    import json
+
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(f"line {number}: not valid JSON ({error.msg})") from None
+    item_id, job = job_from_record(record)
+    report = grade(job)
+    return {"id": item_id, "verdict": report.verdict,
+            "items": [item.to_dict() for item in report.items]}
