@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import math
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from .engine import compile_tape, evaluate, forward
-from .errors import InputError
+from .errors import BackpropError, InputError
 from .graph import Graph, build_graph
-from .parse import Program, Statement, parse_constant, parse_program
+from .parse import Program, Statement, format_program, parse_constant, parse_program
 from .result import Result
 
 DEFAULT_CHECK_TIMEOUT = 10.0
@@ -25,17 +26,10 @@ def grad(
     """Differentiate the program `text` at the point `at` (values may be constant expressions)."""
     at = dict(at or {})
     point = {name: value_of(name, value) for name, value in at.items()}
-    # Large programs allocate millions of small immutable objects and no cycles; pausing the
-    # cyclic garbage collector while they are built saves a third of the run time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        program = parse_program(text, given=frozenset(at))
-        graph = build_graph(program)
-        result = evaluate(graph, point, warnings=_warnings(graph, program, point))
-    finally:
-        if collecting:
-            gc.enable()
+    program = parse_program(text, given=frozenset(at))
+    graph = build_graph(program)
+    result = evaluate(graph, point, warnings=_warnings(graph, program, point))
+    result = replace(result, parsed=format_program(program))
     if check:
         from .checks import symbolic_gradient_check
 
@@ -66,12 +60,10 @@ def _constant_value(name: str, text: str) -> float:
         raise InputError(f"value for {name!r} is empty")
     try:
         tree = parse_constant(text)
-    except InputError:
-        raise
-    except Exception as error:  # a ParseError, reworded to say which value it was
-        message = getattr(error, "message", str(error))
-        raise InputError(f"value for {name!r} is not a number or constant expression: {message}"
-                         ) from None
+    except BackpropError as error:
+        hint = " (use a decimal point: 1.5)" if re.fullmatch(r"-?\d+,\d+", text) else ""
+        raise InputError(f"value for {name!r} is not a number or constant expression: "
+                         f"{error.message}{hint}") from None
     graph = build_graph(Program((Statement(None, tree, 1),), text))
     values = forward(graph, compile_tape(graph), {})
     return values[graph.output]
@@ -80,9 +72,10 @@ def _constant_value(name: str, text: str) -> float:
 def _warnings(graph: Graph, program: Program, point: Mapping[str, float]) -> tuple[str, ...]:
     warnings = []
     used = set(graph.variable_names)
+    defined = program.defined_names
     for name in point:
         if name not in used:
-            where = "is defined by the program" if name in program.defined_names else "is not used"
+            where = "is defined by the program" if name in defined else "is not used"
             warnings.append(f"variable {name!r} was given a value but {where}; it is ignored")
     for i, node_id in enumerate(graph.ids):
         if graph.ops[i] == "const" and node_id in ("e", "E"):

@@ -90,7 +90,9 @@ def grad(
 
         expr, point = _expression_and_point(ctx.args, at)
         source = _read_source(expr, file)
+        _refuse_option_typos(point, used=None)
         result = api.grad(source, point, check=check, check_timeout=check_timeout)
+        _refuse_option_typos(point, used={name for name, _ in result.gradient})
         if as_json:
             from .render import json_format
 
@@ -99,6 +101,8 @@ def grad(
             from .render import table
 
             _console().print(table.render(result, digits))
+            if result.warnings:
+                _console(stderr=True).print(table.render_warnings(result), end="")
         failed = result.check is not None and result.check.status == "failed"
         if failed or (strict and result.flagged):
             raise typer.Exit(ExitCode.CHECK_FAILED)
@@ -284,8 +288,9 @@ class _reporting:
         return None
 
     def __exit__(self, kind, error, traceback) -> bool:
-        if error is None or isinstance(error, (typer.Exit, SystemExit, KeyboardInterrupt)):
-            return False
+        if error is None or isinstance(error, (typer.Exit, SystemExit, KeyboardInterrupt,
+                                               OSError)):
+            return False  # output failures (a closed pipe, a full disk) are handled in main
         if not isinstance(error, BackpropError):
             if isinstance(error, (RecursionError, MemoryError)):
                 error = BackpropError("input is too large or too deeply nested")
@@ -307,6 +312,8 @@ def fail(error: BackpropError, as_json: bool) -> None:
 
 
 def _read_source(expr: str | None, file: str | None) -> str:
+    if file is not None and file.startswith("--"):
+        raise InputError(f"--file needs a PATH (got the option {file})")
     if expr is not None and file is not None:
         raise InputError("give either EXPR or --file, not both")
     if file is None:
@@ -317,19 +324,23 @@ def _read_source(expr: str | None, file: str | None) -> str:
 
     try:
         if file == "-":
-            text = sys.stdin.read(MAX_PROGRAM_CHARS + 1)
+            data = sys.stdin.buffer.read(4 * MAX_PROGRAM_CHARS + 1)
+            name = "standard input"
         else:
-            with open(file, encoding="utf-8") as handle:
-                text = handle.read(MAX_PROGRAM_CHARS + 1)
+            with open(file, "rb") as handle:
+                data = handle.read(4 * MAX_PROGRAM_CHARS + 1)
+            name = file
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"file not found: {file}") from None
     except IsADirectoryError:
         raise InputError(f"{file} is a directory, not a program file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{file} is not UTF-8 text") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name} is not UTF-8 text (byte {error.start + 1} cannot be read)"
+                         ) from None
     except OSError as error:
         raise InputError(f"cannot read {file}: {error.strerror}") from None
-    return text
+    return text.removeprefix("\ufeff")  # a byte-order mark some editors write first
 
 
 def _expression_and_point(args: list[str], at: list[str]) -> tuple[str | None, dict[str, str]]:
@@ -339,8 +350,10 @@ def _expression_and_point(args: list[str], at: list[str]) -> tuple[str | None, d
     expr = None
 
     def put(name: str, value: str) -> None:
-        if not name or not (name.isidentifier() or name == "lambda"):
-            raise InputError(f"--{name}: not an option of this command nor a variable name")
+        if not name or not name.isidentifier():
+            raise InputError(f"--{name}: not an option of this command nor a variable "
+                             f"name{option_hint(name)}")
+        check_name(name)
         if name in point:
             raise InputError(f"variable {name!r} is given twice")
         point[name] = value
@@ -362,19 +375,69 @@ def _expression_and_point(args: list[str], at: list[str]) -> tuple[str | None, d
             continue
         name, equals, value = token[2:].partition("=")
         if not equals:
-            if i + 1 >= len(args):
-                raise InputError(f"--{name} needs a value (variables are given as --{name} VALUE)")
-            value = args[i + 1]
+            following = args[i + 1] if i + 1 < len(args) else None
+            if following is None or (following.startswith("--") and len(following) > 2
+                                     and not _is_number(following)):
+                raise InputError(f"--{name} needs a value (variables are given as --{name} "
+                                 f"VALUE){option_hint(name)}")
+            value = following
             i += 1
         put(name, value)
         i += 1
     for group in at:
         for item in _split_top_level(group):
             name, equals, value = item.partition("=")
-            if not equals:
+            if not equals or not name.strip():
                 raise InputError(f"--at expects NAME=VALUE pairs, got {item!r}")
             put(name.strip(), value.strip())
     return expr, point
+
+
+def _refuse_option_typos(point: dict[str, str], used: set[str] | None) -> None:
+    """A value for a name that looks like a misspelt option is refused when the value is not a
+    number (before running) or the program does not use the name (after running)."""
+    for name, value in point.items():
+        hint = option_hint(name)
+        if not hint:
+            continue
+        if (used is None and not _is_number(value)) or (used is not None and name not in used):
+            raise InputError(f"unknown option --{name}{hint}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_name(name: str) -> None:
+    """Variable names given as options obey the same look-alike rules as the program."""
+    from .errors import ParseError
+    from .parse import parse_program
+
+    try:
+        parse_program(name)
+    except ParseError as error:
+        raise InputError(f"variable --{name}: {error.message}") from None
+
+
+def option_hint(name: str) -> str:
+    """' (did you mean --json?)' when an unknown option looks like a typo of a real one."""
+    import difflib
+
+    options = [option.lstrip("-") for command in _COMMAND_OPTIONS.values() for option in command]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+    return f" (did you mean --{close[0]}?)" if close else ""
+
+
+_COMMAND_OPTIONS = {
+    "grad": ("--file", "--at", "--format", "--json", "--digits", "--check", "--check-timeout",
+             "--strict"),
+    "check": ("--file", "--wrt", "--answer", "--expect", "--table", "--batch", "--at", "--rtol",
+              "--atol", "--timeout", "--format", "--json", "--digits"),
+}
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -390,10 +453,10 @@ def _split_top_level(text: str) -> list[str]:
     return [part for part in (p.strip() for p in parts) if part]
 
 
-def _console():
+def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, stderr=stderr)
 
 
 def _write(text: str) -> None:
@@ -411,28 +474,46 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     try:
         code = app(args=args, prog_name="backprop", standalone_mode=False)
+        sys.stdout.flush()
     except click.exceptions.UsageError as error:
-        message = error.format_message().replace("\n", " ").strip()
-        if not message:  # help was shown because no arguments were given
-            sys.exit(ExitCode.BAD_INPUT)
-        if "--json" in args:
-            from .render import json_format
-
-            _write(json_format.render_error(BackpropError(message, code="usage_error")))
-        print(f"error: {message} (see 'backprop {_command(args)}--help')", file=sys.stderr)
-        code = ExitCode.BAD_INPUT
+        code = _usage_error(error, args)
     except click.exceptions.Abort:
         code = ExitCode.BAD_INPUT
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = ExitCode.OK
+    except OSError as error:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"error: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        code = ExitCode.BAD_INPUT
     sys.exit(code or 0)
 
 
-def _command(args: list[str]) -> str:
-    names = [name for name in args if name in app_commands()]
-    return f"{names[0]} " if names else ""
+def _sentences(text: str) -> list[str]:
+    import re
+
+    return [part for part in re.split(r"(?<=[.?!])\s+", " ".join(text.split())) if part]
 
 
-def app_commands() -> set[str]:
-    return {command.name or command.callback.__name__ for command in app.registered_commands}
+def _wants_json(args: list[str]) -> bool:
+    for k, arg in enumerate(args):
+        if arg in ("--json", "--format=json") or (
+                arg == "--format" and k + 1 < len(args) and args[k + 1] == "json"):
+            return True
+    return False
+
+
+def _usage_error(error, args: list[str]) -> int:
+    """One line on stderr for a click usage error (and the JSON error document if asked)."""
+    message = " ".join(dict.fromkeys(_sentences(error.format_message())))
+    if not message:  # no arguments at all: the help was printed
+        print("error: give a command, e.g. backprop grad 'x*y + tanh(x)' --x 1 --y 2",
+              file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    if _wants_json(args):
+        from .render import json_format
+
+        _write(json_format.render_error(BackpropError(message, code="usage_error")))
+    path = error.ctx.command_path if error.ctx is not None else "backprop"
+    print(f"error: {message} (see '{path} --help')", file=sys.stderr)
+    return ExitCode.BAD_INPUT

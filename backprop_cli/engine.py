@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from .errors import InputError
 from .graph import CONST, VAR, Graph, op_of
+from .ops import UNKNOWN_RULE
 from .result import Edge, NodeResult, Result
 
 _ARITHMETIC = (ArithmeticError, ValueError, TypeError)
@@ -120,7 +121,7 @@ def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...]
     """Run forward and backward passes and package everything as a Result."""
     tape = compile_tape(graph)
     values = forward(graph, tape, point)
-    adjoints, locals_ = backward(graph, tape, values)
+    adjoints, locals_ = backward(graph, _undefined_where_nan(tape, values), values)
     nodes, flags = _node_results(graph, values, adjoints, locals_)
     return Result(
         expression=graph.source,
@@ -131,6 +132,22 @@ def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...]
         nodes=nodes,
         warnings=tuple(warnings) + tuple(flags),
     )
+
+
+def _undefined_where_nan(tape: list[tuple], values: list[float]) -> list[tuple]:
+    """Where a node's value is undefined (NaN) so is its derivative: a partial such as
+    d log(a)/da = 1/a must not report a finite slope at a = -1."""
+    if all(v == v for v in values):
+        return tape
+    return [entry if values[entry[0]] == values[entry[0]]
+            else entry[:3] + (_NAN_PARTIALS[entry[1]],) + entry[4:] for entry in tape]
+
+
+_NAN_PARTIALS = {
+    1: lambda a, out: math.nan, -1: lambda a, out: math.nan,
+    2: lambda a, b, out: (math.nan, math.nan), -2: lambda a, b, out: (math.nan, math.nan),
+    0: lambda args, out: (math.nan,) * len(args), -3: lambda args, out: (math.nan,) * len(args),
+}
 
 
 def _node_results(graph: Graph, values: list[float], adjoints: list[float],
@@ -159,8 +176,11 @@ def _node_results(graph: Graph, values: list[float], adjoints: list[float],
             names = [ids[j] for j in ins]
             edges = tuple(Edge(names[k], local[k], rule(k, names, ins)) if varying[j]
                           else Edge(names[k], None, None) for k, j in enumerate(ins))
-            if value - value != 0 or op_name in watched or any(d - d != 0 for d in local):
-                status, message = _status(op_name, value, [values[j] for j in ins], edges)
+            g = adjoints[i]
+            if value - value != 0 or op_name in watched or any(
+                    d - d != 0 or g * d - g * d != 0 for d in local):
+                status, message = _status(op_name, value, [values[j] for j in ins], edges,
+                                          adjoints[i] if varying[i] else None)
                 if message is not None:
                     flags.append(f"{node_id} = {formulas[i]}: {message}")
         else:
@@ -181,26 +201,36 @@ def _watched_ops(graph: Graph) -> set[str]:
 
 def _rule_maker(op, constants: tuple[float | None, ...]):
     """A function (input index, input ids, input nodes) -> the symbolic local partial."""
-    if op.name == "pow" or op.is_variadic:
+    if op.rule_reads_constants:
         return lambda k, names, ins: op.render_rule(k, names, [constants[j] for j in ins])
+    if op.is_variadic:
+        template = op.rules[0]
+        return lambda k, names, ins: template.format(names[k], op.name)
     templates = op.rules
     return lambda k, names, ins: templates[k].format(*names)
 
 
-def _status(op_name: str, value: float, args: list[float], edges: tuple[Edge, ...]
-            ) -> tuple[str, str | None]:
+def _status(op_name: str, value: float, args: list[float], edges: tuple[Edge, ...],
+            adjoint: float | None = None) -> tuple[str, str | None]:
     """Classify a node: ok, kink, or the reason its value or a partial is not finite."""
     op = op_of(op_name)
     if not math.isfinite(value):
         if not all(math.isfinite(a) for a in args):
             return "propagated", None
+        inputs = ", ".join(f"{a:.6g}" for a in args)
         if op.explain is not None:
             status, message = op.explain(*args)
         elif math.isnan(value):
-            inputs = ", ".join(f"{a:.6g}" for a in args)
             status, message = "undefined", f"{op_name} is undefined at input {inputs}"
+        elif all(abs(a) < 100 for a in args):
+            status, message = "infinite", f"{op_name} has a pole at input {inputs}"
         else:
-            status, message = "overflow", "result overflows float64"
+            status, message = "overflow", f"{op_name} overflows float64 at input {inputs}"
+        # The value itself decides NaN against infinity; the op only words the reason.
+        if math.isnan(value) and status != "undefined":
+            status = "undefined"
+        elif math.isinf(value) and status == "undefined":
+            status = "infinite"
         return status, f"{message} [{status}]"
     if op.kink is not None:
         note = op.kink(*args)
@@ -210,8 +240,15 @@ def _status(op_name: str, value: float, args: list[float], edges: tuple[Edge, ..
         if edge.local is not None and not math.isfinite(edge.local):
             if not all(math.isfinite(a) for a in args):
                 return "propagated", None
-            kind = "nan" if math.isnan(edge.local) else "infinite"
-            return "nondifferentiable", (
-                f"derivative with respect to {edge.input} is {kind} here [nondifferentiable]"
-            )
+            if edge.rule == UNKNOWN_RULE:
+                reason = f"SymPy knows no derivative of {op_name} with respect to {edge.input}"
+            else:
+                kind = "nan" if math.isnan(edge.local) else "infinite"
+                reason = f"derivative with respect to {edge.input} is {kind} here"
+            return "nondifferentiable", f"{reason} [nondifferentiable]"
+    if adjoint is not None and math.isfinite(adjoint):
+        for edge in edges:
+            if edge.local is not None and not math.isfinite(adjoint * edge.local):
+                return "overflow", (f"the adjoint passed to {edge.input} ({adjoint:.6g} × "
+                                    f"{edge.local:.6g}) overflows float64 [overflow]")
     return "ok", None

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 import random
 import re
-import signal
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from .bounded import time_limit
 from .engine import evaluate
 from .errors import InputError
 from .graph import Graph, build_graph, op_of
@@ -124,25 +123,6 @@ def symbolic_equal(expr_graph: Graph, answer_graph: Graph, wrt: str, seconds: fl
     except (TimeoutError, RecursionError, MemoryError, ArithmeticError, TypeError, ValueError,
             AttributeError, NotImplementedError):
         return False
-
-
-@contextmanager
-def time_limit(seconds: float):
-    """Raise TimeoutError in this (main) thread after `seconds`; a no-op elsewhere."""
-    def expire(signum, frame):
-        raise TimeoutError
-
-    try:
-        previous = signal.signal(signal.SIGALRM, expire)
-    except ValueError:  # not the main thread: no signal-based limit is possible
-        yield
-        return
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _sample_points(variables: Sequence[str], seed: int):

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ops
+from .errors import LimitError
 from .parse import Program
 
 VAR = "var"
 CONST = "const"
 _LEAVES = frozenset(("var", "ref", "const"))
+MAX_NODES = 500_000
 _DONE = ("done",)
 
 
@@ -71,6 +73,9 @@ class _Builder:
         if not fresh and key in self.index:
             return self.index[key]
         position = len(self.ids)
+        if position >= MAX_NODES:
+            raise LimitError(f"the program has more than {MAX_NODES:,} nodes; that is the "
+                             "limit for one run")
         self.ids.append(node_id if node_id is not None else self._generated_id(position + 1))
         self.ops.append(op)
         self.inputs.append(inputs)

@@ -22,6 +22,7 @@ from .errors import ParseError
 
 INF = math.inf
 NAN = math.nan
+UNKNOWN_RULE = "unknown to SymPy"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class Op:
     def is_variadic(self) -> bool:
         return self.arity == 0
 
+    @property
+    def rule_reads_constants(self) -> bool:
+        """Whether the rule text depends on constant inputs (x**2 → 2*x rather than a formula)."""
+        return self.name == "pow"
+
     def render_formula(self, ids: list[str]) -> str:
         """The node's formula in terms of its input ids."""
         if self.is_variadic:
@@ -63,6 +69,8 @@ class Op:
 def _power_rule(base: str, exponent: float) -> str:
     lowered = exponent - 1
     c = _short(exponent)
+    if lowered == exponent:  # exponent - 1 is not representable: keep it symbolic
+        return f"{c}*{base}**({c} - 1)"
     if lowered == 0:
         return c
     if lowered == 1:
@@ -104,10 +112,10 @@ def _pow_partial(a: float, b: float, out: float) -> tuple[float, float]:
     else:
         try:
             d_base = b * a ** (b - 1)
-        except ZeroDivisionError:
-            d_base = INF
-        except OverflowError:
-            d_base = INF
+        except (ZeroDivisionError, OverflowError):
+            # |a**(b-1)| is infinite; its sign is negative only for a < 0 and odd b - 1.
+            negative = a < 0 and (b - 1).is_integer() and (b - 1) % 2 == 1
+            d_base = math.copysign(INF, b) * (-1.0 if negative else 1.0)
         if isinstance(d_base, complex):
             d_base = NAN
     if a > 0:
@@ -235,12 +243,14 @@ def _pow_kink(a: float, b: float) -> str | None:
     return None
 
 
-def _tie_kink(*args: float) -> str | None:
-    top = max(args) if args else 0
-    low = min(args) if args else 0
-    if sum(1 for a in args if a == top) > 1 or sum(1 for a in args if a == low) > 1:
-        return "tie: the derivative is split equally between the tied inputs"
-    return None
+def _tie(extreme: Callable) -> Callable:
+    def kink(*args: float) -> str | None:
+        chosen = extreme(args)
+        if sum(1 for a in args if a == chosen) > 1:
+            return "tie: the derivative is split equally between the tied inputs"
+        return None
+
+    return kink
 
 
 # ----------------------------------------------------------------------------------------------
@@ -335,7 +345,7 @@ def _build_table() -> dict[str, Op]:
         Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a), "{0}*{1}", ("{1}", "{0}"),
            "multiplication a*b (partials are the other factor, never out/a)", (0.7, -1.3),
            sympy=lambda a, b: _sp().Mul(a, b, evaluate=False)),
-        Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(-a, b * b)), "{0}/{1}",
+        Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(-out, b)), "{0}/{1}",
            ("1/{1}", "-{0}/{1}**2"), "division a/b", (0.7, -1.3),
            sympy=lambda a, b: _sp().Mul(a, _sp().Pow(b, -1, evaluate=False), evaluate=False),
            explain=_explain_div),
@@ -394,10 +404,10 @@ def _build_table() -> dict[str, Op]:
            sympy=lambda a: _sp().log(1 + _sp().exp(a))),
         Op("max", 0, _max, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
            "largest of two or more arguments; ties split equally", (0.3, 1.1, -0.4),
-           sympy=lambda *args: _sp().Max(*args), kink=_tie_kink, min_args=2),
+           sympy=lambda *args: _sp().Max(*args), kink=_tie(max), min_args=2),
         Op("min", 0, _min, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
            "smallest of two or more arguments; ties split equally", (0.3, 1.1, -0.4),
-           sympy=lambda *args: _sp().Min(*args), kink=_tie_kink, min_args=2),
+           sympy=lambda *args: _sp().Min(*args), kink=_tie(min), min_args=2),
     ]
     return {op.name: op for op in table}
 
@@ -410,28 +420,39 @@ FUNCTIONS = {name for name, op in OPS.items() if op.name not in ("add", "sub", "
 ALIASES = {"ln": "log", "Abs": "abs", "Max": "max", "Min": "min", "logistic": "sigmoid"}
 
 
-def lookup(name: str, missing_ok: bool = False) -> Op | None:
-    """The op a function name refers to: the table first, then SymPy's own functions."""
+def lookup(name: str, missing_ok: bool = False, count: int | None = None) -> Op | None:
+    """The op a function name refers to: the table first, then SymPy's own functions.
+
+    Graph op names of SymPy functions with several arities carry the count: `beta#2`.
+    """
+    name, _, arity = name.partition("#")
     name = ALIASES.get(name, name)
     if name in FUNCTIONS:
         return OPS[name]
-    op = sympy_op(name)
-    if op is None and not missing_ok:
+    counts = sympy_arities(name)
+    if counts and (count is None or count in counts):
+        return sympy_op(name, int(arity) if arity else (count or counts[0]))
+    if not missing_ok:
         raise ParseError(unknown_function_message(name))
-    return op
+    return None
 
 
 def unknown_function_message(name: str) -> str:
-    """Why `name(...)` cannot be called: unknown, or known to SymPy without a usable rule."""
+    """Why `name(...)` cannot be called: unknown, or known to SymPy but not usable."""
     try:
         import sympy
 
-        known = name in sympy.functions.__all__ or name in _SYMPY_EXCLUDED
+        known = name in sympy.functions.__all__
     except ImportError:  # pragma: no cover - sympy is a dependency
         known = False
     if known:
-        return f"SymPy's {name} has no derivative rule usable here"
+        return (f"SymPy's {name} cannot be used here (no derivative rule, or not a real "
+                "function)")
     return f"unknown function {name!r} (to multiply, write {name}*(...))"
+
+
+def _plural(count: int) -> str:
+    return f"{count} argument" + ("" if count == 1 else "s")
 
 
 def resolve(name: str, count: int) -> Op:
@@ -439,19 +460,28 @@ def resolve(name: str, count: int) -> Op:
     op = lookup(name)
     if op.name == "log" and count == 2:
         return OPS["logb"]
-    allowed = _allowed_counts(op)
+    if op.name in OPS:
+        allowed = _allowed_counts(op)
+    else:
+        allowed = set(sympy_arities(name.partition("#")[0]))
+        if count in allowed:
+            return lookup(name, count=count)
     if count not in allowed:
-        wanted = ("one of " + ", ".join(map(str, sorted(allowed))) if len(allowed) < 5
-                  else f"at least {min(allowed)}")
-        raise ParseError(f"{name}() takes {wanted} argument(s), not {count}")
+        if len(allowed) == 1:
+            wanted = _plural(next(iter(allowed)))
+        elif isinstance(allowed, range):
+            wanted = f"at least {_plural(allowed.start)}"
+        else:
+            wanted = " or ".join(map(str, sorted(allowed))) + " arguments"
+        raise ParseError(f"{name}() takes {wanted}, not {count}")
     return op
 
 
-def _allowed_counts(op: Op) -> set[int]:
+def _allowed_counts(op: Op) -> set[int] | range:
     if op.name == "log":
         return {1, 2}
     if op.is_variadic:
-        return set(range(op.min_args, 10_000))
+        return range(op.min_args, 1_000_000)
     return {op.arity}
 
 
@@ -460,64 +490,104 @@ def _allowed_counts(op: Op) -> set[int]:
 
 
 _SYMPY_EXCLUDED = {"Piecewise", "Heaviside", "DiracDelta", "floor", "ceiling", "frac", "sign",
-                   "re", "im", "arg", "conjugate", "Id", "real_root", "root", "cbrt", "LambertW"}
+                   "re", "im", "arg", "conjugate", "Id", "real_root", "root", "sqrt", "exp",
+                   "Max", "Min", "Abs", "log"}
 
 
 @cache
-def sympy_op(name: str) -> Op | None:
-    """An Op for a SymPy function with a known derivative, or None if SymPy has none."""
+def sympy_arities(name: str) -> tuple[int, ...]:
+    """The argument counts (1 or 2) SymPy's function `name` accepts; () if it is not usable."""
     if not name.isascii() or not name.isidentifier() or name.startswith("_"):
-        return None
+        return ()
     if name in _SYMPY_EXCLUDED:
-        return None
+        return ()
     import sympy
-    from sympy.core.function import ArgumentIndexError, FunctionClass
+    from sympy.core.function import FunctionClass
 
     if name not in sympy.functions.__all__:
-        return None
+        return ()
     function = getattr(sympy.functions, name)
-    if not isinstance(function, FunctionClass):
-        return None
     nargs = getattr(function, "nargs", None)
-    if not isinstance(nargs, sympy.FiniteSet) or len(nargs) != 1:
-        return None
-    arity = int(next(iter(nargs)))
-    if arity not in (1, 2):
-        return None
+    if not isinstance(function, FunctionClass) or not isinstance(nargs, sympy.FiniteSet):
+        return ()
+    return tuple(sorted(int(n) for n in nargs if int(n) in (1, 2)))
+
+
+@cache
+def sympy_op(name: str, arity: int) -> Op | None:
+    """An Op for SymPy's function `name` with `arity` arguments, or None if SymPy has no
+    derivative with respect to any argument. A partial SymPy does not know is NaN, so
+    differentiating through that argument is flagged rather than guessed."""
+    import sympy
+
+    function = getattr(sympy.functions, name)
     symbols = sympy.symbols(f"a0:{arity}", real=True)
     expression = function(*symbols)
-    try:
-        partials = [expression.diff(s) for s in symbols]
-    except (ArgumentIndexError, NotImplementedError, TypeError, ValueError):
+    partials = []
+    for symbol in symbols:
+        try:
+            partial = expression.diff(symbol)
+        except (NotImplementedError, TypeError, ValueError, ArithmeticError):
+            partial = None
+        if partial is not None and partial.has(sympy.Derivative, sympy.Subs):
+            partial = None
+        partials.append(partial)
+    if all(p is None for p in partials):
         return None
-    if any(p.has(sympy.Derivative, sympy.Subs) for p in partials):
-        return None
-    modules = ["math", "mpmath"]
+    modules = ["mpmath"]
+    out = sympy.Symbol("out")
     forward = _real(sympy.lambdify(symbols, expression, modules))
-    compiled = [_real(sympy.lambdify(symbols + (sympy.Symbol("out"),), p, modules))
-                for p in partials]
+    raw = [sympy.lambdify(symbols + (out,), p, modules) if p is not None else None
+           for p in partials]
+    partials = [p if f is not None and _evaluates(f, arity + 1) else None
+                for p, f in zip(partials, raw, strict=True)]
+    compiled = [_real(f) if p is not None else _unknown_partial
+                for p, f in zip(partials, raw, strict=True)]
     placeholders = {s: sympy.Symbol(f"{{{i}}}") for i, s in enumerate(symbols)}
-    rules = tuple(str(p.xreplace(placeholders)) for p in partials)
+    rules = tuple(str(p.xreplace(placeholders)) if p is not None else UNKNOWN_RULE
+                  for p in partials)
     formula = f"{name}(" + ", ".join(f"{{{i}}}" for i in range(arity)) + ")"
     partial = _unary_from(compiled[0]) if arity == 1 else _binary_from(compiled)
-    return Op(name=name, arity=arity, forward=forward, partial=partial, formula=formula,
-              rules=rules, doc=f"SymPy's {name} (rule from SymPy's derivative)",
+    if not _evaluates(sympy.lambdify(symbols, expression, modules), arity):
+        return None
+    suffix = f"#{arity}" if len(sympy_arities(name)) > 1 else ""
+    return Op(name=name + suffix, arity=arity, forward=forward, partial=partial,
+              formula=formula, rules=rules, doc=f"SymPy's {name} (rule from SymPy's derivative)",
               test_point=(0.7,) * arity, sympy=lambda *args: function(*args))
 
 
+def _evaluates(function: Callable, arity: int) -> bool:
+    """Whether the compiled function runs at all (some SymPy printers emit unknown names)."""
+    for point in ((0.7,) * arity, (1.3,) * arity, (2.0,) * arity):
+        try:
+            complex(function(*point))
+            return True
+        except NameError:
+            return False
+        except Exception:  # outside the function's domain: try another point
+            continue
+    return True
+
+
+def _unknown_partial(*args: float) -> float:
+    return NAN
+
+
+FALLBACK_SECONDS = 1.0
+
+
 def _real(function: Callable) -> Callable:
+    """A real-valued, time-limited float function from a lambdified SymPy expression; any
+    failure (no convergence, overflow, complex result, too slow) is NaN and gets flagged."""
+    from .bounded import time_limit
+
     def real_valued(*args: float) -> float:
         try:
-            value = function(*args)
-        except (ValueError, ZeroDivisionError, TypeError):
+            with time_limit(FALLBACK_SECONDS):
+                value = complex(function(*args))
+        except Exception:  # mpmath raises many kinds; all mean "no real number here"
             return NAN
-        except OverflowError:
-            return INF
-        try:
-            return float(value)
-        except TypeError:
-            value = complex(value)
-            return value.real if value.imag == 0 else NAN
+        return value.real if value.imag == 0 else NAN
 
     return real_valued
 

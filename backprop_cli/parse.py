@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from . import ops
 from .errors import LimitError, ParseError
 
-MAX_PROGRAM_CHARS = 8_000_000
+MAX_PROGRAM_CHARS = 4_000_000
 MAX_STATEMENT_CHARS = 10_000
 MAX_STATEMENT_TOKENS = 2_000
 MAX_STATEMENTS = 200_000
@@ -36,6 +36,7 @@ _TOKEN = re.compile(
    |(?P<comment>\#[^\n]*)
    |(?P<semi>;)
    |(?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+   |(?P<sup>⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)
    |(?P<name>[^\W\d¹²³⁰⁴⁵⁶⁷⁸⁹][^\W¹²³⁰⁴⁵⁶⁷⁸⁹]*)
    |(?P<cmp>==|!=|<=|>=|<|>)
    |(?P<op>\*\*|[-+*/^(),=])
@@ -45,10 +46,13 @@ _TOKEN = re.compile(
 )
 
 _OPERATOR_ALIASES = {"−": "-", "×": "*", "·": "*", "⋅": "*", "∗": "*", "÷": "/"}
-_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 # Greek capitals and a few small letters that are drawn exactly like Latin ones.
 _CONFUSABLE_GREEK = set("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοϲϳ")
 _ALLOWED_SCRIPTS = ("LATIN", "GREEK")
+# Letters that pass as another letter in most fonts: two names that differ only by these
+# (ν1 and v1, ɑ and a) would look like one variable while being two.
+_SKELETON = str.maketrans("αɑıινορκτυχωγϲ", "aaiivopktuxwyc")
 
 _FORBIDDEN_CHARS = {
     "'": "string literals are not allowed",
@@ -92,12 +96,14 @@ def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> 
     if tokens is not None:
         try:
             parsed, names = _parse_statements(_split_statements(tokens), text, given)
-            return Program(parsed, text, names)
-        except ParseError:
+            return Program(parsed, text, names)  # plain ASCII: no look-alikes possible
+        except (ParseError, LimitError):
             pass  # parse again below, with exact positions for the message
     try:
         parsed, names = _parse_statements(_split_statements(_tokenize(text)), text, given)
-        return Program(parsed, text, names)
+        program = Program(parsed, text, names)
+        _check_skeletons(program.names | program.defined_names | given)
+        return program
     except ParseError as error:
         if "\n" not in text and error.message.startswith("line 1: "):
             error.message = error.message[len("line 1: "):]
@@ -166,6 +172,16 @@ def _fast_tokenize(text: str) -> list[tuple[str, str, int]] | None:
     return tokens
 
 
+def _check_skeletons(names: frozenset[str]) -> None:
+    seen: dict[str, str] = {}
+    for name in sorted(names):
+        skeleton = name.translate(_SKELETON)
+        other = seen.setdefault(skeleton, name)
+        if other != name:
+            raise ParseError(f"names {other!r} and {name!r} look alike but are different "
+                             "variables; rename one of them")
+
+
 def _where(text: str, pos: int) -> str:
     line = text.count("\n", 0, pos) + 1
     column = pos - (text.rfind("\n", 0, pos) + 1) + 1
@@ -183,7 +199,9 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
         if kind == "ws" or kind == "comment":
             continue
         if kind == "name":
-            _check_name(value, text, pos, tokens)
+            _check_name(value, text, pos)
+        elif kind == "sup":
+            value = value.translate(_SUPERSCRIPTS)
         elif kind == "other":
             kind, value = _other_char(value, text, pos, tokens)
         elif kind == "cmp":
@@ -192,7 +210,7 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
-def _check_name(name: str, text: str, pos: int, previous: list) -> None:
+def _check_name(name: str, text: str, pos: int) -> None:
     if name.startswith("__"):
         raise ParseError(
             f"names starting with '__' are not allowed: {name!r} at {_where(text, pos)}"
@@ -215,7 +233,12 @@ def _check_name(name: str, text: str, pos: int, previous: list) -> None:
                 f"look-alike character {char!r} ({label}) at {where}: it would be read as "
                 f"{plain!r}; type {plain!r} instead"
             )
-        if char in _CONFUSABLE_GREEK or not label.startswith(_ALLOWED_SCRIPTS):
+        if char in _CONFUSABLE_GREEK:
+            raise ParseError(
+                f"look-alike character {char!r} ({label}) at {where}: it looks like a Latin "
+                "letter; type the Latin letter, or use a Greek letter that looks distinct"
+            )
+        if not label.startswith(_ALLOWED_SCRIPTS):
             raise ParseError(
                 f"look-alike character {char!r} ({label}) at {where}: names may use Latin and "
                 "Greek letters only; retype it on a Latin keyboard"
@@ -226,8 +249,8 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
     where = _where(text, pos)
     if char in _OPERATOR_ALIASES:
         return "op", _OPERATOR_ALIASES[char]
-    if char in "⁰¹²³⁴⁵⁶⁷⁸⁹":
-        return "sup", char.translate(_SUPERSCRIPTS)
+    if char == "⁻":
+        raise ParseError(f"superscript minus at {where} needs superscript digits after it")
     if char in _FORBIDDEN_CHARS:
         raise ParseError(f"{_FORBIDDEN_CHARS[char]}: {char!r} at {where}")
     if char == ".":
@@ -241,7 +264,7 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
         raise ParseError(f"':' is not allowed ({where})")
     category = unicodedata.category(char)
     label = unicodedata.name(char, f"U+{ord(char):04X}")
-    if category in ("Cf", "Cc", "Zl", "Zp"):
+    if category in ("Cf", "Cc"):
         raise ParseError(f"invisible character U+{ord(char):04X} ({label}) at {where}; delete it")
     if category == "Nd":
         raise ParseError(f"look-alike digit {char!r} ({label}) at {where}; use 0-9")
@@ -287,7 +310,7 @@ def _statement_targets(statements: list) -> list[str]:
 
 def _parse_statements(statements: list, text: str, given: frozenset[str]) -> tuple:
     targets = frozenset(_statement_targets(statements))
-    parser = _ExpressionParser(text, targets | given, targets)
+    parser = _ExpressionParser(text, given, targets)
     result = []
     for position, (line, tokens) in enumerate(statements):
         if len(tokens) > MAX_STATEMENT_TOKENS:
@@ -327,8 +350,10 @@ class _ExpressionParser:
     associative), so `-x**2` is `-(x**2)` and `2**-x` is `2**(-x)`.
     """
 
-    def __init__(self, text: str, user_names: frozenset[str], targets: frozenset[str]) -> None:
+    def __init__(self, text: str, given: frozenset[str], targets: frozenset[str]) -> None:
         self.text = text
+        self.given = given
+        user_names = given | targets
         self.user_names = user_names
         self.targets = targets
         self.assigned: dict[str, int] = {}
@@ -340,6 +365,7 @@ class _ExpressionParser:
     def parse(self, tokens: list, line: int) -> tuple:
         out: list[tuple] = []
         stack: list[list] = []  # [kind, op, precedence, position, argument count]
+        self.depth = 0
         expect_operand = True
         previous_kind = None
         count = len(tokens)
@@ -371,6 +397,9 @@ class _ExpressionParser:
             elif kind == "num" or kind == "name" or value == "(":
                 if kind == "num" and previous_kind == "num":
                     raise ParseError(f"two numbers in a row at {self.where(pos)}; add an operator")
+                if kind == "num" and value.startswith("."):
+                    raise ParseError(f"{value!r} right after an operand at {self.where(pos)} "
+                                     f"is ambiguous; write *0{value} or a full number")
                 self._binary("mul", stack, out)
                 expect_operand = True
                 previous_kind = None
@@ -412,19 +441,18 @@ class _ExpressionParser:
         number = float(text)
         if not math.isfinite(number):
             raise ParseError(f"number {text[:20]!r} at {self.where(pos)} is too large for float64")
-        if number.is_integer() and abs(number) < 1e16:
-            return ("const", number, str(int(number)))
-        return ("const", number, _float_text(number))
+        return ("const", number, text)
 
     def _push(self, stack: list, entry: list) -> None:
         stack.append(entry)
-        if sum(1 for e in stack if e[0] in ("paren", "call")) > MAX_NESTING:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
             raise LimitError(f"parentheses nest deeper than {MAX_NESTING} "
                              f"({self.where(entry[3])})")
 
     def _is_call(self, name: str, pos: int) -> bool:
         # A one-letter name is never a function, so x(3x + 1) is a product as in handwriting.
-        if name in self.user_names or name == "lambda" or len(name) == 1:
+        if name in self.user_names or name == "lambda" or len(name) == 1 or name in CONSTANTS:
             return False
         if ops.lookup(name, missing_ok=True) is None:
             raise ParseError(ops.unknown_function_message(name) + f" ({self.where(pos)})")
@@ -435,14 +463,17 @@ class _ExpressionParser:
         if name in self.assigned:
             return ("ref", name)
         if name in self.targets:
+            if name in self.given:
+                raise ParseError(f"{name!r} is given a value and also assigned by a statement; "
+                                 f"rename one of them ({self.where(pos)})")
             raise ParseError(f"{name!r} is used before it is assigned ({self.where(pos)})")
         if name in self.user_names:
             return ("var", name)
         if name in CONSTANTS:
             return ("const", CONSTANTS[name], name)
         if name != "lambda" and ops.lookup(name, missing_ok=True) is not None:
-            raise ParseError(f"{name!r} is a function; call it as {name}(...) "
-                             f"({self.where(pos)})")
+            raise ParseError(f"{name!r} is a function: call it as {name}(...), or give "
+                             f"--{name} VALUE to use it as a variable ({self.where(pos)})")
         return ("var", name)
 
     def _unexpected(self, value: str, pos: int, tokens: list, i: int) -> str:
@@ -481,6 +512,7 @@ class _ExpressionParser:
         if not stack:
             raise ParseError(f"')' at {self.where(pos)} has no matching '('")
         entry = stack.pop()
+        self.depth -= 1
         if entry[0] == "call":
             count = entry[4]
             args = tuple(out[len(out) - count:])
@@ -497,8 +529,7 @@ def _reduce(entry: list, out: list) -> None:
         operand = out.pop()
         if entry[1] == "pos":
             out.append(operand)
-        elif operand[0] == "const" and (operand[2][:1].isdigit() or operand[2][:2] == "-"
-                                        and operand[2][1:2].isdigit()):
+        elif operand[0] == "const" and _is_literal(operand[2]):
             out.append(_negate(operand))
         else:
             out.append(("neg", operand))
@@ -508,14 +539,14 @@ def _reduce(entry: list, out: list) -> None:
     out.append((entry[1], left, right))
 
 
+def _is_literal(text: str) -> bool:
+    """A number as written (not a named constant such as pi), possibly already negated."""
+    return text.lstrip("-")[:1] in "0123456789." and text.lstrip("-") != ""
+
+
 def _negate(constant: tuple) -> tuple:
     text = constant[2]
     return ("const", -constant[1], text[1:] if text.startswith("-") else "-" + text)
-
-
-def _float_text(number: float) -> str:
-    text = repr(number)
-    return text[:-2] if text.endswith(".0") else text
 
 
 def _free_names(tree: tuple) -> set[str]:
@@ -531,3 +562,58 @@ def _free_names(tree: tuple) -> set[str]:
         elif kind != "const":
             stack.extend(node[1:])
     return free
+
+
+_PRINT_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
+_PRINT_SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**"}
+
+
+def format_tree(tree: tuple) -> str:
+    """The tree as explicit text: every product has its *, every power **, and parentheses
+    wherever the grouping differs from left-to-right reading. Iterative, for deep trees."""
+    out: list[str] = []
+    stack: list = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        kind = node[0]
+        if kind in ("var", "ref"):
+            out.append(node[1])
+        elif kind == "const":
+            out.append(node[2])
+        elif kind == "call":
+            parts: list = [("log" if node[1] == "logb" else node[1].partition("#")[0]) + "("]
+            for k, arg in enumerate(node[2]):
+                if k:
+                    parts.append(", ")
+                parts.append(arg)
+            parts.append(")")
+            stack.extend(reversed(parts))
+        elif kind == "neg":
+            stack.extend(reversed(["-", *_grouped(node[1], 3, strict=True)]))
+        else:
+            precedence = _PRINT_PRECEDENCE[kind]
+            left_strict = kind == "pow"
+            parts = [*_grouped(node[1], precedence, left_strict), _PRINT_SYMBOL[kind],
+                     *_grouped(node[2], precedence, not left_strict)]
+            stack.extend(reversed(parts))
+    return "".join(out)
+
+
+def _grouped(child: tuple, precedence: int, strict: bool) -> list:
+    """The child, in parentheses when it binds less tightly than its parent requires."""
+    if child[0] == "const" and child[2].startswith("-"):
+        child_precedence = 3
+    else:
+        child_precedence = _PRINT_PRECEDENCE.get(child[0], 5)
+    if child_precedence < precedence or (strict and child_precedence == precedence):
+        return ["(", child, ")"]
+    return [child]
+
+
+def format_program(program: Program) -> str:
+    """The program as the parser read it, one statement per line."""
+    return "\n".join(format_tree(s.tree) if s.target is None else
+                     f"{s.target} = {format_tree(s.tree)}" for s in program.statements)

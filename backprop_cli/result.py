@@ -61,6 +61,7 @@ class Result:
     nodes: tuple[NodeResult, ...]
     warnings: tuple[str, ...] = ()
     check: GradientCheck | None = field(default=None)
+    parsed: str = ""
 
     @property
     def flagged(self) -> tuple[NodeResult, ...]:
@@ -79,6 +80,7 @@ class Result:
             "schema": SCHEMA_VERSION,
             "ok": True,
             "expression": self.expression,
+            "parsed": self.parsed,
             "at": {name: number(value) for name, value in self.at},
             "output": self.output,
             "value": number(self.value),
@@ -104,14 +106,20 @@ def _node_dict(node: NodeResult) -> dict:
         "value": value if clean else number(value),
         "adjoint": adjoint if clean else number(adjoint),
         "status": node.status,
-        "inputs": [{"id": e.input, "local": e.local if e.local is None or e.local - e.local == 0
-                    else None, "rule": e.rule} for e in node.inputs],
+        "inputs": [_edge_dict(e) for e in node.inputs],
     }
     if node.message:
         entry["message"] = node.message
     if not clean:
         entry["nonfinite"] = {"value": _label(value), "adjoint": _label(adjoint)}
     return entry
+
+
+def _edge_dict(edge: Edge) -> dict:
+    local = edge.local
+    if local is None or local - local == 0:
+        return {"id": edge.input, "local": local, "rule": edge.rule}
+    return {"id": edge.input, "local": None, "rule": edge.rule, "nonfinite": _label(local)}
 
 
 def _finite(value: float | None) -> bool:

@@ -316,7 +316,7 @@ def test_missing_variable_is_named():
 def test_unused_variable_is_a_warning():
     result = invoke("grad", "x*y", "--x", "1", "--y", "2", "--z", "3")
     assert result.exit_code == 0, result.stderr
-    assert re.search(r"warning: .*'z'", result.stdout)
+    assert re.search(r"warning: .*'z'", result.stderr)
     document = grad_json("x*y", "--x", "1", "--y", "2", "--z", "3")
     assert any("'z'" in warning for warning in document["warnings"])
     assert "z" not in document["gradient"]

@@ -1,3 +1,1 @@
 """Renderers: one module per output format; each reads a Result and nothing else."""
-
-FORMATS = ("table", "json")

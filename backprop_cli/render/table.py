@@ -13,7 +13,9 @@ from rich.text import Text
 from ..result import NodeResult, Result
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_POWER = re.compile(r"\*\*(-?\d+)(?![\d.])")
+_POWER = re.compile(r"\*\*(-?\d+)(?![\d.eE])")
+MAX_TABLE_NODES = 400
+HEADER_LINES = 6
 _FLAG_STYLE = {"kink": "yellow", "propagated": "dim red"}
 
 
@@ -35,26 +37,50 @@ def pretty(formula: str) -> str:
 
 
 def bar(node_id: str) -> str:
-    """The adjoint's textbook name: x̄ for x, z̄3 for z3."""
-    return node_id[0] + "\u0304" + node_id[1:]
+    """The adjoint's textbook name, the id overlined: x̅ for x, y̅h̅a̅t̅ for yhat."""
+    return "".join(char + "\u0305" for char in node_id)
+
+
+def factor(value: float | None, digits: int) -> str:
+    """A number inside a product: negative ones in parentheses, 1·(-0.5)."""
+    text = fmt(value, digits)
+    return f"({text})" if text.startswith("-") else text
 
 
 def render(result: Result, digits: int = 6) -> Group:
-    """All four tables, with a header and the warnings, as one rich renderable."""
-    parts = [_header(result, digits), _forward(result, digits), _locals(result, digits),
-             _backward(result, digits), _gradient(result, digits)]
-    if result.warnings:
-        warnings = Text()
-        for line in result.warnings:
-            warnings.append("warning: ", style="bold yellow").append(line + "\n")
-        parts.append(warnings)
+    """The header and the four tables as one rich renderable (warnings: see render_warnings).
+
+    Above MAX_TABLE_NODES nodes the per-node tables are left out: nobody reads them in a
+    terminal, and laying them out would take longer than the computation."""
+    parts = [_header(result, digits)]
+    if len(result.nodes) <= MAX_TABLE_NODES:
+        parts += [_forward(result, digits), _locals(result, digits), _backward(result, digits)]
+    else:
+        parts.append(Text(f"\n{len(result.nodes):,} nodes: the forward, local-derivative and "
+                          f"backward tables are shown up to {MAX_TABLE_NODES} nodes; use --json "
+                          "for all of them.\n", style="yellow"))
+    parts.append(_gradient(result, digits))
     return Group(*parts)
+
+
+def render_warnings(result: Result) -> Text:
+    """One line per warning, for standard error."""
+    text = Text()
+    for line in result.warnings:
+        text.append("warning: ", style="bold yellow").append(line + "\n")
+    return text
 
 
 def _header(result: Result, digits: int) -> Text:
     text = Text()
-    text.append("expression  ", style="bold").append(result.expression.strip() + "\n")
-    point = ", ".join(f"{name} = {fmt(value, digits)}" for name, value in result.at)
+    lines = (result.parsed or result.expression.strip()).split("\n")
+    shown = lines[:HEADER_LINES]
+    if len(lines) > HEADER_LINES:
+        shown.append(f"... ({len(lines):,} statements in all)")
+    label = "expression  " if len(lines) == 1 else "program     "
+    for k, line in enumerate(shown):
+        text.append(label if k == 0 else " " * 12, style="bold").append(line + "\n")
+    point = ", ".join(f"{name}={fmt(value, digits)}" for name, value in result.at)
     text.append("at          ", style="bold").append((point or "(no variables)") + "\n")
     text.append("output      ", style="bold").append(
         f"{result.output} = {fmt(result.value, digits)}")
@@ -92,11 +118,14 @@ def _forward(result: Result, digits: int) -> Table:
 def _locals(result: Result, digits: int) -> Table:
     table = _table("Local derivatives", ("edge", "left"), ("rule", "left"), ("value", "right"))
     for node in result.nodes:
-        for edge in node.inputs:
+        repeated = len({e.input for e in node.inputs}) < len(node.inputs)
+        for position, edge in enumerate(node.inputs, 1):
             if edge.rule is None:
                 continue
-            table.add_row(f"{node.id} ← {edge.input}",
-                          f"∂{node.id}/∂{edge.input} = {pretty(edge.rule)}",
+            label = f"{node.id} ← {edge.input}"
+            if repeated:
+                label += f" (argument {position})"
+            table.add_row(label, f"∂{node.id}/∂{edge.input} = {pretty(edge.rule)}",
                           fmt(edge.local, digits))
     return table
 
@@ -123,16 +152,20 @@ def _accumulation(node: NodeResult, result: Result, terms: list, digits: int) ->
     if not terms:
         return "does not reach the output"
     symbols = " + ".join(f"{bar(c.id)}·∂{c.id}/∂{node.id}" for c, _ in terms)
-    numbers = " + ".join(f"{fmt(c.adjoint, digits)}·{fmt(local, digits)}" for c, local in terms)
+    numbers = " + ".join(f"{factor(c.adjoint, digits)}·{factor(local, digits)}"
+                         for c, local in terms)
     return f"{symbols} = {numbers}"
 
 
-def _gradient(result: Result, digits: int) -> Table | Group:
+def _gradient(result: Result, digits: int) -> Table | Group | Text:
     check = result.check
     columns = [("variable", "left"), (f"∂{result.output}/∂variable", "right")]
     if check is not None and check.entries:
         columns += [("SymPy", "right"), ("check", "center")]
     table = _table("Gradient", *columns)
+    if not result.gradient:
+        return Text("Gradient: the program has no variables; there is nothing to differentiate.",
+                    style="yellow")
     entries = {name: (value, agrees) for name, value, agrees in check.entries} if check else {}
     for name, value in result.gradient:
         row = [name, fmt(value, digits)]
