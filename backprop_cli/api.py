@@ -22,6 +22,8 @@ def grad(
     *,
     check: bool = False,
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    exact: bool = False,
+    precision: int = 15,
 ) -> Result:
     """Differentiate the program `text` at the point `at` (values may be constant expressions)."""
     at = dict(at or {})
@@ -30,11 +32,28 @@ def grad(
     graph = build_graph(program)
     result = evaluate(graph, point, warnings=_warnings(graph, program, point))
     result = replace(result, parsed=format_program(program))
+    if exact:
+        result = _with_exact(graph, result, at, precision, check_timeout)
     if check:
         from .checks import symbolic_gradient_check
 
         result = symbolic_gradient_check(graph, result, timeout=check_timeout)
     return result
+
+
+def _with_exact(graph: Graph, result: Result, at: Mapping, precision: int,
+                timeout: float) -> Result:
+    """Attach exact values and adjoints, computed by SymPy in a bounded process."""
+    from .bounded import run_bounded
+    from .exact import evaluate_exact
+
+    kinks = {i: tuple(e.local if e.local is not None else 0.0 for e in node.inputs)
+             for i, node in enumerate(result.nodes) if node.status == "kink"}
+    outcome = run_bounded(evaluate_exact, (graph, dict(at), precision, kinks), timeout)
+    if not outcome.ok:
+        return replace(result, warnings=result.warnings + (
+            f"exact mode: SymPy {outcome.reason}; the float64 values are shown",))
+    return replace(result, exact=outcome.value)
 
 
 def value_of(name: str, value: float | str) -> float:

@@ -68,12 +68,17 @@ def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Res
     outcome = run_bounded(_symbolic_gradient, (graph, dict(result.at)), timeout)
     if not outcome.ok:
         return replace(result, check=GradientCheck("skipped", f"symbolic check {outcome.reason}"))
-    symbolic = outcome.value
-    at_kink = any(n.status == "kink" for n in result.nodes)
+    exact, in_float = outcome.value
+    at_kink = any(live[i] and n.status == "kink" for i, n in enumerate(result.nodes))
     entries = []
     for name, engine_value in result.gradient:
-        expected = symbolic.get(name)
-        entries.append((name, expected, _agrees(engine_value, expected, at_kink)))
+        expected = exact.get(name)
+        agrees = _agrees(engine_value, expected, at_kink)
+        if agrees is False and _close(engine_value, in_float.get(name)):
+            # The engine matches SymPy's own formula evaluated in float64: the gap to the
+            # exact value is the conditioning of float64 arithmetic, not a wrong derivative.
+            agrees = True
+        entries.append((name, expected, agrees))
     verdicts = [agrees for _, _, agrees in entries]
     if False in verdicts:
         status = "failed"
@@ -95,27 +100,46 @@ def _agrees(engine_value: float, expected: float | None, at_kink: bool) -> bool 
         return None  # a non-finite derivative is flagged on its node; SymPy's limit may differ
     if expected is None:
         return None if not math.isfinite(engine_value) or at_kink else False
-    if math.isclose(engine_value, expected, rel_tol=RTOL, abs_tol=ATOL):
+    if _close(engine_value, expected):
         return True
     return None if at_kink else False
 
 
-def _symbolic_gradient(graph: Graph, point: dict[str, float]) -> dict[str, float | None]:
+def _close(engine_value: float, expected: float | None) -> bool:
+    return expected is not None and math.isclose(engine_value, expected, rel_tol=RTOL,
+                                                  abs_tol=ATOL)
+
+
+def _symbolic_gradient(graph: Graph, point: dict[str, float]) -> tuple[dict, dict]:
+    """SymPy's derivative by each variable at the point: exactly (the float inputs taken as
+    exact rationals, then evaluated to 30 digits) and in float64 (its formula lambdified)."""
     import sympy
 
     exprs = to_sympy(graph)
     output = exprs[graph.output]
     symbols = {graph.ids[i]: exprs[i] for i in graph.variables}
-    subs = {symbols[name]: sympy.Float(value, 30) for name, value in point.items()
-            if name in symbols}
-    gradient = {}
+    names = list(symbols)
+    exact_point = {symbols[name]: sympy.Rational(point[name]) for name in names}
+    exact, in_float = {}, {}
     for name, symbol in symbols.items():
         derivative = sympy.diff(output, symbol)
         try:
-            gradient[name] = _real_number(derivative.evalf(30, subs=subs))
+            exact[name] = _real_number(derivative.xreplace(exact_point).evalf(30))
         except (ZeroDivisionError, ValueError, TypeError, ArithmeticError):
-            gradient[name] = None  # the symbolic derivative is undefined at the point
-    return gradient
+            exact[name] = None  # the symbolic derivative is undefined at the point
+        try:
+            function = sympy.lambdify([symbols[n] for n in names], derivative, "mpmath")
+            with _float64():
+                in_float[name] = _real_number(function(*[point[n] for n in names]))
+        except Exception:  # the float evaluation is only a second opinion
+            in_float[name] = None
+    return exact, in_float
+
+
+def _float64():
+    import mpmath
+
+    return mpmath.workprec(53)
 
 
 def _real_number(value) -> float | None:
@@ -125,4 +149,6 @@ def _real_number(value) -> float | None:
         return None
     if abs(number.imag) > 1e-12 * max(1.0, abs(number.real)) or not math.isfinite(number.real):
         return None
+    if abs(number.real) > 1e60:
+        return None  # what evalf leaves of 1/0 at finite precision, not a derivative value
     return number.real

@@ -82,6 +82,11 @@ def grad(
     strict: bool = typer.Option(False, "--strict",
                                 help="Exit 1 if any node is flagged (kink, domain error, "
                                      "overflow)."),
+    exact: bool = typer.Option(False, "--exact",
+                               help="Also compute every value and adjoint exactly with SymPy "
+                                    "(1/3 stays 1/3, tanh(1) stays tanh(1))."),
+    precision: int = typer.Option(15, "--precision", min=1, max=1000, metavar="N",
+                                  help="Significant digits of the exact values' decimals."),
 ) -> None:
     """Differentiate an expression or program at a point (see GRAD_HELP)."""
     as_json = json_output or output_format is Format.json
@@ -91,7 +96,8 @@ def grad(
         expr, point = _expression_and_point(ctx.args, at)
         source = _read_source(expr, file)
         _refuse_option_typos(point, used=None)
-        result = api.grad(source, point, check=check, check_timeout=check_timeout)
+        result = api.grad(source, point, check=check, check_timeout=check_timeout,
+                          exact=exact, precision=precision)
         _refuse_option_typos(point, used={name for name, _ in result.gradient})
         if as_json:
             from .render import json_format
@@ -147,6 +153,10 @@ def check(
     output_format: Format = typer.Option(Format.table, "--format", help="Output format."),
     json_output: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
     digits: int = typer.Option(6, "--digits", min=1, max=17, help="Significant digits shown."),
+    exact: bool = typer.Option(False, "--exact",
+                               help="Show the true values of claims in exact form (SymPy)."),
+    precision: int = typer.Option(15, "--precision", min=1, max=1000, metavar="N",
+                                  help="Significant digits of the exact values' decimals."),
 ) -> None:
     """Check homework answers (see CHECK_HELP)."""
     as_json = json_output or output_format is Format.json
@@ -170,7 +180,8 @@ def check(
         if table_file is not None:
             rows = tuple(grading.read_table(_read_text(table_file), table_file))
         job = grading.Job(source, tuple(zip(wrt, answer, strict=True)), tuple(point.items()),
-                          tuple(expect), rows, rtol, atol, symbolic_seconds=0.4 * timeout)
+                          tuple(expect), rows, rtol, atol, symbolic_seconds=0.4 * timeout,
+                          exact=exact, precision=precision)
         report = _grade_bounded(job, timeout)
         if as_json:
             from .render import json_format
@@ -434,9 +445,9 @@ def option_hint(name: str) -> str:
 
 _COMMAND_OPTIONS = {
     "grad": ("--file", "--at", "--format", "--json", "--digits", "--check", "--check-timeout",
-             "--strict"),
+             "--strict", "--exact", "--precision"),
     "check": ("--file", "--wrt", "--answer", "--expect", "--table", "--batch", "--at", "--rtol",
-              "--atol", "--timeout", "--format", "--json", "--digits"),
+              "--atol", "--timeout", "--format", "--json", "--digits", "--exact", "--precision"),
 }
 
 

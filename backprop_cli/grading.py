@@ -462,6 +462,8 @@ class Job:
     rtol: float | None = None
     atol: float | None = None
     symbolic_seconds: float = 2.0
+    exact: bool = False
+    precision: int = 15
 
 
 def grade(job: Job) -> Report:
@@ -476,13 +478,36 @@ def grade(job: Job) -> Report:
         point = {name: value_of(name, value) for name, value in job.at}
         claims = [parse_claim(text) for text in job.claims]
         graph, result = evaluate_program(job.expr, point)
-        items.extend(check_claims(result, claims, job.rtol, job.atol))
+        claim_items = check_claims(result, claims, job.rtol, job.atol)
+        if job.exact:
+            claim_items = _with_exact_truth(graph, result, claims, claim_items, job)
+        items.extend(claim_items)
         if job.table:
             items.extend(check_table(graph, result, job.table, job.rtol, job.atol))
     if not items:
         raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
                          "or --table FILE")
     return Report(tuple(items))
+
+
+def _with_exact_truth(graph: Graph, result: Result, claims: Sequence[Claim],
+                      items: list[Item], job: Job) -> list[Item]:
+    """Claim items with the true value also in exact form (`--exact`)."""
+    from dataclasses import replace
+
+    from .exact import evaluate_exact
+
+    kinks = {i: tuple(e.local if e.local is not None else 0.0 for e in node.inputs)
+             for i, node in enumerate(result.nodes) if node.status == "kink"}
+    exact = evaluate_exact(graph, dict(job.at), job.precision, kinks)
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    out = []
+    for claim, item in zip(claims, items, strict=True):
+        i = position[claim.target]
+        number = exact.values[i] if claim.kind == "value" else exact.adjoints[i]
+        out.append(replace(item, details={**item.details, "exact": number.to_dict()})
+                   if number is not None else item)
+    return out
 
 
 def job_from_record(record: object) -> tuple[str, Job]:

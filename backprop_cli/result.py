@@ -62,6 +62,7 @@ class Result:
     warnings: tuple[str, ...] = ()
     check: GradientCheck | None = field(default=None)
     parsed: str = ""
+    exact: object | None = None  # exact.ExactValues when exact mode was asked for
 
     @property
     def flagged(self) -> tuple[NodeResult, ...]:
@@ -90,10 +91,28 @@ class Result:
         }
         if self.check is not None:
             document["check"] = self.check.to_dict()
+        if self.exact is not None:
+            self._add_exact(document)
         nonfinite = {name: _label(v) for name, v in self.gradient if not _finite(v)}
         if not _finite(self.value) or nonfinite:
             document["nonfinite"] = {"value": _label(self.value), "gradient": nonfinite}
         return document
+
+
+    def _add_exact(self, document: dict) -> None:
+        exact = self.exact
+        for entry, value, adjoint in zip(document["nodes"], exact.values, exact.adjoints,
+                                         strict=True):
+            entry["exact"] = {"value": value.to_dict(),
+                              "adjoint": adjoint.to_dict() if adjoint else None}
+        position = {node.id: i for i, node in enumerate(self.nodes)}
+        output = position[self.output]
+        document["exact"] = {
+            "precision": exact.precision,
+            "value": exact.values[output].to_dict(),
+            "gradient": {name: exact.adjoints[position[name]].to_dict()
+                         for name, _ in self.gradient},
+        }
 
 
 def _node_dict(node: NodeResult) -> dict:

@@ -55,6 +55,9 @@ def render(report: Report, digits: int = 6) -> Group:
 
 
 def _note(item, digits: int) -> str:
+    exact = item.details.get("exact")
+    if exact is not None:
+        return f"exact: {exact['exact']} = {exact['decimal']}"
     example = item.counterexample
     if example is not None:
         at = ", ".join(f"{name} = {fmt(value, digits)}" for name, value in example["at"].items())
@@ -92,4 +95,6 @@ def _batch_detail(row: dict, digits: int) -> str:
         at = ", ".join(f"{k} = {fmt(v, digits)}" for k, v in example["at"].items())
         return f"{first['label']}: at {at} true {fmt(example['expected'], digits)}, " \
                f"given {fmt(example['given'], digits)}"
+    if first.get("expected") is not None:
+        return f"{first['label']}: true value {fmt(first['expected'], digits)}"
     return f"{first['label']}: {first.get('reason') or first['verdict']}"

@@ -103,16 +103,30 @@ def _status_text(node: NodeResult) -> Text:
 
 def _forward(result: Result, digits: int) -> Table:
     flagged = any(n.status != "ok" for n in result.nodes)
+    exact = result.exact
     columns = [("node", "left"), ("op", "left"), ("formula", "left"), ("value", "right")]
+    if exact is not None:
+        columns.append(("exact", "left"))
     if flagged:
         columns.append(("status", "left"))
     table = _table("Forward pass", *columns)
-    for node in result.nodes:
+    for i, node in enumerate(result.nodes):
         row = [node.id, node.op, pretty(node.expr) if node.inputs else "", fmt(node.value, digits)]
+        if exact is not None:
+            row.append(_exact_text(exact.values[i]))
         if flagged:
             row.append(_status_text(node))
         table.add_row(*row)
     return table
+
+
+def _exact_text(number) -> str:
+    """'1/3 = 0.333333333333333', or just the decimal when the exact form is that number."""
+    if number is None:
+        return ""
+    if number.exact == number.decimal or number.exact.lstrip("-").isdigit():
+        return pretty(number.exact)
+    return f"{pretty(number.exact)} = {number.decimal}"
 
 
 def _locals(result: Result, digits: int) -> Table:
@@ -131,8 +145,12 @@ def _locals(result: Result, digits: int) -> Table:
 
 
 def _backward(result: Result, digits: int) -> Table:
-    table = _table("Backward pass", ("node", "left"), ("adjoint", "right"),
-                   ("accumulated as", "left"))
+    exact = result.exact
+    columns = [("node", "left"), ("adjoint", "right"), ("accumulated as", "left")]
+    if exact is not None:
+        columns.append(("exact", "left"))
+    table = _table("Backward pass", *columns)
+    position = {node.id: i for i, node in enumerate(result.nodes)}
     consumers: dict[str, list[tuple[NodeResult, float | None]]] = {}
     for node in result.nodes:
         for edge in node.inputs:
@@ -141,8 +159,11 @@ def _backward(result: Result, digits: int) -> Table:
     for node in reversed(result.nodes):
         if node.adjoint is None:
             continue
-        table.add_row(f"{bar(node.id)}", fmt(node.adjoint, digits),
-                      _accumulation(node, result, consumers.get(node.id, []), digits))
+        row = [f"{bar(node.id)}", fmt(node.adjoint, digits),
+               _accumulation(node, result, consumers.get(node.id, []), digits)]
+        if exact is not None:
+            row.append(_exact_text(exact.adjoints[position[node.id]]))
+        table.add_row(*row)
     return table
 
 
@@ -162,6 +183,10 @@ def _gradient(result: Result, digits: int) -> Table | Group | Text:
     columns = [("variable", "left"), (f"∂{result.output}/∂variable", "right")]
     if check is not None and check.entries:
         columns += [("SymPy", "right"), ("check", "center")]
+    exact = result.exact
+    if exact is not None:
+        columns.append(("exact", "left"))
+    position = {node.id: i for i, node in enumerate(result.nodes)}
     table = _table("Gradient", *columns)
     if not result.gradient:
         return Text("Gradient: the program has no variables; there is nothing to differentiate.",
@@ -174,6 +199,8 @@ def _gradient(result: Result, digits: int) -> Table | Group | Text:
             mark = Text("✓", style="green") if agrees else (
                 Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim"))
             row += [fmt(symbolic, digits), mark]
+        if exact is not None:
+            row.append(_exact_text(exact.adjoints[position[name]]))
         table.add_row(*row)
     if check is None:
         return table
