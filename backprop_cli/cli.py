@@ -227,7 +227,8 @@ def _run_batch(path: str, timeout: float, as_json: bool, digits: int) -> None:
         raise InputError(f"{path} has no problems (one JSON object per line)")
     _warm_sympy()
     workers = max(1, min(len(lines), os.cpu_count() or 1))
-    outcomes = run_many(grade_line, [(line, number) for number, line in lines], timeout, workers)
+    outcomes = run_many(grade_line, [(line, number, timeout) for number, line in lines], timeout,
+                        workers)
     rows = []
     with _progress(len(lines)) as advance:
         for (number, line), outcome in zip(lines, outcomes, strict=True):

@@ -87,15 +87,25 @@ class Report:
 
 def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: float = 2.0,
                      seed: int = 0) -> Item:
-    """Verdict on `answer` as d(expr)/d(wrt): symbolic first, then at random points."""
+    """Verdict on `answer` as d(expr)/d(wrt): symbolic first, then at random points.
+
+    `wrt` may be a variable or a statement of the program (then the derivative is that node's
+    adjoint), and the answer may use the program's statement names (h1, z, ...)."""
     label = f"d/d{wrt} = {answer}"
-    expr_graph = build_graph(parse_program(expr, given=frozenset({wrt})))
-    names = set(expr_graph.variable_names) | {wrt}
-    answer_graph = build_graph(parse_program(answer, given=frozenset(names)))
-    if symbolic_equal(expr_graph, answer_graph, wrt, symbolic_seconds):
+    _check_variable_name(wrt)
+    program = parse_program(expr, given=frozenset({wrt}))
+    statements = program.defined_names
+    if wrt in statements:
+        program = parse_program(expr)
+    expr_graph = build_graph(program)
+    names = set(expr_graph.variable_names) | ({wrt} - statements)
+    answer_graph = build_graph(parse_program(answer, given=frozenset(names | statements)))
+    problem = _Problem(expr_graph, answer_graph, wrt, statements)
+    proof = None if wrt in statements else symbolic_equal(problem, symbolic_seconds)
+    if proof is True:
         return Item("derivative", label, CORRECT, reason="SymPy: the difference simplifies to 0")
-    variables = sorted(names | set(answer_graph.variable_names))
-    agreed, counterexample = _compare_at_points(expr_graph, answer_graph, wrt, variables, seed)
+    variables = sorted(names | (set(answer_graph.variable_names) - statements))
+    agreed, counterexample = _compare_at_points(problem, variables, seed)
     if counterexample is not None:
         return Item("derivative", label, INCORRECT, expected=counterexample["expected"],
                     given=counterexample["given"], counterexample=counterexample,
@@ -103,43 +113,89 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
     if agreed >= MIN_POINTS:
         return Item("derivative", label, CORRECT,
                     reason=f"agrees with the true derivative at {agreed} random points")
+    symbolic = {None: "the derivative is taken at a program node, so SymPy was not asked",
+                False: "SymPy found no proof",
+                TIMED_OUT: f"SymPy did not finish in {symbolic_seconds:g} s"}[proof]
     return Item("derivative", label, UNDETERMINED,
-                reason=f"SymPy could not decide in {symbolic_seconds:g} s and only {agreed} "
-                       f"points inside the domain of both sides were found")
+                reason=f"{symbolic}, and only {agreed} points inside the domain of both sides "
+                       "were found")
 
 
-def symbolic_equal(expr_graph: Graph, answer_graph: Graph, wrt: str, seconds: float) -> bool:
-    """True when SymPy proves d(expr)/d(wrt) - answer == 0 within `seconds`; else False."""
+TIMED_OUT = "timed out"
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """A derivative question: the program, the answer, the variable, the statement names."""
+
+    expr: Graph
+    answer: Graph
+    wrt: str
+    statements: frozenset[str]
+
+
+def _check_variable_name(name: str) -> None:
+    if not name.isidentifier():
+        raise InputError(f"--wrt {name!r} is not a variable name")
+
+
+def symbolic_equal(problem: _Problem, seconds: float) -> bool | str:
+    """True when SymPy proves d(expr)/d(wrt) - answer == 0 within `seconds`; False when it
+    finds no proof; TIMED_OUT when it runs out of time."""
     try:
         with time_limit(seconds):
             import sympy
 
             from .checks import to_sympy
 
-            expression = to_sympy(expr_graph)[expr_graph.output]
-            answer = to_sympy(answer_graph)[answer_graph.output]
-            difference = sympy.diff(expression, sympy.Symbol(wrt, real=True)) - answer
+            exprs = to_sympy(problem.expr)
+            expression = exprs[problem.expr.output]
+            answer = to_sympy(problem.answer)[problem.answer.output]
+            # Statement names in the answer stand for the program's own expressions.
+            ids = problem.expr.ids
+            answer = answer.xreplace({sympy.Symbol(name, real=True): exprs[ids.index(name)]
+                                      for name in problem.statements})
+            difference = sympy.diff(expression, sympy.Symbol(problem.wrt, real=True)) - answer
             return sympy.simplify(difference) == 0
-    except (TimeoutError, RecursionError, MemoryError, ArithmeticError, TypeError, ValueError,
+    except TimeoutError:
+        return TIMED_OUT
+    except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError,
             AttributeError, NotImplementedError):
         return False
 
 
-def _sample_points(variables: Sequence[str], seed: int):
+def _sample_points(variables: Sequence[str], centres: Sequence[float], seed: int):
+    """Random points at several scales, and around the constants the problem mentions (so
+    that abs(x - 20) is also tried beyond 20)."""
     rng = random.Random(seed)
-    scales = (1.0, 3.0, 0.3, 10.0)
+    scales = (1.0, 3.0, 0.3, 10.0, 100.0)
     for attempt in range(MAX_TRIES):
         scale = scales[attempt % len(scales)]
-        yield {name: round(rng.uniform(-scale, scale), 3) or 0.5 for name in variables}
+        point = {}
+        for name in variables:
+            centre = rng.choice(centres) if centres and attempt % 3 == 2 else 0.0
+            point[name] = round(centre + rng.uniform(-scale, scale), 3) or 0.5
+        yield point
 
 
-def _compare_at_points(expr_graph: Graph, answer_graph: Graph, wrt: str,
-                       variables: list[str], seed: int) -> tuple[int, dict | None]:
+def _centres(*graphs: Graph) -> list[float]:
+    found = set()
+    for graph in graphs:
+        for value in graph.constants:
+            if value is not None and math.isfinite(value) and 1.0 < abs(value) < 1e6:
+                found.update((value, -value))
+    return sorted(found)
+
+
+def _compare_at_points(problem: _Problem, variables: list[str], seed: int
+                       ) -> tuple[int, dict | None]:
     agreed = 0
-    for point in _sample_points(variables, seed):
-        truth = _trusted_gradient(expr_graph, point, wrt)
-        given = _trusted_value(answer_graph, point)
-        if truth is None or given is None:
+    for point in _sample_points(variables, _centres(problem.expr, problem.answer), seed):
+        truth, node_values = _trusted_derivative(problem, point)
+        if truth is None:
+            continue
+        given = _trusted_value(problem.answer, {**point, **node_values})
+        if given is None:
             continue
         if not math.isclose(truth, given, rel_tol=POINT_RTOL, abs_tol=POINT_ATOL):
             at = {name: point[name] for name in variables}
@@ -154,16 +210,25 @@ def _trusted(result: Result) -> bool:
     return all(node.status not in _BAD_STATUS for node in result.nodes)
 
 
-def _trusted_gradient(graph: Graph, point: Mapping[str, float], wrt: str) -> float | None:
+def _trusted_derivative(problem: _Problem, point: Mapping[str, float]
+                        ) -> tuple[float | None, dict[str, float]]:
+    """The true derivative at the point (None if the program is not smooth and finite there),
+    and the values of the program's statements, which the answer may use."""
+    graph = problem.expr
     result = evaluate(graph, {name: point[name] for name in graph.variable_names})
     if not _trusted(result):
-        return None
-    gradient = dict(result.gradient)
-    value = gradient.get(wrt, 0.0)
-    return value if math.isfinite(value) else None
+        return None, {}
+    values = {node.id: node.value for node in result.nodes if node.id in problem.statements}
+    if problem.wrt in problem.statements:
+        value = result.node(problem.wrt).adjoint
+    else:
+        value = dict(result.gradient).get(problem.wrt, 0.0)
+    return (value if value is not None and math.isfinite(value) else None), values
 
 
 def _trusted_value(graph: Graph, point: Mapping[str, float]) -> float | None:
+    if any(name not in point for name in graph.variable_names):
+        return None
     result = evaluate(graph, {name: point[name] for name in graph.variable_names})
     if not _trusted(result) or not math.isfinite(result.value):
         return None
@@ -267,6 +332,11 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
     if unknown:
         raise InputError(f"table rows name nodes the program does not have: "
                          f"{', '.join(unknown[:5])} (nodes: {', '.join(graph.ids[:12])})")
+    seen: set[str] = set()
+    for row in rows:
+        if row.node in seen:
+            raise InputError(f"node {row.node!r} appears twice in the table; give one row per node")
+        seen.add(row.node)
     student = {row.node: row for row in rows}
     true_values = [node.value for node in result.nodes]
     true_adjoints = [node.adjoint for node in result.nodes]
@@ -510,7 +580,7 @@ def _with_exact_truth(graph: Graph, result: Result, claims: Sequence[Claim],
     return out
 
 
-def job_from_record(record: object) -> tuple[str, Job]:
+def job_from_record(record: object, symbolic_seconds: float = 2.0) -> tuple[str, Job]:
     """A batch line's id and Job: {"id", "expr", "wrt", "answer"} or {"id", "expr", "at",
     "expect"} (lists allowed for wrt/answer, and "table" rows as in a table file)."""
     if not isinstance(record, dict):
@@ -532,7 +602,7 @@ def job_from_record(record: object) -> tuple[str, Job]:
     tolerance = {key: float(record[key]) for key in ("rtol", "atol") if key in record}
     job = Job(expr, tuple(zip(wrt, answer, strict=True)),
               tuple((str(k), v if isinstance(v, (int, float)) else str(v)) for k, v in at.items()),
-              tuple(expect), table, **tolerance)
+              tuple(expect), table, **tolerance, symbolic_seconds=symbolic_seconds)
     return item_id, job
 
 
@@ -546,7 +616,7 @@ def _as_list(value: object, name: str) -> list[str]:
     raise InputError(f"\"{name}\" must be a string or a list of strings")
 
 
-def grade_line(line: str, number: int) -> dict:
+def grade_line(line: str, number: int, timeout: float = 5.0) -> dict:
     """Grade one JSON line of a batch file; returns its result row (errors included)."""
     import json
 
@@ -554,7 +624,8 @@ def grade_line(line: str, number: int) -> dict:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise InputError(f"line {number}: not valid JSON ({error.msg})") from None
-    item_id, job = job_from_record(record)
+    item_id, job = job_from_record(record, symbolic_seconds=0.4 * timeout)
+    item_id = item_id or str(number)
     report = grade(job)
     return {"id": item_id, "verdict": report.verdict,
             "items": [item.to_dict() for item in report.items]}

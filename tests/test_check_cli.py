@@ -1,0 +1,592 @@
+"""`backprop check` on the command line (issue 3): verdicts, counterexamples, claims, tables,
+batches, JSON documents and exit codes, through Typer's CliRunner and once as a real process.
+
+Oracles are independent of the code under test: SymPy's `diff` on the expression read with
+SymPy's own parser (the same oracle as in tests/test_grading.py), and the diamond program at
+(3, 2, 1) worked by hand: values h1 6, h2 2, h 12, o 144; adjoints h 24, h1 48, h2 144,
+x 96, y 288, z 288.
+For x*y + tanh(x) at (1, 2): d/dx = 3 - tanh(1)^2 = 2.419974...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sympy as sp
+from sympy.parsing.sympy_parser import (
+    convert_xor,
+    implicit_multiplication,
+    parse_expr,
+    standard_transformations,
+)
+from typer.testing import CliRunner
+
+from backprop_cli.cli import app
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "check"
+DIAMOND = "h1 = x*y; h2 = y*z; h = h1*h2; o = h*h"
+DIAMOND_VALUES = {"x": 3, "y": 2, "z": 1, "h1": 6, "h2": 2, "h": 12, "o": 144}
+DIAMOND_ADJOINTS = {"o": 1, "h": 24, "h1": 48, "h2": 144, "x": 96, "y": 288, "z": 288}
+TANH = "x*y + tanh(x)"
+TANH_DX = 2.0 + 1.0 - math.tanh(1.0) ** 2  # 2.419974...
+ISSUE_EXPR = "x^2*(3x+1) - sin(x^2)"
+ISSUE_RIGHT = "3x^2 + 2x(3x + 1 - cos(x^2))"
+ISSUE_WRONG = "3x^2 + 2x(3x + 1 + cos(x^2))"
+
+# The SymPy oracle: student syntax (^, implicit products) read by SymPy's own parser.
+_TRANSFORMATIONS = standard_transformations + (implicit_multiplication, convert_xor)
+_T = sp.Symbol("t")
+_FUNCTIONS = {"sigmoid": sp.Lambda(_T, 1 / (1 + sp.exp(-_T))), "abs": sp.Abs}
+
+
+def sympy_of(text: str) -> sp.Expr:
+    """A program or expression as one SymPy expression in real symbols."""
+    known: dict = dict(_FUNCTIONS)
+    expression = None
+    for statement in text.replace("\n", ";").split(";"):
+        if not statement.strip():
+            continue
+        name, _, rhs = statement.rpartition("=")
+        expression = parse_expr(rhs.strip(), local_dict=known, transformations=_TRANSFORMATIONS)
+        expression = expression.subs({s: sp.Symbol(s.name, real=True)
+                                      for s in expression.free_symbols if not s.is_real})
+        if name.strip():
+            known[name.strip()] = expression
+    return expression
+
+
+def at_point(expression: sp.Expr, point: dict) -> float:
+    values = {sp.Symbol(name, real=True): sp.Float(value, 30) for name, value in point.items()}
+    number = complex(sp.N(expression.subs(values), 30))
+    assert abs(number.imag) <= 1e-12 * max(1.0, abs(number.real)), number
+    return number.real
+
+
+def true_derivative(expr: str, wrt: str, point: dict) -> float:
+    return at_point(sp.diff(sympy_of(expr), sp.Symbol(wrt, real=True)), point)
+
+
+def answer_value(answer: str, point: dict) -> float:
+    return at_point(sympy_of(answer), point)
+
+
+def close(a: float, b: float, rel: float = 1e-9) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+
+
+DIAMOND_POINT = ("--at", "x=3,y=2,z=1")
+SLOW = "(x+1)**40*(x-1)**40*sin(x)**20"
+SLOW_RIGHT = ("40*(x+1)**39*(x-1)**40*sin(x)**20 + 40*(x+1)**40*(x-1)**39*sin(x)**20"
+              " + 20*(x+1)**40*(x-1)**40*sin(x)**19*cos(x)")
+
+runner = CliRunner()
+
+
+def invoke(*args: str, env: dict | None = None):
+    return runner.invoke(app, ["check", *args], env=env)
+
+
+def strict_json(text: str) -> dict:
+    """RFC 8259 JSON: NaN and Infinity literals are errors."""
+    def refuse(literal: str):
+        raise AssertionError(f"non-standard JSON literal {literal}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def check_json(*args: str, code: int) -> dict:
+    result = invoke(*args, "--json")
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    document = strict_json(result.stdout)
+    assert document["schema"] == 1 and document["ok"] is True
+    assert document["verdict"] in ("correct", "incorrect", "undetermined")
+    assert isinstance(document["items"], list) and document["items"]
+    for item in document["items"]:
+        assert item["verdict"] in ("correct", "incorrect", "undetermined")
+    return document
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "internal error" not in lines[0]
+    return lines[0]
+
+
+def batch_rows(stdout: str) -> list[dict]:
+    rows = [strict_json(line) for line in stdout.splitlines() if line.strip()]
+    for row in rows:
+        assert isinstance(row["id"], str)
+        assert row["verdict"] in ("correct", "incorrect", "undetermined", "error")
+        if row["verdict"] == "error":
+            assert set(row["error"]) >= {"code", "message"} and row["error"]["message"]
+    return rows
+
+
+def assert_not_executed(*outputs: str) -> None:
+    """`echo pwned` would print a line that is exactly "pwned" (messages may quote the input)."""
+    for output in outputs:
+        assert "pwned" not in [line.strip() for line in output.splitlines()], output
+
+
+def write_lines(path: Path, records: list) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records)
+                    + "\n", encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. Formulas
+
+
+def test_issue_right_answer_exits_0() -> None:
+    document = check_json(ISSUE_EXPR, "--wrt", "x", "--answer", ISSUE_RIGHT, code=0)
+    assert document["verdict"] == "correct"
+    assert [item["verdict"] for item in document["items"]] == ["correct"]
+    assert "counterexample" not in document["items"][0]
+
+
+def test_issue_wrong_answer_exits_1_with_a_counterexample() -> None:
+    document = check_json(ISSUE_EXPR, "--wrt", "x", "--answer", ISSUE_WRONG, code=1)
+    assert document["verdict"] == "incorrect"
+    (item,) = document["items"]
+    assert item["verdict"] == "incorrect"
+    example = item["counterexample"]
+    assert set(example) == {"at", "expected", "given"}
+    assert set(example["at"]) == {"x"}
+    assert close(example["expected"], true_derivative(ISSUE_EXPR, "x", example["at"]))
+    assert close(example["given"], answer_value(ISSUE_WRONG, example["at"]))
+    assert not math.isclose(example["expected"], example["given"], rel_tol=1e-6)
+
+
+def test_wrong_answer_table_shows_the_counterexample_numbers() -> None:
+    result = invoke(ISSUE_EXPR, "--wrt", "x", "--answer", ISSUE_WRONG)
+    assert result.exit_code == 1
+    assert "✗" in result.stdout and "incorrect" in result.stdout
+
+
+def test_exp_square_is_correct() -> None:
+    check_json("(exp(x) + x)^2", "--wrt", "x", "--answer", "2(exp(x) + x)(exp(x) + 1)", code=0)
+
+
+@pytest.mark.parametrize("answer, code", [("x/abs(x)", 0), ("x/sqrt(x^2)", 0), ("1", 1)])
+def test_sqrt_of_square(answer: str, code: int) -> None:
+    document = check_json("sqrt(x^2)", "--wrt", "x", "--answer", answer, code=code)
+    if code == 1:
+        example = document["items"][0]["counterexample"]
+        assert example["at"]["x"] < 0
+        assert example["expected"] == pytest.approx(-1.0)
+        assert example["given"] == pytest.approx(1.0)
+
+
+def test_several_partials_at_once() -> None:
+    expr = "x^2*y + sin(y)"
+    both = check_json(expr, "--wrt", "x", "--answer", "2x y", "--wrt", "y", "--answer",
+                      "x^2 + cos(y)", code=0)
+    assert [item["verdict"] for item in both["items"]] == ["correct", "correct"]
+    one_wrong = check_json(expr, "--wrt", "x", "--answer", "2x y", "--wrt", "y", "--answer",
+                           "x^2 - cos(y)", code=1)
+    assert [item["verdict"] for item in one_wrong["items"]] == ["correct", "incorrect"]
+    example = one_wrong["items"][1]["counterexample"]
+    assert close(example["expected"], true_derivative(expr, "y", example["at"]))
+    assert close(example["given"], answer_value("x^2 - cos(y)", example["at"]))
+
+
+def test_an_answer_with_a_foreign_variable_is_incorrect() -> None:
+    document = check_json("x^2", "--wrt", "x", "--answer", "2y", code=1)
+    example = document["items"][0]["counterexample"]
+    assert "y" in example["at"]
+    assert close(example["given"], 2 * example["at"]["y"])
+    assert close(example["expected"], 2 * example["at"]["x"])
+
+
+def test_no_valid_points_is_undetermined_and_exits_1() -> None:
+    document = check_json("sqrt(-1 - x^2)", "--wrt", "x", "--answer", "x", code=1)
+    assert document["verdict"] == "undetermined"
+    item = document["items"][0]
+    assert item["verdict"] == "undetermined" and "point" in item["reason"].lower()
+
+
+def test_a_hanging_formula_is_bounded_by_timeout() -> None:
+    start = time.monotonic()
+    result = invoke("x**(9**9**9)", "--wrt", "x", "--answer", "1", "--timeout", "1", "--json")
+    assert time.monotonic() - start < 20
+    assert result.exit_code in (1, 2)
+    if result.exit_code == 1:
+        assert strict_json(result.stdout)["verdict"] != "correct"
+
+
+def test_derivative_in_terms_of_program_nodes() -> None:
+    # For o = h*h with h = h1*h2, h2 = y*z: do/dx = 2h * h2 * y. A student may write it with the
+    # program's own node names; the counterexample must not treat h and h2 as free variables.
+    result = invoke(DIAMOND, "--wrt", "x", "--answer", "2 h h2 y", "--json")
+    assert result.exit_code in (0, 2), result.stdout
+    if result.exit_code == 0:
+        assert strict_json(result.stdout)["verdict"] == "correct"
+
+
+def test_wrt_an_intermediate_node_is_not_answered_with_a_zero_derivative() -> None:
+    # do/dh1 = 2h * h2 in backprop terms; "the derivative is 0" (h1 as a fresh variable) is wrong.
+    result = invoke(DIAMOND, "--wrt", "h1", "--answer", "2 h h2", "--json")
+    assert result.exit_code in (0, 2), result.stdout
+    if result.exit_code == 2:
+        one_error_line(result)
+
+
+@pytest.mark.parametrize("args", [
+    ("x^2", "--answer", "2x"),                                  # --answer without --wrt
+    ("x^2", "--wrt", "x"),                                      # --wrt without --answer
+    ("x^2", "--wrt", "x", "--answer", "2x", "--wrt", "y"),      # counts differ
+    ("x^2", "--wrt", "x", "--answer", ""),                      # empty answer
+    ("x^2", "--wrt", "x", "--answer", "2x +"),                  # unparsable answer
+    ("x^2", "--wrt", "x", "--answer", "__import__('os').system('echo pwned')"),
+    ("x^2", "--wrt", "1x", "--answer", "2x"),                   # not a variable name
+    ("--wrt", "x", "--answer", "2x"),                           # no expression
+])
+def test_bad_formula_input_exits_2_with_one_line(args, capfd) -> None:
+    one_error_line(invoke(*args))
+    assert_not_executed(*capfd.readouterr())
+
+
+def test_bad_input_under_json_is_an_error_document() -> None:
+    result = invoke("x^2", "--wrt", "x", "--answer", "2x +", "--json")
+    assert result.exit_code == 2
+    document = strict_json(result.stdout)
+    assert document["ok"] is False and document["error"]["code"] and document["error"]["message"]
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. Claims
+
+
+def test_issue_diamond_claims_all_correct() -> None:
+    claims = ["h.adjoint=24", "h1.adjoint=48", "h2.adjoint=144", "d/dy=288", "h.value=12"]
+    args = [DIAMOND, *DIAMOND_POINT]
+    for claim in claims:
+        args += ["--expect", claim]
+    document = check_json(*args, code=0)
+    assert [item["label"] for item in document["items"]] == claims
+    truth = [DIAMOND_ADJOINTS["h"], DIAMOND_ADJOINTS["h1"], DIAMOND_ADJOINTS["h2"],
+             DIAMOND_ADJOINTS["y"], DIAMOND_VALUES["h"]]
+    assert [item["expected"] for item in document["items"]] == truth
+    assert all(item["verdict"] == "correct" for item in document["items"])
+
+
+def test_diamond_claims_from_a_file_and_variables_as_options() -> None:
+    result = invoke("--file", str(SAMPLES.parent / "diamond.bp"), "--x", "3", "--y", "2",
+                    "--z", "1", "--expect", "h1.adjoint=48", "--expect", "d/dx=96")
+    assert result.exit_code == 0, result.stderr
+    assert "✓" in result.stdout and "✗" not in result.stdout
+    assert "h1.adjoint=48" in result.stdout
+
+
+def test_rounded_claims() -> None:
+    right = check_json(TANH, "--at", "x=1,y=2", "--expect", "d/dx=2.42", code=0)
+    assert right["items"][0]["expected"] == pytest.approx(TANH_DX, rel=1e-12)
+    assert right["items"][0]["given"] == 2.42
+    wrong = check_json(TANH, "--at", "x=1,y=2", "--expect", "d/dx=2.41", code=1)
+    assert wrong["verdict"] == "incorrect"
+    assert wrong["items"][0]["expected"] == pytest.approx(TANH_DX, rel=1e-12)
+    table = invoke(TANH, "--at", "x=1,y=2", "--expect", "d/dx=2.41")
+    assert table.exit_code == 1 and "✗" in table.stdout and "2.41" in table.stdout
+
+
+@pytest.mark.parametrize("claim, options, code", [
+    ("d/dx=2.41", ("--atol", "0.01"), 0),
+    ("d/dx=2.41", ("--rtol", "0.005"), 0),
+    ("d/dx=2.42", ("--atol", "1e-6"), 1),
+    ("d/dx=2.42", ("--rtol", "1e-6"), 1),
+    ("d/dx=2.419974", ("--rtol", "1e-6"), 0),
+])
+def test_tolerances_override_rounding(claim, options, code) -> None:
+    check_json(TANH, "--at", "x=1,y=2", "--expect", claim, *options, code=code)
+
+
+@pytest.mark.parametrize("claim", ["h1.adjoint=4x8", "dx=2", "h1.adjoint", "h1.slope=3",
+                                   "h9.adjoint=48", "d/dw=1"])
+def test_bad_claims_exit_2_with_one_line(claim: str) -> None:
+    one_error_line(invoke(DIAMOND, *DIAMOND_POINT, "--expect", claim))
+
+
+def test_claims_need_the_point() -> None:
+    one_error_line(invoke(DIAMOND, "--at", "x=3,y=2", "--expect", "h1.adjoint=48"))
+
+
+def test_a_hostile_point_is_refused(capfd) -> None:
+    one_error_line(invoke(DIAMOND, "--at", "x=__import__('os').system('echo pwned'),y=2,z=1",
+                          "--expect", "h1.adjoint=48"))
+    assert_not_executed(*capfd.readouterr())
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. Tables
+
+
+def _rows_by_node(document: dict) -> dict[str, dict]:
+    return {item["node"]: item for item in document["items"] if item["kind"] == "row"}
+
+
+@pytest.mark.parametrize("name", ["diamond_table.csv", "diamond_table.json"])
+def test_sample_table_names_h1_and_marks_x_y_consistent(name: str) -> None:
+    document = check_json(DIAMOND, *DIAMOND_POINT, "--table", str(SAMPLES / name), code=1)
+    assert document["verdict"] == "incorrect"
+    rows = _rows_by_node(document)
+    assert set(rows) == set(DIAMOND_VALUES)
+    assert rows["h1"]["adjoint"]["root_cause"] is True
+    assert rows["h1"]["adjoint"]["expected"] == 48 and rows["h1"]["adjoint"]["given"] == 50
+    for node, given in (("x", 100), ("y", 294)):
+        adjoint = rows[node]["adjoint"]
+        assert adjoint["verdict"] == "incorrect" and adjoint["given"] == given
+        assert adjoint["expected"] == DIAMOND_ADJOINTS[node]
+        assert adjoint.get("consistent") is True and not adjoint.get("root_cause")
+    for node in ("z", "h2", "h", "o"):
+        assert rows[node]["verdict"] == "correct"
+    roots = [n for n, row in rows.items() for k in ("value", "adjoint")
+             if row.get(k, {}).get("root_cause")]
+    assert roots == ["h1"]
+
+
+def test_sample_table_as_rich_output() -> None:
+    result = invoke("--file", str(SAMPLES.parent / "diamond.bp"), *DIAMOND_POINT, "--table",
+                    str(SAMPLES / "diamond_table.csv"), env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    h1 = next(line for line in result.stdout.splitlines() if " h1 " in line)
+    assert "root cause" in h1
+    assert "consistent" in result.stdout
+
+
+def test_wrong_value_makes_downstream_consistent(tmp_path: Path) -> None:
+    table = tmp_path / "student.csv"
+    table.write_text("node,value,adjoint\nx,3,\ny,2,\nz,1,\nh1,7,\nh2,2,\nh,14,\n",
+                     encoding="utf-8")
+    document = check_json(DIAMOND, *DIAMOND_POINT, "--table", str(table), code=1)
+    rows = _rows_by_node(document)
+    assert rows["h1"]["value"]["root_cause"] is True and rows["h1"]["value"]["expected"] == 6
+    assert rows["h"]["value"]["verdict"] == "incorrect"
+    assert rows["h"]["value"].get("consistent") is True
+    assert rows["h"]["value"]["expected"] == 12
+    for node in ("x", "y", "z", "h2"):
+        assert rows[node]["verdict"] == "correct"
+
+
+def test_a_right_table_exits_0(tmp_path: Path) -> None:
+    table = tmp_path / "right.json"
+    table.write_text(json.dumps([{"node": n, "value": DIAMOND_VALUES[n],
+                                  "adjoint": DIAMOND_ADJOINTS[n]} for n in DIAMOND_VALUES]),
+                     encoding="utf-8")
+    document = check_json(DIAMOND, *DIAMOND_POINT, "--table", str(table), code=0)
+    assert len(document["items"]) == 7
+
+
+def test_a_spreadsheet_csv_with_bom_and_crlf(tmp_path: Path) -> None:
+    table = tmp_path / "excel.csv"
+    table.write_bytes("\ufeffnode,value,adjoint\r\nh1,6,48\r\nh,12,24\r\n".encode())
+    check_json(DIAMOND, *DIAMOND_POINT, "--table", str(table), code=0)
+
+
+def test_a_node_listed_twice_is_not_graded_against_the_other_row(tmp_path: Path) -> None:
+    table = tmp_path / "twice.csv"
+    table.write_text("node,value,adjoint\nx,3,96\nx,4,96\n", encoding="utf-8")
+    result = invoke(DIAMOND, *DIAMOND_POINT, "--table", str(table), "--json")
+    if result.exit_code == 2:
+        one_error_line(result)
+        return
+    rows = [item for item in strict_json(result.stdout)["items"] if item["kind"] == "row"]
+    assert [(r["value"]["given"], r["value"]["verdict"]) for r in rows] == \
+        [(3, "correct"), (4, "incorrect")]
+
+
+@pytest.mark.parametrize("name, text", [
+    ("nohead.csv", "x,3,96\ny,2,288\n"),
+    ("nan.csv", "node,value,adjoint\nx,three,96\n"),
+    ("unknown.csv", "node,value,adjoint\nq,3,96\n"),
+    ("bad.json", "[{\"node\": \"x\", \"value\": \"abc\"}]"),
+    ("broken.json", "[{\"node\": \"x\", "),
+    ("empty.csv", ""),
+])
+def test_bad_table_files_exit_2_with_one_line(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    one_error_line(invoke(DIAMOND, *DIAMOND_POINT, "--table", str(path)))
+
+
+def test_missing_table_file_exits_2(tmp_path: Path) -> None:
+    one_error_line(invoke(DIAMOND, *DIAMOND_POINT, "--table", str(tmp_path / "nope.csv")))
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. Batches
+
+
+def _claim_truth(record: dict, claim: str) -> float:
+    """Hand-worked truth for the sample's claims (see the module docstring)."""
+    target, _, _ = claim.partition("=")
+    if record["expr"] == DIAMOND:
+        if target.startswith("d/d"):
+            return DIAMOND_ADJOINTS[target[3:]]
+        node, _, kind = target.partition(".")
+        return (DIAMOND_ADJOINTS if kind == "adjoint" else DIAMOND_VALUES)[node]
+    assert record["expr"] == TANH and record["at"] == {"x": 1, "y": 2}
+    return {"d/dx": TANH_DX, "d/dy": 1.0}[target]
+
+
+def _oracle_verdict(record: dict) -> str:
+    """Correct iff every answer equals SymPy's derivative at fixed real points (where both
+    sides are real) and every claim is the hand-worked truth rounded to the decimals given."""
+    verdicts = []
+    wrt = record.get("wrt", [])
+    answers = record.get("answer", [])
+    wrt, answers = ([wrt], [answers]) if isinstance(wrt, str) else (wrt, answers)
+    for variable, answer in zip(wrt, answers, strict=True):
+        agree = []
+        for k, base in enumerate((-2.3, -0.7, 0.45, 1.3, 2.9)):
+            point = {name: base + 0.37 * j * (k + 1) for j, name in enumerate("xyzwb")}
+            try:
+                truth = true_derivative(record["expr"], variable, point)
+                given = answer_value(answer, point)
+            except (AssertionError, TypeError, ZeroDivisionError):
+                continue  # outside the real domain of one side
+            agree.append(close(truth, given, 1e-9))
+        assert len(agree) >= 3, record
+        verdicts.append(all(agree))
+    for claim in record.get("expect", []):
+        number = claim.partition("=")[2]
+        decimals = len(number.partition(".")[2])
+        verdicts.append(round(_claim_truth(record, claim), decimals) == float(number))
+    return "correct" if all(verdicts) else "incorrect"
+
+
+def test_sample_batch_verdicts_match_the_oracles() -> None:
+    path = SAMPLES / "batch.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+               if line.strip()]
+    assert len(records) >= 12
+    assert any("answer" in r for r in records) and any("expect" in r for r in records)
+    expected = [_oracle_verdict(record) for record in records]
+    assert {"correct", "incorrect"} <= set(expected)
+
+    result = invoke("--batch", str(path), "--json")
+    assert result.exit_code == 1, result.stderr
+    rows = batch_rows(result.stdout)
+    assert [row["id"] for row in rows] == [str(r["id"]) for r in records]
+    assert [row["verdict"] for row in rows] == expected
+    for record, row in zip(records, rows, strict=True):
+        for item in row["items"]:
+            if item["kind"] == "derivative" and item["verdict"] == "incorrect":
+                example = item["counterexample"]
+                wrt = item["label"].split(" ")[0][3:]  # "d/dx = ..." -> "x"
+                assert close(example["expected"], true_derivative(record["expr"], wrt,
+                                                                  example["at"]))
+
+
+def test_sample_batch_summary_table() -> None:
+    result = invoke("--batch", str(SAMPLES / "batch.jsonl"))
+    assert result.exit_code == 1
+    assert "alice-1" in result.stdout and "bob-2" in result.stdout
+    assert "incorrect" in result.stdout
+
+
+def test_an_all_correct_batch_exits_0(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "good.jsonl", [
+        {"id": 1, "expr": ISSUE_EXPR, "wrt": "x", "answer": ISSUE_RIGHT},
+        {"id": 2, "expr": DIAMOND, "at": {"x": 3, "y": 2, "z": 1},
+         "expect": ["h1.adjoint=48", "h.value=12", "d/dy=288"]},
+        {"id": 3, "expr": TANH, "at": {"x": 1, "y": 2}, "expect": ["d/dx=2.42"]},
+    ])
+    result = invoke("--batch", str(path), "--json")
+    assert result.exit_code == 0, result.stdout
+    assert [(r["id"], r["verdict"]) for r in batch_rows(result.stdout)] == \
+        [("1", "correct"), ("2", "correct"), ("3", "correct")]
+
+
+HOSTILE = [
+    {"id": "right", "expr": ISSUE_EXPR, "wrt": "x", "answer": ISSUE_RIGHT},
+    {"id": "inject", "expr": "__import__('os').system('echo pwned')", "wrt": "x",
+     "answer": "1"},
+    {"id": "inject-answer", "expr": "x^2", "wrt": "x",
+     "answer": "__import__('os').system('echo pwned')"},
+    {"id": "inject-at", "expr": "x^2", "at": {"x": "__import__('os').system('echo pwned')"},
+     "expect": ["d/dx=2"]},
+    {"id": "tower", "expr": "x**(9**9**9)", "wrt": "x", "answer": "1"},
+    {"id": "slow-wrong", "expr": SLOW, "wrt": "x", "answer": "1"},
+    {"id": "slow-right", "expr": SLOW, "wrt": "x", "answer": SLOW_RIGHT},
+    "{this is not json",
+    "[1, 2, 3]",
+    {"id": "no-expr"},
+    {"id": "wrong", "expr": ISSUE_EXPR, "wrt": "x", "answer": ISSUE_WRONG},
+    {"id": "claims", "expr": DIAMOND, "at": {"x": 3, "y": 2, "z": 1},
+     "expect": ["h1.adjoint=48", "h.value=12", "d/dy=288"]},
+    {"id": "rounded", "expr": TANH, "at": {"x": 1, "y": 2}, "expect": ["d/dx=2.41"]},
+]
+
+
+def _assert_hostile_rows(rows: list[dict]) -> None:
+    assert len(rows) == len(HOSTILE)
+    ids = [row["id"] for row in rows]
+    assert ids[:7] == ["right", "inject", "inject-answer", "inject-at", "tower", "slow-wrong",
+                       "slow-right"]
+    assert ids[9:] == ["no-expr", "wrong", "claims", "rounded"]
+    verdict = {row["id"]: row["verdict"] for row in rows}
+    for bad in ("inject", "inject-answer", "inject-at", "no-expr"):
+        assert verdict[bad] == "error", rows
+    assert rows[7]["verdict"] == "error" and rows[8]["verdict"] == "error"
+    assert verdict["tower"] in ("error", "undetermined")
+    assert verdict["slow-wrong"] in ("error", "incorrect")  # never "correct"
+    assert verdict["slow-right"] == "correct"
+    assert verdict["right"] == "correct" and verdict["claims"] == "correct"
+    assert verdict["wrong"] == "incorrect" and verdict["rounded"] == "incorrect"
+    wrong = rows[ids.index("wrong")]["items"][0]["counterexample"]
+    assert close(wrong["expected"], true_derivative(ISSUE_EXPR, "x", wrong["at"]))
+    assert close(wrong["given"], answer_value(ISSUE_WRONG, wrong["at"]))
+
+
+def test_hostile_batch_as_a_real_process(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "hostile.jsonl", HOSTILE)
+    command = Path(sys.executable).with_name("backprop")
+    executable = str(command) if command.exists() else shutil.which("backprop")
+    assert executable, "backprop is not installed"
+    start = time.monotonic()
+    process = subprocess.run([executable, "check", "--batch", str(path), "--json", "--timeout",
+                              "1"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    elapsed = time.monotonic() - start
+    assert elapsed < 30, f"the batch took {elapsed:.1f} s with --timeout 1"
+    assert process.returncode == 1, process.stderr
+    assert_not_executed(process.stdout, process.stderr)
+    assert process.stderr.strip() == ""  # no progress bar or noise when not on a terminal
+    _assert_hostile_rows(batch_rows(process.stdout))
+
+
+def test_hostile_batch_summary_in_process(tmp_path: Path, capfd) -> None:
+    path = write_lines(tmp_path / "hostile.jsonl", HOSTILE)
+    result = invoke("--batch", str(path), "--timeout", "1")
+    assert result.exit_code == 1
+    assert "right" in result.stdout and "rounded" in result.stdout
+    assert "error" in result.stdout
+    captured = capfd.readouterr()
+    assert_not_executed(result.stdout, result.stderr, captured.out, captured.err)
+
+
+@pytest.mark.parametrize("args, content", [
+    (("x^2", "--batch"), "{\"id\": 1, \"expr\": \"x\", \"wrt\": \"x\", \"answer\": \"1\"}\n"),
+    (("--expect", "d/dx=1", "--batch"), "{\"id\": 1, \"expr\": \"x\"}\n"),
+    (("--batch",), ""),
+    (("--batch",), "\n\n   \n"),
+])
+def test_bad_batch_invocations_exit_2(tmp_path: Path, args, content: str) -> None:
+    path = tmp_path / "b.jsonl"
+    path.write_text(content, encoding="utf-8")
+    one_error_line(invoke(*args, str(path)))
+
+
+def test_missing_batch_file_exits_2(tmp_path: Path) -> None:
+    one_error_line(invoke("--batch", str(tmp_path / "missing.jsonl")))
