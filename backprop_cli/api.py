@@ -108,3 +108,11 @@ def _warnings(graph: Graph, program: Program, point: Mapping[str, float]) -> tup
             warnings.append(f"statement {node_id!r} does not affect the output "
                             f"{graph.ids[graph.output]!r}")
     return tuple(warnings)
+
+
+def structure(text: str) -> Result:
+    """The program's graph without a point: ops, formulas and symbolic local rules."""
+    from .engine import structure as graph_structure
+
+    program = parse_program(text)
+    return replace(graph_structure(build_graph(program)), parsed=format_program(program))

@@ -290,6 +290,132 @@ def _read_text(path: str) -> str:
     return _read_source(None, path)
 
 
+class ExplainFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    latex = "latex"
+
+
+@app.command(context_settings=VARIABLE_OPTIONS,
+             help="Explain the chain rule step by step: the evaluation trace, the forward sweep "
+                  "with numbers, every adjoint written out as a sum over its consumers, and the "
+                  "gradient. --format markdown or latex gives text to paste into notes.",
+             options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
+def explain(
+    ctx: typer.Context,
+    file: str = typer.Option(None, "--file", metavar="PATH",
+                             help="Read the program from PATH ('-' for standard input)."),
+    at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
+                                 help="Variable values, e.g. --at x=1,y=2."),
+    output_format: ExplainFormat = typer.Option(ExplainFormat.text, "--format",
+                                                help="Output format."),
+    wrt: str = typer.Option(None, "--wrt", metavar="VAR",
+                            help="Show only the reverse-sweep steps on paths to VAR."),
+    digits: int = typer.Option(6, "--digits", min=1, max=17, help="Significant digits."),
+) -> None:
+    """Explain the chain rule step by step."""
+    with _reporting(False):
+        from . import api
+        from .explain import explain as build_explanation
+
+        expr, point = _expression_and_point(ctx.args, at)
+        source = _read_source(expr, file)
+        _refuse_option_typos(point, used=None)
+        result = api.grad(source, point)
+        explanation = build_explanation(result, wrt, digits)
+        if output_format is ExplainFormat.text:
+            from .render import explain_text
+
+            _console().print(explain_text.render(explanation, digits))
+        elif output_format is ExplainFormat.markdown:
+            from .render import explain_markdown
+
+            _write(explain_markdown.render(explanation, digits).rstrip("\n"))
+        else:
+            from .render import explain_latex
+
+            _write(explain_latex.render(explanation, digits).rstrip("\n"))
+        if result.warnings:
+            from .render import table
+
+            _console(stderr=True).print(table.render_warnings(result), end="")
+
+
+class GraphFormat(str, Enum):
+    ascii = "ascii"
+    dot = "dot"
+    mermaid = "mermaid"
+    svg = "svg"
+    png = "png"
+
+
+@app.command(name="graph", context_settings=VARIABLE_OPTIONS,
+             help="Draw the computation graph: each node with its op (and, given a point, its "
+                  "value and adjoint), each edge with its local derivative. ascii draws in the "
+                  "terminal; dot and mermaid print text for Graphviz and Mermaid; svg and png "
+                  "run Graphviz.",
+             options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
+def graph_command(
+    ctx: typer.Context,
+    file: str = typer.Option(None, "--file", metavar="PATH",
+                             help="Read the program from PATH ('-' for standard input)."),
+    at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
+                                 help="Variable values, e.g. --at x=1,y=2 (optional)."),
+    output_format: GraphFormat = typer.Option(GraphFormat.ascii, "--format",
+                                              help="Output format."),
+    output: str = typer.Option(None, "--output", "-o", metavar="FILE",
+                               help="Write to FILE instead of standard output."),
+    digits: int = typer.Option(6, "--digits", min=1, max=17, help="Significant digits."),
+) -> None:
+    """Draw the computation graph."""
+    with _reporting(False):
+        from . import api
+
+        expr, point = _expression_and_point(ctx.args, at)
+        source = _read_source(expr, file)
+        _refuse_option_typos(point, used=None)
+        result = api.grad(source, point) if point else api.structure(source)
+        if output_format is GraphFormat.ascii:
+            from .render import graph_ascii
+
+            if output is None:
+                _console().print(graph_ascii.render(result, digits))
+                return
+            from rich.console import Console
+
+            with open(output, "w", encoding="utf-8") as handle:
+                Console(file=handle, width=100, color_system=None).print(
+                    graph_ascii.render(result, digits))
+            return
+        if output_format is GraphFormat.mermaid:
+            from .render import graph_mermaid
+
+            _emit(graph_mermaid.render(result, digits).encode(), output)
+            return
+        from .render import graph_dot
+
+        text = graph_dot.render(result, digits)
+        if output_format is GraphFormat.dot:
+            _emit(text.encode(), output)
+            return
+        image = graph_dot.to_image(text, output_format.value)
+        if output is None and output_format is GraphFormat.png and sys.stdout.isatty():
+            raise InputError("a PNG is binary: give -o FILE (or pipe the output to a file)")
+        _emit(image, output)
+
+
+def _emit(data: bytes, output: str | None) -> None:
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        with open(output, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise InputError(f"cannot write {output}: {error.strerror}") from None
+
+
 class _reporting:
     """Turn BackpropError (and anything unexpected) into one line on stderr and exit 2."""
 
@@ -447,6 +573,8 @@ def option_hint(name: str) -> str:
 _COMMAND_OPTIONS = {
     "grad": ("--file", "--at", "--format", "--json", "--digits", "--check", "--check-timeout",
              "--strict", "--exact", "--precision"),
+    "explain": ("--file", "--at", "--format", "--wrt", "--digits"),
+    "graph": ("--file", "--at", "--format", "--output", "--digits"),
     "check": ("--file", "--wrt", "--answer", "--expect", "--table", "--batch", "--at", "--rtol",
               "--atol", "--timeout", "--format", "--json", "--digits", "--exact", "--precision"),
 }

@@ -252,3 +252,29 @@ def _status(op_name: str, value: float, args: list[float], edges: tuple[Edge, ..
                 return "overflow", (f"the adjoint passed to {edge.input} ({adjoint:.6g} × "
                                     f"{edge.local:.6g}) overflows float64 [overflow]")
     return "ok", None
+
+
+def structure(graph: Graph) -> Result:
+    """The graph alone, without a point: ops, formulas and symbolic rules, no numbers."""
+    ids, inputs, varying = graph.ids, graph.inputs, graph.varying
+    fanout = [0] * len(ids)
+    for ins in inputs:
+        for j in ins:
+            fanout[j] += 1
+    rule_makers: dict[str, object] = {}
+    nodes = []
+    for i, node_id in enumerate(ids):
+        ins = inputs[i]
+        edges: tuple[Edge, ...] = ()
+        if ins:
+            op_name = graph.ops[i]
+            rule = rule_makers.get(op_name)
+            if rule is None:
+                rule = rule_makers[op_name] = _rule_maker(op_of(op_name), graph.constants)
+            names = [ids[j] for j in ins]
+            edges = tuple(Edge(names[k], None, rule(k, names, ins) if varying[j] else None)
+                          for k, j in enumerate(ins))
+        nodes.append(NodeResult(node_id, graph.ops[i], graph.formulas[i], None, None, edges,
+                                "ok", None, graph.named[i], fanout[i]))
+    return Result(expression=graph.source, at=(), output=ids[graph.output], value=None,
+                  gradient=(), nodes=tuple(nodes))

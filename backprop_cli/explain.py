@@ -1,0 +1,141 @@
+"""The chain rule step by step, derived from the same Result that `grad` prints.
+
+An Explanation is the evaluation trace (Wengert list), the forward sweep with numbers
+substituted, the reverse sweep with every adjoint written as a sum over the node's consumers,
+and the gradient. Renderers (render/explain_*.py) only lay it out, so the steps can never
+disagree with the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InputError
+from .graph import op_of
+from .result import NodeResult, Result
+
+
+@dataclass(frozen=True)
+class ForwardStep:
+    """`node = formula = formula with numbers = value`."""
+
+    node: str
+    op: str
+    formula: str
+    substituted: str
+    value: float | None
+    status: str
+
+
+@dataclass(frozen=True)
+class Term:
+    """One path into an adjoint: consumer's adjoint × ∂consumer/∂node."""
+
+    consumer: str
+    rule: str | None
+    consumer_adjoint: float | None
+    local: float | None
+
+
+@dataclass(frozen=True)
+class ReverseStep:
+    """`nodē = Σ consumer̄ · ∂consumer/∂node`, or the seed 1 for the output."""
+
+    node: str
+    terms: tuple[Term, ...]
+    adjoint: float | None
+    seed: bool
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything explain shows, in order."""
+
+    expression: str
+    at: tuple[tuple[str, float], ...]
+    output: str
+    value: float | None
+    inputs: tuple[tuple[str, str], ...]  # (id, "variable" | "constant")
+    forward: tuple[ForwardStep, ...]
+    reverse: tuple[ReverseStep, ...]
+    gradient: tuple[tuple[str, float], ...]
+    wrt: str | None
+    warnings: tuple[str, ...]
+
+
+def explain(result: Result, wrt: str | None = None, digits: int = 6) -> Explanation:
+    """Build the explanation of a Result; `wrt` limits the reverse sweep to paths to it."""
+    nodes = result.nodes
+    variables = [name for name, _ in result.gradient]
+    if wrt is not None and wrt not in variables:
+        raise InputError(f"--wrt {wrt!r} is not a variable of the program "
+                         f"(variables: {', '.join(variables) or 'none'})")
+    values = {node.id: node.value for node in nodes}
+    forward = tuple(_forward_step(node, values, digits) for node in nodes if node.inputs)
+    relevant = _on_paths(nodes, wrt, result.output) if wrt is not None else None
+    reverse = tuple(_reverse_steps(nodes, result.output, relevant))
+    gradient = tuple((name, value) for name, value in result.gradient
+                     if wrt is None or name == wrt)
+    inputs = tuple((node.id, "variable" if node.op == "var" else "constant")
+                   for node in nodes if not node.inputs)
+    return Explanation(result.parsed or result.expression.strip(), result.at, result.output,
+                       result.value, inputs, forward, reverse, gradient, wrt, result.warnings)
+
+
+def number_text(value: float | None, digits: int) -> str:
+    """A number for a formula: negative ones in parentheses."""
+    from .render.table import fmt
+
+    text = fmt(value, digits)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _forward_step(node: NodeResult, values: dict, digits: int) -> ForwardStep:
+    op = op_of(node.op)
+    numbers = [edge.input if edge.rule is None and _is_literal(edge.input)
+               else number_text(values[edge.input], digits) for edge in node.inputs]
+    return ForwardStep(node.id, node.op, node.expr, op.render_formula(numbers), node.value,
+                       node.status)
+
+
+def _is_literal(node_id: str) -> bool:
+    return node_id.lstrip("-")[:1] in "0123456789."
+
+
+def _reverse_steps(nodes: tuple[NodeResult, ...], output: str, relevant: set[str] | None):
+    consumers: dict[str, list[Term]] = {}
+    adjoint = {node.id: node.adjoint for node in nodes}
+    for node in nodes:
+        for edge in node.inputs:
+            if edge.rule is not None:
+                consumers.setdefault(edge.input, []).append(
+                    Term(node.id, edge.rule, adjoint[node.id], edge.local))
+    live = _ancestors(nodes, output)
+    for node in reversed(nodes):
+        if node.adjoint is None or node.id not in live:
+            continue
+        if relevant is not None and node.id not in relevant:
+            continue
+        terms = tuple(term for term in consumers.get(node.id, []) if term.consumer in live)
+        yield ReverseStep(node.id, terms, node.adjoint, node.id == output)
+
+
+def _ancestors(nodes: tuple[NodeResult, ...], output: str) -> set[str]:
+    by_id = {node.id: node for node in nodes}
+    seen = {output}
+    stack = [output]
+    while stack:
+        for edge in by_id[stack.pop()].inputs:
+            if edge.input not in seen:
+                seen.add(edge.input)
+                stack.append(edge.input)
+    return seen
+
+
+def _on_paths(nodes: tuple[NodeResult, ...], source: str, output: str) -> set[str]:
+    """Nodes on some path from `source` to the output (both included)."""
+    downstream = {source}
+    for node in nodes:  # topological order: inputs come first
+        if any(edge.input in downstream for edge in node.inputs):
+            downstream.add(node.id)
+    return downstream & _ancestors(nodes, output)

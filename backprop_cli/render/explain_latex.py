@@ -1,0 +1,67 @@
+"""Explanation → LaTeX: an align* block of both sweeps and tabulars of the three tables.
+
+The output is a fragment to paste into a document that loads amsmath."""
+
+from __future__ import annotations
+
+from ..explain import Explanation
+from .latex_math import bar, escape_text, formula, latex_id, number
+
+
+def render(explanation: Explanation, digits: int = 6) -> str:
+    """The fragment; every formula is printed from a parsed tree, so it is valid LaTeX."""
+    lines = ["% backprop explain: needs \\usepackage{amsmath}",
+             "\\paragraph{Forward sweep}", "\\begin{align*}"]
+    rows = [f"{latex_id(name)} &= {number(value, digits)}" for name, value in explanation.at]
+    for step in explanation.forward:
+        rows.append(f"{latex_id(step.node)} &= {formula(step.formula)} = "
+                    f"{formula(step.substituted)} = {number(step.value, digits)}")
+    lines.append(" \\\\\n".join(rows) if rows else "&")
+    lines += ["\\end{align*}", "\\paragraph{Reverse sweep}", "\\begin{align*}"]
+    rows = []
+    for step in explanation.reverse:
+        if step.seed:
+            rows.append(f"{bar(step.node)} &= 1")
+            continue
+        if not step.terms:
+            rows.append(f"{bar(step.node)} &= 0")
+            continue
+        symbols = " + ".join(f"{bar(t.consumer)} \\frac{{\\partial {latex_id(t.consumer)}}}"
+                             f"{{\\partial {latex_id(step.node)}}}" for t in step.terms)
+        numbers = " + ".join(f"{_factor(t.consumer_adjoint, digits)} \\cdot "
+                             f"{_factor(t.local, digits)}" for t in step.terms)
+        rows.append(f"{bar(step.node)} &= {symbols} = {numbers} = {number(step.adjoint, digits)}")
+    lines.append(" \\\\\n".join(rows) if rows else "&")
+    lines.append("\\end{align*}")
+    lines += _tables(explanation, digits)
+    return "\n".join(lines) + "\n"
+
+
+def _factor(value: float | None, digits: int) -> str:
+    text = number(value, digits)
+    return f"\\left({text}\\right)" if text.startswith("-") else text
+
+
+def _tables(explanation: Explanation, digits: int) -> list[str]:
+    lines = ["\\paragraph{Forward pass}", "\\begin{tabular}{lll}",
+             "node & formula & value \\\\ \\hline"]
+    for name, value in explanation.at:
+        lines.append(f"${latex_id(name)}$ & input & ${number(value, digits)}$ \\\\")
+    for step in explanation.forward:
+        lines.append(f"${latex_id(step.node)}$ & ${formula(step.formula)}$ & "
+                     f"${number(step.value, digits)}$ \\\\")
+    lines += ["\\end{tabular}", "", "\\paragraph{Local derivatives}", "\\begin{tabular}{lll}",
+              "edge & rule & value \\\\ \\hline"]
+    for step in explanation.reverse:
+        for term in step.terms:
+            rule = formula(term.rule) if term.rule else "\\text{" + escape_text("-") + "}"
+            lines.append(f"${latex_id(term.consumer)} \\leftarrow {latex_id(step.node)}$ & "
+                         f"$\\frac{{\\partial {latex_id(term.consumer)}}}"
+                         f"{{\\partial {latex_id(step.node)}}} = {rule}$ & "
+                         f"${number(term.local, digits)}$ \\\\")
+    lines += ["\\end{tabular}", "", "\\paragraph{Backward pass}", "\\begin{tabular}{ll}",
+              "adjoint & value \\\\ \\hline"]
+    for step in explanation.reverse:
+        lines.append(f"${bar(step.node)}$ & ${number(step.adjoint, digits)}$ \\\\")
+    lines.append("\\end{tabular}")
+    return lines

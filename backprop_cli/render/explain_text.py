@@ -1,0 +1,67 @@
+"""Explanation → rich text for the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+
+from ..explain import Explanation, ReverseStep, number_text
+from .table import bar, fmt, pretty
+
+
+def render(explanation: Explanation, digits: int = 6) -> Group:
+    """Trace, forward sweep, reverse sweep and gradient, one line per step."""
+    parts = [_heading("Evaluation trace (Wengert list)")]
+    trace = Text()
+    for node_id, kind in explanation.inputs:
+        if kind == "variable":
+            trace.append(f"  {node_id}  (input)\n")
+    for step in explanation.forward:
+        trace.append(f"  {step.node} = {pretty(step.formula)}\n")
+    parts.append(trace)
+
+    parts.append(_heading("Forward sweep"))
+    forward = Text()
+    for name, value in explanation.at:
+        forward.append(f"  {name} = {fmt(value, digits)}\n")
+    for step in explanation.forward:
+        line = (f"  {step.node} = {pretty(step.formula)} = {pretty(step.substituted)} = "
+                f"{fmt(step.value, digits)}")
+        forward.append(line)
+        if step.status not in ("ok", "propagated"):
+            forward.append(f"   [{step.status}]", style="yellow")
+        forward.append("\n")
+    parts.append(forward)
+
+    title = "Reverse sweep" + (f" (paths to {explanation.wrt})" if explanation.wrt else "")
+    parts.append(_heading(title))
+    reverse = Text()
+    for step in explanation.reverse:
+        reverse.append("  " + reverse_line(step, explanation.output, digits) + "\n")
+    parts.append(reverse)
+
+    parts.append(_heading("Gradient"))
+    gradient = Text()
+    for name, value in explanation.gradient:
+        gradient.append(f"  ∂{explanation.output}/∂{name} = {bar(name)} = {fmt(value, digits)}\n")
+    parts.append(gradient)
+    return Group(*parts)
+
+
+def reverse_line(step: ReverseStep, output: str, digits: int) -> str:
+    """x̅ = z̅3̅·∂z3/∂x + z̅4̅·∂z4/∂x = 1·2 + 1·0.419974 = 2.41997"""
+    if step.seed:
+        return f"{bar(step.node)} = ∂{output}/∂{output} = 1"
+    if not step.terms:
+        return f"{bar(step.node)} = 0  (no path to {output})"
+    symbols = " + ".join(f"{bar(t.consumer)}·∂{t.consumer}/∂{step.node}" for t in step.terms)
+    numbers = " + ".join(f"{number_text(t.consumer_adjoint, digits)}·"
+                         f"{number_text(t.local, digits)}" for t in step.terms)
+    rules = ", ".join(f"∂{t.consumer}/∂{step.node} = {pretty(t.rule or '')}"
+                      for t in step.terms)
+    return (f"{bar(step.node)} = {symbols} = {numbers} = {fmt(step.adjoint, digits)}"
+            f"   where {rules}")
+
+
+def _heading(title: str) -> Text:
+    return Text(title, style="bold")

@@ -1,0 +1,65 @@
+"""Result → the graph drawn in the terminal as a tree from the output back to the inputs.
+
+A node used by several consumers is drawn in full once, at its first use in depth-first order;
+later uses point back to it ("↑ see above"), so every fan-out edge is shown and no subgraph is
+repeated."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from rich.tree import Tree
+
+from ..result import Edge, NodeResult, Result
+from .table import bar, fmt, pretty
+
+
+def render(result: Result, digits: int = 6) -> Tree:
+    by_id = {node.id: node for node in result.nodes}
+    drawn: set[str] = set()
+    root = Tree(_label(by_id[result.output], digits))
+    drawn.add(result.output)
+    stack: list[tuple[Tree, NodeResult]] = [(root, by_id[result.output])]
+    while stack:
+        branch, node = stack.pop()
+        children = []
+        for edge in node.inputs:
+            child = by_id[edge.input]
+            text = _edge_label(node, edge, digits)
+            if child.id in drawn:
+                text.append(f"{child.id}  ↑ see above", style="dim")
+                branch.add(text)
+                continue
+            text.append_text(_label(child, digits))
+            sub = branch.add(text)
+            drawn.add(child.id)
+            if child.inputs:
+                children.append((sub, child))
+        stack.extend(reversed(children))
+    return root
+
+
+def _label(node: NodeResult, digits: int) -> Text:
+    text = Text(node.id, style="bold")
+    if node.inputs:
+        text.append(f" = {pretty(node.expr)}")
+        text.append(f"  [{node.op}]", style="dim")
+    elif node.op == "const":
+        text.append("  [const]", style="dim")
+    else:
+        text.append("  [input]", style="dim")
+    if node.value is not None:
+        text.append(f"  value {fmt(node.value, digits)}", style="cyan")
+    if node.adjoint is not None:
+        text.append(f"  {bar(node.id)} {fmt(node.adjoint, digits)}", style="magenta")
+    if node.status not in ("ok", "propagated"):
+        text.append(f"  {node.status}", style="yellow")
+    return text
+
+
+def _edge_label(node: NodeResult, edge: Edge, digits: int) -> Text:
+    if edge.rule is None:
+        return Text("")
+    label = f"∂{node.id}/∂{edge.input} = {pretty(edge.rule)}"
+    if edge.local is not None or node.value is not None:
+        label += f" = {fmt(edge.local, digits)}"
+    return Text(f"({label}) ", style="green")

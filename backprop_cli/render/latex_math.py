@@ -1,0 +1,151 @@
+"""Formulas and node ids as LaTeX math, for the explain and graph renderers."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_GREEK = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon",
+    "ζ": r"\zeta", "η": r"\eta", "θ": r"\theta", "ι": r"\iota", "κ": r"\kappa",
+    "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu", "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho",
+    "σ": r"\sigma", "τ": r"\tau", "υ": r"\upsilon", "φ": r"\phi", "χ": r"\chi", "ψ": r"\psi",
+    "ω": r"\omega", "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta", "Λ": r"\Lambda",
+    "Ξ": r"\Xi", "Π": r"\Pi", "Σ": r"\Sigma", "Φ": r"\Phi", "Ψ": r"\Psi", "Ω": r"\Omega",
+}
+_NAMED_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
+                "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi",
+                "chi", "psi", "omega"}
+_KNOWN_FUNCTIONS = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "ln", "max",
+                    "min", "arcsin", "arccos", "arctan", "cot", "sec", "csc"}
+_FUNCTION_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
+_SPLIT = re.compile(r"^(.*?)_?(\d+)$")
+
+
+def escape_text(text: str) -> str:
+    """Plain text safe inside LaTeX (for \\text{...} and table cells)."""
+    replacements = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+                    "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
+    return "".join(replacements.get(char, char) for char in text)
+
+
+def latex_id(node_id: str) -> str:
+    """x → x, z3 → z_{3}, w_1 → w_{1}, θ1 → \\theta_{1}, yhat → \\mathit{yhat}."""
+    if _is_number(node_id):
+        return number(float(node_id))
+    match = _SPLIT.match(node_id)
+    base, index = (match.group(1), match.group(2)) if match and match.group(1) else (node_id, "")
+    base = "".join(_GREEK.get(char, char) for char in base)
+    if base in _NAMED_GREEK:
+        base = "\\" + base
+    elif len(base) > 1 and not base.startswith("\\"):
+        base = r"\mathit{" + escape_text(base) + "}"
+    elif not base.startswith("\\"):
+        base = escape_text(base)
+    return f"{base}_{{{index}}}" if index else base
+
+
+def bar(node_id: str) -> str:
+    """The adjoint of a node: \\bar{x}, \\overline{z_{3}}."""
+    inner = latex_id(node_id)
+    return rf"\bar{{{inner}}}" if len(node_id) == 1 else rf"\overline{{{inner}}}"
+
+
+def number(value: float | None, digits: int = 6) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return r"\mathrm{NaN}"
+    if math.isinf(value):
+        return r"\infty" if value > 0 else r"-\infty"
+    text = f"{value + 0.0:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def formula(text: str) -> str:
+    """A formula in our syntax (ids, + - * / **, calls) as LaTeX; text it cannot read is
+    set as \\text{...}."""
+    from ..errors import BackpropError
+    from ..parse import parse_program
+
+    try:
+        statements = parse_program(text).statements
+    except BackpropError:
+        return r"\text{" + escape_text(text) + "}"
+    if len(statements) != 1 or statements[0].target is not None:
+        return r"\text{" + escape_text(text) + "}"
+    return tree_to_latex(statements[0].tree)
+
+
+def tree_to_latex(tree: tuple) -> str:
+    """Iterative printer of a parsed expression tree."""
+    out: list[str] = []
+    stack: list = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        kind = node[0]
+        if kind in ("var", "ref"):
+            out.append(latex_id(node[1]))
+        elif kind == "const":
+            out.append({"pi": r"\pi", "e": "e", "E": "e"}.get(node[2]) or number(node[1], 12))
+        elif kind == "call":
+            stack.extend(reversed(_call(node)))
+        elif kind == "neg":
+            stack.extend(reversed(["-", *_grouped(node[1], 3)]))
+        elif kind == "div":
+            stack.extend(reversed([r"\frac{", node[1], "}{", node[2], "}"]))
+        elif kind == "pow":
+            stack.extend(reversed([*_grouped(node[1], 5), "^{", node[2], "}"]))
+        else:
+            symbol = {"add": " + ", "sub": " - ", "mul": r" \cdot "}[kind]
+            right_strict = kind != "add" and kind != "mul"
+            stack.extend(reversed([*_grouped(node[1], _PRECEDENCE[kind]), symbol,
+                                   *_grouped(node[2], _PRECEDENCE[kind] + right_strict)]))
+    return "".join(out)
+
+
+def _call(node: tuple) -> list:
+    name = node[1].partition("#")[0]
+    args = node[2]
+    if name == "sqrt":
+        return [r"\sqrt{", args[0], "}"]
+    if name == "abs":
+        return [r"\left|", args[0], r"\right|"]
+    if name == "logb":
+        return [r"\log_{", args[1], r"}\left(", args[0], r"\right)"]
+    name = _FUNCTION_NAMES.get(name, name)
+    head = "\\" + name if name in _KNOWN_FUNCTIONS else r"\operatorname{" + escape_text(name) + "}"
+    parts: list = [head + r"\left("]
+    for k, arg in enumerate(args):
+        if k:
+            parts.append(", ")
+        parts.append(arg)
+    parts.append(r"\right)")
+    return parts
+
+
+def _grouped(child: tuple, precedence: int) -> list:
+    kind = child[0]
+    child_precedence = _PRECEDENCE.get(kind, 6)
+    if kind == "const" and child[1] < 0:
+        child_precedence = 0  # a negative number inside a formula is always parenthesized
+    if kind == "div" and precedence < 5:
+        child_precedence = 6  # a fraction is already a group, except as a power's base
+    if child_precedence < precedence:
+        return [r"\left(", child, r"\right)"]
+    return [child]
