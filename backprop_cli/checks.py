@@ -149,6 +149,4 @@ def _real_number(value) -> float | None:
         return None
     if abs(number.imag) > 1e-12 * max(1.0, abs(number.real)) or not math.isfinite(number.real):
         return None
-    if abs(number.real) > 1e60:
-        return None  # what evalf leaves of 1/0 at finite precision, not a derivative value
     return number.real

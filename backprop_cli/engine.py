@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from .errors import InputError
 from .graph import CONST, VAR, Graph, op_of
-from .ops import UNKNOWN_RULE
+from .ops import UNEVALUABLE_RULE, UNKNOWN_RULE
 from .result import Edge, NodeResult, Result
 
 _ARITHMETIC = (ArithmeticError, ValueError, TypeError)
@@ -242,6 +242,9 @@ def _status(op_name: str, value: float, args: list[float], edges: tuple[Edge, ..
                 return "propagated", None
             if edge.rule == UNKNOWN_RULE:
                 reason = f"SymPy knows no derivative of {op_name} with respect to {edge.input}"
+            elif edge.rule == UNEVALUABLE_RULE:
+                reason = (f"SymPy's derivative of {op_name} with respect to {edge.input} cannot "
+                          "be evaluated numerically")
             else:
                 kind = "nan" if math.isnan(edge.local) else "infinite"
                 reason = f"derivative with respect to {edge.input} is {kind} here"

@@ -23,6 +23,7 @@ from .errors import ParseError
 INF = math.inf
 NAN = math.nan
 UNKNOWN_RULE = "unknown to SymPy"
+UNEVALUABLE_RULE = "not evaluable numerically"
 
 
 @dataclass(frozen=True)
@@ -539,13 +540,12 @@ def sympy_op(name: str, arity: int) -> Op | None:
     forward = _real(sympy.lambdify(symbols, expression, modules))
     raw = [sympy.lambdify(symbols + (out,), p, modules) if p is not None else None
            for p in partials]
-    partials = [p if f is not None and _evaluates(f, arity + 1) else None
-                for p, f in zip(partials, raw, strict=True)]
-    compiled = [_real(f) if p is not None else _unknown_partial
-                for p, f in zip(partials, raw, strict=True)]
+    usable = [f is not None and _evaluates(f, arity + 1) for f in raw]
+    compiled = [_real(f) if ok else _unknown_partial for f, ok in zip(raw, usable, strict=True)]
     placeholders = {s: sympy.Symbol(f"{{{i}}}") for i, s in enumerate(symbols)}
-    rules = tuple(str(p.xreplace(placeholders)) if p is not None else UNKNOWN_RULE
-                  for p in partials)
+    rules = tuple(str(p.xreplace(placeholders)) if ok else
+                  (UNKNOWN_RULE if p is None else UNEVALUABLE_RULE)
+                  for p, ok in zip(partials, usable, strict=True))
     formula = f"{name}(" + ", ".join(f"{{{i}}}" for i in range(arity)) + ")"
     partial = _unary_from(compiled[0]) if arity == 1 else _binary_from(compiled)
     if not _evaluates(sympy.lambdify(symbols, expression, modules), arity):

@@ -1,0 +1,769 @@
+"""Regression tests for behaviour that recent fixes introduced.
+
+Every expected number comes from an independent oracle: a derivative worked out by hand (the
+working is in the comment next to it), `sympy.diff` evaluated to 30 digits, central differences,
+exact integer or rational arithmetic, or IEEE 754 semantics. Nothing here is a snapshot of what the
+program printed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from backprop_cli import grad
+from backprop_cli import graph as graph_module
+from backprop_cli import ops as ops_module
+from backprop_cli.cli import app, main
+from backprop_cli.errors import LimitError, ParseError
+from backprop_cli.parse import format_program, parse_program
+
+RTOL_SYMPY = 1e-9
+ATOL_SYMPY = 1e-15
+EPS = 1e-6
+RTOL_FD = 1e-3
+ATOL_FD = 1e-5
+
+runner = CliRunner()
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def invoke(*args: str, input: str | bytes | None = None):
+    """Run the Typer app in-process; stdout and stderr are kept apart."""
+    return runner.invoke(app, list(args), input=input)
+
+
+def strict_json(text: str) -> dict:
+    """Parse RFC 8259 JSON: NaN and Infinity literals are errors."""
+    def refuse(literal: str):
+        raise AssertionError(f"non-standard JSON literal {literal}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def grad_json(*args: str) -> dict:
+    result = invoke("grad", *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return strict_json(result.stdout)
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def bad_input(*args: str) -> str:
+    """Run `grad` expecting exit 2 with one error line and nothing on stdout; the line."""
+    result = invoke("grad", *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    return one_error_line(result.stderr)
+
+
+def gradient_of(result) -> dict[str, float]:
+    return dict(result.gradient)
+
+
+def flagged(result, status: str):
+    matching = [n for n in result.nodes if n.status == status]
+    assert len(matching) == 1, [(n.id, n.op, n.status) for n in result.nodes]
+    return matching[0]
+
+
+def descendants(result, node_id: str) -> set[str]:
+    found = {node_id}
+    for node in result.nodes:  # topological order
+        if any(edge.input in found for edge in node.inputs):
+            found.add(node.id)
+    return found - {node_id}
+
+
+def at_point(expression, symbols, values) -> float:
+    subs = {s: sp.Float(v, 40) for s, v in zip(symbols, values, strict=True)}
+    number = complex(sp.N(expression, 30, subs=subs))
+    assert abs(number.imag) < 1e-20, (expression, number)
+    return number.real
+
+
+def close(actual: float, expected: float, rtol: float, atol: float) -> bool:
+    return abs(actual - expected) <= atol + rtol * abs(expected)
+
+
+def central_difference(text: str, at: dict[str, float], name: str) -> float:
+    plus, minus = dict(at), dict(at)
+    plus[name] += EPS
+    minus[name] -= EPS
+    return (grad(text, plus).value - grad(text, minus).value) / (2 * EPS)
+
+
+@pytest.fixture(scope="module")
+def validator():
+    path = resources.files("backprop_cli") / "schemas" / "grad.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def backprop_command() -> str:
+    beside_python = Path(sys.executable).with_name("backprop")
+    found = str(beside_python) if beside_python.exists() else shutil.which("backprop")
+    assert found, "the backprop console script is not installed"
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Superscript runs are one exponent
+
+
+@pytest.mark.parametrize(
+    ("text", "x", "value", "derivative"),
+    [
+        # x**23 at 2: 2**23 = 8388608; d/dx = 23*x**22 = 23*2**22 = 96468992
+        ("x²³", 2.0, 2**23, 23 * 2**22),
+        # x**10 at 2: 1024; d/dx = 10*2**9 = 5120
+        ("x¹⁰", 2.0, 2**10, 10 * 2**9),
+        # x**-1 at 2: 0.5; d/dx = -x**-2 = -0.25
+        ("x⁻¹", 2.0, 0.5, -0.25),
+        # x**-12 at 2: 2**-12; d/dx = -12*x**-13 = -12*2**-13
+        ("x⁻¹²", 2.0, 2.0**-12, -12 * 2.0**-13),
+    ],
+)
+def test_superscript_run_is_one_exponent(text, x, value, derivative):
+    result = grad(text, {"x": x})
+    assert result.value == value
+    assert gradient_of(result) == {"x": derivative}
+    assert result.node(result.output).op == "pow"
+
+
+def test_superscript_run_tree():
+    tree = parse_program("x²³").statements[0].tree
+    assert tree[0] == "pow" and tree[1] == ("var", "x")
+    assert tree[2][:2] == ("const", 23.0)
+    tree = parse_program("x⁻¹").statements[0].tree
+    assert tree[2][:2] == ("const", -1.0)
+
+
+@pytest.mark.parametrize("text", ["x⁻", "x⁻ + 1", "2*x⁻"])
+def test_superscript_minus_alone_is_refused(text):
+    with pytest.raises(ParseError) as caught:
+        parse_program(text)
+    assert "superscript" in str(caught.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. `x.5` is refused; a constant or a one-letter name before '(' multiplies
+
+
+def test_number_with_leading_point_after_a_name_is_refused():
+    with pytest.raises(ParseError) as caught:
+        parse_program("x.5")
+    assert "'.5'" in str(caught.value)
+    with pytest.raises(ParseError):
+        grad("x.5", {"x": 2})  # never read as x*0.5 = 1
+
+
+@pytest.mark.parametrize(
+    ("text", "x", "value", "derivative"),
+    [
+        ("pi(x + 1)", 2.0, math.pi * 3, math.pi),  # pi*(x+1): d/dx = pi
+        ("e(x+1)", 2.0, math.e * 3, math.e),  # e*(x+1): d/dx = e
+        ("x(3x+1)", 2.0, 2 * 7, 13.0),  # 3x**2 + x: value 14, d/dx = 6x + 1 = 13
+    ],
+)
+def test_constant_or_one_letter_name_before_parenthesis_multiplies(text, x, value, derivative):
+    result = grad(text, {"x": x})
+    assert result.node(result.output).op == "mul"
+    assert result.value == pytest.approx(value, rel=1e-15)
+    assert gradient_of(result)["x"] == pytest.approx(derivative, rel=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Look-alike skeletons, and look-alike option names
+
+
+@pytest.mark.parametrize(("text", "names"), [("ɑ*a", ("ɑ", "a")), ("ν*v", ("ν", "v")),
+                                             ("ν1 + v1", ("ν1", "v1"))])
+def test_names_that_look_alike_are_refused_naming_both(text, names):
+    with pytest.raises(ParseError) as caught:
+        parse_program(text)
+    message = str(caught.value)
+    for name in names:
+        assert repr(name) in message, message
+    assert "look alike" in message
+
+
+def test_names_with_different_skeletons_are_accepted():
+    result = grad("ν*w", {"ν": 2, "w": 3})
+    assert result.value == 6.0
+    assert gradient_of(result) == {"ν": 3.0, "w": 2.0}
+
+
+@pytest.mark.parametrize("name", ["\uff58", "\u0445"])  # FULLWIDTH x, CYRILLIC ha
+def test_look_alike_option_names_are_refused(name):
+    line = bad_input("x", f"--{name}", "3")
+    assert "look-alike" in line and name in line
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. An undefined value has an undefined derivative
+
+
+def test_log_of_negative_has_nan_gradient(validator):
+    # log(-1) is not a real number. PyTorch would still report d/dx = 1/x = -1; the documented
+    # rule here is that the derivatives of an undefined value are undefined too (NaN).
+    result = grad("log(x) + 1", {"x": -1})
+    assert math.isnan(gradient_of(result)["x"])
+    node = flagged(result, "undefined")
+    assert node.op == "log"
+    downstream = descendants(result, node.id)
+    assert downstream
+    for other in result.nodes:
+        if other.id in downstream:
+            assert other.status == "propagated"
+    document = grad_json("log(x) + 1", "--x", "-1")
+    validator.validate(document)
+    assert document["gradient"]["x"] is None
+    assert document["nonfinite"]["gradient"] == {"x": "nan"}
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. The status follows the value
+
+
+@pytest.mark.parametrize(
+    ("text", "x", "op", "status"),
+    [
+        ("log(x, 1)", 2.0, "logb", "infinite"),  # log(2)/log(1) = log(2)/0 = +inf: a pole
+        ("erfinv(x)", 1.0, "erfinv", "infinite"),  # erfinv(1) = +inf: a pole
+        ("exp(x)", 1000.0, "exp", "overflow"),  # e**1000 ≈ 10**434.3 > DBL_MAX, finite input
+    ],
+)
+def test_status_follows_the_value(text, x, op, status):
+    result = grad(text, {"x": x})
+    assert result.value == math.inf
+    node = flagged(result, status)
+    assert node.op == op
+    assert node.message
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. An adjoint that overflows is flagged
+
+
+def test_adjoint_overflow_is_flagged():
+    # value: 1e200*(1e200*1e-300) = 1e200*1e-100 = 1e100, finite;
+    # d/dx = 1e200*1e200 = 1e400 > DBL_MAX, so +inf.
+    result = grad("1e200*(1e200*x)", {"x": 1e-300})
+    assert result.value == pytest.approx(1e100, rel=1e-15)
+    assert gradient_of(result)["x"] == math.inf
+    assert flagged(result, "overflow").op == "mul"
+    assert invoke("grad", "1e200*(1e200*x)", "--x", "1e-300").exit_code == 0
+    assert invoke("grad", "1e200*(1e200*x)", "--x", "1e-300", "--strict").exit_code == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. max/min: a tie counts only at the chosen end
+
+
+def test_max_with_a_tie_below_the_maximum_is_not_a_kink():
+    # max(3, 1, 1) = 3 is attained by x alone: locally max = x, so the gradient is (1, 0, 0).
+    result = grad("max(x, y, z)", {"x": 3, "y": 1, "z": 1})
+    assert result.value == 3.0
+    assert gradient_of(result) == {"x": 1.0, "y": 0.0, "z": 0.0}
+    assert all(n.status == "ok" for n in result.nodes)
+
+
+def test_min_with_a_tie_at_the_minimum_is_a_kink():
+    # min(3, 1, 1) = 1 is attained by y and z: the documented split is 0.5/0.5.
+    result = grad("min(x, y, z)", {"x": 3, "y": 1, "z": 1})
+    assert result.value == 1.0
+    assert gradient_of(result) == {"x": 0.0, "y": 0.5, "z": 0.5}
+    assert flagged(result, "kink").op == "min"
+
+
+def test_max_of_two_tied():
+    result = grad("max(x, y)", {"x": 1, "y": 1})
+    assert gradient_of(result) == {"x": 0.5, "y": 0.5}
+    assert flagged(result, "kink").op == "max"
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. The partial of x/y by y at extreme magnitudes
+
+
+@pytest.mark.parametrize(("x", "y"), [(1e-300, 1e-200), (1e300, 1e160)])
+def test_division_partials_at_extreme_magnitudes(x, y):
+    # d/dx (x/y) = 1/y; d/dy (x/y) = -x/y**2. y**2 itself under- or overflows float64 here
+    # (1e-400, 1e320), but the partial does not: -1e100 and -1e-20.
+    exact_dy = -sp.Rational(x) / sp.Rational(y) ** 2  # the float inputs taken exactly
+    exact_dx = 1 / sp.Rational(y)
+    result = grad("x/y", {"x": x, "y": y})
+    gradient = gradient_of(result)
+    assert gradient["y"] == pytest.approx(float(exact_dy), rel=4e-16)
+    assert gradient["y"] == pytest.approx(-(x / y) / y, rel=4e-16)
+    assert gradient["x"] == pytest.approx(float(exact_dx), rel=4e-16)
+    assert all(n.status == "ok" for n in result.nodes)
+
+
+def test_division_oracles_are_the_expected_magnitudes():
+    assert float(-sp.Rational(1, 10**300) / sp.Rational(1, 10**200) ** 2) == -1e100
+    assert float(-sp.Integer(10**300) / sp.Integer(10**160) ** 2) == -1e-20
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. The sign of an overflowing pow partial
+
+
+def test_overflowing_pow_partial_keeps_its_sign():
+    # d/dx x**400 = 400*x**399; at x = -10 that is 400*(-10)**399 = -4e401: negative, and
+    # beyond DBL_MAX, so -inf. The value (-10)**400 = 1e400 overflows to +inf.
+    exact = 400 * (-10) ** 399
+    assert exact < 0 and abs(exact) > sys.float_info.max
+    result = grad("x**400", {"x": -10})
+    assert result.value == math.inf
+    assert gradient_of(result)["x"] == -math.inf
+    assert flagged(result, "overflow").op == "pow"
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. --check: skipped, failed, too large, timed out
+
+
+@pytest.mark.parametrize(("text", "x"), [("asin(x)", "1"), ("acos(x)", "1"), ("sinc(x)", "0")])
+def test_check_skips_a_non_finite_derivative(text, x, validator):
+    # asin'(x) = 1/sqrt(1 - x**2) and acos'(x) = -1/sqrt(1 - x**2) are infinite at 1.
+    result = invoke("grad", text, "--x", x, "--check", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    validator.validate(document)
+    assert document["check"]["status"] == "skipped"
+    assert document["check"]["entries"]["x"]["agrees"] is None
+    assert document["gradient"]["x"] is None
+
+
+def test_asin_and_acos_at_one_have_infinite_derivatives():
+    assert gradient_of(grad("asin(x)", {"x": 1}))["x"] == math.inf
+    assert gradient_of(grad("acos(x)", {"x": 1}))["x"] == -math.inf
+
+
+def test_check_fails_when_a_partial_is_wrong(monkeypatch):
+    # tanh'(1) = 1 - tanh(1)**2 = 0.41997...; a partial that says 0.5 must be caught.
+    wrong = dataclasses.replace(ops_module.OPS["tanh"], partial=lambda a, out: 0.5)
+    monkeypatch.setitem(ops_module.OPS, "tanh", wrong)
+    result = grad("tanh(x)", {"x": 1}, check=True)
+    assert gradient_of(result) == {"x": 0.5}
+    assert result.check.status == "failed"
+    (name, symbolic, agrees), = result.check.entries
+    assert (name, agrees) == ("x", False)
+    assert symbolic == pytest.approx(1 - math.tanh(1) ** 2, rel=1e-12)
+    cli = invoke("grad", "tanh(x)", "--x", "1", "--check")
+    assert cli.exit_code == 1
+    assert "✗" in cli.stdout
+
+
+def test_check_passes_on_a_large_finite_gradient():
+    # d/dx x**70 = 70*x**69 = 7e70 at x = 10: finite, so SymPy's value must be compared.
+    exact = 70 * 10**69
+    result = grad("x**70", {"x": 10}, check=True)
+    assert gradient_of(result)["x"] == float(exact)
+    assert result.check.status == "passed", result.check
+
+
+def test_check_of_an_exponentially_large_tree_is_skipped():
+    # a14 = x**(2**14): 15 DAG nodes but 2**15 - 1 nodes as a tree. d/dx = 16384*x**16383.
+    program = "a0 = x\n" + "\n".join(f"a{i} = a{i - 1}*a{i - 1}" for i in range(1, 15))
+    result = grad(program, {"x": 1.0}, check=True)
+    assert gradient_of(result) == {"x": 16384.0}
+    assert result.check.status == "skipped"
+    assert "too large" in result.check.reason
+
+
+def test_check_that_sympy_cannot_finish_in_time_is_skipped():
+    # 60 polynomial factors: about 1,000 nodes as a tree, but several seconds of sympy.diff
+    # and evalf (measured: 5 s), far over the 0.2 s limit.
+    text = "*".join(f"(x**{i} + {i}*y + {i + 1})" for i in range(1, 61))
+    started = time.monotonic()
+    result = grad(text, {"x": 0.3, "y": 0.7}, check=True, check_timeout=0.2)
+    assert time.monotonic() - started < 5  # bounded, not a timing measurement
+    assert result.check.status == "skipped"
+    assert "timed out" in result.check.reason
+
+
+def test_check_timeout_option_on_the_command_line(monkeypatch):
+    from backprop_cli import checks
+
+    def slow(*args):
+        time.sleep(30)
+
+    monkeypatch.setattr(checks, "_symbolic_gradient", slow)
+    result = invoke("grad", "x*y", "--x", "1", "--y", "2", "--check", "--check-timeout", "0.2",
+                    "--json")
+    assert result.exit_code == 0, result.stderr
+    check = strict_json(result.stdout)["check"]
+    assert check["status"] == "skipped"
+    assert "timed out" in check["reason"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. Exact mode
+
+
+X, Y = sp.symbols("x y", real=True)
+THIRD = sp.Rational(1, 3)
+
+
+def assert_decimal(decimal: str, oracle, digits: int = 28) -> None:
+    got = sp.Float(decimal, 40)
+    expected = sp.N(oracle, 40)
+    assert abs(got - expected) <= sp.Float(10) ** -digits * abs(expected), (decimal, expected)
+
+
+def assert_same_number(text: str, oracle) -> None:
+    assert sp.simplify(sp.sympify(text) - oracle) == 0, (text, oracle)
+
+
+def _check_example_exact(exact: dict) -> None:
+    # f = x*y + tanh(x) at x = 1/3, y = 2: f = 2/3 + tanh(1/3); df/dx = y + 1 - tanh(x)**2 =
+    # 3 - tanh(1/3)**2; df/dy = x = 1/3.
+    value = sp.tanh(THIRD) + sp.Rational(2, 3)
+    d_x = 3 - sp.tanh(THIRD) ** 2
+    assert sp.sympify(exact["value"]["exact"]) == sp.sympify(str(value))
+    assert_same_number(exact["value"]["exact"], value)
+    assert_same_number(exact["gradient"]["x"]["exact"], d_x)
+    assert sp.sympify(exact["gradient"]["y"]["exact"]) == THIRD
+    assert_decimal(exact["value"]["decimal"], value)
+    assert_decimal(exact["gradient"]["x"]["decimal"], d_x)
+    assert_decimal(exact["gradient"]["y"]["decimal"], THIRD)
+
+
+def test_exact_mode_library():
+    result = grad("x*y + tanh(x)", {"x": "1/3", "y": 2}, exact=True, precision=30)
+    document = result.to_dict()
+    assert document["exact"]["precision"] == 30
+    _check_example_exact(document["exact"])
+    # the float64 numbers stay as they are
+    assert result.value == pytest.approx(2 / 3 + math.tanh(1 / 3), rel=1e-15)
+
+
+def test_exact_mode_command_line(validator):
+    document = grad_json("x*y + tanh(x)", "--x", "1/3", "--y", "2", "--exact", "--precision",
+                         "30")
+    validator.validate(document)
+    _check_example_exact(document["exact"])
+    for node in document["nodes"]:
+        assert set(node["exact"]["value"]) == {"exact", "decimal"}
+
+
+def test_exact_mode_keeps_the_kink_conventions():
+    # relu'(0) = 0, abs'(0) = 0, and max(x, y, 0) with a three-way tie gives 1/3 to each input.
+    result = grad("relu(x) + abs(y) + max(x, y, 0)", {"x": 0, "y": 0}, exact=True)
+    gradient = result.to_dict()["exact"]["gradient"]
+    assert sp.sympify(gradient["x"]["exact"]) == THIRD
+    assert sp.sympify(gradient["y"]["exact"]) == THIRD
+    assert gradient_of(result) == pytest.approx({"x": 1 / 3, "y": 1 / 3}, rel=1e-15)
+
+
+def test_check_exact_shows_the_claims_exact_form():
+    result = invoke("check", "x*y + tanh(x)", "--at", "x=1/3,y=2", "--expect", "d/dx=2.8966",
+                    "--exact", "--json", "--precision", "30")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    document = strict_json(result.stdout)
+    (item,) = document["items"]
+    assert set(item["exact"]) == {"exact", "decimal"}
+    d_x = 3 - sp.tanh(THIRD) ** 2
+    assert_same_number(item["exact"]["exact"], d_x)
+    assert_decimal(item["exact"]["decimal"], d_x)
+
+
+# ---------------------------------------------------------------------------------------------
+# 12. The `parsed` text
+
+
+def test_parsed_field_makes_products_and_powers_explicit():
+    document = grad_json("2x + 3(x+1) + x²", "--x", "2")
+    assert document["parsed"] == "2*x + 3*(x + 1) + x**2"
+    # 2x + 3(x + 1) + x**2 at 2: 4 + 9 + 4 = 17; d/dx = 2 + 3 + 2x = 9
+    assert document["value"] == 17.0
+    assert document["gradient"] == {"x": 9.0}
+
+
+def without_constant_text(tree: tuple) -> tuple:
+    """The tree with every constant's text dropped (its value kept)."""
+    kind = tree[0]
+    if kind == "const":
+        return ("const", tree[1])
+    if kind in ("var", "ref"):
+        return tree
+    if kind == "call":
+        return ("call", tree[1], tuple(without_constant_text(a) for a in tree[2]))
+    return (kind, *(without_constant_text(child) for child in tree[1:]))
+
+
+ATOMS = ["x", "y", "z", "2", "3", "0.5", "1.5e1", "7.", "pi", "e"]
+SUPERSCRIPTS = ["²", "³", "²³", "⁻¹", "¹⁰"]
+BINARY_OPS = ["+", "-", "*", "/", "**", "^"]
+FORMS = ["atom", "binary", "binary", "binary", "paren", "neg", "sup", "implicit", "call",
+         "call2"]
+
+
+@st.composite
+def expressions(draw, depth: int = 5) -> str:
+    """Random text of the input grammar: binary operators, parentheses, unary minus,
+    superscripts, implicit products and calls, nested up to `depth` levels."""
+    form = "atom" if depth == 0 else draw(st.sampled_from(FORMS))
+    if form == "atom":
+        return draw(st.sampled_from(ATOMS))
+    inner = expressions(depth - 1)
+    if form == "binary":
+        return f"{draw(inner)} {draw(st.sampled_from(BINARY_OPS))} {draw(inner)}"
+    if form == "paren":
+        return f"({draw(inner)})"
+    if form == "neg":
+        return f"-{draw(inner)}"
+    if form == "sup":
+        return draw(inner) + draw(st.sampled_from(SUPERSCRIPTS))
+    if form == "implicit":
+        # the right operand is a parenthesis or a one-letter name, so never two numbers in a row
+        right = draw(st.one_of(inner.map(lambda a: f"({a})"), st.sampled_from("xyz")))
+        return f"{draw(inner)} {right}"
+    if form == "call":
+        return f"{draw(st.sampled_from(['sin', 'exp', 'tanh', 'sqrt']))}({draw(inner)})"
+    return f"{draw(st.sampled_from(['max', 'log']))}({draw(inner)}, {draw(inner)})"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions())
+def test_parsed_text_reparses_to_the_same_tree(text):
+    program = parse_program(text)
+    printed = format_program(program)
+    again = parse_program(printed)
+    original = program.statements[0].tree
+    assert without_constant_text(again.statements[0].tree) == without_constant_text(original), (
+        text, printed)
+    assert format_program(again) == printed
+
+
+# ---------------------------------------------------------------------------------------------
+# 13. Command-line polish
+
+
+@pytest.mark.parametrize(("option", "value", "suggestion"),
+                         [("--digts", "3", "--digits"), ("--fromat", "json", "--format")])
+def test_misspelt_option_is_refused_with_a_suggestion(option, value, suggestion):
+    line = bad_input("x", "--x", "1", option, value)
+    assert f"did you mean {suggestion}" in line
+
+
+def test_misspelt_command_is_one_line(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["grd", "x"])
+    assert caught.value.code == 2
+    captured = capsys.readouterr()
+    line = one_error_line(captured.err)
+    assert line.count("grad") == 1, line
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("format_args", [["--format", "json"], ["--format=json"]])
+def test_usage_error_with_format_json_prints_an_error_document(capsys, validator, format_args):
+    with pytest.raises(SystemExit) as caught:
+        main(["grad", "x", "--x", "1", *format_args, "--digits", "abc"])
+    assert caught.value.code == 2
+    captured = capsys.readouterr()
+    document = strict_json(captured.out)
+    validator.validate(document)
+    assert document["ok"] is False
+    assert document["error"]["code"] == "usage_error"
+    assert "--digits" in one_error_line(captured.err)
+
+
+def test_decimal_comma_is_explained():
+    assert "decimal point" in bad_input("x", "--x", "1,5")
+
+
+def test_file_with_a_byte_order_mark(tmp_path):
+    program = tmp_path / "bom.bp"
+    program.write_bytes(b"\xef\xbb\xbf" + "h = x*y\nout = h + x²\n".encode())
+    document = grad_json("--file", str(program), "--x", "3", "--y", "2")
+    # out = x*y + x**2 at (3, 2): 6 + 9 = 15; d/dx = y + 2x = 8; d/dy = x = 3
+    assert document["value"] == 15.0
+    assert document["gradient"] == {"x": 8.0, "y": 3.0}
+
+
+def test_standard_input_that_is_not_utf8():
+    result = invoke("grad", "--file", "-", "--x", "1", input=b"x*\xff\xfe2")
+    assert result.exit_code == 2
+    assert "not UTF-8" in one_error_line(result.stderr)
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_writing_to_a_full_device(extra):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        process = subprocess.run([backprop_command(), "grad", "x*y", "--x", "1", "--y", "2",
+                                  *extra], stdout=full, stderr=subprocess.PIPE, text=True,
+                                 timeout=60)
+    assert process.returncode == 2
+    line = one_error_line(process.stderr)
+    assert "write" in line
+
+
+def test_warnings_go_to_stderr_in_table_mode():
+    result = invoke("grad", "log(x) + 1", "--x", "-1")
+    assert result.exit_code == 0
+    assert "warning" not in result.stdout
+    assert re.search(r"^warning: .*log", result.stderr, re.MULTILINE), result.stderr
+
+
+def test_large_program_table_shows_the_gradient_and_a_note():
+    # a0 = x, a_i = a_(i-1)*x + 1: nodes x, a0 (id), the constant 1, and a mul and an add per
+    # statement: 3 + 2*299 = 601. a_n = x**(n+1) + (1 - x**n)/(1 - x), so at x = 0.5 the
+    # derivative is 1/(1 - x)**2 = 4 up to terms of order 300*0.5**298.
+    program = "a0 = x\n" + "\n".join(f"a{i} = a{i - 1}*x + 1" for i in range(1, 300))
+    result = invoke("grad", program, "--x", "0.5")
+    assert result.exit_code == 0, result.stderr
+    assert "601 nodes" in result.stdout
+    assert "400" in result.stdout and "--json" in result.stdout
+    assert "Forward pass" not in result.stdout
+    gradient_part = result.stdout.split("Gradient", 1)[1]
+    match = re.search(r"^\s*x\s+(\S+)\s*$", gradient_part, re.MULTILINE)
+    assert match, result.stdout
+    assert float(match.group(1)) == pytest.approx(4.0, rel=1e-5)
+
+
+def test_constant_node_id_is_its_literal_text():
+    result = grad("1e-7*x", {"x": 3})
+    constant = result.node("1e-7")
+    assert constant.op == "const"
+    assert constant.value == 1e-7
+    assert gradient_of(result) == {"x": 1e-7}
+
+
+# ---------------------------------------------------------------------------------------------
+# 14. Node limit
+
+
+def test_more_than_half_a_million_nodes_is_refused():
+    # 560 statements of 900 products each: 560*900 > 500,000 nodes (each product is new).
+    body = "*x" * 900
+    program = "a0 = x\n" + "\n".join(f"a{i} = a{i - 1}{body}" for i in range(1, 560))
+    with pytest.raises(LimitError) as caught:
+        grad(program, {"x": 1.0})
+    assert "500,000" in str(caught.value)
+
+
+def test_node_limit_boundary(monkeypatch):
+    # x, then 500 products ending in a, then 500 more ending in b: 1 + 500 + 500 = 1001 nodes.
+    program = "a = x" + "*x" * 500 + "\nb = a" + "*x" * 500
+    monkeypatch.setattr(graph_module, "MAX_NODES", 1001)
+    result = grad(program, {"x": 1.0})
+    assert len(result.nodes) == 1001
+    # b = x**1001: d/dx = 1001 at x = 1
+    assert gradient_of(result) == {"x": 1001.0}
+    monkeypatch.setattr(graph_module, "MAX_NODES", 1000)
+    with pytest.raises(LimitError):
+        grad(program, {"x": 1.0})
+
+
+# ---------------------------------------------------------------------------------------------
+# 15. SymPy fallbacks
+
+
+def _fallback_against_sympy(text: str, expression, symbols, values) -> None:
+    at = {s.name: v for s, v in zip(symbols, values, strict=True)}
+    result = grad(text, at)
+    assert all(n.status == "ok" for n in result.nodes), result.nodes
+    assert close(result.value, at_point(expression, symbols, values), RTOL_SYMPY, ATOL_SYMPY)
+    gradient = gradient_of(result)
+    for symbol in symbols:
+        expected = at_point(sp.diff(expression, symbol), symbols, values)
+        assert close(gradient[symbol.name], expected, RTOL_SYMPY, ATOL_SYMPY), (symbol, expected)
+        difference = central_difference(text, at, symbol.name)
+        assert close(gradient[symbol.name], difference, RTOL_FD, ATOL_FD), (symbol, difference)
+
+
+def test_factorial_at_an_integer():
+    result = grad("factorial(x)", {"x": 3})
+    assert result.value == pytest.approx(6.0, rel=1e-15)
+    # d/dx Γ(x + 1) = Γ(x + 1)ψ(x + 1); at 3: 6*(1 + 1/2 + 1/3 - γ)
+    expected = 6 * (1 + 1 / 2 + 1 / 3 - float(sp.EulerGamma.evalf(30)))
+    assert gradient_of(result)["x"] == pytest.approx(expected, rel=1e-12)
+    _fallback_against_sympy("factorial(x)", sp.factorial(X), (X,), (3.0,))
+
+
+def test_factorial_at_a_half_is_gamma_three_halves():
+    result = grad("factorial(x)", {"x": 0.5})
+    assert result.value == pytest.approx(math.sqrt(math.pi) / 2, rel=1e-14)
+    _fallback_against_sympy("factorial(x)", sp.factorial(X), (X,), (0.5,))
+
+
+def test_beta_and_both_partials():
+    _fallback_against_sympy("beta(x, y)", sp.beta(X, Y), (X, Y), (1.5, 2.5))
+    # B(3/2, 5/2) = Γ(3/2)Γ(5/2)/Γ(4) = (√π/2)(3√π/4)/6 = π/16
+    assert grad("beta(x, y)", {"x": 1.5, "y": 2.5}).value == pytest.approx(math.pi / 16,
+                                                                           rel=1e-14)
+
+
+def test_lambert_w():
+    _fallback_against_sympy("LambertW(x)", sp.LambertW(X), (X,), (0.7,))
+    # W(x)*exp(W(x)) = x, and W'(x) = W/(x(1 + W))
+    result = grad("LambertW(x)", {"x": 0.7})
+    w = result.value
+    assert w * math.exp(w) == pytest.approx(0.7, rel=1e-14)
+    assert gradient_of(result)["x"] == pytest.approx(w / (0.7 * (1 + w)), rel=1e-12)
+
+
+def test_polygamma_with_a_constant_order():
+    _fallback_against_sympy("polygamma(1, x)", sp.polygamma(1, X), (X,), (1.7,))
+
+
+def test_polygamma_order_is_not_differentiable():
+    result = grad("polygamma(n, x)", {"n": 1, "x": 1.7})
+    node = flagged(result, "nondifferentiable")
+    assert node.op.startswith("polygamma")
+    assert "SymPy knows no derivative" in node.message
+    gradient = gradient_of(result)
+    assert math.isnan(gradient["n"])
+    assert result.value == pytest.approx(at_point(sp.polygamma(1, X), (X,), (1.7,)), rel=1e-12)
+    # the partial by x is still known: d/dx polygamma(1, x) = polygamma(2, x)
+    assert gradient["x"] == pytest.approx(at_point(sp.polygamma(2, X), (X,), (1.7,)),
+                                          rel=RTOL_SYMPY)
+
+
+def test_airy_function_value_works_and_its_derivative_is_flagged(validator):
+    result = grad("airyai(x)", {"x": 0.7})
+    assert result.value == pytest.approx(at_point(sp.airyai(X), (X,), (0.7,)), rel=RTOL_SYMPY)
+    assert flagged(result, "nondifferentiable").op == "airyai"
+    assert math.isnan(gradient_of(result)["x"])
+    document = grad_json("airyai(x)", "--x", "0.7")
+    validator.validate(document)
+    assert document["nonfinite"]["gradient"] == {"x": "nan"}
+
+
+def test_floor_is_refused():
+    line = bad_input("floor(x)", "--x", "1.5")
+    assert "floor" in line
