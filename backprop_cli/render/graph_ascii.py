@@ -15,26 +15,28 @@ from .table import bar, fmt, pretty
 
 def render(result: Result, digits: int = 6) -> Tree:
     by_id = {node.id: node for node in result.nodes}
-    drawn: set[str] = set()
-    root = Tree(_label(by_id[result.output], digits))
-    drawn.add(result.output)
-    stack: list[tuple[Tree, NodeResult]] = [(root, by_id[result.output])]
+    output = by_id[result.output]
+    root = Tree(_label(output, digits))
+    drawn = {output.id}
+    # Depth-first, one edge at a time, so "see above" always points to a line already drawn.
+    stack = [(root, iter(output.inputs), output)]
     while stack:
-        branch, node = stack.pop()
-        children = []
-        for edge in node.inputs:
-            child = by_id[edge.input]
-            text = _edge_label(node, edge, digits)
-            if child.id in drawn:
-                text.append(f"{child.id}  ↑ see above", style="dim")
-                branch.add(text)
-                continue
-            text.append_text(_label(child, digits))
-            sub = branch.add(text)
-            drawn.add(child.id)
-            if child.inputs:
-                children.append((sub, child))
-        stack.extend(reversed(children))
+        branch, edges, node = stack[-1]
+        edge = next(edges, None)
+        if edge is None:
+            stack.pop()
+            continue
+        child = by_id[edge.input]
+        text = _edge_label(node, edge, digits)
+        if child.id in drawn:
+            text.append(f"{child.id}  ↑ see above", style="dim")
+            branch.add(text)
+            continue
+        drawn.add(child.id)
+        text.append_text(_label(child, digits))
+        sub = branch.add(text)
+        if child.inputs:
+            stack.append((sub, iter(child.inputs), child))
     return root
 
 

@@ -19,7 +19,8 @@ def render(result: Result, digits: int = 6) -> str:
     index = {node.id: f"n{i}" for i, node in enumerate(result.nodes)}
     lines = ["flowchart LR"]
     for node in result.nodes:
-        parts = [node.id if not node.inputs else f"{node.id} = {node.expr}"]
+        parts = [node.id if not node.inputs else f"{node.id} = {node.expr}",
+                 node.op if node.inputs else ("input" if node.op == "var" else "constant")]
         if node.value is not None:
             parts.append(f"value {fmt(node.value, digits)}")
         if node.adjoint is not None:

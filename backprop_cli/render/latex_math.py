@@ -20,7 +20,7 @@ _KNOWN_FUNCTIONS = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "
                     "min", "arcsin", "arccos", "arctan", "cot", "sec", "csc"}
 _FUNCTION_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}
 _PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
-_SPLIT = re.compile(r"^(.*?)_?(\d+)$")
+_SPLIT = re.compile(r"^([^\W\d_]+)(\d+)$")
 
 
 def escape_text(text: str) -> str:
@@ -35,8 +35,10 @@ def latex_id(node_id: str) -> str:
     if _is_number(node_id):
         return number(float(node_id))
     match = _SPLIT.match(node_id)
-    base, index = (match.group(1), match.group(2)) if match and match.group(1) else (node_id, "")
+    base, index = (match.group(1), match.group(2)) if match else (node_id, "")
     base = "".join(_GREEK.get(char, char) for char in base)
+    if not base.isascii():  # accented Latin letters cannot stand in math mode
+        base = r"\text{" + _accented(base) + "}"
     if base in _NAMED_GREEK:
         base = "\\" + base
     elif len(base) > 1 and not base.startswith("\\"):
@@ -44,6 +46,36 @@ def latex_id(node_id: str) -> str:
     elif not base.startswith("\\"):
         base = escape_text(base)
     return f"{base}_{{{index}}}" if index else base
+
+
+_ACCENTS = {"\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=",
+            "\u0306": "u", "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H",
+            "\u030c": "v", "\u0327": "c", "\u0328": "k"}
+
+
+_LETTERS = {"ß": r"\ss{}", "æ": r"\ae{}", "Æ": r"\AE{}", "ø": r"\o{}", "Ø": r"\O{}",
+            "œ": r"\oe{}", "Œ": r"\OE{}", "ł": r"\l{}", "Ł": r"\L{}", "đ": r"\dj{}"}
+
+
+def _accented(text: str) -> str:
+    """Accented Latin letters as plain-ASCII LaTeX accent commands: é → \\'{e}."""
+    import unicodedata
+
+    out = []
+    for char in text:
+        if char.isascii():
+            out.append(escape_text(char))
+            continue
+        if char in _LETTERS:
+            out.append(_LETTERS[char])
+            continue
+        base, *marks = unicodedata.normalize("NFD", char)
+        letter = escape_text(base) if base.isascii() else "?"
+        for mark in marks:
+            letter = "\\" + _ACCENTS.get(mark, "") + "{" + letter + "}" if mark in _ACCENTS \
+                else letter
+        out.append(letter if base.isascii() else f"[U+{ord(char):04X}]")
+    return "".join(out)
 
 
 def bar(node_id: str) -> str:
