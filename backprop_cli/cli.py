@@ -416,6 +416,171 @@ def _emit(data: bytes, output: str | None) -> None:
         raise InputError(f"cannot write {output}: {error.strerror}") from None
 
 
+def _source_and_point(ctx: typer.Context, file: str | None, at: list[str]):
+    expr, point = _expression_and_point(ctx.args, at)
+    source = _read_source(expr, file)
+    _refuse_option_typos(point, used=None)
+    return source, point
+
+
+def _show(document: dict | None, renderable, as_json: bool) -> None:
+    if as_json:
+        from .render import json_format
+
+        _write(json_format.dumps(document))
+    else:
+        _console().print(renderable)
+
+
+FILE_OPTION = typer.Option(None, "--file", metavar="PATH",
+                           help="Read the program from PATH ('-' for standard input).")
+AT_OPTION = typer.Option([], "--at", metavar="NAME=VALUE,...",
+                         help="Variable values, e.g. --at x=1,y=2.")
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
+DIGITS_OPTION = typer.Option(6, "--digits", min=1, max=17, help="Significant digits.")
+
+
+@app.command(name="forward", context_settings=VARIABLE_OPTIONS,
+             help="Forward-mode differentiation: every node's value and tangent d node / d VAR "
+                  "in evaluation order, the derivative, and what forward and reverse mode cost "
+                  "on this program. --direction x=1,y=0.5 gives a directional derivative (JVP).",
+             options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
+def forward_command(
+    ctx: typer.Context,
+    file: str = FILE_OPTION,
+    at: list[str] = AT_OPTION,
+    wrt: str = typer.Option(None, "--wrt", metavar="VAR", help="The variable to differentiate "
+                                                                "by (optional for one variable)."),
+    direction: str = typer.Option(None, "--direction", metavar="NAME=VALUE,...",
+                                  help="A direction for a directional derivative."),
+    json_output: bool = JSON_OPTION,
+    digits: int = DIGITS_OPTION,
+) -> None:
+    """Forward-mode differentiation."""
+    with _reporting(json_output):
+        from . import modes
+        from .api import value_of
+
+        source, point = _source_and_point(ctx, file, at)
+        vector = None
+        if direction is not None:
+            if wrt is not None:
+                raise InputError("give --wrt or --direction, not both")
+            vector = {}
+            for item in _split_top_level(direction):
+                name, equals, value = item.partition("=")
+                if not equals or not name.strip():
+                    raise InputError(f"--direction expects NAME=VALUE pairs, got {item!r}")
+                vector[name.strip()] = value_of(name.strip(), value.strip())
+        result = modes.forward_mode(source, point, wrt, vector)
+        from .render import modes_view
+
+        _show(result.to_dict(), modes_view.render_forward(result, digits), json_output)
+
+
+@app.command(context_settings=VARIABLE_OPTIONS,
+             help="The Hessian matrix of second derivatives, computed on the engine by "
+                  "reverse-over-reverse differentiation (exact, no finite differences).",
+             options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
+def hessian(
+    ctx: typer.Context,
+    file: str = FILE_OPTION,
+    at: list[str] = AT_OPTION,
+    json_output: bool = JSON_OPTION,
+    digits: int = DIGITS_OPTION,
+) -> None:
+    """The Hessian matrix."""
+    with _reporting(json_output):
+        from . import modes
+        from .render import modes_view
+
+        source, point = _source_and_point(ctx, file, at)
+        result = modes.hessian(source, point)
+        _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output)
+
+
+@app.command(context_settings=VARIABLE_OPTIONS,
+             help="The Jacobian of several outputs (--output a,b: statement names; default the "
+                  "last statement), one reverse sweep per output.",
+             options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
+def jacobian(
+    ctx: typer.Context,
+    file: str = FILE_OPTION,
+    at: list[str] = AT_OPTION,
+    output: str = typer.Option(None, "--output", metavar="A,B,...",
+                               help="The outputs (statement names)."),
+    json_output: bool = JSON_OPTION,
+    digits: int = DIGITS_OPTION,
+) -> None:
+    """The Jacobian matrix."""
+    with _reporting(json_output):
+        from . import modes
+        from .render import modes_view
+
+        source, point = _source_and_point(ctx, file, at)
+        outputs = [name.strip() for name in output.split(",") if name.strip()] if output else None
+        result = modes.jacobian(source, point, outputs)
+        _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output)
+
+
+class SweepFormat(str, Enum):
+    plot = "plot"
+    json = "json"
+    csv = "csv"
+
+
+@app.command(name="sweep", context_settings=VARIABLE_OPTIONS,
+             help="The output and its derivative over a range of one variable (--x -3:3), "
+                  "drawn in the terminal, or as JSON or CSV. Undefined points are gaps.",
+             options_metavar="EXPR --VAR START:STOP [--NAME VALUE ...] [OPTIONS]")
+def sweep_command(
+    ctx: typer.Context,
+    file: str = FILE_OPTION,
+    at: list[str] = AT_OPTION,
+    points: int = typer.Option(200, "--points", min=2, help="Number of points."),
+    output_format: SweepFormat = typer.Option(SweepFormat.plot, "--format",
+                                              help="Output format."),
+    json_output: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
+) -> None:
+    """Sweep one variable over a range."""
+    as_json = json_output or output_format is SweepFormat.json
+    with _reporting(as_json):
+        from . import modes
+
+        source, point = _source_and_point(ctx, file, at)
+        ranges = {name: value for name, value in point.items() if ":" in value}
+        if len(ranges) != 1:
+            raise InputError("give exactly one variable a range START:STOP, e.g. --x -3:3 "
+                             f"(got {len(ranges)})")
+        variable, text = next(iter(ranges.items()))
+        start, stop = _range(variable, text)
+        fixed = {name: value for name, value in point.items() if name != variable}
+        result = modes.sweep(source, fixed, variable, start, stop, points)
+        if as_json:
+            from .render import json_format
+
+            _write(json_format.dumps(result.to_dict()))
+        elif output_format is SweepFormat.csv:
+            from .render import modes_view
+
+            _write(modes_view.render_csv(result))
+        else:
+            from .render import plot
+
+            console = _console()
+            _write(plot.render(result, min(console.width, 100), 24,
+                               color=console.is_terminal and not os.environ.get("NO_COLOR")))
+
+
+def _range(variable: str, text: str) -> tuple[float, float]:
+    from .api import value_of
+
+    low, _, high = text.partition(":")
+    if not low.strip() or not high.strip():
+        raise InputError(f"--{variable} {text!r}: a range is START:STOP, e.g. -3:3")
+    return value_of(variable, low), value_of(variable, high)
+
+
 class _reporting:
     """Turn BackpropError (and anything unexpected) into one line on stderr and exit 2."""
 
@@ -574,6 +739,10 @@ _COMMAND_OPTIONS = {
     "grad": ("--file", "--at", "--format", "--json", "--digits", "--check", "--check-timeout",
              "--strict", "--exact", "--precision"),
     "explain": ("--file", "--at", "--format", "--wrt", "--digits"),
+    "forward": ("--file", "--at", "--wrt", "--direction", "--json", "--digits"),
+    "hessian": ("--file", "--at", "--json", "--digits"),
+    "jacobian": ("--file", "--at", "--output", "--json", "--digits"),
+    "sweep": ("--file", "--at", "--points", "--format", "--json"),
     "graph": ("--file", "--at", "--format", "--output", "--digits"),
     "check": ("--file", "--wrt", "--answer", "--expect", "--table", "--batch", "--at", "--rtol",
               "--atol", "--timeout", "--format", "--json", "--digits", "--exact", "--precision"),

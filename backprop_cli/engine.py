@@ -281,3 +281,97 @@ def structure(graph: Graph) -> Result:
                                 "ok", None, graph.named[i], fanout[i]))
     return Result(expression=graph.source, at=(), output=ids[graph.output], value=None,
                   gradient=(), nodes=tuple(nodes))
+
+
+def tangents(graph: Graph, tape: list[tuple], values: list[float],
+             seed: Mapping[int, float]) -> tuple[list[float], list[tuple]]:
+    """Forward mode: d node / d direction for every node, from the seed tangents of the
+    inputs, by the same local partials the reverse pass uses (one sweep per direction)."""
+    tangent = [0.0] * len(values)
+    for i, t in seed.items():
+        tangent[i] = t
+    locals_: list[tuple] = [()] * len(values)
+    for i, code, _, partial, a, b, ins in tape:
+        try:
+            if code in (1, -1):
+                d = partial(values[a], values[i])
+                locals_[i] = (d,)
+                tangent[i] = d * tangent[a]
+            elif code in (2, -2):
+                locals_[i] = local = partial(values[a], values[b], values[i])
+                tangent[i] = local[0] * tangent[a] + local[1] * tangent[b]
+            else:
+                locals_[i] = local = partial(tuple(values[j] for j in ins), values[i])
+                tangent[i] = sum(d * tangent[j] for j, d in zip(ins, local, strict=True))
+        except _ARITHMETIC:
+            locals_[i] = (math.nan,) * len(ins)
+            tangent[i] = math.nan
+    return tangent, locals_
+
+
+def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = 65_536):
+    """Value and d output / d wrt over NumPy arrays of points, in chunks so memory stays at
+    (nodes × chunk) floats. Undefined points are NaN (IEEE), never errors."""
+    import numpy as np
+
+    from .ops import vector_form
+
+    position = {graph.ids[i]: i for i in graph.variables}
+    length = max(np.size(v) for v in point.values())
+    live = graph.live()
+    steps = [(i, *vector_form(op), graph.inputs[i]) for i, op in enumerate(graph.ops)
+             if op != VAR and op != CONST and live[i]]
+    value_out = np.empty(length)
+    derivative_out = np.empty(length)
+    with np.errstate(all="ignore"):
+        for start in range(0, length, chunk):
+            stop = min(start + chunk, length)
+            values: list = [None] * len(graph.ids)
+            for i, constant in enumerate(graph.constants):
+                if constant is not None:
+                    values[i] = np.float64(constant)
+            for name, i in position.items():
+                given = point[name]
+                values[i] = given[start:stop] if np.ndim(given) else np.float64(given)
+            for i, fwd, _, ins in steps:
+                values[i] = fwd(*[values[j] for j in ins])
+            adjoints: list = [0.0] * len(graph.ids)
+            adjoints[graph.output] = np.ones(stop - start)
+            for i, fwd, partial, ins in reversed(steps):
+                args = [values[j] for j in ins]
+                if fwd in _VARIADIC_FORWARDS:
+                    local = partial(args, values[i])
+                elif len(ins) == 1:
+                    local = (partial(args[0], values[i]),)
+                else:
+                    local = partial(args[0], args[1], values[i])
+                g = adjoints[i]
+                for j, d in zip(ins, local, strict=True):
+                    if graph.varying[j]:
+                        adjoints[j] = adjoints[j] + g * d
+            value_out[start:stop] = np.broadcast_to(values[graph.output], (stop - start,))
+            derivative = adjoints[position[wrt]] if wrt in position else 0.0
+            derivative_out[start:stop] = np.broadcast_to(derivative, (stop - start,))
+            # Where the value is undefined, so is its derivative.
+            derivative_out[start:stop][np.isnan(value_out[start:stop])] = np.nan
+    return value_out, derivative_out
+
+
+def _variadic_forwards() -> set:
+    from .ops import OPS, vector_form
+
+    return {vector_form(name)[0] for name, op in OPS.items() if op.is_variadic}
+
+
+class _LazySet:
+    def __init__(self, factory) -> None:
+        self.factory = factory
+        self.items = None
+
+    def __contains__(self, item) -> bool:
+        if self.items is None:
+            self.items = self.factory()
+        return item in self.items
+
+
+_VARIADIC_FORWARDS = _LazySet(_variadic_forwards)

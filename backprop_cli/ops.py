@@ -599,3 +599,103 @@ def _unary_from(d: Callable) -> Callable:
 def _binary_from(ds: list[Callable]) -> Callable:
     d0, d1 = ds
     return lambda a, b, out: (d0(a, b, out), d1(a, b, out))
+
+
+# ----------------------------------------------------------------------------------------------
+# The same ops over NumPy arrays, for sweeps over many points: forward(*arrays) -> array and
+# partial(*arrays, out) -> tuple of arrays. IEEE results (inf, nan) come from NumPy itself.
+
+
+def vector_forms() -> dict[str, tuple[Callable, Callable]]:
+    """Vectorised forward and partials of every op in OPS (built on first use: NumPy is
+    imported only by commands that sweep)."""
+    import numpy as np
+
+    def where_pos(condition, value):
+        return np.where(condition, value, 0.0)
+
+    def np_pow(a, b):
+        with np.errstate(all="ignore"):
+            out = np.power(a, b)
+        return np.where((a < 0) & (np.floor(b) != b), np.nan, out)
+
+    def np_pow_partial(a, b, out):
+        with np.errstate(all="ignore"):
+            d_base = np.where(b == 0, 0.0, b * np.power(a, b - 1))
+            d_exp = np.where(a > 0, out * np.log(np.where(a > 0, a, 1.0)),
+                             np.where((a == 0) & (b >= 0), 0.0, np.nan))
+        return d_base, d_exp
+
+    def sigmoid(a):
+        return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+    def extreme(choose):
+        def forward_(*args):
+            return choose(np.stack(np.broadcast_arrays(*args)), axis=0)
+
+        def partial_(args, out):
+            hits = [(np.asarray(a) == out).astype(float) for a in args]
+            ties = sum(hits)
+            with np.errstate(all="ignore"):
+                return tuple(h / ties for h in hits)
+
+        return forward_, partial_
+
+    forms = {
+        "add": (np.add, lambda a, b, out: (np.ones_like(out), np.ones_like(out))),
+        "sub": (np.subtract, lambda a, b, out: (np.ones_like(out), -np.ones_like(out))),
+        "mul": (np.multiply, lambda a, b, out: (b * np.ones_like(out), a * np.ones_like(out))),
+        "div": (np.divide, lambda a, b, out: (1.0 / b, -out / b)),
+        "pow": (np_pow, np_pow_partial),
+        "neg": (np.negative, lambda a, out: -np.ones_like(out)),
+        "id": (lambda a: a, lambda a, out: np.ones_like(out)),
+        "exp": (np.exp, lambda a, out: out),
+        "log": (np.log, lambda a, out: 1.0 / a),
+        "logb": (lambda a, b: np.log(a) / np.log(b),
+                 lambda a, b, out: (1.0 / (a * np.log(b)), -np.log(a) / (b * np.log(b) ** 2))),
+        "sqrt": (np.sqrt, lambda a, out: 0.5 / out),
+        "abs": (np.abs, lambda a, out: np.sign(a)),
+        "sin": (np.sin, lambda a, out: np.cos(a)),
+        "cos": (np.cos, lambda a, out: -np.sin(a)),
+        "tan": (np.tan, lambda a, out: 1.0 + out * out),
+        "asin": (np.arcsin, lambda a, out: 1.0 / np.sqrt(1.0 - a * a)),
+        "acos": (np.arccos, lambda a, out: -1.0 / np.sqrt(1.0 - a * a)),
+        "atan": (np.arctan, lambda a, out: 1.0 / (1.0 + a * a)),
+        "sinh": (np.sinh, lambda a, out: np.cosh(a)),
+        "cosh": (np.cosh, lambda a, out: np.sinh(a)),
+        "tanh": (np.tanh, lambda a, out: 1.0 / np.cosh(a) ** 2),
+        "asinh": (np.arcsinh, lambda a, out: 1.0 / np.sqrt(a * a + 1.0)),
+        "acosh": (np.arccosh, lambda a, out: 1.0 / np.sqrt(a * a - 1.0)),
+        "atanh": (np.arctanh, lambda a, out: 1.0 / (1.0 - a * a)),
+        "sigmoid": (sigmoid, lambda a, out: sigmoid(a) * sigmoid(-a)),
+        "relu": (lambda a: np.where(a > 0, a, np.where(np.isnan(a), a, 0.0)),
+                 lambda a, out: where_pos(a > 0, 1.0)),
+        "softplus": (lambda a: np.logaddexp(0.0, a),
+                     lambda a, out: sigmoid(a)),
+        "max": extreme(np.max),
+        "min": extreme(np.min),
+    }
+    return forms
+
+
+def vector_form(name: str) -> tuple[Callable, Callable]:
+    """The vectorised forward and partial of an op; SymPy fallbacks are applied point by
+    point (correct, not fast)."""
+    forms = _vector_forms_cached()
+    if name in forms:
+        return forms[name]
+    import numpy as np
+
+    op = lookup(name)
+    forward_scalar = np.vectorize(op.forward, otypes=[float])
+    if op.arity == 1:
+        partial_scalar = np.vectorize(op.partial, otypes=[float])
+        return forward_scalar, partial_scalar
+    first = np.vectorize(lambda a, b, out: op.partial(a, b, out)[0], otypes=[float])
+    second = np.vectorize(lambda a, b, out: op.partial(a, b, out)[1], otypes=[float])
+    return forward_scalar, lambda a, b, out: (first(a, b, out), second(a, b, out))
+
+
+@cache
+def _vector_forms_cached() -> dict[str, tuple[Callable, Callable]]:
+    return vector_forms()

@@ -471,6 +471,30 @@ def _profile(text: str) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+def bench_sweep(points: int, runs: int) -> None:
+    """Vectorised sweep: value and derivative of a ~100-node program at many points."""
+    from backprop_cli import modes
+    from backprop_cli.graph import build_graph
+    from backprop_cli.parse import parse_program
+
+    heading(f"4. Sweep: {points:,} points of a ~100-node program (NumPy, vectorised)")
+    text = program_of_size(100)
+    nodes = len(build_graph(parse_program(text)))
+    variables = build_graph(parse_program(text)).variable_names
+    fixed = {name: 0.5 for name in variables[1:]}
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        modes.sweep(text, fixed, variables[0], -2.0, 2.0, points)
+        times.append(time.perf_counter() - start)
+    stats = summary(times)
+    print(f"  program: {nodes} nodes, sweeping {variables[0]}")
+    print(f"  median {stats['median']:.3f} s (min {stats['min']:.3f}, max {stats['max']:.3f}), "
+          f"{runs} runs; {stats['median'] / points * 1e9:.0f} ns per point")
+    print(f"  target < 2 s at 10^6 points: {verdict(stats['median'] < 2.0)}"
+          + ("" if points == 1_000_000 else " (not measured at 10^6 points)"))
+
+
 def parse_sizes(text: str) -> list[int]:
     sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
     if not sizes or sizes[0] < 10:
@@ -488,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
                         metavar="N,N,...", help="graph sizes in nodes (default 1000,10000,100000);"
                                                 " end to end uses the largest")
+    parser.add_argument("--sweep-points", type=int, default=1_000_000, metavar="N",
+                        help="points of the sweep benchmark (default 1,000,000)")
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of the largest end-to-end run, in process")
     args = parser.parse_args(argv)
@@ -505,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     largest = args.sizes[-1]
     bench_end_to_end(programs[largest], largest, e2e_runs, max(2, e2e_runs // 2 + 1),
                      args.profile)
+    bench_sweep(args.sweep_points, max(2, e2e_runs))
     print()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"done in {time.perf_counter() - started:.1f} s; load average now {load}")

@@ -12,7 +12,7 @@ BENCH = ROOT / "benchmarks" / "bench.py"
 
 def test_bench_quick_runs_and_exits_zero() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--sizes", "1000"],
+        [sys.executable, str(BENCH), "--quick", "--sizes", "1000", "--sweep-points", "1000"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,0 +1,63 @@
+"""Forward-mode tables and matrices (Jacobian, Hessian) → rich renderables; sweeps → CSV."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..modes import ForwardMode, Matrix, Sweep
+from .table import _table, fmt, pretty
+
+
+def render_forward(result: ForwardMode, digits: int = 6) -> Group:
+    """Every node's value and tangent in evaluation order, then the derivative and the cost."""
+    if result.wrt is not None:
+        tangent_name = f"d·/d{result.wrt}"
+        title = f"d{result.output}/d{result.wrt}"
+    else:
+        direction = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.direction)
+        tangent_name = "tangent"
+        title = f"directional derivative of {result.output} along ({direction})"
+    table = _table("Forward mode", ("node", "left"), ("formula", "left"), ("value", "right"),
+                   (tangent_name, "right"))
+    for node_id, formula, value, tangent in result.nodes:
+        table.add_row(node_id, pretty(formula) if formula != node_id else "",
+                      fmt(value, digits), fmt(tangent, digits))
+    summary = Text()
+    summary.append(f"{title} = {fmt(result.derivative, digits)}\n", style="bold")
+    n = result.inputs
+    summary.append(
+        f"Cost on this program ({result.operations} operations, {n} input"
+        f"{'s' if n != 1 else ''}): forward mode needs {n} sweep{'s' if n != 1 else ''} "
+        f"(about {n * result.operations} operations) for the whole gradient; reverse mode "
+        f"needs 1 forward and 1 reverse sweep (about {2 * result.operations} operations).",
+        style="dim")
+    return Group(table, summary)
+
+
+def render_matrix(result: Matrix, digits: int = 6) -> Group:
+    """A Jacobian (rows: outputs) or Hessian (rows and columns: variables)."""
+    title = "Jacobian" if result.kind == "jacobian" else "Hessian"
+    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
+    corner = "output \\ variable" if result.kind == "jacobian" else ""
+    table.add_column(corner, justify="left")
+    for column in result.columns:
+        table.add_column(f"∂/∂{column}" if result.kind == "jacobian" else column,
+                         justify="right")
+    for name, row in zip(result.rows, result.values, strict=True):
+        table.add_row(name, *[fmt(v, digits) for v in row])
+    at = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.at)
+    return Group(Text(f"at {at}"), table)
+
+
+def render_csv(result: Sweep) -> str:
+    """x,value,derivative rows; undefined points are empty cells."""
+    def cell(value: float) -> str:
+        return repr(value) if value == value and abs(value) != float("inf") else ""
+
+    lines = [f"{result.variable},value,derivative"]
+    for x, y, d in zip(result.x.tolist(), result.value.tolist(), result.derivative.tolist(),
+                       strict=True):
+        lines.append(f"{x!r},{cell(y)},{cell(d)}")
+    return "\n".join(lines)

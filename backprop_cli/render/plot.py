@@ -1,0 +1,53 @@
+"""Sweep → a terminal plot (plotext) of the function and its derivative; gaps where undefined."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ..modes import Sweep
+
+
+def render(result: Sweep, width: int, height: int, color: bool) -> str:
+    """The plot as text, sized for the terminal."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear" if not color else "default")
+    if not color:
+        plt.clear_color()
+    label = result.output
+    # Without colour the two curves need different markers to be told apart.
+    derivative_marker = "braille" if color else "•"
+    for name, ys, marker in ((label, result.value, "braille"),
+                             (f"d{label}/d{result.variable}", result.derivative,
+                              derivative_marker)):
+        first = True
+        for xs_part, ys_part in _segments(result.x.tolist(), ys.tolist()):
+            plt.plot(xs_part, ys_part, marker=marker, label=name if first else None,
+                     color=None if color else "default")
+            first = False
+    plt.title(f"{result.expression.replace(chr(10), '; ')}   over {result.variable}")
+    plt.xlabel(result.variable)
+    text = plt.build()
+    plt.clear_figure()
+    return text if color else _ANSI.sub("", text)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _segments(xs: list[float], ys: list[float]):
+    """Runs of finite points: an undefined point is a gap in the curve, not a crash."""
+    run_x: list[float] = []
+    run_y: list[float] = []
+    for x, y in zip(xs, ys, strict=True):
+        if math.isfinite(y):
+            run_x.append(x)
+            run_y.append(y)
+        elif run_x:
+            yield run_x, run_y
+            run_x, run_y = [], []
+    if run_x:
+        yield run_x, run_y
