@@ -16,6 +16,7 @@ import typer
 
 from . import __version__
 from .errors import BackpropError, ExitCode, InputError
+from .parse import is_number
 
 VARIABLE_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True,
                     "help_option_names": ["-h", "--help"]}
@@ -51,6 +52,14 @@ def _main(
     """See, check and understand a gradient."""
 
 
+FILE_OPTION = typer.Option(None, "--file", metavar="PATH",
+                           help="Read the program from PATH ('-' for standard input).")
+AT_OPTION = typer.Option([], "--at", metavar="NAME=VALUE,...",
+                         help="Variable values, e.g. --at x=1,y=2.")
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
+DIGITS_OPTION = typer.Option(6, "--digits", min=1, max=17, help="Significant digits.")
+
+
 GRAD_HELP = (
     "Differentiate EXPR at a point given as --NAME VALUE options.\n\n"
     "EXPR is an expression such as 'x*y + tanh(x)', or a program of statements separated by "
@@ -66,11 +75,8 @@ GRAD_HELP = (
              options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
 def grad(
     ctx: typer.Context,
-    file: str = typer.Option(None, "--file", metavar="PATH",
-                             help="Read the program from PATH ('-' for standard input)."),
-    at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
-                                 help="Variable values, e.g. --at x=1,y=2 (for names that "
-                                      "clash with options)."),
+    file: str = FILE_OPTION,
+    at: list[str] = AT_OPTION,
     output_format: Format = typer.Option(Format.table, "--format", help="Output format."),
     json_output: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
     digits: int = typer.Option(6, "--digits", min=1, max=17,
@@ -128,8 +134,7 @@ CHECK_HELP = (
              options_metavar="[EXPR] [--NAME VALUE ...] [OPTIONS]")
 def check(
     ctx: typer.Context,
-    file: str = typer.Option(None, "--file", metavar="PATH",
-                             help="Read the program from PATH ('-' for standard input)."),
+    file: str = FILE_OPTION,
     wrt: list[str] = typer.Option([], "--wrt", metavar="VAR",
                                   help="Variable of the derivative answered by the next --answer."),
     answer: list[str] = typer.Option([], "--answer", metavar="FORMULA",
@@ -142,8 +147,7 @@ def check(
                                         "value, adjoint)."),
     batch: str = typer.Option(None, "--batch", metavar="FILE.jsonl",
                               help="Grade one problem per line; one result per line."),
-    at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
-                                 help="Variable values, e.g. --at x=1,y=2."),
+    at: list[str] = AT_OPTION,
     rtol: float = typer.Option(None, "--rtol", min=0.0,
                                help="Relative tolerance for numbers (default: rounding to the "
                                     "decimals given)."),
@@ -303,15 +307,13 @@ class ExplainFormat(str, Enum):
              options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
 def explain(
     ctx: typer.Context,
-    file: str = typer.Option(None, "--file", metavar="PATH",
-                             help="Read the program from PATH ('-' for standard input)."),
-    at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
-                                 help="Variable values, e.g. --at x=1,y=2."),
+    file: str = FILE_OPTION,
+    at: list[str] = AT_OPTION,
     output_format: ExplainFormat = typer.Option(ExplainFormat.text, "--format",
                                                 help="Output format."),
     wrt: str = typer.Option(None, "--wrt", metavar="VAR",
                             help="Show only the reverse-sweep steps on paths to VAR."),
-    digits: int = typer.Option(6, "--digits", min=1, max=17, help="Significant digits."),
+    digits: int = DIGITS_OPTION,
 ) -> None:
     """Explain the chain rule step by step."""
     with _reporting(False):
@@ -357,15 +359,14 @@ class GraphFormat(str, Enum):
              options_metavar="EXPR [--NAME VALUE ...] [OPTIONS]")
 def graph_command(
     ctx: typer.Context,
-    file: str = typer.Option(None, "--file", metavar="PATH",
-                             help="Read the program from PATH ('-' for standard input)."),
+    file: str = FILE_OPTION,
     at: list[str] = typer.Option([], "--at", metavar="NAME=VALUE,...",
                                  help="Variable values, e.g. --at x=1,y=2 (optional)."),
     output_format: GraphFormat = typer.Option(GraphFormat.ascii, "--format",
                                               help="Output format."),
     output: str = typer.Option(None, "--output", "-o", metavar="FILE",
                                help="Write to FILE instead of standard output."),
-    digits: int = typer.Option(6, "--digits", min=1, max=17, help="Significant digits."),
+    digits: int = DIGITS_OPTION,
 ) -> None:
     """Draw the computation graph."""
     with _reporting(False):
@@ -430,14 +431,6 @@ def _show(document: dict | None, renderable, as_json: bool) -> None:
         _write(json_format.dumps(document))
     else:
         _console().print(renderable)
-
-
-FILE_OPTION = typer.Option(None, "--file", metavar="PATH",
-                           help="Read the program from PATH ('-' for standard input).")
-AT_OPTION = typer.Option([], "--at", metavar="NAME=VALUE,...",
-                         help="Variable values, e.g. --at x=1,y=2.")
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
-DIGITS_OPTION = typer.Option(6, "--digits", min=1, max=17, help="Significant digits.")
 
 
 @app.command(name="forward", context_settings=VARIABLE_OPTIONS,
@@ -680,7 +673,7 @@ def _expression_and_point(args: list[str], at: list[str]) -> tuple[str | None, d
         if not equals:
             following = args[i + 1] if i + 1 < len(args) else None
             if following is None or (following.startswith("--") and len(following) > 2
-                                     and not _is_number(following)):
+                                     and not is_number(following)):
                 raise InputError(f"--{name} needs a value (variables are given as --{name} "
                                  f"VALUE){option_hint(name)}")
             value = following
@@ -703,16 +696,8 @@ def _refuse_option_typos(point: dict[str, str], used: set[str] | None) -> None:
         hint = option_hint(name)
         if not hint:
             continue
-        if (used is None and not _is_number(value)) or (used is not None and name not in used):
+        if (used is None and not is_number(value)) or (used is not None and name not in used):
             raise InputError(f"unknown option --{name}{hint}")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def check_name(name: str) -> None:

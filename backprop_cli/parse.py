@@ -110,6 +110,15 @@ def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> 
         raise
 
 
+def is_number(text: str) -> bool:
+    """Whether Python reads the text as a float (used to tell values from options)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_constant(text: str) -> tuple:
     """Parse a value given on the command line (`1/3`, `pi/4`, `sqrt(2)`, `-2.5`)."""
     program = parse_program(text)

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 from ..errors import BackpropError
-from ..result import Result
+from ..result import Edge, NodeResult, Result
 from .table import fmt
 
 
@@ -16,6 +16,26 @@ def quote(text: str) -> str:
     return '"' + escaped.replace("\r", "").replace("\n", "\\n") + '"'
 
 
+def label_lines(node: NodeResult, digits: int) -> list[str]:
+    """A node's label: definition, op, and with a point its value and adjoint."""
+    lines = [node.id if not node.inputs else f"{node.id} = {node.expr}",
+             node.op if node.inputs else ("input" if node.op == "var" else "constant")]
+    if node.value is not None:
+        lines.append(f"value {fmt(node.value, digits)}")
+    if node.adjoint is not None:
+        lines.append(f"adjoint {fmt(node.adjoint, digits)}")
+    if node.status not in ("ok", "propagated"):
+        lines.append(node.status)
+    return lines
+
+
+def edge_label(result: Result, edge: Edge, digits: int) -> str | None:
+    """The local derivative's value with a point, its rule without; None for constants."""
+    if edge.rule is None:
+        return None
+    return fmt(edge.local, digits) if result.value is not None else edge.rule
+
+
 def render(result: Result, digits: int = 6) -> str:
     """One DOT node per graph node and one DOT edge per input edge (input → consumer)."""
     index = {node.id: f"n{i}" for i, node in enumerate(result.nodes)}
@@ -23,27 +43,14 @@ def render(result: Result, digits: int = 6) -> str:
              '  node [shape=box, style="rounded", fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];']
     for node in result.nodes:
-        parts = [node.id if not node.inputs else f"{node.id} = {node.expr}",
-                 node.op if node.inputs else ("input" if node.op == "var" else "constant")]
-        if node.value is not None:
-            parts.append(f"value {fmt(node.value, digits)}")
-        if node.adjoint is not None:
-            parts.append(f"adjoint {fmt(node.adjoint, digits)}")
-        if node.status not in ("ok", "propagated"):
-            parts.append(node.status)
-        attributes = f"label={quote(chr(10).join(parts))}"
+        attributes = f"label={quote(chr(10).join(label_lines(node, digits)))}"
         if node.id == result.output:
             attributes += ", penwidth=2"
         lines.append(f"  {index[node.id]} [{attributes}];")
     for node in result.nodes:
         for edge in node.inputs:
-            if edge.rule is None:
-                label = ""
-            elif result.value is not None:
-                label = fmt(edge.local, digits)
-            else:
-                label = edge.rule
-            attributes = f" [label={quote(label)}]" if label else " [style=dashed]"
+            label = edge_label(result, edge, digits)
+            attributes = f" [label={quote(label)}]" if label is not None else " [style=dashed]"
             lines.append(f"  {index[edge.input]} -> {index[node.id]}{attributes};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from ..parse import is_number
+
 _GREEK = {
     "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon",
     "ζ": r"\zeta", "η": r"\eta", "θ": r"\theta", "ι": r"\iota", "κ": r"\kappa",
@@ -32,7 +34,7 @@ def escape_text(text: str) -> str:
 
 def latex_id(node_id: str) -> str:
     """x → x, z3 → z_{3}, w_1 → w_{1}, θ1 → \\theta_{1}, yhat → \\mathit{yhat}."""
-    if _is_number(node_id):
+    if is_number(node_id):
         return number(float(node_id))
     match = _SPLIT.match(node_id)
     base, index = (match.group(1), match.group(2)) if match else (node_id, "")
@@ -96,14 +98,6 @@ def number(value: float | None, digits: int = 6) -> str:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
     return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def formula(text: str) -> str:
