@@ -320,9 +320,7 @@ def explain(
         from . import api
         from .explain import explain as build_explanation
 
-        expr, point = _expression_and_point(ctx.args, at)
-        source = _read_source(expr, file)
-        _refuse_option_typos(point, used=None)
+        source, point = _source_and_point(ctx, file, at)
         result = api.grad(source, point)
         explanation = build_explanation(result, wrt, digits)
         if output_format is ExplainFormat.text:
@@ -372,9 +370,7 @@ def graph_command(
     with _reporting(False):
         from . import api
 
-        expr, point = _expression_and_point(ctx.args, at)
-        source = _read_source(expr, file)
-        _refuse_option_typos(point, used=None)
+        source, point = _source_and_point(ctx, file, at)
         result = api.grad(source, point) if point else api.structure(source)
         if output_format is GraphFormat.ascii:
             from .render import graph_ascii
