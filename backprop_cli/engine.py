@@ -290,19 +290,24 @@ def tangents(graph: Graph, tape: list[tuple], values: list[float],
     tangent = [0.0] * len(values)
     for i, t in seed.items():
         tangent[i] = t
+    varying = graph.varying
     locals_: list[tuple] = [()] * len(values)
     for i, code, _, partial, a, b, ins in tape:
         try:
+            # An input that depends on no variable carries no tangent, whatever its partial
+            # (x**2 at x < 0 has d/d(exponent) = NaN, which must not leak in as NaN * 0).
             if code in (1, -1):
                 d = partial(values[a], values[i])
                 locals_[i] = (d,)
-                tangent[i] = d * tangent[a]
+                tangent[i] = d * tangent[a] if varying[a] else 0.0
             elif code in (2, -2):
                 locals_[i] = local = partial(values[a], values[b], values[i])
-                tangent[i] = local[0] * tangent[a] + local[1] * tangent[b]
+                tangent[i] = ((local[0] * tangent[a] if varying[a] else 0.0)
+                              + (local[1] * tangent[b] if varying[b] else 0.0))
             else:
                 locals_[i] = local = partial(tuple(values[j] for j in ins), values[i])
-                tangent[i] = sum(d * tangent[j] for j, d in zip(ins, local, strict=True))
+                tangent[i] = sum(d * tangent[j] for j, d in zip(ins, local, strict=True)
+                                 if varying[j])
         except _ARITHMETIC:
             locals_[i] = (math.nan,) * len(ins)
             tangent[i] = math.nan

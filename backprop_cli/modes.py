@@ -10,6 +10,7 @@ uses finite differences or SymPy's derivatives.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -111,8 +112,17 @@ class Matrix:
         return document
 
 
+_FINAL_TUPLE = re.compile(r"[;\n]\s*\(?\s*([^\W\d]\w*(?:\s*,\s*[^\W\d]\w*)+)\s*\)?\s*$")
+
+
 def jacobian(text: str, at: Mapping, outputs: list[str] | None = None) -> Matrix:
-    """One reverse sweep per output; outputs default to the last statement."""
+    """One reverse sweep per output. Outputs are `outputs`, else a final tuple of statement
+    names (`...; a, b`), else the last statement."""
+    match = _FINAL_TUPLE.search(text)
+    if match is not None:
+        if outputs is None:
+            outputs = [name.strip() for name in match.group(1).split(",")]
+        text = text[:match.start()]
     program, graph, point = _program_and_point(text, at)
     names = outputs or [graph.ids[graph.output]]
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
@@ -120,7 +130,7 @@ def jacobian(text: str, at: Mapping, outputs: list[str] | None = None) -> Matrix
     warnings: list[str] = []
     for name in names:
         if name not in position:
-            raise InputError(f"--output {name!r} is not a statement of the program "
+            raise InputError(f"output {name!r} is not a node of the program "
                              f"(statements: {', '.join(sorted(program.defined_names))})")
         result = evaluate(replace(graph, output=position[name]), point)
         rows.append(tuple(value for _, value in result.gradient))
