@@ -324,8 +324,8 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = 65_536):
     position = {graph.ids[i]: i for i in graph.variables}
     length = max(np.size(v) for v in point.values())
     live = graph.live()
-    steps = [(i, *vector_form(op), graph.inputs[i]) for i, op in enumerate(graph.ops)
-             if op != VAR and op != CONST and live[i]]
+    steps = [(i, *vector_form(op), graph.inputs[i], op_of(op).is_variadic)
+             for i, op in enumerate(graph.ops) if op != VAR and op != CONST and live[i]]
     value_out = np.empty(length)
     derivative_out = np.empty(length)
     with np.errstate(all="ignore"):
@@ -338,13 +338,13 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = 65_536):
             for name, i in position.items():
                 given = point[name]
                 values[i] = given[start:stop] if np.ndim(given) else np.float64(given)
-            for i, fwd, _, ins in steps:
+            for i, fwd, _, ins, _ in steps:
                 values[i] = fwd(*[values[j] for j in ins])
             adjoints: list = [0.0] * len(graph.ids)
             adjoints[graph.output] = np.ones(stop - start)
-            for i, fwd, partial, ins in reversed(steps):
+            for i, _, partial, ins, variadic in reversed(steps):
                 args = [values[j] for j in ins]
-                if fwd in _VARIADIC_FORWARDS:
+                if variadic:
                     local = partial(args, values[i])
                 elif len(ins) == 1:
                     local = (partial(args[0], values[i]),)
@@ -360,23 +360,3 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = 65_536):
             # Where the value is undefined, so is its derivative.
             derivative_out[start:stop][np.isnan(value_out[start:stop])] = np.nan
     return value_out, derivative_out
-
-
-def _variadic_forwards() -> set:
-    from .ops import OPS, vector_form
-
-    return {vector_form(name)[0] for name, op in OPS.items() if op.is_variadic}
-
-
-class _LazySet:
-    def __init__(self, factory) -> None:
-        self.factory = factory
-        self.items = None
-
-    def __contains__(self, item) -> bool:
-        if self.items is None:
-            self.items = self.factory()
-        return item in self.items
-
-
-_VARIADIC_FORWARDS = _LazySet(_variadic_forwards)

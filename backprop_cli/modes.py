@@ -196,12 +196,8 @@ def gradient_program(graph: Graph, result: Result) -> tuple[Program, list[str]]:
         if i not in adjoint_terms:
             statements.append(Statement(_adjoint_name(graph, i), ("const", 0.0, "0"), 0))
         names.append(_adjoint_name(graph, i))
-    return Program(_ordered(statements, graph), ""), names
-
-
-def _ordered(statements: list[Statement], graph: Graph) -> tuple[Statement, ...]:
-    """Forward statements first, then adjoints from the output back (each after its inputs)."""
-    return tuple(statements)
+    # Forward statements come first, then adjoints from the output back: each after its inputs.
+    return Program(tuple(statements), ""), names
 
 
 def _adjoint_name(graph: Graph, i: int) -> str:
