@@ -699,10 +699,10 @@ def _refuse_option_typos(point: dict[str, str], used: set[str] | None) -> None:
 def check_name(name: str) -> None:
     """Variable names given as options obey the same look-alike rules as the program."""
     from .errors import ParseError
-    from .parse import parse_program
+    from .parse import check_name as check_program_name
 
     try:
-        parse_program(name)
+        check_program_name(name)
     except ParseError as error:
         raise InputError(f"variable --{name}: {error.message}") from None
 

@@ -438,6 +438,11 @@ def lookup(name: str, missing_ok: bool = False, count: int | None = None) -> Op 
     return None
 
 
+def is_table_function(name: str) -> bool:
+    """Whether `name` is a function of the op table itself (no SymPy lookup)."""
+    return ALIASES.get(name, name) in FUNCTIONS
+
+
 def unknown_function_message(name: str) -> str:
     """Why `name(...)` cannot be called: unknown, or known to SymPy but not usable."""
     try:

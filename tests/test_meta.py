@@ -63,3 +63,20 @@ def test_every_format_has_a_renderer(command, formats, args, tmp_path):
         result = runner.invoke(cli.app, [command, *args, "--format", value.value, *extra])
         assert result.exit_code == 0, (command, value, result.stderr)
         assert result.stdout or extra, (command, value)
+
+
+def test_a_plain_grad_imports_neither_sympy_nor_numpy():
+    """SymPy's import alone is ~0.4 s; the cold-start target depends on keeping it (and NumPy)
+    off the path of a plain grad. Structural, not timed: timings live in benchmarks/."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['backprop', 'grad', 'x*y + tanh(x)', '--x', '1', '--y', '2']\n"
+            "from backprop_cli.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write(' '.join(m for m in ('sympy', 'numpy', 'plotext') "
+            "if m in sys.modules))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.strip() == ""
