@@ -55,10 +55,7 @@ def forward(graph: Graph, tape: list[tuple], point: Mapping[str, float]) -> list
         try:
             values[i] = float(point[ids[i]])
         except KeyError:
-            raise InputError(
-                f"missing value for variable {ids[i]!r}: give it as --{ids[i]} VALUE "
-                f"or --at {ids[i]}=VALUE"
-            ) from None
+            raise InputError(_missing_message(ids[i])) from None
     for i, code, fwd, _, a, b, ins in tape:
         try:
             if code == 1:
@@ -70,6 +67,15 @@ def forward(graph: Graph, tape: list[tuple], point: Mapping[str, float]) -> list
         except _ARITHMETIC:
             values[i] = math.nan
     return values
+
+
+def _missing_message(name: str) -> str:
+    from .ops import sympy_arities
+
+    also = (f"; {name} is also a SymPy function: call it as {name}(...) to use that"
+            if sympy_arities(name) else "")
+    return (f"missing value for variable {name!r}: give it as --{name} VALUE or --at "
+            f"{name}=VALUE{also}")
 
 
 def backward(graph: Graph, tape: list[tuple], values: list[float]

@@ -253,8 +253,16 @@ def test_a_statement_may_be_named_like_a_function():
 
 
 def test_function_name_without_call_is_explained():
-    message = refuse("gamma + 1")
-    assert "'gamma'" in message and "function" in message
+    # A table function used bare is refused at once; a SymPy function name (gamma, beta) is a
+    # variable, as the issue asks, and a missing value for it says it is also a function.
+    message = refuse("tanh + 1")
+    assert "'tanh'" in message and "function" in message
+    from backprop_cli import grad
+
+    with pytest.raises(BackpropError) as caught:
+        grad("gamma + 1")
+    assert "'gamma'" in caught.value.message and "function" in caught.value.message
+    assert grad("gamma + 1", {"gamma": 2}).value == 3.0
 
 
 # ---------------------------------------------------------------------------------------------
