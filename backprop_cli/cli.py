@@ -18,6 +18,8 @@ from . import __version__
 from .errors import BackpropError, ExitCode, InputError
 from .parse import is_number
 
+MAX_EXPLAINED_NODES = 2_000
+MAX_DRAWN_NODES = 2_000
 VARIABLE_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True,
                     "help_option_names": ["-h", "--help"]}
 
@@ -83,7 +85,8 @@ def grad(
                                help="Significant digits in tables."),
     check: bool = typer.Option(False, "--check",
                                help="Compare the gradient with SymPy's symbolic derivative."),
-    check_timeout: float = typer.Option(10.0, "--check-timeout", min=0.1, metavar="SECONDS",
+    check_timeout: float = typer.Option(10.0, "--check-timeout", min=0.1, max=3600.0,
+                                        metavar="SECONDS",
                                         help="Time limit for --check."),
     strict: bool = typer.Option(False, "--strict",
                                 help="Exit 1 if any node is flagged (kink, domain error, "
@@ -99,7 +102,8 @@ def grad(
     with _reporting(as_json):
         from . import api
 
-        expr, point = _expression_and_point(ctx.args, at)
+        _require_finite("--check-timeout", check_timeout)
+        expr, point = _expression_and_point(ctx.args, at, ctx.info_name)
         source = _read_source(expr, file)
         _refuse_option_typos(point, used=None)
         result = api.grad(source, point, check=check, check_timeout=check_timeout,
@@ -152,7 +156,7 @@ def check(
                                help="Relative tolerance for numbers (default: rounding to the "
                                     "decimals given)."),
     atol: float = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance for numbers."),
-    timeout: float = typer.Option(5.0, "--timeout", min=0.1, metavar="SECONDS",
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, max=3600.0, metavar="SECONDS",
                                   help="Time limit per problem."),
     output_format: Format = typer.Option(Format.table, "--format", help="Output format."),
     json_output: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
@@ -167,7 +171,11 @@ def check(
     with _reporting(as_json):
         from . import grading
 
-        expr, point = _expression_and_point(ctx.args, at)
+        _require_finite("--timeout", timeout)
+        for name, value in (("--rtol", rtol), ("--atol", atol)):
+            if value is not None:
+                _require_finite(name, value)
+        expr, point = _expression_and_point(ctx.args, at, ctx.info_name)
         if batch is not None:
             if expr is not None or file is not None or wrt or answer or expect or table_file:
                 raise InputError("--batch takes its problems from the file; give no EXPR, "
@@ -322,6 +330,11 @@ def explain(
 
         source, point = _source_and_point(ctx, file, at)
         result = api.grad(source, point)
+        _refuse_option_typos(point, used={name for name, _ in result.gradient})
+        if len(result.nodes) > MAX_EXPLAINED_NODES:
+            raise InputError(f"explain writes out every step for programs of up to "
+                             f"{MAX_EXPLAINED_NODES:,} nodes (this one has "
+                             f"{len(result.nodes):,}); use grad --json for large programs")
         explanation = build_explanation(result, wrt, digits)
         if output_format is ExplainFormat.text:
             from .render import explain_text
@@ -372,9 +385,15 @@ def graph_command(
 
         source, point = _source_and_point(ctx, file, at)
         result = api.grad(source, point) if point else api.structure(source)
+        _refuse_option_typos(point, used={name for name, _ in result.gradient})
+        _print_warnings(result.warnings)
         if output_format is GraphFormat.ascii:
             from .render import graph_ascii
 
+            if len(result.nodes) > MAX_DRAWN_NODES:
+                raise InputError(f"the terminal drawing is for graphs of up to "
+                                 f"{MAX_DRAWN_NODES:,} nodes (this one has "
+                                 f"{len(result.nodes):,}); use --format dot or mermaid")
             if output is None:
                 _console().print(graph_ascii.render(result, digits))
                 return
@@ -414,19 +433,37 @@ def _emit(data: bytes, output: str | None) -> None:
 
 
 def _source_and_point(ctx: typer.Context, file: str | None, at: list[str]):
-    expr, point = _expression_and_point(ctx.args, at)
+    expr, point = _expression_and_point(ctx.args, at, ctx.info_name)
     source = _read_source(expr, file)
     _refuse_option_typos(point, used=None)
     return source, point
 
 
-def _show(document: dict | None, renderable, as_json: bool) -> None:
+def _show(document: dict | None, renderable, as_json: bool,
+          warnings: tuple[str, ...] = ()) -> None:
     if as_json:
         from .render import json_format
 
         _write(json_format.dumps(document))
-    else:
-        _console().print(renderable)
+        return
+    _console().print(renderable)
+    _print_warnings(warnings)
+
+
+def _print_warnings(warnings) -> None:
+    """Warnings go to standard error, one line each."""
+    if warnings:
+        from rich.text import Text
+
+        text = Text()
+        for line in warnings:
+            text.append("warning: ", style="bold yellow").append(line + "\n")
+        _console(stderr=True).print(text, end="")
+
+
+def _unused(point: dict, used: set[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"variable {name!r} was given a value but is not used; it is ignored"
+                 for name in point if name not in used)
 
 
 @app.command(name="forward", context_settings=VARIABLE_OPTIONS,
@@ -464,7 +501,10 @@ def forward_command(
         result = modes.forward_mode(source, point, wrt, vector)
         from .render import modes_view
 
-        _show(result.to_dict(), modes_view.render_forward(result, digits), json_output)
+        used = {name for name, _ in result.at}
+        _refuse_option_typos(point, used=used)
+        _show(result.to_dict(), modes_view.render_forward(result, digits), json_output,
+              result.warnings + _unused(point, used))
 
 
 @app.command(context_settings=VARIABLE_OPTIONS,
@@ -485,7 +525,9 @@ def hessian(
 
         source, point = _source_and_point(ctx, file, at)
         result = modes.hessian(source, point)
-        _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output)
+        _refuse_option_typos(point, used=set(result.columns))
+        _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output,
+              result.warnings + _unused(point, result.columns))
 
 
 @app.command(context_settings=VARIABLE_OPTIONS,
@@ -509,7 +551,9 @@ def jacobian(
         source, point = _source_and_point(ctx, file, at)
         outputs = [name.strip() for name in output.split(",") if name.strip()] if output else None
         result = modes.jacobian(source, point, outputs)
-        _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output)
+        _refuse_option_typos(point, used=set(result.columns))
+        _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output,
+              result.warnings + _unused(point, result.columns))
 
 
 class SweepFormat(str, Enum):
@@ -635,7 +679,8 @@ def _read_source(expr: str | None, file: str | None) -> str:
     return text.removeprefix("\ufeff")  # a byte-order mark some editors write first
 
 
-def _expression_and_point(args: list[str], at: list[str]) -> tuple[str | None, dict[str, str]]:
+def _expression_and_point(args: list[str], at: list[str], command: str | None = None
+                          ) -> tuple[str | None, dict[str, str]]:
     """The expression (the one bare argument) and the variable values from `--name VALUE`,
     `--name=VALUE` and `--at a=1,b=2`, in any order."""
     point: dict[str, str] = {}
@@ -670,6 +715,11 @@ def _expression_and_point(args: list[str], at: list[str]) -> tuple[str | None, d
             following = args[i + 1] if i + 1 < len(args) else None
             if following is None or (following.startswith("--") and len(following) > 2
                                      and not is_number(following)):
+                elsewhere = [c for c, options in _COMMAND_OPTIONS.items()
+                             if f"--{name}" in options]
+                if command is not None and elsewhere:
+                    raise InputError(f"--{name} is not an option of backprop {command} (it is "
+                                     f"one of backprop {', '.join(elsewhere)})")
                 raise InputError(f"--{name} needs a value (variables are given as --{name} "
                                  f"VALUE){option_hint(name)}")
             value = following
@@ -683,6 +733,11 @@ def _expression_and_point(args: list[str], at: list[str]) -> tuple[str | None, d
                 raise InputError(f"--at expects NAME=VALUE pairs, got {item!r}")
             put(name.strip(), value.strip())
     return expr, point
+
+
+def _require_finite(option: str, value: float) -> None:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(f"{option} must be a finite number, not {value}")
 
 
 def _refuse_option_typos(point: dict[str, str], used: set[str] | None) -> None:
@@ -712,6 +767,8 @@ def option_hint(name: str) -> str:
     import difflib
 
     options = [option.lstrip("-") for command in _COMMAND_OPTIONS.values() for option in command]
+    if name in options:
+        return ""  # the name of a real option, given as a variable through --at
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
     return f" (did you mean --{close[0]}?)" if close else ""
 

@@ -127,7 +127,7 @@ def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...]
     """Run forward and backward passes and package everything as a Result."""
     tape = compile_tape(graph)
     values = forward(graph, tape, point)
-    adjoints, locals_ = backward(graph, _undefined_where_nan(tape, values), values)
+    adjoints, locals_ = backward(graph, undefined_where_nan(tape, values), values)
     nodes, flags = _node_results(graph, values, adjoints, locals_)
     return Result(
         expression=graph.source,
@@ -140,7 +140,7 @@ def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...]
     )
 
 
-def _undefined_where_nan(tape: list[tuple], values: list[float]) -> list[tuple]:
+def undefined_where_nan(tape: list[tuple], values: list[float]) -> list[tuple]:
     """Where a node's value is undefined (NaN) so is its derivative: a partial such as
     d log(a)/da = 1/a must not report a finite slope at a = -1."""
     if all(v == v for v in values):

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from .engine import compile_tape, evaluate, forward, tangents
+from .engine import compile_tape, evaluate, forward, tangents, undefined_where_nan
 from .errors import BackpropError, InputError
 from .graph import CONST, VAR, Graph, build_graph
 from .parse import Program, Statement, format_program, parse_program
@@ -35,9 +35,11 @@ class ForwardMode:
     nodes: tuple[tuple[str, str, float, float], ...]  # id, formula, value, tangent
     operations: int
     inputs: int
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
+                "warnings": list(self.warnings),
                 "at": {k: number(v) for k, v in self.at},
                 "wrt": self.wrt, "direction": {k: number(v) for k, v in self.direction},
                 "output": self.output, "value": number(self.value),
@@ -77,7 +79,7 @@ def forward_mode(text: str, at: Mapping, wrt: str | None = None,
     tape = compile_tape(graph)
     values = forward(graph, tape, point)
     position = {graph.ids[i]: i for i in graph.variables}
-    tangent, _ = tangents(graph, tape, values,
+    tangent, _ = tangents(graph, undefined_where_nan(tape, values), values,
                           {position[name]: float(d) for name, d in direction.items()})
     nodes = tuple((graph.ids[i], graph.formulas[i], values[i], tangent[i])
                   for i in range(len(graph.ids)) if graph.ops[i] != CONST)
@@ -85,7 +87,7 @@ def forward_mode(text: str, at: Mapping, wrt: str | None = None,
                        for i in graph.variables),
                        tuple((k, float(v)) for k, v in direction.items()), wrt,
                        graph.ids[graph.output], values[graph.output], tangent[graph.output],
-                       nodes, len(tape), len(variables))
+                       nodes, len(tape), len(variables), evaluate(graph, point).warnings)
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,18 @@ def jacobian(text: str, at: Mapping, outputs: list[str] | None = None) -> Matrix
 def hessian(text: str, at: Mapping) -> Matrix:
     """Second derivatives by reverse-over-reverse on the engine."""
     program, graph, point = _program_and_point(text, at)
+    if len(graph) > MAX_HESSIAN_NODES:
+        raise InputError(f"hessian works on programs of up to {MAX_HESSIAN_NODES:,} nodes "
+                         f"(this one has {len(graph):,}): it differentiates the reverse sweep "
+                         "once per variable")
     result = evaluate(graph, point)
+    live = graph.live()
+    if any(live[i] and node.status in ("undefined", "infinite", "overflow", "propagated")
+           for i, node in enumerate(result.nodes)):
+        n = len(graph.variables)
+        nan_rows = tuple((math.nan,) * n for _ in range(n))
+        return Matrix("hessian", format_program(program), result.at, graph.variable_names,
+                      graph.variable_names, nan_rows, result.warnings)
     adjoint_program, gradient_names = gradient_program(graph, result)
     rows = []
     for name in gradient_names:
@@ -278,6 +291,7 @@ class Sweep:
 
 
 MAX_SWEEP_POINTS = 10_000_000
+MAX_HESSIAN_NODES = 5_000
 
 
 def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
@@ -290,14 +304,16 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
 
     if not 2 <= points <= MAX_SWEEP_POINTS:
         raise InputError(f"--points must be between 2 and {MAX_SWEEP_POINTS:,}")
-    if not (math.isfinite(start) and math.isfinite(stop)) or start >= stop:
+    if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(stop - start)) \
+            or start >= stop:
         raise InputError(f"the range of {variable} must go from a smaller to a larger finite "
                          f"number (got {start:g}:{stop:g})")
     program, graph, point = _program_and_point(text, {**at, variable: start})
     if variable not in graph.variable_names:
         raise InputError(f"{variable!r} is not a variable of the program "
                          f"(variables: {', '.join(graph.variable_names) or 'none'})")
-    xs = np.linspace(start, stop, points)
+    with np.errstate(all="ignore"):
+        xs = np.linspace(start, stop, points)
     arrays = {name: (xs if name == variable else point[name]) for name in graph.variable_names}
     value, derivative = vector_pass(graph, arrays, variable)
     fixed = tuple((name, point[name]) for name in graph.variable_names if name != variable)

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..modes import ForwardMode, Matrix, Sweep
-from .table import _table, fmt, pretty
+from .table import MAX_TABLE_NODES, _table, fmt, pretty
 
 
 def render_forward(result: ForwardMode, digits: int = 6) -> Group:
@@ -21,14 +21,19 @@ def render_forward(result: ForwardMode, digits: int = 6) -> Group:
         title = f"directional derivative of {result.output} along ({direction})"
     table = _table("Forward mode", ("node", "left"), ("formula", "left"), ("value", "right"),
                    (tangent_name, "right"))
-    for node_id, formula, value, tangent in result.nodes:
+    shown = result.nodes if len(result.nodes) <= MAX_TABLE_NODES else ()
+    for node_id, formula, value, tangent in shown:
         table.add_row(node_id, pretty(formula) if formula != node_id else "",
                       fmt(value, digits), fmt(tangent, digits))
+    if not shown:
+        table = Text(f"{len(result.nodes):,} nodes: the table is shown up to {MAX_TABLE_NODES} "
+                     "nodes; use --json for every tangent.", style="yellow")
     summary = Text()
     summary.append(f"{title} = {fmt(result.derivative, digits)}\n", style="bold")
     n = result.inputs
     summary.append(
-        f"Cost on this program ({result.operations} operations, {n} input"
+        f"Cost on this program ({result.operations} operation"
+        f"{'s' if result.operations != 1 else ''}, {n} input"
         f"{'s' if n != 1 else ''}): forward mode needs {n} sweep{'s' if n != 1 else ''} "
         f"(about {n * result.operations} operations) for the whole gradient; reverse mode "
         f"needs 1 forward and 1 reverse sweep (about {2 * result.operations} operations).",
