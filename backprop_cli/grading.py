@@ -24,8 +24,9 @@ from .result import SCHEMA_VERSION, Result, number
 CORRECT, INCORRECT, UNDETERMINED = "correct", "incorrect", "undetermined"
 MIN_POINTS = 20
 MAX_TRIES = 600
-POINT_RTOL = 1e-6
-POINT_ATOL = 1e-9
+POINT_RTOL = 1e-8
+POINT_ATOL = 1e-10
+CONFIRM_SECONDS = 1.0
 _BAD_STATUS = frozenset(("undefined", "infinite", "overflow", "propagated", "nondifferentiable",
                          "kink"))
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -168,13 +169,15 @@ def _sample_points(variables: Sequence[str], centres: Sequence[float], seed: int
     """Random points at several scales, and around the constants the problem mentions (so
     that abs(x - 20) is also tried beyond 20)."""
     rng = random.Random(seed)
-    scales = (1.0, 3.0, 0.3, 10.0, 100.0)
+    scales = (1.0, 3.0, 0.3, 10.0, 100.0, 0.001, 1e4)
     for attempt in range(MAX_TRIES):
         scale = scales[attempt % len(scales)]
         point = {}
         for name in variables:
             centre = rng.choice(centres) if centres and attempt % 3 == 2 else 0.0
-            point[name] = round(centre + rng.uniform(-scale, scale), 3) or 0.5
+            value = centre + rng.uniform(-scale, scale)
+            # Three significant digits: readable counterexamples at every scale.
+            point[name] = float(f"{value:.3g}") or 0.5
         yield point
 
 
@@ -182,8 +185,8 @@ def _centres(*graphs: Graph) -> list[float]:
     found = set()
     for graph in graphs:
         for value in graph.constants:
-            if value is not None and math.isfinite(value) and 1.0 < abs(value) < 1e6:
-                found.update((value, -value))
+            if value is not None and math.isfinite(value) and 1.0 < abs(value) < 1e12:
+                found.update((value, -value, 1.0 / value, -1.0 / value))
     return sorted(found)
 
 
@@ -198,12 +201,45 @@ def _compare_at_points(problem: _Problem, variables: list[str], seed: int
         if given is None:
             continue
         if not math.isclose(truth, given, rel_tol=POINT_RTOL, abs_tol=POINT_ATOL):
+            exact = _exact_sides(problem, point)
+            if exact is not None:
+                truth, given = exact
+                if math.isclose(truth, given, rel_tol=1e-12, abs_tol=1e-15):
+                    continue  # float64 rounding, not a wrong answer: the point proves nothing
             at = {name: point[name] for name in variables}
             return agreed, {"at": at, "expected": truth, "given": given}
         agreed += 1
         if agreed >= MIN_POINTS + 10:
             break
     return agreed, None
+
+
+def _exact_sides(problem: _Problem, point: Mapping[str, float]) -> tuple[float, float] | None:
+    """The true derivative and the answer at the point to 30 digits (SymPy, time-limited), to
+    tell a wrong answer from float64 rounding; None if SymPy cannot say in time."""
+    try:
+        with time_limit(CONFIRM_SECONDS):
+            import sympy
+
+            from .checks import to_sympy
+
+            exprs = to_sympy(problem.expr)
+            ids = problem.expr.ids
+            answer = to_sympy(problem.answer)[problem.answer.output].xreplace(
+                {sympy.Symbol(name, real=True): exprs[ids.index(name)]
+                 for name in problem.statements})
+            if problem.wrt in problem.statements:
+                return None
+            derivative = sympy.diff(exprs[problem.expr.output],
+                                    sympy.Symbol(problem.wrt, real=True))
+            values = {sympy.Symbol(name, real=True): sympy.Rational(repr(value))
+                      for name, value in point.items()}
+            sides = [complex(e.xreplace(values).evalf(30)) for e in (derivative, answer)]
+    except Exception:  # SymPy could not settle it in time: keep the float verdict
+        return None
+    if any(abs(side.imag) > 1e-12 * max(1.0, abs(side.real)) for side in sides):
+        return None
+    return sides[0].real, sides[1].real
 
 
 def _trusted(result: Result) -> bool:
@@ -302,6 +338,10 @@ def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = N
             true = node.adjoint if claim.kind == "adjoint" else node.value
             if true is None:
                 true = 0.0  # a constant has no adjoint: nothing flows into it
+        if not math.isfinite(true):
+            items.append(Item("claim", claim.text, UNDETERMINED, given=claim.given,
+                              reason="the true value is not a finite number at this point"))
+            continue
         verdict = CORRECT if accepts(true, claim.given, claim.decimals, rtol, atol) else INCORRECT
         items.append(Item("claim", claim.text, verdict, expected=true, given=claim.given))
     return items
@@ -354,7 +394,11 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
             if given is None:
                 continue
             right = accepts(true, given, decimals, rtol, atol)
-            consistent = own is not None and accepts(own, given, decimals, rtol, atol)
+            # Carried-forward numbers were computed from the student's rounded ones, so one
+            # more unit in the last place is allowed.
+            consistent = own is not None and math.isfinite(own) and (
+                accepts(own, given, decimals, rtol, atol)
+                or abs(own - given) <= 1.5 * 10.0 ** (-decimals))
             marks[(row.node, kind)] = (right, consistent)
 
     wrong_values = sorted((position[n], n) for (n, k), (ok, _) in marks.items()
