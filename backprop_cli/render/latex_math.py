@@ -26,10 +26,19 @@ _SPLIT = re.compile(r"^([^\W\d_]+)(\d+)$")
 
 
 def escape_text(text: str) -> str:
-    """Plain text safe inside LaTeX (for \\text{...} and table cells)."""
+    """Plain text safe inside LaTeX (for \\text{...} and table cells), in ASCII: Greek letters
+    become inline math and accented letters accent commands."""
     replacements = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
                     "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
-    return "".join(replacements.get(char, char) for char in text)
+    out = []
+    for char in text:
+        if char in _GREEK:
+            out.append(f"${_GREEK[char]}$")
+        elif char.isascii():
+            out.append(replacements.get(char, char))
+        else:
+            out.append(_accented(char))
+    return "".join(out)
 
 
 def latex_id(node_id: str) -> str:
@@ -38,14 +47,19 @@ def latex_id(node_id: str) -> str:
         return number(float(node_id))
     match = _SPLIT.match(node_id)
     base, index = (match.group(1), match.group(2)) if match else (node_id, "")
-    base = "".join(_GREEK.get(char, char) for char in base)
-    if not base.isascii():  # accented Latin letters cannot stand in math mode
-        base = r"\text{" + _accented(base) + "}"
     if base in _NAMED_GREEK:
         base = "\\" + base
-    elif len(base) > 1 and not base.startswith("\\"):
+    elif len(base) == 1 and base in _GREEK:
+        base = _GREEK[base]
+    elif any(char in _GREEK or not char.isascii() for char in base):
+        # Mixed names: each Greek letter as its own group ({\Delta}x), accents in \text.
+        parts = [("{" + _GREEK[char] + "}") if char in _GREEK else
+                 (r"\text{" + _accented(char) + "}" if not char.isascii() else
+                  escape_text(char)) for char in base]
+        base = "".join(parts) if len(base) == 1 else r"\mathit{" + "".join(parts) + "}"
+    elif len(base) > 1:
         base = r"\mathit{" + escape_text(base) + "}"
-    elif not base.startswith("\\"):
+    else:
         base = escape_text(base)
     return f"{base}_{{{index}}}" if index else base
 

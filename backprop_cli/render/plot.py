@@ -14,21 +14,25 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
 
     plt.clear_figure()
     plt.plotsize(width, height)
+    xs, value, derivative = _thinned(result, width * 4)
     plt.theme("clear" if not color else "default")
     if not color:
         plt.clear_color()
     label = result.output
     # Without colour the two curves need different markers to be told apart.
     derivative_marker = "braille" if color else "•"
-    for name, ys, marker in ((label, result.value, "braille"),
-                             (f"d{label}/d{result.variable}", result.derivative,
-                              derivative_marker)):
+    for name, ys, marker in ((label, value, "braille"),
+                             (f"d{label}/d{result.variable}", derivative, derivative_marker)):
         first = True
-        for xs_part, ys_part in _segments(result.x.tolist(), ys.tolist()):
+        for xs_part, ys_part in _segments(xs, ys):
             plt.plot(xs_part, ys_part, marker=marker, label=name if first else None,
                      color=None if color else "default")
             first = False
-    plt.title(f"{result.expression.replace(chr(10), '; ')}   over {result.variable}")
+    plt.xlim(float(result.x[0]), float(result.x[-1]))
+    title = f"{label} = {result.expression.replace(chr(10), '; ')}"
+    if not any(v == v and abs(v) != float("inf") for v in value):
+        title += "   (undefined over the whole range)"
+    plt.title(title)
     plt.xlabel(result.variable)
     text = plt.build()
     plt.clear_figure()
@@ -36,6 +40,20 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _thinned(result: Sweep, columns: int) -> tuple[list, list, list]:
+    """At most a few points per character column: the terminal cannot show more, and plotext
+    would spend seconds on a million points. Every undefined point still makes a gap."""
+    import numpy as np
+
+    count = len(result.x)
+    if count <= columns:
+        return result.x.tolist(), result.value.tolist(), result.derivative.tolist()
+    keep = np.unique(np.concatenate([np.linspace(0, count - 1, columns).astype(int),
+                                     np.flatnonzero(~np.isfinite(result.value))[:columns]]))
+    return (result.x[keep].tolist(), result.value[keep].tolist(),
+            result.derivative[keep].tolist())
 
 
 def _segments(xs: list[float], ys: list[float]):
