@@ -216,7 +216,8 @@ def _grade_bounded(job, timeout: float):
     if outcome.ok:
         return outcome.value
     if outcome.code == "timeout":
-        return Report((Item("problem", job.expr, UNDETERMINED,
+        label = job.expr if len(job.expr) <= 60 else job.expr[:57] + "..."
+        return Report((Item("problem", label, UNDETERMINED,
                             reason=f"checking {outcome.reason}"),))
     raise BackpropError(outcome.reason or "checking failed", code=outcome.code)
 
@@ -261,9 +262,11 @@ def _error_row(line: str, number: int, outcome) -> dict:
     import json
 
     try:
-        item_id = str(json.loads(line).get("id", number))
+        item_id = json.loads(line).get("id", number)
     except (json.JSONDecodeError, AttributeError):
-        item_id = str(number)
+        item_id = number
+    if item_id is None:
+        item_id = number
     return {"id": item_id, "verdict": "error",
             "error": {"code": outcome.code or "error", "message": outcome.reason or "failed"}}
 

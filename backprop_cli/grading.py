@@ -585,6 +585,7 @@ def grade(job: Job) -> Report:
     from .api import value_of
 
     items: list[Item] = []
+    warnings: list[str] = []
     for wrt, answer in job.answers:
         items.append(check_derivative(job.expr, wrt, answer,
                                       symbolic_seconds=job.symbolic_seconds))
@@ -594,14 +595,28 @@ def grade(job: Job) -> Report:
         graph, result = evaluate_program(job.expr, point)
         claim_items = check_claims(result, claims, job.rtol, job.atol)
         if job.exact:
-            claim_items = _with_exact_truth(graph, result, claims, claim_items, job)
+            try:
+                with time_limit(job.symbolic_seconds):
+                    claim_items = _with_exact_truth(graph, result, claims, claim_items, job)
+            except TimeoutError:
+                warnings.append(f"exact values were not found within {job.symbolic_seconds:g} s;"
+                                " the claims were checked with float64 values")
         items.extend(claim_items)
         if job.table:
-            items.extend(check_table(graph, result, job.table, job.rtol, job.atol))
+            table_items = check_table(graph, result, job.table, job.rtol, job.atol)
+            items.extend(table_items)
+            graded = {row.node for row in job.table}
+            missing = [node_id for node_id in graph.ids if node_id not in graded
+                       and graph.ops[graph.ids.index(node_id)] != "const"]
+            if missing:
+                warnings.append(f"the table has no rows for {len(missing)} node(s) "
+                                f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''})"
+                                "; they are not graded")
     if not items:
-        raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
-                         "or --table FILE")
-    return Report(tuple(items))
+        if job.table == () and job.claims == () and not job.answers:
+            raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
+                             "or --table FILE")
+    return Report(tuple(items), tuple(warnings))
 
 
 def _with_exact_truth(graph: Graph, result: Result, claims: Sequence[Claim],
@@ -624,12 +639,18 @@ def _with_exact_truth(graph: Graph, result: Result, claims: Sequence[Claim],
     return out
 
 
-def job_from_record(record: object, symbolic_seconds: float = 2.0) -> tuple[str, Job]:
+def json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def job_from_record(record: object, symbolic_seconds: float = 2.0) -> tuple[object, Job]:
     """A batch line's id and Job: {"id", "expr", "wrt", "answer"} or {"id", "expr", "at",
     "expect"} (lists allowed for wrt/answer, and "table" rows as in a table file)."""
     if not isinstance(record, dict):
         raise InputError("each line must be a JSON object")
-    item_id = str(record.get("id", ""))
+    item_id = record.get("id")
     expr = record.get("expr")
     if not isinstance(expr, str):
         raise InputError("the item has no \"expr\" string")
@@ -643,7 +664,17 @@ def job_from_record(record: object, symbolic_seconds: float = 2.0) -> tuple[str,
     expect = _as_list(record.get("expect"), "expect")
     table = tuple(_row(r, f"row {n + 1}") for n, r in enumerate(record.get("table") or [])
                   if isinstance(r, dict))
-    tolerance = {key: float(record[key]) for key in ("rtol", "atol") if key in record}
+    tolerance = {}
+    for key in ("rtol", "atol"):
+        if key in record:
+            value = record[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"\"{key}\" must be a number, not {value!r}")
+            tolerance[key] = float(value)
+    for name, value in at.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise InputError(f"the value of {name!r} in \"at\" must be a number or a constant "
+                             f"expression such as \"1/3\", not {json_text(value)}")
     job = Job(expr, tuple(zip(wrt, answer, strict=True)),
               tuple((str(k), v if isinstance(v, (int, float)) else str(v)) for k, v in at.items()),
               tuple(expect), table, **tolerance, symbolic_seconds=symbolic_seconds)
@@ -669,7 +700,8 @@ def grade_line(line: str, number: int, timeout: float = 5.0) -> dict:
     except json.JSONDecodeError as error:
         raise InputError(f"line {number}: not valid JSON ({error.msg})") from None
     item_id, job = job_from_record(record, symbolic_seconds=0.4 * timeout)
-    item_id = item_id or str(number)
+    if item_id is None:
+        item_id = number
     report = grade(job)
     return {"id": item_id, "verdict": report.verdict,
             "items": [item.to_dict() for item in report.items]}

@@ -447,7 +447,7 @@ def test_table_naming_an_unknown_node_is_an_input_error() -> None:
 def test_grade_line_for_both_kinds_of_problem() -> None:
     derivative = grade_line(json.dumps({"id": 7, "expr": ISSUE_EXPR, "wrt": "x",
                                         "answer": ISSUE_WRONG}), 1)
-    assert derivative["id"] == "7" and derivative["verdict"] == INCORRECT
+    assert derivative["id"] == 7 and derivative["verdict"] == INCORRECT
     example = derivative["items"][0]["counterexample"]
     assert close(example["expected"], true_derivative(ISSUE_EXPR, "x", example["at"]))
 
