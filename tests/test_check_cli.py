@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_checks import one_error_line as one_stderr_line
+from cli_checks import strict_json
 from grading_oracle import (
     DIAMOND,
     DIAMOND_ADJOINTS,
@@ -51,14 +53,6 @@ def invoke(*args: str, env: dict | None = None):
     return runner.invoke(app, ["check", *args], env=env)
 
 
-def strict_json(text: str) -> dict:
-    """RFC 8259 JSON: NaN and Infinity literals are errors."""
-    def refuse(literal: str):
-        raise AssertionError(f"non-standard JSON literal {literal}")
-
-    return json.loads(text, parse_constant=refuse)
-
-
 def check_json(*args: str, code: int) -> dict:
     result = invoke(*args, "--json")
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
@@ -72,13 +66,12 @@ def check_json(*args: str, code: int) -> dict:
 
 
 def one_error_line(result) -> str:
+    """Exit 2 and one clean error line (no internal error) for a CliRunner result."""
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    assert "internal error" not in lines[0]
-    return lines[0]
+    assert "Traceback" not in result.stdout
+    line = one_stderr_line(result.stderr)
+    assert "internal error" not in line
+    return line
 
 
 def batch_rows(stdout: str) -> list[dict]:

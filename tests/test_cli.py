@@ -19,6 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import typer
+from cli_checks import one_error_line, strict_json
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
@@ -42,12 +43,6 @@ def invoke(*args: str, input: str | None = None, env: dict | None = None):
     return runner.invoke(app, list(args), input=input, env=env)
 
 
-def strict_json(text: str) -> dict:
-    """Parse RFC 8259 JSON: NaN and Infinity literals are errors."""
-    def refuse(literal: str):
-        raise AssertionError(f"non-standard JSON literal {literal}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 def grad_json(*args: str, input: str | None = None) -> dict:
@@ -56,12 +51,6 @@ def grad_json(*args: str, input: str | None = None) -> dict:
     return strict_json(result.stdout)
 
 
-def one_error_line(stderr: str) -> str:
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import sympy as sp
+from cli_checks import one_error_line, strict_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -52,12 +53,6 @@ def invoke(*args: str, input: str | bytes | None = None):
     return runner.invoke(app, list(args), input=input)
 
 
-def strict_json(text: str) -> dict:
-    """Parse RFC 8259 JSON: NaN and Infinity literals are errors."""
-    def refuse(literal: str):
-        raise AssertionError(f"non-standard JSON literal {literal}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 def grad_json(*args: str) -> dict:
@@ -66,12 +61,6 @@ def grad_json(*args: str) -> dict:
     return strict_json(result.stdout)
 
 
-def one_error_line(stderr: str) -> str:
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def bad_input(*args: str) -> str:
