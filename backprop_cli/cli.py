@@ -464,6 +464,15 @@ def _print_warnings(warnings) -> None:
         _console(stderr=True).print(text, end="")
 
 
+def _show_matrix(result, point: dict, json_output: bool, digits: int) -> None:
+    """A Hessian or Jacobian: option typos refused, then the matrix and its warnings."""
+    from .render import modes_view
+
+    _refuse_option_typos(point, used=set(result.columns))
+    _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output,
+          result.warnings + _unused(point, result.columns))
+
+
 def _unused(point: dict, used: set[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"variable {name!r} was given a value but is not used; it is ignored"
                  for name in point if name not in used)
@@ -524,13 +533,9 @@ def hessian(
     """The Hessian matrix."""
     with _reporting(json_output):
         from . import modes
-        from .render import modes_view
 
         source, point = _source_and_point(ctx, file, at)
-        result = modes.hessian(source, point)
-        _refuse_option_typos(point, used=set(result.columns))
-        _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output,
-              result.warnings + _unused(point, result.columns))
+        _show_matrix(modes.hessian(source, point), point, json_output, digits)
 
 
 @app.command(context_settings=VARIABLE_OPTIONS,
@@ -549,14 +554,10 @@ def jacobian(
     """The Jacobian matrix."""
     with _reporting(json_output):
         from . import modes
-        from .render import modes_view
 
         source, point = _source_and_point(ctx, file, at)
         outputs = [name.strip() for name in output.split(",") if name.strip()] if output else None
-        result = modes.jacobian(source, point, outputs)
-        _refuse_option_typos(point, used=set(result.columns))
-        _show(result.to_dict(), modes_view.render_matrix(result, digits), json_output,
-              result.warnings + _unused(point, result.columns))
+        _show_matrix(modes.jacobian(source, point, outputs), point, json_output, digits)
 
 
 class SweepFormat(str, Enum):

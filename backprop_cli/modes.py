@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from .engine import compile_tape, evaluate, forward, tangents, undefined_where_nan
+from .engine import compile_tape, evaluate, tangents, undefined_where_nan
 from .errors import BackpropError, InputError
 from .graph import CONST, VAR, Graph, build_graph
 from .parse import Program, Statement, format_program, parse_program
@@ -76,8 +76,9 @@ def forward_mode(text: str, at: Mapping, wrt: str | None = None,
     if unknown:
         raise InputError(f"direction names {unknown[0]!r}, which is not a variable of the "
                          "program")
+    result = evaluate(graph, point)
+    values = [node.value for node in result.nodes]
     tape = compile_tape(graph)
-    values = forward(graph, tape, point)
     position = {graph.ids[i]: i for i in graph.variables}
     tangent, _ = tangents(graph, undefined_where_nan(tape, values), values,
                           {position[name]: float(d) for name, d in direction.items()})
@@ -87,7 +88,7 @@ def forward_mode(text: str, at: Mapping, wrt: str | None = None,
                        for i in graph.variables),
                        tuple((k, float(v)) for k, v in direction.items()), wrt,
                        graph.ids[graph.output], values[graph.output], tangent[graph.output],
-                       nodes, len(tape), len(variables), evaluate(graph, point).warnings)
+                       nodes, len(tape), len(variables), result.warnings)
 
 
 @dataclass(frozen=True)

@@ -409,7 +409,7 @@ class _ExpressionParser:
                     stack.append(["prefix", "neg" if value == "-" else "pos", _PREFIX_PRECEDENCE,
                                   pos, 1])
                 else:
-                    raise ParseError(self._unexpected(value, pos, tokens, i))
+                    raise ParseError(self._unexpected(value, pos))
             elif kind == "num" or kind == "name" or value == "(":
                 if kind == "num" and previous_kind == "num":
                     raise ParseError(f"two numbers in a row at {self.where(pos)}; add an operator")
@@ -439,7 +439,7 @@ class _ExpressionParser:
                          f"({self.where(pos)})"
                 )
             else:
-                raise ParseError(self._unexpected(value, pos, tokens, i))
+                raise ParseError(self._unexpected(value, pos))
             previous_kind = kind
             i += 1
         if expect_operand:
@@ -494,7 +494,7 @@ class _ExpressionParser:
                              f"--{name} VALUE to use it as a variable ({self.where(pos)})")
         return ("var", name)
 
-    def _unexpected(self, value: str, pos: int, tokens: list, i: int) -> str:
+    def _unexpected(self, value: str, pos: int) -> str:
         if value == ")":
             return f"')' at {self.where(pos)} has nothing before it"
         if value == ",":

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+from pathlib import Path
 
 
 def strict_json(text: str) -> dict:
@@ -20,3 +23,11 @@ def one_error_line(stderr: str) -> str:
     assert lines[0].startswith("error: ")
     assert "Traceback" not in stderr
     return lines[0]
+
+
+def backprop_command() -> str:
+    """The installed console script (beside this interpreter, else on PATH)."""
+    beside_python = Path(sys.executable).with_name("backprop")
+    found = str(beside_python) if beside_python.exists() else shutil.which("backprop")
+    assert found, "the backprop console script is not installed"
+    return found

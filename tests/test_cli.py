@@ -10,16 +10,14 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from importlib import resources
-from pathlib import Path
 
 import jsonschema
 import pytest
 import typer
-from cli_checks import one_error_line, strict_json
+from cli_checks import backprop_command, one_error_line, strict_json
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
@@ -63,13 +61,6 @@ def schema() -> dict:
 def validator(schema):
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
-
-
-def backprop_command() -> str:
-    beside_python = Path(sys.executable).with_name("backprop")
-    found = str(beside_python) if beside_python.exists() else shutil.which("backprop")
-    assert found, "the backprop console script is not installed"
-    return found
 
 
 # ---------------------------------------------------------------------------------------------

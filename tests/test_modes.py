@@ -13,15 +13,13 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sympy as sp
+from cli_checks import backprop_command
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -125,13 +123,6 @@ def same(a: float | None, b: float, rtol: float = 1e-12) -> bool:
     if a is None or not math.isfinite(a):
         return not math.isfinite(b)
     return math.isfinite(b) and close(a, b, rtol, 1e-300)
-
-
-def backprop_command() -> str:
-    beside_python = Path(sys.executable).with_name("backprop")
-    found = str(beside_python) if beside_python.exists() else shutil.which("backprop")
-    assert found, "the backprop console script is not installed"
-    return found
 
 
 # ----------------------------------------------------------------------------------------------

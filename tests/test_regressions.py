@@ -13,17 +13,15 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from importlib import resources
-from pathlib import Path
 
 import jsonschema
 import pytest
 import sympy as sp
-from cli_checks import one_error_line, strict_json
+from cli_checks import backprop_command, one_error_line, strict_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -113,13 +111,6 @@ def validator():
     schema = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
-
-
-def backprop_command() -> str:
-    beside_python = Path(sys.executable).with_name("backprop")
-    found = str(beside_python) if beside_python.exists() else shutil.which("backprop")
-    assert found, "the backprop console script is not installed"
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
