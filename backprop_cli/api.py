@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from .engine import compile_tape, evaluate, forward
 from .errors import BackpropError, InputError
+from .gradient import evaluate, float_point
 from .graph import Graph, build_graph
 from .parse import Program, Statement, format_program, parse_constant, parse_program
 from .result import Result
@@ -47,9 +47,7 @@ def _with_exact(graph: Graph, result: Result, at: Mapping, precision: int,
     from .bounded import run_bounded
     from .exact import evaluate_exact
 
-    kinks = {i: tuple(e.local if e.local is not None else 0.0 for e in node.inputs)
-             for i, node in enumerate(result.nodes) if node.status == "kink"}
-    outcome = run_bounded(evaluate_exact, (graph, dict(at), precision, kinks), timeout)
+    outcome = run_bounded(evaluate_exact, (graph, dict(at), precision), timeout)
     if not outcome.ok:
         return replace(result, warnings=result.warnings + (
             f"exact mode: SymPy {outcome.reason}; the float64 values are shown",))
@@ -84,8 +82,7 @@ def _constant_value(name: str, text: str) -> float:
         raise InputError(f"value for {name!r} is not a number or constant expression: "
                          f"{error.message}{hint}") from None
     graph = build_graph(Program((Statement(None, tree, 1),), text))
-    values = forward(graph, compile_tape(graph), {})
-    return values[graph.output]
+    return float_point(graph, {})[graph.output]
 
 
 def _warnings(graph: Graph, program: Program, point: Mapping[str, float]) -> tuple[str, ...]:
@@ -112,7 +109,7 @@ def _warnings(graph: Graph, program: Program, point: Mapping[str, float]) -> tup
 
 def structure(text: str) -> Result:
     """The program's graph without a point: ops, formulas and symbolic local rules."""
-    from .engine import structure as graph_structure
+    from .gradient import structure as graph_structure
 
     program = parse_program(text)
     return replace(graph_structure(build_graph(program)), parsed=format_program(program))

@@ -10,10 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
-import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from multiprocessing.connection import wait
 from typing import Any, NamedTuple
 
@@ -27,31 +25,6 @@ class Outcome(NamedTuple):
     value: Any = None
     code: str | None = None
     reason: str | None = None
-
-
-@contextmanager
-def time_limit(seconds: float):
-    """Raise TimeoutError in this (main) thread after `seconds`; a no-op in other threads.
-
-    Limits nest: leaving an inner one re-arms whatever time the outer one had left."""
-    def expire(signum, frame):
-        raise TimeoutError
-
-    try:
-        previous = signal.signal(signal.SIGALRM, expire)
-    except ValueError:  # not the main thread: no signal-based limit is possible
-        yield
-        return
-    started = time.monotonic()
-    outer_left, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer_left > 0:
-            left = outer_left - (time.monotonic() - started)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6))
 
 
 def _child(connection, function: Callable, args: tuple, memory: int) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from .backends import exact_backend
 from .bounded import run_bounded
-from .graph import CONST, VAR, Graph, op_of
+from .engine import compile_tape, run_forward
+from .gradient import leaf_values
+from .graph import Graph
 from .result import GradientCheck, Result
 
 MAX_EXPANDED_SIZE = 5_000
@@ -29,28 +32,13 @@ def expanded_size(graph: Graph, limit: int) -> int:
     return size[graph.output]
 
 
-def to_sympy(graph: Graph, upto: int | None = None):
-    """SymPy expressions for every node (variables are real symbols), built iteratively."""
-    import sympy
-
-    last = graph.output if upto is None else upto
-    exprs: list = [None] * (last + 1)
-    for i in range(last + 1):
-        op = graph.ops[i]
-        if op == VAR:
-            exprs[i] = sympy.Symbol(graph.ids[i], real=True)
-        elif op == CONST:
-            exprs[i] = _sympy_constant(graph.ids[i])
-        else:
-            exprs[i] = op_of(op).sympy(*[exprs[j] for j in graph.inputs[i]])
-    return exprs
-
-
-def _sympy_constant(text: str):
-    import sympy
-
-    named = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
-    return named[text] if text in named else sympy.Rational(text)
+def to_sympy(graph: Graph) -> list:
+    """SymPy expressions for every node (variables are real symbols): the op table's forward
+    on the SymPy backend, with powers left unevaluated so `9**9**9**9` stays a tree."""
+    backend = exact_backend(evaluate=False)
+    symbols = {graph.ids[i]: backend.symbol(graph.ids[i]) for i in graph.variables}
+    values = leaf_values(graph, symbols, backend)
+    return run_forward(compile_tape(graph.ops, graph.inputs, graph.output, backend), values)
 
 
 def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Result:

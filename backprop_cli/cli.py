@@ -496,7 +496,6 @@ def forward_command(
 ) -> None:
     """Forward-mode differentiation."""
     with _reporting(json_output):
-        from . import modes
         from .api import value_of
 
         source, point = _source_and_point(ctx, file, at)
@@ -510,7 +509,7 @@ def forward_command(
                 if not equals or not name.strip():
                     raise InputError(f"--direction expects NAME=VALUE pairs, got {item!r}")
                 vector[name.strip()] = value_of(name.strip(), value.strip())
-        result = modes.forward_mode(source, point, wrt, vector)
+        result = _forward_mode(source, point, wrt, vector)
         from .render import modes_view
 
         used = {name for name, _ in result.at}
@@ -532,10 +531,9 @@ def hessian(
 ) -> None:
     """The Hessian matrix."""
     with _reporting(json_output):
-        from . import modes
 
         source, point = _source_and_point(ctx, file, at)
-        _show_matrix(modes.hessian(source, point), point, json_output, digits)
+        _show_matrix(_hessian(source, point), point, json_output, digits)
 
 
 @app.command(context_settings=VARIABLE_OPTIONS,
@@ -553,11 +551,10 @@ def jacobian(
 ) -> None:
     """The Jacobian matrix."""
     with _reporting(json_output):
-        from . import modes
 
         source, point = _source_and_point(ctx, file, at)
         outputs = [name.strip() for name in output.split(",") if name.strip()] if output else None
-        _show_matrix(modes.jacobian(source, point, outputs), point, json_output, digits)
+        _show_matrix(_jacobian(source, point, outputs), point, json_output, digits)
 
 
 class SweepFormat(str, Enum):
@@ -582,7 +579,6 @@ def sweep_command(
     """Sweep one variable over a range."""
     as_json = json_output or output_format is SweepFormat.json
     with _reporting(as_json):
-        from . import modes
 
         source, point = _source_and_point(ctx, file, at)
         ranges = {name: value for name, value in point.items() if ":" in value}
@@ -592,7 +588,7 @@ def sweep_command(
         variable, text = next(iter(ranges.items()))
         start, stop = _range(variable, text)
         fixed = {name: value for name, value in point.items() if name != variable}
-        result = modes.sweep(source, fixed, variable, start, stop, points)
+        result = _sweep(source, fixed, variable, start, stop, points)
         if as_json:
             from .render import json_format
 
@@ -607,6 +603,30 @@ def sweep_command(
             console = _console()
             _write(plot.render(result, min(console.width, 100), 24,
                                color=console.is_terminal and not os.environ.get("NO_COLOR")))
+
+
+def _forward_mode(*args):
+    from .forward_mode import forward_mode
+
+    return forward_mode(*args)
+
+
+def _hessian(*args):
+    from .matrices import hessian
+
+    return hessian(*args)
+
+
+def _jacobian(*args):
+    from .matrices import jacobian
+
+    return jacobian(*args)
+
+
+def _sweep(*args):
+    from .sweep import sweep
+
+    return sweep(*args)
 
 
 def _range(variable: str, text: str) -> tuple[float, float]:

@@ -1,9 +1,10 @@
 """Exact mode: forward values, local partials and adjoints as SymPy numbers.
 
 `--x 1/3` stays 1/3 and `tanh(1)` stays `tanh(1)`; each number is also given as a decimal with
-the requested significant digits (mpmath through `evalf`). The kink conventions are the float
-engine's: abs'(0) = 0, relu'(0) = 0, ties split equally. SymPy arithmetic on user input can grow
-without bound, so callers run this in a bounded process (see bounded.py).
+the requested significant digits (mpmath through `evalf`). The values come from the same engine
+and op table as the float64 ones, on the exact backend, so the kink conventions are the same:
+abs'(0) = 0, relu'(0) = 0, ties split equally. SymPy arithmetic on user input can grow without
+bound, so callers run this in a bounded process (see bounded.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .graph import CONST, VAR, Graph, build_graph, op_of
+from .backends import exact_backend
+from .engine import compile_tape, run_forward, run_reverse
+from .gradient import leaf_values
+from .graph import Graph, build_graph
 from .parse import Program, Statement, parse_constant
 
 MAX_EXACT_TEXT = 200
@@ -39,68 +43,37 @@ class ExactValues:
 
 def exact_point(point_texts: Mapping[str, str | float]) -> dict:
     """Variable values as exact SymPy numbers: '1/3' → 1/3, '0.1' → 1/10, 'pi/4' → pi/4."""
-    from .checks import to_sympy
-
+    backend = exact_backend()
     exact = {}
     for name, text in point_texts.items():
         if isinstance(text, (int, float)):
             text = repr(text)
         tree = parse_constant(str(text))
         graph = build_graph(Program((Statement(None, tree, 1),), str(text)))
-        exact[name] = to_sympy(graph)[graph.output]
+        values = leaf_values(graph, {}, backend)
+        run_forward(compile_tape(graph.ops, graph.inputs, graph.output, backend), values)
+        exact[name] = values[graph.output]
     return exact
 
 
-def evaluate_exact(graph: Graph, point_texts: Mapping[str, str | float], precision: int,
-                   kinks: Mapping[int, tuple[float, ...]]) -> ExactValues:
-    """Exact values and adjoints; `kinks` maps node numbers at a kink to the float engine's
-    local partials there, which are the documented conventions (0, 1/2, ...)."""
+def evaluate_exact(graph: Graph, point_texts: Mapping[str, str | float],
+                   precision: int) -> ExactValues:
+    """Exact values and adjoints, by the engine on the exact backend: the op table's own
+    rules, kink conventions included, on SymPy numbers."""
     import sympy
 
-    from .checks import _sympy_constant
-
-    point = exact_point(point_texts)
-    values: list = [None] * len(graph.ids)
-    locals_: list = [()] * len(graph.ids)
-    for i, op_name in enumerate(graph.ops):
-        if op_name == VAR:
-            values[i] = point[graph.ids[i]]
-        elif op_name == CONST:
-            values[i] = _sympy_constant(graph.ids[i])
-        else:
-            op = op_of(op_name)
-            args = [values[j] for j in graph.inputs[i]]
-            values[i] = _evaluated(op.sympy(*args))
-            locals_[i] = (tuple(sympy.nsimplify(d, rational=True) for d in kinks[i])
-                          if i in kinks else _exact_partials(op, args))
-    adjoints: list = [sympy.Integer(0)] * len(graph.ids)
-    adjoints[graph.output] = sympy.Integer(1)
-    live = graph.live()
-    for i in range(len(graph.ids) - 1, -1, -1):
-        if not live[i] or not graph.inputs[i]:
-            continue
-        for j, d in zip(graph.inputs[i], locals_[i], strict=True):
-            if graph.varying[j]:
-                adjoints[j] = adjoints[j] + adjoints[i] * d
+    backend = exact_backend()
+    values = leaf_values(graph, exact_point(point_texts), backend)
+    tape = compile_tape(graph.ops, graph.inputs, graph.output, backend)
+    run_forward(tape, values)
+    adjoints, _ = run_reverse(tape, values, graph.output, seed=sympy.Integer(1),
+                              zero=sympy.Integer(0), keep_partials=False)
     return ExactValues(
         tuple(_number(v, precision) for v in values),
         tuple(_number(a, precision) if graph.varying[i] else None
               for i, a in enumerate(adjoints)),
         precision,
     )
-
-
-def _evaluated(expression):
-    return expression.doit() if hasattr(expression, "doit") else expression
-
-
-def _exact_partials(op, args: list) -> tuple:
-    import sympy
-
-    symbols = sympy.symbols(f"a0:{len(args)}", real=True)
-    form = op.sympy(*symbols)
-    substitution = dict(zip(symbols, args, strict=True))
-    return tuple(_evaluated(sympy.diff(form, s).xreplace(substitution)) for s in symbols)
 
 
 def _number(value, precision: int) -> ExactNumber:
@@ -111,12 +84,12 @@ def _number(value, precision: int) -> ExactNumber:
     if len(text) > MAX_EXACT_TEXT:
         text = text[:MAX_EXACT_TEXT - 3] + "..."
     decimal = value.evalf(precision)
-    if decimal.is_real is False or decimal.has(sympy.I):
-        decimal_text = "nan"
-    elif decimal in (sympy.oo, sympy.zoo):
+    if decimal == sympy.oo:
         decimal_text = "inf"
     elif decimal == -sympy.oo:
         decimal_text = "-inf"
+    elif decimal.is_real is False or decimal.has(sympy.I):
+        decimal_text = "nan"
     else:
         decimal_text = str(decimal) if decimal.is_Number else "nan"
     return ExactNumber(text, decimal_text)

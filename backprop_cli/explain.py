@@ -11,28 +11,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import InputError
-from .graph import op_of
+from .printing import format_number, substitute
 from .result import NodeResult, Result
+from .rules import formula_tree, rule_tree
 
 
 @dataclass(frozen=True)
 class ForwardStep:
-    """`node = formula = formula with numbers = value`."""
+    """`node = formula = formula with numbers = value`; both formulas are expression trees."""
 
     node: str
     op: str
-    formula: str
-    substituted: str
+    formula: tuple
+    substituted: tuple
     value: float | None
     status: str
 
 
 @dataclass(frozen=True)
 class Term:
-    """One path into an adjoint: consumer's adjoint × ∂consumer/∂node."""
+    """One path into an adjoint: consumer's adjoint × ∂consumer/∂node (the rule as a tree)."""
 
     consumer: str
-    rule: str | None
+    rule: tuple | None
     consumer_adjoint: float | None
     local: float | None
 
@@ -70,10 +71,10 @@ def explain(result: Result, wrt: str | None = None, digits: int = 6) -> Explanat
     if wrt is not None and wrt not in variables:
         raise InputError(f"--wrt {wrt!r} is not a variable of the program "
                          f"(variables: {', '.join(variables) or 'none'})")
-    values = {node.id: node.value for node in nodes}
-    forward = tuple(_forward_step(node, values, digits) for node in nodes if node.inputs)
+    by_id = {node.id: node for node in nodes}
+    forward = tuple(_forward_step(node, by_id, digits) for node in nodes if node.inputs)
     relevant = _on_paths(nodes, wrt, result.output) if wrt is not None else None
-    reverse = tuple(_reverse_steps(nodes, result.output, relevant))
+    reverse = tuple(_reverse_steps(nodes, by_id, result.output, relevant))
     gradient = tuple((name, value) for name, value in result.gradient
                      if wrt is None or name == wrt)
     inputs = tuple((node.id, "variable" if node.op == "var" else "constant")
@@ -82,34 +83,31 @@ def explain(result: Result, wrt: str | None = None, digits: int = 6) -> Explanat
                        result.value, inputs, forward, reverse, gradient, wrt, result.warnings)
 
 
-def number_text(value: float | None, digits: int) -> str:
-    """A number for a formula: negative ones in parentheses."""
-    from .render.table import fmt
-
-    text = fmt(value, digits)
-    return f"({text})" if text.startswith("-") else text
+def _pattern(node: NodeResult, by_id: dict[str, NodeResult]) -> tuple:
+    return tuple((by_id[e.input].value, e.input) if by_id[e.input].op == "const" else None
+                 for e in node.inputs)
 
 
-def _forward_step(node: NodeResult, values: dict, digits: int) -> ForwardStep:
-    op = op_of(node.op)
-    numbers = [edge.input if edge.rule is None and _is_literal(edge.input)
-               else number_text(values[edge.input], digits) for edge in node.inputs]
-    return ForwardStep(node.id, node.op, node.expr, op.render_formula(numbers), node.value,
+def _forward_step(node: NodeResult, by_id: dict[str, NodeResult], digits: int) -> ForwardStep:
+    ids = [edge.input for edge in node.inputs]
+    formula = formula_tree(node.op, ids, _pattern(node, by_id))
+    numbers = {node_id: ("const", by_id[node_id].value,
+                         format_number(by_id[node_id].value, digits)) for node_id in ids}
+    return ForwardStep(node.id, node.op, formula, substitute(formula, numbers), node.value,
                        node.status)
 
 
-def _is_literal(node_id: str) -> bool:
-    return node_id.lstrip("-")[:1] in "0123456789."
-
-
-def _reverse_steps(nodes: tuple[NodeResult, ...], output: str, relevant: set[str] | None):
+def _reverse_steps(nodes: tuple[NodeResult, ...], by_id: dict[str, NodeResult], output: str,
+                   relevant: set[str] | None):
     consumers: dict[str, list[Term]] = {}
-    adjoint = {node.id: node.adjoint for node in nodes}
     for node in nodes:
-        for edge in node.inputs:
+        ids = [edge.input for edge in node.inputs]
+        pattern = _pattern(node, by_id)
+        for k, edge in enumerate(node.inputs):
             if edge.rule is not None:
                 consumers.setdefault(edge.input, []).append(
-                    Term(node.id, edge.rule, adjoint[node.id], edge.local))
+                    Term(node.id, rule_tree(node.op, k, ids, pattern), node.adjoint,
+                         edge.local))
     live = _ancestors(nodes, output)
     for node in reversed(nodes):
         if node.adjoint is None or node.id not in live:

@@ -14,10 +14,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .bounded import time_limit
-from .engine import evaluate
+from .deadline import time_limit
+from .engine import compile_tape, node_partials
 from .errors import InputError
-from .graph import Graph, build_graph, op_of
+from .gradient import evaluate
+from .graph import Graph, build_graph
 from .parse import parse_program
 from .result import SCHEMA_VERSION, Result, number
 
@@ -440,16 +441,17 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
 def _own_values(graph: Graph, student: Mapping[str, TableRow], true_values: list[float]
                 ) -> list[float | None]:
     """Each node's value recomputed from the student's values of its inputs (where given)."""
-    own: list[float | None] = list(true_values)
-    given = [None] * len(graph.ids)
+    given = list(true_values)
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
     for node_id, row in student.items():
         if row.value is not None:
-            given[graph.ids.index(node_id)] = row.value
-    for i, ins in enumerate(graph.inputs):
-        if not ins:
-            continue
-        args = [given[j] if given[j] is not None else true_values[j] for j in ins]
-        own[i] = _apply(op_of(graph.ops[i]), args)
+            given[position[node_id]] = row.value
+    own: list[float | None] = list(true_values)
+    for i, _, forward, _, _, _, ins in compile_tape(graph.ops, graph.inputs, graph.output):
+        try:
+            own[i] = forward(*[given[j] for j in ins])
+        except (ArithmeticError, ValueError, TypeError):
+            own[i] = None
     return own
 
 
@@ -458,45 +460,26 @@ def _own_adjoints(graph: Graph, student: Mapping[str, TableRow], own_values: lis
     """Each node's adjoint recomputed from the student's adjoints of its consumers, with local
     partials taken at the student's own values."""
     n = len(graph.ids)
-    given_value = [None] * n
-    given_adjoint = [None] * n
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    given_value: list = [None] * n
+    given_adjoint: list = [None] * n
     for node_id, row in student.items():
-        i = graph.ids.index(node_id)
-        given_value[i] = row.value
-        given_adjoint[i] = row.adjoint
+        given_value[position[node_id]] = row.value
+        given_adjoint[position[node_id]] = row.adjoint
     own = [0.0] * n
-    for i in range(n - 1, -1, -1):
-        ins = graph.inputs[i]
-        if not ins:
-            continue
+    for i, code, _, partials, _, _, ins in reversed(compile_tape(graph.ops, graph.inputs,
+                                                                  graph.output)):
         upstream = given_adjoint[i] if given_adjoint[i] is not None else (true_adjoints[i] or 0.0)
         args = [given_value[j] if given_value[j] is not None else own_values[j] for j in ins]
         out = given_value[i] if given_value[i] is not None else own_values[i]
-        locals_ = _partials(op_of(graph.ops[i]), args, out)
-        for j, d in zip(ins, locals_, strict=True):
+        if out is None or any(a is None for a in args):
+            local = (math.nan,) * len(ins)
+        else:
+            local = node_partials(code, partials, args, out)
+        for j, d in zip(ins, local, strict=True):
             own[j] += upstream * d
     own[graph.output] = 1.0
     return own
-
-
-def _apply(op, args: list[float]) -> float | None:
-    try:
-        return op.forward(*args)
-    except (ArithmeticError, ValueError, TypeError):
-        return None
-
-
-def _partials(op, args: list[float], out: float | None) -> tuple[float, ...]:
-    try:
-        if out is None:
-            raise ValueError
-        if op.is_variadic:
-            return tuple(op.partial(tuple(args), out))
-        if op.arity == 1:
-            return (op.partial(args[0], out),)
-        return tuple(op.partial(args[0], args[1], out))
-    except (ArithmeticError, ValueError, TypeError):
-        return (math.nan,) * len(args)
 
 
 def read_table(text: str, name: str) -> list[TableRow]:
@@ -626,9 +609,7 @@ def _with_exact_truth(graph: Graph, result: Result, claims: Sequence[Claim],
 
     from .exact import evaluate_exact
 
-    kinks = {i: tuple(e.local if e.local is not None else 0.0 for e in node.inputs)
-             for i, node in enumerate(result.nodes) if node.status == "kink"}
-    exact = evaluate_exact(graph, dict(job.at), job.precision, kinks)
+    exact = evaluate_exact(graph, dict(job.at), job.precision)
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
     out = []
     for claim, item in zip(claims, items, strict=True):

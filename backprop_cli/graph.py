@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ops
+from .engine import CONST, VAR, liveness
 from .errors import LimitError
 from .parse import Program
+from .rules import formula_template
 
-VAR = "var"
-CONST = "const"
 _LEAVES = frozenset(("var", "ref", "const"))
 MAX_NODES = 500_000
 _DONE = ("done",)
@@ -30,6 +29,7 @@ class Graph:
     inputs: tuple[tuple[int, ...], ...]
     constants: tuple[float | None, ...]
     formulas: tuple[str, ...]
+    patterns: tuple[tuple | None, ...]  # per node: its constant inputs, None if it has none
     named: tuple[bool, ...]
     varying: tuple[bool, ...]
     variables: tuple[int, ...]
@@ -43,16 +43,13 @@ class Graph:
     def variable_names(self) -> tuple[str, ...]:
         return tuple(self.ids[i] for i in self.variables)
 
-    def live(self) -> list[bool]:
-        """Which nodes the output depends on (the output included)."""
-        live = [False] * len(self.ids)
-        live[self.output] = True
-        inputs = self.inputs
-        for i in range(self.output, -1, -1):
-            if live[i]:
-                for j in inputs[i]:
-                    live[j] = True
-        return live
+    def live(self, output: int | None = None) -> list[bool]:
+        """Which nodes the output (or another node) depends on, itself included."""
+        return liveness(self.inputs, self.output if output is None else output)
+
+    def constant_inputs(self, i: int) -> tuple:
+        """Per input of node i: (value, text) of a constant input, None for the others."""
+        return self.patterns[i] or (None,) * len(self.inputs[i])
 
 
 class _Builder:
@@ -153,13 +150,14 @@ def build_graph(program: Program) -> Graph:
         output = builder.lower(statement.tree, statement.target)
         if statement.target is not None:
             builder.statements[statement.target] = output
-    formulas = tuple(_formula(builder, i) for i in range(len(builder.ids)))
+    formulas, patterns = _describe(builder)
     return Graph(
         ids=tuple(builder.ids),
         ops=tuple(builder.ops),
         inputs=tuple(builder.inputs),
         constants=tuple(builder.constants),
         formulas=formulas,
+        patterns=patterns,
         named=tuple(builder.named),
         varying=tuple(builder.varying),
         variables=tuple(builder.variables),
@@ -168,14 +166,28 @@ def build_graph(program: Program) -> Graph:
     )
 
 
-def _formula(builder: _Builder, i: int) -> str:
-    op = builder.ops[i]
-    if op in (VAR, CONST):
-        return builder.ids[i]
-    ids = builder.ids
-    return op_of(op).render_formula([ids[j] for j in builder.inputs[i]])
-
-
-def op_of(name: str) -> ops.Op:
-    """The Op object behind a graph node's op name."""
-    return ops.OPS[name] if name in ops.OPS else ops.lookup(name)
+def _describe(builder: _Builder) -> tuple[tuple[str, ...], tuple[tuple | None, ...]]:
+    """Every node's formula (its op over its input ids) and its constant inputs."""
+    ids, ops, inputs, constants = builder.ids, builder.ops, builder.inputs, builder.constants
+    formulas: list[str] = []
+    patterns: list[tuple | None] = []
+    templates: dict[tuple, str] = {}
+    for i, op in enumerate(ops):
+        ins = inputs[i]
+        if not ins:
+            formulas.append(ids[i])
+            patterns.append(None)
+            continue
+        pattern = None
+        for j in ins:
+            if constants[j] is not None:
+                pattern = tuple((constants[k], ids[k]) if constants[k] is not None else None
+                                for k in ins)
+                break
+        key = (op, len(ins)) if pattern is None else (op, pattern)
+        template = templates.get(key)
+        if template is None:
+            template = templates[key] = formula_template(op, pattern or (None,) * len(ins))
+        formulas.append(template.format(*[ids[j] for j in ins]))
+        patterns.append(pattern)
+    return tuple(formulas), tuple(patterns)

@@ -1,14 +1,24 @@
-"""The op table: for each op, its forward function and its local partials side by side.
+"""The op table: each op's forward and local partials, written once against a backend.
 
-Calling conventions (chosen so the engine's loops need no per-node packing):
-- unary ops:    forward(a) -> out;        partial(a, out) -> d out/d a
-- binary ops:   forward(a, b) -> out;     partial(a, b, out) -> (d out/d a, d out/d b)
-- n-ary ops:    forward(*args) -> out;    partial(args, out) -> tuple of partials
+An entry is a function `bind(B) -> (forward, partials)` registered with `@op(...)`. `B` is a
+backend (backends/): float64 scalars, NumPy arrays, exact SymPy numbers, or a symbolic trace
+that records expression trees. Inside an entry, values are combined with `+ - *`, with `/` where
+the denominator cannot be 0, and with `B.div`, `B.pow` and the backend's functions (`B.exp`,
+`B.where`, `B.gt`, ...) or other ops (`B.sigmoid`). Constants an entry returns as they are come
+from `B.number`, so that they stay exact in exact mode. Python `if` on a value is not possible:
+a trace cannot branch, so conventions at kinks are written with `B.where` and the comparison
+ops, and an entry that branches fails the test suite.
 
-Forward functions return IEEE values (inf, nan) instead of raising where the math has an answer;
-`explain` turns a non-finite result into a status and a message that names the offending input.
-Functions that the table lacks come from SymPy: their forward and partials are compiled from
-SymPy's own derivative (`fdiff`) once per function.
+Calling conventions, chosen so the engine's loops need no per-node packing:
+- unary:   forward(a) -> out;      partials(a, out) -> d out/d a
+- binary:  forward(a, b) -> out;   partials(a, b, out) -> (d out/d a, d out/d b)
+- n-ary:   forward(*args) -> out;  partials(args, out) -> tuple of partials
+
+Everything else about an op sits in its entry too: its documentation line, its textbook
+`definition` in SymPy syntax (the oracle the generated tests compare against), test points and
+argument domains, where its kinks are and which convention applies there (PyTorch's), and how a
+non-finite value is explained. The engine, forward mode, sweeps, exact mode, `--check`, the rule
+column, `explain`, LaTeX and the Hessian all derive from these entries.
 """
 
 from __future__ import annotations
@@ -16,237 +26,152 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 
 from .errors import ParseError
 
 INF = math.inf
 NAN = math.nan
-UNKNOWN_RULE = "unknown to SymPy"
-UNEVALUABLE_RULE = "not evaluable numerically"
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where an argument may be drawn: the open interval (low, high), away from `gap` if
+    given; `scale` bounds the magnitude that random test programs feed in (exp-like growth
+    needs a small one)."""
+
+    low: float = -INF
+    high: float = INF
+    scale: float = 30.0
+    gap: float | None = None
+
+    def __contains__(self, value: float) -> bool:
+        return self.low < value < self.high and value != self.gap
+
+
+REAL = Domain()
+MODERATE = Domain(scale=3.0)
+POSITIVE = Domain(0.0)
+UNIT = Domain(-1.0, 1.0)
+ABOVE_ONE = Domain(1.0)
+BASE = Domain(1.0, scale=10.0)
+PERIODIC = Domain(scale=10.0)
+NONZERO = Domain(gap=0.0)
 
 
 @dataclass(frozen=True)
 class Op:
-    """One operation: how to compute it, differentiate it, print it and explain its failures."""
+    """One operation and everything known about it."""
 
     name: str
-    arity: int  # 1, 2, or 0 for "two or more"
-    forward: Callable
-    partial: Callable
-    formula: str
-    rules: tuple[str, ...]
+    arity: int  # number of arguments; 0 for "two or more"
+    bind: Callable  # bind(B) -> (forward, partials)
     doc: str
-    test_point: tuple[float, ...]
-    sympy: Callable | None = None
-    kink: Callable | None = None
-    explain: Callable | None = None
-    min_args: int = field(default=0)
+    definition: str  # SymPy syntax over `params` (for "two or more": a SymPy function name)
+    params: tuple[str, ...]
+    points: tuple[tuple[float, ...], ...]  # inside every domain, away from kinks
+    domains: tuple[Domain, ...]
+    edges: Callable | None = None  # float args -> numbers that are 0 exactly at a kink
+    convention: str | None = None  # what the derivative is taken to be at a kink
+    conventions: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...] = ()
+    kink: Callable | None = None  # float args -> note, when not simply "an edge is 0"
+    explain: Callable | None = None  # float args -> (status, message) for a non-finite value
+    internal: bool = False  # used by derivative rules; not callable from the language
+    piecewise_constant: bool = False  # derivative 0 wherever it exists (comparisons)
+    called_as: str | None = None  # logb is called as log(a, b)
+    defaults: tuple[tuple[float, str], ...] = ()  # values of trailing optional arguments
+    aliases: tuple[str, ...] = ()
+    min_args: int = 2
+    unknown_partials: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def is_variadic(self) -> bool:
         return self.arity == 0
 
     @property
-    def rule_reads_constants(self) -> bool:
-        """Whether the rule text depends on constant inputs (x**2 → 2*x rather than a formula)."""
-        return self.name == "pow"
+    def calling_convention(self) -> int:
+        """1 or 2 for the unary and binary conventions, 0 for the n-ary one."""
+        return self.arity if self.arity in (1, 2) else 0
 
-    def render_formula(self, ids: list[str]) -> str:
-        """The node's formula in terms of its input ids."""
-        if self.is_variadic:
-            return f"{self.name}({', '.join(ids)})"
-        return self.formula.format(*ids)
-
-    def render_rule(self, index: int, ids: list[str], constants: list[float | None]) -> str:
-        """The symbolic local partial d(node)/d(input `index`), in terms of input ids."""
-        if self.name == "pow" and index == 0 and constants[1] is not None:
-            return _power_rule(ids[0], constants[1])
-        if self.is_variadic:
-            return self.rules[0].format(ids[index], self.name)
-        return self.rules[index].format(*ids)
+    def kink_note(self, *args: float) -> str | None:
+        """The convention applied at these argument values, if they sit at a kink."""
+        if self.kink is not None:
+            return self.kink(*args)
+        if self.edges is not None and self.convention is not None and any(
+                e == 0 for e in self.edges(*args)):
+            return self.convention
+        return None
 
 
-def _power_rule(base: str, exponent: float) -> str:
-    lowered = exponent - 1
-    c = _short(exponent)
-    if lowered == exponent:  # exponent - 1 is not representable: keep it symbolic
-        return f"{c}*{base}**({c} - 1)"
-    if lowered == 0:
-        return c
-    if lowered == 1:
-        return f"{c}*{base}"
-    return f"{c}*{base}**{_short(lowered) if lowered > 0 else '(' + _short(lowered) + ')'}"
+OPS: dict[str, Op] = {}
 
 
-def _short(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+def op(name: str, *, doc: str, definition: str, params: tuple[str, ...] = ("x",),
+       points: tuple = ((0.7,),), domains: tuple[Domain, ...] | None = None,
+       arity: int | None = None, **details) -> Callable:
+    """Register the entry `bind(B) -> (forward, partials)` under `name`."""
+    count = len(params) if arity is None else arity
+
+    def register(bind: Callable) -> Callable:
+        OPS[name] = Op(name, count, bind, doc, definition, params,
+                       tuple(tuple(float(v) for v in p) for p in points),
+                       domains or (REAL,) * max(len(params), 1), **details)
+        return bind
+
+    return register
 
 
-# ----------------------------------------------------------------------------------------------
-# Forward functions with IEEE results at poles and domain edges
+def _explain_domain(condition: str) -> Callable:
+    def explain(a: float) -> tuple[str, str]:
+        return "undefined", f"{condition} (input = {a:.6g})"
+
+    return explain
 
 
-def _div(a: float, b: float) -> float:
-    try:
-        return a / b
-    except ZeroDivisionError:
-        if a == 0 or a != a:
-            return NAN
-        return math.copysign(INF, a) * math.copysign(1.0, b)
+def _explain_log(a: float, *base: float) -> tuple[str, str]:
+    if base and (base[0] <= 0 or base[0] == 1):
+        return "undefined", f"log base must be positive and not 1 (base = {base[0]:.6g})"
+    if a == 0:
+        return "infinite", "log(0) is -inf"
+    return "undefined", f"log of a negative number ({a:.6g})"
 
 
-def _pow(a: float, b: float) -> float:
-    if a < 0 and math.isfinite(b) and not b.is_integer():
-        return NAN
-    try:
-        return a**b
-    except ZeroDivisionError:
-        return INF
-    except OverflowError:
-        return -INF if a < 0 and b.is_integer() and b % 2 == 1 else INF
-
-
-def _pow_partial(a: float, b: float, out: float) -> tuple[float, float]:
+def _explain_div(a: float, b: float) -> tuple[str, str]:
+    if b == 0 and a == 0:
+        return "undefined", "0/0 is undefined"
     if b == 0:
-        d_base = 0.0
-    else:
-        try:
-            d_base = b * a ** (b - 1)
-        except (ZeroDivisionError, OverflowError):
-            # |a**(b-1)| is infinite; its sign is negative only for a < 0 and odd b - 1.
-            negative = a < 0 and (b - 1).is_integer() and (b - 1) % 2 == 1
-            d_base = math.copysign(INF, b) * (-1.0 if negative else 1.0)
-        if isinstance(d_base, complex):
-            d_base = NAN
-    if a > 0:
-        d_exponent = out * math.log(a)
-    elif a == 0 and b >= 0:
-        d_exponent = 0.0
-    else:
-        d_exponent = NAN
-    return d_base, d_exponent
+        return "infinite", f"division by zero ({a:.6g}/0)"
+    return "overflow", "result overflows float64"
 
 
-def _exp(a: float) -> float:
-    try:
-        return math.exp(a)
-    except OverflowError:
-        return INF
+def _explain_pow(a: float, b: float) -> tuple[str, str]:
+    if a < 0 and not float(b).is_integer():
+        return "undefined", f"negative base {a:.6g} to a non-integer power {b:.6g}"
+    if a == 0 and b < 0:
+        return "infinite", f"0 to a negative power ({b:.6g})"
+    return "overflow", f"{a:.6g}**{b:.6g} overflows float64"
 
 
-def _log(a: float) -> float:
-    if a > 0:
-        return math.log(a)
-    return -INF if a == 0 else NAN
-
-
-def _logb(a: float, b: float) -> float:
-    return _div(_log(a), _log(b))
-
-
-def _logb_partial(a: float, b: float, out: float) -> tuple[float, float]:
-    log_b = _log(b)
-    return _div(1.0, a * log_b), _div(-_log(a), b * log_b * log_b)
-
-
-def _sqrt(a: float) -> float:
-    return math.sqrt(a) if a >= 0 else NAN
-
-
-def _sqrt_partial(a: float, out: float) -> float:
-    return 0.5 / out if out else INF
-
-
-def _guard(function: Callable[[float], float]) -> Callable[[float], float]:
-    def guarded(a: float) -> float:
-        try:
-            return function(a)
-        except ValueError:
-            return NAN
-        except OverflowError:
-            return INF if a > 0 else -INF if function is not math.cosh else INF
-
-    return guarded
-
-
-def _atanh(a: float) -> float:
+def _explain_atanh(a: float) -> tuple[str, str]:
     if abs(a) == 1:
-        return math.copysign(INF, a)
-    return math.atanh(a) if abs(a) < 1 else NAN
-
-
-def _sigmoid(a: float) -> float:
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    z = math.exp(a)
-    return z / (1.0 + z)
-
-
-def _sech2(a: float, out: float) -> float:
-    # 1 - tanh(a)**2 written as 4e^(-2|a|) / (1 + e^(-2|a|))**2: no cancellation for large |a|.
-    t = math.exp(-2.0 * abs(a))
-    return 4.0 * t / ((1.0 + t) * (1.0 + t))
-
-
-def _sigmoid_partial(a: float, out: float) -> float:
-    # sigmoid(a) * sigmoid(-a) equals out * (1 - out) without cancellation when out is near 1.
-    return _sigmoid(a) * _sigmoid(-a)
-
-
-def _softplus(a: float) -> float:
-    return math.log1p(math.exp(-abs(a))) + max(a, 0.0)
-
-
-def _relu(a: float) -> float:
-    return 0.0 if a <= 0 else a  # NaN stays NaN (IEEE 754, as PyTorch)
-
-
-def _max(*args: float) -> float:
-    top = max(args)
-    return math.nan if any(a != a for a in args) else top
-
-
-def _min(*args: float) -> float:
-    low = min(args)
-    return math.nan if any(a != a for a in args) else low
-
-
-def _extreme_partial(args: tuple, out: float) -> tuple[float, ...]:
-    ties = sum(1 for a in args if a == out)
-    share = 1.0 / ties if ties else NAN
-    return tuple(share if a == out else 0.0 for a in args)
-
-
-def _inverse_sqrt(value: float) -> float:
-    if value > 0:
-        return 1.0 / math.sqrt(value)
-    return INF if value == 0 else NAN
-
-
-# ----------------------------------------------------------------------------------------------
-# Kinks: points where the derivative does not exist and a convention picks the value
-
-
-def _at_zero(a: float, *_: float) -> str | None:
-    return "derivative taken as 0 at 0 (PyTorch convention)" if a == 0 else None
-
-
-def _sqrt_kink(a: float) -> str | None:
-    return "derivative is +inf at 0" if a == 0 else None
+        return "infinite", f"atanh({a:.6g}) is infinite"
+    return "undefined", f"atanh needs -1 < input < 1 (input = {a:.6g})"
 
 
 def _pow_kink(a: float, b: float) -> str | None:
     if a == 0 and b == 0:
-        return "0**0 taken as 1 (PyTorch convention)"
+        return "0**0 taken as 1, with derivative 0 (PyTorch convention)"
     if a == 0 and 0 < b < 1:
         return "derivative is +inf at 0"
     return None
 
 
-def _tie(extreme: Callable) -> Callable:
+def _pairwise(*args: float) -> tuple[float, ...]:
+    return tuple(a - b for i, a in enumerate(args) for b in args[i + 1:])
+
+
+def _tie(pick: Callable) -> Callable:
     def kink(*args: float) -> str | None:
-        chosen = extreme(args)
+        chosen = pick(args)
         if sum(1 for a in args if a == chosen) > 1:
             return "tie: the derivative is split equally between the tied inputs"
         return None
@@ -255,203 +180,351 @@ def _tie(extreme: Callable) -> Callable:
 
 
 # ----------------------------------------------------------------------------------------------
-# Explanations of non-finite results: (status, message)
+# Arithmetic
 
 
-def _value(x: float) -> str:
-    return f"{x:.6g}"
+@op("add", doc="addition a + b", definition="a + b", params=("a", "b"), points=((0.7, -1.3),))
+def _add(B):
+    ones = (B.number(1), B.number(1))
+    return (lambda a, b: a + b), (lambda a, b, out: ones)
 
 
-def _explain_log(a: float, *rest: float) -> tuple[str, str]:
-    if rest and (rest[0] <= 0 or rest[0] == 1):
-        return "undefined", f"log base must be positive and not 1 (base = {_value(rest[0])})"
-    if a == 0:
-        return "infinite", "log(0) is -inf"
-    return "undefined", f"log of a negative number ({_value(a)})"
+@op("sub", doc="subtraction a - b", definition="a - b", params=("a", "b"), points=((0.7, -1.3),))
+def _sub(B):
+    signs = (B.number(1), B.number(-1))
+    return (lambda a, b: a - b), (lambda a, b, out: signs)
 
 
-def _explain_div(a: float, b: float) -> tuple[str, str]:
-    if b == 0 and a == 0:
-        return "undefined", "0/0 is undefined"
-    if b == 0:
-        return "infinite", f"division by zero ({_value(a)}/0)"
-    return "overflow", "result overflows float64"
+@op("mul", doc="multiplication a*b (each partial is the other factor, never out/a)",
+    definition="a*b", params=("a", "b"), points=((0.7, -1.3),))
+def _mul(B):
+    return (lambda a, b: a * b), (lambda a, b, out: (b, a))
 
 
-def _explain_pow(a: float, b: float) -> tuple[str, str]:
-    if a < 0 and not b.is_integer():
-        return "undefined", f"negative base {_value(a)} to a non-integer power {_value(b)}"
-    if a == 0 and b < 0:
-        return "infinite", f"0 to a negative power ({_value(b)})"
-    return "overflow", f"{_value(a)}**{_value(b)} overflows float64"
+@op("div", doc="division a/b", definition="a/b", params=("a", "b"), points=((0.7, -1.3),),
+    domains=(REAL, NONZERO), explain=_explain_div)
+def _div(B):
+    one, div = B.number(1), B.div
+    return div, (lambda a, b, out: (div(one, b), div(-out, b)))
 
 
-def _explain_domain(condition: str) -> Callable:
-    def explain(a: float) -> tuple[str, str]:
-        return "undefined", f"{condition} (input = {_value(a)})"
+@op("pow", doc="power a**b (also a^b); 0**0 = 1", definition="a**b", params=("a", "b"),
+    points=((1.3, 2.7), (0.6, -1.5)), domains=(POSITIVE, MODERATE), edges=lambda a, b: (a,),
+    kink=_pow_kink, convention="0**0 = 1 with ∂/∂base = 0; ∂(a**b)/∂b = 0 at a = 0, b ≥ 0",
+    conventions=(((0.0, 0.0), (0.0, 0.0)), ((0.0, 0.5), (INF, 0.0))),
+    explain=_explain_pow)
+def _pow(B):
+    zero, one = B.number(0), B.number(1)
+    where, eq, ge, pow_, log = B.where, B.eq, B.ge, B.pow, B.log
 
-    return explain
+    def partials(a, b, out):
+        # PyTorch's pow_backward: ∂/∂a is 0 where b = 0, ∂/∂b is 0 where a = 0 and b >= 0.
+        return (where(eq(b, zero), zero, b * pow_(a, b - one)),
+                where(eq(a, zero) * ge(b, zero), zero, out * log(a)))
 
-
-def _explain_atanh(a: float) -> tuple[str, str]:
-    if abs(a) == 1:
-        return "infinite", f"atanh({_value(a)}) is infinite"
-    return "undefined", f"atanh needs -1 < input < 1 (input = {_value(a)})"
-
-
-# ----------------------------------------------------------------------------------------------
-# SymPy builders, used by symbolic checks (imported lazily: SymPy is slow to import)
-
-
-def _sp():
-    import sympy
-
-    return sympy
+    return pow_, partials
 
 
-def _sympy_unary(name: str) -> Callable:
-    def build(a):
-        return getattr(_sp(), name)(a, evaluate=False)
+@op("neg", doc="negation -a", definition="-x")
+def _neg(B):
+    minus_one = B.number(-1)
+    return (lambda a: -a), (lambda a, out: minus_one)
 
-    return build
+
+@op("id", doc="a named copy (b = a)", definition="x")
+def _id(B):
+    one = B.number(1)
+    return (lambda a: a), (lambda a, out: one)
 
 
 # ----------------------------------------------------------------------------------------------
-# The table
+# Elementary functions
 
 
-def _unary(name, forward, partial, rule, doc, point, sympy_name=None, kink=None, explain=None):
-    return Op(
-        name=name,
-        arity=1,
-        forward=forward,
-        partial=partial,
-        formula=f"{name}({{0}})",
-        rules=(rule,),
-        doc=doc,
-        test_point=(point,),
-        sympy=_sympy_unary(sympy_name or name),
-        kink=kink,
-        explain=explain,
-    )
+@op("exp", doc="exponential e**x", definition="exp(x)", points=((0.4,), (-1.1,)),
+    domains=(MODERATE,))
+def _exp(B):
+    return B.exp, (lambda a, out: out)
 
 
-def _build_table() -> dict[str, Op]:
-    table = [
-        Op("add", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), "{0} + {1}", ("1", "1"),
-           "addition a + b", (0.7, -1.3), sympy=lambda a, b: _sp().Add(a, b, evaluate=False)),
-        Op("sub", 2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), "{0} - {1}", ("1", "-1"),
-           "subtraction a - b", (0.7, -1.3),
-           sympy=lambda a, b: _sp().Add(a, _sp().Mul(-1, b, evaluate=False), evaluate=False)),
-        Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a), "{0}*{1}", ("{1}", "{0}"),
-           "multiplication a*b (partials are the other factor, never out/a)", (0.7, -1.3),
-           sympy=lambda a, b: _sp().Mul(a, b, evaluate=False)),
-        Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(-out, b)), "{0}/{1}",
-           ("1/{1}", "-{0}/{1}**2"), "division a/b", (0.7, -1.3),
-           sympy=lambda a, b: _sp().Mul(a, _sp().Pow(b, -1, evaluate=False), evaluate=False),
-           explain=_explain_div),
-        Op("pow", 2, _pow, _pow_partial, "{0}**{1}", ("{1}*{0}**({1} - 1)", "{0}**{1}*log({0})"),
-           "power a**b (also a^b); 0**0 = 1", (1.3, 2.7),
-           sympy=lambda a, b: _sp().Pow(a, b, evaluate=False), kink=_pow_kink,
-           explain=_explain_pow),
-        Op("neg", 1, lambda a: -a, lambda a, out: -1.0, "-{0}", ("-1",), "negation -a", (0.7,),
-           sympy=lambda a: _sp().Mul(-1, a, evaluate=False)),
-        Op("id", 1, lambda a: a, lambda a, out: 1.0, "{0}", ("1",),
-           "a named copy (b = a)", (0.7,), sympy=lambda a: a),
-        _unary("exp", _exp, lambda a, out: out, "exp({0})", "exponential e**a", 0.4),
-        _unary("log", _log, lambda a, out: _div(1.0, a), "1/{0}", "natural logarithm", 1.7,
-               explain=_explain_log),
-        Op("logb", 2, _logb, _logb_partial, "log({0}, {1})",
-           ("1/({0}*log({1}))", "-log({0})/({1}*log({1})**2)"),
-           "logarithm log(a, b) of a to base b", (2.5, 3.0),
-           sympy=lambda a, b: _sp().log(a) / _sp().log(b), explain=_explain_log),
-        _unary("sqrt", _sqrt, _sqrt_partial, "1/(2*sqrt({0}))", "square root; sqrt'(0) = +inf",
-               1.7, kink=_sqrt_kink, explain=_explain_domain("sqrt of a negative number")),
-        _unary("abs", abs, lambda a, out: (a > 0) - (a < 0) + 0.0, "sign({0})",
-               "absolute value; abs'(0) = 0", -0.7, sympy_name="Abs", kink=_at_zero),
-        _unary("sin", _guard(math.sin), lambda a, out: math.cos(a), "cos({0})", "sine", 0.7),
-        _unary("cos", _guard(math.cos), lambda a, out: -math.sin(a), "-sin({0})", "cosine", 0.7),
-        _unary("tan", _guard(math.tan), lambda a, out: 1.0 + out * out, "1 + tan({0})**2",
-               "tangent", 0.7),
-        _unary("asin", _guard(math.asin), lambda a, out: _inverse_sqrt(1.0 - a * a),
-               "1/sqrt(1 - {0}**2)", "arcsine", 0.3,
-               explain=_explain_domain("asin needs -1 <= input <= 1")),
-        _unary("acos", _guard(math.acos), lambda a, out: -_inverse_sqrt(1.0 - a * a),
-               "-1/sqrt(1 - {0}**2)", "arccosine", 0.3,
-               explain=_explain_domain("acos needs -1 <= input <= 1")),
-        _unary("atan", math.atan, lambda a, out: 1.0 / (1.0 + a * a), "1/(1 + {0}**2)",
-               "arctangent", 0.7),
-        _unary("sinh", _guard(math.sinh), lambda a, out: _guard(math.cosh)(a), "cosh({0})",
-               "hyperbolic sine", 0.7),
-        _unary("cosh", _guard(math.cosh), lambda a, out: _guard(math.sinh)(a), "sinh({0})",
-               "hyperbolic cosine", 0.7),
-        _unary("tanh", math.tanh, _sech2, "1 - tanh({0})**2",
-               "hyperbolic tangent", 0.7),
-        _unary("asinh", math.asinh, lambda a, out: 1.0 / math.sqrt(a * a + 1.0),
-               "1/sqrt({0}**2 + 1)", "inverse hyperbolic sine", 0.7),
-        _unary("acosh", _guard(math.acosh), lambda a, out: _inverse_sqrt(a * a - 1.0),
-               "1/sqrt({0}**2 - 1)", "inverse hyperbolic cosine", 1.8,
-               explain=_explain_domain("acosh needs input >= 1")),
-        _unary("atanh", _atanh, lambda a, out: _div(1.0, 1.0 - a * a), "1/(1 - {0}**2)",
-               "inverse hyperbolic tangent", 0.4, explain=_explain_atanh),
-        Op("sigmoid", 1, _sigmoid, _sigmoid_partial, "sigmoid({0})",
-           ("sigmoid({0})*(1 - sigmoid({0}))",), "logistic sigmoid 1/(1 + exp(-a))", (0.7,),
-           sympy=lambda a: 1 / (1 + _sp().exp(-a))),
-        Op("relu", 1, _relu, lambda a, out: 1.0 if a > 0 else 0.0, "relu({0})",
-           ("(1 if {0} > 0 else 0)",), "rectified linear unit max(a, 0); relu'(0) = 0", (0.7,),
-           sympy=lambda a: _sp().Max(0, a), kink=_at_zero),
-        Op("softplus", 1, _softplus, lambda a, out: _sigmoid(a), "softplus({0})",
-           ("sigmoid({0})",), "softplus log(1 + exp(a))", (0.7,),
-           sympy=lambda a: _sp().log(1 + _sp().exp(a))),
-        Op("max", 0, _max, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
-           "largest of two or more arguments; ties split equally", (0.3, 1.1, -0.4),
-           sympy=lambda *args: _sp().Max(*args), kink=_tie(max), min_args=2),
-        Op("min", 0, _min, _extreme_partial, "", ("(1 if {0} is the {1} else 0; ties split)",),
-           "smallest of two or more arguments; ties split equally", (0.3, 1.1, -0.4),
-           sympy=lambda *args: _sp().Min(*args), kink=_tie(min), min_args=2),
-    ]
-    return {op.name: op for op in table}
+@op("log", doc="natural logarithm (also ln)", definition="log(x)", points=((1.7,), (0.3,)),
+    domains=(POSITIVE,), explain=_explain_log)
+def _log(B):
+    one, div = B.number(1), B.div
+    return B.log, (lambda a, out: div(one, a))
 
 
-OPS: dict[str, Op] = _build_table()
+@op("logb", doc="logarithm log(a, b) of a to base b", definition="log(a)/log(b)",
+    params=("a", "b"), points=((2.5, 3.0),), domains=(POSITIVE, BASE), called_as="log",
+    explain=_explain_log)
+def _logb(B):
+    one, div, log = B.number(1), B.div, B.log
 
-# Names a user may call, and the op each resolves to (log with two arguments is logb).
-FUNCTIONS = {name for name, op in OPS.items() if op.name not in ("add", "sub", "mul", "div",
-                                                                  "pow", "neg", "id", "logb")}
-ALIASES = {"ln": "log", "Abs": "abs", "Max": "max", "Min": "min", "logistic": "sigmoid"}
+    def partials(a, b, out):
+        log_b = log(b)
+        return div(one, a * log_b), div(-log(a), b * (log_b * log_b))
+
+    return (lambda a, b: div(log(a), log(b))), partials
 
 
-def lookup(name: str, missing_ok: bool = False, count: int | None = None) -> Op | None:
-    """The op a function name refers to: the table first, then SymPy's own functions.
+@op("sqrt", doc="square root; sqrt'(0) = +inf", definition="sqrt(x)", points=((1.7,),),
+    domains=(POSITIVE,), edges=lambda a: (a,), convention="derivative is +inf at 0",
+    conventions=(((0.0,), (INF,)),), explain=_explain_domain("sqrt of a negative number"))
+def _sqrt(B):
+    one, div = B.number(1), B.div
+    return B.sqrt, (lambda a, out: div(one, 2 * out))
 
-    Graph op names of SymPy functions with several arities carry the count: `beta#2`.
-    """
-    name, _, arity = name.partition("#")
+
+@op("abs", doc="absolute value; abs'(0) = 0", definition="Abs(x)", points=((-0.7,), (1.2,)),
+    edges=lambda a: (a,), convention="derivative taken as 0 at 0 (PyTorch convention)",
+    conventions=(((0.0,), (0.0,)),), aliases=("Abs",))
+def _abs(B):
+    return B.abs, (lambda a, out: B.sign(a))
+
+
+@op("sin", doc="sine", definition="sin(x)", points=((0.7,), (-2.0,)), domains=(PERIODIC,))
+def _sin(B):
+    return B.sin, (lambda a, out: B.cos(a))
+
+
+@op("cos", doc="cosine", definition="cos(x)", points=((0.7,), (-2.0,)), domains=(PERIODIC,))
+def _cos(B):
+    return B.cos, (lambda a, out: -B.sin(a))
+
+
+@op("tan", doc="tangent", definition="tan(x)", points=((0.7,),), domains=(Domain(-1.2, 1.2),))
+def _tan(B):
+    return B.tan, (lambda a, out: 1 + out * out)
+
+
+@op("asin", doc="arcsine", definition="asin(x)", points=((0.3,), (-0.6,)), domains=(UNIT,),
+    explain=_explain_domain("asin needs -1 <= input <= 1"))
+def _asin(B):
+    one, div, sqrt = B.number(1), B.div, B.sqrt
+    return B.asin, (lambda a, out: div(one, sqrt(1 - a * a)))
+
+
+@op("acos", doc="arccosine", definition="acos(x)", points=((0.3,), (-0.6,)), domains=(UNIT,),
+    explain=_explain_domain("acos needs -1 <= input <= 1"))
+def _acos(B):
+    minus_one, div, sqrt = B.number(-1), B.div, B.sqrt
+    return B.acos, (lambda a, out: div(minus_one, sqrt(1 - a * a)))
+
+
+@op("atan", doc="arctangent", definition="atan(x)", points=((0.7,), (-3.0,)))
+def _atan(B):
+    one, div = B.number(1), B.div
+    return B.atan, (lambda a, out: div(one, 1 + a * a))
+
+
+@op("sinh", doc="hyperbolic sine", definition="sinh(x)", points=((0.7,),), domains=(MODERATE,))
+def _sinh(B):
+    return B.sinh, (lambda a, out: B.cosh(a))
+
+
+@op("cosh", doc="hyperbolic cosine", definition="cosh(x)", points=((0.7,),), domains=(MODERATE,))
+def _cosh(B):
+    return B.cosh, (lambda a, out: B.sinh(a))
+
+
+@op("tanh", doc="hyperbolic tangent", definition="tanh(x)", points=((0.7,), (-2.5,)))
+def _tanh(B):
+    # 1/cosh(a)**2 rather than 1 - tanh(a)**2: the same number, without the cancellation
+    # that leaves only a few correct digits once tanh(a) is within 1e-8 of ±1. cosh >= 1, so
+    # the division is safe.
+    one, cosh = B.number(1), B.cosh
+
+    def partial(a, out):
+        c = cosh(a)
+        return one / (c * c)
+
+    return B.tanh, partial
+
+
+@op("asinh", doc="inverse hyperbolic sine", definition="asinh(x)", points=((0.7,),))
+def _asinh(B):
+    one, div, sqrt = B.number(1), B.div, B.sqrt
+    return B.asinh, (lambda a, out: div(one, sqrt(a * a + 1)))
+
+
+@op("acosh", doc="inverse hyperbolic cosine", definition="acosh(x)", points=((1.8,),),
+    domains=(ABOVE_ONE,), explain=_explain_domain("acosh needs input >= 1"))
+def _acosh(B):
+    one, div, sqrt = B.number(1), B.div, B.sqrt
+    return B.acosh, (lambda a, out: div(one, sqrt(a * a - 1)))
+
+
+@op("atanh", doc="inverse hyperbolic tangent", definition="atanh(x)", points=((0.4,),),
+    domains=(UNIT,), explain=_explain_atanh)
+def _atanh(B):
+    one, div = B.number(1), B.div
+    return B.atanh, (lambda a, out: div(one, 1 - a * a))
+
+
+@op("erf", doc="error function", definition="erf(x)", points=((0.7,), (-1.4,)))
+def _erf(B):
+    scale = B.div(B.number(2), B.sqrt(B.number("pi")))
+    return B.erf, (lambda a, out: scale * B.exp(-(a * a)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations
+
+
+@op("sigmoid", doc="logistic sigmoid 1/(1 + exp(-x)) (also logistic)",
+    definition="1/(1 + exp(-x))", points=((0.7,), (-4.0,)), aliases=("logistic",))
+def _sigmoid(B):
+    # σ'(x) = σ(x)σ(-x), which is σ(x)(1 - σ(x)) without cancellation when σ(x) is near 1.
+    one, exp = B.number(1), B.exp
+    return (lambda a: one / (one + exp(-a))), (lambda a, out: out * B.sigmoid(-a))
+
+
+@op("relu", doc="rectified linear unit max(x, 0); relu'(0) = 0", definition="Max(x, 0)",
+    points=((0.7,), (-0.4,)), edges=lambda a: (a,),
+    convention="derivative taken as 0 at 0 (PyTorch convention)", conventions=(((0.0,), (0.0,)),))
+def _relu(B):
+    zero, one = B.number(0), B.number(1)
+    return (lambda a: B.max(a, zero)), (lambda a, out: B.where(B.gt(a, zero), one, zero))
+
+
+@op("softplus", doc="softplus log(1 + exp(x))", definition="log(1 + exp(x))",
+    points=((0.7,), (-2.0,)))
+def _softplus(B):
+    zero, log1p, exp = B.number(0), B.log1p, B.exp
+    # log1p(exp(-|x|)) + max(x, 0): no overflow for large x, no loss for very negative x.
+    return ((lambda a: log1p(exp(-B.abs(a))) + B.max(a, zero)),
+            (lambda a, out: B.sigmoid(a)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Two or more arguments
+
+
+def _extreme(name: str, doc: str, pick: Callable) -> None:
+    @op(name, doc=doc, definition=name.capitalize(), params=("a", "b", "c"), arity=0,
+        points=((0.3, 1.1, -0.4), (2.0, -1.0)), edges=_pairwise, kink=_tie(pick),
+        convention="ties split the derivative equally",
+        conventions=(((1.5, 1.5), (0.5, 0.5)), ((-2.0, -2.0, -2.0), (1 / 3, 1 / 3, 1 / 3))),
+        aliases=(name.capitalize(),))
+    def _bind(B):
+        share = B.share
+        return (getattr(B, name),
+                lambda args, out: tuple(share(a, out, *args) for a in args))
+
+
+_extreme("max", "largest of two or more arguments; ties split the derivative equally", max)
+_extreme("min", "smallest of two or more arguments; ties split the derivative equally", min)
+
+
+# ----------------------------------------------------------------------------------------------
+# Internal ops: the pieces derivative rules are made of. Each is 0 or 1 (or splits a share)
+# and is constant wherever it is differentiable.
+
+
+def _comparison(name: str, symbol: str) -> None:
+    @op(name, doc=f"[a {symbol} b]: 1 where a {symbol} b, else 0", params=("a", "b"),
+        definition=f"Piecewise((1, a {symbol} b), (0, True))", points=((0.7, -1.3),),
+        internal=True, piecewise_constant=True)
+    def _bind(B):
+        zero = B.number(0)
+        return getattr(B, name), (lambda a, b, out: (zero, zero))
+
+
+_comparison("gt", ">")
+_comparison("ge", ">=")
+_comparison("eq", "==")
+
+
+@op("sign", doc="sign of x (0 at 0)", definition="sign(x)", points=((0.7,), (-0.7,)),
+    internal=True, piecewise_constant=True)
+def _sign(B):
+    zero = B.number(0)
+    return B.sign, (lambda a, out: zero)
+
+
+@op("where", doc="(a if c else b): chooses by c, which is 0 or 1", params=("c", "a", "b"),
+    definition="Piecewise((b, Eq(c, 0)), (a, True))", points=((1.0, 0.7, -1.3),),
+    internal=True)
+def _where(B):
+    zero, one, where = B.number(0), B.number(1), B.where
+    return where, (lambda args, out: (zero, where(args[0], one, zero), where(args[0], zero, one)))
+
+
+@op("share", doc="1/ties where t equals out (ties: arguments equal to out), else 0",
+    params=("t", "out", "a", "b"), arity=0,
+    definition="Piecewise((1/(Piecewise((1, Eq(a, out)), (0, True)) + "
+               "Piecewise((1, Eq(b, out)), (0, True))), Eq(t, out)), (0, True))",
+    points=((1.0, 1.0, 1.0, -2.0),), internal=True, piecewise_constant=True, min_args=4)
+def _share(B):
+    zero = B.number(0)
+    return B.share, (lambda args, out: (zero,) * len(args))
+
+
+# ----------------------------------------------------------------------------------------------
+# Names the language calls
+
+
+def _callable_names() -> dict[str, dict[int, Op]]:
+    names: dict[str, dict[int, Op]] = {}
+    for entry in OPS.values():
+        if entry.internal or entry.name in ("add", "sub", "mul", "div", "pow", "neg", "id"):
+            continue
+        for name in (entry.called_as or entry.name, *entry.aliases):
+            counts = names.setdefault(name, {})
+            if entry.is_variadic:
+                counts[0] = entry
+            else:
+                for missing in range(len(entry.defaults) + 1):
+                    counts[entry.arity - missing] = entry
+    return names
+
+
+def functions() -> dict[str, dict[int, Op]]:
+    """Callable name -> {argument count (0: two or more) -> op}, from the table."""
+    global _FUNCTIONS
+    if _FUNCTIONS is None:
+        _FUNCTIONS = _callable_names()
+    return _FUNCTIONS
+
+
+_FUNCTIONS: dict[str, dict[int, Op]] | None = None
+ALIASES = {"ln": "log"}
+
+
+def is_table_function(name: str) -> bool:
+    """Whether `name` is called as a function of the op table (no SymPy lookup)."""
+    return ALIASES.get(name, name) in functions()
+
+
+def op_named(name: str) -> Op:
+    """The op behind a graph node's op name: the table's, or a SymPy function's (`beta#2`)."""
+    found = OPS.get(name)
+    if found is not None:
+        return found
+    from .fallback import sympy_op_for_node
+
+    return sympy_op_for_node(name)
+
+
+def lookup(name: str, missing_ok: bool = False) -> object | None:
+    """Whether `name(...)` can be called: the table first, then SymPy's own functions."""
     name = ALIASES.get(name, name)
-    if name in FUNCTIONS:
-        return OPS[name]
-    counts = sympy_arities(name)
-    if counts and (count is None or count in counts):
-        return sympy_op(name, int(arity) if arity else (count or counts[0]))
+    if name in functions():
+        return functions()[name]
+    from .fallback import sympy_arities
+
+    if sympy_arities(name):
+        return sympy_arities(name)
     if not missing_ok:
         raise ParseError(unknown_function_message(name))
     return None
 
 
-def is_table_function(name: str) -> bool:
-    """Whether `name` is a function of the op table itself (no SymPy lookup)."""
-    return ALIASES.get(name, name) in FUNCTIONS
-
-
 def unknown_function_message(name: str) -> str:
     """Why `name(...)` cannot be called: unknown, or known to SymPy but not usable."""
-    try:
-        import sympy
+    from .fallback import is_sympy_function
 
-        known = name in sympy.functions.__all__
-    except ImportError:  # pragma: no cover - sympy is a dependency
-        known = False
-    if known:
+    if is_sympy_function(name):
         return (f"SymPy's {name} cannot be used here (no derivative rule, or not a real "
                 "function)")
     return f"unknown function {name!r} (to multiply, write {name}*(...))"
@@ -461,246 +534,31 @@ def _plural(count: int) -> str:
     return f"{count} argument" + ("" if count == 1 else "s")
 
 
-def resolve(name: str, count: int) -> Op:
-    """The op for a call of `name` with `count` arguments; wrong arity is a ParseError."""
-    op = lookup(name)
-    if op.name == "log" and count == 2:
-        return OPS["logb"]
-    if op.name in OPS:
-        allowed = _allowed_counts(op)
-    else:
-        allowed = set(sympy_arities(name.partition("#")[0]))
-        if count in allowed:
-            return lookup(name, count=count)
-    if count not in allowed:
-        if len(allowed) == 1:
-            wanted = _plural(next(iter(allowed)))
-        elif isinstance(allowed, range):
-            wanted = f"at least {_plural(allowed.start)}"
+def resolve(name: str, count: int) -> tuple[Op, tuple[tuple[float, str], ...]]:
+    """The op for a call of `name` with `count` arguments, and the default values to append;
+    a wrong number of arguments is a ParseError."""
+    name = ALIASES.get(name, name)
+    table = functions().get(name)
+    if table is not None:
+        entry = table.get(count)
+        if entry is None and 0 in table and count >= table[0].min_args:
+            entry = table[0]
+        if entry is not None:
+            missing = 0 if entry.is_variadic else entry.arity - count
+            return entry, entry.defaults[len(entry.defaults) - missing:] if missing else ()
+        allowed = sorted(table)
+        if allowed == [0]:
+            wanted = f"at least {_plural(table[0].min_args)}"
+        elif len(allowed) == 1:
+            wanted = _plural(allowed[0])
         else:
-            wanted = " or ".join(map(str, sorted(allowed))) + " arguments"
+            wanted = " or ".join(map(str, allowed)) + " arguments"
         raise ParseError(f"{name}() takes {wanted}, not {count}")
-    return op
+    from .fallback import sympy_arities, sympy_op
 
-
-def _allowed_counts(op: Op) -> set[int] | range:
-    if op.name == "log":
-        return {1, 2}
-    if op.is_variadic:
-        return range(op.min_args, 1_000_000)
-    return {op.arity}
-
-
-# ----------------------------------------------------------------------------------------------
-# Functions SymPy knows and the table lacks: compiled once from SymPy's own derivative
-
-
-_SYMPY_EXCLUDED = {"Piecewise", "Heaviside", "DiracDelta", "floor", "ceiling", "frac", "sign",
-                   "re", "im", "arg", "conjugate", "Id", "real_root", "root", "sqrt", "exp",
-                   "Max", "Min", "Abs", "log"}
-
-
-@cache
-def sympy_arities(name: str) -> tuple[int, ...]:
-    """The argument counts (1 or 2) SymPy's function `name` accepts; () if it is not usable."""
-    if not name.isascii() or not name.isidentifier() or name.startswith("_"):
-        return ()
-    if name in _SYMPY_EXCLUDED:
-        return ()
-    import sympy
-    from sympy.core.function import FunctionClass
-
-    if name not in sympy.functions.__all__:
-        return ()
-    function = getattr(sympy.functions, name)
-    nargs = getattr(function, "nargs", None)
-    if not isinstance(function, FunctionClass) or not isinstance(nargs, sympy.FiniteSet):
-        return ()
-    return tuple(sorted(int(n) for n in nargs if int(n) in (1, 2)))
-
-
-@cache
-def sympy_op(name: str, arity: int) -> Op | None:
-    """An Op for SymPy's function `name` with `arity` arguments, or None if SymPy has no
-    derivative with respect to any argument. A partial SymPy does not know is NaN, so
-    differentiating through that argument is flagged rather than guessed."""
-    import sympy
-
-    function = getattr(sympy.functions, name)
-    symbols = sympy.symbols(f"a0:{arity}", real=True)
-    expression = function(*symbols)
-    partials = []
-    for symbol in symbols:
-        try:
-            partial = expression.diff(symbol)
-        except (NotImplementedError, TypeError, ValueError, ArithmeticError):
-            partial = None
-        if partial is not None and partial.has(sympy.Derivative, sympy.Subs):
-            partial = None
-        partials.append(partial)
-    if all(p is None for p in partials):
-        return None
-    modules = ["mpmath"]
-    out = sympy.Symbol("out")
-    forward = _real(sympy.lambdify(symbols, expression, modules))
-    raw = [sympy.lambdify(symbols + (out,), p, modules) if p is not None else None
-           for p in partials]
-    usable = [f is not None and _evaluates(f, arity + 1) for f in raw]
-    compiled = [_real(f) if ok else _unknown_partial for f, ok in zip(raw, usable, strict=True)]
-    placeholders = {s: sympy.Symbol(f"{{{i}}}") for i, s in enumerate(symbols)}
-    rules = tuple(str(p.xreplace(placeholders)) if ok else
-                  (UNKNOWN_RULE if p is None else UNEVALUABLE_RULE)
-                  for p, ok in zip(partials, usable, strict=True))
-    formula = f"{name}(" + ", ".join(f"{{{i}}}" for i in range(arity)) + ")"
-    partial = _unary_from(compiled[0]) if arity == 1 else _binary_from(compiled)
-    if not _evaluates(sympy.lambdify(symbols, expression, modules), arity):
-        return None
-    suffix = f"#{arity}" if len(sympy_arities(name)) > 1 else ""
-    return Op(name=name + suffix, arity=arity, forward=forward, partial=partial,
-              formula=formula, rules=rules, doc=f"SymPy's {name} (rule from SymPy's derivative)",
-              test_point=(0.7,) * arity, sympy=lambda *args: function(*args))
-
-
-def _evaluates(function: Callable, arity: int) -> bool:
-    """Whether the compiled function runs at all (some SymPy printers emit unknown names)."""
-    for point in ((0.7,) * arity, (1.3,) * arity, (2.0,) * arity):
-        try:
-            complex(function(*point))
-            return True
-        except NameError:
-            return False
-        except Exception:  # outside the function's domain: try another point
-            continue
-    return True
-
-
-def _unknown_partial(*args: float) -> float:
-    return NAN
-
-
-FALLBACK_SECONDS = 1.0
-
-
-def _real(function: Callable) -> Callable:
-    """A real-valued, time-limited float function from a lambdified SymPy expression; any
-    failure (no convergence, overflow, complex result, too slow) is NaN and gets flagged."""
-    from .bounded import time_limit
-
-    def real_valued(*args: float) -> float:
-        try:
-            with time_limit(FALLBACK_SECONDS):
-                value = complex(function(*args))
-        except Exception:  # mpmath raises many kinds; all mean "no real number here"
-            return NAN
-        return value.real if value.imag == 0 else NAN
-
-    return real_valued
-
-
-def _unary_from(d: Callable) -> Callable:
-    return lambda a, out: d(a, out)
-
-
-def _binary_from(ds: list[Callable]) -> Callable:
-    d0, d1 = ds
-    return lambda a, b, out: (d0(a, b, out), d1(a, b, out))
-
-
-# ----------------------------------------------------------------------------------------------
-# The same ops over NumPy arrays, for sweeps over many points: forward(*arrays) -> array and
-# partial(*arrays, out) -> tuple of arrays. IEEE results (inf, nan) come from NumPy itself.
-
-
-def vector_forms() -> dict[str, tuple[Callable, Callable]]:
-    """Vectorised forward and partials of every op in OPS (built on first use: NumPy is
-    imported only by commands that sweep)."""
-    import numpy as np
-
-    def where_pos(condition, value):
-        return np.where(condition, value, 0.0)
-
-    def np_pow(a, b):
-        with np.errstate(all="ignore"):
-            out = np.power(a, b)
-        return np.where((a < 0) & (np.floor(b) != b), np.nan, out)
-
-    def np_pow_partial(a, b, out):
-        with np.errstate(all="ignore"):
-            d_base = np.where(b == 0, 0.0, b * np.power(a, b - 1))
-            d_exp = np.where(a > 0, out * np.log(np.where(a > 0, a, 1.0)),
-                             np.where((a == 0) & (b >= 0), 0.0, np.nan))
-        return d_base, d_exp
-
-    def sigmoid(a):
-        return 0.5 * (1.0 + np.tanh(0.5 * a))
-
-    def extreme(choose):
-        def forward_(*args):
-            return choose(np.stack(np.broadcast_arrays(*args)), axis=0)
-
-        def partial_(args, out):
-            hits = [(np.asarray(a) == out).astype(float) for a in args]
-            ties = sum(hits)
-            with np.errstate(all="ignore"):
-                return tuple(h / ties for h in hits)
-
-        return forward_, partial_
-
-    forms = {
-        "add": (np.add, lambda a, b, out: (np.ones_like(out), np.ones_like(out))),
-        "sub": (np.subtract, lambda a, b, out: (np.ones_like(out), -np.ones_like(out))),
-        "mul": (np.multiply, lambda a, b, out: (b * np.ones_like(out), a * np.ones_like(out))),
-        "div": (np.divide, lambda a, b, out: (1.0 / b, -out / b)),
-        "pow": (np_pow, np_pow_partial),
-        "neg": (np.negative, lambda a, out: -np.ones_like(out)),
-        "id": (lambda a: a, lambda a, out: np.ones_like(out)),
-        "exp": (np.exp, lambda a, out: out),
-        "log": (np.log, lambda a, out: 1.0 / a),
-        "logb": (lambda a, b: np.log(a) / np.log(b),
-                 lambda a, b, out: (1.0 / (a * np.log(b)), -np.log(a) / (b * np.log(b) ** 2))),
-        "sqrt": (np.sqrt, lambda a, out: 0.5 / out),
-        "abs": (np.abs, lambda a, out: np.sign(a)),
-        "sin": (np.sin, lambda a, out: np.cos(a)),
-        "cos": (np.cos, lambda a, out: -np.sin(a)),
-        "tan": (np.tan, lambda a, out: 1.0 + out * out),
-        "asin": (np.arcsin, lambda a, out: 1.0 / np.sqrt(1.0 - a * a)),
-        "acos": (np.arccos, lambda a, out: -1.0 / np.sqrt(1.0 - a * a)),
-        "atan": (np.arctan, lambda a, out: 1.0 / (1.0 + a * a)),
-        "sinh": (np.sinh, lambda a, out: np.cosh(a)),
-        "cosh": (np.cosh, lambda a, out: np.sinh(a)),
-        "tanh": (np.tanh, lambda a, out: 1.0 / np.cosh(a) ** 2),
-        "asinh": (np.arcsinh, lambda a, out: 1.0 / np.sqrt(a * a + 1.0)),
-        "acosh": (np.arccosh, lambda a, out: 1.0 / np.sqrt(a * a - 1.0)),
-        "atanh": (np.arctanh, lambda a, out: 1.0 / (1.0 - a * a)),
-        "sigmoid": (sigmoid, lambda a, out: sigmoid(a) * sigmoid(-a)),
-        "relu": (lambda a: np.where(a > 0, a, np.where(np.isnan(a), a, 0.0)),
-                 lambda a, out: where_pos(a > 0, 1.0)),
-        "softplus": (lambda a: np.logaddexp(0.0, a),
-                     lambda a, out: sigmoid(a)),
-        "max": extreme(np.max),
-        "min": extreme(np.min),
-    }
-    return forms
-
-
-def vector_form(name: str) -> tuple[Callable, Callable]:
-    """The vectorised forward and partial of an op; SymPy fallbacks are applied point by
-    point (correct, not fast)."""
-    forms = _vector_forms_cached()
-    if name in forms:
-        return forms[name]
-    import numpy as np
-
-    op = lookup(name)
-    forward_scalar = np.vectorize(op.forward, otypes=[float])
-    if op.arity == 1:
-        partial_scalar = np.vectorize(op.partial, otypes=[float])
-        return forward_scalar, partial_scalar
-    first = np.vectorize(lambda a, b, out: op.partial(a, b, out)[0], otypes=[float])
-    second = np.vectorize(lambda a, b, out: op.partial(a, b, out)[1], otypes=[float])
-    return forward_scalar, lambda a, b, out: (first(a, b, out), second(a, b, out))
-
-
-@cache
-def _vector_forms_cached() -> dict[str, tuple[Callable, Callable]]:
-    return vector_forms()
+    allowed = sympy_arities(name)
+    if count not in allowed:
+        wanted = _plural(allowed[0]) if len(allowed) == 1 else " or ".join(map(str, allowed)) \
+            + " arguments"
+        raise ParseError(f"{name}() takes {wanted}, not {count}")
+    return sympy_op(name, count), ()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from . import ops
 from .errors import LimitError, ParseError
+from .printing import format_tree
 
 MAX_PROGRAM_CHARS = 4_000_000
 MAX_STATEMENT_CHARS = 10_000
@@ -536,10 +537,11 @@ class _ExpressionParser:
             args = tuple(out[len(out) - count:])
             del out[len(out) - count:]
             try:
-                op = ops.resolve(entry[1], count)
+                op, defaults = ops.resolve(entry[1], count)
             except ParseError as error:
                 raise ParseError(f"{error.message} ({self.where(entry[3])})") from None
-            out.append(("call", op.name, args))
+            out.append(("call", op.name, args + tuple(("const", value, text)
+                                                      for value, text in defaults)))
 
 
 def _reduce(entry: list, out: list) -> None:
@@ -580,55 +582,6 @@ def _free_names(tree: tuple) -> set[str]:
         elif kind != "const":
             stack.extend(node[1:])
     return free
-
-
-_PRINT_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
-_PRINT_SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**"}
-
-
-def format_tree(tree: tuple) -> str:
-    """The tree as explicit text: every product has its *, every power **, and parentheses
-    wherever the grouping differs from left-to-right reading. Iterative, for deep trees."""
-    out: list[str] = []
-    stack: list = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            out.append(node)
-            continue
-        kind = node[0]
-        if kind in ("var", "ref"):
-            out.append(node[1])
-        elif kind == "const":
-            out.append(node[2])
-        elif kind == "call":
-            parts: list = [("log" if node[1] == "logb" else node[1].partition("#")[0]) + "("]
-            for k, arg in enumerate(node[2]):
-                if k:
-                    parts.append(", ")
-                parts.append(arg)
-            parts.append(")")
-            stack.extend(reversed(parts))
-        elif kind == "neg":
-            stack.extend(reversed(["-", *_grouped(node[1], 3, strict=True)]))
-        else:
-            precedence = _PRINT_PRECEDENCE[kind]
-            left_strict = kind == "pow"
-            parts = [*_grouped(node[1], precedence, left_strict), _PRINT_SYMBOL[kind],
-                     *_grouped(node[2], precedence, not left_strict)]
-            stack.extend(reversed(parts))
-    return "".join(out)
-
-
-def _grouped(child: tuple, precedence: int, strict: bool) -> list:
-    """The child, in parentheses when it binds less tightly than its parent requires."""
-    if child[0] == "const" and child[2].startswith("-"):
-        child_precedence = 3
-    else:
-        child_precedence = _PRINT_PRECEDENCE.get(child[0], 5)
-    if child_precedence < precedence or (strict and child_precedence == precedence):
-        return ["(", child, ")"]
-    return [child]
 
 
 def format_program(program: Program) -> str:

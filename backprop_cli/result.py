@@ -158,3 +158,20 @@ def _label(value: float | None) -> str | None:
     if math.isnan(value):
         return "nan"
     return "inf" if value > 0 else "-inf"
+
+
+def nonfinite_labels(**fields) -> dict:
+    """For each field (a number, a {name: number} map, or a matrix as rows) that holds a
+    non-finite number, its labels: "nan", "inf" or "-inf" where the JSON has null."""
+    labels = {}
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            found = {key: _label(v) for key, v in value.items() if not _finite(v)}
+        elif isinstance(value, (list, tuple)):
+            found = [[_label(v) for v in row] for row in value] if any(
+                not _finite(v) for row in value for v in row) else None
+        else:
+            found = _label(value)
+        if found:
+            labels[name] = found
+    return labels

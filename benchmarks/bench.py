@@ -31,7 +31,8 @@ from importlib import metadata
 from pathlib import Path
 
 from backprop_cli import api
-from backprop_cli.engine import backward, compile_tape, evaluate, forward
+from backprop_cli.engine import compile_tape, run_forward, run_reverse
+from backprop_cli.gradient import evaluate, leaf_values
 from backprop_cli.graph import build_graph
 from backprop_cli.parse import parse_program
 from backprop_cli.render import json_format
@@ -267,11 +268,11 @@ def bench_engine(programs: dict[int, str], repeat: int) -> None:
             gc.disable()
             try:
                 t0 = time.perf_counter()
-                tape = compile_tape(graph)
+                tape = compile_tape(graph.ops, graph.inputs, graph.output)
                 t1 = time.perf_counter()
-                values = forward(graph, tape, point)
+                values = run_forward(tape, leaf_values(graph, point))
                 t2 = time.perf_counter()
-                backward(graph, tape, values)
+                run_reverse(tape, values, graph.output)
                 t3 = time.perf_counter()
             finally:
                 gc.enable()
@@ -302,9 +303,9 @@ def _bytes_per_node(graph, point: dict[str, float]) -> float:
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        tape = compile_tape(graph)
-        values = forward(graph, tape, point)
-        backward(graph, tape, values)
+        tape = compile_tape(graph.ops, graph.inputs, graph.output)
+        values = run_forward(tape, leaf_values(graph, point))
+        run_reverse(tape, values, graph.output)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -473,9 +474,9 @@ def _profile(text: str) -> None:
 
 def bench_sweep(points: int, runs: int) -> None:
     """Vectorised sweep: value and derivative of a ~100-node program at many points."""
-    from backprop_cli import modes
     from backprop_cli.graph import build_graph
     from backprop_cli.parse import parse_program
+    from backprop_cli.sweep import sweep
 
     heading(f"4. Sweep: {points:,} points of a ~100-node program (NumPy, vectorised)")
     text = program_of_size(100)
@@ -485,7 +486,7 @@ def bench_sweep(points: int, runs: int) -> None:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        modes.sweep(text, fixed, variables[0], -2.0, 2.0, points)
+        sweep(text, fixed, variables[0], -2.0, 2.0, points)
         times.append(time.perf_counter() - start)
     stats = summary(times)
     print(f"  program: {nodes} nodes, sweeping {variables[0]}")

@@ -30,6 +30,7 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+from programs import SYMBOLS, VARIABLES, statement_programs
 from typer.testing import CliRunner
 
 from backprop_cli import api
@@ -406,41 +407,8 @@ def test_logistic_regression_gradient_against_hand_values():
 # The Explanation model, for random programs
 
 
-VARIABLES = ("x", "y", "z")
-SYMBOLS = {name: sp.Symbol(name, real=True) for name in VARIABLES}
-OFFSETS = {"x": 0.3183098861837907, "y": -0.5772156649015329, "z": 0.7071067811865476}
-UNARY = {"tanh": sp.tanh, "sin": sp.sin, "cos": sp.cos,
-         "sigmoid": lambda a: 1 / (1 + sp.exp(-a))}
-BINARY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
-
-
-@st.composite
-def programs(draw):
-    """Named statements over x, y, z and earlier statements (so fan-out and reuse abound)."""
-    names = list(VARIABLES)
-    symbolic = dict(SYMBOLS)
-    lines = []
-    for k in range(draw(st.integers(1, 7))):
-        name = f"t{k + 1}"
-        kind = draw(st.sampled_from([*UNARY, *BINARY, "const"]))
-        a = draw(st.sampled_from(names))
-        if kind in UNARY:
-            text, sym = f"{kind}({a})", UNARY[kind](symbolic[a])
-        elif kind == "const":
-            c = draw(st.sampled_from(["2.5", "-0.5", "3"]))
-            text, sym = f"{a}*({c})", symbolic[a] * sp.Float(c)
-        else:
-            b = draw(st.sampled_from(names))
-            text, sym = f"{a} {kind} {b}", BINARY[kind](symbolic[a], symbolic[b])
-        lines.append(f"{name} = {text}")
-        names.append(name)
-        symbolic[name] = sym
-    point = {v: draw(st.floats(-1.5, 1.5, allow_nan=False)) + OFFSETS[v] for v in VARIABLES}
-    return "\n".join(lines), symbolic[names[-1]], point
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(programs())
+@given(statement_programs())
 def test_explanation_adjoints_are_sums_of_their_terms_and_match_sympy(case):
     text, output_sym, point = case
     result = api.grad(text, point)
@@ -477,7 +445,7 @@ def test_explanation_adjoints_are_sums_of_their_terms_and_match_sympy(case):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(programs(), st.sampled_from(VARIABLES))
+@given(statement_programs(), st.sampled_from(VARIABLES))
 def test_explanation_wrt_keeps_exactly_the_nodes_on_paths(case, variable):
     text, _, point = case
     result = api.grad(text, point)

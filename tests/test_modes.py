@@ -14,7 +14,6 @@ import math
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -22,26 +21,32 @@ import sympy as sp
 from cli_checks import backprop_command
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from programs import (
+    SYMBOLS,
+    VARIABLES,
+    away_from_kinks,
+    drawable,
+    expressions,
+    points,
+    program_point,
+    programs,
+    squash,
+)
 from typer.testing import CliRunner
 
 from backprop_cli import grad
 from backprop_cli.cli import app
-from backprop_cli.engine import vector_pass
 from backprop_cli.errors import InputError
+from backprop_cli.forward_mode import forward_mode
 from backprop_cli.graph import build_graph
-from backprop_cli.modes import forward_mode, hessian, jacobian, sweep
-from backprop_cli.ops import OPS, vector_form, vector_forms
+from backprop_cli.matrices import hessian, jacobian
 from backprop_cli.parse import parse_program
+from backprop_cli.sweep import sweep, vector_pass
 
-VARIABLES = ("x", "y", "z")
-SYMBOLS = {name: sp.Symbol(name, real=True) for name in VARIABLES}
 X, Y, Z = SYMBOLS["x"], SYMBOLS["y"], SYMBOLS["z"]
-# Offsets keep drawn points generic (not 0, not equal to one another) when hypothesis shrinks.
-OFFSETS = {"x": 0.3183098861837907, "y": -0.5772156649015329, "z": 0.7071067811865476}
 RTOL_SYMPY = 1e-7
 ATOL_SYMPY = 1e-9
 ATOL_HESSIAN = 1e-8
-KINK_MARGIN = 1e-3
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 PLAIN = {"FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": None}
 
@@ -125,274 +130,11 @@ def same(a: float | None, b: float, rtol: float = 1e-12) -> bool:
     return math.isfinite(b) and close(a, b, rtol, 1e-300)
 
 
-# ----------------------------------------------------------------------------------------------
-# Random programs: text and an independent SymPy expression, built side by side
-
-
-@dataclass(frozen=True)
-class Expr:
-    text: str
-    sym: sp.Expr
-    bound: float  # a crude upper bound on |value| at the drawn points
-    kinks: tuple = ()  # SymPy expressions that must stay away from 0
-
-
-def _kinks(*parts: Expr) -> tuple:
-    return tuple(k for part in parts for k in part.kinks)
-
-
-def tame(a: Expr, limit: float) -> Expr:
-    if a.bound <= limit:
-        return a
-    return Expr(f"tanh({a.text})", sp.tanh(a.sym), 1.0, a.kinks)
-
-
-def positive(a: Expr, shift: str = "1") -> Expr:
-    a = tame(a, 10.0)
-    value = sp.Rational(shift)
-    return Expr(f"({shift} + ({a.text})**2)", value + a.sym**2, float(value) + a.bound**2,
-                a.kinks)
-
-
-def inside_unit(a: Expr) -> Expr:
-    return Expr(f"0.9*tanh({a.text})", sp.Rational(9, 10) * sp.tanh(a.sym), 0.9, a.kinks)
-
-
-def call(name: str, a: Expr, sym, bound: float, kinks: tuple = ()) -> Expr:
-    return Expr(f"{name}({a.text})", sym, bound, a.kinks + kinks)
-
-
-def b_add(a, b):
-    return Expr(f"({a.text}) + ({b.text})", a.sym + b.sym, a.bound + b.bound, _kinks(a, b))
-
-
-def b_sub(a, b):
-    return Expr(f"({a.text}) - ({b.text})", a.sym - b.sym, a.bound + b.bound, _kinks(a, b))
-
-
-def b_mul(a, b):
-    a, b = tame(a, 30.0), tame(b, 30.0)
-    return Expr(f"({a.text})*({b.text})", a.sym * b.sym, a.bound * b.bound, _kinks(a, b))
-
-
-def b_div(a, b):
-    a, d = tame(a, 30.0), positive(b)
-    return Expr(f"({a.text})/{d.text}", a.sym / d.sym, a.bound, _kinks(a, d))
-
-
-def b_power_int(n: int):
-    def build(a):
-        a = tame(a, 5.0)
-        return Expr(f"({a.text})**{n}", a.sym**n, a.bound**n, a.kinks)
-
-    return build
-
-
-def b_power_real(text: str):
-    def build(a):
-        base = positive(tame(a, 2.0))
-        exponent = sp.Rational(text.strip("()"))
-        return Expr(f"{base.text}**{text}", base.sym**exponent,
-                    base.bound ** abs(float(exponent)), base.kinks)
-
-    return build
-
-
-def b_pow(a, b):
-    base, exponent = positive(tame(a, 2.0)), tame(b, 2.0)
-    return Expr(f"{base.text}^({exponent.text})", base.sym**exponent.sym,
-                base.bound**exponent.bound, _kinks(base, exponent))
-
-
-def b_neg(a):
-    return Expr(f"-({a.text})", -a.sym, a.bound, a.kinks)
-
-
-def b_exp(a):
-    a = tame(a, 3.0)
-    return call("exp", a, sp.exp(a.sym), math.exp(a.bound))
-
-
-def b_log(a):
-    p = positive(a)
-    return call("log", p, sp.log(p.sym), math.log(p.bound) + 1.0)
-
-
-def b_logb(a, b):
-    p, base = positive(a), positive(b, "2")
-    return Expr(f"log({p.text}, {base.text})", sp.log(p.sym) / sp.log(base.sym),
-                math.log(p.bound) / math.log(2.0) + 1.0, _kinks(p, base))
-
-
-def b_sqrt(a):
-    p = positive(a, "0.5")
-    return call("sqrt", p, sp.sqrt(p.sym), math.sqrt(p.bound))
-
-
-def b_trig(name):
-    def build(a):
-        a = tame(a, 10.0)
-        return call(name, a, getattr(sp, name)(a.sym), 1.0)
-
-    return build
-
-
-def b_tan(a):
-    u = Expr(f"1.2*tanh({a.text})", sp.Rational(6, 5) * sp.tanh(a.sym), 1.2, a.kinks)
-    return call("tan", u, sp.tan(u.sym), math.tan(1.2))
-
-
-def b_unit(name, bound):
-    def build(a):
-        u = inside_unit(a)
-        return call(name, u, getattr(sp, name)(u.sym), bound)
-
-    return build
-
-
-def b_atan(a):
-    return call("atan", a, sp.atan(a.sym), math.pi / 2)
-
-
-def b_hyperbolic(name):
-    def build(a):
-        a = tame(a, 3.0)
-        return call(name, a, getattr(sp, name)(a.sym), math.cosh(a.bound))
-
-    return build
-
-
-def b_tanh(a):
-    return call("tanh", a, sp.tanh(a.sym), 1.0)
-
-
-def b_asinh(a):
-    return call("asinh", a, sp.asinh(a.sym), math.asinh(a.bound))
-
-
-def b_acosh(a):
-    p = positive(a, "1.5")
-    return call("acosh", p, sp.acosh(p.sym), math.acosh(p.bound))
-
-
-def b_sigmoid(a):
-    a = tame(a, 30.0)
-    return call("sigmoid", a, 1 / (1 + sp.exp(-a.sym)), 1.0)
-
-
-def b_softplus(a):
-    a = tame(a, 30.0)
-    return call("softplus", a, sp.log(1 + sp.exp(a.sym)), a.bound + 1.0)
-
-
-def b_abs(a):
-    return call("abs", a, sp.Abs(a.sym), a.bound, (a.sym,))
-
-
-def b_relu(a):
-    return call("relu", a, sp.Max(0, a.sym), a.bound, (a.sym,))
-
-
-def b_extreme(name):
-    function = sp.Max if name == "max" else sp.Min
-
-    def build(a, b):
-        return Expr(f"{name}({a.text}, {b.text})", function(a.sym, b.sym),
-                    max(a.bound, b.bound), _kinks(a, b) + (a.sym - b.sym,))
-
-    return build
-
-
-# name -> (arity, builder). Smooth ops only: every second derivative exists everywhere drawn.
-SMOOTH = {
-    "add": (2, b_add), "sub": (2, b_sub), "mul": (2, b_mul), "div": (2, b_div),
-    "square": (1, b_power_int(2)), "cube": (1, b_power_int(3)),
-    "pow 0.5": (1, b_power_real("0.5")), "pow 2.5": (1, b_power_real("2.5")),
-    "pow -1.5": (1, b_power_real("(-1.5)")), "pow": (2, b_pow),
-    "neg": (1, b_neg), "exp": (1, b_exp), "log": (1, b_log), "logb": (2, b_logb),
-    "sqrt": (1, b_sqrt), "sin": (1, b_trig("sin")), "cos": (1, b_trig("cos")),
-    "tan": (1, b_tan), "asin": (1, b_unit("asin", math.pi / 2)),
-    "acos": (1, b_unit("acos", math.pi)), "atan": (1, b_atan),
-    "sinh": (1, b_hyperbolic("sinh")), "cosh": (1, b_hyperbolic("cosh")),
-    "tanh": (1, b_tanh), "asinh": (1, b_asinh), "acosh": (1, b_acosh),
-    "atanh": (1, b_unit("atanh", math.atanh(0.9))), "sigmoid": (1, b_sigmoid),
-    "softplus": (1, b_softplus),
-}
-KINKED = {"abs": (1, b_abs), "relu": (1, b_relu), "max": (2, b_extreme("max")),
-          "min": (2, b_extreme("min"))}
-ALL = {**SMOOTH, **KINKED}
-
-
-def test_random_programs_draw_every_op_in_the_table():
-    """The strategies cover the op table (`id` comes from the statement wrappers below)."""
-    drawn = {name.split()[0] for name in ALL} - {"square", "cube"}
-    assert set(OPS) == drawn | {"id"}
-
-
-leaves = st.one_of(
-    st.sampled_from(VARIABLES).map(lambda v: Expr(v, SYMBOLS[v], 2.0)),
-    st.sampled_from(VARIABLES).map(lambda v: Expr(v, SYMBOLS[v], 2.0)),
-    st.sampled_from(["0.5", "2", "1.25", "3"]).map(lambda c: Expr(c, sp.Rational(c), float(c))),
-)
-
-
-@st.composite
-def expressions(draw, table: dict, depth: int = 3) -> Expr:
-    if depth == 0 or draw(st.integers(0, 3)) == 0:
-        return draw(leaves)
-    arity, build = table[draw(st.sampled_from(sorted(table)))]
-    return build(*[draw(expressions(table, depth - 1)) for _ in range(arity)])
-
-
 def uses(text: str, name: str) -> bool:
     return re.search(rf"\b{name}\b", text) is not None
 
 
-@st.composite
-def multivariate(draw, table: dict) -> Expr:
-    """An expression that uses two or three of the variables."""
-    expression = draw(expressions(table))
-    wanted = draw(st.sampled_from([("x", "y"), ("x", "y", "z")]))
-    for name in wanted:
-        if not uses(expression.text, name):
-            combine = draw(st.sampled_from([b_add, b_sub, b_mul]))
-            expression = combine(expression, Expr(name, SYMBOLS[name], 2.0))
-    return expression
-
-
-@st.composite
-def programs(draw, table: dict) -> tuple[str, Expr]:
-    """A multivariate expression, sometimes as statements with fan-out and a copy (id node)."""
-    expression = draw(multivariate(table))
-    shape = draw(st.integers(0, 2))
-    if shape == 0:
-        return expression.text, expression
-    if shape == 1:
-        return f"u = {expression.text}\nv = u", expression
-    other = draw(expressions(table, 2))
-    u, w = tame(expression, 30.0), tame(other, 30.0)
-    text = f"u = {u.text}\nw = {w.text}\nc = u\nout = c*w + u"
-    return text, Expr(text, u.sym * w.sym + u.sym, 0.0, _kinks(u, w))
-
-
-points = st.fixed_dictionaries(
-    {name: st.floats(-1.0, 1.0, allow_nan=False).map(lambda u, n=name: u + OFFSETS[n])
-     for name in VARIABLES}
-)
-
-
-def away_from_kinks(expression: Expr, point: dict[str, float]) -> bool:
-    for kink in expression.kinks:
-        if kink == 0:
-            continue
-        if abs(at_point(kink, point)) < KINK_MARGIN:
-            return False
-    return True
-
-
-def program_point(text: str, point: dict[str, float]) -> dict[str, float]:
-    """The point restricted to the program's variables (no 'unused variable' noise)."""
-    return {name: value for name, value in point.items() if uses(text, name)}
+ALL = tuple(drawable())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -472,10 +214,11 @@ def test_forward_direction_missing_components_are_zero():
 
 
 @SETTINGS
-@given(programs(ALL), points, st.lists(st.floats(-2, 2, allow_nan=False), min_size=3,
-                                       max_size=3))
+@given(programs(ALL, variables_used=2), points,
+       st.lists(st.floats(-2, 2, allow_nan=False), min_size=3, max_size=3))
 def test_forward_tangents_agree_with_grad_for_every_input(program, point, components):
     text, _ = program
+    assume(away_from_kinks(text, point))
     point = program_point(text, point)
     gradient = dict(grad(text, point).gradient)
     assume(all(math.isfinite(g) for g in gradient.values()))
@@ -618,9 +361,10 @@ def test_hessian_of_kinked_ops_away_from_kinks_is_the_active_branch(text, active
 
 
 @SETTINGS
-@given(programs(SMOOTH), points)
+@given(programs(ALL, variables_used=2), points)
 def test_hessian_of_random_programs_equals_sympy_and_is_symmetric(program, point):
     text, expression = program
+    assume(away_from_kinks(text, point))
     point = program_point(text, point)
     result = hessian(text, point)
     names = list(result.columns)
@@ -716,15 +460,16 @@ def test_jacobian_unknown_output_is_one_line():
 
 
 @SETTINGS
-@given(multivariate(ALL), multivariate(ALL), expressions(ALL, 2), points,
-       st.permutations(["a", "b", "c"]), st.integers(1, 3))
-def test_jacobian_of_random_programs_equals_sympy(e1, e2, e3, point, order, count):
-    e1, e2, e3 = tame(e1, 30.0), tame(e2, 30.0), tame(e3, 30.0)
+@given(programs(ALL, variables_used=2), programs(ALL, variables_used=2), expressions(ALL, 2),
+       points, st.permutations(["a", "b", "c"]), st.integers(1, 3))
+def test_jacobian_of_random_programs_equals_sympy(p1, p2, e3, point, order, count):
+    e1, e2, e3 = squash(p1[1], 30.0), squash(p2[1], 30.0), squash(e3, 30.0)
+    assume("\n" not in e1.text and "\n" not in e2.text)
     text = f"a = {e1.text}\nb = {e2.text}\nc = a*b + {e3.text}"
     outputs = order[:count]
     exprs = {"a": e1.sym, "b": e2.sym, "c": e1.sym * e2.sym + e3.sym}
+    assume(away_from_kinks(text, point))
     point = program_point(text, point)
-    assume(away_from_kinks(Expr(text, 0, 0, _kinks(e1, e2, e3)), point))
     result = jacobian(text, point, outputs)
     assert list(result.rows) == outputs
     names = list(result.columns)
@@ -941,108 +686,3 @@ def test_sweep_error_in_json_mode_is_an_error_document():
     result = invoke("sweep", "x^2", "--x", "3:-1", "--json")
     one_error_line(result)
     assert strict_json(result.stdout)["ok"] is False
-
-
-# ----------------------------------------------------------------------------------------------
-# Meta-test: every op has a vectorised form that equals the scalar op
-
-
-def _grid(name: str) -> list[tuple[float, ...]]:
-    """The op's test point, scaled copies of it (same signs, same domain) and a few extras."""
-    point = OPS[name].test_point
-    grid = [point] + [tuple(v * s for v in point) for s in (0.8, 0.9, 1.1, 1.2)]
-    whole_line = {"add", "sub", "mul", "neg", "id", "exp", "sin", "cos", "tan", "atan",
-                  "sinh", "cosh", "tanh", "asinh", "sigmoid", "softplus", "abs", "relu",
-                  "max", "min", "div", "atanh", "asin", "acos"}
-    if name in whole_line:
-        grid += [tuple(-v for v in p) for p in grid]
-    extras = {
-        "pow": [(-1.3, 2.0), (-1.3, 3.0), (0.0, 2.0), (2.0, -1.0), (0.5, 0.5)],
-        "div": [(0.0, 2.0), (-3.0, 0.25)],
-        "exp": [(5.0,), (-20.0,)],
-        "sigmoid": [(8.0,), (-8.0,)],
-        "softplus": [(8.0,), (-8.0,)],
-        "tanh": [(3.0,), (-3.0,)],
-        "max": [(2.0, -1.0, 0.5), (-2.0, 1.0)],
-        "min": [(2.0, -1.0, 0.5), (-2.0, 1.0)],
-        "logb": [(0.5, 2.0), (10.0, 0.5)],
-        "log": [(0.01,), (100.0,)],
-        "sqrt": [(0.01,), (100.0,)],
-    }
-    return grid + extras.get(name, [])
-
-
-def _vector_values(name: str, grid: list[tuple[float, ...]]):
-    fwd, partial = vector_form(name)
-    columns = [np.array(column, dtype=float) for column in zip(*grid, strict=True)]
-    out = fwd(*columns)
-    if OPS[name].is_variadic:
-        partials = partial(columns, out)
-    elif OPS[name].arity == 1:
-        partials = (partial(columns[0], out),)
-    else:
-        partials = partial(columns[0], columns[1], out)
-    return np.broadcast_to(out, (len(grid),)), [np.broadcast_to(p, (len(grid),))
-                                                for p in partials]
-
-
-def _scalar_values(name: str, args: tuple[float, ...]):
-    op = OPS[name]
-    out = op.forward(*args)
-    if op.is_variadic:
-        partials = op.partial(args, out)
-    elif op.arity == 1:
-        partials = (op.partial(args[0], out),)
-    else:
-        partials = op.partial(args[0], args[1], out)
-    return out, tuple(partials)
-
-
-def test_every_op_has_a_vectorised_form():
-    assert set(vector_forms()) == set(OPS)
-
-
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_vectorised_op_equals_the_scalar_op_on_a_grid(name):
-    by_count: dict[int, list[tuple[float, ...]]] = {}
-    for args in _grid(name):
-        by_count.setdefault(len(args), []).append(args)
-    for grid in by_count.values():
-        out, partials = _vector_values(name, grid)
-        assert len(partials) == len(grid[0])
-        for k, args in enumerate(grid):
-            scalar_out, scalar_partials = _scalar_values(name, args)
-            assert same(float(out[k]), scalar_out), (name, args, out[k], scalar_out)
-            if math.isnan(scalar_out):
-                assert math.isnan(out[k]), (name, args)
-            for index, (vector_d, scalar_d) in enumerate(zip(partials, scalar_partials,
-                                                             strict=True)):
-                assert same(float(vector_d[k]), scalar_d), (name, args, index,
-                                                            vector_d[k], scalar_d)
-
-
-def _op_program(name: str) -> tuple[str, list[str]]:
-    op = OPS[name]
-    names = [f"a{k}" for k in range(len(op.test_point))]
-    if name == "id":
-        return "f = a0\ng = f", names
-    return op.render_formula(names), names
-
-
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_sweep_of_every_op_matches_the_scalar_engine(name):
-    """Each argument of each op swept near its test point, through `sweep`, against `grad`."""
-    text, names = _op_program(name)
-    point = dict(zip(names, OPS[name].test_point, strict=True))
-    if name == "id":
-        assert "id" in build_graph(parse_program(text)).ops
-    for swept in names:
-        centre = point[swept]
-        half = 0.05 * max(abs(centre), 0.2)
-        fixed = {n: v for n, v in point.items() if n != swept}
-        result = sweep(text, fixed, swept, centre - half, centre + half, 7)
-        for x, value, derivative in zip(result.x, result.value, result.derivative,
-                                        strict=True):
-            scalar_value, scalar_derivative = scalar(text, swept, float(x), fixed)
-            assert same(float(value), scalar_value), (name, swept, x)
-            assert same(float(derivative), scalar_derivative), (name, swept, x)

@@ -1,506 +1,370 @@
-"""The op table against independent oracles: SymPy's derivative and central differences.
+"""Every op of the table, generated from its entry, against independent oracles.
 
-Every oracle expression below is written here with SymPy's own functions; the library's SymPy
-builders are never used as the oracle for a partial (they are only compared with the oracle).
+The oracles are the entry's textbook `definition` read by SymPy (values and `sympy.diff`) and
+central finite differences of the float64 forward. Each op is checked at its test points on
+every backend (float64, NumPy, exact SymPy, the symbolic trace), through every mode (grad,
+forward, Hessian, sweep, exact, explain, LaTeX), and at its documented kink conventions. Adding
+an op to the table adds it to every test here; nothing in this file names an op.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 
+import numpy as np
 import pytest
 import sympy as sp
+from op_oracles import (
+    ATOL_FD,
+    ATOL_SYMPY,
+    RTOL_FD,
+    RTOL_SYMPY,
+    arguments,
+    at_point,
+    central_difference,
+    close,
+    definition,
+    oracle_partials,
+    oracle_value,
+    user_ops,
+)
 
 from backprop_cli import grad
-from backprop_cli.ops import OPS, lookup
+from backprop_cli.backends import FLOAT, array_backend, exact_backend
+from backprop_cli.backends.trace import Rules, Tape, Traced, partials_of
+from backprop_cli.engine import node_partials
+from backprop_cli.exact import evaluate_exact
+from backprop_cli.explain import explain
+from backprop_cli.forward_mode import forward_mode
+from backprop_cli.graph import build_graph
+from backprop_cli.matrices import hessian
+from backprop_cli.ops import OPS, Domain
+from backprop_cli.parse import parse_program
+from backprop_cli.printing import format_tree
+from backprop_cli.render import explain_latex, explain_markdown, explain_text
+from backprop_cli.sweep import sweep
 
-RTOL_SYMPY = 1e-9
-ATOL_SYMPY = 1e-15
-EPS = 1e-6
-RTOL_FD = 1e-3
-ATOL_FD = 1e-5
-
-# op name -> an independent SymPy expression of its arguments
-ORACLES = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "pow": lambda a, b: a**b,
-    "neg": lambda a: -a,
-    "id": lambda a: a,
-    "exp": sp.exp,
-    "log": sp.log,
-    "logb": lambda a, b: sp.log(a) / sp.log(b),
-    "sqrt": sp.sqrt,
-    "abs": sp.Abs,
-    "sin": sp.sin,
-    "cos": sp.cos,
-    "tan": sp.tan,
-    "asin": sp.asin,
-    "acos": sp.acos,
-    "atan": sp.atan,
-    "sinh": sp.sinh,
-    "cosh": sp.cosh,
-    "tanh": sp.tanh,
-    "asinh": sp.asinh,
-    "acosh": sp.acosh,
-    "atanh": sp.atanh,
-    "sigmoid": lambda a: 1 / (1 + sp.exp(-a)),
-    "relu": lambda a: sp.Max(0, a),
-    "softplus": lambda a: sp.log(1 + sp.exp(a)),
-    "max": lambda *args: sp.Max(*args),
-    "min": lambda *args: sp.Min(*args),
-}
-
-# op name -> a program that uses the op once, as its output, over variables x0, x1, x2
-PROGRAMS = {
-    "add": "x0 + x1",
-    "sub": "x0 - x1",
-    "mul": "x0*x1",
-    "div": "x0/x1",
-    "pow": "x0**x1",
-    "neg": "-x0",
-    "id": "b = x0",
-    "logb": "log(x0, x1)",
-}
+ALL = sorted(OPS)
+USER = user_ops()
+POINTS = [(name, point) for name in ALL for point in OPS[name].points]
+USER_POINTS = [(name, point) for name, point in POINTS if not OPS[name].internal]
+CONVENTIONS = [(name, args, partials) for name in ALL
+               for args, partials in OPS[name].conventions]
+USER_CONVENTIONS = [case for case in CONVENTIONS if not OPS[case[0]].internal]
 
 
-def close(actual: float, expected: float, rtol: float, atol: float) -> bool:
-    """gradcheck's test: |actual - expected| <= atol + rtol * |expected|."""
-    return abs(actual - expected) <= atol + rtol * abs(expected)
+def ids(cases) -> list[str]:
+    return [f"{case[0]}{case[1]}" for case in cases]
 
 
-def symbols_for(count: int) -> tuple[sp.Symbol, ...]:
-    return sp.symbols(f"a0:{count}", real=True)
+def float_op(name: str, args: tuple[float, ...]) -> tuple[float, tuple[float, ...]]:
+    """Value and partials of an op on the float64 backend."""
+    op = OPS[name]
+    forward, partials = FLOAT.bound(op)
+    out = forward(*args)
+    return out, node_partials(op.calling_convention, partials, list(args), out)
 
 
-def oracle(name: str, count: int):
-    symbols = symbols_for(count)
-    return symbols, ORACLES[name](*symbols)
+def backend_op(backend, name: str, args: list) -> tuple:
+    op = OPS[name]
+    forward, partials = backend.bound(op)
+    out = forward(*args)
+    return out, node_partials(op.calling_convention, partials, args, out)
 
 
-def at_point(expression, symbols, point) -> float:
-    subs = {s: sp.Float(v, 40) for s, v in zip(symbols, point, strict=True)}
-    value = sp.N(expression, 30, subs=subs)
-    number = complex(value)
-    assert number.imag == 0, f"oracle is not real at {point}: {value}"
-    return number.real
+def variables(count: int) -> list[str]:
+    return [f"x{k}" for k in range(count)]
 
 
-def partials(op, args: tuple[float, ...]) -> tuple[float, ...]:
-    out = op.forward(*args)
-    if op.is_variadic:
-        return tuple(op.partial(tuple(args), out))
-    if op.arity == 1:
-        return (op.partial(args[0], out),)
-    return tuple(op.partial(args[0], args[1], out))
+def program(name: str, count: int) -> str:
+    """A program whose output is one application of the op to x0, x1, ..."""
+    a = variables(count)
+    infix = {"add": "x0 + x1", "sub": "x0 - x1", "mul": "x0*x1", "div": "x0/x1",
+             "pow": "x0**x1", "neg": "-x0", "id": "b = x0"}
+    if name in infix:
+        return infix[name]
+    return f"{OPS[name].called_as or name}({', '.join(a)})"
 
 
-def central_difference(function, args: tuple[float, ...], index: int) -> float:
-    plus = list(args)
-    minus = list(args)
-    plus[index] += EPS
-    minus[index] -= EPS
-    return (function(*plus) - function(*minus)) / (2 * EPS)
-
-
-def assert_all_real(result) -> None:
-    """No complex number anywhere: every number is a float (or None where there is none)."""
-    assert type(result.value) is float
-    for _, value in result.gradient:
-        assert type(value) is float
-    for node in result.nodes:
-        assert type(node.value) is float, node
-        assert node.adjoint is None or type(node.adjoint) is float, node
-        for edge in node.inputs:
-            assert edge.local is None or type(edge.local) is float, node
-    json.dumps(result.to_dict(), allow_nan=False)
-
-
-def descendants(result, node_id: str) -> set[str]:
-    found = {node_id}
-    for node in result.nodes:  # nodes are in topological order
-        if any(edge.input in found for edge in node.inputs):
-            found.add(node.id)
-    return found - {node_id}
-
-
-def the_node(result, status: str):
-    matching = [n for n in result.nodes if n.status == status]
-    assert len(matching) == 1, [(n.id, n.op, n.status) for n in result.nodes]
-    return matching[0]
-
-
-OP_NAMES = sorted(OPS)
+def inside(domain: Domain, value: float) -> bool:
+    return value in domain
 
 
 # ----------------------------------------------------------------------------------------------
-# Meta-tests over the table
+# The entries themselves
 
 
-def test_every_op_has_an_independent_oracle():
-    assert set(OPS) - set(ORACLES) == set(), "add an oracle for the new op to ORACLES"
-    assert set(ORACLES) - set(OPS) == set(), "ORACLES names an op that the table lacks"
-
-
-@pytest.mark.parametrize("name", OP_NAMES)
-def test_op_is_fully_described(name):
+@pytest.mark.parametrize("name", ALL)
+def test_entry_is_complete(name):
     op = OPS[name]
-    assert op.name == name
-    assert isinstance(op.doc, str) and op.doc.strip()
-    assert op.arity in (0, 1, 2)
-    if op.is_variadic:
-        assert len(op.test_point) >= max(2, op.min_args)
-        assert len(op.rules) >= 1
-    else:
-        assert len(op.test_point) == op.arity
-        assert len(op.rules) == op.arity
-    assert all(isinstance(v, float) and math.isfinite(v) for v in op.test_point)
-    count = len(op.test_point)
-    ids = [f"v{k}" for k in range(count)]
-    for k in range(count):
-        rule = op.render_rule(k, ids, [None] * count)
-        assert isinstance(rule, str) and rule.strip()
-    assert callable(op.forward) and callable(op.partial)
-    assert callable(op.sympy)
-    assert isinstance(op.render_formula(ids), str)
+    assert op.name == name and op.doc.strip() and op.definition.strip()
+    assert op.points, "an op needs at least one test point"
+    for point in op.points:
+        count = len(point)
+        assert count == op.arity if not op.is_variadic else count >= op.min_args
+        domains = op.domains if len(op.domains) == count else (op.domains[0],) * count
+        for value, domain in zip(point, domains, strict=True):
+            assert math.isfinite(value) and inside(domain, value), (point, domain)
+        if op.edges is not None:
+            assert all(abs(e) > 1e-3 for e in op.edges(*point)), "test point at a kink"
+        assert op.kink_note(*point) is None
+    if op.conventions:
+        assert op.convention, "documented values at kinks need a convention text"
+        assert op.edges is not None or op.kink is not None
+    for args, _ in op.conventions:
+        assert op.kink_note(*args) is not None, ("a convention point is not a kink", args)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_definition_is_a_sympy_formula_of_the_parameters(name):
+    op = OPS[name]
+    count = len(op.points[0])
+    expression = definition(op, list(arguments(op, count)))
+    assert isinstance(expression, sp.Expr)
+    assert expression.free_symbols <= set(arguments(op, count))
 
 
 # ----------------------------------------------------------------------------------------------
-# Each op at its test point
+# float64 against SymPy and finite differences
 
 
-@pytest.mark.parametrize("name", OP_NAMES)
-def test_forward_matches_sympy(name):
+@pytest.mark.parametrize(("name", "point"), POINTS, ids=ids(POINTS))
+def test_forward_matches_the_definition(name, point):
+    value, _ = float_op(name, point)
+    assert close(value, oracle_value(OPS[name], point), RTOL_SYMPY, ATOL_SYMPY)
+
+
+@pytest.mark.parametrize(("name", "point"), POINTS, ids=ids(POINTS))
+def test_partials_match_sympy_diff_of_the_definition(name, point):
+    _, partials = float_op(name, point)
+    expected = oracle_partials(OPS[name], point)
+    assert len(partials) == len(expected)
+    for k, (got, want) in enumerate(zip(partials, expected, strict=True)):
+        assert close(got, want, RTOL_SYMPY, ATOL_SYMPY), (name, point, k, got, want)
+
+
+@pytest.mark.parametrize(("name", "point"), POINTS, ids=ids(POINTS))
+def test_partials_match_central_differences(name, point):
     op = OPS[name]
-    point = op.test_point
-    symbols, expression = oracle(name, len(point))
-    assert close(op.forward(*point), at_point(expression, symbols, point), RTOL_SYMPY, ATOL_SYMPY)
+    if op.piecewise_constant:
+        pytest.skip("a step: its derivative is 0 by definition where it exists")
+    forward = FLOAT.bound(op)[0]
+    _, partials = float_op(name, point)
+    for k, got in enumerate(partials):
+        expected = central_difference(forward, point, k)
+        assert close(got, expected, RTOL_FD, ATOL_FD), (name, point, k, got, expected)
 
 
-@pytest.mark.parametrize("name", OP_NAMES)
-def test_partials_match_sympy_diff(name):
+# ----------------------------------------------------------------------------------------------
+# Every backend computes what float64 computes
+
+
+def grid(name: str) -> list[tuple[float, ...]]:
+    """Test points, scaled and mirrored copies inside the domain, the convention points, and
+    large magnitudes where the domain allows them."""
     op = OPS[name]
-    point = op.test_point
-    symbols, expression = oracle(name, len(point))
-    computed = partials(op, point)
-    assert len(computed) == len(point)
-    for k, symbol in enumerate(symbols):
-        expected = at_point(sp.diff(expression, symbol), symbols, point)
-        assert close(computed[k], expected, RTOL_SYMPY, ATOL_SYMPY), (name, k, computed[k],
-                                                                       expected)
+    found = []
+    for point in op.points:
+        domains = op.domains if len(op.domains) == len(point) else (op.domains[0],) * len(point)
+        for scale in (1.0, 0.5, 2.0, -1.0, 8.0, -8.0, 40.0):
+            candidate = tuple(v * scale for v in point)
+            if all(inside(d, v) or d.low == -math.inf for v, d in zip(candidate, domains,
+                                                                      strict=True)):
+                found.append(candidate)
+    found += [args for args, _ in op.conventions]
+    return found
 
 
-@pytest.mark.parametrize("name", OP_NAMES)
-def test_partials_match_central_differences(name):
+def same(a: float, b: float) -> bool:
+    """Equal to 1e-12 relative, or both the same non-finite kind."""
+    if math.isnan(b) or math.isnan(a):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(b) or math.isinf(a):
+        return a == b
+    return close(a, b, 1e-12, 1e-300)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_array_backend_equals_float64(name):
+    backend = array_backend()
+    with np.errstate(all="ignore"):
+        for args in grid(name):
+            out, partials = float_op(name, args)
+            vector_out, vector_partials = backend_op(
+                backend, name, [np.array([v, v]) for v in args])
+            assert same(float(np.broadcast_to(vector_out, (2,))[1]), out), (name, args)
+            for k, (got, want) in enumerate(zip(vector_partials, partials, strict=True)):
+                assert same(float(np.broadcast_to(got, (2,))[1]), want), (name, args, k)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_exact_backend_equals_float64(name):
+    backend = exact_backend()
+    for args in grid(name):
+        out, partials = float_op(name, args)
+        exact_args = [sp.Rational(repr(v)) for v in args]
+        exact_out, exact_partials = backend_op(backend, name, exact_args)
+        assert _exact_close(exact_out, out), (name, args, exact_out, out)
+        for k, (got, want) in enumerate(zip(exact_partials, partials, strict=True)):
+            assert _exact_close(got, want), (name, args, k, got, want)
+
+
+def _exact_close(exact, value: float) -> bool:
+    number = complex(sp.N(exact, 30)) if not exact.has(sp.zoo, sp.nan) else complex("nan")
+    if math.isnan(value):
+        return math.isnan(number.real) or number.imag != 0
+    if math.isinf(value):
+        return exact in (sp.oo, -sp.oo, sp.zoo) or abs(number.real) > 1e300
+    return number.imag == 0 and close(number.real, value, 1e-12, 1e-300)
+
+
+@pytest.mark.parametrize(("name", "point"), POINTS, ids=ids(POINTS))
+def test_rules_trace_and_their_graph_computes_the_partials(name, point):
+    """The partials traced into a graph (what the Hessian differentiates) give the float64
+    partials, and traced into trees they print."""
     op = OPS[name]
-    point = op.test_point
-    computed = partials(op, point)
-    for k in range(len(point)):
-        expected = central_difference(op.forward, point, k)
-        assert close(computed[k], expected, RTOL_FD, ATOL_FD), (name, k, computed[k], expected)
+    rules = Rules()
+    stand_ins = [Traced(rules, ("var", f"v{k}")) for k in range(len(point))]
+    for tree in partials_of(rules, op, stand_ins, rules.apply(name, tuple(stand_ins))):
+        assert format_tree(tree.handle).strip()
+    tape = Tape(["var"] * len(point), [()] * len(point), list(point))
+    args = [tape.node(k) for k in range(len(point))]
+    out = tape.apply(name, tuple(args))
+    _, partials = float_op(name, point)
+    for k, traced in enumerate(partials_of(tape, op, args, out)):
+        assert same(tape.values[traced.handle], partials[k]), (name, k)
 
 
-@pytest.mark.parametrize("name", OP_NAMES)
-def test_sympy_builder_agrees_with_oracle(name):
+# ----------------------------------------------------------------------------------------------
+# Through every mode, as a one-op program
+
+
+@pytest.mark.parametrize(("name", "point"), USER_POINTS, ids=ids(USER_POINTS))
+def test_grad_of_the_op_matches_the_definition(name, point):
     op = OPS[name]
-    point = op.test_point
-    symbols, expression = oracle(name, len(point))
-    built = op.sympy(*symbols)
-    assert close(at_point(built, symbols, point), at_point(expression, symbols, point),
-                 RTOL_SYMPY, ATOL_SYMPY)
-
-
-@pytest.mark.parametrize("name", OP_NAMES)
-def test_op_through_grad_matches_sympy(name):
-    op = OPS[name]
-    point = op.test_point
-    names = [f"x{k}" for k in range(len(point))]
-    text = PROGRAMS.get(name, f"{name}({', '.join(names)})")
-    at = dict(zip(names, point, strict=True))
-    result = grad(text, at)
+    result = grad(program(name, len(point)), dict(zip(variables(len(point)), point, strict=True)))
     output = result.node(result.output)
-    assert output.op == name
-    assert output.status == "ok"
-    symbols = sp.symbols(names, real=True)
-    expression = ORACLES[name](*symbols)
-    assert close(result.value, at_point(expression, symbols, point), RTOL_SYMPY, ATOL_SYMPY)
+    assert output.op == name and output.status == "ok"
+    assert close(result.value, oracle_value(op, point), RTOL_SYMPY, ATOL_SYMPY)
     gradient = dict(result.gradient)
-    for symbol, variable in zip(symbols, names, strict=True):
-        expected = at_point(sp.diff(expression, symbol), symbols, point)
-        assert close(gradient[variable], expected, RTOL_SYMPY, ATOL_SYMPY), (variable, expected)
-    assert_all_real(result)
+    for k, want in enumerate(oracle_partials(op, point)):
+        assert close(gradient[f"x{k}"], want, RTOL_SYMPY, ATOL_SYMPY)
+    assert all(type(node.value) is float for node in result.nodes)
+
+
+@pytest.mark.parametrize(("name", "point"), USER_POINTS, ids=ids(USER_POINTS))
+def test_forward_mode_of_the_op_matches_the_definition(name, point):
+    names = variables(len(point))
+    direction = {n: 1.0 + 0.5 * k for k, n in enumerate(names)}
+    result = forward_mode(program(name, len(point)), dict(zip(names, point, strict=True)),
+                          direction=direction)
+    partials = oracle_partials(OPS[name], point)
+    expected = sum(d * direction[n] for d, n in zip(partials, names, strict=True))
+    assert close(result.derivative, expected, 1e-9, 1e-12)
+
+
+@pytest.mark.parametrize(("name", "point"), USER_POINTS, ids=ids(USER_POINTS))
+def test_hessian_of_the_op_matches_sympy(name, point):
+    op = OPS[name]
+    symbols = arguments(op, len(point))
+    matrix = sp.hessian(definition(op, list(symbols)), symbols)
+    values = dict(zip(symbols, point, strict=True))
+    result = hessian(program(name, len(point)), dict(zip(variables(len(point)), point,
+                                                         strict=True)))
+    for i, row in enumerate(result.values):
+        for j, got in enumerate(row):
+            want = at_point(matrix[i, j], values)
+            assert close(got, want, 1e-8, 1e-10), (name, i, j, got, want)
+
+
+@pytest.mark.parametrize(("name", "point"), USER_POINTS, ids=ids(USER_POINTS))
+def test_sweep_of_the_op_matches_the_scalar_engine(name, point):
+    names = variables(len(point))
+    text = program(name, len(point))
+    for k, swept in enumerate(names):
+        fixed = {n: v for n, v in zip(names, point, strict=True) if n != swept}
+        half = 0.05 * max(abs(point[k]), 0.2)
+        result = sweep(text, fixed, swept, point[k] - half, point[k] + half, 7)
+        for x, value, derivative in zip(result.x, result.value, result.derivative,
+                                        strict=True):
+            scalar = grad(text, {**fixed, swept: float(x)})
+            assert same(float(value), scalar.value), (name, swept, x)
+            assert same(float(derivative), dict(scalar.gradient)[swept]), (name, swept, x)
+
+
+@pytest.mark.parametrize(("name", "point"), USER_POINTS, ids=ids(USER_POINTS))
+def test_exact_mode_of_the_op_matches_the_definition(name, point):
+    op = OPS[name]
+    names = variables(len(point))
+    graph = build_graph(parse_program(program(name, len(point)), given=frozenset(names)))
+    exact = evaluate_exact(graph, dict(zip(names, point, strict=True)), 20)
+    symbols = arguments(op, len(point))
+    values = dict(zip(symbols, point, strict=True))
+    assert close(float(exact.values[graph.output].decimal), oracle_value(op, point), 1e-15)
+    partials = oracle_partials(op, point)
+    for k, i in enumerate(graph.variables):
+        assert close(float(exact.adjoints[i].decimal), partials[k], 1e-15, 1e-18), (name, k)
+    assert values
+
+
+@pytest.mark.parametrize("name", USER)
+def test_explain_shows_the_op_in_text_markdown_and_latex(name):
+    point = OPS[name].points[0]
+    names = variables(len(point))
+    result = grad(program(name, len(point)), dict(zip(names, point, strict=True)))
+    explanation = explain(result)
+    text = "".join(str(part) for part in explain_text.render(explanation).renderables)
+    markdown = explain_markdown.render(explanation)
+    latex = explain_latex.render(explanation)
+    shown = OPS[name].called_as or name
+    if name not in ("add", "sub", "mul", "div", "pow", "neg", "id"):
+        assert shown in text and shown in markdown
+    assert "\\begin{align*}" in latex and "\\text{?}" not in latex
+    assert len(explanation.reverse) >= 1 + len(point)
 
 
 # ----------------------------------------------------------------------------------------------
-# Functions the table lacks, from SymPy's own derivative
+# Kink conventions, the same in every mode
 
 
-FALLBACKS = [
-    ("erf", sp.erf, 0.7),
-    ("erfc", sp.erfc, 0.7),
-    ("gamma", sp.gamma, 1.7),
-    ("loggamma", sp.loggamma, 1.7),
-    ("digamma", sp.digamma, 1.7),
-    ("sec", sp.sec, 0.7),
-    ("csc", sp.csc, 0.7),
-    ("cot", sp.cot, 0.7),
-    ("acot", sp.acot, 0.7),
-    ("asec", sp.asec, 1.7),
-    ("sech", sp.sech, 0.7),
-    ("acoth", sp.acoth, 1.7),
-    ("Ei", sp.Ei, 0.7),
-    ("fresnels", sp.fresnels, 0.7),
-]
+@pytest.mark.parametrize(("name", "args", "partials"), CONVENTIONS, ids=ids(CONVENTIONS))
+def test_documented_convention_on_every_backend(name, args, partials):
+    _, got = float_op(name, args)
+    assert all(same(g, w) for g, w in zip(got, partials, strict=True)), (got, partials)
+    with np.errstate(all="ignore"):
+        _, vector = backend_op(array_backend(), name, [np.float64(v) for v in args])
+    assert all(same(float(g), w) for g, w in zip(vector, partials, strict=True))
+    _, exact = backend_op(exact_backend(), name, [sp.Rational(repr(v)) for v in args])
+    assert all(_exact_close(g, w) for g, w in zip(exact, partials, strict=True)), exact
 
 
-@pytest.mark.parametrize(("name", "function", "x"), FALLBACKS, ids=[f[0] for f in FALLBACKS])
-def test_sympy_fallback_function(name, function, x):
-    assert name not in OPS
-    assert lookup(name) is not None
-    symbol = sp.Symbol("x", real=True)
-    expression = function(symbol)
-    result = grad(f"{name}(x)", {"x": x})
-    assert result.node(result.output).op == name
-    assert close(result.value, at_point(expression, (symbol,), (x,)), RTOL_SYMPY, ATOL_SYMPY)
-    expected = at_point(sp.diff(expression, symbol), (symbol,), (x,))
-    assert close(dict(result.gradient)["x"], expected, RTOL_SYMPY, ATOL_SYMPY)
-    difference = (grad(f"{name}(x)", {"x": x + EPS}).value
-                  - grad(f"{name}(x)", {"x": x - EPS}).value) / (2 * EPS)
-    assert close(dict(result.gradient)["x"], difference, RTOL_FD, ATOL_FD)
-    assert_all_real(result)
-
-
-def test_binary_sympy_fallback_atan2():
-    x, y = sp.symbols("x y", real=True)
-    expression = sp.atan2(y, x)
-    point = {"x": 0.7, "y": 0.3}
-    result = grad("atan2(y, x)", point)
-    symbols, values = (x, y), (0.7, 0.3)
-    assert close(result.value, at_point(expression, symbols, values), RTOL_SYMPY, ATOL_SYMPY)
-    gradient = dict(result.gradient)
-    for symbol in symbols:
-        expected = at_point(sp.diff(expression, symbol), symbols, values)
-        assert close(gradient[symbol.name], expected, RTOL_SYMPY, ATOL_SYMPY)
-
-
-def test_sympy_fallbacks_in_a_composite_expression():
-    x, y = sp.symbols("x y", real=True)
-    expression = sp.gamma(x * y) + sp.erf(x - y) * sp.sec(y) + sp.loggamma(x + 2) * sp.acot(y)
-    values = (0.7, 1.3)
-    result = grad("gamma(x*y) + erf(x - y)*sec(y) + loggamma(x + 2)*acot(y)",
-                  {"x": values[0], "y": values[1]})
-    assert close(result.value, at_point(expression, (x, y), values), RTOL_SYMPY, ATOL_SYMPY)
-    gradient = dict(result.gradient)
-    for symbol in (x, y):
-        expected = at_point(sp.diff(expression, symbol), (x, y), values)
-        assert close(gradient[symbol.name], expected, RTOL_SYMPY, ATOL_SYMPY)
-
-
-# ----------------------------------------------------------------------------------------------
-# Kinks: PyTorch's documented conventions, and the node is flagged
-
-
-def test_abs_at_zero():
-    result = grad("abs(x)", {"x": 0})
-    assert result.gradient == (("x", 0.0),)
-    assert the_node(result, "kink").op == "abs"
-
-
-def test_abs_away_from_zero_is_not_a_kink():
-    result = grad("abs(x)", {"x": -0.5})
-    assert result.gradient == (("x", -1.0),)
-    assert all(n.status == "ok" for n in result.nodes)
-
-
-def test_relu_at_zero():
-    result = grad("relu(x)", {"x": 0})
-    assert result.value == 0.0
-    assert result.gradient == (("x", 0.0),)
-    assert the_node(result, "kink").op == "relu"
-
-
-@pytest.mark.parametrize("name", ["max", "min"])
-def test_two_way_tie_splits_half_half(name):
-    result = grad(f"{name}(x, y)", {"x": 1.5, "y": 1.5})
-    assert result.value == 1.5
-    assert dict(result.gradient) == {"x": 0.5, "y": 0.5}
-    assert the_node(result, "kink").op == name
-
-
-@pytest.mark.parametrize("name", ["max", "min"])
-def test_three_way_tie_splits_in_thirds(name):
-    result = grad(f"{name}(x, y, z)", {"x": -2.0, "y": -2.0, "z": -2.0})
-    gradient = dict(result.gradient)
-    for variable in "xyz":
-        assert gradient[variable] == pytest.approx(1 / 3, rel=1e-15)
-    assert the_node(result, "kink").op == name
-
-
-@pytest.mark.parametrize(("name", "at"), [("max", {"x": 2.0, "y": 2.0, "z": 1.0}),
-                                          ("min", {"x": 1.0, "y": 1.0, "z": 2.0})])
-def test_tie_between_two_of_three(name, at):
-    result = grad(f"{name}(x, y, z)", at)
-    assert dict(result.gradient) == {"x": 0.5, "y": 0.5, "z": 0.0}
-    assert the_node(result, "kink").op == name
-
-
-def test_zero_to_the_zero_is_one_with_zero_derivatives():
-    result = grad("x**y", {"x": 0, "y": 0})
-    assert result.value == 1.0
-    gradient = dict(result.gradient)
-    assert gradient["x"] == 0.0
-    # PyTorch's pow_backward_exponent: where base == 0 and exponent >= 0 the gradient is 0.
-    assert gradient["y"] == 0.0
-    assert the_node(result, "kink").op == "pow"
-
-
-def test_zero_to_the_constant_zero():
-    result = grad("x**0", {"x": 0})
-    assert result.value == 1.0
-    assert result.gradient == (("x", 0.0),)
-    assert the_node(result, "kink").op == "pow"
-
-
-def test_sqrt_at_zero_has_infinite_derivative():
-    result = grad("sqrt(x)", {"x": 0})
-    assert result.value == 0.0
-    assert result.gradient == (("x", math.inf),)
-    assert the_node(result, "kink").op == "sqrt"
-    json.dumps(result.to_dict(), allow_nan=False)
-
-
-# ----------------------------------------------------------------------------------------------
-# Domain errors, poles and overflow: flagged on the node that produced them
-
-
-DOMAIN_ERRORS = [
-    ("log(x)", {"x": -1}, "log", ("log", "-1")),
-    ("log(-1) + x", {"x": 1}, "log", ("log", "-1")),
-    ("sqrt(x)", {"x": -1}, "sqrt", ("sqrt", "-1")),
-    ("sqrt(-1) + x", {"x": 1}, "sqrt", ("sqrt", "-1")),
-    ("x/y", {"x": 0, "y": 0}, "div", ("0/0",)),
-    ("0/0 + x", {"x": 1}, "div", ("0/0",)),
-    ("asin(x)", {"x": 2}, "asin", ("asin", "2")),
-    ("asin(2) + x", {"x": 1}, "asin", ("asin", "2")),
-    ("acosh(x)", {"x": 0.5}, "acosh", ("acosh", "0.5")),
-    ("acosh(0.5) + x", {"x": 1}, "acosh", ("acosh", "0.5")),
-    ("x**(1/3)", {"x": -8}, "pow", ("-8",)),
-    ("(-8)**(1/3) + x", {"x": 1}, "pow", ("-8",)),
-]
-
-
-@pytest.mark.parametrize(("text", "at", "op", "words"), DOMAIN_ERRORS,
-                         ids=[case[0] for case in DOMAIN_ERRORS])
-def test_domain_error_is_undefined_on_its_node(text, at, op, words):
-    result = grad(f"u = {text}; v = 2*u + exp(u)", at)
-    node = the_node(result, "undefined")
-    assert node.op == op
-    assert math.isnan(node.value)
-    assert node.message
-    for word in words:
-        assert word in node.message, (word, node.message)
-    assert node in result.flagged
-    assert any(node.id in warning for warning in result.warnings)
-    downstream = descendants(result, node.id)
-    assert downstream
-    for other in result.nodes:
-        if other.id in downstream:
-            assert other.status == "propagated", other
-    assert_all_real(result)
-
-
-FALLBACK_DOMAIN_ERRORS = [("acoth", 0.5), ("asec", 0.5), ("loggamma", -1.5)]
-
-
-@pytest.mark.parametrize(("name", "x"), FALLBACK_DOMAIN_ERRORS,
-                         ids=[case[0] for case in FALLBACK_DOMAIN_ERRORS])
-def test_sympy_fallback_outside_its_real_domain_is_undefined(name, x):
-    # SymPy's value here is complex (not real): the engine must flag it, never return it.
-    symbol = sp.Symbol("x", real=True)
-    assert complex(sp.N(getattr(sp, name)(symbol), 20, subs={symbol: x})).imag != 0
-    result = grad(f"u = {name}(x); v = u + 1", {"x": x})
-    node = the_node(result, "undefined")
-    assert node.op == name
-    assert name in node.message
-    assert result.node("v").status == "propagated"
-    assert_all_real(result)
-
-
-POLES = [
-    ("1/x", {"x": 0}, "div"),
-    ("1/0 + x", {"x": 1}, "div"),
-    ("log(x)", {"x": 0}, "log"),
-    ("log(0) + x", {"x": 1}, "log"),
-]
-
-
-@pytest.mark.parametrize(("text", "at", "op"), POLES, ids=[case[0] for case in POLES])
-def test_pole_is_infinite_on_its_node(text, at, op):
-    result = grad(f"u = {text}; v = 2*u + 1", at)
-    node = the_node(result, "infinite")
-    assert node.op == op
-    assert math.isinf(node.value)
-    assert node.message
-    for other in result.nodes:
-        if other.id in descendants(result, node.id):
-            assert other.status == "propagated", other
-    assert_all_real(result)
-
-
-@pytest.mark.parametrize(("text", "at"), [("exp(x)", {"x": 1000}), ("exp(1000) + x", {"x": 1})])
-def test_exp_overflow_is_flagged(text, at):
+@pytest.mark.parametrize(("name", "args", "partials"), USER_CONVENTIONS,
+                         ids=ids(USER_CONVENTIONS))
+def test_documented_convention_in_grad_forward_sweep_and_exact_mode(name, args, partials):
+    names = variables(len(args))
+    text = program(name, len(args))
+    at = dict(zip(names, args, strict=True))
     result = grad(text, at)
-    node = the_node(result, "overflow")
-    assert node.op == "exp"
-    assert node.value == math.inf
-    assert node.message
-    assert not math.isfinite(result.value)
-    assert_all_real(result)
+    assert result.node(result.output).status == "kink"
+    gradient = dict(result.gradient)
+    for k, n in enumerate(names):
+        assert same(gradient[n], partials[k]), (n, gradient, partials)
+        tangent = forward_mode(text, at, wrt=n).derivative
+        assert same(tangent, partials[k]), (n, tangent)
+        exact = evaluate_exact(build_graph(parse_program(text, given=frozenset(names))), at, 20)
+        decimal = exact.adjoints[k].decimal
+        assert same(float(decimal), partials[k]), (n, decimal)
+    swept = sweep(text, {n: v for n, v in at.items() if n != "x0"}, "x0", args[0] - 1,
+                  args[0] + 1, 3)
+    assert same(float(swept.derivative[1]), partials[0])
 
 
-def test_tower_of_powers_overflows_without_exact_arithmetic():
-    result = grad("9**9**9**9 + x", {"x": 1})
-    node = the_node(result, "overflow")
-    assert node.op == "pow"
-    assert not math.isfinite(result.value)
-    for other in result.nodes:
-        if other.id in descendants(result, node.id):
-            assert other.status == "propagated", other
-    assert_all_real(result)
-
-
-def test_huge_exponent_finishes_and_is_flagged():
-    box = {}
-
-    def run():
-        box["result"] = grad("x**(9**9**9)", {"x": 2})
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(60)  # a guard against a hang (exact arithmetic), not a timing assertion
-    assert "result" in box, "x**(9**9**9) did not finish"
-    result = box["result"]
-    assert result.flagged
-    assert result.value == math.inf
-    assert_all_real(result)
-
-
-# Wrappers around a node that is undefined (log(x) at x = -1). NaN goes in, so by IEEE 754 (and
-# in PyTorch: relu, maximum, minimum, abs all propagate NaN) NaN must come out, flagged as
-# propagated rather than turned silently into a finite number.
-DOWNSTREAM = ["{} + 1", "2*{}", "exp({})", "tanh({})", "sigmoid({})", "softplus({})", "abs({})",
-              "relu({})", "max({}, 1)", "max(1, {})", "min({}, 1)", "min(1, {})", "{}**2"]
-
-
-@pytest.mark.parametrize("wrapper", DOWNSTREAM)
-def test_nan_propagates_through_downstream_nodes(wrapper):
-    result = grad("u = log(x); v = " + wrapper.format("u"), {"x": -1})
-    assert the_node(result, "undefined").id == "u"
-    output = result.node("v")
-    assert output.status == "propagated", output
-    assert math.isnan(output.value), output
-    assert math.isnan(result.value)
+@pytest.mark.parametrize(("name", "args", "partials"), USER_CONVENTIONS,
+                         ids=ids(USER_CONVENTIONS))
+def test_hessian_at_a_convention_point_is_finite_or_flagged(name, args, partials):
+    result = hessian(program(name, len(args)), dict(zip(variables(len(args)), args,
+                                                        strict=True)))
+    assert result.warnings, "the kink is reported"
+    for row in result.values:
+        for value in row:
+            assert value == value or math.isnan(value)

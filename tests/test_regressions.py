@@ -349,8 +349,9 @@ def test_asin_and_acos_at_one_have_infinite_derivatives():
 
 
 def test_check_fails_when_a_partial_is_wrong(monkeypatch):
-    # tanh'(1) = 1 - tanh(1)**2 = 0.41997...; a partial that says 0.5 must be caught.
-    wrong = dataclasses.replace(ops_module.OPS["tanh"], partial=lambda a, out: 0.5)
+    # tanh'(1) = 1 - tanh(1)**2 = 0.41997...; an op entry whose partial says 0.5 is caught.
+    wrong = dataclasses.replace(ops_module.OPS["tanh"],
+                                bind=lambda B: (B.tanh, lambda a, out: 0.5))
     monkeypatch.setitem(ops_module.OPS, "tanh", wrong)
     result = grad("tanh(x)", {"x": 1}, check=True)
     assert gradient_of(result) == {"x": 0.5}

@@ -5,17 +5,17 @@ The output is a fragment to paste into a document that loads amsmath."""
 from __future__ import annotations
 
 from ..explain import Explanation
-from .latex_math import bar, escape_text, formula, latex_id, number
+from .latex_math import bar, escape_text, latex_id, number, tree_to_latex
 
 
 def render(explanation: Explanation, digits: int = 6) -> str:
-    """The fragment; every formula is printed from a parsed tree, so it is valid LaTeX."""
+    """The fragment; every formula is printed from a tree, so it is valid LaTeX."""
     lines = ["% backprop explain: needs \\usepackage{amsmath}",
              "\\paragraph{Forward sweep}", "\\begin{align*}"]
     rows = [f"{latex_id(name)} &= {number(value, digits)}" for name, value in explanation.at]
     for step in explanation.forward:
-        rows.append(f"{latex_id(step.node)} &= {formula(step.formula)} = "
-                    f"{formula(step.substituted)} = {number(step.value, digits)}")
+        rows.append(f"{latex_id(step.node)} &= {tree_to_latex(step.formula)} = "
+                    f"{tree_to_latex(step.substituted)} = {number(step.value, digits)}")
     lines.append(" \\\\\n".join(rows) if rows else "&")
     lines += ["\\end{align*}", "\\paragraph{Reverse sweep}", "\\begin{align*}"]
     rows = []
@@ -48,13 +48,13 @@ def _tables(explanation: Explanation, digits: int) -> list[str]:
     for name, value in explanation.at:
         lines.append(f"${latex_id(name)}$ & input & ${number(value, digits)}$ \\\\")
     for step in explanation.forward:
-        lines.append(f"${latex_id(step.node)}$ & ${formula(step.formula)}$ & "
+        lines.append(f"${latex_id(step.node)}$ & ${tree_to_latex(step.formula)}$ & "
                      f"${number(step.value, digits)}$ \\\\")
     lines += ["\\end{tabular}", "", "\\paragraph{Local derivatives}", "\\begin{tabular}{lll}",
               "edge & rule & value \\\\ \\hline"]
     for step in explanation.reverse:
         for term in step.terms:
-            rule = formula(term.rule) if term.rule else "\\text{" + escape_text("-") + "}"
+            rule = tree_to_latex(term.rule) if term.rule else "\\text{" + escape_text("-") + "}"
             lines.append(f"${latex_id(term.consumer)} \\leftarrow {latex_id(step.node)}$ & "
                          f"$\\frac{{\\partial {latex_id(term.consumer)}}}"
                          f"{{\\partial {latex_id(step.node)}}} = {rule}$ & "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..explain import Explanation, number_text
+from ..explain import Explanation
+from ..printing import format_tree
+from ..printing import number_in_formula as number_text
 from .table import fmt
 
 
@@ -25,15 +27,15 @@ def render(explanation: Explanation, digits: int = 6) -> str:
         if kind == "variable":
             lines.append(f"| {_code(node_id)} | input |")
     for step in explanation.forward:
-        lines.append(f"| {_code(step.node)} | {_code(step.formula)} |")
+        lines.append(f"| {_code(step.node)} | {_code(format_tree(step.formula))} |")
     lines += ["", "### Forward sweep", "", "| node | formula | with numbers | value |",
               "| --- | --- | --- | ---: |"]
     for name, value in explanation.at:
         lines.append(f"| {_code(name)} | input | | {fmt(value, digits)} |")
     for step in explanation.forward:
         flag = f" ({step.status})" if step.status not in ("ok", "propagated") else ""
-        lines.append(f"| {_code(step.node)} | {_code(step.formula)} | {_code(step.substituted)} "
-                     f"| {fmt(step.value, digits)}{flag} |")
+        lines.append(f"| {_code(step.node)} | {_code(format_tree(step.formula))} | "
+                     f"{_code(format_tree(step.substituted))} | {fmt(step.value, digits)}{flag} |")
     title = "### Reverse sweep" + (f" (paths to {_code(explanation.wrt)})"
                                    if explanation.wrt else "")
     lines += ["", title, "", "| adjoint | chain rule | with numbers | value |",
@@ -45,7 +47,8 @@ def render(explanation: Explanation, digits: int = 6) -> str:
             rule, numbers = "no path to the output", "0"
         else:
             rule = " + ".join(f"{_bar(t.consumer)}·∂{t.consumer}/∂{step.node} "
-                              f"({_code(t.rule or '')})" for t in step.terms)
+                              f"({_code(format_tree(t.rule) if t.rule else '')})"
+                              for t in step.terms)
             numbers = " + ".join(f"{number_text(t.consumer_adjoint, digits)}·"
                                  f"{number_text(t.local, digits)}" for t in step.terms)
         lines.append(f"| {_bar(step.node)} | {rule} | {numbers} | {fmt(step.adjoint, digits)} |")

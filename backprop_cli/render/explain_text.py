@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from ..explain import Explanation, ReverseStep, number_text
+from ..explain import Explanation, ReverseStep
+from ..printing import format_tree
+from ..printing import number_in_formula as number_text
 from .table import bar, fmt, pretty
 
 
@@ -17,7 +19,7 @@ def render(explanation: Explanation, digits: int = 6) -> Group:
         if kind == "variable":
             trace.append(f"  {node_id}  (input)\n")
     for step in explanation.forward:
-        trace.append(f"  {step.node} = {pretty(step.formula)}\n")
+        trace.append(f"  {step.node} = {pretty(format_tree(step.formula))}\n")
     parts.append(trace)
 
     parts.append(_heading("Forward sweep"))
@@ -25,8 +27,8 @@ def render(explanation: Explanation, digits: int = 6) -> Group:
     for name, value in explanation.at:
         forward.append(f"  {name} = {fmt(value, digits)}\n")
     for step in explanation.forward:
-        line = (f"  {step.node} = {pretty(step.formula)} = {pretty(step.substituted)} = "
-                f"{fmt(step.value, digits)}")
+        line = (f"  {step.node} = {pretty(format_tree(step.formula))} = "
+                f"{pretty(format_tree(step.substituted))} = {fmt(step.value, digits)}")
         forward.append(line)
         if step.status not in ("ok", "propagated"):
             forward.append(f"   [{step.status}]", style="yellow")
@@ -57,11 +59,14 @@ def reverse_line(step: ReverseStep, output: str, digits: int) -> str:
     symbols = " + ".join(f"{bar(t.consumer)}·∂{t.consumer}/∂{step.node}" for t in step.terms)
     numbers = " + ".join(f"{number_text(t.consumer_adjoint, digits)}·"
                          f"{number_text(t.local, digits)}" for t in step.terms)
-    rules = ", ".join(f"∂{t.consumer}/∂{step.node} = {pretty(t.rule or '')}"
-                      for t in step.terms)
+    rules = ", ".join(f"∂{t.consumer}/∂{step.node} = {_rule(t.rule)}" for t in step.terms)
     return (f"{bar(step.node)} = {symbols} = {numbers} = {fmt(step.adjoint, digits)}"
             f"   where {rules}")
 
 
 def _heading(title: str) -> Text:
     return Text(title, style="bold")
+
+
+def _rule(tree: tuple | None) -> str:
+    return pretty(format_tree(tree)) if tree is not None else ""

@@ -114,23 +114,8 @@ def number(value: float | None, digits: int = 6) -> str:
     return text
 
 
-def formula(text: str) -> str:
-    """A formula in our syntax (ids, + - * / **, calls) as LaTeX; text it cannot read is
-    set as \\text{...}."""
-    from ..errors import BackpropError
-    from ..parse import parse_program
-
-    try:
-        statements = parse_program(text).statements
-    except BackpropError:
-        return r"\text{" + escape_text(text) + "}"
-    if len(statements) != 1 or statements[0].target is not None:
-        return r"\text{" + escape_text(text) + "}"
-    return tree_to_latex(statements[0].tree)
-
-
 def tree_to_latex(tree: tuple) -> str:
-    """Iterative printer of a parsed expression tree."""
+    """Iterative printer of an expression tree (a parsed program's or a traced rule's)."""
     out: list[str] = []
     stack: list = [tree]
     while stack:
@@ -142,7 +127,7 @@ def tree_to_latex(tree: tuple) -> str:
         if kind in ("var", "ref"):
             out.append(latex_id(node[1]))
         elif kind == "const":
-            out.append({"pi": r"\pi", "e": "e", "E": "e"}.get(node[2]) or number(node[1], 12))
+            out.append(_constant(node[2]))
         elif kind == "call":
             stack.extend(reversed(_call(node)))
         elif kind == "neg":
@@ -159,9 +144,39 @@ def tree_to_latex(tree: tuple) -> str:
     return "".join(out)
 
 
+def _constant(text: str) -> str:
+    named = {"pi": r"\pi", "e": "e", "E": "e", "nan": r"\mathrm{NaN}", "inf": r"\infty",
+             "-inf": r"-\infty", "-pi": r"-\pi"}
+    if text in named:
+        return named[text]
+    return number(float(text), 12) if is_number(text) else r"\text{" + escape_text(text) + "}"
+
+
+_COMPARISON = {"gt": " > ", "ge": r" \geq ", "eq": " = "}
+
+
+def _condition(node: tuple) -> list:
+    if node[0] == "call" and node[1] in _COMPARISON:
+        left, right = node[2]
+        return [*_grouped(left, 1), _COMPARISON[node[1]], *_grouped(right, 1)]
+    if node[0] == "mul":
+        return [*_condition(node[1]), r" \text{ and } ", *_condition(node[2])]
+    return [r"\left(", node, r"\right) \neq 0"]
+
+
 def _call(node: tuple) -> list:
     name = node[1].partition("#")[0]
     args = node[2]
+    if name == "id":
+        return [args[0]]
+    if name in _COMPARISON:
+        return [r"\left[", *_condition(node), r"\right]"]
+    if name == "where":
+        return [r"\left(", args[1], r" \text{ if } ", *_condition(args[0]), r" \text{ else } ",
+                args[2], r"\right)"]
+    if name == "share":
+        return [r"\left(\frac{1}{\mathrm{ties}} \text{ if } ", args[0], " = ", args[1],
+                r" \text{ else } 0\right)"]
     if name == "sqrt":
         return [r"\sqrt{", args[0], "}"]
     if name == "abs":
@@ -182,7 +197,7 @@ def _call(node: tuple) -> list:
 def _grouped(child: tuple, precedence: int) -> list:
     kind = child[0]
     child_precedence = _PRECEDENCE.get(kind, 6)
-    if kind == "const" and child[1] < 0:
+    if kind == "const" and child[2].startswith("-"):
         child_precedence = 0  # a negative number inside a formula is always parenthesized
     if kind == "div" and precedence < 5:
         child_precedence = 6  # a fraction is already a group, except as a power's base

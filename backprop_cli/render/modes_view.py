@@ -6,7 +6,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..modes import ForwardMode, Matrix, Sweep
+from ..forward_mode import ForwardMode
+from ..matrices import Matrix
+from ..sweep import Sweep
 from .table import MAX_TABLE_NODES, _table, fmt, pretty
 
 

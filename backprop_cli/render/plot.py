@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from ..modes import Sweep
+from ..sweep import Sweep
 
 
 def render(result: Sweep, width: int, height: int, color: bool) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 from rich import box
@@ -10,29 +9,22 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..printing import format_number, number_in_formula
 from ..result import NodeResult, Result
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_POWER = re.compile(r"\*\*(-?\d+)(?![\d.eE])")
+_POWER = re.compile(r"\*\*(?:(\d+)|\((-\d+)\))(?![\d.eE])")
 MAX_TABLE_NODES = 400
 HEADER_LINES = 6
 _FLAG_STYLE = {"kink": "yellow", "propagated": "dim red"}
 
 
-def fmt(value: float | None, digits: int) -> str:
-    """A number to `digits` significant digits; inf and nan spelled out, -0 shown as 0."""
-    if value is None:
-        return "-"
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value + 0.0:.{digits}g}"
+fmt = format_number
 
 
 def pretty(formula: str) -> str:
     """Textbook notation for the terminal: x**2 → x², a*b → a·b."""
-    formula = _POWER.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), formula)
+    formula = _POWER.sub(lambda m: (m.group(1) or m.group(2)).translate(_SUPERSCRIPT), formula)
     return formula.replace("**", "^").replace("*", "·")
 
 
@@ -41,10 +33,7 @@ def bar(node_id: str) -> str:
     return "".join(char + "\u0305" for char in node_id)
 
 
-def factor(value: float | None, digits: int) -> str:
-    """A number inside a product: negative ones in parentheses, 1·(-0.5)."""
-    text = fmt(value, digits)
-    return f"({text})" if text.startswith("-") else text
+factor = number_in_formula
 
 
 def render(result: Result, digits: int = 6) -> Group:

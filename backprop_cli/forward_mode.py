@@ -1,0 +1,90 @@
+"""Forward mode: every node's tangent d node / d direction, pushed through the same local
+partials the reverse pass uses, in evaluation order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .engine import CONST, compile_tape, run_tangents, undefined_where_nan
+from .errors import InputError
+from .gradient import evaluate
+from .graph import Graph, build_graph
+from .parse import Program, format_program, parse_program
+from .result import SCHEMA_VERSION, nonfinite_labels, number
+
+
+@dataclass(frozen=True)
+class ForwardMode:
+    """Every node's value and tangent d node / d direction, and the cost comparison."""
+
+    expression: str
+    at: tuple[tuple[str, float], ...]
+    direction: tuple[tuple[str, float], ...]
+    wrt: str | None
+    output: str
+    value: float
+    derivative: float
+    nodes: tuple[tuple[str, str, float, float], ...]  # id, formula, value, tangent
+    operations: int
+    inputs: int
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        document = {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
+                    "warnings": list(self.warnings),
+                    "at": {k: number(v) for k, v in self.at},
+                    "wrt": self.wrt, "direction": {k: number(v) for k, v in self.direction},
+                    "output": self.output, "value": number(self.value),
+                    "tangents": {node_id: number(t) for node_id, _, _, t in self.nodes},
+                    "derivative": number(self.derivative),
+                    "cost": {"operations": self.operations, "inputs": self.inputs,
+                             "forward_mode_sweeps": self.inputs, "reverse_mode_sweeps": 1}}
+        labels = nonfinite_labels(value=self.value, derivative=self.derivative,
+                                  tangents={node_id: t for node_id, _, _, t in self.nodes})
+        if labels:
+            document["nonfinite"] = labels
+        return document
+
+
+def program_and_point(text: str, at: Mapping) -> tuple[Program, Graph, dict[str, float]]:
+    """The parsed program, its graph, and the point with every value read as a number."""
+    from .api import value_of
+
+    point = {name: value_of(name, value) for name, value in at.items()}
+    program = parse_program(text, given=frozenset(point))
+    return program, build_graph(program), point
+
+
+def forward_mode(text: str, at: Mapping, wrt: str | None = None,
+                 direction: Mapping[str, float] | None = None) -> ForwardMode:
+    """d output / d wrt (or the directional derivative along `direction`) by forward mode."""
+    program, graph, point = program_and_point(text, at)
+    variables = graph.variable_names
+    if direction is None:
+        if wrt is None:
+            if len(variables) != 1:
+                raise InputError("give --wrt VAR (or --direction x=1,y=0.5); the program has "
+                                 f"{len(variables)} variables")
+            wrt = variables[0]
+        if wrt not in variables:
+            raise InputError(f"--wrt {wrt!r} is not a variable of the program "
+                             f"(variables: {', '.join(variables) or 'none'})")
+        direction = {wrt: 1.0}
+    unknown = [name for name in direction if name not in variables]
+    if unknown:
+        raise InputError(f"direction names {unknown[0]!r}, which is not a variable of the "
+                         "program")
+    result = evaluate(graph, point)
+    values = [node.value for node in result.nodes]
+    tape = compile_tape(graph.ops, graph.inputs, graph.output)
+    position = {graph.ids[i]: i for i in graph.variables}
+    tangent, _ = run_tangents(undefined_where_nan(tape, values), values,
+                              {position[name]: float(d) for name, d in direction.items()})
+    nodes = tuple((graph.ids[i], graph.formulas[i], values[i], tangent[i])
+                  for i in range(len(graph.ids)) if graph.ops[i] != CONST)
+    return ForwardMode(format_program(program), tuple((graph.ids[i], values[i])
+                       for i in graph.variables),
+                       tuple((k, float(v)) for k, v in direction.items()), wrt,
+                       graph.ids[graph.output], values[graph.output], tangent[graph.output],
+                       nodes, len(tape), len(variables), result.warnings)
