@@ -748,3 +748,107 @@ def test_airy_function_value_works_and_its_derivative_is_flagged(validator):
 def test_floor_is_refused():
     line = bad_input("floor(x)", "--x", "1.5")
     assert "floor" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# 15. One definition per op: the wrong answers that rule strings gave
+
+
+X_SYMBOL = sp.Symbol("x", real=True)
+Y_SYMBOL = sp.Symbol("y", real=True)
+
+
+def hessian_json(*args: str) -> dict:
+    result = invoke("hessian", "--json", *args)
+    assert result.exit_code == 0, result.stderr
+    return strict_json(result.stdout)
+
+
+def sympy_at(expression, **point: float) -> float:
+    values = {sp.Symbol(k, real=True): sp.Float(v, 40) for k, v in point.items()}
+    return float(sp.N(expression.xreplace(values), 30))
+
+
+@pytest.mark.parametrize(("text", "x", "expression"), [
+    ("atan2(-0.066, x)", 2.3, sp.atan2(sp.Rational("-0.066"), X_SYMBOL)),
+    ("atan2(x, -0.5)", 1.7, sp.atan2(X_SYMBOL, sp.Rational("-0.5"))),
+])
+def test_hessian_of_atan2_with_a_negative_constant(text, x, expression):
+    document = hessian_json("--at", f"x={x}", "--", text)
+    expected = sympy_at(sp.diff(expression, X_SYMBOL, 2), x=x)
+    # The issue's figures: -0.0108312 (it printed -0.0108669) and 0.1724 (it printed 0.2439).
+    assert document["hessian"][0][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_hessian_of_atan2_times_y_is_right_and_symmetric():
+    document = hessian_json("--at", "x=0.3,y=1.2", "--", "atan2(-0.5, x)*y")
+    matrix = sp.hessian(sp.atan2(sp.Rational("-0.5"), X_SYMBOL) * Y_SYMBOL,
+                        (X_SYMBOL, Y_SYMBOL))
+    got = document["hessian"]
+    assert got[0][1] == got[1][0]
+    for i in range(2):
+        for j in range(2):
+            assert got[i][j] == pytest.approx(sympy_at(matrix[i, j], x=0.3, y=1.2), rel=1e-12,
+                                              abs=1e-15)
+
+
+def test_rule_with_a_negative_constant_is_parenthesized_in_table_json_and_explain():
+    # d/dx atan2(-0.066, x) = 0.066/((-0.066)**2 + x**2); pasted without parentheses it read
+    # -0.066**2 = -(0.066**2).
+    document = grad_json("--x", "2.3", "atan2(-0.066, x)")
+    (edge,) = [e for node in document["nodes"] for e in node["inputs"] if e["rule"]]
+    assert "(-0.066)**2" in edge["rule"]
+    assert edge["local"] == pytest.approx(0.066 / (0.066**2 + 2.3**2), rel=1e-12)
+    table = invoke("grad", "atan2(-0.066, x)", "--x", "2.3").stdout
+    assert "(-0.066)²" in table
+    explained = invoke("explain", "atan2(-0.066, x)", "--x", "2.3").stdout
+    assert "(-0.066)²" in explained
+    latex = invoke("explain", "atan2(-0.066, x)", "--x", "2.3", "--format", "latex").stdout
+    assert r"\left(-0.066\right)^{2}" in latex
+
+
+def test_an_entry_whose_rule_branches_cannot_be_traced():
+    """A rule written with Python's `if` on a value would once have become a constant in the
+    Hessian; now tracing it fails, so the generated tests fail for such an entry."""
+    from backprop_cli.backends.trace import Rules, Traced, partials_of
+
+    branching = dataclasses.replace(
+        ops_module.OPS["relu"],
+        bind=lambda B: (lambda a: a, lambda a, out: 1.0 if a > 0 else 0.0))
+    rules = Rules()
+    x = Traced(rules, ("var", "x"))
+    with pytest.raises(TypeError, match="branched"):
+        partials_of(rules, branching, [x], rules.apply("relu", (x,)))
+
+
+def test_hessian_of_x_to_the_zero_at_zero_is_zero():
+    document = hessian_json("--at", "x=0", "--", "x**0")
+    # x**0 is the constant 1 (0**0 = 1 by convention), so every derivative is 0.
+    assert document["hessian"] == [[0.0]]
+    assert "nonfinite" not in document
+
+
+def test_x_to_the_minus_one_at_minus_zero_is_minus_infinity():
+    # IEEE 754: pow(-0, -1) = -inf; d/dx x**(-1) = -x**(-2) = -inf there too. 1/x agrees.
+    document = grad_json("--at", "x=-0.0", "x**(-1)")
+    assert document["value"] is None and document["nonfinite"]["value"] == "-inf"
+    assert document["nonfinite"]["gradient"] == {"x": "-inf"}
+    quotient = grad_json("--at", "x=-0.0", "1/x")
+    assert quotient["nonfinite"]["value"] == "-inf"
+
+
+def test_hessian_jacobian_and_forward_label_non_finite_numbers():
+    hessian_document = hessian_json("--at", "x=0", "--", "sqrt(x)*x")
+    assert "nonfinite" in hessian_document
+    labels = hessian_document["nonfinite"]["hessian"]
+    assert labels[0][0] in ("inf", "-inf", "nan") and hessian_document["hessian"][0][0] is None
+    result = invoke("jacobian", "--json", "--at", "x=0", "--", "a = log(x); b = x; a, b")
+    jacobian_document = strict_json(result.stdout)
+    assert jacobian_document["jacobian"][0][0] is None
+    assert jacobian_document["nonfinite"]["jacobian"][0][0] == "inf"
+    assert jacobian_document["nonfinite"]["jacobian"][1][0] is None
+    result = invoke("forward", "--json", "--at", "x=0", "--", "sqrt(x)")
+    forward_document = strict_json(result.stdout)
+    assert forward_document["derivative"] is None
+    assert forward_document["nonfinite"]["derivative"] == "inf"
+    assert forward_document["nonfinite"]["tangents"] == {"z2": "inf"}
