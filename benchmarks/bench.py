@@ -1,4 +1,5 @@
-"""Benchmark backprop-cli: cold start, engine passes and the end-to-end run of a large program.
+"""Benchmark backprop-cli: cold start, engine passes, the end-to-end run of a large program, the
+sweep, and the Hessian and Jacobian against grad.
 
     python benchmarks/bench.py [--quick] [--repeat N] [--sizes 1000,10000,100000] [--profile]
 
@@ -38,6 +39,10 @@ from backprop_cli.parse import parse_program
 from backprop_cli.render import json_format
 
 COLD_START_TARGET = 1.15  # command / `python -c "import sympy"`
+HESSIAN_TARGET = 3.0  # hessian / grad --json on a 5,000-node program
+HESSIAN_SIZES = (1_000, 2_500, 5_000)
+JACOBIAN_TARGET = 1.5  # jacobian with 10 outputs / one grad --json
+JACOBIAN_NODES = 10_000
 BACKWARD_TARGET = 2.0  # backward / forward
 END_TO_END_TARGET = 3.0  # seconds, 10^5-node program through the CLI
 END_TO_END_TARGET_NODES = 100_000
@@ -496,6 +501,86 @@ def bench_sweep(points: int, runs: int) -> None:
           + ("" if points == 1_000_000 else " (not measured at 10^6 points)"))
 
 
+def _interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
+    """Wall times of each command, run in rotation so drift hits all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    names = list(commands)
+    for round_number in range(runs):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            elapsed, code, stderr = run_once(commands[name])
+            if code != 0:
+                raise RuntimeError(f"{name} failed (exit {code}): {stderr.strip()[:200]}")
+            times[name].append(elapsed)
+    return times
+
+
+def _point_options() -> list[str]:
+    return [part for name, value in POINT.items() for part in (f"--{name}", value)]
+
+
+def bench_hessian(runs: int, sizes: Sequence[int] = HESSIAN_SIZES) -> None:
+    """`hessian --json` against `grad --json` on the same programs, and its growth."""
+    heading("5. Hessian (reverse over reverse) against grad, through the CLI")
+    rows, medians = [], {}
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            text = program_of_size(size)
+            path = Path(folder) / f"program{size}.txt"
+            path.write_text(text, encoding="utf-8")
+            n = len(build_graph(parse_program(text)))
+            commands = {command: [*cli_prefix(), command, "--file", str(path), "--json",
+                                  *_point_options()] for command in ("grad", "hessian")}
+            times = _interleaved(commands, runs)
+            grad_s, hessian_s = (statistics.median(times[c]) for c in ("grad", "hessian"))
+            paired = statistics.median(h / g for h, g in zip(times["hessian"], times["grad"],
+                                                             strict=True))
+            library = _library_hessian_seconds(text, runs)
+            medians[n] = library
+            ratio = hessian_s / grad_s
+            rows.append([f"{n:,}", f"{grad_s:.3f}", f"{hessian_s:.3f}", f"{ratio:.2f}x",
+                         f"{paired:.2f}x", ms(library), f"{library / n * 1e6:.1f}"])
+    print_table(["nodes", "grad --json s", "hessian --json s", "hessian/grad", "paired",
+                 "library ms", "µs/node"], rows)
+    print("  (library: matrices.hessian in process; a constant µs/node is linear growth)")
+    sizes_seen = sorted(medians)
+    print(f"  target hessian <= {HESSIAN_TARGET:.0f}x grad at {sizes_seen[-1]:,} nodes: "
+          f"{verdict(ratio <= HESSIAN_TARGET)}  {ratio:.2f}x")
+
+
+def _library_hessian_seconds(text: str, runs: int) -> float:
+    from backprop_cli.matrices import hessian
+
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        hessian(text, POINT)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_jacobian(runs: int, nodes: int = JACOBIAN_NODES) -> None:
+    """`jacobian` with 10 outputs against one `grad --json` on the same program."""
+    heading(f"6. Jacobian with 10 outputs against one grad, {nodes:,}-node program")
+    text = program_of_size(nodes)
+    outputs = [line.partition(" = ")[0] for line in text.strip().splitlines()][-10:]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "program.txt"
+        path.write_text(text, encoding="utf-8")
+        base = ["--file", str(path), "--json", *_point_options()]
+        commands = {"grad --json": [*cli_prefix(), "grad", *base],
+                    "jacobian --json (10 outputs)": [*cli_prefix(), "jacobian", *base,
+                                                     "--output", ",".join(outputs)]}
+        times = _interleaved(commands, runs)
+    rows = [[name, f"{statistics.median(t):.3f}", f"{min(t):.3f}", f"{max(t):.3f}"]
+            for name, t in times.items()]
+    print_table(["command", "median s", "min", "max"], rows)
+    grad_times, jacobian_times = times.values()
+    ratio = statistics.median(jacobian_times) / statistics.median(grad_times)
+    print(f"  target jacobian <= {JACOBIAN_TARGET}x grad: {verdict(ratio <= JACOBIAN_TARGET)}  "
+          f"{ratio:.2f}x")
+
+
 def parse_sizes(text: str) -> list[int]:
     sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
     if not sizes or sizes[0] < 10:
@@ -533,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     bench_end_to_end(programs[largest], largest, e2e_runs, max(2, e2e_runs // 2 + 1),
                      args.profile)
     bench_sweep(args.sweep_points, max(2, e2e_runs))
+    bench_hessian(max(3, e2e_runs), HESSIAN_SIZES if not args.quick else (300, 600))
+    bench_jacobian(max(3, e2e_runs), JACOBIAN_NODES if not args.quick else 1_000)
     print()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"done in {time.perf_counter() - started:.1f} s; load average now {load}")
