@@ -80,3 +80,31 @@ def test_a_plain_grad_imports_neither_sympy_nor_numpy():
                                timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr.strip() == ""
+
+
+def _functions_table() -> list[list[str]]:
+    section = README.split("### Functions", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_every_function_of_the_op_table_has_a_readme_line_and_nothing_else_does():
+    from backprop_cli.ops import ALIASES, OPS
+
+    callable_ops = {op.called_as or op.name: op for op in OPS.values()
+                    if not op.internal and op.name not in ("add", "sub", "mul", "div", "pow",
+                                                           "neg", "id")}
+    documented: dict[str, list[list[str]]] = {}
+    for cells in _functions_table():
+        for name in re.findall(r"`(\w+)\(", cells[0]):
+            documented.setdefault(name, []).append(cells)
+    assert set(documented) == set(callable_ops)
+    for name, op in callable_ops.items():
+        what = " ".join(cells[1] for cells in documented[name])
+        derivative = " ".join(cells[2] for cells in documented[name])
+        for alias in op.aliases:
+            assert f"`{alias}`" in what, (name, alias)
+        if op.convention is not None:
+            assert ";" in derivative, f"the README line of {name} states no kink convention"
+    for alias, target in ALIASES.items():
+        assert any(f"`{alias}`" in cells[1] for cells in documented[target]), alias
