@@ -267,6 +267,14 @@ def _logb(B):
     return (lambda a, b: div(log(a), log(b))), partials
 
 
+@op("log1p", doc="log(1 + x), accurate for small x", definition="log(1 + x)",
+    points=((0.5,), (-0.4,), (1e-9,)), domains=(Domain(-1.0),),
+    explain=_explain_domain("log1p needs input > -1"))
+def _log1p(B):
+    one, div = B.number(1), B.div
+    return B.log1p, (lambda a, out: div(one, 1 + a))
+
+
 @op("sqrt", doc="square root; sqrt'(0) = +inf", definition="sqrt(x)", points=((1.7,),),
     domains=(POSITIVE,), edges=lambda a: (a,), convention="derivative is +inf at 0",
     conventions=(((0.0,), (INF,)),), explain=_explain_domain("sqrt of a negative number"))
