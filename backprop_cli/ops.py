@@ -247,6 +247,12 @@ def _exp(B):
     return B.exp, (lambda a, out: out)
 
 
+@op("expm1", doc="exp(x) - 1, accurate for small x", definition="exp(x) - 1",
+    points=((0.4,), (-1e-9,)), domains=(MODERATE,))
+def _expm1(B):
+    return B.expm1, (lambda a, out: B.exp(a))
+
+
 @op("log", doc="natural logarithm (also ln)", definition="log(x)", points=((1.7,), (0.3,)),
     domains=(POSITIVE,), explain=_explain_log)
 def _log(B):
@@ -323,6 +329,29 @@ def _acos(B):
 def _atan(B):
     one, div = B.number(1), B.div
     return B.atan, (lambda a, out: div(one, 1 + a * a))
+
+
+@op("atan2", doc="angle of the point (b, a): atan2(y, x), in (-pi, pi]",
+    definition="atan2(a, b)", params=("a", "b"), points=((0.3, 0.7), (-0.5, -1.2), (2.0, -0.4)),
+    edges=lambda a, b: (a if b < 0 else 1.0,),
+    convention="on the branch cut of atan2(y, x) (y = 0, x < 0) the angle jumps by 2*pi; the "
+               "formula's derivative is used",
+    conventions=(((0.0, -1.0), (-1.0, 0.0)),))
+def _atan2(B):
+    div = B.div
+
+    def partials(a, b, out):
+        square = a * a + b * b
+        return div(b, square), div(-a, square)
+
+    return B.atan2, partials
+
+
+@op("hypot", doc="length sqrt(a**2 + b**2), without overflow", definition="sqrt(a**2 + b**2)",
+    params=("a", "b"), points=((0.6, -1.3), (3.0, 4.0)))
+def _hypot(B):
+    div = B.div
+    return B.hypot, (lambda a, b, out: (div(a, out), div(b, out)))
 
 
 @op("sinh", doc="hyperbolic sine", definition="sinh(x)", points=((0.7,),), domains=(MODERATE,))
