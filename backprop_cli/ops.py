@@ -404,6 +404,13 @@ def _erf(B):
     return B.erf, (lambda a, out: scale * B.exp(-(a * a)))
 
 
+@op("erfc", doc="complementary error function 1 - erf(x), accurate where erf is near 1",
+    definition="erfc(x)", points=((0.7,), (-1.4,), (4.0,)))
+def _erfc(B):
+    scale = B.div(B.number(-2), B.sqrt(B.number("pi")))
+    return B.erfc, (lambda a, out: scale * B.exp(-(a * a)))
+
+
 # ----------------------------------------------------------------------------------------------
 # Activations
 
@@ -433,6 +440,130 @@ def _softplus(B):
             (lambda a, out: B.sigmoid(a)))
 
 
+@op("leaky_relu", doc="x where x > 0, else a*x (a defaults to 0.01)",
+    definition="Piecewise((x, x > 0), (a*x, True))", params=("x", "a"),
+    points=((0.7, 0.01), (-0.5, 0.2)), domains=(REAL, Domain(0.0, 1.0)),
+    defaults=((0.01, "0.01"),), edges=lambda x, a: (x,),
+    convention="the derivative at 0 is the slope a (PyTorch convention)",
+    conventions=(((0.0, 0.01), (0.01, 0.0)),))
+def _leaky_relu(B):
+    zero, one = B.number(0), B.number(1)
+
+    def partials(x, a, out):
+        return B.where(B.gt(x, zero), one, a), B.min(x, zero)
+
+    return (lambda x, a: B.max(x, zero) + a * B.min(x, zero)), partials
+
+
+@op("elu", doc="x where x > 0, else a*(exp(x) - 1) (a defaults to 1)",
+    definition="Piecewise((x, x > 0), (a*(exp(x) - 1), True))", params=("x", "a"),
+    points=((0.7, 1.0), (-0.5, 0.5)), domains=(REAL, POSITIVE), defaults=((1.0, "1"),),
+    edges=lambda x, a: (x,), convention="the derivative at 0 is a (PyTorch convention)",
+    conventions=(((0.0, 0.5), (0.5, 0.0)),))
+def _elu(B):
+    zero, one = B.number(0), B.number(1)
+
+    def partials(x, a, out):
+        inside = B.gt(x, zero)
+        return B.where(inside, one, a * B.exp(x)), B.where(inside, zero, B.expm1(x))
+
+    return (lambda x, a: B.max(x, zero) + B.min(zero, a * B.expm1(x))), partials
+
+
+@op("selu", doc="scale*(x where x > 0, else alpha*(exp(x) - 1)), PyTorch's constants",
+    definition="1.0507009873554805*Piecewise((x, x > 0), (1.6732632423543772*(exp(x) - 1), "
+               "True))", points=((0.7,), (-0.5,)), edges=lambda x: (x,),
+    convention="the derivative at 0 is scale*alpha (PyTorch convention)",
+    conventions=(((0.0,), (1.0507009873554805 * 1.6732632423543772,)),))
+def _selu(B):
+    zero, one = B.number(0), B.number(1)
+    scale, alpha = B.number("1.0507009873554805"), B.number("1.6732632423543772")
+    return ((lambda x: scale * (B.max(x, zero) + B.min(zero, alpha * B.expm1(x)))),
+            (lambda x, out: scale * B.where(B.gt(x, zero), one, alpha * B.exp(x))))
+
+
+@op("celu", doc="x where x > 0, else a*(exp(x/a) - 1) (a defaults to 1)",
+    definition="Max(0, x) + Min(0, a*(exp(x/a) - 1))", params=("x", "a"),
+    points=((0.7, 1.0), (-0.5, 0.5)), domains=(REAL, POSITIVE), defaults=((1.0, "1"),))
+def _celu(B):
+    zero, one = B.number(0), B.number(1)
+
+    def partials(x, a, out):
+        inside, ratio = B.gt(x, zero), x / a
+        return (B.where(inside, one, B.exp(ratio)),
+                B.where(inside, zero, B.expm1(ratio) - ratio * B.exp(ratio)))
+
+    return (lambda x, a: B.max(x, zero) + B.min(zero, a * B.expm1(x / a))), partials
+
+
+@op("gelu", doc="x*Φ(x), Φ the normal distribution function (exact erf form)",
+    definition="x*(1 + erf(x/sqrt(2)))/2", points=((0.7,), (-1.3,)))
+def _gelu(B):
+    # Φ(x) = erfc(-x/sqrt(2))/2, not (1 + erf(x/sqrt(2)))/2, which cancels to a few digits
+    # for x below -4.
+    root2, root2pi = B.sqrt(B.number(2)), B.sqrt(2 * B.number("pi"))
+    return ((lambda x: x * B.erfc(-x / root2) / 2),
+            (lambda x, out: B.erfc(-x / root2) / 2 + x * B.exp(-(x * x) / 2) / root2pi))
+
+
+@op("silu", doc="x*sigmoid(x) (also swish)", definition="x/(1 + exp(-x))",
+    points=((0.7,), (-2.5,)), aliases=("swish",))
+def _silu(B):
+    return ((lambda x: x * B.sigmoid(x)),
+            (lambda x, out: B.sigmoid(x) * (1 + x * B.sigmoid(-x))))
+
+
+@op("mish", doc="x*tanh(softplus(x))", definition="x*tanh(log(1 + exp(x)))",
+    points=((0.7,), (-1.5,)))
+def _mish(B):
+    def partial(x, out):
+        s = B.softplus(x)
+        c = B.cosh(s)
+        return B.tanh(s) + x * B.sigmoid(x) / (c * c)
+
+    return (lambda x: x * B.tanh(B.softplus(x))), partial
+
+
+@op("softsign", doc="x/(1 + abs(x))", definition="x/(1 + Abs(x))", points=((0.7,), (-2.0,)))
+def _softsign(B):
+    def partial(x, out):
+        s = 1 + B.abs(x)
+        return 1 / (s * s)
+
+    return (lambda x: x / (1 + B.abs(x))), partial
+
+
+@op("hardtanh", doc="x clipped to [-1, 1]", definition="Max(-1, Min(1, x))",
+    points=((0.5,), (-0.3,), (2.0,)), edges=lambda x: (x + 1, x - 1),
+    convention="derivative 0 at -1 and 1 (PyTorch convention)",
+    conventions=(((1.0,), (0.0,)), ((-1.0,), (0.0,))))
+def _hardtanh(B):
+    zero, one, minus_one = B.number(0), B.number(1), B.number(-1)
+    return ((lambda x: B.max(minus_one, B.min(one, x))),
+            (lambda x, out: B.where(B.gt(x, minus_one) * B.gt(one, x), one, zero)))
+
+
+@op("relu6", doc="x clipped to [0, 6]", definition="Min(Max(x, 0), 6)",
+    points=((2.5,), (-1.0,), (7.0,)), edges=lambda x: (x, x - 6),
+    convention="derivative 0 at 0 and 6 (PyTorch convention)",
+    conventions=(((0.0,), (0.0,)), ((6.0,), (0.0,))))
+def _relu6(B):
+    zero, one, six = B.number(0), B.number(1), B.number(6)
+    return ((lambda x: B.min(B.max(x, zero), six)),
+            (lambda x, out: B.where(B.gt(x, zero) * B.gt(six, x), one, zero)))
+
+
+@op("hardsigmoid", doc="x/6 + 1/2 clipped to [0, 1]", definition="Max(0, Min(1, x/6 + 1/2))",
+    points=((1.0,), (-4.0,), (5.0,)), edges=lambda x: (x + 3, x - 3),
+    convention="derivative 0 at -3 and 3 (PyTorch convention)",
+    conventions=(((3.0,), (0.0,)), ((-3.0,), (0.0,))))
+def _hardsigmoid(B):
+    zero, one, half, sixth = B.number(0), B.number(1), B.number("1/2"), B.number("1/6")
+    three = B.number(3)
+    return ((lambda x: B.max(zero, B.min(one, x / 6 + half))),
+            (lambda x, out: B.where(B.gt(x, -three) * B.gt(three, x), sixth, zero)))
+
+
 # ----------------------------------------------------------------------------------------------
 # Two or more arguments
 
@@ -451,6 +582,32 @@ def _extreme(name: str, doc: str, pick: Callable) -> None:
 
 _extreme("max", "largest of two or more arguments; ties split the derivative equally", max)
 _extreme("min", "smallest of two or more arguments; ties split the derivative equally", min)
+
+
+@op("logaddexp", doc="log(exp(a) + exp(b)), in a stable form", definition="log(exp(a) + exp(b))",
+    params=("a", "b"), points=((0.7, -1.3), (40.0, 41.0)))
+def _logaddexp(B):
+    # max(a, b) + log1p(exp(-|a - b|)): neither exp can overflow.
+    return ((lambda a, b: B.max(a, b) + B.log1p(B.exp(-B.abs(a - b)))),
+            (lambda a, b, out: (B.sigmoid(a - b), B.sigmoid(b - a))))
+
+
+@op("clip", doc="x clipped to [lo, hi] (min(max(x, lo), hi))", definition="Min(Max(x, lo), hi)",
+    params=("x", "lo", "hi"), points=((0.5, -1.0, 1.0), (-2.0, -1.0, 1.0), (3.0, -1.0, 1.0)),
+    edges=lambda x, lo, hi: (x - lo, x - hi, lo - hi),
+    convention="at a bound the derivative goes to x (PyTorch's clamp); with lo > hi the "
+               "result is hi",
+    conventions=(((0.0, 0.0, 1.0), (1.0, 0.0, 0.0)), ((1.0, 0.0, 1.0), (1.0, 0.0, 0.0))))
+def _clip(B):
+    zero, one, where, ge, gt = B.number(0), B.number(1), B.where, B.ge, B.gt
+
+    def partials(args, out):
+        x, lo, hi = args
+        return (where(ge(x, lo) * ge(hi, x), one, zero),
+                where(gt(lo, x) * ge(hi, lo), one, zero),
+                where(ge(hi, lo) * ge(hi, x), zero, one))
+
+    return (lambda x, lo, hi: B.min(B.max(x, lo), hi)), partials
 
 
 # ----------------------------------------------------------------------------------------------

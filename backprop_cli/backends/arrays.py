@@ -15,6 +15,7 @@ from .base import PRIMITIVES, Backend
 
 _NAMED = {"pi": math.pi, "e": math.e, "E": math.e, "nan": math.nan, "inf": math.inf}
 _erf = np.frompyfunc(math.erf, 1, 1)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
 def _float(array) -> np.ndarray:
@@ -27,6 +28,10 @@ def _nan_where_either(a, b, values):
 
 def erf(a):
     return _float(_erf(a))
+
+
+def erfc(a):
+    return _float(_erfc(a))
 
 
 def maximum(*args):
@@ -82,8 +87,9 @@ class ArrayBackend(Backend):
             "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
             "atan": np.arctan, "atan2": np.arctan2, "sinh": np.sinh, "cosh": np.cosh,
             "tanh": np.tanh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
-            "erf": erf, "abs": np.abs, "hypot": np.hypot, "max": maximum, "min": minimum,
-            "gt": gt, "ge": ge, "eq": eq, "sign": sign, "where": where, "share": share,
+            "erf": erf, "erfc": erfc, "abs": np.abs, "hypot": np.hypot, "max": maximum,
+            "min": minimum, "gt": gt, "ge": ge, "eq": eq, "sign": sign, "where": where,
+            "share": share,
         }
         assert set(functions) == set(PRIMITIVES)
         for name, function in functions.items():

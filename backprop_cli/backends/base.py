@@ -6,7 +6,7 @@ from __future__ import annotations
 # written in terms of these and `+ - *` (and `/` where the denominator cannot be 0).
 PRIMITIVES = ("div", "pow", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin",
               "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf",
-              "abs", "hypot", "max", "min", "gt", "ge", "eq", "sign", "where", "share")
+              "erfc", "abs", "hypot", "max", "min", "gt", "ge", "eq", "sign", "where", "share")
 
 
 class Backend:

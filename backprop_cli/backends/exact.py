@@ -113,7 +113,7 @@ class ExactBackend(Backend):
             "cos": sympy.cos, "tan": sympy.tan, "asin": sympy.asin, "acos": sympy.acos,
             "atan": sympy.atan, "atan2": sympy.atan2, "sinh": sympy.sinh, "cosh": sympy.cosh,
             "tanh": sympy.tanh, "asinh": sympy.asinh, "acosh": sympy.acosh,
-            "atanh": sympy.atanh, "erf": sympy.erf, "abs": sympy.Abs,
+            "atanh": sympy.atanh, "erf": sympy.erf, "erfc": sympy.erfc, "abs": sympy.Abs,
             "hypot": lambda a, b: sympy.sqrt(a**2 + b**2), "max": sympy.Max, "min": sympy.Min,
             "gt": _compare(lambda a, b: a > b), "ge": _compare(lambda a, b: a >= b),
             "eq": _equal, "sign": sympy.sign, "where": where, "share": share,

@@ -192,7 +192,8 @@ class FloatBackend(Backend):
             "sqrt": sqrt, "sin": _nan_outside(math.sin), "cos": _nan_outside(math.cos),
             "tan": _nan_outside(math.tan), "asin": asin, "acos": acos, "atan": math.atan,
             "atan2": math.atan2, "sinh": sinh, "cosh": cosh, "tanh": math.tanh,
-            "asinh": math.asinh, "acosh": acosh, "atanh": atanh, "erf": math.erf, "abs": abs_,
+            "asinh": math.asinh, "acosh": acosh, "atanh": atanh, "erf": math.erf,
+            "erfc": math.erfc, "abs": abs_,
             "hypot": math.hypot, "max": maximum, "min": minimum, "gt": gt, "ge": ge, "eq": eq,
             "sign": sign, "where": where, "share": share,
         }

@@ -163,6 +163,11 @@ _EXACT = {
 }
 
 
+def _numeral(text: str) -> bool:
+    """A constant written as a number (pi and e stay symbols when folding)."""
+    return text.lstrip("-")[:1] in "0123456789."
+
+
 def _negated_text(text: str) -> str:
     return text[1:] if text.startswith("-") else "-" + text
 
@@ -207,7 +212,7 @@ class Rules(Trace):
             if a[0] == "div":  # -(a/b) is (-a)/b exactly, and reads "-a/b"
                 return ("div", self.record("neg", [a[1]]), a[2])
             return a[1] if a[0] == "neg" else None
-        if name in _EXACT and known:
+        if name in _EXACT and known and all(_numeral(a[2]) for a in args):
             value = _FLOAT.call(name, *constants)
             if math.isfinite(value) and _exact(value, *constants, how=_EXACT[name]):
                 return ("const", value, number_text(value))

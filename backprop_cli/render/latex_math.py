@@ -158,7 +158,7 @@ _COMPARISON = {"gt": " > ", "ge": r" \geq ", "eq": " = "}
 def _condition(node: tuple) -> list:
     if node[0] == "call" and node[1] in _COMPARISON:
         left, right = node[2]
-        return [*_grouped(left, 1), _COMPARISON[node[1]], *_grouped(right, 1)]
+        return [*_grouped(left, 0), _COMPARISON[node[1]], *_grouped(right, 0)]
     if node[0] == "mul":
         return [*_condition(node[1]), r" \text{ and } ", *_condition(node[2])]
     return [r"\left(", node, r"\right) \neq 0"]
