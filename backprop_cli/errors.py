@@ -1,8 +1,11 @@
-"""One exception hierarchy for everything a user can get wrong, and the exit codes."""
+"""One exception hierarchy for everything a user can get wrong, and the one place that maps
+errors and outcomes to exit codes and to the JSON error document."""
 
 from __future__ import annotations
 
 from enum import IntEnum
+
+SCHEMA_VERSION = 1
 
 
 class ExitCode(IntEnum):
@@ -45,3 +48,33 @@ class LimitError(BackpropError):
     """The input is larger or deeper than the documented limits."""
 
     code = "limit_exceeded"
+
+
+class UsageError(BackpropError):
+    """The command line itself is malformed (an unknown command, a bad option value)."""
+
+    code = "usage_error"
+
+
+def as_error(error: BaseException) -> BackpropError:
+    """Any failure as a BackpropError: ours as they are, exhaustion as a limit, anything else
+    as an internal error (so the user still gets one line, never a traceback)."""
+    if isinstance(error, BackpropError):
+        return error
+    if isinstance(error, (RecursionError, MemoryError)):
+        return LimitError("input is too large or too deeply nested")
+    return BackpropError(f"internal error ({type(error).__name__}: {error}); please report it",
+                         code="internal_error")
+
+
+def exit_code(error: BackpropError | None = None, failed: bool = False) -> ExitCode:
+    """The exit code of a run: its error's, else 1 for a failed check, else 0."""
+    if error is not None:
+        return error.exit_code
+    return ExitCode.CHECK_FAILED if failed else ExitCode.OK
+
+
+def error_document(error: BackpropError) -> dict:
+    """The JSON document printed on standard output for an error under `--json`."""
+    return {"schema": SCHEMA_VERSION, "ok": False,
+            "error": {"code": error.code, "message": error.message}}

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-SCHEMA_VERSION = 1
+from .errors import SCHEMA_VERSION
 
 
 class Edge(NamedTuple):

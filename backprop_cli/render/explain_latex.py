@@ -65,3 +65,7 @@ def _tables(explanation: Explanation, digits: int) -> list[str]:
         lines.append(f"${bar(step.node)}$ & ${number(step.adjoint, digits)}$ \\\\")
     lines.append("\\end{tabular}")
     return lines
+
+
+def show(explanation: Explanation, view) -> str:
+    return render(explanation, view.digits)

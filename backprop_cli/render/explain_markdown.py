@@ -56,3 +56,7 @@ def render(explanation: Explanation, digits: int = 6) -> str:
     for name, value in explanation.gradient:
         lines.append(f"| {_code(name)} | {fmt(value, digits)} |")
     return "\n".join(lines) + "\n"
+
+
+def show(explanation: Explanation, view) -> str:
+    return render(explanation, view.digits)

@@ -70,3 +70,7 @@ def _heading(title: str) -> Text:
 
 def _rule(tree: tuple | None) -> str:
     return pretty(format_tree(tree)) if tree is not None else ""
+
+
+def show(explanation: Explanation, view) -> Group:
+    return render(explanation, view.digits)

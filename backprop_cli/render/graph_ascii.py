@@ -65,3 +65,17 @@ def _edge_label(node: NodeResult, edge: Edge, digits: int) -> Text:
     if edge.local is not None or node.value is not None:
         label += f" = {fmt(edge.local, digits)}"
     return Text(f"({label}) ", style="green")
+
+
+MAX_DRAWN_NODES = 2_000
+
+
+def show(result: Result, view) -> Tree:
+    """The terminal drawing, for graphs small enough to read."""
+    from ..errors import InputError
+
+    if len(result.nodes) > MAX_DRAWN_NODES:
+        raise InputError(f"the terminal drawing is for graphs of up to {MAX_DRAWN_NODES:,} "
+                         f"nodes (this one has {len(result.nodes):,}); use --format dot or "
+                         "mermaid")
+    return render(result, view.digits)

@@ -75,3 +75,20 @@ def to_image(dot_text: str, image_format: str) -> bytes:
         raise BackpropError(f"Graphviz's dot failed: {message[0] if message else 'no message'}",
                             code="internal_error")
     return completed.stdout
+
+
+def show(result: Result, view) -> str:
+    return render(result, view.digits)
+
+
+def show_svg(result: Result, view) -> bytes:
+    return to_image(render(result, view.digits), "svg")
+
+
+def show_png(result: Result, view) -> bytes:
+    """PNG through Graphviz; a binary image is not written to a terminal."""
+    from ..errors import InputError
+
+    if view.output is None and view.terminal.out_is_tty:
+        raise InputError("a PNG is binary: give -o FILE (or pipe the output to a file)")
+    return to_image(render(result, view.digits), "png")

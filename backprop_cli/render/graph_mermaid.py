@@ -28,3 +28,7 @@ def render(result: Result, digits: int = 6) -> str:
                 continue
             lines.append(f"    {index[edge.input]} -->|{quote(label)}| {index[node.id]}")
     return "\n".join(lines) + "\n"
+
+
+def show(result: Result, view) -> str:
+    return render(result, view.digits)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..errors import BackpropError
-from ..result import SCHEMA_VERSION, Result
+from ..errors import BackpropError, error_document
+from ..result import Result
 
 
 def dumps(document: dict) -> str:
@@ -18,7 +18,11 @@ def render(result: Result) -> str:
     return dumps(result.to_dict())
 
 
+def show(result, view) -> str:
+    """Any result's JSON document (each result type's `to_dict` is its contract)."""
+    return dumps(result.to_dict())
+
+
 def render_error(error: BackpropError) -> str:
     """The document printed on stdout for bad input under `--json`."""
-    return dumps({"schema": SCHEMA_VERSION, "ok": False,
-                  "error": {"code": error.code, "message": error.message}})
+    return dumps(error_document(error))

@@ -9,7 +9,7 @@ from rich.text import Text
 from ..forward_mode import ForwardMode
 from ..matrices import Matrix
 from ..sweep import Sweep
-from .table import MAX_TABLE_NODES, _table, fmt, pretty
+from .table import MAX_TABLE_NODES, fmt, pretty, titled_table
 
 
 def render_forward(result: ForwardMode, digits: int = 6) -> Group:
@@ -21,8 +21,8 @@ def render_forward(result: ForwardMode, digits: int = 6) -> Group:
         direction = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.direction)
         tangent_name = "tangent"
         title = f"directional derivative of {result.output} along ({direction})"
-    table = _table("Forward mode", ("node", "left"), ("formula", "left"), ("value", "right"),
-                   (tangent_name, "right"))
+    table = titled_table("Forward mode", ("node", "left"), ("formula", "left"),
+                         ("value", "right"), (tangent_name, "right"))
     shown = result.nodes if len(result.nodes) <= MAX_TABLE_NODES else ()
     for node_id, formula, value, tangent in shown:
         table.add_row(node_id, pretty(formula) if formula != node_id else "",
@@ -68,3 +68,15 @@ def render_csv(result: Sweep) -> str:
                        strict=True):
         lines.append(f"{x!r},{cell(y)},{cell(d)}")
     return "\n".join(lines)
+
+
+def show_forward(result: ForwardMode, view) -> Group:
+    return render_forward(result, view.digits)
+
+
+def show_matrix(result: Matrix, view) -> Group:
+    return render_matrix(result, view.digits)
+
+
+def show_csv(result: Sweep, view) -> str:
+    return render_csv(result)

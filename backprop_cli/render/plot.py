@@ -69,3 +69,10 @@ def _segments(xs: list[float], ys: list[float]):
             run_x, run_y = [], []
     if run_x:
         yield run_x, run_y
+
+
+def show(result: Sweep, view) -> str:
+    """The plot sized for the terminal (at most 100 columns), in colour where it can be."""
+    console = view.terminal.console()
+    return render(result, min(console.width, 100), 24,
+                  color=console.is_terminal and not console.no_color)

@@ -98,3 +98,42 @@ def _batch_detail(row: dict, digits: int) -> str:
     if first.get("expected") is not None:
         return f"{first['label']}: true value {fmt(first['expected'], digits)}"
     return f"{first['label']}: {first.get('reason') or first['verdict']}"
+
+
+def show(result, view) -> Group:
+    """A report's tables; a batch's summary, after its rows (with a progress bar on a
+    terminal)."""
+    from ..grading import Batch
+
+    if isinstance(result, Batch):
+        for _ in _with_progress(result, view):
+            pass
+        return render_batch(result.rows, view.digits)
+    return render(result, view.digits)
+
+
+def show_json(result, view) -> str | None:
+    """A report's JSON document; a batch's rows, one JSON line each as it is graded."""
+    from ..grading import Batch
+    from .json_format import dumps
+
+    if isinstance(result, Batch):
+        for row in _with_progress(result, view):
+            view.terminal.write(dumps(row))
+            view.terminal.out.flush()
+        return None
+    return dumps(result.to_dict())
+
+
+def _with_progress(batch, view):
+    """The batch's rows, advancing a progress bar on standard error when it is a terminal."""
+    if not view.terminal.err_is_tty:
+        yield from batch
+        return
+    from rich.progress import Progress
+
+    with Progress(console=view.terminal.console(stderr=True), transient=True) as progress:
+        task = progress.add_task("grading", total=len(batch))
+        for row in batch:
+            yield row
+            progress.advance(task)

@@ -37,7 +37,7 @@ factor = number_in_formula
 
 
 def render(result: Result, digits: int = 6) -> Group:
-    """The header and the four tables as one rich renderable (warnings: see render_warnings).
+    """The header and the four tables as one rich renderable (warnings go to standard error).
 
     Above MAX_TABLE_NODES nodes the per-node tables are left out: nobody reads them in a
     terminal, and laying them out would take longer than the computation."""
@@ -50,14 +50,6 @@ def render(result: Result, digits: int = 6) -> Group:
                           "for all of them.\n", style="yellow"))
     parts.append(_gradient(result, digits))
     return Group(*parts)
-
-
-def render_warnings(result: Result) -> Text:
-    """One line per warning, for standard error."""
-    text = Text()
-    for line in result.warnings:
-        text.append("warning: ", style="bold yellow").append(line + "\n")
-    return text
 
 
 def _header(result: Result, digits: int) -> Text:
@@ -76,7 +68,7 @@ def _header(result: Result, digits: int) -> Text:
     return text
 
 
-def _table(title: str, *columns: tuple[str, str]) -> Table:
+def titled_table(title: str, *columns: tuple[str, str]) -> Table:
     table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   pad_edge=False, expand=False)
     for name, justify in columns:
@@ -98,7 +90,7 @@ def _forward(result: Result, digits: int) -> Table:
         columns.append(("exact", "left"))
     if flagged:
         columns.append(("status", "left"))
-    table = _table("Forward pass", *columns)
+    table = titled_table("Forward pass", *columns)
     for i, node in enumerate(result.nodes):
         row = [node.id, node.op, pretty(node.expr) if node.inputs else "", fmt(node.value, digits)]
         if exact is not None:
@@ -119,7 +111,8 @@ def _exact_text(number) -> str:
 
 
 def _locals(result: Result, digits: int) -> Table:
-    table = _table("Local derivatives", ("edge", "left"), ("rule", "left"), ("value", "right"))
+    table = titled_table("Local derivatives", ("edge", "left"), ("rule", "left"),
+                         ("value", "right"))
     for node in result.nodes:
         repeated = len({e.input for e in node.inputs}) < len(node.inputs)
         for position, edge in enumerate(node.inputs, 1):
@@ -138,7 +131,7 @@ def _backward(result: Result, digits: int) -> Table:
     columns = [("node", "left"), ("adjoint", "right"), ("accumulated as", "left")]
     if exact is not None:
         columns.append(("exact", "left"))
-    table = _table("Backward pass", *columns)
+    table = titled_table("Backward pass", *columns)
     position = {node.id: i for i, node in enumerate(result.nodes)}
     consumers: dict[str, list[tuple[NodeResult, float | None]]] = {}
     for node in result.nodes:
@@ -176,7 +169,7 @@ def _gradient(result: Result, digits: int) -> Table | Group | Text:
     if exact is not None:
         columns.append(("exact", "left"))
     position = {node.id: i for i, node in enumerate(result.nodes)}
-    table = _table("Gradient", *columns)
+    table = titled_table("Gradient", *columns)
     if not result.gradient:
         return Text("Gradient: the program has no variables; there is nothing to differentiate.",
                     style="yellow")
@@ -201,3 +194,8 @@ def _gradient(result: Result, digits: int) -> Table | Group | Text:
                     + (f"; {check.reason}" if check.reason else ""),
                     style="green" if check.status == "passed" else "bold red")
     return Group(table, note)
+
+
+def show(result: Result, view) -> Group:
+    """The grad tables, at the view's digits."""
+    return render(result, view.digits)

@@ -1,0 +1,34 @@
+"""The commands, each a small spec (base.Command): its options, its library call, its
+renderers per format. cli.py turns each into a Typer command and runs them all one way."""
+
+from __future__ import annotations
+
+from .base import JSON, Command, Option
+from .check import SPEC as CHECK
+from .explain import SPEC as EXPLAIN
+from .forward import SPEC as FORWARD
+from .grad import SPEC as GRAD
+from .graph import SPEC as GRAPH
+from .hessian import SPEC as HESSIAN
+from .jacobian import SPEC as JACOBIAN
+from .sweep import SPEC as SWEEP
+
+COMMANDS: tuple[Command, ...] = (GRAD, CHECK, EXPLAIN, GRAPH, FORWARD, HESSIAN, JACOBIAN, SWEEP)
+
+
+def format_option(command: Command) -> Option:
+    return Option("output_format", ("--format",), str, command.default_format,
+                  f"Output format: {', '.join(command.renderers)}.")
+
+
+def all_options(command: Command) -> tuple[Option, ...]:
+    """The command's own options, and --format (and --json) from its renderers."""
+    extra = [format_option(command)] if len(command.renderers) > 1 else []
+    if "json" in command.renderers:
+        extra.append(JSON)
+    return (*command.options, *extra)
+
+
+def option_flags(command: Command) -> tuple[str, ...]:
+    return tuple(flag for option in all_options(command) for flag in option.flags
+                 if flag.startswith("--"))

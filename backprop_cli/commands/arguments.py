@@ -1,0 +1,173 @@
+"""The program and the point from a command line: EXPR or --file, `--NAME VALUE`, `--at`.
+
+Variables arrive as free-form options (`--x 1`, `--x=1`, `--θ1 0.5`), so each command accepts
+unknown options and reads them here. A name that looks like a misspelt option is refused with
+a suggestion; the options known are the ones the commands declare.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import InputError, ParseError
+from ..parse import MAX_PROGRAM_CHARS, is_number
+
+
+def read_source(expr: str | None, file: str | None) -> str:
+    """The program: EXPR itself, or the text of --file PATH ('-' is standard input)."""
+    if file is not None and file.startswith("--"):
+        raise InputError(f"--file needs a PATH (got the option {file})")
+    if expr is not None and file is not None:
+        raise InputError("give either EXPR or --file, not both")
+    if file is None:
+        if expr is None:
+            raise InputError("no expression: give EXPR (e.g. 'x*y + tanh(x)') or --file PATH")
+        return expr
+    return read_text(file)
+
+
+def read_text(file: str) -> str:
+    """A UTF-8 text file (or standard input for '-'), as a one-line error if it cannot be."""
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read(4 * MAX_PROGRAM_CHARS + 1)
+            name = "standard input"
+        else:
+            with open(file, "rb") as handle:
+                data = handle.read(4 * MAX_PROGRAM_CHARS + 1)
+            name = file
+        text = data.decode("utf-8")
+    except FileNotFoundError:
+        raise InputError(f"file not found: {file}") from None
+    except IsADirectoryError:
+        raise InputError(f"{file} is a directory, not a program file") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name} is not UTF-8 text (byte {error.start + 1} cannot be read)"
+                         ) from None
+    except OSError as error:
+        raise InputError(f"cannot read {file}: {error.strerror}") from None
+    return text.removeprefix("\ufeff")  # a byte-order mark some editors write first
+
+
+def expression_and_point(args: list[str], at: list[str], command: str
+                         ) -> tuple[str | None, dict[str, str]]:
+    """The expression (the one bare argument) and the variable values from `--name VALUE`,
+    `--name=VALUE` and `--at a=1,b=2`, in any order."""
+    point: dict[str, str] = {}
+    expr = None
+
+    def put(name: str, value: str) -> None:
+        if not name or not name.isidentifier():
+            raise InputError(f"--{name}: not an option of this command nor a variable "
+                             f"name{option_hint(name)}")
+        check_name(name)
+        if name in point:
+            raise InputError(f"variable {name!r} is given twice")
+        point[name] = value
+
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or token == "--":
+            if token == "--":
+                i += 1
+                continue
+            if expr is not None:
+                raise InputError(
+                    f"unexpected argument {token!r}: give one expression (quote it) and "
+                    "variables as --name VALUE"
+                )
+            expr = token
+            i += 1
+            continue
+        name, equals, value = token[2:].partition("=")
+        if not equals:
+            following = args[i + 1] if i + 1 < len(args) else None
+            if following is None or (following.startswith("--") and len(following) > 2
+                                     and not is_number(following)):
+                elsewhere = [name_ for name_, flags in declared_options().items()
+                             if f"--{name}" in flags]
+                if elsewhere:
+                    raise InputError(f"--{name} is not an option of backprop {command} (it is "
+                                     f"one of backprop {', '.join(elsewhere)})")
+                raise InputError(f"--{name} needs a value (variables are given as --{name} "
+                                 f"VALUE){option_hint(name)}")
+            value = following
+            i += 1
+        put(name, value)
+        i += 1
+    for group in at:
+        for item in split_top_level(group):
+            name, equals, value = item.partition("=")
+            if not equals or not name.strip():
+                raise InputError(f"--at expects NAME=VALUE pairs, got {item!r}")
+            put(name.strip(), value.strip())
+    return expr, point
+
+
+def require_finite(option: str, value: float) -> None:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(f"{option} must be a finite number, not {value}")
+
+
+def refuse_option_typos(point: dict[str, str], used: set[str] | None) -> None:
+    """A value for a name that looks like a misspelt option is refused when the value is not a
+    number (before running) or the program does not use the name (after running)."""
+    for name, value in point.items():
+        hint = option_hint(name)
+        if not hint:
+            continue
+        if (used is None and not is_number(value)) or (used is not None and name not in used):
+            raise InputError(f"unknown option --{name}{hint}")
+
+
+def check_name(name: str) -> None:
+    """Variable names given as options obey the same look-alike rules as the program."""
+    from ..parse import check_name as check_program_name
+
+    try:
+        check_program_name(name)
+    except ParseError as error:
+        raise InputError(f"variable --{name}: {error.message}") from None
+
+
+def declared_options() -> dict[str, tuple[str, ...]]:
+    """Each command's option flags, as the command specs declare them."""
+    from . import COMMANDS, option_flags
+
+    return {command.name: option_flags(command) for command in COMMANDS}
+
+
+def option_hint(name: str) -> str:
+    """' (did you mean --json?)' when an unknown option looks like a typo of a real one."""
+    import difflib
+
+    options = sorted({flag.lstrip("-") for flags in declared_options().values()
+                      for flag in flags if flag.startswith("--")})
+    if name in options:
+        return ""  # the name of a real option, given as a variable through --at
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+    return f" (did you mean --{close[0]}?)" if close else ""
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split `x=1,y=max(1,2)` on commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [part for part in (p.strip() for p in parts) if part]
+
+
+def value_range(variable: str, text: str) -> tuple[float, float]:
+    """`START:STOP` of a sweep, each end a number or a constant expression."""
+    from ..api import value_of
+
+    low, _, high = text.partition(":")
+    if not low.strip() or not high.strip():
+        raise InputError(f"--{variable} {text!r}: a range is START:STOP, e.g. -3:3")
+    return value_of(variable, low), value_of(variable, high)

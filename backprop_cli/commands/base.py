@@ -1,0 +1,93 @@
+"""What a command is: its options, the library call it makes, and its renderers per format.
+
+The CLI (cli.py) builds each Typer command from its spec and runs every command the same way:
+read the program and the point, call the library, refuse option typos, print the warnings, hand
+the result to the renderer of the chosen format, and map the outcome to an exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..terminal import Terminal
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option, declared once: the typo hints and the README check read the
+    declared options."""
+
+    name: str  # the parameter's name
+    flags: tuple[str, ...]
+    kind: Any  # int, float, str, bool, list[str]
+    default: Any
+    help: str
+    metavar: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class View:
+    """What a renderer may know besides the result: how to lay it out and where."""
+
+    format: str
+    digits: int
+    terminal: Terminal
+    output: str | None = None  # a file to write to instead of standard output
+
+
+@dataclass
+class Request:
+    """One command run: the program (text or file), the point as given, the options."""
+
+    expression: str | None
+    file: str | None
+    point: dict[str, str]
+    options: Mapping[str, Any]
+    terminal: Terminal
+    command: str
+    _source: str | None = field(default=None, repr=False)
+
+    def source(self) -> str:
+        """The program text, from EXPR or --file (read once)."""
+        if self._source is None:
+            from .arguments import read_source
+
+            self._source = read_source(self.expression, self.file)
+        return self._source
+
+
+def _never(result: Any, request: Request) -> bool:
+    return False
+
+
+def _no_warnings(result: Any, request: Request) -> tuple[str, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: its help, its options, its library call, and a renderer per format (a
+    "module:function" path, imported only when used)."""
+
+    name: str
+    help: str
+    usage: str
+    options: tuple[Option, ...]
+    call: Callable[[Request], Any]
+    renderers: Mapping[str, str]
+    default_format: str
+    failed: Callable[[Any, Request], bool] = _never  # exit code 1 rather than 0
+    warnings: Callable[[Any, Request], tuple[str, ...]] = _no_warnings  # to standard error
+    used: Callable[[Any], set[str]] | None = None  # variables the program used, for typo hints
+
+
+FILE = Option("file", ("--file",), str, None, "Read the program from PATH ('-' for standard "
+              "input).", metavar="PATH")
+AT = Option("at", ("--at",), list[str], [], "Variable values, e.g. --at x=1,y=2.",
+            metavar="NAME=VALUE,...")
+DIGITS = Option("digits", ("--digits",), int, 6, "Significant digits shown.", min=1, max=17)
+JSON = Option("json_output", ("--json",), bool, False, "Shorthand for --format json.")

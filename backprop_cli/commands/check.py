@@ -1,0 +1,93 @@
+"""`backprop check`: grades homework answers, tables and batch files."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from .arguments import read_text, require_finite
+from .base import AT, DIGITS, FILE, Command, Option, Request
+
+HELP = (
+    "Check homework answers: derivative formulas, numbers, or a whole backprop table.\n\n"
+    "Formulas: backprop check 'x^2*sin(x)' --wrt x --answer '2x sin(x) + x^2 cos(x)' "
+    "(repeat --wrt/--answer for several partials). Numbers: backprop check PROGRAM --at "
+    "x=1,y=2 --expect 'd/dx=2.42' --expect 'h1.adjoint=48' --expect 'h.value=12'. A table: "
+    "--table answers.csv (columns node,value,adjoint). A class: --batch answers.jsonl.\n\n"
+    "Exit codes: 0 all correct, 1 something incorrect or undetermined, 2 bad input."
+)
+
+
+def call(request: Request):
+    from .. import grading
+
+    options = request.options
+    require_finite("--timeout", options["timeout"])
+    for name in ("rtol", "atol"):
+        if options[name] is not None:
+            require_finite(f"--{name}", options[name])
+    wrt, answer, expect = options["wrt"], options["answer"], options["expect"]
+    if options["batch"] is not None:
+        if request.expression is not None or request.file is not None or wrt or answer \
+                or expect or options["table"]:
+            raise InputError("--batch takes its problems from the file; give no EXPR, "
+                             "--wrt, --answer, --expect or --table with it")
+        path = options["batch"]
+        return grading.batch_of(read_text(path), path, options["timeout"])
+    source = request.source()
+    if answer and not wrt:
+        raise InputError("--answer needs --wrt VAR (the variable of the derivative)")
+    if len(wrt) != len(answer):
+        raise InputError(f"{len(wrt)} --wrt but {len(answer)} --answer: give one --wrt "
+                         "before each --answer")
+    rows = ()
+    if options["table"] is not None:
+        rows = tuple(grading.read_table(read_text(options["table"]), options["table"]))
+    job = grading.Job(source, tuple(zip(wrt, answer, strict=True)), tuple(request.point.items()),
+                      tuple(expect), rows, options["rtol"], options["atol"],
+                      symbolic_seconds=0.4 * options["timeout"], exact=options["exact"],
+                      precision=options["precision"])
+    return grading.grade_bounded(job, options["timeout"])
+
+
+def failed(result, request: Request) -> bool:
+    from ..grading import CORRECT, Batch
+
+    if isinstance(result, Batch):
+        return not result.all_correct
+    return result.verdict != CORRECT
+
+
+SPEC = Command(
+    name="check", help=HELP, usage="[EXPR] [--NAME VALUE ...] [OPTIONS]",
+    options=(
+        FILE,
+        Option("wrt", ("--wrt",), list[str], [],
+               "Variable of the derivative answered by the next --answer.", metavar="VAR"),
+        Option("answer", ("--answer",), list[str], [],
+               "A student's formula for d(EXPR)/d(VAR).", metavar="FORMULA"),
+        Option("expect", ("--expect",), list[str], [],
+               "A claimed number: d/dx=2.42, h1.adjoint=48, h.value=12.", metavar="CLAIM"),
+        Option("table", ("--table",), str, None,
+               "A student's backprop table (CSV or JSON with node, value, adjoint).",
+               metavar="FILE"),
+        Option("batch", ("--batch",), str, None,
+               "Grade one problem per line; one result per line.", metavar="FILE.jsonl"),
+        AT,
+        Option("rtol", ("--rtol",), float, None,
+               "Relative tolerance for numbers (default: rounding to the decimals given).",
+               min=0.0),
+        Option("atol", ("--atol",), float, None, "Absolute tolerance for numbers.", min=0.0),
+        Option("timeout", ("--timeout",), float, 5.0, "Time limit per problem.",
+               metavar="SECONDS", min=0.1, max=3600.0),
+        DIGITS,
+        Option("exact", ("--exact",), bool, False,
+               "Show the true values of claims in exact form (SymPy)."),
+        Option("precision", ("--precision",), int, 15,
+               "Significant digits of the exact values' decimals.", metavar="N", min=1,
+               max=1000),
+    ),
+    call=call,
+    renderers={"table": "backprop_cli.render.report:show",
+               "json": "backprop_cli.render.report:show_json"},
+    default_format="table",
+    failed=failed,
+)

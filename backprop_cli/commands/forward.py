@@ -1,0 +1,53 @@
+"""`backprop forward`: forward mode, tangents and directional derivatives."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from .arguments import split_top_level
+from .base import AT, DIGITS, FILE, Command, Option, Request
+
+HELP = ("Forward-mode differentiation: every node's value and tangent d node / d VAR in "
+        "evaluation order, the derivative, and what forward and reverse mode cost on this "
+        "program. --direction x=1,y=0.5 gives a directional derivative (JVP).")
+
+
+def call(request: Request):
+    from ..api import value_of
+    from ..forward_mode import forward_mode
+
+    wrt, direction = request.options["wrt"], request.options["direction"]
+    vector = None
+    if direction is not None:
+        if wrt is not None:
+            raise InputError("give --wrt or --direction, not both")
+        vector = {}
+        for item in split_top_level(direction):
+            name, equals, value = item.partition("=")
+            if not equals or not name.strip():
+                raise InputError(f"--direction expects NAME=VALUE pairs, got {item!r}")
+            vector[name.strip()] = value_of(name.strip(), value.strip())
+    return forward_mode(request.source(), request.point, wrt, vector)
+
+
+def unused(point: dict, used: set[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"variable {name!r} was given a value but is not used; it is ignored"
+                 for name in point if name not in used)
+
+
+SPEC = Command(
+    name="forward", help=HELP, usage="EXPR [--NAME VALUE ...] [OPTIONS]",
+    options=(FILE, AT,
+             Option("wrt", ("--wrt",), str, None,
+                    "The variable to differentiate by (optional for one variable).",
+                    metavar="VAR"),
+             Option("direction", ("--direction",), str, None,
+                    "A direction for a directional derivative.", metavar="NAME=VALUE,..."),
+             DIGITS),
+    call=call,
+    renderers={"table": "backprop_cli.render.modes_view:show_forward",
+               "json": "backprop_cli.render.json_format:show"},
+    default_format="table",
+    warnings=lambda result, request: result.warnings + unused(
+        request.point, {name for name, _ in result.at}),
+    used=lambda result: {name for name, _ in result.at},
+)

@@ -1,0 +1,34 @@
+"""`backprop sweep`: the output and its derivative over a range of one variable."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from .arguments import value_range
+from .base import AT, FILE, Command, Option, Request
+
+HELP = ("The output and its derivative over a range of one variable (--x -3:3), drawn in the "
+        "terminal, or as JSON or CSV. Undefined points are gaps.")
+
+
+def call(request: Request):
+    from ..sweep import sweep
+
+    ranges = {name: value for name, value in request.point.items() if ":" in value}
+    if len(ranges) != 1:
+        raise InputError("give exactly one variable a range START:STOP, e.g. --x -3:3 "
+                         f"(got {len(ranges)})")
+    variable, text = next(iter(ranges.items()))
+    start, stop = value_range(variable, text)
+    fixed = {name: value for name, value in request.point.items() if name != variable}
+    return sweep(request.source(), fixed, variable, start, stop, request.options["points"])
+
+
+SPEC = Command(
+    name="sweep", help=HELP, usage="EXPR --VAR START:STOP [--NAME VALUE ...] [OPTIONS]",
+    options=(FILE, AT, Option("points", ("--points",), int, 200, "Number of points.", min=2)),
+    call=call,
+    renderers={"plot": "backprop_cli.render.plot:show",
+               "json": "backprop_cli.render.json_format:show",
+               "csv": "backprop_cli.render.modes_view:show_csv"},
+    default_format="plot",
+)

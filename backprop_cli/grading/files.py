@@ -1,0 +1,65 @@
+"""A student's table from CSV or JSON text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ..errors import InputError
+from .claims import NUMBER, decimals
+from .tables import TableRow
+
+
+def read_table(text: str, name: str) -> list[TableRow]:
+    """Rows from CSV (header: node,value,adjoint) or JSON (a list of such objects)."""
+    stripped = text.lstrip()
+    if stripped.startswith("[") or stripped.startswith("{"):
+        return _table_from_json(text, name)
+    return _table_from_csv(text, name)
+
+
+def _cell(raw, what: str, where: str) -> tuple[float | None, int]:
+    if raw is None:
+        return None, 0
+    text = str(raw).strip()
+    if not text:
+        return None, 0
+    if not re.fullmatch(NUMBER, text):
+        raise InputError(f"{where}: {what} {text!r} is not a number")
+    return float(text), decimals(text)
+
+
+def table_row(record: Mapping, where: str) -> TableRow:
+    node = str(record.get("node", "")).strip()
+    if not node:
+        raise InputError(f"{where}: the row has no node name")
+    value, value_decimals = _cell(record.get("value"), "value", where)
+    adjoint, adjoint_decimals = _cell(record.get("adjoint"), "adjoint", where)
+    return TableRow(node, value, adjoint, value_decimals, adjoint_decimals)
+
+
+def _table_from_csv(text: str, name: str) -> list[TableRow]:
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    if "node" not in fields or not ({"value", "adjoint"} & set(fields)):
+        raise InputError(f"{name}: the CSV needs a header with node and value and/or adjoint "
+                         f"columns (found: {', '.join(fields) or 'nothing'})")
+    reader.fieldnames = fields
+    return [table_row(record, f"{name} line {number + 2}") for number, record in enumerate(reader)]
+
+
+def _table_from_json(text: str, name: str) -> list[TableRow]:
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{name}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    if isinstance(data, dict):
+        data = data.get("rows", data.get("nodes"))
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputError(f"{name}: expected a list of objects with node, value, adjoint")
+    return [table_row(record, f"{name} row {number + 1}") for number, record in enumerate(data)]

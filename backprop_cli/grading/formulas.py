@@ -1,0 +1,52 @@
+"""Is this formula the derivative? SymPy's proof first, then random points."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..graph import build_graph
+from ..parse import parse_program
+from .problem import Problem
+from .proofs import TIMED_OUT, symbolic_equal
+from .report import CORRECT, INCORRECT, UNDETERMINED, Item
+from .sampling import MIN_POINTS, compare_at_points
+
+
+def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: float = 2.0,
+                     seed: int = 0) -> Item:
+    """Verdict on `answer` as d(expr)/d(wrt): symbolic first, then at random points.
+
+    `wrt` may be a variable or a statement of the program (then the derivative is that node's
+    adjoint), and the answer may use the program's statement names (h1, z, ...)."""
+    label = f"d/d{wrt} = {answer}"
+    check_variable_name(wrt)
+    program = parse_program(expr, given=frozenset({wrt}))
+    statements = program.defined_names
+    if wrt in statements:
+        program = parse_program(expr)
+    expr_graph = build_graph(program)
+    names = set(expr_graph.variable_names) | ({wrt} - statements)
+    answer_graph = build_graph(parse_program(answer, given=frozenset(names | statements)))
+    problem = Problem(expr_graph, answer_graph, wrt, statements)
+    proof = None if wrt in statements else symbolic_equal(problem, symbolic_seconds)
+    if proof is True:
+        return Item("derivative", label, CORRECT, reason="SymPy: the difference simplifies to 0")
+    variables = sorted(names | (set(answer_graph.variable_names) - statements))
+    agreed, counterexample = compare_at_points(problem, variables, seed)
+    if counterexample is not None:
+        return Item("derivative", label, INCORRECT, expected=counterexample["expected"],
+                    given=counterexample["given"], counterexample=counterexample,
+                    reason="differs from the true derivative at the point shown")
+    if agreed >= MIN_POINTS:
+        return Item("derivative", label, CORRECT,
+                    reason=f"agrees with the true derivative at {agreed} random points")
+    symbolic = {None: "the derivative is taken at a program node, so SymPy was not asked",
+                False: "SymPy found no proof",
+                TIMED_OUT: f"SymPy did not finish in {symbolic_seconds:g} s"}[proof]
+    return Item("derivative", label, UNDETERMINED,
+                reason=f"{symbolic}, and only {agreed} points inside the domain of both sides "
+                       "were found")
+
+
+def check_variable_name(name: str) -> None:
+    if not name.isidentifier():
+        raise InputError(f"--wrt {name!r} is not a variable name")

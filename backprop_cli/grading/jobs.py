@@ -1,0 +1,165 @@
+"""One grading job (a command line's options, or one line of a batch file) and its grading."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..deadline import time_limit
+from ..errors import InputError
+from ..gradient import evaluate
+from ..graph import Graph, build_graph
+from ..parse import parse_program
+from ..result import Result
+from .claims import Claim, check_claims, parse_claim
+from .files import table_row
+from .formulas import check_derivative
+from .report import Item, Report
+from .tables import TableRow, check_table
+
+
+def evaluate_program(text: str, point: Mapping[str, float]) -> tuple[Graph, Result]:
+    """The graph and the engine's Result for a program at a point (for claims and tables)."""
+    graph = build_graph(parse_program(text, given=frozenset(point)))
+    return graph, evaluate(graph, point)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one `check` needs: the program, answers, claims and a student's table."""
+
+    expr: str
+    answers: tuple[tuple[str, str], ...] = ()
+    at: tuple[tuple[str, str | float], ...] = ()
+    claims: tuple[str, ...] = ()
+    table: tuple[TableRow, ...] = ()
+    rtol: float | None = None
+    atol: float | None = None
+    symbolic_seconds: float = 2.0
+    exact: bool = False
+    precision: int = 15
+
+
+def grade(job: Job) -> Report:
+    """Grade a job in this process (callers bound its time; see bounded.py)."""
+    from ..api import value_of
+
+    items: list[Item] = []
+    warnings: list[str] = []
+    for wrt, answer in job.answers:
+        items.append(check_derivative(job.expr, wrt, answer,
+                                      symbolic_seconds=job.symbolic_seconds))
+    if job.claims or job.table:
+        point = {name: value_of(name, value) for name, value in job.at}
+        claims = [parse_claim(text) for text in job.claims]
+        graph, result = evaluate_program(job.expr, point)
+        claim_items = check_claims(result, claims, job.rtol, job.atol)
+        if job.exact:
+            try:
+                with time_limit(job.symbolic_seconds):
+                    claim_items = _with_exact_truth(graph, result, claims, claim_items, job)
+            except TimeoutError:
+                warnings.append(f"exact values were not found within {job.symbolic_seconds:g} s;"
+                                " the claims were checked with float64 values")
+        items.extend(claim_items)
+        if job.table:
+            table_items = check_table(graph, result, job.table, job.rtol, job.atol)
+            items.extend(table_items)
+            graded = {row.node for row in job.table}
+            missing = [node_id for node_id in graph.ids if node_id not in graded
+                       and graph.ops[graph.ids.index(node_id)] != "const"]
+            if missing:
+                warnings.append(f"the table has no rows for {len(missing)} node(s) "
+                                f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''})"
+                                "; they are not graded")
+    if not items:
+        if job.table == () and job.claims == () and not job.answers:
+            raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
+                             "or --table FILE")
+    return Report(tuple(items), tuple(warnings))
+
+
+def _with_exact_truth(graph: Graph, result: Result, claims: Sequence[Claim],
+                      items: list[Item], job: Job) -> list[Item]:
+    """Claim items with the true value also in exact form (`--exact`)."""
+    from dataclasses import replace
+
+    from ..exact import evaluate_exact
+
+    exact = evaluate_exact(graph, dict(job.at), job.precision)
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    out = []
+    for claim, item in zip(claims, items, strict=True):
+        i = position[claim.target]
+        number = exact.values[i] if claim.kind == "value" else exact.adjoints[i]
+        out.append(replace(item, details={**item.details, "exact": number.to_dict()})
+                   if number is not None else item)
+    return out
+
+
+def json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def job_from_record(record: object, symbolic_seconds: float = 2.0) -> tuple[object, Job]:
+    """A batch line's id and Job: {"id", "expr", "wrt", "answer"} or {"id", "expr", "at",
+    "expect"} (lists allowed for wrt/answer, and "table" rows as in a table file)."""
+    if not isinstance(record, dict):
+        raise InputError("each line must be a JSON object")
+    item_id = record.get("id")
+    expr = record.get("expr")
+    if not isinstance(expr, str):
+        raise InputError("the item has no \"expr\" string")
+    wrt = _as_list(record.get("wrt"), "wrt")
+    answer = _as_list(record.get("answer"), "answer")
+    if len(wrt) != len(answer):
+        raise InputError(f"{len(wrt)} \"wrt\" but {len(answer)} \"answer\"; give one per answer")
+    at = record.get("at") or {}
+    if not isinstance(at, dict):
+        raise InputError("\"at\" must be an object such as {\"x\": 1}")
+    expect = _as_list(record.get("expect"), "expect")
+    table = tuple(table_row(r, f"row {n + 1}") for n, r in enumerate(record.get("table") or [])
+                  if isinstance(r, dict))
+    tolerance = {}
+    for key in ("rtol", "atol"):
+        if key in record:
+            value = record[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"\"{key}\" must be a number, not {value!r}")
+            tolerance[key] = float(value)
+    for name, value in at.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise InputError(f"the value of {name!r} in \"at\" must be a number or a constant "
+                             f"expression such as \"1/3\", not {json_text(value)}")
+    job = Job(expr, tuple(zip(wrt, answer, strict=True)),
+              tuple((str(k), v if isinstance(v, (int, float)) else str(v)) for k, v in at.items()),
+              tuple(expect), table, **tolerance, symbolic_seconds=symbolic_seconds)
+    return item_id, job
+
+
+def _as_list(value: object, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise InputError(f"\"{name}\" must be a string or a list of strings")
+
+
+def grade_line(line: str, number: int, timeout: float = 5.0) -> dict:
+    """Grade one JSON line of a batch file; returns its result row (errors included)."""
+    import json
+
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(f"line {number}: not valid JSON ({error.msg})") from None
+    item_id, job = job_from_record(record, symbolic_seconds=0.4 * timeout)
+    if item_id is None:
+        item_id = number
+    report = grade(job)
+    return {"id": item_id, "verdict": report.verdict,
+            "items": [item.to_dict() for item in report.items]}

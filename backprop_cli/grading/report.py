@@ -1,0 +1,55 @@
+"""The verdicts of grading: one Item per answer, claim or table row, and a Report of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..result import SCHEMA_VERSION, number
+
+CORRECT, INCORRECT, UNDETERMINED = "correct", "incorrect", "undetermined"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One graded answer: what was claimed, what is true, and the verdict."""
+
+    kind: str  # "derivative" | "claim" | "row"
+    label: str
+    verdict: str
+    expected: float | None = None
+    given: float | None = None
+    reason: str | None = None
+    counterexample: dict | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        entry = {"kind": self.kind, "label": self.label, "verdict": self.verdict,
+                 "expected": number(self.expected), "given": number(self.given)}
+        if self.reason:
+            entry["reason"] = self.reason
+        if self.counterexample is not None:
+            entry["counterexample"] = self.counterexample
+        entry.update(self.details)
+        return entry
+
+
+@dataclass(frozen=True)
+class Report:
+    """All items of one `check` run and the overall verdict."""
+
+    items: tuple[Item, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {item.verdict for item in self.items}
+        if INCORRECT in verdicts:
+            return INCORRECT
+        if UNDETERMINED in verdicts or not verdicts:
+            return UNDETERMINED
+        return CORRECT
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA_VERSION, "ok": True, "verdict": self.verdict,
+                "items": [item.to_dict() for item in self.items],
+                "warnings": list(self.warnings)}

@@ -1,0 +1,145 @@
+"""Is my whole table right? Each row marked, the root cause named, and later numbers that
+follow from the student's own earlier ones marked consistent (error carried forward)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..engine import compile_tape, node_partials
+from ..errors import InputError
+from ..graph import Graph
+from ..result import Result, number
+from .claims import accepts
+from .report import CORRECT, INCORRECT, Item
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a student's backprop table; a missing number is None (not graded)."""
+
+    node: str
+    value: float | None
+    adjoint: float | None
+    value_decimals: int = 0
+    adjoint_decimals: int = 0
+
+
+def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
+                rtol: float | None = None, atol: float | None = None) -> list[Item]:
+    """Mark every row, name the first wrong number (values in evaluation order, then adjoints
+    in backward order) as the root cause, and mark later wrong numbers that follow from the
+    student's own earlier numbers as consistent (error carried forward)."""
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    unknown = [row.node for row in rows if row.node not in position]
+    if unknown:
+        raise InputError(f"table rows name nodes the program does not have: "
+                         f"{', '.join(unknown[:5])} (nodes: {', '.join(graph.ids[:12])})")
+    seen: set[str] = set()
+    for row in rows:
+        if row.node in seen:
+            raise InputError(f"node {row.node!r} appears twice in the table; give one row per node")
+        seen.add(row.node)
+    student = {row.node: row for row in rows}
+    true_values = [node.value for node in result.nodes]
+    true_adjoints = [node.adjoint for node in result.nodes]
+    own_values = _own_values(graph, student, true_values)
+    own_adjoints = _own_adjoints(graph, student, own_values, true_adjoints)
+
+    marks: dict[tuple[str, str], tuple[bool, bool]] = {}
+    for row in rows:
+        i = position[row.node]
+        for kind, given, decimals, true, own in (
+            ("value", row.value, row.value_decimals, true_values[i], own_values[i]),
+            ("adjoint", row.adjoint, row.adjoint_decimals, true_adjoints[i] or 0.0,
+             own_adjoints[i]),
+        ):
+            if given is None:
+                continue
+            right = accepts(true, given, decimals, rtol, atol)
+            # Carried-forward numbers were computed from the student's rounded ones, so one
+            # more unit in the last place is allowed.
+            consistent = own is not None and math.isfinite(own) and (
+                accepts(own, given, decimals, rtol, atol)
+                or abs(own - given) <= 1.5 * 10.0 ** (-decimals))
+            marks[(row.node, kind)] = (right, consistent)
+
+    wrong_values = sorted((position[n], n) for (n, k), (ok, _) in marks.items()
+                          if k == "value" and not ok)
+    wrong_adjoints = sorted((-position[n], n) for (n, k), (ok, _) in marks.items()
+                            if k == "adjoint" and not ok)
+    root = (wrong_values[0][1], "value") if wrong_values else (
+        (wrong_adjoints[0][1], "adjoint") if wrong_adjoints else None)
+
+    items = []
+    for row in sorted(rows, key=lambda r: position[r.node]):
+        i = position[row.node]
+        details: dict = {"node": row.node}
+        verdict = CORRECT
+        notes = []
+        for kind, given, true in (("value", row.value, true_values[i]),
+                                  ("adjoint", row.adjoint, true_adjoints[i] or 0.0)):
+            if (row.node, kind) not in marks:
+                continue
+            right, consistent = marks[(row.node, kind)]
+            mark = {"given": number(given), "expected": number(true),
+                    "verdict": CORRECT if right else INCORRECT}
+            if not right:
+                verdict = INCORRECT
+                if root == (row.node, kind):
+                    mark["root_cause"] = True
+                    notes.append(f"{kind}: first wrong number (root cause)")
+                elif consistent:
+                    mark["consistent"] = True
+                    notes.append(f"{kind}: consistent with your earlier numbers")
+                else:
+                    notes.append(f"{kind}: wrong")
+            details[kind] = mark
+        items.append(Item("row", row.node, verdict, reason="; ".join(notes) or None,
+                          details=details))
+    return items
+
+
+def _own_values(graph: Graph, student: Mapping[str, TableRow], true_values: list[float]
+                ) -> list[float | None]:
+    """Each node's value recomputed from the student's values of its inputs (where given)."""
+    given = list(true_values)
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    for node_id, row in student.items():
+        if row.value is not None:
+            given[position[node_id]] = row.value
+    own: list[float | None] = list(true_values)
+    for i, _, forward, _, _, _, ins in compile_tape(graph.ops, graph.inputs, graph.output):
+        try:
+            own[i] = forward(*[given[j] for j in ins])
+        except (ArithmeticError, ValueError, TypeError):
+            own[i] = None
+    return own
+
+
+def _own_adjoints(graph: Graph, student: Mapping[str, TableRow], own_values: list,
+                  true_adjoints: list) -> list[float | None]:
+    """Each node's adjoint recomputed from the student's adjoints of its consumers, with local
+    partials taken at the student's own values."""
+    n = len(graph.ids)
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    given_value: list = [None] * n
+    given_adjoint: list = [None] * n
+    for node_id, row in student.items():
+        given_value[position[node_id]] = row.value
+        given_adjoint[position[node_id]] = row.adjoint
+    own = [0.0] * n
+    for i, code, _, partials, _, _, ins in reversed(compile_tape(graph.ops, graph.inputs,
+                                                                  graph.output)):
+        upstream = given_adjoint[i] if given_adjoint[i] is not None else (true_adjoints[i] or 0.0)
+        args = [given_value[j] if given_value[j] is not None else own_values[j] for j in ins]
+        out = given_value[i] if given_value[i] is not None else own_values[i]
+        if out is None or any(a is None for a in args):
+            local = (math.nan,) * len(ins)
+        else:
+            local = node_partials(code, partials, args, out)
+        for j, d in zip(ins, local, strict=True):
+            own[j] += upstream * d
+    own[graph.output] = 1.0
+    return own
