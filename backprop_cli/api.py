@@ -35,7 +35,7 @@ def grad(
     if exact:
         result = _with_exact(graph, result, at, precision, check_timeout)
     if check:
-        from .checks import symbolic_gradient_check
+        from .gradient_check import symbolic_gradient_check
 
         result = symbolic_gradient_check(graph, result, timeout=check_timeout)
     return result

@@ -393,7 +393,7 @@ def test_check_that_sympy_cannot_finish_in_time_is_skipped():
 
 
 def test_check_timeout_option_on_the_command_line(monkeypatch):
-    from backprop_cli import checks
+    from backprop_cli import gradient_check as checks
 
     def slow(*args):
         time.sleep(30)

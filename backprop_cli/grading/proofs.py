@@ -19,7 +19,7 @@ def symbolic_equal(problem: Problem, seconds: float) -> bool | str:
         with time_limit(seconds):
             import sympy
 
-            from ..checks import to_sympy
+            from ..sympy_forms import to_sympy
 
             exprs = to_sympy(problem.expr)
             expression = exprs[problem.expr.output]
@@ -44,7 +44,7 @@ def exact_sides(problem: Problem, point: Mapping[str, float]) -> tuple[float, fl
         with time_limit(CONFIRM_SECONDS):
             import sympy
 
-            from ..checks import to_sympy
+            from ..sympy_forms import to_sympy
 
             exprs = to_sympy(problem.expr)
             ids = problem.expr.ids

@@ -10,12 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from .backends import exact_backend
 from .bounded import run_bounded
-from .engine import compile_tape, run_forward
-from .gradient import leaf_values
 from .graph import Graph
 from .result import GradientCheck, Result
+from .sympy_forms import to_sympy
 
 MAX_EXPANDED_SIZE = 5_000
 _NOT_A_NUMBER = ("undefined", "infinite", "overflow", "propagated")
@@ -30,15 +28,6 @@ def expanded_size(graph: Graph, limit: int) -> int:
         if ins:
             size[i] = min(limit + 1, 1 + sum(size[j] for j in ins))
     return size[graph.output]
-
-
-def to_sympy(graph: Graph) -> list:
-    """SymPy expressions for every node (variables are real symbols): the op table's forward
-    on the SymPy backend, with powers left unevaluated so `9**9**9**9` stays a tree."""
-    backend = exact_backend(evaluate=False)
-    symbols = {graph.ids[i]: backend.symbol(graph.ids[i]) for i in graph.variables}
-    values = leaf_values(graph, symbols, backend)
-    return run_forward(compile_tape(graph.ops, graph.inputs, graph.output, backend), values)
 
 
 def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Result:
