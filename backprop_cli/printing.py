@@ -28,35 +28,40 @@ def is_negative_constant(tree: tuple) -> bool:
     return tree[0] == "const" and tree[2].startswith("-")
 
 
-def format_tree(tree: tuple, squares: bool = False) -> str:
-    """The tree as explicit text; parentheses wherever the grouping differs from reading left
-    to right. With `squares`, a product of two equal factors prints as a square (`t**2`),
-    which is how the derivative rules read best."""
+def expand(tree: tuple, parts_of) -> str:
+    """Print a tree without recursion: `parts_of(node)` gives a node's pieces, strings and
+    child trees in order, and the children are expanded the same way."""
     out: list[str] = []
     stack: list = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, str):
             out.append(node)
-            continue
-        kind = node[0]
-        if kind in ("var", "ref"):
-            out.append(node[1])
-        elif kind == "const":
-            out.append(node[2])
-        elif kind == "call":
-            stack.extend(reversed(_call_parts(node)))
-        elif kind == "neg":
-            stack.extend(reversed(["-", *_grouped(node[1], 3, strict=True)]))
-        elif squares and kind == "mul" and node[1] == node[2]:
-            stack.extend(reversed([*_grouped(node[1], 4, strict=True), "**2"]))
         else:
-            precedence = PRECEDENCE[kind]
-            left_strict = kind == "pow"
-            stack.extend(reversed([*_grouped(node[1], precedence, left_strict), _SYMBOL[kind],
-                                   *_grouped(node[2], precedence, not left_strict,
-                                             right=True)]))
+            stack.extend(reversed(parts_of(node)))
     return "".join(out)
+
+
+def format_tree(tree: tuple) -> str:
+    """The tree as explicit text; parentheses wherever the grouping differs from reading left
+    to right."""
+    return expand(tree, _parts)
+
+
+def _parts(node: tuple) -> list:
+    kind = node[0]
+    if kind in ("var", "ref"):
+        return [node[1]]
+    if kind == "const":
+        return [node[2]]
+    if kind == "call":
+        return _call_parts(node)
+    if kind == "neg":
+        return ["-", *_grouped(node[1], 3, strict=True)]
+    precedence = PRECEDENCE[kind]
+    left_strict = kind == "pow"
+    return [*_grouped(node[1], precedence, left_strict), _SYMBOL[kind],
+            *_grouped(node[2], precedence, not left_strict, right=True)]
 
 
 def _call_parts(node: tuple) -> list:

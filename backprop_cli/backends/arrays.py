@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .base import PRIMITIVES, Backend
+from .base import Backend
 
 _NAMED = {"pi": math.pi, "e": math.e, "E": math.e, "nan": math.nan, "inf": math.inf}
 _erf = np.frompyfunc(math.erf, 1, 1)
@@ -91,9 +91,7 @@ class ArrayBackend(Backend):
             "min": minimum, "gt": gt, "ge": ge, "eq": eq, "sign": sign, "where": where,
             "share": share,
         }
-        assert set(functions) == set(PRIMITIVES)
-        for name, function in functions.items():
-            setattr(self, name, function)
+        self.set_primitives(functions)
 
     def number(self, value: int | str):
         if isinstance(value, str):

@@ -20,6 +20,12 @@ class Backend:
         for name in self.op_names():
             setattr(self, name, _Unbound(self, name))
 
+    def set_primitives(self, functions: dict) -> None:
+        """The backend's own implementation of every primitive, as attributes."""
+        assert set(functions) == set(PRIMITIVES), set(functions) ^ set(PRIMITIVES)
+        for name, function in functions.items():
+            setattr(self, name, function)
+
     @staticmethod
     def op_names() -> list[str]:
         from ..ops import OPS

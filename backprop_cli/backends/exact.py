@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy
 
-from .base import PRIMITIVES, Backend
+from .base import Backend
 
 _NAMED = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E, "nan": sympy.nan, "inf": sympy.oo}
 
@@ -118,9 +118,7 @@ class ExactBackend(Backend):
             "gt": _compare(lambda a, b: a > b), "ge": _compare(lambda a, b: a >= b),
             "eq": _equal, "sign": sympy.sign, "where": where, "share": share,
         }
-        assert set(functions) == set(PRIMITIVES)
-        for name, function in functions.items():
-            setattr(self, name, function)
+        self.set_primitives(functions)
 
     def number(self, value: int | str):
         if isinstance(value, str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from .base import PRIMITIVES, Backend
+from .base import Backend
 
 INF = math.inf
 NAN = math.nan
@@ -197,9 +197,7 @@ class FloatBackend(Backend):
             "hypot": math.hypot, "max": maximum, "min": minimum, "gt": gt, "ge": ge, "eq": eq,
             "sign": sign, "where": where, "share": share,
         }
-        assert set(functions) == set(PRIMITIVES)
-        for name, function in functions.items():
-            setattr(self, name, function)
+        self.set_primitives(functions)
 
     def number(self, value: int | str) -> float:
         if isinstance(value, str):

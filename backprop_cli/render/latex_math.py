@@ -6,6 +6,7 @@ import math
 import re
 
 from ..parse import is_number
+from ..printing import expand
 
 _GREEK = {
     "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon",
@@ -115,33 +116,28 @@ def number(value: float | None, digits: int = 6) -> str:
 
 
 def tree_to_latex(tree: tuple) -> str:
-    """Iterative printer of an expression tree (a parsed program's or a traced rule's)."""
-    out: list[str] = []
-    stack: list = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            out.append(node)
-            continue
-        kind = node[0]
-        if kind in ("var", "ref"):
-            out.append(latex_id(node[1]))
-        elif kind == "const":
-            out.append(_constant(node[2]))
-        elif kind == "call":
-            stack.extend(reversed(_call(node)))
-        elif kind == "neg":
-            stack.extend(reversed(["-", *_grouped(node[1], 3)]))
-        elif kind == "div":
-            stack.extend(reversed([r"\frac{", node[1], "}{", node[2], "}"]))
-        elif kind == "pow":
-            stack.extend(reversed([*_grouped(node[1], 5), "^{", node[2], "}"]))
-        else:
-            symbol = {"add": " + ", "sub": " - ", "mul": r" \cdot "}[kind]
-            right_strict = kind != "add" and kind != "mul"
-            stack.extend(reversed([*_grouped(node[1], _PRECEDENCE[kind]), symbol,
-                                   *_grouped(node[2], _PRECEDENCE[kind] + right_strict)]))
-    return "".join(out)
+    """An expression tree (a parsed program's or a traced rule's) as LaTeX math."""
+    return expand(tree, _parts)
+
+
+def _parts(node: tuple) -> list:
+    kind = node[0]
+    if kind in ("var", "ref"):
+        return [latex_id(node[1])]
+    if kind == "const":
+        return [_constant(node[2])]
+    if kind == "call":
+        return _call(node)
+    if kind == "neg":
+        return ["-", *_grouped(node[1], 3)]
+    if kind == "div":
+        return [r"\frac{", node[1], "}{", node[2], "}"]
+    if kind == "pow":
+        return [*_grouped(node[1], 5), "^{", node[2], "}"]
+    symbol = {"add": " + ", "sub": " - ", "mul": r" \cdot "}[kind]
+    right_strict = kind != "add" and kind != "mul"
+    return [*_grouped(node[1], _PRECEDENCE[kind]), symbol,
+            *_grouped(node[2], _PRECEDENCE[kind] + right_strict)]
 
 
 def _constant(text: str) -> str:
