@@ -24,10 +24,6 @@ def call_name(op_name: str) -> str:
     return "log" if op_name == "logb" else op_name.partition("#")[0]
 
 
-def is_negative_constant(tree: tuple) -> bool:
-    return tree[0] == "const" and tree[2].startswith("-")
-
-
 def expand(tree: tuple, parts_of) -> str:
     """Print a tree without recursion: `parts_of(node)` gives a node's pieces, strings and
     child trees in order, and the children are expanded the same way."""
@@ -44,24 +40,32 @@ def expand(tree: tuple, parts_of) -> str:
 
 def format_tree(tree: tuple) -> str:
     """The tree as explicit text; parentheses wherever the grouping differs from reading left
-    to right."""
-    return expand(tree, _parts)
-
-
-def _parts(node: tuple) -> list:
-    kind = node[0]
-    if kind in ("var", "ref"):
-        return [node[1]]
-    if kind == "const":
-        return [node[2]]
-    if kind == "call":
-        return _call_parts(node)
-    if kind == "neg":
-        return ["-", *_grouped(node[1], 3, strict=True)]
-    precedence = PRECEDENCE[kind]
-    left_strict = kind == "pow"
-    return [*_grouped(node[1], precedence, left_strict), _SYMBOL[kind],
-            *_grouped(node[2], precedence, not left_strict, right=True)]
+    to right. (The loop is `expand` with leaves and operators inlined: whole programs of 10^5
+    nodes are printed this way.)"""
+    out: list[str] = []
+    append = out.append
+    stack: list = [tree]
+    push = stack.extend
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            append(node)
+            continue
+        kind = node[0]
+        if kind == "var" or kind == "ref":
+            append(node[1])
+        elif kind == "const":
+            append(node[2])
+        elif kind == "call":
+            push(reversed(_call_parts(node)))
+        elif kind == "neg":
+            push(reversed(["-", *_grouped(node[1], 3, strict=True)]))
+        else:
+            precedence = PRECEDENCE[kind]
+            left_strict = kind == "pow"
+            push(reversed([*_grouped(node[1], precedence, left_strict), _SYMBOL[kind],
+                           *_grouped(node[2], precedence, not left_strict, right=True)]))
+    return "".join(out)
 
 
 def _call_parts(node: tuple) -> list:
@@ -102,7 +106,7 @@ def _grouped(child: tuple, precedence: int, strict: bool, right: bool = False) -
     """The child, in parentheses when it binds less tightly than its parent requires. A
     negative number is parenthesized as a right operand (`x*(-0.5)`, `x**(-1)`) and as a
     power's base (`(-2)**x`)."""
-    if is_negative_constant(child):
+    if child[0] == "const" and child[2].startswith("-"):
         child_precedence = 0 if right and precedence > 0 else 3
     else:
         child_precedence = PRECEDENCE.get(child[0], _ATOM)
