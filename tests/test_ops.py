@@ -368,3 +368,25 @@ def test_hessian_at_a_convention_point_is_finite_or_flagged(name, args, partials
     for row in result.values:
         for value in row:
             assert value == value or math.isnan(value)
+
+
+def test_latex_of_every_op_is_well_formed_and_compiles(tmp_path):
+    """One document with every op's explanation in LaTeX, at a test point and at its kinks:
+    structurally sound, and accepted by pdflatex where it is installed."""
+    import shutil
+
+    from test_explain import _pdflatex, _tex_errors, latex_problems
+
+    fragments = []
+    for name in USER:
+        op = OPS[name]
+        for point in (op.points[0], *[args for args, _ in op.conventions]):
+            names = variables(len(point))
+            result = grad(program(name, len(point)), dict(zip(names, point, strict=True)))
+            fragment = explain_latex.render(explain(result))
+            assert latex_problems(fragment) == [], (name, point)
+            fragments.append(fragment)
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    completed = _pdflatex("\n".join(fragments), tmp_path)
+    assert completed.returncode == 0, _tex_errors(completed.stdout)
