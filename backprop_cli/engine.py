@@ -127,49 +127,59 @@ def node_partials(code: int, partials, args: list, out) -> tuple:
         return (math.nan,) * len(args)
 
 
-def run_tangents(tape: list[tuple], values: list, seeds: dict[int, float]
-                 ) -> tuple[list, list[tuple]]:
+def run_tangents(tape: list[tuple], values: list, seeds: dict[int, float],
+                 depends: Sequence[bool]) -> tuple[list, list[tuple]]:
     """Forward mode: d node / d direction for every node, from the seed tangents of the
-    inputs, by the same local partials the reverse loop uses (float64 tapes)."""
+    inputs, by the same local partials the reverse loop uses (float64 tapes). `depends` says
+    which nodes depend on the seeded inputs at all."""
     tangent = [0.0] * len(values)
     for i, t in seeds.items():
         tangent[i] = t
     partials_at: list[tuple] = [()] * len(values)
     for i, code, _, partials, a, b, ins in tape:
         try:
-            # An input whose tangent is exactly 0 contributes nothing, whatever its partial:
-            # x**2 at x < 0 has d/d(exponent) = NaN, and x**y at x = 0 has d/dx = inf, but
-            # neither may turn a zero tangent into NaN.
+            # An input that does not depend on the direction carries no tangent, whatever its
+            # partial: in x**y by y, d/dx = inf at x = 0 must not make 0*inf = NaN.
             if code == 1 or code == -1:
                 d = partials(values[a], values[i])
                 partials_at[i] = (d,)
-                t = tangent[a]
-                tangent[i] = d * t if t else 0.0
+                tangent[i] = d * tangent[a] if depends[a] else 0.0
             elif code == 2 or code == -2:
                 partials_at[i] = local = partials(values[a], values[b], values[i])
-                t, u = tangent[a], tangent[b]
-                tangent[i] = (local[0] * t if t else 0.0) + (local[1] * u if u else 0.0)
+                tangent[i] = ((local[0] * tangent[a] if depends[a] else 0.0)
+                              + (local[1] * tangent[b] if depends[b] else 0.0))
             else:
                 partials_at[i] = local = partials(tuple(values[j] for j in ins), values[i])
                 tangent[i] = sum((d * tangent[j] for j, d in zip(ins, local, strict=True)
-                                  if tangent[j]), 0.0)
+                                  if depends[j]), 0.0)
         except _FAILED:
             partials_at[i] = (math.nan,) * len(ins)
             tangent[i] = math.nan
     return tangent, partials_at
 
 
-def undefined_where_nan(tape: list[tuple], values: list[float]) -> list[tuple]:
+def dependents(inputs: Sequence[tuple[int, ...]], sources) -> list[bool]:
+    """Which nodes depend on any of the `sources` (node numbers), themselves included."""
+    depends = [False] * len(inputs)
+    for i in sources:
+        depends[i] = True
+    for i, ins in enumerate(inputs):
+        if not depends[i]:
+            for j in ins:
+                if depends[j]:
+                    depends[i] = True
+                    break
+    return depends
+
+
+def undefined_where_nan(tape: list[tuple], values: list, backend: Backend = FLOAT
+                        ) -> list[tuple]:
     """Where a node's value is undefined (NaN) so is its derivative: a partial such as
-    d log(a)/da = 1/a must not report a finite slope at a = -1 (float64 tapes)."""
-    if all(v == v for v in values):
+    d log(a)/da = 1/a must not report a finite slope at a = -1. On any backend."""
+    if backend is FLOAT and all(v == v for v in values):
         return tape
-    return [entry if values[entry[0]] == values[entry[0]]
-            else entry[:3] + (_NAN_PARTIALS[entry[1]],) + entry[4:] for entry in tape]
-
-
-_NAN_PARTIALS = {
-    1: lambda a, out: math.nan, -1: lambda a, out: math.nan,
-    2: lambda a, b, out: (math.nan, math.nan), -2: lambda a, b, out: (math.nan, math.nan),
-    0: lambda args, out: (math.nan,) * len(args), -3: lambda args, out: (math.nan,) * len(args),
-}
+    masked = []
+    for entry in tape:
+        partials = backend.undefined_partials(entry[1], entry[3], values[entry[0]])
+        masked.append(entry if partials is None else entry[:3] + (partials,) + entry[4:])
+    return masked

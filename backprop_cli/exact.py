@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .backends import exact_backend
-from .engine import compile_tape, run_forward, run_reverse
+from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
 from .gradient import leaf_values
 from .graph import Graph, build_graph
 from .parse import Program, Statement, parse_constant
@@ -66,8 +66,8 @@ def evaluate_exact(graph: Graph, point_texts: Mapping[str, str | float],
     values = leaf_values(graph, exact_point(point_texts), backend)
     tape = compile_tape(graph.ops, graph.inputs, graph.output, backend)
     run_forward(tape, values)
-    adjoints, _ = run_reverse(tape, values, graph.output, seed=sympy.Integer(1),
-                              zero=sympy.Integer(0), keep_partials=False)
+    adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values, graph.output,
+                              seed=sympy.Integer(1), zero=sympy.Integer(0), keep_partials=False)
     return ExactValues(
         tuple(_number(v, precision) for v in values),
         tuple(_number(a, precision) if graph.varying[i] else None

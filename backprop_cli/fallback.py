@@ -132,7 +132,7 @@ def _binder(function, float_forward: Callable, translated: list, symbols, out) -
         elif B.kind == "array":
             forward = B.pointwise(float_forward)
         elif B.kind == "exact":
-            forward = function
+            forward = B.real_valued(function)
         else:
             forward = None  # a trace records the call itself
         nan = B.number("nan")

@@ -3,10 +3,11 @@ partials the reverse pass uses, in evaluation order."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .engine import CONST, compile_tape, run_tangents, undefined_where_nan
+from .engine import CONST, compile_tape, dependents, run_tangents, undefined_where_nan
 from .errors import InputError
 from .gradient import evaluate
 from .graph import Graph, build_graph
@@ -79,8 +80,11 @@ def forward_mode(text: str, at: Mapping, wrt: str | None = None,
     values = [node.value for node in result.nodes]
     tape = compile_tape(graph.ops, graph.inputs, graph.output)
     position = {graph.ids[i]: i for i in graph.variables}
-    tangent, _ = run_tangents(undefined_where_nan(tape, values), values,
-                              {position[name]: float(d) for name, d in direction.items()})
+    seeds = {position[name]: float(d) for name, d in direction.items()}
+    tangent, _ = run_tangents(undefined_where_nan(tape, values), values, seeds,
+                              dependents(graph.inputs, seeds))
+    # Where a value is undefined, so is its tangent.
+    tangent = [t if v == v else math.nan for t, v in zip(tangent, values, strict=True)]
     nodes = tuple((graph.ids[i], graph.formulas[i], values[i], tangent[i])
                   for i in range(len(graph.ids)) if graph.ops[i] != CONST)
     return ForwardMode(format_program(program), tuple((graph.ids[i], values[i])

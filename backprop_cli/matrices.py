@@ -112,7 +112,10 @@ def hessian(text: str, at: Mapping) -> Matrix:
     for i in graph.variables:
         row = adjoints.get(i)
         if row is None or tape.is_constant(row):
-            rows.append((0.0,) * len(variables))
+            # A constant first derivative has second derivatives 0, unless it is itself
+            # undefined (a partial SymPy does not know).
+            known = row is None or tape.values[row] == tape.values[row]
+            rows.append((0.0 if known else math.nan,) * len(variables))
             continue
         second = compile_tape(tape.ops, tape.inputs, row)
         sweep, _ = run_reverse(second, tape.values, row, keep_partials=False)

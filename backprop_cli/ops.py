@@ -131,7 +131,7 @@ def _explain_log(a: float, *base: float) -> tuple[str, str]:
     if base and (base[0] <= 0 or base[0] == 1):
         return "undefined", f"log base must be positive and not 1 (base = {base[0]:.6g})"
     if a == 0:
-        return "infinite", "log(0) is -inf"
+        return "infinite", "log(0) is -inf" if not base else "log(0, b) is infinite"
     return "undefined", f"log of a negative number ({a:.6g})"
 
 
@@ -450,14 +450,15 @@ def _leaky_relu(B):
     zero, one = B.number(0), B.number(1)
 
     def partials(x, a, out):
-        return B.where(B.gt(x, zero), one, a), B.min(x, zero)
+        inside = B.gt(x, zero)
+        return B.where(inside, one, a), B.where(inside, zero, x)
 
     return (lambda x, a: B.max(x, zero) + a * B.min(x, zero)), partials
 
 
 @op("elu", doc="x where x > 0, else a*(exp(x) - 1) (a defaults to 1)",
     definition="Piecewise((x, x > 0), (a*(exp(x) - 1), True))", params=("x", "a"),
-    points=((0.7, 1.0), (-0.5, 0.5)), domains=(REAL, POSITIVE), defaults=((1.0, "1"),),
+    points=((0.7, 1.0), (-0.5, 0.5), (-0.5, -0.7)), defaults=((1.0, "1"),),
     edges=lambda x, a: (x,), convention="the derivative at 0 is a (PyTorch convention)",
     conventions=(((0.0, 0.5), (0.5, 0.0)),))
 def _elu(B):
@@ -467,7 +468,7 @@ def _elu(B):
         inside = B.gt(x, zero)
         return B.where(inside, one, a * B.exp(x)), B.where(inside, zero, B.expm1(x))
 
-    return (lambda x, a: B.max(x, zero) + B.min(zero, a * B.expm1(x))), partials
+    return (lambda x, a: B.where(B.gt(x, zero), x, a * B.expm1(x))), partials
 
 
 @op("selu", doc="scale*(x where x > 0, else alpha*(exp(x) - 1)), PyTorch's constants",
@@ -489,11 +490,11 @@ def _celu(B):
     zero, one = B.number(0), B.number(1)
 
     def partials(x, a, out):
-        inside, ratio = B.gt(x, zero), x / a
+        inside, ratio = B.gt(x, zero), B.div(x, a)
         return (B.where(inside, one, B.exp(ratio)),
                 B.where(inside, zero, B.expm1(ratio) - ratio * B.exp(ratio)))
 
-    return (lambda x, a: B.max(x, zero) + B.min(zero, a * B.expm1(x / a))), partials
+    return (lambda x, a: B.max(x, zero) + B.min(zero, a * B.expm1(B.div(x, a)))), partials
 
 
 @op("gelu", doc="x*Φ(x), Φ the normal distribution function (exact erf form)",
@@ -587,9 +588,15 @@ _extreme("min", "smallest of two or more arguments; ties split the derivative eq
 @op("logaddexp", doc="log(exp(a) + exp(b)), in a stable form", definition="log(exp(a) + exp(b))",
     params=("a", "b"), points=((0.7, -1.3), (40.0, 41.0)))
 def _logaddexp(B):
-    # max(a, b) + log1p(exp(-|a - b|)): neither exp can overflow.
-    return ((lambda a, b: B.max(a, b) + B.log1p(B.exp(-B.abs(a - b)))),
-            (lambda a, b, out: (B.sigmoid(a - b), B.sigmoid(b - a))))
+    # max(a, b) + log1p(exp(-|a - b|)): neither exp can overflow. Equal arguments (even both
+    # -inf, where a - b is NaN) differ by 0.
+    zero = B.number(0)
+
+    def forward(a, b):
+        gap = B.where(B.eq(a, b), zero, a - b)
+        return B.max(a, b) + B.log1p(B.exp(-B.abs(gap)))
+
+    return forward, (lambda a, b, out: (B.sigmoid(a - b), B.sigmoid(b - a)))
 
 
 @op("clip", doc="x clipped to [lo, hi] (min(max(x, lo), hi))", definition="Min(Max(x, lo), hi)",

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .engine import compile_tape, run_forward, run_reverse
+from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
 from .errors import InputError
 from .forward_mode import program_and_point
 from .gradient import leaf_values
@@ -84,7 +84,8 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = CHUNK):
             part = {name: (np.asarray(given[start:stop], dtype=float) if np.ndim(given)
                            else np.float64(given)) for name, given in point.items()}
             values = run_forward(tape, leaf_values(graph, part, backend))
-            adjoints, _ = run_reverse(tape, values, graph.output, keep_partials=False)
+            adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values,
+                                      graph.output, keep_partials=False)
             value_out[start:stop] = np.broadcast_to(values[graph.output], (stop - start,))
             derivative = adjoints[position[wrt]] if wrt in position else 0.0
             derivative_out[start:stop] = np.broadcast_to(derivative, (stop - start,))

@@ -93,6 +93,19 @@ class ArrayBackend(Backend):
         }
         self.set_primitives(functions)
 
+    def undefined_partials(self, code: int, partials, value):
+        undefined = np.isnan(value)
+        if not undefined.any():
+            return None
+
+        def masked(*args):
+            found = partials(*args)
+            if code in (1, -1):
+                return np.where(undefined, np.nan, found)
+            return tuple(np.where(undefined, np.nan, d) for d in found)
+
+        return masked
+
     def number(self, value: int | str):
         if isinstance(value, str):
             named = _NAMED.get(value)

@@ -45,6 +45,11 @@ class Backend:
 
         return self.bound(op_named(op_name))[0](*args)
 
+    def undefined_partials(self, code: int, partials, value):
+        """The partials of a node whose value is `value`, NaN wherever that value is
+        undefined; None when it is defined everywhere (the partials stand as they are)."""
+        raise NotImplementedError
+
     def number(self, value: int | str):
         """A constant of an op's rule: an integer, a decimal or fraction string, pi, e, nan."""
         raise NotImplementedError

@@ -81,6 +81,30 @@ def log1p(a):
     return -sympy.oo if _zero(a + 1) else sympy.log(1 + a)
 
 
+def real(function):
+    """The function where its value is real; NaN where SymPy would give a complex number,
+    as float64 does (log(-1) is undefined, not i*pi)."""
+    def real_valued(*args):
+        value = function(*args)
+        if value.is_number and (value is sympy.zoo or value.has(sympy.I)):
+            return sympy.nan
+        return value
+
+    return real_valued
+
+
+def atan2(a, b):
+    """SymPy's atan2, and IEEE's atan2(0, 0) = 0."""
+    if _zero(a) and _zero(b):
+        return sympy.Integer(0)
+    return sympy.atan2(a, b)
+
+
+def undefined(value) -> bool:
+    return value is sympy.nan or (value.is_number and (value is sympy.zoo
+                                                        or value.has(sympy.I)))
+
+
 def where(c, a, b):
     if c.is_Number:
         if c is sympy.nan:
@@ -108,17 +132,27 @@ class ExactBackend(Backend):
         super().__init__()
         self.evaluate = evaluate
         functions = {
-            "div": div, "pow": _power(evaluate), "exp": sympy.exp, "log": log, "log1p": log1p,
-            "expm1": lambda a: sympy.exp(a) - 1, "sqrt": sympy.sqrt, "sin": sympy.sin,
-            "cos": sympy.cos, "tan": sympy.tan, "asin": sympy.asin, "acos": sympy.acos,
-            "atan": sympy.atan, "atan2": sympy.atan2, "sinh": sympy.sinh, "cosh": sympy.cosh,
-            "tanh": sympy.tanh, "asinh": sympy.asinh, "acosh": sympy.acosh,
-            "atanh": sympy.atanh, "erf": sympy.erf, "erfc": sympy.erfc, "abs": sympy.Abs,
+            "div": div, "pow": real(_power(evaluate)), "exp": sympy.exp, "log": real(log),
+            "log1p": real(log1p), "expm1": lambda a: sympy.exp(a) - 1,
+            "sqrt": real(sympy.sqrt), "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
+            "asin": real(sympy.asin), "acos": real(sympy.acos), "atan": sympy.atan,
+            "atan2": atan2, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
+            "asinh": sympy.asinh, "acosh": real(sympy.acosh), "atanh": real(sympy.atanh),
+            "erf": sympy.erf, "erfc": sympy.erfc, "abs": sympy.Abs,
             "hypot": lambda a, b: sympy.sqrt(a**2 + b**2), "max": sympy.Max, "min": sympy.Min,
             "gt": _compare(lambda a, b: a > b), "ge": _compare(lambda a, b: a >= b),
             "eq": _equal, "sign": sympy.sign, "where": where, "share": share,
         }
         self.set_primitives(functions)
+
+    def undefined_partials(self, code: int, partials, value):
+        if not undefined(value):
+            return None
+        if code in (1, -1):
+            return lambda *args: sympy.nan
+        if code in (2, -2):
+            return lambda *args: (sympy.nan, sympy.nan)
+        return lambda args, out: (sympy.nan,) * len(args)
 
     def number(self, value: int | str):
         if isinstance(value, str):
@@ -130,6 +164,10 @@ class ExactBackend(Backend):
         """The literal as written: `0.1` is 1/10, `pi` is π."""
         named = _NAMED.get(text)
         return named if named is not None else sympy.Rational(text)
+
+    def real_valued(self, function):
+        """A SymPy function (a fallback op's) with complex values turned into NaN."""
+        return real(function)
 
     def symbol(self, name: str):
         return sympy.Symbol(name, real=True)

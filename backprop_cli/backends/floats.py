@@ -180,6 +180,13 @@ def abs_(a: float) -> float:
     return abs(a)
 
 
+_NAN_PARTIALS = {
+    1: lambda a, out: NAN, -1: lambda a, out: NAN,
+    2: lambda a, b, out: (NAN, NAN), -2: lambda a, b, out: (NAN, NAN),
+    0: lambda args, out: (NAN,) * len(args), -3: lambda args, out: (NAN,) * len(args),
+}
+
+
 class FloatBackend(Backend):
     """float64 scalars."""
 
@@ -198,6 +205,9 @@ class FloatBackend(Backend):
             "sign": sign, "where": where, "share": share,
         }
         self.set_primitives(functions)
+
+    def undefined_partials(self, code: int, partials, value):
+        return _NAN_PARTIALS[code] if value != value else None
 
     def number(self, value: int | str) -> float:
         if isinstance(value, str):

@@ -304,13 +304,13 @@ class Tape(Trace):
         return found
 
     def _identity(self, name: str, handles: list, values: list) -> int | None:
+        """1*x and x + 0 are x, values and derivatives alike. (0*x is not folded: where x
+        is infinite it is NaN, and the Hessian must say so on both sides.)"""
         constant = [values[k] if self.ops[h] == CONST else None for k, h in enumerate(handles)]
         if name == "mul":
             for mine, other in ((0, 1), (1, 0)):
                 if constant[mine] == 1:
                     return handles[other]
-                if constant[mine] == 0:
-                    return self.literal(0.0, "0")
         elif name in ("add", "sub") and constant[1] == 0:
             return handles[0]
         elif name == "add" and constant[0] == 0:
