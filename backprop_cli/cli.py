@@ -106,16 +106,16 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
     error: BackpropError | None = None
     failed = False
     try:
-        expression, point = expression_and_point(ctx.args, values.get("at") or [],
-                                                 command.name)
+        expression, point, named = expression_and_point(ctx.args, values.get("at") or [],
+                                                        command.name)
         request = Request(expression, values.get("file"), point, values, terminal,
-                          command.name)
-        refuse_option_typos(point, used=None)
+                          command.name, named)
+        refuse_option_typos(point, named, command.name, used=None)
         result = command.call(request)
         if command.used is not None:
-            refuse_option_typos(point, used=command.used(result))
+            refuse_option_typos(point, named, command.name, used=command.used(result))
         view = View(output_format, values.get("digits") or 6, terminal,
-                    values.get("output") if command.name == "graph" else None)
+                    values.get("output_file"))
         _emit(_renderer(command, output_format)(result, view), view)
         if output_format != "json":
             _print_warnings(command.warnings(result, request), terminal)
@@ -173,7 +173,7 @@ def _print_warnings(warnings, terminal: Terminal) -> None:
         text = Text()
         for line in warnings:
             text.append("warning: ", style="bold yellow").append(line + "\n")
-        terminal.console(stderr=True).print(text, end="")
+        terminal.console(stderr=True).print(text, end="", soft_wrap=True)
 
 
 def report(error: BackpropError, terminal: Terminal, as_json: bool) -> None:

@@ -121,7 +121,19 @@ def hessian(text: str, at: Mapping) -> Matrix:
         sweep, _ = run_reverse(second, tape.values, row, keep_partials=False)
         rows.append(tuple(sweep[j] for j in graph.variables))
     return Matrix("hessian", format_program(program), result.at, variables, variables,
-                  tuple(rows), result.warnings)
+                  _undefined_together(rows), result.warnings)
+
+
+def _undefined_together(rows: list[tuple[float, ...]]) -> tuple[tuple[float, ...], ...]:
+    """At a kink the two orders of a mixed second derivative can differ, one of them not a
+    number: the entry does not exist there, on both sides of the matrix."""
+    matrix = [list(row) for row in rows]
+    for i, row in enumerate(matrix):
+        for j in range(i):
+            a, b = row[j], matrix[j][i]
+            if (not math.isfinite(a) or not math.isfinite(b)) and not a == b:
+                row[j] = matrix[j][i] = math.nan
+    return tuple(tuple(row) for row in matrix)
 
 
 def reverse_sweep_graph(graph: Graph, values: list[float]) -> tuple[Tape, dict[int, int]]:

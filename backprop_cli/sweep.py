@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
 from .errors import InputError
 from .forward_mode import program_and_point
-from .gradient import leaf_values
+from .gradient import leaf_values, missing_message
 from .graph import Graph
 from .parse import format_program
 from .result import SCHEMA_VERSION, number
@@ -31,14 +31,28 @@ class Sweep:
     derivative: object
     output: str
 
+    warnings: tuple[str, ...] = ()
+
     def to_dict(self) -> dict:
         def column(array) -> list:
             return [float(v) if math.isfinite(v) else None for v in array.tolist()]
 
-        return {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
-                "variable": self.variable, "at": {k: number(v) for k, v in self.fixed},
-                "output": self.output, "x": column(self.x), "value": column(self.value),
-                "derivative": column(self.derivative)}
+        document = {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
+                    "variable": self.variable, "at": {k: number(v) for k, v in self.fixed},
+                    "output": self.output, "x": column(self.x), "value": column(self.value),
+                    "derivative": column(self.derivative), "warnings": list(self.warnings)}
+        labels = {name: [_label(v) for v in array.tolist()]
+                  for name, array in (("value", self.value), ("derivative", self.derivative))
+                  if not all(math.isfinite(v) for v in array.tolist())}
+        if labels:
+            document["nonfinite"] = labels
+        return document
+
+
+def _label(value: float) -> str | None:
+    if math.isfinite(value):
+        return None
+    return "nan" if value != value else ("inf" if value > 0 else "-inf")
 
 
 def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
@@ -56,13 +70,18 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     if variable not in graph.variable_names:
         raise InputError(f"{variable!r} is not a variable of the program "
                          f"(variables: {', '.join(graph.variable_names) or 'none'})")
+    missing = [name for name in graph.variable_names if name not in point]
+    if missing:
+        raise InputError(missing_message(missing[0]))
     with np.errstate(all="ignore"):
         xs = np.linspace(start, stop, points)
     arrays = {name: (xs if name == variable else point[name]) for name in graph.variable_names}
     value, derivative = vector_pass(graph, arrays, variable)
     fixed = tuple((name, point[name]) for name in graph.variable_names if name != variable)
+    unused = tuple(f"variable {name!r} was given a value but is not used; it is ignored"
+                   for name in point if name not in graph.variable_names)
     return Sweep(format_program(program), variable, fixed, xs, value, derivative,
-                 graph.ids[graph.output])
+                 graph.ids[graph.output], unused)
 
 
 def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = CHUNK):

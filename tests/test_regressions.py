@@ -852,3 +852,108 @@ def test_hessian_jacobian_and_forward_label_non_finite_numbers():
     assert forward_document["derivative"] is None
     assert forward_document["nonfinite"]["derivative"] == "inf"
     assert forward_document["nonfinite"]["tangents"] == {"z2": "inf"}
+
+
+# ---------------------------------------------------------------------------------------------
+# 16. Review of the redesign: ops, modes and the command line
+
+
+def test_elu_with_a_negative_alpha_is_piecewise():
+    # elu(x, a) = x for x > 0, else a*(exp(x) - 1) (PyTorch's definition), for any a.
+    assert grad("elu(x, -1)", {"x": 1}).value == 1.0
+    result = grad("elu(x, -1)", {"x": -1}, check=True)
+    assert result.value == pytest.approx(-(math.exp(-1) - 1), rel=1e-15)
+    assert dict(result.gradient)["x"] == pytest.approx(-math.exp(-1), rel=1e-15)
+    assert result.check.status == "passed"
+
+
+def test_leaky_relu_hessian_at_its_kink_is_symmetric():
+    # At x = 0 the convention takes the x <= 0 branch, a*x: d2/dx da = 1, both ways.
+    document = hessian_json("--at", "x=0,a=0.2", "--", "leaky_relu(x, a)")
+    assert document["hessian"] == [[0.0, 1.0], [1.0, 0.0]]
+
+
+@pytest.mark.parametrize(("text", "at"), [("y*sqrt(abs(x))", "x=0,y=2"),
+                                          ("relu(x)*sqrt(y)", "x=-1,y=0")])
+def test_zero_times_infinity_is_nan_on_both_sides_of_the_hessian(text, at):
+    labels = hessian_json("--at", at, "--", text)["nonfinite"]["hessian"]
+    assert labels[0][1] == labels[1][0] == "nan"
+
+
+def test_hessian_row_of_an_unknown_partial_is_nan():
+    # SymPy knows no derivative of besseli by its order: the order's row cannot be 0.
+    document = hessian_json("--at", "x=1,y=1.5", "--", "besseli(y, x)")
+    assert document["variables"] == ["y", "x"]
+    assert document["nonfinite"]["hessian"][0] == ["nan", "nan"]
+    expected = sympy_at(sp.diff(sp.besseli(Y_SYMBOL, X_SYMBOL), X_SYMBOL, 2), x=1, y=1.5)
+    assert document["hessian"][1][1] == pytest.approx(expected, rel=1e-9)
+
+
+def test_forward_and_reverse_agree_where_zero_meets_infinity():
+    # sqrt(relu(x)) at x = -1: relu' = 0 times sqrt'(0) = inf is NaN in both modes (IEEE).
+    assert math.isnan(dict(grad("sqrt(relu(x))", {"x": -1}).gradient)["x"])
+    result = invoke("forward", "--json", "--at", "x=-1", "--", "sqrt(relu(x))")
+    assert strict_json(result.stdout)["nonfinite"]["derivative"] == "nan"
+
+
+def test_sweep_and_exact_mode_mask_undefined_nodes_as_grad_does():
+    # log(x)**0 + x at x = -1: log is undefined there, so is every derivative through it.
+    assert math.isnan(dict(grad("log(x)**0 + x", {"x": -1}).gradient)["x"])
+    result = invoke("sweep", "--format", "csv", "--x", "-2:0", "--points", "3", "--",
+                    "log(x)**0 + x")
+    assert result.stdout.splitlines()[2] == "-1.0,0.0,"
+    exact = strict_json(invoke("grad", "--json", "--exact", "--at", "x=-1", "--",
+                               "log(x)**0 + x").stdout)
+    assert exact["exact"]["gradient"]["x"]["decimal"] == "nan"
+
+
+def test_exact_mode_never_turns_a_complex_number_into_a_real_one():
+    # log(1)/log(-1): float64 says undefined; SymPy alone would say 0/(i*pi) = 0.
+    document = strict_json(invoke("grad", "--json", "--exact", "--at", "x=1,y=-1", "--",
+                                  "log(x, y)").stdout)
+    assert document["exact"]["value"]["decimal"] == "nan"
+    origin = strict_json(invoke("grad", "--json", "--exact", "--at", "x=0,y=0", "--",
+                                "atan2(y, x)").stdout)
+    assert origin["value"] == 0.0 and origin["exact"]["value"]["decimal"] == "0"
+
+
+def test_logaddexp_of_two_minus_infinities_is_minus_infinity():
+    # log(exp(-inf) + exp(-inf)) = log(0) = -inf (NumPy's logaddexp agrees).
+    document = grad_json("--x", "0", "--y", "0", "logaddexp(log(x), log(y))")
+    assert document["nonfinite"]["value"] == "-inf"
+
+
+def test_sweep_names_a_missing_variable():
+    line = one_error_line(invoke("sweep", "x*y", "--x", "-1:3").stderr)
+    assert "missing value for variable 'y'" in line
+
+
+def test_sweep_json_labels_non_finite_points():
+    document = strict_json(invoke("sweep", "sqrt(x)", "--x", "0:1", "--points", "2",
+                                  "--json").stdout)
+    assert document["derivative"] == [None, 0.5]
+    assert document["nonfinite"]["derivative"] == ["inf", None]
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["grad", "--x", "1", "--y", "2", "--", "x*y", "--json"], "comes after '--'"),
+    (["grad", "x", "--x", "1", "--wrt", "x"], "not an option of backprop grad"),
+    (["grad", "x", "--x", "1", "--points", "10"], "--at points=VALUE"),
+    (["grad", "x*y", "--jsno", "--x", "1", "--y", "2"], "unknown option --jsno (did you mean"),
+])
+def test_options_in_the_wrong_place_are_named(args, words):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert words in one_error_line(result.stderr)
+
+
+def test_a_variable_named_like_another_commands_option_still_works():
+    assert grad_json("--points", "10", "points*2")["gradient"] == {"points": 2.0}
+
+
+def test_warnings_are_one_line_each_even_when_long():
+    result = invoke("grad", "leaky_relu(x, 0.2) + 0*aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                    "--x", "0", "--aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1")
+    assert result.exit_code == 0
+    kinks = [line for line in result.stderr.splitlines() if "kink" in line]
+    assert len(kinks) == 1 and kinks[0].endswith("(PyTorch convention)")

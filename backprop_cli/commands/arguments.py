@@ -50,11 +50,13 @@ def read_text(file: str) -> str:
 
 
 def expression_and_point(args: list[str], at: list[str], command: str
-                         ) -> tuple[str | None, dict[str, str]]:
-    """The expression (the one bare argument) and the variable values from `--name VALUE`,
-    `--name=VALUE` and `--at a=1,b=2`, in any order."""
+                         ) -> tuple[str | None, dict[str, str], frozenset[str]]:
+    """The expression (the one bare argument), the variable values from `--name VALUE`,
+    `--name=VALUE` and `--at a=1,b=2` in any order, and the names given as `--name`."""
     point: dict[str, str] = {}
+    named: set[str] = set()
     expr = None
+    own = set(declared_options().get(command, ()))
 
     def put(name: str, value: str) -> None:
         if not name or not name.isidentifier():
@@ -68,10 +70,10 @@ def expression_and_point(args: list[str], at: list[str], command: str
     i = 0
     while i < len(args):
         token = args[i]
-        if not token.startswith("--") or token == "--":
-            if token == "--":
-                i += 1
-                continue
+        if token == "--":
+            i += 1
+            continue
+        if not token.startswith("--"):
             if expr is not None:
                 raise InputError(
                     f"unexpected argument {token!r}: give one expression (quote it) and "
@@ -81,20 +83,26 @@ def expression_and_point(args: list[str], at: list[str], command: str
             i += 1
             continue
         name, equals, value = token[2:].partition("=")
+        if f"--{name}" in own:  # click read every option of the command before a '--'
+            raise InputError(f"--{name} comes after '--', where options are not read; put "
+                             "it before '--'")
         if not equals:
             following = args[i + 1] if i + 1 < len(args) else None
             if following is None or (following.startswith("--") and len(following) > 2
                                      and not is_number(following)):
-                elsewhere = [name_ for name_, flags in declared_options().items()
-                             if f"--{name}" in flags]
+                hint = option_hint(name)
+                if hint:
+                    raise InputError(f"unknown option --{name}{hint}")
+                elsewhere = other_commands(name, command)
                 if elsewhere:
                     raise InputError(f"--{name} is not an option of backprop {command} (it is "
                                      f"one of backprop {', '.join(elsewhere)})")
                 raise InputError(f"--{name} needs a value (variables are given as --{name} "
-                                 f"VALUE){option_hint(name)}")
+                                 "VALUE)")
             value = following
             i += 1
         put(name, value)
+        named.add(name)
         i += 1
     for group in at:
         for item in split_top_level(group):
@@ -102,7 +110,7 @@ def expression_and_point(args: list[str], at: list[str], command: str
             if not equals or not name.strip():
                 raise InputError(f"--at expects NAME=VALUE pairs, got {item!r}")
             put(name.strip(), value.strip())
-    return expr, point
+    return expr, point, frozenset(named)
 
 
 def require_finite(option: str, value: float) -> None:
@@ -110,15 +118,23 @@ def require_finite(option: str, value: float) -> None:
         raise InputError(f"{option} must be a finite number, not {value}")
 
 
-def refuse_option_typos(point: dict[str, str], used: set[str] | None) -> None:
-    """A value for a name that looks like a misspelt option is refused when the value is not a
-    number (before running) or the program does not use the name (after running)."""
+def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: str,
+                        used: set[str] | None) -> None:
+    """A value for a name that looks like a misspelt option, or that is an option of another
+    command (given as --NAME VALUE), is refused when the value is not a number (before
+    running) or the program does not use the name (after running). `--at name=VALUE` gives a
+    variable of any name."""
     for name, value in point.items():
         hint = option_hint(name)
-        if not hint:
+        elsewhere = other_commands(name, command) if name in named else []
+        if not hint and not elsewhere:
             continue
         if (used is None and not is_number(value)) or (used is not None and name not in used):
-            raise InputError(f"unknown option --{name}{hint}")
+            if hint:
+                raise InputError(f"unknown option --{name}{hint}")
+            raise InputError(f"--{name} is not an option of backprop {command} (it is one of "
+                             f"backprop {', '.join(elsewhere)}); a variable of that name is "
+                             f"given as --at {name}=VALUE")
 
 
 def check_name(name: str) -> None:
@@ -136,6 +152,12 @@ def declared_options() -> dict[str, tuple[str, ...]]:
     from . import COMMANDS, option_flags
 
     return {command.name: option_flags(command) for command in COMMANDS}
+
+
+def other_commands(name: str, command: str) -> list[str]:
+    """The other commands that have the option --name."""
+    return [other for other, flags in declared_options().items()
+            if other != command and f"--{name}" in flags]
 
 
 def option_hint(name: str) -> str:

@@ -49,6 +49,7 @@ class Request:
     options: Mapping[str, Any]
     terminal: Terminal
     command: str
+    named: frozenset[str] = frozenset()  # variables given as --NAME VALUE (not through --at)
     _source: str | None = field(default=None, repr=False)
 
     def source(self) -> str:

@@ -21,7 +21,7 @@ SPEC = Command(
     options=(FILE,
              Option("at", ("--at",), list[str], [],
                     "Variable values, e.g. --at x=1,y=2 (optional).", metavar="NAME=VALUE,..."),
-             Option("output", ("--output", "-o"), str, None,
+             Option("output_file", ("--output", "-o"), str, None,
                     "Write to FILE instead of standard output.", metavar="FILE"),
              DIGITS),
     call=call,

@@ -25,10 +25,13 @@ def call(request: Request):
 
 SPEC = Command(
     name="sweep", help=HELP, usage="EXPR --VAR START:STOP [--NAME VALUE ...] [OPTIONS]",
-    options=(FILE, AT, Option("points", ("--points",), int, 200, "Number of points.", min=2)),
+    options=(FILE, AT, Option("points", ("--points",), int, 200, "Number of points.", min=2,
+                              max=10_000_000)),
     call=call,
     renderers={"plot": "backprop_cli.render.plot:show",
                "json": "backprop_cli.render.json_format:show",
                "csv": "backprop_cli.render.modes_view:show_csv"},
     default_format="plot",
+    warnings=lambda result, request: result.warnings,
+    used=lambda result: {result.variable, *(name for name, _ in result.fixed)},
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from ..errors import BackpropError, error_document
 from ..result import Result
 
 
@@ -22,7 +21,3 @@ def show(result, view) -> str:
     """Any result's JSON document (each result type's `to_dict` is its contract)."""
     return dumps(result.to_dict())
 
-
-def render_error(error: BackpropError) -> str:
-    """The document printed on stdout for bad input under `--json`."""
-    return dumps(error_document(error))
