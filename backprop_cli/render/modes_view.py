@@ -37,7 +37,8 @@ def render_forward(result: ForwardMode, digits: int = 6) -> Group:
         f"Cost on this program ({result.operations} operation"
         f"{'s' if result.operations != 1 else ''}, {n} input"
         f"{'s' if n != 1 else ''}): forward mode needs {n} sweep{'s' if n != 1 else ''} "
-        f"(about {n * result.operations} operations) for the whole gradient; reverse mode "
+        f"(about {n * result.operations} operation{'s' if n * result.operations != 1 else ''}) "
+        f"for the whole gradient; reverse mode "
         f"needs 1 forward and 1 reverse sweep (about {2 * result.operations} operations).",
         style="dim")
     return Group(table, summary)
