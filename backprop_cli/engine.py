@@ -57,16 +57,19 @@ def compile_tape(ops: Sequence[str], inputs: Sequence[tuple[int, ...]], output: 
     return tape
 
 
-def run_forward(tape: list[tuple], values: list) -> list:
-    """Fill in every op node's value; `values` holds the leaves (variables and constants)."""
+def run_forward(tape: list[tuple], values: list, source: list | None = None) -> list:
+    """Fill in every op node's value; `values` holds the leaves (variables and constants).
+    With `source`, each node is computed from the inputs' values there instead (grading
+    recomputes a student's node from the student's own numbers of its inputs)."""
+    source = values if source is None else source
     for i, code, forward, _, a, b, ins in tape:
         try:
             if code == 1 or code == -1:
-                values[i] = forward(values[a])
+                values[i] = forward(source[a])
             elif code == 2 or code == -2:
-                values[i] = forward(values[a], values[b])
+                values[i] = forward(source[a], source[b])
             else:
-                values[i] = forward(*[values[j] for j in ins])
+                values[i] = forward(*[source[j] for j in ins])
         except _FAILED:
             values[i] = math.nan
     return values
@@ -80,25 +83,29 @@ class _Discard:
 
 
 def run_reverse(tape: list[tuple], values: list, output: int, seed=1.0, zero=0.0,
-                keep_partials: bool = True) -> tuple[list, list[tuple]]:
-    """Local partials on every edge and adjoints d output / d node of every node."""
+                keep_partials: bool = True, upstream: list | None = None
+                ) -> tuple[list, list[tuple]]:
+    """Local partials on every edge and adjoints d output / d node of every node. With
+    `upstream`, each node passes on its value there instead of its accumulated adjoint (one
+    step of the chain rule per node: grading recomputes a student's adjoints this way)."""
     adjoints = [zero] * len(values)
     adjoints[output] = seed
+    source = adjoints if upstream is None else upstream
     partials_at: list = [()] * len(values) if keep_partials else _Discard()
     for i, code, _, partials, a, b, ins in reversed(tape):
         try:
             if code == 1:
                 d = partials(values[a], values[i])
                 partials_at[i] = (d,)
-                adjoints[a] += adjoints[i] * d
+                adjoints[a] += source[i] * d
             elif code == 2:
                 partials_at[i] = local = partials(values[a], values[b], values[i])
-                g = adjoints[i]
+                g = source[i]
                 adjoints[a] += g * local[0]
                 adjoints[b] += g * local[1]
             elif code == 0:
                 partials_at[i] = local = partials(tuple(values[j] for j in ins), values[i])
-                g = adjoints[i]
+                g = source[i]
                 for j, d in zip(ins, local, strict=True):
                     adjoints[j] += g * d
             elif keep_partials:
@@ -107,7 +114,7 @@ def run_reverse(tape: list[tuple], values: list, output: int, seed=1.0, zero=0.0
             partials_at[i] = (math.nan,) * len(ins)
             if code >= 0:
                 for j in ins:
-                    adjoints[j] += adjoints[i] * math.nan
+                    adjoints[j] += source[i] * math.nan
     return adjoints, partials_at if keep_partials else []
 
 

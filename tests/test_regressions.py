@@ -957,3 +957,15 @@ def test_warnings_are_one_line_each_even_when_long():
     assert result.exit_code == 0
     kinks = [line for line in result.stderr.splitlines() if "kink" in line]
     assert len(kinks) == 1 and kinks[0].endswith("(PyTorch convention)")
+
+
+def test_error_carried_forward_ignores_statements_that_do_not_reach_the_output():
+    # b = x*y at (2, 0); the student wrote x = 3, so their y adjoint 3 (= x) follows from it.
+    # The unused statement a = log(y), with log'(0) = inf, must not turn that into NaN.
+    from backprop_cli.grading import TableRow, check_table, evaluate_program
+
+    graph, result = evaluate_program("a = log(y)\nb = x*y", {"x": 2.0, "y": 0.0})
+    rows = [TableRow("x", 3.0, None, 0, 0), TableRow("y", None, 3.0, 0, 0)]
+    items = {item.label: item for item in check_table(graph, result, rows)}
+    assert items["x"].details["value"].get("root_cause") is True
+    assert items["y"].details["adjoint"].get("consistent") is True

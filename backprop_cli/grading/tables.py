@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..engine import compile_tape, node_partials
+from ..engine import compile_tape, run_forward, run_reverse
 from ..errors import InputError
 from ..graph import Graph
 from ..result import Result, number
@@ -102,44 +102,30 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
 
 
 def _own_values(graph: Graph, student: Mapping[str, TableRow], true_values: list[float]
-                ) -> list[float | None]:
+                ) -> list[float]:
     """Each node's value recomputed from the student's values of its inputs (where given)."""
     given = list(true_values)
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
     for node_id, row in student.items():
         if row.value is not None:
             given[position[node_id]] = row.value
-    own: list[float | None] = list(true_values)
-    for i, _, forward, _, _, _, ins in compile_tape(graph.ops, graph.inputs, graph.output):
-        try:
-            own[i] = forward(*[given[j] for j in ins])
-        except (ArithmeticError, ValueError, TypeError):
-            own[i] = None
-    return own
+    tape = compile_tape(graph.ops, graph.inputs, graph.output)
+    return run_forward(tape, list(true_values), source=given)
 
 
 def _own_adjoints(graph: Graph, student: Mapping[str, TableRow], own_values: list,
-                  true_adjoints: list) -> list[float | None]:
+                  true_adjoints: list) -> list[float]:
     """Each node's adjoint recomputed from the student's adjoints of its consumers, with local
     partials taken at the student's own values."""
-    n = len(graph.ids)
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
-    given_value: list = [None] * n
-    given_adjoint: list = [None] * n
+    values = list(own_values)
+    upstream = [a or 0.0 for a in true_adjoints]
     for node_id, row in student.items():
-        given_value[position[node_id]] = row.value
-        given_adjoint[position[node_id]] = row.adjoint
-    own = [0.0] * n
-    for i, code, _, partials, _, _, ins in reversed(compile_tape(graph.ops, graph.inputs,
-                                                                  graph.output)):
-        upstream = given_adjoint[i] if given_adjoint[i] is not None else (true_adjoints[i] or 0.0)
-        args = [given_value[j] if given_value[j] is not None else own_values[j] for j in ins]
-        out = given_value[i] if given_value[i] is not None else own_values[i]
-        if out is None or any(a is None for a in args):
-            local = (math.nan,) * len(ins)
-        else:
-            local = node_partials(code, partials, args, out)
-        for j, d in zip(ins, local, strict=True):
-            own[j] += upstream * d
+        if row.value is not None:
+            values[position[node_id]] = row.value
+        if row.adjoint is not None:
+            upstream[position[node_id]] = row.adjoint
+    tape = compile_tape(graph.ops, graph.inputs, graph.output)
+    own, _ = run_reverse(tape, values, graph.output, keep_partials=False, upstream=upstream)
     own[graph.output] = 1.0
     return own
