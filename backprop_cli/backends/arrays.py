@@ -94,9 +94,13 @@ class ArrayBackend(Backend):
         self.set_primitives(functions)
 
     def undefined_partials(self, code: int, partials, value):
-        undefined = np.isnan(value)
-        if not undefined.any():
+        if isinstance(value, np.ndarray):
+            square = value.dot(value)  # NaN exactly when some element is (a fast test)
+            if square == square:
+                return None
+        elif value == value:
             return None
+        undefined = np.isnan(value)
 
         def masked(*args):
             found = partials(*args)
