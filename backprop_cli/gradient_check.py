@@ -13,10 +13,10 @@ from dataclasses import replace
 from .bounded import run_bounded
 from .graph import Graph
 from .result import GradientCheck, Result
+from .status import NOT_A_NUMBER
 from .sympy_forms import to_sympy
 
 MAX_EXPANDED_SIZE = 5_000
-_NOT_A_NUMBER = ("undefined", "infinite", "overflow", "propagated")
 RTOL = 1e-9
 ATOL = 1e-12
 
@@ -33,7 +33,7 @@ def expanded_size(graph: Graph, limit: int) -> int:
 def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Result:
     """Return `result` with a `check` comparing each gradient entry with SymPy's derivative."""
     live = graph.live()
-    if any(live[i] and n.status in _NOT_A_NUMBER for i, n in enumerate(result.nodes)):
+    if any(live[i] and n.status in NOT_A_NUMBER for i, n in enumerate(result.nodes)):
         return replace(result, check=GradientCheck(
             "skipped", "the output is not a finite number at this point (see the flagged "
             "nodes); there is nothing to compare"))

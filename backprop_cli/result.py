@@ -93,9 +93,9 @@ class Result:
             document["check"] = self.check.to_dict()
         if self.exact is not None:
             self._add_exact(document)
-        nonfinite = {name: _label(v) for name, v in self.gradient if not _finite(v)}
+        nonfinite = {name: label(v) for name, v in self.gradient if not _finite(v)}
         if not _finite(self.value) or nonfinite:
-            document["nonfinite"] = {"value": _label(self.value), "gradient": nonfinite}
+            document["nonfinite"] = {"value": label(self.value), "gradient": nonfinite}
         return document
 
 
@@ -130,7 +130,7 @@ def _node_dict(node: NodeResult) -> dict:
     if node.message:
         entry["message"] = node.message
     if not clean:
-        entry["nonfinite"] = {"value": _label(value), "adjoint": _label(adjoint)}
+        entry["nonfinite"] = {"value": label(value), "adjoint": label(adjoint)}
     return entry
 
 
@@ -138,7 +138,7 @@ def _edge_dict(edge: Edge) -> dict:
     local = edge.local
     if local is None or local - local == 0:
         return {"id": edge.input, "local": local, "rule": edge.rule}
-    return {"id": edge.input, "local": None, "rule": edge.rule, "nonfinite": _label(local)}
+    return {"id": edge.input, "local": None, "rule": edge.rule, "nonfinite": label(local)}
 
 
 def _finite(value: float | None) -> bool:
@@ -152,7 +152,8 @@ def number(value: float | None) -> float | None:
     return value
 
 
-def _label(value: float | None) -> str | None:
+def label(value: float | None) -> str | None:
+    """The label of a non-finite number ("nan", "inf", "-inf"); None for a finite one."""
     if value is None or math.isfinite(value):
         return None
     if math.isnan(value):
@@ -166,12 +167,12 @@ def nonfinite_labels(**fields) -> dict:
     labels = {}
     for name, value in fields.items():
         if isinstance(value, dict):
-            found = {key: _label(v) for key, v in value.items() if not _finite(v)}
+            found = {key: label(v) for key, v in value.items() if not _finite(v)}
         elif isinstance(value, (list, tuple)):
-            found = [[_label(v) for v in row] for row in value] if any(
+            found = [[label(v) for v in row] for row in value] if any(
                 not _finite(v) for row in value for v in row) else None
         else:
-            found = _label(value)
+            found = label(value)
         if found:
             labels[name] = found
     return labels

@@ -11,7 +11,6 @@ import math
 
 from .ops import Op
 
-FLAGGED = ("kink", "undefined", "infinite", "overflow", "nondifferentiable")
 NOT_A_NUMBER = ("undefined", "infinite", "overflow", "propagated")
 
 

@@ -13,7 +13,7 @@ from .forward_mode import program_and_point
 from .gradient import leaf_values, missing_message
 from .graph import Graph
 from .parse import format_program
-from .result import SCHEMA_VERSION, number
+from .result import SCHEMA_VERSION, label, number
 
 MAX_SWEEP_POINTS = 10_000_000
 CHUNK = 65_536
@@ -41,18 +41,13 @@ class Sweep:
                     "variable": self.variable, "at": {k: number(v) for k, v in self.fixed},
                     "output": self.output, "x": column(self.x), "value": column(self.value),
                     "derivative": column(self.derivative), "warnings": list(self.warnings)}
-        labels = {name: [_label(v) for v in array.tolist()]
+        labels = {name: [label(v) for v in array.tolist()]
                   for name, array in (("value", self.value), ("derivative", self.derivative))
                   if not all(math.isfinite(v) for v in array.tolist())}
         if labels:
             document["nonfinite"] = labels
         return document
 
-
-def _label(value: float) -> str | None:
-    if math.isfinite(value):
-        return None
-    return "nan" if value != value else ("inf" if value > 0 else "-inf")
 
 
 def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,

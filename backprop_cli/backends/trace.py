@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from ..engine import CONST
 from ..ops import OPS, op_named
+from . import FLOAT
 from .base import PRIMITIVES, Backend
-from .floats import FloatBackend
 
 _ARITHMETIC = ("add", "sub", "mul", "div", "pow")
-_FLOAT = FloatBackend()
 
 
 class Traced:
@@ -118,7 +118,7 @@ class Trace(Backend):
 
     def number(self, value: int | str) -> Traced:
         if isinstance(value, str):
-            number = _FLOAT.number(value)
+            number = FLOAT.number(value)
             return Traced(self, self.literal(number, value))
         return Traced(self, self.literal(float(value), str(value)))
 
@@ -198,7 +198,7 @@ class Rules(Trace):
         known = all(c is not None for c in constants)
         entry = OPS.get(name)
         if entry is not None and entry.piecewise_constant and known:
-            value = _FLOAT.call(name, *constants)
+            value = FLOAT.call(name, *constants)
             return ("const", value, number_text(value))
         if name == "where":
             if constants[0] is not None:
@@ -213,7 +213,7 @@ class Rules(Trace):
                 return ("div", self.record("neg", [a[1]]), a[2])
             return a[1] if a[0] == "neg" else None
         if name in _EXACT and known and all(_numeral(a[2]) for a in args):
-            value = _FLOAT.call(name, *constants)
+            value = FLOAT.call(name, *constants)
             if math.isfinite(value) and _exact(value, *constants, how=_EXACT[name]):
                 return ("const", value, number_text(value))
         return _identity(name, args, constants)
@@ -252,8 +252,6 @@ def _identity(name: str, args: list, constants: list) -> tuple | None:
 # ----------------------------------------------------------------------------------------------
 # A graph with values
 
-
-CONST = "const"
 
 
 class Tape(Trace):
@@ -326,6 +324,6 @@ class Tape(Trace):
 
 def _value(entry, values: list[float]) -> float:
     try:
-        return _FLOAT.bound(entry)[0](*values)
+        return FLOAT.bound(entry)[0](*values)
     except (ArithmeticError, ValueError, TypeError):
         return math.nan
