@@ -3,6 +3,7 @@ errors and outcomes to exit codes and to the JSON error document."""
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 SCHEMA_VERSION = 1
@@ -14,6 +15,7 @@ class ExitCode(IntEnum):
     OK = 0
     CHECK_FAILED = 1
     BAD_INPUT = 2
+    INCOMPLETE = 3  # a batch could not grade every line (its budget ran out, a worker failed)
 
 
 class BackpropError(Exception):
@@ -50,6 +52,12 @@ class LimitError(BackpropError):
     code = "limit_exceeded"
 
 
+class BudgetError(LimitError):
+    """The run would exceed, or has exceeded, its time or memory budget."""
+
+    code = "budget_exceeded"
+
+
 class UsageError(BackpropError):
     """The command line itself is malformed (an unknown command, a bad option value)."""
 
@@ -78,3 +86,13 @@ def error_document(error: BackpropError) -> dict:
     """The JSON document printed on standard output for an error under `--json`."""
     return {"schema": SCHEMA_VERSION, "ok": False,
             "error": {"code": error.code, "message": error.message}}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Text safe to print as one line: control characters (newlines, ESC, line separators)
+    written as escapes, so a hostile name can neither break a line nor drive the terminal."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"),
+                        text)
