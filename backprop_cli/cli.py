@@ -20,7 +20,7 @@ import typer
 from . import __version__
 from .commands import COMMANDS, all_options
 from .commands.base import Command, Option, Request, View
-from .errors import BackpropError, ExitCode, UsageError, as_error, error_document, exit_code
+from .errors import BackpropError, BudgetError, ExitCode, UsageError, as_error, exit_code
 from .terminal import Terminal
 
 VARIABLE_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True,
@@ -97,35 +97,50 @@ for _command in COMMANDS:
 
 
 def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> None:
-    """Read the input, call the library, render, and leave with the exit code."""
-    from .commands.arguments import expression_and_point, refuse_option_typos
-
+    """Read the input, call the library, render, and leave with the exit code; all within the
+    run's budget of time and memory."""
     terminal = ctx.obj if isinstance(ctx.obj, Terminal) else Terminal()
     chosen = values.get("output_format") or command.default_format
     output_format = "json" if values.get("json_output") else getattr(chosen, "value", chosen)
+    from .budget import BudgetExceeded, enforced, from_options
+
     error: BackpropError | None = None
     failed = False
+    budget = None
     try:
-        expression, point, named = expression_and_point(ctx.args, values.get("at") or [],
-                                                        command.name)
-        request = Request(expression, values.get("file"), point, values, terminal,
-                          command.name, named)
-        refuse_option_typos(point, named, command.name, used=None)
-        result = command.call(request)
-        if command.used is not None:
-            refuse_option_typos(point, named, command.name, used=command.used(result))
-        view = View(output_format, values.get("digits") or 6, terminal,
-                    values.get("output_file"))
-        _emit(_renderer(command, output_format)(result, view), view)
-        if output_format != "json":
-            _print_warnings(command.warnings(result, request), terminal)
-        failed = command.failed(result, request)
+        budget = from_options(values.get("time_limit"), values.get("memory_limit"))
+        with enforced(budget):
+            failed = _run(command, ctx, values, terminal, output_format)
     except (typer.Exit, SystemExit, KeyboardInterrupt, OSError):
         raise  # output failures (a closed pipe, a full disk) are handled in main
+    except (BudgetExceeded, MemoryError) as caught:
+        error = BudgetError(budget.time_message() if isinstance(caught, BudgetExceeded)
+                            else budget.memory_message())
+        report(error, terminal, output_format == "json")
     except Exception as caught:  # every failure ends as one line, never a traceback
         error = as_error(caught)
         report(error, terminal, output_format == "json")
     raise typer.Exit(exit_code(error, failed))
+
+
+def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal: Terminal,
+         output_format: str) -> bool:
+    """The command itself; whether its outcome is a failure (exit code 1)."""
+    from .commands.arguments import expression_and_point, refuse_option_typos
+
+    expression, point, named = expression_and_point(ctx.args, values.get("at") or [],
+                                                    command.name)
+    request = Request(expression, values.get("file"), point, values, terminal, command.name,
+                      named)
+    refuse_option_typos(point, named, command.name, used=None)
+    result = command.call(request)
+    if command.used is not None:
+        refuse_option_typos(point, named, command.name, used=command.used(result))
+    view = View(output_format, values.get("digits") or 6, terminal, values.get("output_file"))
+    _emit(_renderer(command, output_format)(result, view), view)
+    if output_format != "json":
+        _print_warnings(command.warnings(result, request), terminal)
+    return command.failed(result, request)
 
 
 def _renderer(command: Command, output_format: str):
@@ -178,6 +193,8 @@ def _print_warnings(warnings, terminal: Terminal) -> None:
 
 def report(error: BackpropError, terminal: Terminal, as_json: bool) -> None:
     """One line on standard error (and the JSON error document on standard output)."""
+    from .errors import error_document
+
     if as_json:
         from .render.json_format import dumps
 
@@ -197,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     # collector would only rescan them (about a fifth of the run). Reference counting still
     # frees everything, and the process ends when the command does.
     gc.disable()
+    from .budget import own_the_process
+
+    own_the_process()
     args = sys.argv[1:] if argv is None else argv
     terminal = Terminal()
     try:

@@ -3,7 +3,7 @@ renderers per format. cli.py turns each into a Typer command and runs them all o
 
 from __future__ import annotations
 
-from .base import JSON, Command, Option
+from .base import JSON, MEMORY_LIMIT, TIME_LIMIT, Command, Option
 from .check import SPEC as CHECK
 from .explain import SPEC as EXPLAIN
 from .forward import SPEC as FORWARD
@@ -22,11 +22,12 @@ def format_option(command: Command) -> Option:
 
 
 def all_options(command: Command) -> tuple[Option, ...]:
-    """The command's own options, and --format (and --json) from its renderers."""
+    """The command's own options, --format (and --json) from its renderers, and the run's
+    budget."""
     extra = [format_option(command)] if len(command.renderers) > 1 else []
     if "json" in command.renderers:
         extra.append(JSON)
-    return (*command.options, *extra)
+    return (*command.options, *extra, TIME_LIMIT, MEMORY_LIMIT)
 
 
 def option_flags(command: Command) -> tuple[str, ...]:

@@ -7,10 +7,14 @@ a suggestion; the options known are the ones the commands declare.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 
 from ..errors import InputError, ParseError
-from ..parse import MAX_PROGRAM_CHARS, is_number
+from ..parse import is_number
+
+MAX_INPUT_BYTES = 16 * 1024**2  # a program, a table or a batch file
 
 
 def read_source(expr: str | None, file: str | None) -> str:
@@ -27,16 +31,19 @@ def read_source(expr: str | None, file: str | None) -> str:
 
 
 def read_text(file: str) -> str:
-    """A UTF-8 text file (or standard input for '-'), as a one-line error if it cannot be."""
+    """A UTF-8 text file (or standard input for '-'), as a one-line error if it cannot be.
+
+    A file over MAX_INPUT_BYTES is refused, a regular one before it is read. A pipe or FIFO is
+    read as it arrives; one that never delivers is given up when the run's time budget ends."""
+    from ..budget import BudgetExceeded
+
+    name = "standard input" if file == "-" else file
     try:
-        if file == "-":
-            data = sys.stdin.buffer.read(4 * MAX_PROGRAM_CHARS + 1)
-            name = "standard input"
-        else:
-            with open(file, "rb") as handle:
-                data = handle.read(4 * MAX_PROGRAM_CHARS + 1)
-            name = file
+        data = _read_bounded(file, name)
         text = data.decode("utf-8")
+    except BudgetExceeded:
+        raise InputError(f"{name} delivered no end of input within the run's time budget "
+                         "(is anything writing to it?)") from None
     except FileNotFoundError:
         raise InputError(f"file not found: {file}") from None
     except IsADirectoryError:
@@ -45,8 +52,40 @@ def read_text(file: str) -> str:
         raise InputError(f"{name} is not UTF-8 text (byte {error.start + 1} cannot be read)"
                          ) from None
     except OSError as error:
-        raise InputError(f"cannot read {file}: {error.strerror}") from None
+        raise InputError(f"cannot read {name}: {error.strerror or error}") from None
     return text.removeprefix("\ufeff")  # a byte-order mark some editors write first
+
+
+def _regular_size(handle) -> int:
+    """The size of a regular file, 0 for a stream (whose size is known only once read)."""
+    try:
+        status = os.fstat(handle.fileno())
+    except (OSError, ValueError):  # an in-memory stream has no descriptor
+        return 0
+    return status.st_size if stat.S_ISREG(status.st_mode) else 0
+
+
+def _read_bounded(file: str, name: str) -> bytes:
+    too_large = InputError(f"{name} is larger than the input limit of "
+                           f"{MAX_INPUT_BYTES // 1024**2} MiB; split it into smaller files")
+    if file == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise InputError("standard input is closed: give the input as a file")
+        handle = sys.stdin.buffer
+        close = False
+    else:
+        handle = open(file, "rb")  # noqa: SIM115 (closed below; stdin is not ours to close)
+        close = True
+    try:
+        if _regular_size(handle) > MAX_INPUT_BYTES:
+            raise too_large
+        data = handle.read(MAX_INPUT_BYTES + 1)
+    finally:
+        if close:
+            handle.close()
+    if len(data) > MAX_INPUT_BYTES:
+        raise too_large
+    return data
 
 
 def expression_and_point(args: list[str], at: list[str], command: str

@@ -92,3 +92,9 @@ AT = Option("at", ("--at",), list[str], [], "Variable values, e.g. --at x=1,y=2.
             metavar="NAME=VALUE,...")
 DIGITS = Option("digits", ("--digits",), int, 6, "Significant digits shown.", min=1, max=17)
 JSON = Option("json_output", ("--json",), bool, False, "Shorthand for --format json.")
+TIME_LIMIT = Option("time_limit", ("--time-limit",), float, None,
+                    "Time budget of the run in seconds (default 60, a batch 60 + 1 per line; "
+                    "or BACKPROP_TIME_LIMIT).", metavar="SECONDS")
+MEMORY_LIMIT = Option("memory_limit", ("--memory-limit",), str, None,
+                      "Memory budget of the run, e.g. 512M or 4G (default 2G; or "
+                      "BACKPROP_MEMORY_LIMIT).", metavar="SIZE")

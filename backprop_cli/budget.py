@@ -1,0 +1,189 @@
+"""Each run's budget of time and memory, enforced in this process and inherited by its workers.
+
+Time: a SIGALRM timer (deadline.py) raises `BudgetExceeded` at the deadline, wherever the main
+thread is. A Python handler runs only between bytecodes, so when this is the whole process (the
+console script) a CPU-time timer whose signal kills the process also runs, a few seconds later,
+to end even a C call that never returns to Python (forked workers do not inherit it).
+Memory: the address-space limit (RLIMIT_AS), so an allocation over the budget fails with
+MemoryError where it is made, instead of the machine swapping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import signal
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .deadline import Limit, time_limit
+
+DEFAULT_SECONDS = 60.0
+DEFAULT_MEMORY = 2 * 1024**3
+MIN_MEMORY = 256 * 1024**2
+MAX_SECONDS = 7 * 24 * 3600.0
+BATCH_SECONDS_PER_LINE = 1.0  # a batch's default budget grows with its length
+GRACE = 5.0  # seconds between the deadline and the timers that enforce it
+TIME_VARIABLE = "BACKPROP_TIME_LIMIT"
+MEMORY_VARIABLE = "BACKPROP_MEMORY_LIMIT"
+
+_UNITS = {"": 1024**2, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long a run may take (seconds of wall time) and how much memory it may map."""
+
+    seconds: float = DEFAULT_SECONDS
+    memory: int = DEFAULT_MEMORY
+    seconds_given: bool = False  # chosen by the user (an option or the environment)
+
+    def time_message(self) -> str:
+        return (f"the run went over its time budget of {_seconds(self.seconds)}; allow more "
+                f"with --time-limit SECONDS (or {TIME_VARIABLE}) or give a smaller input")
+
+    def memory_message(self) -> str:
+        return (f"the run went over its memory budget of {_size(self.memory)}; allow more "
+                f"with --memory-limit SIZE, e.g. 4G (or {MEMORY_VARIABLE}), or give a "
+                "smaller input")
+
+
+class BudgetExceeded(BaseException):
+    """The time budget ran out. Not an Exception, so no `except Exception` on the way out
+    (a SymPy call's own limit, a failed sample) can mistake it for its own failure."""
+
+
+def parse_seconds(text: str, source: str) -> float:
+    """A time budget in seconds: a positive number, at most a week."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise _input_error(f"{source} must be a number of seconds between 0 and "
+                           f"{MAX_SECONDS:g}, not {text!r}")
+    return seconds
+
+
+def parse_memory(text: str, source: str) -> int:
+    """A memory budget: a number with a binary unit K, M, G or T (`512M`, `2G`, `1.5GiB`);
+    a bare number is MiB."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
+    if match is None:
+        raise _input_error(f"{source} must be a size such as 512M or 2G, not {text!r}")
+    size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if size < MIN_MEMORY:
+        raise _input_error(f"{source} must be at least {_size(MIN_MEMORY)} (Python and its "
+                           f"libraries need that much), not {text!r}")
+    return size
+
+
+def from_options(seconds: float | None, memory: str | None,
+                 environ: Mapping[str, str] = os.environ) -> Budget:
+    """The budget from --time-limit and --memory-limit, else the environment, else defaults."""
+    given = seconds is not None or bool(environ.get(TIME_VARIABLE))
+    if seconds is not None:
+        seconds = parse_seconds(str(seconds), "--time-limit")
+    elif environ.get(TIME_VARIABLE):
+        seconds = parse_seconds(environ[TIME_VARIABLE], TIME_VARIABLE)
+    if memory is not None:
+        size = parse_memory(memory, "--memory-limit")
+    elif environ.get(MEMORY_VARIABLE):
+        size = parse_memory(environ[MEMORY_VARIABLE], MEMORY_VARIABLE)
+    else:
+        size = DEFAULT_MEMORY
+    return Budget(DEFAULT_SECONDS if seconds is None else seconds, size, given)
+
+
+_current: Budget | None = None
+_limit: Limit | None = None
+_started = 0.0
+_whole_process = False
+
+
+def own_the_process() -> None:
+    """This process runs one command and ends (the console script): the hard CPU limit, which
+    cannot be lifted again, may be set."""
+    global _whole_process
+    _whole_process = True
+
+
+def current() -> Budget:
+    """The budget in force (the defaults outside a run)."""
+    return _current or Budget()
+
+
+def deadline() -> float | None:
+    """The time.monotonic() instant the running command's budget ends, if one is in force."""
+    return _limit.deadline if _limit is not None else None
+
+
+def for_batch(lines: int, grace: float = GRACE) -> float | None:
+    """The deadline of a batch of `lines` problems, which stops grading cooperatively then:
+    unless the user chose the time, the budget grows by BATCH_SECONDS_PER_LINE per line, and
+    the timer that would interrupt the run moves `grace` seconds later, so the batch can still
+    write a row for every line."""
+    global _current
+    if _limit is None or _current is None:
+        return None
+    if not _current.seconds_given:
+        _current = Budget(_current.seconds + BATCH_SECONDS_PER_LINE * lines, _current.memory)
+    end = _started + _current.seconds
+    _set_cpu_timer(end + grace - time.monotonic())
+    _limit.move(end + grace)
+    return end
+
+
+@contextmanager
+def enforced(budget: Budget) -> Iterator[Budget]:
+    """Run the body within `budget`; restores the previous limits afterwards (tests run many
+    commands in one process)."""
+    global _current, _limit, _started
+    address_space = resource.getrlimit(resource.RLIMIT_AS)
+    _current, _started = budget, time.monotonic()
+    try:
+        _set_memory_limit(budget.memory)
+        _set_cpu_timer(budget.seconds + GRACE)
+        with time_limit(budget.seconds, BudgetExceeded) as limit:
+            _limit = limit
+            yield budget
+    finally:
+        _current, _limit = None, None
+        resource.setrlimit(resource.RLIMIT_AS, address_space)
+        if _whole_process:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+
+
+def _set_memory_limit(size: int) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        size = min(size, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (size, hard))
+
+
+def _set_cpu_timer(seconds: float) -> None:
+    """In a whole process, end it (SIGPROF, whose default action terminates) after `seconds`
+    more CPU seconds, however stuck it is."""
+    if _whole_process:
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+        signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.01))
+
+
+def _input_error(message: str):
+    from .errors import InputError
+
+    return InputError(message)
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:g} s"
+
+
+def _size(size: int) -> str:
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"

@@ -1,0 +1,223 @@
+"""Every run within its budget of time and memory, and inputs within their size limit.
+
+Slow or memory-hungry cases run as real processes with small budgets, so the suite stays fast;
+what is asserted is the outcome (one line naming the budget, exit code 2), never a duration.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from backprop_cli import budget
+from backprop_cli.budget import Budget, BudgetExceeded, enforced, parse_memory
+from backprop_cli.cli import app
+from backprop_cli.commands.arguments import MAX_INPUT_BYTES
+from backprop_cli.deadline import time_limit
+from backprop_cli.errors import InputError
+
+runner = CliRunner()
+
+
+def run(*args: str, env: dict | None = None, stdin=subprocess.DEVNULL, timeout: float = 60):
+    return subprocess.run([sys.executable, "-m", "backprop_cli", *args], capture_output=True,
+                          text=True, stdin=stdin, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def chain(length: int) -> str:
+    """A program whose every node depends on the one before: long to run, small to write."""
+    return "\n".join(["z0 = x", *(f"z{k} = sin(z{k - 1})*x" for k in range(1, length))])
+
+
+# ----------------------------------------------------------------------------------------------
+# The budget's own rules
+
+
+@pytest.mark.parametrize(("text", "size"), [("512M", 512 * 1024**2), ("2G", 2 * 1024**3),
+                                            ("1.5GiB", 3 * 1024**3 // 2), ("300", 300 * 1024**2),
+                                            ("4096k", None), ("1T", 1024**4)])
+def test_memory_sizes_are_binary_units(text, size):
+    if size is None:
+        with pytest.raises(InputError, match="at least 256 MiB"):
+            parse_memory(text, "--memory-limit")
+    else:
+        assert parse_memory(text, "--memory-limit") == size
+
+
+@pytest.mark.parametrize("text", ["", "2Q", "-1G", "lots", "1e3G"])
+def test_a_bad_size_is_refused(text):
+    with pytest.raises(InputError, match="512M or 2G"):
+        parse_memory(text, "--memory-limit")
+
+
+def test_option_wins_over_environment_and_environment_over_default():
+    env = {"BACKPROP_TIME_LIMIT": "7", "BACKPROP_MEMORY_LIMIT": "1G"}
+    assert budget.from_options(None, None, {}) == Budget(60.0, 2 * 1024**3, False)
+    assert budget.from_options(None, None, env) == Budget(7.0, 1024**3, True)
+    assert budget.from_options(3.0, "512M", env) == Budget(3.0, 512 * 1024**2, True)
+    with pytest.raises(InputError, match="BACKPROP_TIME_LIMIT"):
+        budget.from_options(None, None, {"BACKPROP_TIME_LIMIT": "soon"})
+
+
+def test_an_inner_time_limit_never_swallows_the_budget():
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded), enforced(Budget(0.2, 2 * 1024**3)):
+        while True:
+            try:
+                with time_limit(5.0):
+                    while True:
+                        pass
+            except TimeoutError:  # what a SymPy call's own limit would catch
+                pass
+            except Exception:  # what a failed sample would catch
+                pass
+    assert time.monotonic() - started < 5.0
+
+
+def test_limits_are_restored_after_a_run():
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with enforced(Budget(30.0, 1024**3)):
+        assert resource.getrlimit(resource.RLIMIT_AS)[0] == 1024**3
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_command_in_process_leaves_no_limit_behind():
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", "2", "--time-limit", "30",
+                                 "--memory-limit", "1G"])
+    assert result.exit_code == 0, result.stderr
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands over their budget
+
+
+def test_time_budget_ends_a_long_run_with_one_line():
+    result = runner.invoke(app, ["grad", chain(20_000), "--x", "0.5", "--time-limit", "0.05"])
+    assert result.exit_code == 2
+    line = one_line(result.stderr)
+    assert "time budget of 0.05 s" in line and "--time-limit" in line
+
+
+def test_time_budget_under_json_is_one_error_document():
+    import json
+
+    result = runner.invoke(app, ["grad", chain(20_000), "--x", "0.5", "--time-limit", "0.05",
+                                 "--json"])
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["error"]["code"] == "budget_exceeded"
+
+
+def test_time_budget_from_the_environment(tmp_path):
+    program = tmp_path / "chain.bp"
+    program.write_text(chain(20_000))
+    result = run("grad", "--file", str(program), "--x", "0.5",
+                 env={"BACKPROP_TIME_LIMIT": "0.05"})
+    assert result.returncode == 2
+    assert "time budget of 0.05 s" in one_line(result.stderr)
+
+
+def test_memory_budget_ends_a_hungry_run_with_one_line(tmp_path):
+    program = tmp_path / "chain.bp"
+    program.write_text(chain(3_000))
+    result = run("sweep", "--file", str(program), "--x", "0:1", "--points", "65536",
+                 "--format", "csv", "--memory-limit", "300M")
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "memory budget of 300 MiB" in line and "--memory-limit" in line
+
+
+def test_a_computation_stuck_in_c_is_ended_by_the_cpu_timer():
+    # sum() over a range runs in C without looking at signals, so the wall-clock timer's Python
+    # handler never runs; the CPU timer ends the process anyway.
+    code = textwrap.dedent("""
+        from backprop_cli import budget
+        budget.GRACE = 0.5
+        budget.own_the_process()
+        with budget.enforced(budget.Budget(0.2, 2 * 1024**3)):
+            sum(range(10**14))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert result.returncode == -signal.SIGPROF
+
+
+# ----------------------------------------------------------------------------------------------
+# Input files
+
+
+def test_an_oversize_file_is_refused_before_it_is_read(tmp_path):
+    table = tmp_path / "table.csv"
+    with open(table, "w") as handle:
+        handle.write("node,value,adjoint\n")
+        handle.truncate(MAX_INPUT_BYTES + 1)
+    result = run("check", "x*y", "--x", "1", "--y", "2", "--table", str(table))
+    assert result.returncode == 2
+    assert "larger than the input limit of 16 MiB" in one_line(result.stderr)
+
+
+@pytest.mark.parametrize("option", ["--file", "--table", "--batch"])
+def test_an_endless_device_is_refused(option):
+    args = {"--file": ["grad", "--file", "/dev/zero", "--x", "1"],
+            "--table": ["check", "x", "--x", "1", "--table", "/dev/zero"],
+            "--batch": ["check", "--batch", "/dev/zero"]}[option]
+    result = run(*args)
+    assert result.returncode == 2
+    assert "/dev/zero is larger than the input limit" in one_line(result.stderr)
+
+
+def test_oversize_standard_input_is_refused():
+    result = subprocess.run([sys.executable, "-m", "backprop_cli", "grad", "--file", "-",
+                             "--x", "1"], input=b"x" * (MAX_INPUT_BYTES + 10),
+                            capture_output=True, timeout=60)
+    assert result.returncode == 2
+    assert b"standard input is larger than the input limit" in result.stderr
+
+
+def test_a_fifo_without_a_writer_never_hangs(tmp_path):
+    fifo = tmp_path / "program.fifo"
+    os.mkfifo(fifo)
+    result = run("grad", "--file", str(fifo), "--x", "1", "--time-limit", "0.5", timeout=30)
+    assert result.returncode == 2
+    assert "no end of input within the run's time budget" in one_line(result.stderr)
+
+
+def test_a_fifo_with_a_writer_is_read(tmp_path):
+    fifo = tmp_path / "program.fifo"
+    os.mkfifo(fifo)
+    process = subprocess.Popen([sys.executable, "-m", "backprop_cli", "grad", "--file",
+                                str(fifo), "--x", "3", "--json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    with open(fifo, "w") as writer:
+        writer.write("x*x")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert '"x": 6.0' in out
+
+
+def test_closed_standard_input_is_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "backprop_cli", "grad", "--file", "-", "--x", "1"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: os.close(0))
+    assert result.returncode == 2
+    assert "standard input is closed" in one_line(result.stderr)
