@@ -120,7 +120,10 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
         if output_format != "json":
             _print_warnings(command.warnings(result, request), terminal)
         failed = command.failed(result, request)
-    except (typer.Exit, SystemExit, KeyboardInterrupt, OSError):
+    except KeyboardInterrupt:  # Ctrl-C: what was printed stays; one line, no traceback
+        terminal.error("error: interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except (typer.Exit, SystemExit, OSError):
         raise  # output failures (a closed pipe, a full disk) are handled in main
     except Exception as caught:  # every failure ends as one line, never a traceback
         error = as_error(caught)
@@ -160,7 +163,8 @@ def _emit(output, view: View) -> None:
             else:
                 from rich.console import Console
 
-                Console(file=handle, width=100, color_system=None).print(output)
+                Console(file=handle, width=100, color_system=None, markup=False,
+                        emoji=False).print(output)
     except OSError as failure:
         raise InputError(f"cannot write {view.output}: {failure.strerror}") from None
 
@@ -204,8 +208,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
     except click.exceptions.UsageError as error:
         code = _usage_error(error, args, terminal)
-    except click.exceptions.Abort:
-        code = ExitCode.BAD_INPUT
+    except click.exceptions.Abort as abort:
+        interrupted = isinstance(abort.__context__, KeyboardInterrupt)
+        if interrupted:
+            terminal.error("error: interrupted")
+        code = ExitCode.INTERRUPTED if interrupted else ExitCode.BAD_INPUT
+    except KeyboardInterrupt:
+        terminal.error("error: interrupted")
+        code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = ExitCode.OK
