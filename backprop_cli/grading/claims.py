@@ -65,12 +65,14 @@ def accepts(true: float, given: float, decimals: int, rtol: float | None, atol: 
             ) -> bool:
     """Homework rounding: the true value rounds to the given one at its decimals, unless a
     tolerance is set explicitly."""
-    if not math.isfinite(true):
+    if not (math.isfinite(true) and math.isfinite(given)):
         return False
     if rtol is not None or atol is not None:
         return math.isclose(true, given, rel_tol=rtol or 0.0, abs_tol=atol or 0.0)
-    # 10**308 is already wider than any float64 (0e999 has decimals -999)
-    half_unit = 0.5 * 10.0 ** min(-decimals, 308)
+    # A written exponent may make the unit coarse (5e3: thousands) but never coarser than the
+    # number's own leading digit: `0e999` would otherwise accept anything.
+    leading = math.floor(math.log10(abs(given))) if given else 0
+    half_unit = 0.5 * 10.0 ** -max(decimals, -leading)
     return abs(true - given) <= half_unit * (1 + 1e-9) + 1e-12 * abs(given)
 
 

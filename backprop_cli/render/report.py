@@ -116,8 +116,9 @@ def _note(item, digits: int) -> str:
     return item.reason or ""
 
 
-def render_batch(rows: list[dict], digits: int = 6) -> Group:
-    """The summary of a batch: one line per item and the totals."""
+def render_batch(rows: list[dict], digits: int = 6, total: int | None = None) -> Group:
+    """The summary of a batch: one line per item and the totals (of `total` lines, when the
+    run was interrupted before all were graded)."""
     table = Table(title="Batch", title_justify="left", title_style="bold", box=None,
                   pad_edge=False, header_style="bold")
     for name, justify in (("", "center"), ("line", "right"), ("id", "left"), ("verdict", "left"),
@@ -131,7 +132,9 @@ def render_batch(rows: list[dict], digits: int = 6) -> Group:
                       Text(verdict), literal(_batch_detail(row, digits)))
     totals = ", ".join(f"{counts[v]} {v}" for v in (CORRECT, INCORRECT, "undetermined", "error")
                        if v in counts)
-    return Group(table, Text(f"{len(rows)} items: {totals or 'none'}", style="bold"))
+    graded = f"{len(rows)} items" if total is None else \
+        f"{len(rows)} of {total} lines graded before the interruption"
+    return Group(table, Text(f"{graded}: {totals or 'none'}", style="bold"))
 
 
 def _batch_detail(row: dict, digits: int) -> str:
@@ -161,7 +164,7 @@ def show(result, view) -> Group:
             for _ in _with_progress(result, view):
                 pass
         except KeyboardInterrupt:  # show what was graded before Ctrl-C
-            view.terminal.console().print(render_batch(result.rows, view.digits))
+            view.terminal.console().print(render_batch(result.rows, view.digits, len(result)))
             raise
         return render_batch(result.rows, view.digits)
     return render(result, view.digits)
