@@ -109,8 +109,8 @@ def _send(connection, outcome: Outcome) -> bool:
         return False
     except Exception as error:
         try:
-            connection.send(Outcome(False, code="error", reason=f"the result could not be "
-                                    f"returned ({type(error).__name__})"))
+            connection.send(Outcome(False, code="internal_error", reason="the result could "
+                                    f"not be returned ({type(error).__name__})"))
         except Exception:
             return False
     return True

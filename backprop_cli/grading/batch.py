@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..bounded import MEMORY_CAP_BYTES, run_bounded, run_many
-from ..errors import BackpropError, InputError, LimitError, as_error
+from ..errors import BackpropError, BudgetError, InputError, LimitError, ParseError, as_error
 from ..parse import MAX_PROGRAM_CHARS
 from .jobs import Job, grade
 from .lines import read_problem, read_record, split_lines
@@ -30,8 +30,10 @@ ROW_ERROR_CODES = {
     "workers_failed": "not graded: checker processes could not be kept running (the batch is "
                       "incomplete)",
 }
-PROBLEM_ERROR_CODES = ("parse_error", "input_error", "limit_exceeded", "internal_error")
+PROBLEM_ERROR_CODES = (ParseError.code, InputError.code, LimitError.code, BudgetError.code,
+                       "internal_error")
 INCOMPLETE_CODES = frozenset({"time_budget", "workers_failed"})
+DOCUMENTED_CODES = frozenset(ROW_ERROR_CODES) | frozenset(PROBLEM_ERROR_CODES)
 MAX_BATCH_BYTES = 4 * MAX_PROGRAM_CHARS  # what commands.arguments.read_text reads at most
 
 _MESSAGES = {
@@ -121,7 +123,7 @@ def error_row(line: Line, code: str, message: str) -> dict:
 def _row(line: Line, outcome) -> dict:
     if outcome.ok:
         return {"id": line.id, "line": line.number, **outcome.value}
-    code = outcome.code or "internal_error"
+    code = outcome.code if outcome.code in DOCUMENTED_CODES else "internal_error"
     if code == "timeout":
         message = f"the check {outcome.reason}; raise --timeout for more time"
     else:

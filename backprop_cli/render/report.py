@@ -81,11 +81,12 @@ def id_json(value: object) -> str:
 
 
 def row_json(row: dict) -> str:
-    """A batch row as one JSON line: strict JSON, the id as given. The id is the row's first
-    key, so it is spliced in where a null was serialised."""
+    """A batch row as one JSON line: strict JSON, the id as given (serialised first as a null,
+    which is then replaced by the id's own text)."""
     from .json_format import dumps, line_safe
 
-    rest = dumps({**row, "id": None})[len('{"id": null'):]
+    rest = dumps({"id": None, **{key: value for key, value in row.items() if key != "id"}})
+    rest = rest[len('{"id": null'):]
     return line_safe('{"id": ' + id_json(row["id"]) + rest)
 
 
