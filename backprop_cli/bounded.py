@@ -2,7 +2,8 @@
 
 SymPy can take unbounded time or memory on a student's formula, and a Python thread cannot be
 stopped, so such work runs in a child process that is killed at its deadline. `run_many` keeps
-up to `workers` children busy and yields the outcomes in input order.
+up to `workers` children busy and yields exactly one outcome per item, in input order, whatever
+happens to the children. Children die with their parent and leave Ctrl-C to it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cache
 from multiprocessing.connection import wait
 from typing import Any, NamedTuple
 
-MEMORY_CAP_BYTES = 2 * 1024**3
+# Worker starts (or first sends to a fresh worker) that may fail in a row before run_many gives
+# up on keeping workers alive; any finished task resets the count.
+MAX_START_FAILURES = 5
+_PR_SET_PDEATHSIG = 1
 
 
 class Outcome(NamedTuple):
@@ -27,26 +36,101 @@ class Outcome(NamedTuple):
     reason: str | None = None
 
 
-def _child(connection, function: Callable, args: tuple, memory: int) -> None:
+CRASHED = Outcome(False, code="crashed", reason="the process stopped unexpectedly")
+MEMORY = Outcome(False, code="memory", reason="ran out of its memory allowance")
+
+
+@cache
+def _prctl():
+    """libc's prctl on Linux (looked up once, in the parent, before any fork), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        connection.send(Outcome(True, function(*args)))
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _as_child(parent: int, memory: int | None) -> None:
+    """First steps of a forked child: die with the parent (even if it is SIGKILLed), ignore
+    Ctrl-C (the parent handles it), cap the memory (by default at the run's memory budget)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    prctl = _prctl()
+    if prctl is None or prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os._exit(1)
+    if memory is None:
+        from .budget import current
+
+        memory = current().memory
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _fork(target: Callable, args: tuple):
+    """Start `target(*args)` in a forked daemon process. SIGINT is blocked across the fork so
+    the child never runs Python's Ctrl-C handler before it ignores the signal."""
+    _prctl()
+    context = multiprocessing.get_context("fork")
+    process = context.Process(target=target, args=args, daemon=True)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    return process
+
+
+def _outcome(function: Callable, args: tuple) -> Outcome:
+    try:
+        return Outcome(True, function(*args))
     except MemoryError:
-        connection.send(Outcome(False, code="memory", reason="ran out of its memory allowance"))
+        return MEMORY
     except Exception as error:  # any failure on user input becomes a reason, never a crash
-        code = getattr(error, "code", "error")
-        reason = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
-        connection.send(Outcome(False, code=code, reason=reason))
+        return Outcome(False, code=getattr(error, "code", "error"),
+                       reason=getattr(error, "message", None)
+                       or f"{type(error).__name__}: {error}")
+
+
+def _send(connection, outcome: Outcome) -> bool:
+    """Send an outcome; False when the parent is gone. An outcome that cannot be pickled is
+    sent as a failure."""
+    try:
+        connection.send(outcome)
+    except OSError:
+        return False
+    except Exception as error:
+        try:
+            connection.send(Outcome(False, code="internal_error", reason="the result could "
+                                    f"not be returned ({type(error).__name__})"))
+        except Exception:
+            return False
+    return True
+
+
+def _child(connection, function: Callable, args: tuple, memory: int | None, parent: int) -> None:
+    try:
+        _as_child(parent, memory)
+        _send(connection, _outcome(function, args))
     finally:
         connection.close()
         os._exit(0)
 
 
-def _start(function: Callable, args: tuple, memory: int):
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, function, args, memory), daemon=True)
-    process.start()
+def _start(function: Callable, args: tuple, memory: int | None):
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+    process = _fork(_child, (sender, function, args, memory, os.getpid()))
     sender.close()
     return process, receiver
 
@@ -59,7 +143,7 @@ def _finish(process, receiver) -> None:
 
 
 def run_bounded(function: Callable, args: tuple, timeout: float,
-                memory: int = MEMORY_CAP_BYTES) -> Outcome:
+                memory: int | None = None) -> Outcome:
     """Run `function(*args)` in a child process; give up after `timeout` seconds."""
     process, receiver = _start(function, args, memory)
     try:
@@ -67,42 +151,49 @@ def run_bounded(function: Callable, args: tuple, timeout: float,
             return Outcome(False, code="timeout", reason=f"timed out after {timeout:g} s")
         return receiver.recv()
     except EOFError:
-        return Outcome(False, code="crashed", reason="stopped unexpectedly")
+        return CRASHED
     finally:
         _finish(process, receiver)
 
 
-def _worker(connection, function: Callable, memory: int) -> None:
-    """Serve tasks until the parent closes the pipe; each reply is an Outcome."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    while True:
-        try:
-            args = connection.recv()
-        except (EOFError, OSError):
-            break
-        try:
-            outcome = Outcome(True, function(*args))
-        except MemoryError:
-            outcome = Outcome(False, code="memory", reason="ran out of its memory allowance")
-        except Exception as error:  # a failing item becomes an error row, never a crash
-            outcome = Outcome(False, code=getattr(error, "code", "error"),
-                              reason=getattr(error, "message", None)
-                              or f"{type(error).__name__}: {error}")
-        connection.send(outcome)
-    os._exit(0)
+def _worker(connection, function: Callable, memory: int | None, parent: int) -> None:
+    """Serve tasks until the parent closes the pipe (or dies); each reply is an Outcome."""
+    try:
+        _as_child(parent, memory)
+        while True:
+            try:
+                args = connection.recv()
+            except (EOFError, OSError):
+                break
+            if not _send(connection, _outcome(function, args)):
+                break
+    finally:
+        os._exit(0)
 
 
 class _Worker:
-    """A long-lived forked process running `function`; replaced when a task overruns."""
+    """A long-lived forked process running `function`, and the task it is on (its index and
+    the monotonic time it must be done by)."""
 
-    def __init__(self, function: Callable, memory: int) -> None:
-        context = multiprocessing.get_context("fork")
-        self.connection, child_end = context.Pipe(duplex=True)
-        self.process = context.Process(target=_worker, args=(child_end, function, memory),
-                                       daemon=True)
-        self.process.start()
-        child_end.close()
+    def __init__(self, function: Callable, memory: int | None) -> None:
+        self.connection, child_end = multiprocessing.get_context("fork").Pipe(duplex=True)
+        try:
+            self.process = _fork(_worker, (child_end, function, memory, os.getpid()))
+        except BaseException:
+            self.connection.close()
+            raise
+        finally:
+            child_end.close()
         self.task: tuple[int, float] | None = None
+
+    def give(self, index: int, args: tuple, due: float) -> bool:
+        """Send a task; False when the worker has died (the task never started)."""
+        try:
+            self.connection.send(args)
+        except (OSError, EOFError):
+            return False
+        self.task = (index, due)
+        return True
 
     def stop(self) -> None:
         self.connection.close()
@@ -111,58 +202,110 @@ class _Worker:
         self.process.join()
 
 
-def run_many(function: Callable, items: Iterable[tuple], timeout: float, workers: int,
-             memory: int = MEMORY_CAP_BYTES) -> Iterator[Outcome]:
-    """`function(*args)` for each args tuple on `workers` processes; outcomes in input order.
+def _spawn(function: Callable, memory: int | None) -> _Worker | None:
+    try:
+        return _Worker(function, memory)
+    except OSError:  # no process or pipe could be made (process or file limits)
+        return None
 
-    A task that overruns `timeout` gets a timeout outcome and its worker is replaced, so one
-    hanging item never stops the rest.
+
+def run_many(function: Callable, items: Iterable[tuple], timeout: float, workers: int,
+             memory: int | None = None, *, timeouts: Sequence[float] | None = None,
+             deadline: float | None = None) -> Iterator[Outcome]:
+    """`function(*args)` for each args tuple on `workers` processes: exactly one outcome per
+    item, in input order.
+
+    A task that overruns its time limit (`timeouts[i]`, else `timeout`) gets a "timeout"
+    outcome and its worker is replaced, so one hanging item never stops the rest; a task whose
+    worker dies under it gets "crashed". A task that could not be handed to a worker (it had
+    died while idle) goes to a fresh one. When `deadline` (a time.monotonic() instant) passes,
+    running tasks are killed and they and every task not yet run get "time_budget"; when
+    workers cannot be kept alive, they get "workers_failed".
     """
     pending = iter(enumerate(items))
-    pool = [_Worker(function, memory) for _ in range(workers)]
+    retry: deque[tuple[int, tuple]] = deque()  # tasks whose worker died before they started
+    pool: list[_Worker | None] = [None] * workers
     finished: dict[int, Outcome] = {}
     next_out = 0
-    exhausted = False
+    failures = 0
+    stopped: str | None = None
     try:
         while True:
-            for worker in pool:
-                if worker.task is None and not exhausted:
-                    try:
-                        index, args = next(pending)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    worker.connection.send(args)
-                    worker.task = (index, time.monotonic() + timeout)
-            busy = [worker for worker in pool if worker.task is not None]
-            if not busy:
+            if deadline is not None and time.monotonic() >= deadline:
+                stopped = "time_budget"
                 break
-            soonest = min(worker.task[1] for worker in busy)
-            ready = wait([w.connection for w in busy],
-                         timeout=max(0.0, soonest - time.monotonic()))
+            for slot in range(workers):
+                if pool[slot] is not None and pool[slot].task is not None:
+                    continue
+                task = retry.popleft() if retry else next(pending, None)
+                if task is None:
+                    break
+                index, args = task
+                worker = pool[slot] or _spawn(function, memory)
+                limit = timeouts[index] if timeouts is not None else timeout
+                if worker is not None and worker.give(index, args, time.monotonic() + limit):
+                    pool[slot] = worker
+                    continue
+                retry.appendleft(task)
+                if worker is not None:
+                    worker.stop()
+                pool[slot] = None
+                failures += 1
+                if failures > MAX_START_FAILURES:
+                    stopped = "workers_failed"
+                    break
+            if stopped is not None:
+                break
+            busy = [worker for worker in pool if worker is not None and worker.task is not None]
+            if not busy:
+                if retry:
+                    continue
+                break
+            wake = min(worker.task[1] for worker in busy)
+            if deadline is not None:
+                wake = min(wake, deadline)
+            ready = wait([worker.connection for worker in busy],
+                         timeout=max(0.0, wake - time.monotonic()))
             now = time.monotonic()
             for slot, worker in enumerate(pool):
-                if worker.task is None:
+                if worker is None or worker.task is None:
                     continue
-                index, deadline = worker.task
+                index, due = worker.task
                 if worker.connection in ready:
                     try:
                         finished[index] = worker.connection.recv()
                         worker.task = None
+                        failures = 0
                         continue
                     except (EOFError, OSError):
-                        finished[index] = Outcome(False, code="crashed",
-                                                  reason="stopped unexpectedly")
-                elif now >= deadline:
+                        finished[index] = CRASHED
+                elif now >= due:
+                    limit = timeouts[index] if timeouts is not None else timeout
                     finished[index] = Outcome(False, code="timeout",
-                                              reason=f"timed out after {timeout:g} s")
+                                              reason=f"timed out after {limit:g} s")
                 else:
                     continue
                 worker.stop()
-                pool[slot] = _Worker(function, memory)
+                pool[slot] = None  # a fresh worker is started when there is work for it
+            while next_out in finished:
+                yield finished.pop(next_out)
+                next_out += 1
+        if stopped is not None:
+            reason = ("the time budget ran out" if stopped == "time_budget"
+                      else "the worker processes could not be kept running")
+            left = Outcome(False, code=stopped, reason=reason)
+            for slot, worker in enumerate(pool):
+                if worker is not None:
+                    if worker.task is not None:
+                        finished[worker.task[0]] = left
+                    worker.stop()
+                    pool[slot] = None
+            for index, _ in (*retry, *pending):
+                finished[index] = left
             while next_out in finished:
                 yield finished.pop(next_out)
                 next_out += 1
     finally:
         for worker in pool:
-            worker.stop()
+            if worker is not None:
+                worker.stop()

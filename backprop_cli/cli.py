@@ -111,7 +111,10 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
         budget = from_options(values.get("time_limit"), values.get("memory_limit"))
         with enforced(budget):
             failed = _run(command, ctx, values, terminal, output_format)
-    except (typer.Exit, SystemExit, KeyboardInterrupt, OSError):
+    except KeyboardInterrupt:  # Ctrl-C: what was printed stays; one line, no traceback
+        terminal.error("error: interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except (typer.Exit, SystemExit, OSError):
         raise  # output failures (a closed pipe, a full disk) are handled in main
     except (BudgetExceeded, MemoryError) as caught:
         error = BudgetError(budget.time_message() if isinstance(caught, BudgetExceeded)
@@ -124,7 +127,7 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
 
 
 def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal: Terminal,
-         output_format: str) -> bool:
+         output_format: str) -> bool | ExitCode:
     """The command itself; whether its outcome is a failure (exit code 1)."""
     from .commands.arguments import expression_and_point, refuse_option_typos
 
@@ -175,7 +178,8 @@ def _emit(output, view: View) -> None:
             else:
                 from rich.console import Console
 
-                Console(file=handle, width=100, color_system=None).print(output)
+                Console(file=handle, width=100, color_system=None, markup=False,
+                        emoji=False).print(output)
     except OSError as failure:
         raise InputError(f"cannot write {view.output}: {failure.strerror}") from None
 
@@ -224,8 +228,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
     except click.exceptions.UsageError as error:
         code = _usage_error(error, args, terminal)
-    except click.exceptions.Abort:
-        code = ExitCode.BAD_INPUT
+    except click.exceptions.Abort as abort:
+        interrupted = isinstance(abort.__context__, KeyboardInterrupt)
+        if interrupted:
+            terminal.error("error: interrupted")
+        code = ExitCode.INTERRUPTED if interrupted else ExitCode.BAD_INPUT
+    except KeyboardInterrupt:
+        terminal.error("error: interrupted")
+        code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = ExitCode.OK

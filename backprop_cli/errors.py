@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     CHECK_FAILED = 1
     BAD_INPUT = 2
     INCOMPLETE = 3  # a batch could not grade every line (its budget ran out, a worker failed)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
 class BackpropError(Exception):
@@ -75,10 +76,13 @@ def as_error(error: BaseException) -> BackpropError:
                          code="internal_error")
 
 
-def exit_code(error: BackpropError | None = None, failed: bool = False) -> ExitCode:
-    """The exit code of a run: its error's, else 1 for a failed check, else 0."""
+def exit_code(error: BackpropError | None = None, failed: bool | ExitCode = False) -> ExitCode:
+    """The exit code of a run: its error's, else 1 for a failed check (or the code a command
+    gave, such as 3 for an incomplete batch), else 0."""
     if error is not None:
         return error.exit_code
+    if isinstance(failed, ExitCode):
+        return failed
     return ExitCode.CHECK_FAILED if failed else ExitCode.OK
 
 

@@ -37,8 +37,9 @@ class Terminal:
         options: dict = {}
         if self.color is not None:
             options.update(force_terminal=self.color, no_color=not self.color)
-        return Console(file=self.err if stderr else self.out, highlight=False,
-                       soft_wrap=False, width=width or self.width, **options)
+        # markup and emoji codes off: user text ("[/]", "[link=...]", ":x:") prints as written
+        return Console(file=self.err if stderr else self.out, highlight=False, markup=False,
+                       emoji=False, soft_wrap=False, width=width or self.width, **options)
 
     def write(self, text: str) -> None:
         """Text and a newline on standard output."""

@@ -75,9 +75,10 @@ def one_error_line(result) -> str:
 
 
 def batch_rows(stdout: str) -> list[dict]:
-    rows = [strict_json(line) for line in stdout.splitlines() if line.strip()]
+    rows = [strict_json(line) for line in stdout.split("\n") if line.strip()]
     for row in rows:
-        assert isinstance(row["id"], (str, int))  # as given; the line number when missing
+        assert row["id"] is None or isinstance(row["id"], (str, int))  # as given
+        assert isinstance(row["line"], int) and row["line"] >= 1
         assert row["verdict"] in ("correct", "incorrect", "undetermined", "error")
         if row["verdict"] == "error":
             assert set(row["error"]) >= {"code", "message"} and row["error"]["message"]

@@ -81,7 +81,7 @@ class Command:
     call: Callable[[Request], Any]
     renderers: Mapping[str, str]
     default_format: str
-    failed: Callable[[Any, Request], bool] = _never  # exit code 1 rather than 0
+    failed: Callable[[Any, Request], Any] = _never  # True: exit code 1; or an ExitCode
     warnings: Callable[[Any, Request], tuple[str, ...]] = _no_warnings  # to standard error
     used: Callable[[Any], set[str]] | None = None  # variables the program used, for typo hints
 

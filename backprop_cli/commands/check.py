@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import ExitCode, InputError
 from .arguments import read_text, require_finite
 from .base import AT, DIGITS, FILE, Command, Option, Request
 
@@ -12,26 +12,39 @@ HELP = (
     "(repeat --wrt/--answer for several partials). Numbers: backprop check PROGRAM --at "
     "x=1,y=2 --expect 'd/dx=2.42' --expect 'h1.adjoint=48' --expect 'h.value=12'. A table: "
     "--table answers.csv (columns node,value,adjoint). A class: --batch answers.jsonl.\n\n"
-    "Exit codes: 0 all correct, 1 something incorrect or undetermined, 2 bad input."
+    "Exit codes: 0 all correct, 1 something incorrect or undetermined (or an error row), "
+    "2 bad input, 3 a batch could not grade every line, 130 interrupted (Ctrl-C)."
 )
 
 
 def call(request: Request):
     from .. import grading
+    from ..grading.lines import tolerance_problem
 
     options = request.options
     require_finite("--timeout", options["timeout"])
     for name in ("rtol", "atol"):
         if options[name] is not None:
-            require_finite(f"--{name}", options[name])
+            problem = tolerance_problem(name, options[name])
+            if problem:
+                raise InputError(f"--{name} {problem}, not {options[name]:g}")
     wrt, answer, expect = options["wrt"], options["answer"], options["expect"]
     if options["batch"] is not None:
         if request.expression is not None or request.file is not None or wrt or answer \
                 or expect or options["table"]:
             raise InputError("--batch takes its problems from the file; give no EXPR, "
                              "--wrt, --answer, --expect or --table with it")
+        from .. import budget
+
         path = options["batch"]
-        return grading.batch_of(read_text(path), path, options["timeout"])
+        batch = grading.batch_of(read_text(path), path, options["timeout"],
+                                 rtol=options["rtol"], atol=options["atol"],
+                                 line_tolerances=not options["no_line_tolerances"])
+        batch.deadline = budget.for_batch(len(batch))
+        return batch
+    if options["no_line_tolerances"]:
+        raise InputError("--no-line-tolerances is for --batch (it refuses lines that set "
+                         "their own rtol, atol or timeout)")
     source = request.source()
     if answer and not wrt:
         raise InputError("--answer needs --wrt VAR (the variable of the derivative)")
@@ -48,10 +61,12 @@ def call(request: Request):
     return grading.grade_bounded(job, options["timeout"])
 
 
-def failed(result, request: Request) -> bool:
+def failed(result, request: Request) -> bool | ExitCode:
     from ..grading import CORRECT, Batch
 
     if isinstance(result, Batch):
+        if result.incomplete:
+            return ExitCode.INCOMPLETE
         return not result.all_correct
     return result.verdict != CORRECT
 
@@ -71,13 +86,16 @@ SPEC = Command(
                metavar="FILE"),
         Option("batch", ("--batch",), str, None,
                "Grade one problem per line; one result per line.", metavar="FILE.jsonl"),
+        Option("no_line_tolerances", ("--no-line-tolerances",), bool, False,
+               "With --batch: refuse lines that set their own rtol, atol or timeout (an error "
+               "row tolerance_forbidden), so students cannot widen their tolerances."),
         AT,
         Option("rtol", ("--rtol",), float, None,
-               "Relative tolerance for numbers (default: rounding to the decimals given).",
-               min=0.0),
+               "Relative tolerance for numbers, below 1 (default: rounding to the decimals "
+               "given).", min=0.0),
         Option("atol", ("--atol",), float, None, "Absolute tolerance for numbers.", min=0.0),
         Option("timeout", ("--timeout",), float, 5.0, "Time limit per problem.",
-               metavar="SECONDS", min=0.1, max=3600.0),
+               metavar="SECONDS", min=0.1, max=3600.0),  # = grading.lines.TIMEOUT_RANGE
         DIGITS,
         Option("exact", ("--exact",), bool, False,
                "Show the true values of claims in exact form (SymPy)."),

@@ -1,5 +1,6 @@
 """Grading in child processes: one job within a time limit, or a class's batch file with one
-checker per core, rows in input order, a bad line an error row that never stops the rest."""
+checker per core. A batch gives exactly one row per non-blank line, in input order, whatever
+the lines hold and whatever happens to the checkers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,37 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..bounded import run_bounded, run_many
-from ..errors import BackpropError, InputError
-from .jobs import Job, grade, grade_line
+from ..errors import BackpropError, BudgetError, InputError, LimitError, ParseError, as_error
+from .jobs import Job, grade
+from .lines import read_problem, read_record, split_lines
 from .report import CORRECT, UNDETERMINED, Item, Report
+
+# The `code` of a batch error row, and what it means (the README's table is checked against
+# these). The project's own error codes (parse_error, input_error, ...) come on top.
+ROW_ERROR_CODES = {
+    "bad_line": "the line is not one strict JSON object (NaN and Infinity are not JSON), is "
+                "nested too deeply or is too long",
+    "bad_field": "a field is unknown, missing, of the wrong type or out of range",
+    "tolerance_forbidden": "the line sets rtol, atol or timeout under --no-line-tolerances",
+    "timeout": "the check did not finish within the time limit of its line",
+    "memory": "the check ran out of its memory allowance",
+    "crashed": "the checker process died while grading the line",
+    "time_budget": "not graded: the run's time budget ran out (the batch is incomplete)",
+    "workers_failed": "not graded: checker processes could not be kept running (the batch is "
+                      "incomplete)",
+}
+PROBLEM_ERROR_CODES = (ParseError.code, InputError.code, LimitError.code, BudgetError.code,
+                       "internal_error")
+INCOMPLETE_CODES = frozenset({"time_budget", "workers_failed"})
+DOCUMENTED_CODES = frozenset(ROW_ERROR_CODES) | frozenset(PROBLEM_ERROR_CODES)
+
+_MESSAGES = {
+    "memory": "the check ran out of its memory allowance (the run's memory budget; allow "
+              "more with --memory-limit)",
+    "crashed": "the checker process died while grading this line (it was killed or crashed)",
+    "time_budget": "not graded: the time budget of the run ran out; raise it with --time-limit",
+    "workers_failed": "not graded: the checker processes could not be kept running",
+}
 
 
 def warm_sympy() -> None:
@@ -35,47 +64,136 @@ def grade_bounded(job: Job, timeout: float) -> Report:
     raise BackpropError(outcome.reason or "checking failed", code=outcome.code)
 
 
+def grade_problem(job: Job) -> dict:
+    """A batch line's verdict and items (run in a checker process). Failures that are not the
+    project's errors become them, so a row never shows a raw Python exception."""
+    try:
+        report = grade(job)
+        graded = {"verdict": report.verdict, "items": [item.to_dict() for item in report.items]}
+        json.dumps(graded, allow_nan=False)
+    except (BackpropError, MemoryError):
+        raise
+    except OverflowError:
+        raise LimitError("a number in the problem is too large for a float64 number") from None
+    except ValueError as error:
+        if "integer string conversion" in str(error):
+            raise LimitError("a number in the problem has too many digits") from None
+        raise as_error(error) from None
+    except Exception as error:  # noqa: BLE001 - mapped to the project's internal_error
+        raise as_error(error) from None
+    return graded
+
+
+@dataclass(frozen=True)
+class Line:
+    """A non-blank line of a batch file: its number, its id as given (numbers as written; None
+    when absent or unreadable), and its Job and time limit, or the error row's code and
+    message."""
+
+    number: int
+    id: object = None
+    job: Job | None = None
+    timeout: float = 5.0
+    error: tuple[str, str] | None = None
+
+
+def read_line(number: int, text: str, *, timeout: float = 5.0, rtol: float | None = None,
+              atol: float | None = None, line_tolerances: bool = True) -> Line:
+    """One line read and checked (no grading): a Line with a Job, or with its error."""
+    item_id = None
+    try:
+        record = read_record(text)
+        item_id = record.get("id")
+        job, limit = read_problem(record, timeout=timeout, rtol=rtol, atol=atol,
+                                  line_tolerances=line_tolerances)
+    except BackpropError as error:
+        return Line(number, item_id, error=(error.code, error.message))
+    except Exception as error:  # noqa: BLE001 - a bug must not cost the other lines their rows
+        failure = as_error(error)
+        return Line(number, item_id, error=(failure.code, failure.message))
+    return Line(number, item_id, job, limit)
+
+
+def error_row(line: Line, code: str, message: str) -> dict:
+    return {"id": line.id, "line": line.number, "verdict": "error",
+            "error": {"code": code, "message": message}}
+
+
+def _row(line: Line, outcome) -> dict:
+    if outcome.ok:
+        return {"id": line.id, "line": line.number, **outcome.value}
+    code = outcome.code if outcome.code in DOCUMENTED_CODES else "internal_error"
+    if code == "timeout":
+        message = f"the check {outcome.reason}; raise --timeout for more time"
+    else:
+        message = _MESSAGES.get(code) or outcome.reason or "the check failed"
+    return error_row(line, code, message)
+
+
 @dataclass
 class Batch:
-    """A batch being graded: iterating yields one row per problem line, in input order, as the
-    checkers finish; the rows seen so far are kept."""
+    """A batch being graded: iterating yields one row per non-blank line, in input order, as
+    the checkers finish; the rows seen so far are kept. `deadline` (a time.monotonic()
+    instant) bounds the whole run: lines not graded by then become `time_budget` rows, and
+    `incomplete` is then True (as when checker processes cannot be kept running)."""
 
-    lines: list[tuple[int, str]]
+    lines: list[Line]
     timeout: float
+    deadline: float | None = None
     rows: list[dict] = field(default_factory=list)
+    incomplete: bool = False
 
     def __len__(self) -> int:
         return len(self.lines)
 
     def __iter__(self) -> Iterator[dict]:
-        warm_sympy()
-        workers = max(1, min(len(self.lines), os.cpu_count() or 1))
-        outcomes = run_many(grade_line, [(line, number, self.timeout)
-                                         for number, line in self.lines], self.timeout, workers)
-        for (number, line), outcome in zip(self.lines, outcomes, strict=True):
-            row = outcome.value if outcome.ok else error_row(line, number, outcome)
-            self.rows.append(row)
-            yield row
+        self.rows = []
+        self.incomplete = False
+        jobs = [line for line in self.lines if line.job is not None]
+        outcomes = iter(())
+        if jobs:
+            warm_sympy()
+            workers = max(1, min(len(jobs), os.cpu_count() or 1))
+            outcomes = run_many(grade_problem, [(line.job,) for line in jobs], self.timeout,
+                                workers, timeouts=[line.timeout for line in jobs],
+                                deadline=self.deadline)
+        try:
+            for line in self.lines:
+                if line.error is not None:
+                    row = error_row(line, *line.error)
+                else:
+                    row = _row(line, next(outcomes))
+                    if row.get("error", {}).get("code") in INCOMPLETE_CODES:
+                        self.incomplete = True
+                self.rows.append(row)
+                yield row
+        finally:
+            close = getattr(outcomes, "close", None)
+            if close is not None:
+                close()
 
     @property
     def all_correct(self) -> bool:
         return all(row["verdict"] == CORRECT for row in self.rows)
 
 
-def batch_of(text: str, name: str, timeout: float) -> Batch:
-    """The problems of a batch file (one JSON object per non-blank line)."""
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+def batch_of(text: str, name: str, timeout: float, *, rtol: float | None = None,
+             atol: float | None = None, line_tolerances: bool = True,
+             deadline: float | None = None) -> Batch:
+    """The problems of a batch file (one JSON object per non-blank line), each line read and
+    checked; `timeout`, `rtol` and `atol` apply to lines that do not set their own."""
+    lines = [read_line(number, line, timeout=timeout, rtol=rtol, atol=atol,
+                       line_tolerances=line_tolerances)
+             for number, line in split_lines(text)]
     if not lines:
         raise InputError(f"{name} has no problems (one JSON object per line)")
-    return Batch(lines, timeout)
+    return Batch(lines, timeout, deadline)
 
 
-def error_row(line: str, number: int, outcome) -> dict:
-    try:
-        item_id = json.loads(line).get("id", number)
-    except (json.JSONDecodeError, AttributeError):
-        item_id = number
-    if item_id is None:
-        item_id = number
-    return {"id": item_id, "verdict": "error",
-            "error": {"code": outcome.code or "error", "message": outcome.reason or "failed"}}
+def grade_line(line: str, number: int, timeout: float = 5.0) -> dict:
+    """Grade one batch line in this process (no time limit is enforced): its row. A line that
+    cannot be graded raises its BackpropError."""
+    read = read_line(number, line, timeout=timeout)
+    if read.error is not None:
+        raise BackpropError(read.error[1], code=read.error[0])
+    return {"id": read.id, "line": number, **grade_problem(read.job)}

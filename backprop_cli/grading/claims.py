@@ -33,20 +33,31 @@ def parse_claim(text: str) -> Claim:
     """Read one claim; a malformed claim is an InputError that shows the accepted forms."""
     match = _CLAIM.match(text)
     if not match:
-        raise InputError(f"cannot read claim {text!r}; write d/dx=2.42, h1.adjoint=48 or "
+        raise InputError(f"cannot read claim {_quoted(text)}; write d/dx=2.42, h1.adjoint=48 or "
                          "h.value=12")
     number_text = match["number"]
+    given = float(number_text)
+    if not math.isfinite(given):
+        raise InputError(f"claim {_quoted(text)}: the number is too large for a float64 number")
     if match["var"] is not None:
         kind, target = "gradient", match["var"]
     else:
         kind = "adjoint" if match["kind"] in ("adjoint", "grad") else "value"
         target = match["node"]
-    return Claim(text.strip(), kind, target, float(number_text), decimals(number_text))
+    return Claim(text.strip(), kind, target, given, decimals(number_text))
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def decimals(number_text: str) -> int:
+    """The decimal places a number was written to (negative for `5e3`). An exponent too long
+    to be meaningful is clamped, never converted in full."""
     mantissa, _, exponent = number_text.lower().partition("e")
     fraction = mantissa.partition(".")[2]
+    if len(exponent.lstrip("+-")) > 6:
+        exponent = "-999999" if exponent.startswith("-") else "999999"
     return len(fraction) - (int(exponent) if exponent else 0)
 
 
@@ -54,11 +65,15 @@ def accepts(true: float, given: float, decimals: int, rtol: float | None, atol: 
             ) -> bool:
     """Homework rounding: the true value rounds to the given one at its decimals, unless a
     tolerance is set explicitly."""
-    if not math.isfinite(true):
+    if not (math.isfinite(true) and math.isfinite(given)):
         return False
     if rtol is not None or atol is not None:
         return math.isclose(true, given, rel_tol=rtol or 0.0, abs_tol=atol or 0.0)
-    return abs(true - given) <= 0.5 * 10.0 ** (-decimals) * (1 + 1e-9) + 1e-12 * abs(given)
+    # A written exponent may make the unit coarse (5e3: thousands) but never coarser than the
+    # number's own leading digit: `0e999` would otherwise accept anything.
+    leading = math.floor(math.log10(abs(given))) if given else 0
+    half_unit = 0.5 * 10.0 ** -max(decimals, -leading)
+    return abs(true - given) <= half_unit * (1 + 1e-9) + 1e-12 * abs(given)
 
 
 def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = None,

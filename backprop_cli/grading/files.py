@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -25,8 +26,15 @@ def _cell(raw, what: str, where: str) -> tuple[float | None, int]:
     if not text:
         return None, 0
     if not re.fullmatch(NUMBER, text):
-        raise InputError(f"{where}: {what} {text!r} is not a number")
-    return float(text), decimals(text)
+        raise InputError(f"{where}: {what} {_quoted(text)} is not a number")
+    number = float(text)
+    if not math.isfinite(number):
+        raise InputError(f"{where}: {what} {_quoted(text)} is too large for a float64 number")
+    return number, decimals(text)
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def table_row(record: Mapping, where: str) -> TableRow:

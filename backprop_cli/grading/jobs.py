@@ -1,4 +1,5 @@
-"""One grading job (a command line's options, or one line of a batch file) and its grading."""
+"""One grading job (a command line's options, or one line of a batch file) and its grading.
+Batch lines become Jobs in lines.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from ..graph import Graph, build_graph
 from ..parse import parse_program
 from ..result import Result
 from .claims import Claim, check_claims, parse_claim
-from .files import table_row
 from .formulas import check_derivative
 from .report import Item, Report
 from .tables import TableRow, check_table
@@ -95,71 +95,3 @@ def _with_exact_truth(graph: Graph, result: Result, claims: Sequence[Claim],
         out.append(replace(item, details={**item.details, "exact": number.to_dict()})
                    if number is not None else item)
     return out
-
-
-def json_text(value: object) -> str:
-    import json
-
-    return json.dumps(value)
-
-
-def job_from_record(record: object, symbolic_seconds: float = 2.0) -> tuple[object, Job]:
-    """A batch line's id and Job: {"id", "expr", "wrt", "answer"} or {"id", "expr", "at",
-    "expect"} (lists allowed for wrt/answer, and "table" rows as in a table file)."""
-    if not isinstance(record, dict):
-        raise InputError("each line must be a JSON object")
-    item_id = record.get("id")
-    expr = record.get("expr")
-    if not isinstance(expr, str):
-        raise InputError("the item has no \"expr\" string")
-    wrt = _as_list(record.get("wrt"), "wrt")
-    answer = _as_list(record.get("answer"), "answer")
-    if len(wrt) != len(answer):
-        raise InputError(f"{len(wrt)} \"wrt\" but {len(answer)} \"answer\"; give one per answer")
-    at = record.get("at") or {}
-    if not isinstance(at, dict):
-        raise InputError("\"at\" must be an object such as {\"x\": 1}")
-    expect = _as_list(record.get("expect"), "expect")
-    table = tuple(table_row(r, f"row {n + 1}") for n, r in enumerate(record.get("table") or [])
-                  if isinstance(r, dict))
-    tolerance = {}
-    for key in ("rtol", "atol"):
-        if key in record:
-            value = record[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(f"\"{key}\" must be a number, not {value!r}")
-            tolerance[key] = float(value)
-    for name, value in at.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise InputError(f"the value of {name!r} in \"at\" must be a number or a constant "
-                             f"expression such as \"1/3\", not {json_text(value)}")
-    job = Job(expr, tuple(zip(wrt, answer, strict=True)),
-              tuple((str(k), v if isinstance(v, (int, float)) else str(v)) for k, v in at.items()),
-              tuple(expect), table, **tolerance, symbolic_seconds=symbolic_seconds)
-    return item_id, job
-
-
-def _as_list(value: object, name: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise InputError(f"\"{name}\" must be a string or a list of strings")
-
-
-def grade_line(line: str, number: int, timeout: float = 5.0) -> dict:
-    """Grade one JSON line of a batch file; returns its result row (errors included)."""
-    import json
-
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise InputError(f"line {number}: not valid JSON ({error.msg})") from None
-    item_id, job = job_from_record(record, symbolic_seconds=0.4 * timeout)
-    if item_id is None:
-        item_id = number
-    report = grade(job)
-    return {"id": item_id, "verdict": report.verdict,
-            "items": [item.to_dict() for item in report.items]}

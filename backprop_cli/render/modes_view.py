@@ -9,7 +9,7 @@ from rich.text import Text
 from ..forward_mode import ForwardMode
 from ..matrices import Matrix
 from ..sweep import Sweep
-from .table import MAX_TABLE_NODES, fmt, pretty, titled_table
+from .table import MAX_TABLE_NODES, cells, fmt, pretty, titled_table
 
 
 def render_forward(result: ForwardMode, digits: int = 6) -> Group:
@@ -25,8 +25,8 @@ def render_forward(result: ForwardMode, digits: int = 6) -> Group:
                          ("value", "right"), (tangent_name, "right"))
     shown = result.nodes if len(result.nodes) <= MAX_TABLE_NODES else ()
     for node_id, formula, value, tangent in shown:
-        table.add_row(node_id, pretty(formula) if formula != node_id else "",
-                      fmt(value, digits), fmt(tangent, digits))
+        table.add_row(*cells(node_id, pretty(formula) if formula != node_id else "",
+                             fmt(value, digits), fmt(tangent, digits)))
     if not shown:
         table = Text(f"{len(result.nodes):,} nodes: the table is shown up to {MAX_TABLE_NODES} "
                      "nodes; use --json for every tangent.", style="yellow")
@@ -49,12 +49,12 @@ def render_matrix(result: Matrix, digits: int = 6) -> Group:
     title = "Jacobian" if result.kind == "jacobian" else "Hessian"
     table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
     corner = "output \\ variable" if result.kind == "jacobian" else ""
-    table.add_column(corner, justify="left")
+    table.add_column(Text(corner), justify="left")
     for column in result.columns:
-        table.add_column(f"∂/∂{column}" if result.kind == "jacobian" else column,
+        table.add_column(Text(f"∂/∂{column}" if result.kind == "jacobian" else column),
                          justify="right")
     for name, row in zip(result.rows, result.values, strict=True):
-        table.add_row(name, *[fmt(v, digits) for v in row])
+        table.add_row(*cells(name, *[fmt(v, digits) for v in row]))
     at = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.at)
     return Group(Text(f"at {at}"), table)
 

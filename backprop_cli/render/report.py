@@ -1,4 +1,7 @@
-"""Grading reports → rich tables: one row per answer, claim or table row, with ✓/✗/?."""
+"""Grading reports → rich tables: one row per answer, claim or table row, with ✓/✗/?.
+
+Students' text (answers, claims, ids, messages that quote them) is shown literally: as rich
+Text, never as markup, with control characters escaped."""
 
 from __future__ import annotations
 
@@ -6,8 +9,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..grading import CORRECT, INCORRECT, Report
+from ..errors import one_line
+from ..grading import CORRECT, INCORRECT, JsonNumber, Report
 from .table import fmt
+
+MAX_ID_CHARS = 100  # of an id in the summary table (the JSON rows carry it whole)
 
 _MARK = {CORRECT: ("✓", "green"), INCORRECT: ("✗", "bold red"), "undetermined": ("?", "yellow"),
          "error": ("!", "bold red")}
@@ -30,8 +36,8 @@ def render(report: Report, digits: int = 6) -> Group:
                               ("given", "right"), ("note", "left")):
             table.add_column(name, justify=justify, overflow="fold")
         for item in answers:
-            table.add_row(mark(item.verdict), item.label, fmt(item.expected, digits),
-                          fmt(item.given, digits), _note(item, digits))
+            table.add_row(mark(item.verdict), literal(item.label), fmt(item.expected, digits),
+                          fmt(item.given, digits), literal(_note(item, digits)))
         parts.append(table)
     if rows:
         table = Table(title="Your table", title_justify="left", title_style="bold", box=None,
@@ -43,15 +49,60 @@ def render(report: Report, digits: int = 6) -> Group:
         for item in rows:
             value = item.details.get("value", {})
             adjoint = item.details.get("adjoint", {})
-            table.add_row(mark(item.verdict), item.label, fmt(value.get("given"), digits),
-                          fmt(value.get("expected"), digits), fmt(adjoint.get("given"), digits),
-                          fmt(adjoint.get("expected"), digits), item.reason or "")
+            table.add_row(mark(item.verdict), literal(item.label),
+                          fmt(value.get("given"), digits), fmt(value.get("expected"), digits),
+                          fmt(adjoint.get("given"), digits), fmt(adjoint.get("expected"), digits),
+                          literal(item.reason or ""))
         parts.append(table)
     style = {CORRECT: "bold green", INCORRECT: "bold red"}.get(report.verdict, "bold yellow")
     parts.append(Text(f"verdict: {report.verdict}", style=style))
     for warning in report.warnings:
-        parts.append(Text(f"warning: {warning}", style="yellow"))
+        parts.append(Text(f"warning: {one_line(warning)}", style="yellow"))
     return Group(*parts)
+
+
+def literal(text: str) -> Text:
+    """A student's text for a table cell: never markup, control characters escaped."""
+    return Text(one_line(text))
+
+
+def id_json(value: object) -> str:
+    """A batch id as JSON text, its numbers exactly as they were written."""
+    from .json_format import dumps
+
+    if isinstance(value, JsonNumber):
+        return value.text
+    if isinstance(value, list):
+        return "[" + ", ".join(id_json(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{dumps(key)}: {id_json(item)}"
+                               for key, item in value.items()) + "}"
+    return dumps(value)
+
+
+def row_json(row: dict) -> str:
+    """A batch row as one JSON line: strict JSON, the id as given (serialised first as a null,
+    which is then replaced by the id's own text)."""
+    from .json_format import dumps, line_safe
+
+    rest = dumps({"id": None, **{key: value for key, value in row.items() if key != "id"}})
+    rest = rest[len('{"id": null'):]
+    return line_safe('{"id": ' + id_json(row["id"]) + rest)
+
+
+def id_text(value: object) -> str:
+    """A batch id for the summary table: a string as it is, anything else as its JSON text;
+    one line, and cut at MAX_ID_CHARS."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value[:MAX_ID_CHARS + 1]
+    elif isinstance(value, JsonNumber):
+        text = value.text[:MAX_ID_CHARS + 1]
+    else:
+        text = id_json(value)
+    text = one_line(text)
+    return text if len(text) <= MAX_ID_CHARS else text[:MAX_ID_CHARS - 3] + "..."
 
 
 def _note(item, digits: int) -> str:
@@ -66,26 +117,30 @@ def _note(item, digits: int) -> str:
     return item.reason or ""
 
 
-def render_batch(rows: list[dict], digits: int = 6) -> Group:
-    """The summary of a batch: one line per item and the totals."""
+def render_batch(rows: list[dict], digits: int = 6, total: int | None = None) -> Group:
+    """The summary of a batch: one line per item and the totals (of `total` lines, when the
+    run was interrupted before all were graded)."""
     table = Table(title="Batch", title_justify="left", title_style="bold", box=None,
                   pad_edge=False, header_style="bold")
-    for name, justify in (("", "center"), ("id", "left"), ("verdict", "left"),
+    for name, justify in (("", "center"), ("line", "right"), ("id", "left"), ("verdict", "left"),
                           ("detail", "left")):
         table.add_column(name, justify=justify, overflow="fold")
     counts: dict[str, int] = {}
     for row in rows:
         verdict = row["verdict"]
         counts[verdict] = counts.get(verdict, 0) + 1
-        table.add_row(mark(verdict), str(row.get("id", "")), verdict, _batch_detail(row, digits))
+        table.add_row(mark(verdict), str(row["line"]), Text(id_text(row.get("id"))),
+                      Text(verdict), literal(_batch_detail(row, digits)))
     totals = ", ".join(f"{counts[v]} {v}" for v in (CORRECT, INCORRECT, "undetermined", "error")
                        if v in counts)
-    return Group(table, Text(f"{len(rows)} items: {totals or 'none'}", style="bold"))
+    graded = f"{len(rows)} items" if total is None else \
+        f"{len(rows)} of {total} lines graded before the interruption"
+    return Group(table, Text(f"{graded}: {totals or 'none'}", style="bold"))
 
 
 def _batch_detail(row: dict, digits: int) -> str:
     if "error" in row:
-        return row["error"]["message"]
+        return f"{row['error']['code']}: {row['error']['message']}"
     wrong = [item for item in row.get("items", []) if item["verdict"] != CORRECT]
     if not wrong:
         return ""
@@ -106,8 +161,12 @@ def show(result, view) -> Group:
     from ..grading import Batch
 
     if isinstance(result, Batch):
-        for _ in _with_progress(result, view):
-            pass
+        try:
+            for _ in _with_progress(result, view):
+                pass
+        except KeyboardInterrupt:  # show what was graded before Ctrl-C
+            view.terminal.console().print(render_batch(result.rows, view.digits, len(result)))
+            raise
         return render_batch(result.rows, view.digits)
     return render(result, view.digits)
 
@@ -119,7 +178,7 @@ def show_json(result, view) -> str | None:
 
     if isinstance(result, Batch):
         for row in _with_progress(result, view):
-            view.terminal.write(dumps(row))
+            view.terminal.write(row_json(row))
             view.terminal.out.flush()
         return None
     return dumps(result.to_dict())

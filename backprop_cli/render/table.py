@@ -69,11 +69,16 @@ def _header(result: Result, digits: int) -> Text:
 
 
 def titled_table(title: str, *columns: tuple[str, str]) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  pad_edge=False, expand=False)
+    table = Table(title=Text(title), title_justify="left", title_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
     for name, justify in columns:
-        table.add_column(name, justify=justify, overflow="fold")
+        table.add_column(Text(name), justify=justify, overflow="fold")
     return table
+
+
+def cells(*values) -> list:
+    """Table cells with every string as rich Text: shown as written, never read as markup."""
+    return [Text(value) if isinstance(value, str) else value for value in values]
 
 
 def _status_text(node: NodeResult) -> Text:
@@ -97,7 +102,7 @@ def _forward(result: Result, digits: int) -> Table:
             row.append(_exact_text(exact.values[i]))
         if flagged:
             row.append(_status_text(node))
-        table.add_row(*row)
+        table.add_row(*cells(*row))
     return table
 
 
@@ -121,8 +126,8 @@ def _locals(result: Result, digits: int) -> Table:
             label = f"{node.id} ← {edge.input}"
             if repeated:
                 label += f" (argument {position})"
-            table.add_row(label, f"∂{node.id}/∂{edge.input} = {pretty(edge.rule)}",
-                          fmt(edge.local, digits))
+            table.add_row(*cells(label, f"∂{node.id}/∂{edge.input} = {pretty(edge.rule)}",
+                                 fmt(edge.local, digits)))
     return table
 
 
@@ -145,7 +150,7 @@ def _backward(result: Result, digits: int) -> Table:
                _accumulation(node, result, consumers.get(node.id, []), digits)]
         if exact is not None:
             row.append(_exact_text(exact.adjoints[position[node.id]]))
-        table.add_row(*row)
+        table.add_row(*cells(*row))
     return table
 
 
@@ -183,7 +188,7 @@ def _gradient(result: Result, digits: int) -> Table | Group | Text:
             row += [fmt(symbolic, digits), mark]
         if exact is not None:
             row.append(_exact_text(exact.adjoints[position[name]]))
-        table.add_row(*row)
+        table.add_row(*cells(*row))
     if check is None:
         return table
     if check.status == "skipped":
