@@ -158,10 +158,22 @@ def enforced(budget: Budget) -> Iterator[Budget]:
 
 
 def _set_memory_limit(size: int) -> None:
+    """The whole process may map `size` bytes; a process that runs commands among other work
+    (a test suite) may map `size` more than it already has."""
+    if not _whole_process:
+        size += _mapped()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         size = min(size, hard)
     resource.setrlimit(resource.RLIMIT_AS, (size, hard))
+
+
+def _mapped() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _set_cpu_timer(seconds: float) -> None:

@@ -218,9 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     # collector would only rescan them (about a fifth of the run). Reference counting still
     # frees everything, and the process ends when the command does.
     gc.disable()
-    from .budget import own_the_process
+    if argv is None:  # the console script: this process runs one command and ends
+        from .budget import own_the_process
 
-    own_the_process()
+        own_the_process()
     args = sys.argv[1:] if argv is None else argv
     terminal = Terminal()
     try:

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 
+REPEAT_SECONDS = 0.05
+
+
 class Limit:
     """One limit in force: its deadline (a time.monotonic() instant) and the error it raises."""
 
@@ -56,6 +59,9 @@ def _expire(signum, frame) -> None:
     now = time.monotonic()
     for limit in _limits:
         if limit.deadline <= now:
+            # Python may swallow the error (raised inside a garbage-collector callback or a
+            # __del__): the timer fires again until the limit is left.
+            signal.setitimer(signal.ITIMER_REAL, REPEAT_SECONDS)
             raise limit.error()
     _arm()  # woken early (a timer rounds), or the limit has just ended
 
