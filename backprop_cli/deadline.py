@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-
 REPEAT_SECONDS = 0.05
 
 
