@@ -293,3 +293,113 @@ def test_error_lines_escape_control_characters(args, capsys):
     line = one_error_line(capsys.readouterr().err)
     assert not any(ord(char) < 32 or 0x7F <= ord(char) <= 0x9F or char in "\u2028\u2029"
                    for char in line), line
+
+
+# ---------------------------------------------------------------------------------------------
+# Names that pass for punctuation or digits; LaTeX of every name the parser accepts
+
+
+@pytest.mark.parametrize("char", ["ǃ", "ǀ", "ǁ", "ǂ", "ʔ", "ꞏ", "ʹ", "ˈ", "ʼ", "ȝ", "Ƨ", "Ƽ",
+                                  "Ꞌ", "ɂ", "\U00010140", "ａ", "ƻ"])
+@pytest.mark.parametrize("where", ["program", "option"])
+def test_letters_that_read_as_punctuation_or_digits_are_refused(char, where):
+    if where == "program":
+        line = refused("grad", f"x + a{char}", "--x", "1")
+    else:
+        line = refused("grad", "x", "--x", "1", f"--a{char}", "2")
+    assert "look-alike character" in line and repr(char) in line
+
+
+@pytest.mark.parametrize("name", ["é", "ą", "đ", "þ", "ŋ", "ȁ", "ạ", "ɐ", "θ", "ς", "ά", "Ω"])
+def test_ordinary_latin_and_greek_letters_are_names(name):
+    result = invoke("grad", f"{name}*3", f"--{name}", "2", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert strict_json(result.stdout)["gradient"] == {name: 3.0}
+
+
+def accepted_name_characters() -> list[str]:
+    """Every non-ASCII character the parser accepts inside a name."""
+    from backprop_cli.errors import ParseError
+    from backprop_cli.parse import check_name
+
+    found = []
+    for code in range(0x80, 0x30000):
+        char = chr(code)
+        if not ("a" + char).isidentifier():
+            continue
+        try:
+            check_name("a" + char)
+        except ParseError:
+            continue
+        found.append(char)
+    return found
+
+
+def test_every_accepted_name_has_its_own_latex_symbol():
+    import string
+
+    from backprop_cli.render.latex_math import latex_id
+
+    chars = accepted_name_characters()
+    assert len(chars) > 1000  # Latin and Greek letters with their accents
+    names = [*string.ascii_letters, *chars, *("a" + char for char in chars),
+             *("aa", "ab", "a1", "a_1")]
+    symbols = {}
+    for name in names:
+        symbol = latex_id(name)
+        assert symbol.isascii(), (name, symbol)
+        assert symbols.setdefault(symbol, name) == name, (name, symbols[symbol], symbol)
+
+
+def pdflatex(document: str, tmp_path) -> tuple[subprocess.CompletedProcess, str]:
+    import shutil
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    (tmp_path / "names.tex").write_text(document, encoding="utf-8")
+    process = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                              "-no-shell-escape", "names.tex"], cwd=tmp_path,
+                             capture_output=True, text=True, errors="replace", timeout=120)
+    log = (tmp_path / "names.log").read_text(encoding="latin-1")
+    return process, log
+
+
+def preamble_asked_for(fragment: str) -> str:
+    """The packages the fragment's first line asks for, as preamble lines."""
+    import re
+
+    first = fragment.splitlines()[0]
+    assert first.startswith("% backprop explain: needs ")
+    return "\n".join(re.findall(r"\\usepackage(?:\[[^\]]*\])?\{[^}]*\}", first))
+
+
+def test_latex_of_every_accepted_name_compiles(tmp_path):
+    from backprop_cli.render.latex_math import bar, latex_id, needs_t1
+
+    lines = []
+    for char in accepted_name_characters():
+        for name in (char, "a" + char, char + "1"):
+            lines.append(f"${latex_id(name)} = {bar(name)}$ \\par")
+    body = "\n".join(lines)
+    fonts = "\\usepackage[T1]{fontenc}\n" if needs_t1(body) else ""
+    process, log = pdflatex("\\documentclass{article}\n\\usepackage{amsmath}\n" + fonts
+                            + "\\begin{document}\n" + body + "\n\\end{document}\n", tmp_path)
+    assert process.returncode == 0, [line for line in log.splitlines() if line.startswith("!")]
+    assert "Missing character" not in log
+
+
+@pytest.mark.parametrize(("program", "point", "t1"), [
+    ("ą*đ + tanh(þ) + ŋ", "ą=1,đ=2,þ=0.5,ŋ=3", True),
+    ("ά*ς + ɐ*ạ - ȁ", "ά=1,ς=2,ɐ=0.5,ạ=3,ȁ=1", False),
+    ("é*θ1 + Ωx", "é=1,θ1=2,Ωx=3", False),
+])
+def test_explain_latex_with_unusual_names_compiles_with_the_preamble_it_asks_for(
+        program, point, t1, tmp_path):
+    result = invoke("explain", "--format", "latex", "--at", point, "--", program)
+    assert result.exit_code == 0, result.stderr
+    preamble = preamble_asked_for(result.stdout)
+    assert ("fontenc" in preamble) is t1
+    process, log = pdflatex("\\documentclass{article}\n" + preamble + "\n\\begin{document}\n"
+                            + result.stdout + "\n\\end{document}\n", tmp_path)
+    assert process.returncode == 0, [line for line in log.splitlines() if line.startswith("!")]
+    assert "Missing character" not in log
