@@ -263,7 +263,10 @@ def _wants_json(args: list[str]) -> bool:
 
 def _usage_error(error, args: list[str], terminal: Terminal) -> int:
     """One line on stderr for a click usage error (and the JSON error document if asked)."""
-    message = " ".join(dict.fromkeys(_sentences(error.format_message())))
+    sentences = list(dict.fromkeys(_sentences(error.format_message())))
+    if any(part.startswith("Did you mean") for part in sentences):  # typer's and click's
+        sentences = [part for part in sentences if not part.startswith("(Did you mean")]
+    message = " ".join(sentences)
     if not message:  # no arguments at all: the help was printed
         terminal.error("error: give a command, e.g. backprop grad 'x*y + tanh(x)' --x 1 --y 2")
         return ExitCode.BAD_INPUT

@@ -85,6 +85,19 @@ def test_hessian_entries_that_are_known_keep_their_value():
     assert document["hessian"][k][k] == pytest.approx(float(sp.pi**4 / 15), rel=1e-9)
 
 
+def test_exact_mode_outside_a_functions_domain_is_undefined_not_an_error():
+    # erfinv is defined on [-1, 1] only: at 2 the float64 value is undefined, and the exact
+    # value erfinv(2) has no decimal (mpmath raised ValueError: a raw error reached the user).
+    document = strict_json(invoke("grad", "erfinv(x)", "--x", "2", "--exact", "--json").stdout)
+    assert document["exact"]["gradient"]["x"]["decimal"] == "nan"
+    assert not any("failed" in warning for warning in document["warnings"])
+    result = invoke("check", "erfinv(x)", "--at", "x=2", "--expect", "d/dx=1", "--exact",
+                    "--json")
+    assert result.exit_code == 1 and result.stderr == ""
+    (item,) = strict_json(result.stdout)["items"]
+    assert item["verdict"] == "undetermined" and item["exact"]["decimal"] == "nan"
+
+
 def test_csv_field_over_the_size_limit_names_the_row(tmp_path):
     table = tmp_path / "answers.csv"
     table.write_text("node,value,adjoint\nx,1,2\ny," + "2" * 140_000 + ",1\n")
@@ -403,3 +416,65 @@ def test_explain_latex_with_unusual_names_compiles_with_the_preamble_it_asks_for
                             + result.stdout + "\n\\end{document}\n", tmp_path)
     assert process.returncode == 0, [line for line in log.splitlines() if line.startswith("!")]
     assert "Missing character" not in log
+
+
+def test_a_misspelt_command_with_two_suggestions_names_them_once(capsys):
+    with pytest.raises(SystemExit) as leaving:
+        main(["gra", "x"])
+    assert leaving.value.code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.count("Did you mean") == 1 and "'grad', 'graph'" in line, line
+
+
+# ---------------------------------------------------------------------------------------------
+# Odd command lines for every command: whatever they hold, the outcome is an exit code and
+# at most one error line, never an internal error
+
+ODD_TOKENS = ["x*y + tanh(x)", "-x*y", "-h*x", "x/0", "log(-x)", "sqrt(x)", "a = x*y; a^2",
+              "x^x^x", "9**9**9**9", "max(x, y)", "gamma(x)", "besselj(y, x)", "polygamma(y, x)",
+              "θ1*2", "x\ny", "x;;y", "", "(", "x*", "f(x)", "x.y", "'a'", "\x1b[31mx", "x\u2028y",
+              "ǃ", "ｘ", "\udcffx", "--x", "--y", "--h", "--θ1", "--a\nb", "--json", "--jsno",
+              "--format", "json", "csv", "dot", "latex", "--at", "x=1,y=2", "x=1:2", "--digits",
+              "--points", "--wrt", "x", "--answer", "--expect", "d/dx=2", "--exact", "--check",
+              "--", "-h", "1", "-1", "0", "nan", "inf", "1e308", "pi/4", "-3:3", "0:0", "1,5",
+              "--file", "/nonexistent", "--direction", "--output", "--precision", "--timeout"]
+
+
+@pytest.mark.parametrize("command", ["grad", "check", "explain", "graph", "forward", "hessian",
+                                     "jacobian", "sweep"])
+def test_odd_command_lines_never_end_in_an_internal_error(command):
+    import contextlib
+    import io
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(st.sampled_from(ODD_TOKENS), max_size=7))
+    def run(tokens):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with pytest.raises(SystemExit) as leaving:
+                main([command, *tokens])
+        assert leaving.value.code in (0, 1, 2), (tokens, err.getvalue())
+        lines = err.getvalue().splitlines()
+        assert all(line.startswith(("error: ", "warning: ")) for line in lines), (tokens, lines)
+        assert sum(line.startswith("error: ") for line in lines) <= 1, (tokens, lines)
+        assert "internal error" not in err.getvalue(), tokens
+        if leaving.value.code == 2:
+            assert len([line for line in lines if line.startswith("error: ")]) == 1, tokens
+
+    run()
+
+
+def _fails_in_two_lines():
+    raise ValueError("Unsupported by the printer: Product\nSet the printer option 'strict'")
+
+
+def test_a_library_failure_in_a_bounded_child_is_one_readable_line():
+    from backprop_cli.bounded import run_bounded
+
+    outcome = run_bounded(_fails_in_two_lines, (), timeout=30)
+    assert not outcome.ok
+    assert outcome.reason == "failed (Unsupported by the printer: Product)"
