@@ -98,6 +98,21 @@ def test_exact_mode_outside_a_functions_domain_is_undefined_not_an_error():
     assert item["verdict"] == "undetermined" and item["exact"]["decimal"] == "nan"
 
 
+@pytest.mark.parametrize(("text", "at"), [("hermite(x, y)", "x=-3,y=0"),
+                                          ("laguerre(x, y)", "x=0.7,y=2")])
+def test_exact_mode_where_sympy_refuses_the_numbers_is_undefined(text, at):
+    # SymPy's hermite and laguerre want a nonnegative integer index and raise ValueError
+    # otherwise; the engine's NaN for that failed op then met SymPy (AttributeError).
+    result = invoke("grad", "--exact", "--json", "--at", at, "--", text)
+    document = strict_json(result.stdout)
+    assert document["exact"]["value"]["decimal"] == "nan"
+    assert not any("failed" in warning or "Error" in warning
+                   for warning in document["warnings"])
+    checked = invoke("check", text, "--at", at, "--expect", "d/dx=1", "--exact", "--json")
+    assert checked.exit_code == 1 and checked.stderr == ""
+    assert strict_json(checked.stdout)["verdict"] == "undetermined"
+
+
 def test_csv_field_over_the_size_limit_names_the_row(tmp_path):
     table = tmp_path / "answers.csv"
     table.write_text("node,value,adjoint\nx,1,2\ny," + "2" * 140_000 + ",1\n")
