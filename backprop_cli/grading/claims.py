@@ -41,7 +41,11 @@ def parse_claim(text: str) -> Claim:
     else:
         kind = "adjoint" if match["kind"] in ("adjoint", "grad") else "value"
         target = match["node"]
-    return Claim(text.strip(), kind, target, float(number_text), decimals(number_text))
+    given = float(number_text)
+    if not math.isfinite(given):
+        raise InputError(f"claim {text.strip()!r}: {number_text} is beyond the range of "
+                         "float64 numbers")
+    return Claim(text.strip(), kind, target, given, decimals(number_text))
 
 
 def decimals(number_text: str) -> int:
@@ -58,7 +62,11 @@ def accepts(true: float, given: float, decimals: int, rtol: float | None, atol: 
         return False
     if rtol is not None or atol is not None:
         return math.isclose(true, given, rel_tol=rtol or 0.0, abs_tol=atol or 0.0)
-    return abs(true - given) <= 0.5 * 10.0 ** (-decimals) * (1 + 1e-9) + 1e-12 * abs(given)
+    try:
+        rounding = 0.5 * 10.0 ** (-decimals)
+    except OverflowError:  # given to a power of ten beyond float64 ("0e400")
+        rounding = math.inf
+    return abs(true - given) <= rounding * (1 + 1e-9) + 1e-12 * abs(given)
 
 
 def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -26,6 +27,8 @@ def _cell(raw, what: str, where: str) -> tuple[float | None, int]:
         return None, 0
     if not re.fullmatch(NUMBER, text):
         raise InputError(f"{where}: {what} {text!r} is not a number")
+    if not math.isfinite(float(text)):
+        raise InputError(f"{where}: {what} {text} is beyond the range of float64 numbers")
     return float(text), decimals(text)
 
 
