@@ -130,6 +130,17 @@ def test_a_claim_rounded_to_a_power_of_ten_beyond_float64_is_graded():
     assert strict_json(result.stdout)["verdict"] == "correct"
 
 
+@pytest.mark.parametrize(("text", "span"), [("exp(x)", "0:1000"), ("x", "0:1e-320"),
+                                            ("x", "-1e307:1e307")])
+def test_a_sweep_plot_the_plotter_cannot_scale_is_one_line_with_a_way_out(text, span):
+    # plotext overflowed (OverflowError) on spans near float64's limits.
+    line = refused("sweep", text, "--x", span)
+    assert "limits of float64" in line and "--format csv" in line
+    result = invoke("sweep", text, "--x", span, "--points", "5", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 6  # the header and the five points
+
+
 def test_csv_field_over_the_size_limit_names_the_row(tmp_path):
     table = tmp_path / "answers.csv"
     table.write_text("node,value,adjoint\nx,1,2\ny," + "2" * 140_000 + ",1\n")
