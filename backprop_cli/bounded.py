@@ -99,8 +99,7 @@ def _outcome(function: Callable, args: tuple) -> Outcome:
         return MEMORY
     except Exception as error:  # any failure on user input becomes a reason, never a crash
         return Outcome(False, code=getattr(error, "code", "error"),
-                       reason=getattr(error, "message", None)
-                       or f"{type(error).__name__}: {error}")
+                       reason=getattr(error, "message", None) or f"failed ({_first_line(error)})")
 
 
 def _send(connection, outcome: Outcome) -> bool:
@@ -126,6 +125,14 @@ def _child(connection, function: Callable, args: tuple, memory: int | None, pare
     finally:
         connection.close()
         os._exit(0)
+
+
+def _first_line(error: Exception) -> str:
+    """A library's message as one short line (SymPy's run over several, with advice for
+    programmers); its class name when it has none."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _start(function: Callable, args: tuple, memory: int | None):

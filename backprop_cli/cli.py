@@ -21,7 +21,7 @@ from . import __version__
 from .commands import COMMANDS, all_options
 from .commands.base import Command, Option, Request, View
 from .errors import BackpropError, BudgetError, ExitCode, UsageError, as_error, exit_code
-from .terminal import Terminal
+from .terminal import Terminal, prepare_standard_streams
 
 VARIABLE_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True,
                     "help_option_names": ["-h", "--help"]}
@@ -72,6 +72,34 @@ def _parameter(option: Option, command: Command) -> inspect.Parameter:
                              annotation=kind)
 
 
+class _ExpressionCommand(typer.core.TyperCommand):
+    """A command whose arguments may start with '-' ('-x*y', '-h*x', a value -2): such a
+    token is an argument, never a cluster of short options. Only a declared short option
+    given alone ('-h', '-o') is one, and the value of a declared option stays its value."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        import click
+
+        params = [p for p in self.get_params(ctx) if isinstance(p, click.Option)]
+        names = {name for p in params for name in (*p.opts, *p.secondary_opts)}
+        takes_value = {name for p in params if not p.is_flag for name in p.opts}
+        shielded: dict[str, str] = {}
+        given: list[str] = []
+        for k, token in enumerate(args):
+            if token == "--":
+                given.extend(args[k:])
+                break
+            if (token[:1] == "-" and token[:2] != "--" and len(token) > 1
+                    and token not in names and (not given or given[-1] not in takes_value)):
+                key = f"\0{len(shielded)}"  # argv can never hold a NUL: no clash
+                shielded[key] = token
+                token = key
+            given.append(token)
+        rest = super().parse_args(ctx, given)
+        ctx.args = [shielded.get(arg, arg) for arg in ctx.args]
+        return [shielded.get(arg, arg) for arg in rest]
+
+
 def _register(command: Command) -> None:
     """A Typer command whose parameters are the spec's declared options."""
     def run(ctx: typer.Context, **values: Any) -> None:
@@ -85,7 +113,7 @@ def _register(command: Command) -> None:
                            **{p.name: p.annotation for p in parameters}}
     run.__doc__ = command.help
     app.command(name=command.name, help=command.help, context_settings=VARIABLE_OPTIONS,
-                options_metavar=command.usage)(run)
+                options_metavar=command.usage, cls=_ExpressionCommand)(run)
 
 
 for _command in COMMANDS:
@@ -189,9 +217,11 @@ def _print_warnings(warnings, terminal: Terminal) -> None:
     if warnings:
         from rich.text import Text
 
+        from .errors import one_line
+
         text = Text()
         for line in warnings:
-            text.append("warning: ", style="bold yellow").append(line + "\n")
+            text.append("warning: ", style="bold yellow").append(one_line(line) + "\n")
         terminal.console(stderr=True).print(text, end="", soft_wrap=True)
 
 
@@ -223,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
 
         own_the_process()
     args = sys.argv[1:] if argv is None else argv
+    prepare_standard_streams()
     terminal = Terminal()
     try:
         code = app(args=args, prog_name="backprop", standalone_mode=False, obj=terminal)
@@ -263,7 +294,10 @@ def _wants_json(args: list[str]) -> bool:
 
 def _usage_error(error, args: list[str], terminal: Terminal) -> int:
     """One line on stderr for a click usage error (and the JSON error document if asked)."""
-    message = " ".join(dict.fromkeys(_sentences(error.format_message())))
+    sentences = list(dict.fromkeys(_sentences(error.format_message())))
+    if any(part.startswith("Did you mean") for part in sentences):  # typer's and click's
+        sentences = [part for part in sentences if not part.startswith("(Did you mean")]
+    message = " ".join(sentences)
     if not message:  # no arguments at all: the help was printed
         terminal.error("error: give a command, e.g. backprop grad 'x*y + tanh(x)' --x 1 --y 2")
         return ExitCode.BAD_INPUT

@@ -83,7 +83,10 @@ def _number(value, precision: int) -> ExactNumber:
     text = str(value)
     if len(text) > MAX_EXACT_TEXT:
         text = text[:MAX_EXACT_TEXT - 3] + "..."
-    decimal = value.evalf(precision)
+    try:
+        decimal = value.evalf(precision)
+    except (ValueError, ArithmeticError, TypeError):  # mpmath: outside the domain (erfinv(2))
+        decimal = sympy.nan
     if decimal == sympy.oo:
         decimal_text = "inf"
     elif decimal == -sympy.oo:

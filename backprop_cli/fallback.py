@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import cache
 
 from .deadline import time_limit
+from .errors import BackpropError
 from .ops import OPS, REAL, Op
 
 FALLBACK_SECONDS = 1.0
@@ -72,6 +73,8 @@ def sympy_op_for_node(node_op: str) -> Op:
 
 
 _BUILDING: set[tuple[str, int]] = set()
+# Failures that say the run is out of time or memory, not that SymPy's function is unusable.
+_EXHAUSTION = (TimeoutError, MemoryError, RecursionError, BackpropError)
 
 
 def _usable(name: str, arity: int) -> bool:
@@ -89,6 +92,12 @@ def sympy_op(name: str, arity: int) -> Op | None:
     _BUILDING.add((name, arity))
     try:
         return _build(name, arity)
+    except _EXHAUSTION:
+        raise
+    except Exception:  # SymPy's functions fail in every way on real symbols
+        # (motzkin's ValueError, chebyshevt_root's AttributeError, multigamma's printer
+        # error): such a function is not usable here, which the parser says in one line.
+        return None
     finally:
         _BUILDING.discard((name, arity))
 
@@ -103,7 +112,9 @@ def _build(name: str, arity: int) -> Op | None:
     for symbol in symbols:
         try:
             derivative = expression.diff(symbol)
-        except (NotImplementedError, TypeError, ValueError, ArithmeticError):
+        except _EXHAUSTION:
+            raise
+        except Exception:  # no derivative SymPy can give
             derivative = None
         if derivative is not None and derivative.has(sympy.Derivative, sympy.Subs):
             derivative = None

@@ -51,6 +51,15 @@ _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 # Greek capitals and a few small letters that are drawn exactly like Latin ones.
 _CONFUSABLE_GREEK = set("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοϲϳ")
 _ALLOWED_SCRIPTS = ("LATIN", "GREEK")
+# Names are made of ordinary (cased) letters. Latin and Greek also hold phonetic, modifier and
+# numeral signs (Unicode categories Lo, Lm, Nl) that read as punctuation or digits: ǃ is a
+# click, not '!'; ǀ is not '|'; ʔ is not '?'. They are refused, and so are the cased letters
+# below, drawn like a digit or a mark.
+_LETTER_CATEGORIES = ("Lu", "Ll", "Lt")
+_DRAWN_LIKE = {**dict.fromkeys("Ƨƨ", "the digit 2"), **dict.fromkeys("ȜȝƷꜪꜫ", "the digit 3"),
+               **dict.fromkeys("Ꜭꜭ", "the digit 4"), **dict.fromkeys("Ƽƽ", "the digit 5"),
+               **dict.fromkeys("Ƅƅ", "the digit 6"), **dict.fromkeys("Ɂɂ", "'?'"),
+               **dict.fromkeys("Ꞌꞌ", "an apostrophe")}
 # Letters that pass as another letter in most fonts: two names that differ only by these
 # (ν1 and v1, ɑ and a) would look like one variable while being two.
 _SKELETON = str.maketrans("αɑıινορκτυχωγϲ", "aaiivopktuxwyc")
@@ -255,10 +264,23 @@ def _check_name(name: str, text: str, pos: int) -> None:
                 f"look-alike character {char!r} ({label}) at {where}: it looks like a Latin "
                 "letter; type the Latin letter, or use a Greek letter that looks distinct"
             )
+        category = unicodedata.category(char)
+        if label.startswith("MODIFIER LETTER") or (
+                label.startswith(_ALLOWED_SCRIPTS) and category not in _LETTER_CATEGORIES):
+            kind = "numeral" if category == "Nl" else "phonetic or modifier"
+            raise ParseError(
+                f"look-alike character {char!r} ({label}) at {where}: a {kind} sign, not a "
+                "letter, that reads as punctuation or a digit; names use ordinary letters"
+            )
         if not label.startswith(_ALLOWED_SCRIPTS):
             raise ParseError(
                 f"look-alike character {char!r} ({label}) at {where}: names may use Latin and "
                 "Greek letters only; retype it on a Latin keyboard"
+            )
+        if char in _DRAWN_LIKE:
+            raise ParseError(
+                f"look-alike character {char!r} ({label}) at {where}: it is drawn like "
+                f"{_DRAWN_LIKE[char]}; use another letter"
             )
 
 

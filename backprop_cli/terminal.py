@@ -6,6 +6,10 @@ it to the app (`app(..., obj=terminal)`), so nothing needs to capture the real s
 
 from __future__ import annotations
 
+import codecs
+import errno
+import io
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -55,7 +59,15 @@ class Terminal:
             buffer.write(data)
 
     def error(self, message: str) -> None:
-        self.err.write(message + "\n")
+        """One line on standard error, control characters escaped; when even that cannot be
+        written there is nowhere left to say so, and the exit code still tells."""
+        from .errors import one_line
+
+        try:
+            self.err.write(one_line(message) + "\n")
+            self.err.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -63,3 +75,69 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+ESCAPE_ERRORS = "backprop-escape"
+
+
+def _escape(error: UnicodeError) -> tuple[str, int]:
+    """Characters the stream's encoding cannot show, as \\uXXXX escapes (surrogate pairs
+    above U+FFFF): readable in text and valid inside a JSON string."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    out = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), error.end
+
+
+codecs.register_error(ESCAPE_ERRORS, _escape)
+
+
+class ClosedStream(io.TextIOBase):
+    """A standard stream whose descriptor was closed when the process started (`>&-`): every
+    read or write fails as a closed descriptor does, so the command can say it could not
+    write its output rather than fail on a missing `sys.stdout`."""
+
+    def __init__(self, name: str, fd: int) -> None:
+        super().__init__()
+        self._name, self._fd = name, fd
+
+    def _closed(self, *args, **kwargs):
+        raise OSError(errno.EBADF, f"standard {self._name} is closed")
+
+    write = read = readline = _closed
+
+    @property
+    def buffer(self) -> ClosedStream:
+        return self
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+def prepare_standard_streams() -> None:
+    """Make the process's streams safe to print anything on: a descriptor closed at start is
+    held open on /dev/null (so no file opened later takes its number), standard input and
+    output then fail as closed when used, standard error discards (there is nowhere else to
+    report to, and stdout must keep only the command's output); text an encoding cannot
+    show (PYTHONIOENCODING=ascii, an unpaired surrogate from argv) is written escaped."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        if name == "stderr":
+            setattr(sys, name, open(fd, "w", encoding="utf-8", closefd=False))
+        else:
+            setattr(sys, name, ClosedStream("input" if fd == 0 else "output", fd))
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=ESCAPE_ERRORS)

@@ -83,9 +83,15 @@ def log1p(a):
 
 def real(function):
     """The function where its value is real; NaN where SymPy would give a complex number,
-    as float64 does (log(-1) is undefined, not i*pi)."""
+    as float64 does (log(-1) is undefined, not i*pi), or refuses numbers outside the
+    function's domain (hermite(-3, x) raises ValueError)."""
     def real_valued(*args):
-        value = function(*args)
+        try:
+            value = function(*args)
+        except (ValueError, ArithmeticError, TypeError):
+            if all(getattr(a, "is_number", False) for a in args):
+                return sympy.nan
+            raise
         if value.is_number and (value is sympy.zoo or value.has(sympy.I)):
             return sympy.nan
         return value
@@ -101,6 +107,8 @@ def atan2(a, b):
 
 
 def undefined(value) -> bool:
+    if isinstance(value, float):  # the engine's NaN for an op that failed
+        return value != value
     return value is sympy.nan or (value.is_number and (value is sympy.zoo
                                                         or value.has(sympy.I)))
 

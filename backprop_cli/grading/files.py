@@ -51,12 +51,19 @@ def _table_from_csv(text: str, name: str) -> list[TableRow]:
     import io
 
     reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-    if "node" not in fields or not ({"value", "adjoint"} & set(fields)):
-        raise InputError(f"{name}: the CSV needs a header with node and value and/or adjoint "
-                         f"columns (found: {', '.join(fields) or 'nothing'})")
-    reader.fieldnames = fields
-    return [table_row(record, f"{name} line {number + 2}") for number, record in enumerate(reader)]
+    try:
+        fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+        if "node" not in fields or not ({"value", "adjoint"} & set(fields)):
+            raise InputError(f"{name}: the CSV needs a header with node and value and/or "
+                             f"adjoint columns (found: {', '.join(fields) or 'nothing'})")
+        reader.fieldnames = fields
+        return [table_row(record, f"{name} line {reader.line_num}") for record in reader]
+    except csv.Error as error:
+        reason = str(error)
+        if "field limit" in reason:
+            reason = f"a field is longer than {csv.field_size_limit():,} characters"
+        raise InputError(f"{name} line {reader.line_num + 1}: not a readable CSV row ({reason})"
+                         ) from None
 
 
 def _table_from_json(text: str, name: str) -> list[TableRow]:

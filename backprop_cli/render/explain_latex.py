@@ -1,17 +1,17 @@
 """Explanation → LaTeX: an align* block of both sweeps and tabulars of the three tables.
 
-The output is a fragment to paste into a document that loads amsmath."""
+The output is a fragment to paste into a document that loads amsmath (and the T1 font
+encoding, when a name has a letter only T1 has: its first line says so)."""
 
 from __future__ import annotations
 
 from ..explain import Explanation
-from .latex_math import bar, escape_text, latex_id, number, tree_to_latex
+from .latex_math import bar, escape_text, latex_id, needs_t1, number, tree_to_latex
 
 
 def render(explanation: Explanation, digits: int = 6) -> str:
     """The fragment; every formula is printed from a tree, so it is valid LaTeX."""
-    lines = ["% backprop explain: needs \\usepackage{amsmath}",
-             "\\paragraph{Forward sweep}", "\\begin{align*}"]
+    lines = ["\\paragraph{Forward sweep}", "\\begin{align*}"]
     rows = [f"{latex_id(name)} &= {number(value, digits)}" for name, value in explanation.at]
     for step in explanation.forward:
         rows.append(f"{latex_id(step.node)} &= {tree_to_latex(step.formula)} = "
@@ -34,7 +34,11 @@ def render(explanation: Explanation, digits: int = 6) -> str:
     lines.append(" \\\\\n".join(rows) if rows else "&")
     lines.append("\\end{align*}")
     lines += _tables(explanation, digits)
-    return "\n".join(lines) + "\n"
+    body = "\n".join(lines) + "\n"
+    needs = "\\usepackage{amsmath}"
+    if needs_t1(body):  # letters such as ą, đ, þ, ŋ
+        needs += " and \\usepackage[T1]{fontenc}"
+    return f"% backprop explain: needs {needs}\n" + body
 
 
 def _factor(value: float | None, digits: int) -> str:

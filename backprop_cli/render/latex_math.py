@@ -13,8 +13,9 @@ _GREEK = {
     "ζ": r"\zeta", "η": r"\eta", "θ": r"\theta", "ι": r"\iota", "κ": r"\kappa",
     "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu", "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho",
     "σ": r"\sigma", "τ": r"\tau", "υ": r"\upsilon", "φ": r"\phi", "χ": r"\chi", "ψ": r"\psi",
-    "ω": r"\omega", "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta", "Λ": r"\Lambda",
-    "Ξ": r"\Xi", "Π": r"\Pi", "Σ": r"\Sigma", "Φ": r"\Phi", "Ψ": r"\Psi", "Ω": r"\Omega",
+    "ω": r"\omega", "ς": r"\varsigma", "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta",
+    "Λ": r"\Lambda", "Ξ": r"\Xi", "Π": r"\Pi", "Σ": r"\Sigma", "Φ": r"\Phi", "Ψ": r"\Psi",
+    "Ω": r"\Omega",
 }
 _NAMED_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
                 "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi",
@@ -54,9 +55,7 @@ def latex_id(node_id: str) -> str:
         base = _GREEK[base]
     elif any(char in _GREEK or not char.isascii() for char in base):
         # Mixed names: each Greek letter as its own group ({\Delta}x), accents in \text.
-        parts = [("{" + _GREEK[char] + "}") if char in _GREEK else
-                 (r"\text{" + _accented(char) + "}" if not char.isascii() else
-                  escape_text(char)) for char in base]
+        parts = [_mixed_part(char) for char in base]
         base = "".join(parts) if len(base) == 1 else r"\mathit{" + "".join(parts) + "}"
     elif len(base) > 1:
         base = r"\mathit{" + escape_text(base) + "}"
@@ -65,17 +64,42 @@ def latex_id(node_id: str) -> str:
     return f"{base}_{{{index}}}" if index else base
 
 
+def _mixed_part(char: str) -> str:
+    if char in _GREEK:
+        return "{" + _GREEK[char] + "}"
+    if char.isascii():
+        return escape_text(char)
+    greek = _greek_accented(char)
+    return "{" + greek + "}" if greek is not None else r"\text{" + _accented(char) + "}"
+
+
+# Text accents by combining mark; \k (ogonek) and the letters marked T1 below exist only in
+# the T1 font encoding, which the fragment's first line then asks for.
 _ACCENTS = {"\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=",
             "\u0306": "u", "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H",
-            "\u030c": "v", "\u0327": "c", "\u0328": "k"}
+            "\u030c": "v", "\u0323": "d", "\u0327": "c", "\u0328": "k", "\u0331": "b"}
+# Math accents for Greek letters (ά → \\acute{\\alpha}).
+_MATH_ACCENTS = {"\u0300": "grave", "\u0301": "acute", "\u0304": "bar", "\u0306": "breve",
+                 "\u0308": "ddot", "\u0342": "tilde"}
 
 
 _LETTERS = {"ß": r"\ss{}", "æ": r"\ae{}", "Æ": r"\AE{}", "ø": r"\o{}", "Ø": r"\O{}",
-            "œ": r"\oe{}", "Œ": r"\OE{}", "ł": r"\l{}", "Ł": r"\L{}", "đ": r"\dj{}"}
+            "œ": r"\oe{}", "Œ": r"\OE{}", "ł": r"\l{}", "Ł": r"\L{}",
+            # T1 only:
+            "đ": r"\dj{}", "Đ": r"\DJ{}", "ð": r"\dh{}", "Ð": r"\DH{}", "þ": r"\th{}",
+            "Þ": r"\TH{}", "ŋ": r"\ng{}", "Ŋ": r"\NG{}"}
+T1_ONLY = re.compile(r"\\(?:k|dj|DJ|dh|DH|th|TH|ng|NG)(?![A-Za-z])")
+
+
+def needs_t1(latex: str) -> bool:
+    """Whether LaTeX text uses letters or accents that only the T1 font encoding has."""
+    return T1_ONLY.search(latex) is not None
 
 
 def _accented(text: str) -> str:
-    """Accented Latin letters as plain-ASCII LaTeX accent commands: é → \\'{e}."""
+    """Accented Latin letters as plain-ASCII LaTeX accent commands: é → \\'{e}. A letter
+    pdflatex has no command for (ɐ, a Greek letter with breathings, a mark without a text
+    accent) is written [U+0250]: it compiles, and two different names never look the same."""
     import unicodedata
 
     out = []
@@ -87,12 +111,27 @@ def _accented(text: str) -> str:
             out.append(_LETTERS[char])
             continue
         base, *marks = unicodedata.normalize("NFD", char)
-        letter = escape_text(base) if base.isascii() else "?"
+        if not base.isascii() or not all(mark in _ACCENTS for mark in marks):
+            out.append(f"[U+{ord(char):04X}]")
+            continue
+        letter = escape_text(base)
         for mark in marks:
-            letter = "\\" + _ACCENTS.get(mark, "") + "{" + letter + "}" if mark in _ACCENTS \
-                else letter
-        out.append(letter if base.isascii() else f"[U+{ord(char):04X}]")
+            letter = "\\" + _ACCENTS[mark] + "{" + letter + "}"
+        out.append(letter)
     return "".join(out)
+
+
+def _greek_accented(char: str) -> str | None:
+    """A Greek letter with math accents (ά → \\acute{\\alpha}), or None if it has others."""
+    import unicodedata
+
+    base, *marks = unicodedata.normalize("NFD", char)
+    if base not in _GREEK or not marks or not all(mark in _MATH_ACCENTS for mark in marks):
+        return None
+    letter = _GREEK[base]
+    for mark in marks:
+        letter = "\\" + _MATH_ACCENTS[mark] + "{" + letter + "}"
+    return letter
 
 
 def bar(node_id: str) -> str:

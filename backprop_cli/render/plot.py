@@ -34,8 +34,18 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
         title += "   (undefined over the whole range)"
     plt.title(title)
     plt.xlabel(result.variable)
-    text = plt.build()
-    plt.clear_figure()
+    try:
+        text = plt.build()
+    except (OverflowError, ValueError, ZeroDivisionError):
+        # plotext scales by the span of the numbers: spans near float64's limits (values
+        # near 1e308, a range of 1e-320) overflow inside it.
+        from ..errors import InputError
+
+        raise InputError("the numbers of this sweep are too close to the limits of float64 "
+                         "for the terminal plot to scale; use --format csv or --format json, "
+                         "or another range") from None
+    finally:
+        plt.clear_figure()
     return text if color else _ANSI.sub("", text)
 
 
