@@ -116,18 +116,11 @@ def test_exact_mode_where_sympy_refuses_the_numbers_is_undefined(text, at):
 def test_claimed_numbers_beyond_float64_are_refused(tmp_path):
     # 1e999 rounded at its own decimals needed 10.0**999: OverflowError reached the user.
     line = refused("check", "x*y", "--at", "x=1,y=2", "--expect", "d/dx=1e999")
-    assert "1e999 is beyond the range of float64" in line
+    assert "d/dx=1e999': the number is too large for a float64 number" in line
     table = tmp_path / "answers.csv"
     table.write_text("node,value,adjoint\nx,1,2\ny,-1e999,1\n")
     line = refused("check", "x*y", "--at", "x=1,y=2", "--table", str(table))
-    assert f"{table} line 3: value -1e999 is beyond the range of float64" in line
-
-
-def test_a_claim_rounded_to_a_power_of_ten_beyond_float64_is_graded():
-    # 0e400 is 0 to the nearest 10**400: every finite true value rounds to it.
-    result = invoke("check", "x*y", "--at", "x=1,y=2", "--expect", "d/dx=0e400", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert strict_json(result.stdout)["verdict"] == "correct"
+    assert f"{table} line 3: value '-1e999' is too large for a float64 number" in line
 
 
 @pytest.mark.parametrize(("text", "span"), [("exp(x)", "0:1000"), ("x", "0:1e-320"),
