@@ -7,7 +7,8 @@ the result to the renderer of the chosen format, and map the outcome to an exit 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,21 @@ class View:
     digits: int
     terminal: Terminal
     output: str | None = None  # a file to write to instead of standard output
+
+    @contextmanager
+    def stream(self) -> Iterator:
+        """Where a renderer that writes as it goes (a long sweep) writes: the output file, or
+        standard output. A file that cannot be written is an input error."""
+        if self.output is None:
+            yield self.terminal.out
+            return
+        from ..errors import InputError
+
+        try:
+            with open(self.output, "w", encoding="utf-8") as handle:
+                yield handle
+        except OSError as failure:
+            raise InputError(f"cannot write {self.output}: {failure.strerror}") from None
 
 
 @dataclass
