@@ -77,6 +77,13 @@ class Request:
         return self._source
 
 
+def table_chosen(request: Request) -> bool:
+    """Whether the output is the terminal table (not --json or another format)."""
+    chosen = request.options.get("output_format")
+    return not request.options.get("json_output") and getattr(chosen, "value", chosen) in (
+        None, "table")
+
+
 def _never(result: Any, request: Request) -> bool:
     return False
 
