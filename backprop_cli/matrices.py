@@ -182,8 +182,8 @@ def _hessian_work(variables: int, ops: Sequence[str]) -> None:
 
 def _weighted(ops: Sequence[str]) -> str:
     calls = fallback_nodes(ops)
-    return (f" (and {calls:,} calls of SymPy functions, each counted as {FALLBACK_COST} "
-            "nodes)" if calls else "")
+    return (f" (and {calls:,} call{'s' if calls != 1 else ''} of SymPy functions, each "
+            f"counted as {FALLBACK_COST} nodes)" if calls else "")
 
 
 def _table_fits(rows: int, columns: int, max_entries: int | None, fewer: str) -> None:

@@ -12,16 +12,18 @@ from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
 from .errors import InputError, LimitError
 from .forward_mode import program_and_point
 from .gradient import leaf_values, missing_message
-from .graph import Graph
+from .graph import Graph, fallback_nodes, work_size
 from .parse import format_program
 from .result import SCHEMA_VERSION, label, number
 
 MAX_SWEEP_POINTS = 10_000_000
 # Nodes × points, with each chunk counted as CHUNK_OVERHEAD more points (a chunk costs one
-# NumPy call per node whatever its length): about 7 ns each on a 2-core machine, so the
-# limit is about 20 s of evaluation.
+# NumPy call per node whatever its length) and a node calling a SymPy function (mpmath, one
+# point at a time, 50-600 µs) as FALLBACK_COST nodes: about 7 ns each on a 2-core machine, so
+# the limit is about 15-30 s of evaluation.
 MAX_SWEEP_WORK = 2_000_000_000
 CHUNK_OVERHEAD = 700
+FALLBACK_COST = 50_000
 CHUNK = 8_192  # points per chunk, at most: larger chunks fall out of the CPU caches
 CHUNK_BYTES = 64 * 1024**2  # memory for one chunk of every node's values and adjoints
 BYTES_PER_NODE_POINT = 24  # measured peak: about 15 (value, adjoint and temporaries)
@@ -115,10 +117,13 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     if missing:
         raise InputError(missing_message(missing[0]))
     chunk = chunk_size(len(graph))
-    work = sweep_work(len(graph), points, chunk)
+    work = sweep_work(work_size(graph.ops, FALLBACK_COST), points, chunk)
     if work > MAX_SWEEP_WORK:
-        raise LimitError(f"sweep: {points:,} points × {len(graph):,} nodes is too much work "
-                         f"({work:,} node-points with the per-chunk cost; at most "
+        calls = fallback_nodes(graph.ops)
+        weighted = (f" and {calls:,} call{'s' if calls != 1 else ''} of SymPy functions, "
+                    f"each counted as {FALLBACK_COST:,} nodes," if calls else "")
+        raise LimitError(f"sweep: {points:,} points × {len(graph):,} nodes{weighted} is too "
+                         f"much work ({work:,} node-points with the per-chunk cost; at most "
                          f"{MAX_SWEEP_WORK:,}); use fewer --points or a smaller program")
     fixed = tuple((name, point[name]) for name in graph.variable_names if name != variable)
     unused = tuple(f"variable {name!r} was given a value but is not used; it is ignored"
