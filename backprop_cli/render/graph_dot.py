@@ -98,7 +98,7 @@ def _graphviz_caps() -> None:
     import resource
 
     for kind, cap in ((resource.RLIMIT_AS, GRAPHVIZ_MEMORY_BYTES),
-                      (resource.RLIMIT_CPU, GRAPHVIZ_SECONDS + 5)):
+                      (resource.RLIMIT_CPU, int(GRAPHVIZ_SECONDS) + 5)):
         _, hard = resource.getrlimit(kind)  # a lower limit already set stays
         cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
         resource.setrlimit(kind, (cap, cap))
