@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from .errors import BackpropError, InputError
+from .errors import BackpropError, InputError, LimitError
 from .gradient import evaluate, float_point
 from .graph import Graph, build_graph
 from .parse import Program, Statement, format_program, parse_constant, parse_program
@@ -30,6 +30,8 @@ def grad(
     point = {name: value_of(name, value) for name, value in at.items()}
     program = parse_program(text, given=frozenset(at))
     graph = build_graph(program)
+    if exact:
+        _exact_fits(graph)
     result = evaluate(graph, point, warnings=_warnings(graph, program, point))
     result = replace(result, parsed=format_program(program))
     if exact:
@@ -41,13 +43,23 @@ def grad(
     return result
 
 
+def _exact_fits(graph: Graph) -> None:
+    from .exact import MAX_EXACT_NODES
+
+    if len(graph) > MAX_EXACT_NODES:
+        raise LimitError(f"--exact computes with SymPy numbers for programs of up to "
+                         f"{MAX_EXACT_NODES:,} nodes (this one has {len(graph):,}); leave out "
+                         "--exact, or use a smaller program")
+
+
 def _with_exact(graph: Graph, result: Result, at: Mapping, precision: int,
                 timeout: float) -> Result:
     """Attach exact values and adjoints, computed by SymPy in a bounded process."""
     from .bounded import run_bounded
-    from .exact import evaluate_exact
+    from .exact import EXACT_MEMORY_BYTES, evaluate_exact
 
-    outcome = run_bounded(evaluate_exact, (graph, dict(at), precision), timeout)
+    outcome = run_bounded(evaluate_exact, (graph, dict(at), precision), timeout,
+                          memory=EXACT_MEMORY_BYTES)
     if not outcome.ok:
         return replace(result, warnings=result.warnings + (
             f"exact mode: SymPy {outcome.reason}; the float64 values are shown",))

@@ -19,6 +19,10 @@ from .graph import Graph, build_graph
 from .parse import Program, Statement, parse_constant
 
 MAX_EXACT_TEXT = 200
+# About 1.3 KB and 65 µs per node with small numbers; exact rationals grow with the program
+# (x = 1/3 through a chain of products), so the SymPy process also has its own caps.
+MAX_EXACT_NODES = 50_000
+EXACT_MEMORY_BYTES = 1024**3
 
 
 @dataclass(frozen=True)

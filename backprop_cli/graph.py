@@ -8,15 +8,20 @@ never collide with a user's name; constants are named by their literal text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .engine import CONST, VAR, liveness
 from .errors import LimitError
-from .parse import Program
+from .ops import OPS
+from .parse import Program, parse_program
 from .rules import formula_template
 
 _LEAVES = frozenset(("var", "ref", "const"))
 MAX_NODES = 500_000
+# Each call of a SymPy function outside the op table may take up to a second (fallback.py).
+MAX_FALLBACK_NODES = 20
+PREFIX_CHARS_PER_NODE = 24  # how much of a long program `nodes_beyond` reads per node allowed
 _DONE = ("done",)
 
 
@@ -150,6 +155,11 @@ def build_graph(program: Program) -> Graph:
         output = builder.lower(statement.tree, statement.target)
         if statement.target is not None:
             builder.statements[statement.target] = output
+    calls = fallback_nodes(builder.ops)
+    if calls > MAX_FALLBACK_NODES:
+        raise LimitError(f"the program calls SymPy's functions outside the op table (such as "
+                         f"gamma or erfinv) {calls:,} times; at most {MAX_FALLBACK_NODES} calls "
+                         "per program, as each may take up to a second to evaluate")
     formulas, patterns = _describe(builder)
     return Graph(
         ids=tuple(builder.ids),
@@ -164,6 +174,35 @@ def build_graph(program: Program) -> Graph:
         output=output,
         source=program.source,
     )
+
+
+def nodes_beyond(text: str, limit: int, given: frozenset[str] = frozenset()) -> int | None:
+    """A quick refusal for commands with a small node limit: the node count of the program's
+    first statements (at most PREFIX_CHARS_PER_NODE × limit characters) when that alone is
+    over `limit`, a lower bound of the whole program's; otherwise None. A prefix's graph is a
+    part of the program's, so this never refuses a program within the limit."""
+    prefix = text
+    if len(text) > PREFIX_CHARS_PER_NODE * limit:
+        head = text[:PREFIX_CHARS_PER_NODE * limit]
+        prefix = head[:max(head.rfind("\n"), head.rfind(";"), 0)]
+    if not prefix.strip():
+        return None
+    try:
+        count = len(build_graph(parse_program(prefix, given)))
+    except Exception:  # noqa: BLE001 - the full parse reports any error with its context
+        return None
+    return count if count > limit else None
+
+
+def fallback_nodes(ops: Sequence[str]) -> int:
+    """How many nodes call a SymPy function outside the op table (evaluated with mpmath)."""
+    return sum(1 for op in ops if op not in OPS and op != VAR and op != CONST)
+
+
+def work_size(ops: Sequence[str], fallback_cost: int) -> int:
+    """The size of a graph for a work estimate: a node calling a SymPy function counts as
+    `fallback_cost` nodes (mpmath in Python against a table op's arithmetic)."""
+    return len(ops) + (fallback_cost - 1) * fallback_nodes(ops)
 
 
 def _describe(builder: _Builder) -> tuple[tuple[str, ...], tuple[tuple | None, ...]]:

@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .backends.trace import Tape, Traced, partials_of
 from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
-from .errors import InputError
+from .errors import InputError, LimitError
 from .forward_mode import program_and_point
 from .gradient import evaluate, leaf_values, node_flags
-from .graph import Graph
+from .graph import Graph, fallback_nodes, work_size
 from .ops import op_named
-from .parse import format_program
+from .parse import check_size, format_program
 from .result import SCHEMA_VERSION, nonfinite_labels, number
 from .status import NOT_A_NUMBER
 
 MAX_HESSIAN_NODES = 100_000
-MAX_HESSIAN_WORK = 5_000_000  # variables × nodes of the traced reverse sweep
+# Work limits, measured on a 2-core machine: a variable's reverse sweep costs about 0.5 µs
+# per node of the traced sweep, an output's about 1.5 µs per node of the program, so either
+# limit is about 20 s. A node calling a SymPy function counts as FALLBACK_COST nodes.
+MAX_HESSIAN_WORK = 30_000_000  # variables × nodes of the traced reverse sweep
+MAX_JACOBIAN_WORK = 10_000_000  # outputs × nodes of the program
+FALLBACK_COST = 400
+MAX_TABLE_ENTRIES = 10_000  # a matrix drawn as a table (rendering 10^6 cells takes seconds)
 
 
 @dataclass(frozen=True)
@@ -55,17 +61,35 @@ class Matrix:
         return document
 
 
-_FINAL_TUPLE = re.compile(r"[;\n]\s*\(?\s*([^\W\d]\w*(?:\s*,\s*[^\W\d]\w*)+)\s*\)?\s*$")
+_NAME = re.compile(r"[^\W\d]\w*")
 
 
-def jacobian(text: str, at: Mapping, outputs: list[str] | None = None) -> Matrix:
+def final_tuple(text: str) -> tuple[str, list[str]] | None:
+    """A final tuple of statement names (`...; a, b` or `...; (a, b)`) split off the program:
+    the text before it and the names. One pass over the text (no backtracking regex)."""
+    stripped = text.rstrip()
+    cut = max(stripped.rfind(";"), stripped.rfind("\n"))
+    if cut < 0:
+        return None
+    tail = stripped[cut + 1:].strip()
+    tail = tail[1:] if tail.startswith("(") else tail
+    tail = tail[:-1] if tail.endswith(")") else tail
+    names = [part.strip() for part in tail.split(",")]
+    if len(names) < 2 or not all(_NAME.fullmatch(name) for name in names):
+        return None
+    return text[:cut], names
+
+
+def jacobian(text: str, at: Mapping, outputs: list[str] | None = None,
+             max_entries: int | None = None) -> Matrix:
     """One reverse sweep per output. Outputs are `outputs`, else a final tuple of statement
-    names (`...; a, b`), else the last statement."""
-    match = _FINAL_TUPLE.search(text)
-    if match is not None:
-        if outputs is None:
-            outputs = [name.strip() for name in match.group(1).split(",")]
-        text = text[:match.start()]
+    names (`...; a, b`), else the last statement. With `max_entries`, a matrix larger than
+    that is refused before any sweep."""
+    check_size(text)
+    found = final_tuple(text)
+    if found is not None:
+        text, names_in_text = found
+        outputs = outputs if outputs is not None else names_in_text
     program, graph, point = program_and_point(text, at)
     names = outputs or [graph.ids[graph.output]]
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
@@ -73,6 +97,14 @@ def jacobian(text: str, at: Mapping, outputs: list[str] | None = None) -> Matrix
         if name not in position:
             raise InputError(f"output {name!r} is not a node of the program "
                              f"(statements: {', '.join(sorted(program.defined_names))})")
+    work = len(names) * work_size(graph.ops, FALLBACK_COST)
+    if work > MAX_JACOBIAN_WORK:
+        raise LimitError(f"jacobian: {len(names):,} outputs × {len(graph):,} nodes"
+                         f"{_weighted(graph.ops)} is too much work (at most "
+                         f"{MAX_JACOBIAN_WORK:,}); ask for fewer outputs with --output, or "
+                         "use a smaller program")
+    _table_fits(len(names), len(graph.variables), max_entries,
+                "--output with fewer outputs")
     values = run_forward(compile_tape(graph.ops, graph.inputs, graph.output),
                          leaf_values(graph, point))
     rows = []
@@ -89,39 +121,75 @@ def jacobian(text: str, at: Mapping, outputs: list[str] | None = None) -> Matrix
                   tuple(warnings))
 
 
-def hessian(text: str, at: Mapping) -> Matrix:
-    """Second derivatives by reverse over reverse on the engine."""
+def hessian(text: str, at: Mapping, wrt: Sequence[str] | None = None,
+            max_entries: int | None = None) -> Matrix:
+    """Second derivatives by reverse over reverse on the engine: of every variable, or of the
+    variables in `wrt` (the rows and columns of those). The work, variables × nodes of the
+    traced reverse sweep, is estimated before any sweep and refused beyond the limit."""
     program, graph, point = program_and_point(text, at)
     if len(graph) > MAX_HESSIAN_NODES:
-        raise InputError(f"hessian works on programs of up to {MAX_HESSIAN_NODES:,} nodes "
+        raise LimitError(f"hessian works on programs of up to {MAX_HESSIAN_NODES:,} nodes "
                          f"(this one has {len(graph):,})")
+    chosen = _chosen_variables(graph, wrt)
+    n = len(chosen)
+    # The traced sweep holds the program, so the program's size is a lower bound of it.
+    _hessian_work(n, graph.ops)
+    _table_fits(n, n, max_entries, "--wrt to ask for fewer variables")
     result = evaluate(graph, point)
-    variables = graph.variable_names
+    names = tuple(graph.ids[i] for i in chosen)
     live = graph.live()
     if any(live[i] and node.status in NOT_A_NUMBER for i, node in enumerate(result.nodes)):
-        n = len(variables)
         nan_rows = tuple((math.nan,) * n for _ in range(n))
-        return Matrix("hessian", format_program(program), result.at, variables, variables,
+        return Matrix("hessian", format_program(program), result.at, names, names,
                       nan_rows, result.warnings)
     tape, adjoints = reverse_sweep_graph(graph, [node.value for node in result.nodes])
-    work = len(tape.ops) * len(variables)
-    if work > MAX_HESSIAN_WORK:
-        raise InputError(f"this Hessian needs {len(variables):,} sweeps over "
-                         f"{len(tape.ops):,} nodes; the limit is {MAX_HESSIAN_WORK:,} in all")
+    _hessian_work(n, tape.ops)
     rows = []
-    for i in graph.variables:
+    for i in chosen:
         row = adjoints.get(i)
         if row is None or tape.is_constant(row):
             # A constant first derivative has second derivatives 0, unless it is itself
             # undefined (a partial SymPy does not know).
             known = row is None or tape.values[row] == tape.values[row]
-            rows.append((0.0 if known else math.nan,) * len(variables))
+            rows.append((0.0 if known else math.nan,) * n)
             continue
         second = compile_tape(tape.ops, tape.inputs, row)
         sweep, _ = run_reverse(second, tape.values, row, keep_partials=False)
-        rows.append(tuple(sweep[j] for j in graph.variables))
-    return Matrix("hessian", format_program(program), result.at, variables, variables,
+        rows.append(tuple(sweep[j] for j in chosen))
+    return Matrix("hessian", format_program(program), result.at, names, names,
                   _undefined_together(rows), result.warnings)
+
+
+def _chosen_variables(graph: Graph, wrt: Sequence[str] | None) -> list[int]:
+    """The node numbers of the variables asked for (all of them without `wrt`)."""
+    if not wrt:
+        return list(graph.variables)
+    position = {graph.ids[i]: i for i in graph.variables}
+    for name in wrt:
+        if name not in position:
+            raise InputError(f"--wrt: {name!r} is not a variable of the program (variables: "
+                             f"{', '.join(graph.variable_names) or 'none'})")
+    return [position[name] for name in dict.fromkeys(wrt)]
+
+
+def _hessian_work(variables: int, ops: Sequence[str]) -> None:
+    work = variables * work_size(ops, FALLBACK_COST)
+    if work > MAX_HESSIAN_WORK:
+        raise LimitError(f"hessian: {variables:,} variables × {len(ops):,} nodes"
+                         f"{_weighted(ops)} is too much work (at most {MAX_HESSIAN_WORK:,}); "
+                         "use --wrt to ask for fewer variables, or a smaller program")
+
+
+def _weighted(ops: Sequence[str]) -> str:
+    calls = fallback_nodes(ops)
+    return (f" (and {calls:,} call{'s' if calls != 1 else ''} of SymPy functions, each "
+            f"counted as {FALLBACK_COST} nodes)" if calls else "")
+
+
+def _table_fits(rows: int, columns: int, max_entries: int | None, fewer: str) -> None:
+    if max_entries is not None and rows * columns > max_entries:
+        raise LimitError(f"the table shows matrices of up to {max_entries:,} entries (this one "
+                         f"is {rows:,} × {columns:,}); use --json, or {fewer}")
 
 
 def _undefined_together(rows: list[tuple[float, ...]]) -> tuple[tuple[float, ...], ...]:

@@ -100,7 +100,7 @@ class Program:
 
 def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> Program:
     """Parse an expression or program; `given` are the names the user gives values to."""
-    _check_size(text)
+    check_size(text)
     given = frozenset(given)
     tokens = _fast_tokenize(text)
     if tokens is not None:
@@ -141,7 +141,8 @@ def parse_constant(text: str) -> tuple:
     return tree
 
 
-def _check_size(text: str) -> None:
+def check_size(text: str) -> None:
+    """Refuse input beyond the size limits (characters, statement length, statements)."""
     if len(text) > MAX_PROGRAM_CHARS:
         raise LimitError(
             f"input is {len(text):,} characters; the limit is {MAX_PROGRAM_CHARS:,} "

@@ -1,45 +1,96 @@
 """The output and its derivative by one variable over a range, on NumPy arrays: the engine's
-forward and reverse loops with the array backend, in chunks of points."""
+forward and reverse loops with the array backend, in chunks of points small enough that a
+chunk of every node's values stays within a fixed amount of memory."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 
 from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
-from .errors import InputError
+from .errors import InputError, LimitError
 from .forward_mode import program_and_point
 from .gradient import leaf_values, missing_message
-from .graph import Graph
+from .graph import Graph, fallback_nodes, work_size
 from .parse import format_program
 from .result import SCHEMA_VERSION, label, number
 
 MAX_SWEEP_POINTS = 10_000_000
-CHUNK = 65_536
+# Nodes × points, with each chunk counted as CHUNK_OVERHEAD more points (a chunk costs one
+# NumPy call per node whatever its length) and a node calling a SymPy function (mpmath, one
+# point at a time, 50-600 µs) as FALLBACK_COST nodes: about 7 ns each on a 2-core machine, so
+# the limit is about 15-30 s of evaluation.
+MAX_SWEEP_WORK = 2_000_000_000
+CHUNK_OVERHEAD = 700
+FALLBACK_COST = 50_000
+CHUNK = 8_192  # points per chunk, at most: larger chunks fall out of the CPU caches
+CHUNK_BYTES = 64 * 1024**2  # memory for one chunk of every node's values and adjoints
+BYTES_PER_NODE_POINT = 24  # measured peak: about 15 (value, adjoint and temporaries)
+ROWS_PER_WRITE = 65_536  # points converted to text at a time by the streaming writers
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """The output and its derivative by one variable over a range (NaN marks a gap)."""
+    """The output and its derivative by one variable at `points` evenly spaced values from
+    `start` to `stop` (NaN marks a gap). The x values are computed when asked for, exactly as
+    numpy.linspace computes them, so a long sweep holds only its two result columns."""
 
     expression: str
     variable: str
     fixed: tuple[tuple[str, float], ...]
-    x: object  # numpy arrays
-    value: object
+    start: float
+    stop: float
+    points: int
+    value: object  # numpy arrays
     derivative: object
     output: str
 
     warnings: tuple[str, ...] = ()
 
+    @property
+    def x(self):
+        """All x values (numpy.linspace(start, stop, points))."""
+        return self.x_at(0, self.points)
+
+    def x_at(self, begin: int = 0, end: int | None = None, indices=None):
+        """The x values of points begin..end-1 (or of an index array), bit for bit those of
+        numpy.linspace: k × step + start, the last point exactly `stop`."""
+        import numpy as np
+
+        k = (np.arange(begin, end, dtype=float) if indices is None
+             else np.asarray(indices, dtype=float))
+        last = k == self.points - 1
+        div = self.points - 1
+        with np.errstate(all="ignore"):
+            delta = np.subtract(self.stop, self.start, dtype=float)
+            step = delta / div
+            if step == 0:  # a step below the smallest float: numpy divides first (gh-5437)
+                k /= div
+                k *= delta
+            else:
+                k *= step
+            k += self.start
+        k[last] = self.stop
+        return k
+
+    def columns(self, rows: int = ROWS_PER_WRITE) -> Iterator[tuple]:
+        """(x, value, derivative) arrays of consecutive slices of at most `rows` points."""
+        for begin in range(0, self.points, rows):
+            end = min(begin + rows, self.points)
+            yield self.x_at(begin, end), self.value[begin:end], self.derivative[begin:end]
+
+    def header(self) -> dict:
+        """The JSON document's fields before the columns."""
+        return {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
+                "variable": self.variable, "at": {k: number(v) for k, v in self.fixed},
+                "output": self.output}
+
     def to_dict(self) -> dict:
         def column(array) -> list:
             return [float(v) if math.isfinite(v) else None for v in array.tolist()]
 
-        document = {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
-                    "variable": self.variable, "at": {k: number(v) for k, v in self.fixed},
-                    "output": self.output, "x": column(self.x), "value": column(self.value),
+        document = {**self.header(), "x": column(self.x), "value": column(self.value),
                     "derivative": column(self.derivative), "warnings": list(self.warnings)}
         labels = {name: [label(v) for v in array.tolist()]
                   for name, array in (("value", self.value), ("derivative", self.derivative))
@@ -49,12 +100,9 @@ class Sweep:
         return document
 
 
-
 def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
           points: int) -> Sweep:
     """Evaluate value and derivative at `points` evenly spaced values of `variable`."""
-    import numpy as np
-
     if not 2 <= points <= MAX_SWEEP_POINTS:
         raise InputError(f"--points must be between 2 and {MAX_SWEEP_POINTS:,}")
     if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(stop - start)) \
@@ -68,20 +116,56 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     missing = [name for name in graph.variable_names if name not in point]
     if missing:
         raise InputError(missing_message(missing[0]))
-    with np.errstate(all="ignore"):
-        xs = np.linspace(start, stop, points)
-    arrays = {name: (xs if name == variable else point[name]) for name in graph.variable_names}
-    value, derivative = vector_pass(graph, arrays, variable)
+    chunk = chunk_size(len(graph))
+    work = sweep_work(work_size(graph.ops, FALLBACK_COST), points, chunk)
+    if work > MAX_SWEEP_WORK:
+        calls = fallback_nodes(graph.ops)
+        weighted = (f" and {calls:,} call{'s' if calls != 1 else ''} of SymPy functions, "
+                    f"each counted as {FALLBACK_COST:,} nodes," if calls else "")
+        raise LimitError(f"sweep: {points:,} points × {len(graph):,} nodes{weighted} is too "
+                         f"much work ({work:,} node-points with the per-chunk cost; at most "
+                         f"{MAX_SWEEP_WORK:,}); use fewer --points or a smaller program")
     fixed = tuple((name, point[name]) for name in graph.variable_names if name != variable)
     unused = tuple(f"variable {name!r} was given a value but is not used; it is ignored"
                    for name in point if name not in graph.variable_names)
-    return Sweep(format_program(program), variable, fixed, xs, value, derivative,
-                 graph.ids[graph.output], unused)
+    result = Sweep(format_program(program), variable, fixed, start, stop, points, None, None,
+                   graph.ids[graph.output], unused)
+    others = dict(fixed)
+
+    def part(begin: int, end: int) -> dict:
+        return {**others, variable: result.x_at(begin, end)}
+
+    value, derivative = _chunked_pass(graph, variable, points, chunk, part)
+    return replace(result, value=value, derivative=derivative)
 
 
-def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = CHUNK):
-    """Value and d output / d wrt over NumPy arrays of points, in chunks so memory stays at
-    (nodes × chunk) floats. Undefined points are NaN (IEEE), never errors."""
+def chunk_size(nodes: int) -> int:
+    """Points per chunk: every node's value and adjoint for a chunk fit in CHUNK_BYTES."""
+    return max(1, min(CHUNK, CHUNK_BYTES // (BYTES_PER_NODE_POINT * max(nodes, 1))))
+
+
+def sweep_work(nodes: int, points: int, chunk: int) -> int:
+    """The estimated cost of a sweep in node-points, each chunk's fixed cost included."""
+    return nodes * (points + -(-points // chunk) * CHUNK_OVERHEAD)
+
+
+def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int | None = None):
+    """Value and d output / d wrt over NumPy arrays of points (scalars stay fixed), in chunks
+    so memory stays bounded. Undefined points are NaN (IEEE), never errors."""
+    import numpy as np
+
+    length = max(np.size(v) for v in point.values())
+
+    def part(begin: int, end: int) -> dict:
+        return {name: (given[begin:end] if np.ndim(given) else given)
+                for name, given in point.items()}
+
+    return _chunked_pass(graph, wrt, length, chunk or chunk_size(len(graph)), part)
+
+
+def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part):
+    """The engine on the array backend over `length` points, `chunk` at a time; `part(begin,
+    end)` gives the variables' values of those points."""
     import numpy as np
 
     from .backends import array_backend
@@ -89,15 +173,15 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = CHUNK):
     backend = array_backend()
     tape = compile_tape(graph.ops, graph.inputs, graph.output, backend)
     position = {graph.ids[i]: i for i in graph.variables}
-    length = max(np.size(v) for v in point.values())
     value_out = np.empty(length)
     derivative_out = np.empty(length)
     with np.errstate(all="ignore"):
         for start in range(0, length, chunk):
             stop = min(start + chunk, length)
-            part = {name: (np.asarray(given[start:stop], dtype=float) if np.ndim(given)
-                           else np.float64(given)) for name, given in point.items()}
-            values = run_forward(tape, leaf_values(graph, part, backend))
+            given = {name: (np.asarray(values, dtype=float) if np.ndim(values)
+                            else np.float64(values))
+                     for name, values in part(start, stop).items()}
+            values = run_forward(tape, leaf_values(graph, given, backend))
             adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values,
                                       graph.output, keep_partials=False)
             value_out[start:stop] = np.broadcast_to(values[graph.output], (stop - start,))
@@ -105,4 +189,5 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int = CHUNK):
             derivative_out[start:stop] = np.broadcast_to(derivative, (stop - start,))
             # Where the value is undefined, so is its derivative.
             derivative_out[start:stop][np.isnan(value_out[start:stop])] = np.nan
+            del values, adjoints
     return value_out, derivative_out

@@ -1,5 +1,6 @@
 """Benchmark backprop-cli: cold start, engine passes, the end-to-end run of a large program, the
-sweep, and the Hessian and Jacobian against grad.
+sweep, the Hessian and Jacobian against grad, and hostile inputs against the time and memory
+budget.
 
     python benchmarks/bench.py [--quick] [--repeat N] [--sizes 1000,10000,100000] [--profile]
 
@@ -21,6 +22,7 @@ import platform
 import pstats
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +48,9 @@ JACOBIAN_NODES = 10_000
 BACKWARD_TARGET = 2.0  # backward / forward
 END_TO_END_TARGET = 3.0  # seconds, 10^5-node program through the CLI
 END_TO_END_TARGET_NODES = 100_000
+
+BUDGET_SECONDS = 60.0  # the defaults of the per-command budget (--time-limit, --memory-limit)
+BUDGET_BYTES = 2 * 1024**3
 
 EXAMPLE = ["grad", "x*y + tanh(x)", "--x", "1", "--y", "2"]
 POINT = {"x": "0.5", "y": "-1.25", "w": "0.75"}
@@ -581,6 +586,147 @@ def bench_jacobian(runs: int, nodes: int = JACOBIAN_NODES) -> None:
           f"{ratio:.2f}x")
 
 
+# ----------------------------------------------------------------------------------------------
+# 7. Hostile inputs: each one a real process, against the budget
+
+
+def dense_program(statements: int) -> str:
+    """About 8 nodes per statement, quickly: `h{i} = tanh(h{i-1}*x + y)*exp(...)/(...)`."""
+    lines = ["h0 = x*y"] + [f"h{i} = tanh(h{i - 1}*x + y)*exp(h{i - 1} - y)/(x + h{i - 1})"
+                            for i in range(1, statements)]
+    return "\n".join(lines) + "\n"
+
+
+def hessian_program(variables: int) -> tuple[str, list[str]]:
+    """A chain through `variables` variables (about 11 traced nodes per variable), and the
+    --at option giving all of them."""
+    lines = ["h0 = tanh(x0*x1)"] + [f"h{i} = tanh(x{i}*h{i - 1} + x{(i + 1) % variables})"
+                                    for i in range(1, variables)]
+    at = ",".join(f"x{i}={0.1 + 0.001 * i:g}" for i in range(variables))
+    return "\n".join(lines) + "\n", ["--at", at]
+
+
+def slow_fallback_program(calls: int) -> str:
+    """`calls` statements summed, each calling a SymPy function outside the op table (a
+    Bessel function of a huge order, evaluated by mpmath)."""
+    lines = [f"h{i} = besselj(1e7 + {i}.5, x)" + (f" + h{i - 1}" if i else "")
+             for i in range(calls)]
+    return "\n".join(lines) + "\n"
+
+
+def measured_run(argv: list[str], limit: float) -> tuple[float, int, int, str]:
+    """Wall time, peak RSS in bytes (of the process or its largest waited-for child, from
+    wait4's rusage), exit code, and the last line of stderr; killed after `limit` seconds."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=err, start_new_session=True)
+        killed = False
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if not killed and time.perf_counter() - start > limit:
+                os.killpg(process.pid, signal.SIGKILL)
+                killed = True
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        process.returncode = code = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        lines = err.read().decode(errors="replace").strip().splitlines()
+    last = f"killed after {limit:.0f} s" if killed else (lines[-1] if lines else "")
+    return elapsed, usage.ru_maxrss * 1024, code, last
+
+
+def hostile_cases(folder: Path, quick: bool) -> list[tuple[str, list[str]]]:
+    """(what, argv) of every hostile case: large inputs each command must refuse quickly or
+    finish within the budget."""
+    def program(name: str, text: str) -> str:
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    cli = cli_prefix()
+    point = _point_options()
+    sweep_nodes, sweep_points, csv_points = (300, 10_000, 100_000) if quick else (
+        3_000, 65_536, 10_000_000)
+    variables = 100 if quick else 1_000
+    huge = program("huge.bp", dense_program(7_000 if quick else 50_000))
+    sweep_program = program("sweep.bp", program_of_size(sweep_nodes))
+    small = program("small.bp", program_of_size(100))
+    hessian_text, hessian_at = hessian_program(variables)
+    hessian_file = program("hessian.bp", hessian_text)
+    many_text, many_at = hessian_program(2_500 if not quick else 300)
+    many_file = program("hessian_many.bp", many_text)
+    jacobian_text = program_of_size(14_000 if not quick else 1_000)
+    names = [line.partition(" = ")[0] for line in jacobian_text.strip().splitlines()]
+    jacobian_nodes = len(build_graph(parse_program(jacobian_text)))
+    jacobian_file = program("jacobian.bp", jacobian_text)
+    backtracking = program("tuple.bp", "a = x" + "\n " * 30_000 + "a, b\n")
+    sweep_x = ["--x", "-2:2", "--y", "0.5", "--w", "0.1"]
+    cases = [
+        (f"sweep {sweep_nodes:,} nodes × {sweep_points:,} points --json",
+         [*cli, "sweep", "--file", sweep_program, *sweep_x, "--points", str(sweep_points),
+          "--json"]),
+        (f"sweep 100 nodes × {csv_points:,} points to CSV",
+         [*cli, "sweep", "--file", small, *sweep_x, "--points", str(csv_points), "--format",
+          "csv"]),
+        (f"sweep {sweep_nodes:,} nodes × 10,000,000 points (refused)",
+         [*cli, "sweep", "--file", sweep_program, *sweep_x, "--points", "10000000"]),
+        (f"hessian {variables:,} variables (table)",
+         [*cli, "hessian", "--file", hessian_file, *hessian_at]),
+        (f"hessian {variables:,} variables --json",
+         [*cli, "hessian", "--file", hessian_file, *hessian_at, "--json"]),
+        (f"hessian {len(many_at[1].split(',')):,} variables --json",
+         [*cli, "hessian", "--file", many_file, *many_at, "--json"]),
+        (f"jacobian {min(2_000, len(names)):,} outputs × {jacobian_nodes:,} nodes",
+         [*cli, "jacobian", "--file", jacobian_file, *point, "--output",
+          ",".join(names[-2_000:]), "--json"]),
+        (f"jacobian final tuple after {60_000:,} characters of blank lines",
+         [*cli, "jacobian", "--file", backtracking, "--x", "1", "--json"]),
+        ("grad --exact on the large program",
+         [*cli, "grad", "--file", huge, "--x", "0.5", "--y", "-1.25", "--exact", "--json"]),
+        ("explain the large program", [*cli, "explain", "--file", huge, "--x", "0.5", "--y",
+                                       "-1.25"]),
+        ("graph (ascii) of the large program", [*cli, "graph", "--file", huge]),
+        ("grad with 100 calls of SymPy functions (refused)",
+         [*cli, "grad", "--file", program("slow.bp", slow_fallback_program(100)), "--x", "2"]),
+    ]
+    if not quick:
+        cases.append(("grad with 20 calls of SymPy functions (the most allowed)",
+                      [*cli, "grad", "--file", program("slow20.bp", slow_fallback_program(20)),
+                       "--x", "2"]))
+    if not quick and shutil.which("dot"):
+        graphviz = program("graphviz.bp", program_of_size(2_000))
+        cases.append(("graph --format svg of 2,000 nodes (Graphviz)",
+                      [*cli, "graph", "--file", graphviz, "--format", "svg", "-o",
+                       str(folder / "graph.svg")]))
+    return cases
+
+
+def bench_hostile(quick: bool) -> bool:
+    """Every case as a real process: wall time and peak RSS against the budget. A case is
+    within budget when it finished (succeeded, or was refused with one line and exit 2)
+    within both."""
+    heading(f"7. Hostile inputs against the budget ({BUDGET_SECONDS:.0f} s, "
+            f"{BUDGET_BYTES / 1024**3:.0f} GiB)" + (" [quick: small variants]" if quick else ""))
+    rows, all_within = [], True
+    with tempfile.TemporaryDirectory() as folder:
+        for what, argv in hostile_cases(Path(folder), quick):
+            elapsed, peak, code, last = measured_run(argv, 2 * BUDGET_SECONDS)
+            finished = code == 0 or (code == 2 and last.startswith("error: "))
+            within = finished and elapsed <= BUDGET_SECONDS and peak <= BUDGET_BYTES
+            all_within &= within
+            outcome = "ok" if code == 0 else f"exit {code}"
+            rows.append([what, outcome, f"{elapsed:.2f}", f"{peak / 1024**2:,.0f}",
+                         "yes" if within else "NO"])
+            if code != 0:
+                rows.append([f"    {last[:90]}", "", "", "", ""])
+    print_table(["case", "result", "wall s", "peak MB", "within"], rows)
+    print(f"  every case within budget: {verdict(all_within)}")
+    return all_within
+
+
 def parse_sizes(text: str) -> list[int]:
     sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
     if not sizes or sizes[0] < 10:
@@ -600,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 " end to end uses the largest")
     parser.add_argument("--sweep-points", type=int, default=1_000_000, metavar="N",
                         help="points of the sweep benchmark (default 1,000,000)")
+    parser.add_argument("--hostile-only", action="store_true",
+                        help="run only section 7, the hostile inputs")
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of the largest end-to-end run, in process")
     args = parser.parse_args(argv)
@@ -611,6 +759,9 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     machine_report()
+    if args.hostile_only:
+        bench_hostile(args.quick)
+        return 0
     bench_cold_start(rounds)
     programs = {size: program_of_size(size) for size in args.sizes}
     bench_engine(programs, engine_runs)
@@ -620,6 +771,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_sweep(args.sweep_points, max(2, e2e_runs))
     bench_hessian(max(3, e2e_runs), HESSIAN_SIZES if not args.quick else (300, 600))
     bench_jacobian(max(3, e2e_runs), JACOBIAN_NODES if not args.quick else 1_000)
+    bench_hostile(args.quick)
     print()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"done in {time.perf_counter() - started:.1f} s; load average now {load}")

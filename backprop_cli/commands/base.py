@@ -7,7 +7,8 @@ the result to the renderer of the chosen format, and map the outcome to an exit 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,21 @@ class View:
     terminal: Terminal
     output: str | None = None  # a file to write to instead of standard output
 
+    @contextmanager
+    def stream(self) -> Iterator:
+        """Where a renderer that writes as it goes (a long sweep) writes: the output file, or
+        standard output. A file that cannot be written is an input error."""
+        if self.output is None:
+            yield self.terminal.out
+            return
+        from ..errors import InputError
+
+        try:
+            with open(self.output, "w", encoding="utf-8") as handle:
+                yield handle
+        except OSError as failure:
+            raise InputError(f"cannot write {self.output}: {failure.strerror}") from None
+
 
 @dataclass
 class Request:
@@ -59,6 +75,13 @@ class Request:
 
             self._source = read_source(self.expression, self.file)
         return self._source
+
+
+def table_chosen(request: Request) -> bool:
+    """Whether the output is the terminal table (not --json or another format)."""
+    chosen = request.options.get("output_format")
+    return not request.options.get("json_output") and getattr(chosen, "value", chosen) in (
+        None, "table")
 
 
 def _never(result: Any, request: Request) -> bool:

@@ -14,13 +14,22 @@ HELP = ("Explain the chain rule step by step: the evaluation trace, the forward 
 def call(request: Request):
     from ..api import grad
     from ..explain import explain
+    from ..graph import nodes_beyond
 
-    result = grad(request.source(), request.point)
+    source = request.source()
+    at_least = nodes_beyond(source, MAX_EXPLAINED_NODES, frozenset(request.point))
+    if at_least is not None:
+        raise _too_large(f"at least {at_least:,}")
+    result = grad(source, request.point)
     if len(result.nodes) > MAX_EXPLAINED_NODES:
-        raise InputError(f"explain writes out every step for programs of up to "
-                         f"{MAX_EXPLAINED_NODES:,} nodes (this one has "
-                         f"{len(result.nodes):,}); use grad --json for large programs")
+        raise _too_large(f"{len(result.nodes):,}")
     return explain(result, request.options["wrt"], request.options["digits"])
+
+
+def _too_large(count: str) -> InputError:
+    return InputError(f"explain writes out every step for programs of up to "
+                      f"{MAX_EXPLAINED_NODES:,} nodes (this one has {count}); use grad --json "
+                      "for large programs")
 
 
 SPEC = Command(

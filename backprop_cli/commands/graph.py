@@ -13,6 +13,14 @@ def call(request: Request):
     from .. import api
 
     source = request.source()
+    chosen = request.options.get("output_format")
+    if getattr(chosen, "value", chosen) in (None, "ascii"):
+        from ..graph import nodes_beyond
+        from ..render.graph_ascii import MAX_DRAWN_NODES, too_large
+
+        at_least = nodes_beyond(source, MAX_DRAWN_NODES, frozenset(request.point))
+        if at_least is not None:
+            raise too_large(f"at least {at_least:,}")
     return api.grad(source, request.point) if request.point else api.structure(source)
 
 

@@ -70,12 +70,16 @@ def _edge_label(node: NodeResult, edge: Edge, digits: int) -> Text:
 MAX_DRAWN_NODES = 2_000
 
 
-def show(result: Result, view) -> Tree:
-    """The terminal drawing, for graphs small enough to read."""
+def too_large(count: str):
+    """The error for a graph too large to draw in the terminal (`count`: its node count)."""
     from ..errors import InputError
 
+    return InputError(f"the terminal drawing is for graphs of up to {MAX_DRAWN_NODES:,} nodes "
+                      f"(this one has {count}); use --format dot or mermaid")
+
+
+def show(result: Result, view) -> Tree:
+    """The terminal drawing, for graphs small enough to read."""
     if len(result.nodes) > MAX_DRAWN_NODES:
-        raise InputError(f"the terminal drawing is for graphs of up to {MAX_DRAWN_NODES:,} "
-                         f"nodes (this one has {len(result.nodes):,}); use --format dot or "
-                         "mermaid")
+        raise too_large(f"{len(result.nodes):,}")
     return render(result, view.digits)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 
-from ..errors import BackpropError
+from ..errors import BackpropError, LimitError
 from ..result import Edge, NodeResult, Result
 from .table import fmt
+
+# Graphviz's layout grows faster than the graph (500 nodes with labelled edges can take
+# minutes and gigabytes), so `dot` runs with caps of its own.
+GRAPHVIZ_SECONDS = 30
+GRAPHVIZ_MEMORY_BYTES = 1024**3
 
 
 def quote(text: str) -> str:
@@ -56,7 +62,7 @@ def render(result: Result, digits: int = 6) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_image(dot_text: str, image_format: str) -> bytes:
+def to_image(dot_text: str, image_format: str, nodes: int) -> bytes:
     """Run Graphviz's dot; a missing Graphviz is a clear error naming what to install."""
     executable = shutil.which("dot")
     if executable is None:
@@ -66,15 +72,36 @@ def to_image(dot_text: str, image_format: str) -> bytes:
             "graphviz), or use --format dot", code="missing_tool")
     try:
         completed = subprocess.run([executable, f"-T{image_format}"], input=dot_text.encode(),
-                                   capture_output=True, timeout=60, check=False)
+                                   capture_output=True, timeout=GRAPHVIZ_SECONDS, check=False,
+                                   preexec_fn=_graphviz_caps)
     except subprocess.TimeoutExpired:
-        raise BackpropError("Graphviz's dot took longer than 60 s", code="missing_tool"
-                            ) from None
+        raise _over_cap(f"time cap of {GRAPHVIZ_SECONDS} s", nodes) from None
     if completed.returncode != 0:
         message = completed.stderr.decode(errors="replace").strip().splitlines()
+        if completed.returncode == -signal.SIGXCPU:
+            raise _over_cap(f"time cap of {GRAPHVIZ_SECONDS} s", nodes)
+        if completed.returncode < 0 or any("memory" in line.lower() for line in message):
+            raise _over_cap(f"memory cap of {GRAPHVIZ_MEMORY_BYTES / 1024**2:,.0f} MiB", nodes)
         raise BackpropError(f"Graphviz's dot failed: {message[0] if message else 'no message'}",
                             code="internal_error")
     return completed.stdout
+
+
+def _over_cap(cap: str, nodes: int) -> LimitError:
+    return LimitError(f"Graphviz's dot stopped at its {cap} while laying out {nodes:,} nodes; "
+                      "draw a smaller program, or use --format dot and run Graphviz yourself")
+
+
+def _graphviz_caps() -> None:
+    """In the child, before exec: the memory cap, and a CPU cap as a second line of defence
+    behind the timeout."""
+    import resource
+
+    for kind, cap in ((resource.RLIMIT_AS, GRAPHVIZ_MEMORY_BYTES),
+                      (resource.RLIMIT_CPU, int(GRAPHVIZ_SECONDS) + 5)):
+        _, hard = resource.getrlimit(kind)  # a lower limit already set stays
+        cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+        resource.setrlimit(kind, (cap, cap))
 
 
 def show(result: Result, view) -> str:
@@ -82,7 +109,7 @@ def show(result: Result, view) -> str:
 
 
 def show_svg(result: Result, view) -> bytes:
-    return to_image(render(result, view.digits), "svg")
+    return to_image(render(result, view.digits), "svg", len(result.nodes))
 
 
 def show_png(result: Result, view) -> bytes:
@@ -91,4 +118,4 @@ def show_png(result: Result, view) -> bytes:
 
     if view.output is None and view.terminal.out_is_tty:
         raise InputError("a PNG is binary: give -o FILE (or pipe the output to a file)")
-    return to_image(render(result, view.digits), "png")
+    return to_image(render(result, view.digits), "png", len(result.nodes))

@@ -33,3 +33,42 @@ def show(result, view) -> str:
     """Any result's JSON document (each result type's `to_dict` is its contract)."""
     return dumps(result.to_dict())
 
+
+
+def show_sweep(sweep, view) -> None:
+    """A sweep's document written a slice of points at a time: the same text as `show` gives
+    (json.dumps of `to_dict()`), without ever holding the whole document or its lists."""
+    import numpy as np
+
+    from ..result import label
+
+    def numbers(array) -> str:
+        if np.isfinite(array).all():
+            return repr(array.tolist())[1:-1]  # the float reprs json.dumps writes, in C
+        return ", ".join([repr(v) if v == v and abs(v) != float("inf") else "null"
+                          for v in array.tolist()])
+
+    def labels(array) -> str:
+        return ", ".join(["null" if (found := label(v)) is None else f'"{found}"'
+                          for v in array.tolist()])
+
+    def write_list(out, name: str, index: int, items) -> None:
+        out.write(f"{dumps(name)}: [")
+        separator = ""
+        for columns in sweep.columns():
+            out.write(separator + items(columns[index]))
+            separator = ", "
+        out.write("]")
+
+    with view.stream() as out:
+        out.write(dumps(sweep.header())[:-1])
+        for index, name in enumerate(("x", "value", "derivative")):
+            out.write(", ")
+            write_list(out, name, index, numbers)
+        out.write(f", \"warnings\": {dumps(list(sweep.warnings))}")
+        flagged = [(index, name) for index, name in ((1, "value"), (2, "derivative"))
+                   if not np.isfinite(getattr(sweep, name)).all()]
+        for k, (index, name) in enumerate(flagged):
+            out.write(', "nonfinite": {' if k == 0 else ", ")
+            write_list(out, name, index, labels)
+        out.write("}}\n" if flagged else "}\n")

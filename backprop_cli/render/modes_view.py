@@ -59,16 +59,27 @@ def render_matrix(result: Matrix, digits: int = 6) -> Group:
     return Group(Text(f"at {at}"), table)
 
 
+def _cell(value: float) -> str:
+    return repr(value) if value == value and abs(value) != float("inf") else ""
+
+
+def csv_lines(result: Sweep):
+    """The header, then blocks of x,value,derivative rows; undefined points are empty cells."""
+    import numpy as np
+
+    yield f"{result.variable},value,derivative"
+    cell = _cell
+    for xs, values, derivatives in result.columns():
+        rows = zip(xs.tolist(), values.tolist(), derivatives.tolist(), strict=True)
+        if np.isfinite(values).all() and np.isfinite(derivatives).all():
+            yield "\n".join([f"{x!r},{y!r},{d!r}" for x, y, d in rows])
+        else:
+            yield "\n".join([f"{x!r},{cell(y)},{cell(d)}" for x, y, d in rows])
+
+
 def render_csv(result: Sweep) -> str:
     """x,value,derivative rows; undefined points are empty cells."""
-    def cell(value: float) -> str:
-        return repr(value) if value == value and abs(value) != float("inf") else ""
-
-    lines = [f"{result.variable},value,derivative"]
-    for x, y, d in zip(result.x.tolist(), result.value.tolist(), result.derivative.tolist(),
-                       strict=True):
-        lines.append(f"{x!r},{cell(y)},{cell(d)}")
-    return "\n".join(lines)
+    return "\n".join(csv_lines(result))
 
 
 def show_forward(result: ForwardMode, view) -> Group:
@@ -79,5 +90,8 @@ def show_matrix(result: Matrix, view) -> Group:
     return render_matrix(result, view.digits)
 
 
-def show_csv(result: Sweep, view) -> str:
-    return render_csv(result)
+def show_csv(result: Sweep, view) -> None:
+    """The CSV written a block of rows at a time, so a long sweep never exists as one text."""
+    with view.stream() as out:
+        for block in csv_lines(result):
+            out.write(block + "\n")

@@ -28,7 +28,7 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
             plt.plot(xs_part, ys_part, marker=marker, label=name if first else None,
                      color=None if color else "default")
             first = False
-    plt.xlim(float(result.x[0]), float(result.x[-1]))
+    plt.xlim(result.start, result.stop)
     title = f"{label} = {result.expression.replace(chr(10), '; ')}"
     if not any(v == v and abs(v) != float("inf") for v in value):
         title += "   (undefined over the whole range)"
@@ -57,12 +57,12 @@ def _thinned(result: Sweep, columns: int) -> tuple[list, list, list]:
     would spend seconds on a million points. Every undefined point still makes a gap."""
     import numpy as np
 
-    count = len(result.x)
+    count = result.points
     if count <= columns:
         return result.x.tolist(), result.value.tolist(), result.derivative.tolist()
     keep = np.unique(np.concatenate([np.linspace(0, count - 1, columns).astype(int),
                                      np.flatnonzero(~np.isfinite(result.value))[:columns]]))
-    return (result.x[keep].tolist(), result.value[keep].tolist(),
+    return (result.x_at(indices=keep).tolist(), result.value[keep].tolist(),
             result.derivative[keep].tolist())
 
 
