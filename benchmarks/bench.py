@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from backprop_cli import api
+from backprop_cli import api, budget
 from backprop_cli.engine import compile_tape, run_forward, run_reverse
 from backprop_cli.gradient import evaluate, leaf_values
 from backprop_cli.graph import build_graph
@@ -49,8 +49,8 @@ BACKWARD_TARGET = 2.0  # backward / forward
 END_TO_END_TARGET = 3.0  # seconds, 10^5-node program through the CLI
 END_TO_END_TARGET_NODES = 100_000
 
-BUDGET_SECONDS = 60.0  # the defaults of the per-command budget (--time-limit, --memory-limit)
-BUDGET_BYTES = 2 * 1024**3
+BUDGET_SECONDS = budget.DEFAULT_SECONDS  # what every command gets unless told otherwise
+BUDGET_BYTES = budget.DEFAULT_MEMORY
 
 EXAMPLE = ["grad", "x*y + tanh(x)", "--x", "1", "--y", "2"]
 POINT = {"x": "0.5", "y": "-1.25", "w": "0.75"}

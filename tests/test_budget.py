@@ -143,13 +143,15 @@ def test_time_budget_from_the_environment(tmp_path):
 
 
 def test_memory_budget_ends_a_hungry_run_with_one_line(tmp_path):
-    program = tmp_path / "chain.bp"
-    program.write_text(chain(3_000))
-    result = run("sweep", "--file", str(program), "--x", "0:1", "--points", "65536",
-                 "--format", "csv", "--memory-limit", "300M")
+    # 150,000 statements need about 300 MiB: over the smallest budget allowed
+    program = tmp_path / "wide.bp"
+    program.write_text("\n".join(f"z{k} = x*y" for k in range(150_000)) + "\no = z0 + z1")
+    result = run("grad", "--file", str(program), "--x", "0.5", "--y", "1", "--json",
+                 "--memory-limit", "256M")
     assert result.returncode == 2
     line = one_line(result.stderr)
-    assert "memory budget of 300 MiB" in line and "--memory-limit" in line
+    assert "memory budget of 256 MiB" in line and "--memory-limit" in line
+    assert json.loads(result.stdout)["error"]["code"] == "budget_exceeded"
 
 
 def test_a_computation_stuck_in_c_is_ended_by_the_cpu_timer():

@@ -422,6 +422,9 @@ def test_explanation_adjoints_are_sums_of_their_terms_and_match_sympy(case):
         if step.seed:
             continue
         products = [term.consumer_adjoint * term.local for term in step.terms]
+        if not all(math.isfinite(p) for p in products):  # a NaN term (atan2(0, 0)) stays NaN
+            assert not math.isfinite(step.adjoint), step
+            continue
         assert math.isclose(step.adjoint, math.fsum(products), rel_tol=1e-12,
                             abs_tol=1e-12 * math.fsum(abs(p) for p in products)), step
         for term in step.terms:
@@ -437,6 +440,8 @@ def test_explanation_adjoints_are_sums_of_their_terms_and_match_sympy(case):
     substitution = {SYMBOLS[v]: value for v, value in point.items()}
     for name, value in gradient.items():
         want = float(sp.diff(output_sym, SYMBOLS[name]).evalf(subs=substitution))
+        if math.isnan(want) and math.isnan(value):
+            continue
         assert math.isclose(value, want, rel_tol=1e-9, abs_tol=1e-9 * scale), (name, text)
         if name in steps:
             assert steps[name].adjoint == value
