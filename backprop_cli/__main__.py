@@ -1,6 +1,6 @@
 """`python -m backprop_cli` runs the same CLI as the `backprop` command."""
 
-from .cli import main
+from .console import main
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import resource
 import signal
 import sys
 import threading
@@ -36,6 +35,7 @@ class Outcome(NamedTuple):
     reason: str | None = None
 
 
+STARTED = "started"  # a worker's word that it has begun the task it was given
 CRASHED = Outcome(False, code="crashed", reason="the process stopped unexpectedly")
 MEMORY = Outcome(False, code="memory", reason="ran out of its memory allowance")
 
@@ -69,13 +69,9 @@ def _as_child(parent: int, memory: int | None) -> None:
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # the parent died before the death signal was set
         os._exit(1)
-    if memory is None:
-        from .budget import current
+    from .budget import cap_address_space, current
 
-        memory = current().memory
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    cap_address_space(current().memory if memory is None else memory)
 
 
 def _fork(target: Callable, args: tuple):
@@ -172,7 +168,7 @@ def _worker(connection, function: Callable, memory: int | None, parent: int) -> 
                 args = connection.recv()
             except (EOFError, OSError):
                 break
-            if not _send(connection, _outcome(function, args)):
+            if not _send(connection, STARTED) or not _send(connection, _outcome(function, args)):
                 break
     finally:
         os._exit(0)
@@ -192,6 +188,8 @@ class _Worker:
         finally:
             child_end.close()
         self.task: tuple[int, float] | None = None
+        self.args: tuple = ()
+        self.started = False  # the worker said it has begun the task
 
     def give(self, index: int, args: tuple, due: float) -> bool:
         """Send a task; False when the worker has died (the task never started)."""
@@ -199,7 +197,7 @@ class _Worker:
             self.connection.send(args)
         except (OSError, EOFError):
             return False
-        self.task = (index, due)
+        self.task, self.args, self.started = (index, due), args, False
         return True
 
     def stop(self) -> None:
@@ -224,10 +222,11 @@ def run_many(function: Callable, items: Iterable[tuple], timeout: float, workers
 
     A task that overruns its time limit (`timeouts[i]`, else `timeout`) gets a "timeout"
     outcome and its worker is replaced, so one hanging item never stops the rest; a task whose
-    worker dies under it gets "crashed". A task that could not be handed to a worker (it had
-    died while idle) goes to a fresh one. When `deadline` (a time.monotonic() instant) passes,
-    running tasks are killed and they and every task not yet run get "time_budget"; when
-    workers cannot be kept alive, they get "workers_failed".
+    worker dies after saying it began it gets "crashed". A task that a worker never began (it
+    died while idle, or between taking the task and beginning it) goes to a fresh one. When
+    `deadline` (a time.monotonic() instant) passes, running tasks are killed and they and every
+    task not yet run get "time_budget"; when workers cannot be kept alive, they get
+    "workers_failed".
     """
     pending = iter(enumerate(items))
     retry: deque[tuple[int, tuple]] = deque()  # tasks whose worker died before they started
@@ -240,6 +239,9 @@ def run_many(function: Callable, items: Iterable[tuple], timeout: float, workers
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 stopped = "time_budget"
+                break
+            if failures > MAX_START_FAILURES:
+                stopped = "workers_failed"
                 break
             for slot in range(workers):
                 if pool[slot] is not None and pool[slot].task is not None:
@@ -280,12 +282,23 @@ def run_many(function: Callable, items: Iterable[tuple], timeout: float, workers
                 index, due = worker.task
                 if worker.connection in ready:
                     try:
-                        finished[index] = worker.connection.recv()
-                        worker.task = None
-                        failures = 0
-                        continue
+                        message = worker.connection.recv()
                     except (EOFError, OSError):
-                        finished[index] = CRASHED
+                        # A worker killed between tasks may still take the next one into its
+                        # pipe; only a task it said it had begun is a crash.
+                        if worker.started:
+                            finished[index] = CRASHED
+                        else:
+                            retry.appendleft((index, worker.args))
+                            failures += 1
+                    else:
+                        if message == STARTED:
+                            worker.started = True
+                        else:
+                            finished[index] = message
+                            worker.task = None
+                            failures = 0
+                        continue
                 elif now >= due:
                     limit = timeouts[index] if timeouts is not None else timeout
                     finished[index] = Outcome(False, code="timeout",

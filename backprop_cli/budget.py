@@ -24,6 +24,7 @@ from .deadline import Limit, time_limit
 DEFAULT_SECONDS = 60.0
 DEFAULT_MEMORY = 2 * 1024**3
 MIN_MEMORY = 256 * 1024**2
+MAX_MEMORY = 2**62
 MAX_SECONDS = 7 * 24 * 3600.0
 BATCH_SECONDS_PER_LINE = 1.0  # a batch's default budget grows with its length
 GRACE = 5.0  # seconds between the deadline and the timers that enforce it
@@ -63,8 +64,8 @@ def parse_seconds(text: str, source: str) -> float:
     except ValueError:
         seconds = float("nan")
     if not 0 < seconds <= MAX_SECONDS:
-        raise _input_error(f"{source} must be a number of seconds between 0 and "
-                           f"{MAX_SECONDS:g}, not {text!r}")
+        raise _input_error(f"{source} must be a number of seconds above 0 and at most "
+                           f"{MAX_SECONDS:g} (a week), not {text}")
     return seconds
 
 
@@ -162,10 +163,17 @@ def _set_memory_limit(size: int) -> None:
     (a test suite) may map `size` more than it already has."""
     if not _whole_process:
         size += _mapped()
+    cap_address_space(size)
+
+
+def cap_address_space(size: int) -> None:
+    """Limit this process's address space to `size` bytes (never above the hard limit; a size
+    beyond any machine, which setrlimit could not even take, is no limit)."""
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = resource.RLIM_INFINITY if size >= MAX_MEMORY else size
     if hard != resource.RLIM_INFINITY:
-        size = min(size, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (size, hard))
+        soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _mapped() -> int:

@@ -124,6 +124,10 @@ for _command in COMMANDS:
 # Running a command
 
 
+class OutputCut(Exception):
+    """The reader of standard output went away (`| head`): what was written is incomplete."""
+
+
 def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> None:
     """Read the input, call the library, render, and leave with the exit code; all within the
     run's budget of time and memory."""
@@ -142,6 +146,8 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
     except KeyboardInterrupt:  # Ctrl-C: what was printed stays; one line, no traceback
         terminal.error("error: interrupted")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except BrokenPipeError:
+        raise OutputCut from None  # past click, which would make it a silent exit 1
     except (typer.Exit, SystemExit, OSError):
         raise  # output failures (a closed pipe, a full disk) are handled in main
     except (BudgetExceeded, MemoryError) as caught:
@@ -171,6 +177,8 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
     _emit(_renderer(command, output_format)(result, view), view)
     if output_format != "json":
         _print_warnings(command.warnings(result, request), terminal)
+    for note in command.notes(result, request):
+        terminal.error(note)
     return command.failed(result, request)
 
 
@@ -189,7 +197,7 @@ def _emit(output, view: View) -> None:
         if isinstance(output, bytes):
             terminal.write_bytes(output)
         elif isinstance(output, str):
-            terminal.out.write(output if output.endswith("\n") else output + "\n")
+            terminal.write(output.removesuffix("\n"))
         else:
             terminal.console().print(output)
         return
@@ -268,9 +276,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         terminal.error("error: interrupted")
         code = ExitCode.INTERRUPTED
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputCut):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = ExitCode.OK
+        terminal.error("error: cannot write the output: the reader closed the pipe, so the "
+                       "output is incomplete")
+        code = ExitCode.BAD_INPUT
     except OSError as error:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         terminal.error(f"error: cannot write the output: {error.strerror or error}")

@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
+WRITE_SLICE = 1 << 20
+
 
 @dataclass(frozen=True)
 class Terminal:
@@ -46,8 +48,12 @@ class Terminal:
                        emoji=False, soft_wrap=False, width=width or self.width, **options)
 
     def write(self, text: str) -> None:
-        """Text and a newline on standard output."""
-        self.out.write(text + "\n")
+        """Text and a newline on standard output, a slice at a time: one huge write into a
+        pipe whose reader has gone can end without an error, and a cut output must not pass
+        for a whole one."""
+        for start in range(0, len(text), WRITE_SLICE):
+            self.out.write(text[start:start + WRITE_SLICE])
+        self.out.write("\n")
 
     def write_bytes(self, data: bytes) -> None:
         """Binary data (an image) on standard output as it is."""

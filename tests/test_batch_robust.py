@@ -337,6 +337,20 @@ def test_a_worker_that_died_while_idle_gets_no_task_and_no_row_is_lost() -> None
                                                                    (True, 3)]
 
 
+def test_a_task_sent_to_a_worker_dying_between_tasks_goes_to_a_fresh_one() -> None:
+    # The worker is stopped, so the next task lands in its pipe; it is killed before it can
+    # say it began the task. That task never ran: it is not a crash.
+    import threading
+
+    stream = run_many(_value, [(k,) for k in range(4)], timeout=30, workers=1)
+    assert next(stream).value == 0
+    (child,) = bounded.multiprocessing.active_children()
+    os.kill(child.pid, signal.SIGSTOP)
+    threading.Timer(0.3, os.kill, (child.pid, signal.SIGKILL)).start()
+    assert [(outcome.ok, outcome.value) for outcome in stream] == [(True, 1), (True, 2),
+                                                                   (True, 3)]
+
+
 def test_workers_that_cannot_start_end_the_run_with_one_outcome_per_task(monkeypatch) -> None:
     monkeypatch.setattr(bounded, "_spawn", lambda function, memory: None)
     outcomes = list(run_many(_value, [(k,) for k in range(5)], timeout=30, workers=2))
@@ -641,3 +655,14 @@ def test_a_batch_object_reports_its_length_and_rows() -> None:
     batch = batch_of(f'{{"id": 1, {GOOD_BODY}}}\n\n{{oops\n', "b", 5.0)
     assert isinstance(batch, Batch) and len(batch) == 2
     assert [row["line"] for row in batch] == [1, 3] and len(batch.rows) == 2
+
+
+def test_lines_that_set_their_own_tolerances_are_pointed_out() -> None:
+    lines = ['{"id": 1, "expr": "x*y", "at": {"x": 1, "y": 2}, "expect": ["d/dx=999"], '
+             '"rtol": 0.999999}',
+             '{"id": 2, "expr": "x*y", "at": {"x": 1, "y": 2}, "expect": ["d/dx=2"]}']
+    batch = batch_of("\n".join(lines), "class.jsonl", 5.0)
+    list(batch)
+    assert batch.notes() == ("warning: 1 line(s) set their own rtol, atol or timeout (line 1); "
+                             "give --no-line-tolerances to grade every line with the command "
+                             "line's",)

@@ -240,6 +240,9 @@ def test_a_batch_over_its_time_budget_still_gives_every_row(tmp_path):
     assert [row["id"] for row in rows] == list(range(6))
     assert {row["error"]["code"] for row in rows} == {"time_budget"}
     assert result.returncode == ExitCode.INCOMPLETE
+    assert one_line(result.stderr) == ("error: the batch is incomplete: 6 of 6 lines were not "
+                                       "graded (the run's time budget ran out; allow more with "
+                                       "--time-limit SECONDS)")
 
 
 def test_a_batch_budget_grows_with_its_lines_unless_the_user_chose_it():
@@ -253,3 +256,44 @@ def test_a_batch_budget_grows_with_its_lines_unless_the_user_chose_it():
         end = budget.for_batch(100)
         assert 10.0 - 1.0 < end - started <= 10.0
     assert budget.for_batch(100) is None  # no run, no deadline
+
+
+@pytest.mark.parametrize("command", [["grad", "x*y", "--x", "1", "--y", "2"],
+                                     ["check", "x^2", "--wrt", "x", "--answer", "2x"]])
+def test_a_memory_budget_beyond_any_machine_is_no_limit(command):
+    result = run(*command, "--memory-limit", "99999999999999999999G")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_a_reader_that_closes_the_pipe_early_is_told_apart_from_a_whole_output(tmp_path):
+    program = tmp_path / "wide.bp"
+    program.write_text("\n".join(f"z{k} = x*y" for k in range(20_000)) + "\no = z0 + z1")
+    process = subprocess.Popen([sys.executable, "-m", "backprop_cli", "grad", "--file",
+                                str(program), "--x", "1", "--y", "2", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.read(10)
+    process.stdout.close()  # as `| head -c 10` does
+    error = process.stderr.read()
+    assert process.wait(timeout=60) == 2
+    assert one_line(error) == ("error: cannot write the output: the reader closed the pipe, so "
+                               "the output is incomplete")
+
+
+def test_ctrl_c_while_the_cli_is_still_loading_is_one_line():
+    code = textwrap.dedent("""
+        import sys
+        from backprop_cli import console
+
+        class Interrupted:
+            def find_spec(self, name, path=None, target=None):
+                if name == "backprop_cli.cli":
+                    raise KeyboardInterrupt
+
+        sys.meta_path.insert(0, Interrupted())
+        console.main()
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == ExitCode.INTERRUPTED
+    assert result.stderr == "error: interrupted\n"

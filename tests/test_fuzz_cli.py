@@ -115,6 +115,8 @@ def check_outcome(argv: list[str], code: int, out: bytes, err: str) -> None:
     lines = err.splitlines()
     if code == ExitCode.BAD_INPUT:
         assert len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
+    elif code == ExitCode.INCOMPLETE:
+        assert lines[-1].startswith("error: the batch is incomplete"), (argv, err)
     else:
         assert all(line.startswith("warning: ") for line in lines), (argv, err)
     options = argv[:argv.index("--")] if "--" in argv else argv

@@ -117,7 +117,7 @@ def test_every_function_of_the_op_table_has_a_readme_line_and_nothing_else_does(
 
 
 PACKAGE = Path(__file__).resolve().parent.parent / "backprop_cli"
-PRESENTATION = ("render", "commands", "cli", "terminal", "__main__")
+PRESENTATION = ("render", "commands", "cli", "terminal", "console", "__main__")
 
 
 def _module_name(path: Path) -> str:

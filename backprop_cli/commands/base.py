@@ -107,6 +107,7 @@ class Command:
     failed: Callable[[Any, Request], Any] = _never  # True: exit code 1; or an ExitCode
     warnings: Callable[[Any, Request], tuple[str, ...]] = _no_warnings  # to standard error
     used: Callable[[Any], set[str]] | None = None  # variables the program used, for typo hints
+    notes: Callable[[Any, Request], tuple[str, ...]] = _no_warnings  # stderr, every format
 
 
 FILE = Option("file", ("--file",), str, None, "Read the program from PATH ('-' for standard "

@@ -71,6 +71,12 @@ def failed(result, request: Request) -> bool | ExitCode:
     return result.verdict != CORRECT
 
 
+def notes(result, request: Request) -> tuple[str, ...]:
+    from ..grading import Batch
+
+    return result.notes() if isinstance(result, Batch) else ()
+
+
 SPEC = Command(
     name="check", help=HELP, usage="[EXPR] [--NAME VALUE ...] [OPTIONS]",
     options=(
@@ -108,4 +114,5 @@ SPEC = Command(
                "json": "backprop_cli.render.report:show_json"},
     default_format="table",
     failed=failed,
+    notes=notes,
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..bounded import run_bounded, run_many
 from ..errors import BackpropError, BudgetError, InputError, LimitError, ParseError, as_error
 from .jobs import Job, grade
-from .lines import read_problem, read_record, split_lines
+from .lines import TOLERANCE_FIELDS, read_problem, read_record, split_lines
 from .report import CORRECT, UNDETERMINED, Item, Report
 
 # The `code` of a batch error row, and what it means (the README's table is checked against
@@ -95,6 +95,7 @@ class Line:
     job: Job | None = None
     timeout: float = 5.0
     error: tuple[str, str] | None = None
+    own_tolerances: bool = False  # the line set its own rtol, atol or timeout
 
 
 def read_line(number: int, text: str, *, timeout: float = 5.0, rtol: float | None = None,
@@ -111,7 +112,8 @@ def read_line(number: int, text: str, *, timeout: float = 5.0, rtol: float | Non
     except Exception as error:  # noqa: BLE001 - a bug must not cost the other lines their rows
         failure = as_error(error)
         return Line(number, item_id, error=(failure.code, failure.message))
-    return Line(number, item_id, job, limit)
+    own = any(record.get(key) is not None for key in TOLERANCE_FIELDS)
+    return Line(number, item_id, job, limit, own_tolerances=own)
 
 
 def error_row(line: Line, code: str, message: str) -> dict:
@@ -171,6 +173,27 @@ class Batch:
             close = getattr(outcomes, "close", None)
             if close is not None:
                 close()
+
+    def notes(self) -> tuple[str, ...]:
+        """What the rows cannot say, for standard error: lines that loosened their own
+        grading, and a batch that could not grade every line."""
+        notes = []
+        own = [line.number for line in self.lines if line.own_tolerances]
+        if own:
+            shown = ", ".join(str(number) for number in own[:8]) + (", ..." if len(own) > 8
+                                                                     else "")
+            notes.append(f"warning: {len(own):,} line(s) set their own rtol, atol or timeout "
+                         f"(line {shown}); give --no-line-tolerances to grade every line with "
+                         "the command line's")
+        if self.incomplete:
+            codes = [row["error"]["code"] for row in self.rows
+                     if row.get("error", {}).get("code") in INCOMPLETE_CODES]
+            why = ("the run's time budget ran out; allow more with --time-limit SECONDS"
+                   if "time_budget" in codes else
+                   "checker processes could not be kept running")
+            notes.append(f"error: the batch is incomplete: {len(codes):,} of {len(self):,} "
+                         f"lines were not graded ({why})")
+        return tuple(notes)
 
     @property
     def all_correct(self) -> bool:
