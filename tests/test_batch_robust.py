@@ -666,3 +666,12 @@ def test_lines_that_set_their_own_tolerances_are_pointed_out() -> None:
     assert batch.notes() == ("warning: 1 line(s) set their own rtol, atol or timeout (line 1); "
                              "give --no-line-tolerances to grade every line with the command "
                              "line's",)
+
+
+@pytest.mark.parametrize("name", ["[/]", "x y", "ǃ", "1x", ""])
+def test_a_name_in_at_that_is_no_variable_is_a_bad_field(name) -> None:
+    line = json.dumps({"id": 1, "expr": "x*y", "at": {name: 1, "x": 1, "y": 2},
+                       "expect": ["d/dx=2"]})
+    (row,) = list(batch_of(line, "class.jsonl", 5.0))
+    assert row["verdict"] == "error" and row["error"]["code"] == "bad_field"
+    assert "in \"at\"" in row["error"]["message"]

@@ -232,6 +232,7 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
         raise bad_field(f"\"at\" must be an object such as {{\"x\": 1}}, not {shown(at)}")
     point: list[tuple[str, str | float]] = []
     for name, value in at.items():
+        _check_variable(name)
         if isinstance(value, str):
             point.append((name, value))
             continue
@@ -256,6 +257,19 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
     job = Job(expr, tuple(zip(wrt, answer, strict=True)), tuple(point), tuple(expect), rows,
               settings["rtol"], settings["atol"], symbolic_seconds=0.4 * settings["timeout"])
     return job, settings["timeout"]
+
+
+def _check_variable(name: str) -> None:
+    """A name in "at" obeys the rules of a variable in the program (as --at NAME=VALUE does)."""
+    from ..errors import ParseError
+    from ..parse import check_name
+
+    if not name.isidentifier():
+        raise bad_field(f"{shown(name)} in \"at\" is not a variable name")
+    try:
+        check_name(name)
+    except ParseError as error:
+        raise bad_field(f"{shown(name)} in \"at\": {error.message}") from None
 
 
 def job_from_record(record: object, symbolic_seconds: float = 2.0) -> tuple[object, Job]:
