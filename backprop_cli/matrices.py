@@ -95,8 +95,10 @@ def jacobian(text: str, at: Mapping, outputs: list[str] | None = None,
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
     for name in names:
         if name not in position:
-            raise InputError(f"output {name!r} is not a node of the program "
-                             f"(statements: {', '.join(sorted(program.defined_names))})")
+            named = sorted(program.defined_names)
+            known = (f"statements: {', '.join(named)}" if named else
+                     "it names no statements; write `a = ...; b = ...; a, b` to name outputs")
+            raise InputError(f"output {name!r} is not a node of the program ({known})")
     work = len(names) * work_size(graph.ops, FALLBACK_COST)
     if work > MAX_JACOBIAN_WORK:
         raise LimitError(f"jacobian: {len(names):,} outputs × {len(graph):,} nodes"

@@ -305,7 +305,8 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
     category = unicodedata.category(char)
     label = unicodedata.name(char, f"U+{ord(char):04X}")
     if category in ("Cf", "Cc"):
-        raise ParseError(f"invisible character U+{ord(char):04X} ({label}) at {where}; delete it")
+        named = f" ({label})" if unicodedata.name(char, "") else ""
+        raise ParseError(f"invisible character U+{ord(char):04X}{named} at {where}; delete it")
     if category == "Nd":
         raise ParseError(f"look-alike digit {char!r} ({label}) at {where}; use 0-9")
     if char.isalpha() or category.startswith("M"):
