@@ -515,3 +515,12 @@ def test_a_library_failure_in_a_bounded_child_is_one_readable_line():
     outcome = run_bounded(_fails_in_two_lines, (), timeout=30)
     assert not outcome.ok
     assert outcome.reason == "failed (Unsupported by the printer: Product)"
+
+
+@pytest.mark.parametrize(("pair", "fragment"), [
+    ("[link=https://x]y[/link]=1", "'[link' is not a variable name"),
+    ("ǃ=1", "variable 'ǃ' in --at: look-alike character"),
+])
+def test_a_bad_name_given_through_at_is_named_as_given(pair, fragment):
+    line = refused("grad", "x", "--x", "1", "--at", pair)
+    assert fragment in line and "--[" not in line

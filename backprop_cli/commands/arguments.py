@@ -97,11 +97,13 @@ def expression_and_point(args: list[str], at: list[str], command: str
     expr = None
     own = set(declared_options().get(command, ()))
 
-    def put(name: str, value: str) -> None:
+    def put(name: str, value: str, through_at: bool = False) -> None:
         if not name or not name.isidentifier():
+            if through_at:
+                raise InputError(f"--at {name}={value}: {name!r} is not a variable name")
             raise InputError(f"--{name}: not an option of this command nor a variable "
                              f"name{option_hint(name)}")
-        check_name(name)
+        check_name(name, through_at)
         if name in point:
             raise InputError(f"variable {name!r} is given twice")
         point[name] = value
@@ -148,7 +150,7 @@ def expression_and_point(args: list[str], at: list[str], command: str
             name, equals, value = item.partition("=")
             if not equals or not name.strip():
                 raise InputError(f"--at expects NAME=VALUE pairs, got {item!r}")
-            put(name.strip(), value.strip())
+            put(name.strip(), value.strip(), through_at=True)
     return expr, point, frozenset(named)
 
 
@@ -176,14 +178,15 @@ def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: s
                              f"given as --at {name}=VALUE")
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, through_at: bool = False) -> None:
     """Variable names given as options obey the same look-alike rules as the program."""
     from ..parse import check_name as check_program_name
 
     try:
         check_program_name(name)
     except ParseError as error:
-        raise InputError(f"variable --{name}: {error.message}") from None
+        given = f"{name!r} in --at" if through_at else f"--{name}"
+        raise InputError(f"variable {given}: {error.message}") from None
 
 
 def declared_options() -> dict[str, tuple[str, ...]]:
