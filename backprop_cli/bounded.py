@@ -69,9 +69,9 @@ def _as_child(parent: int, memory: int | None) -> None:
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # the parent died before the death signal was set
         os._exit(1)
-    from .budget import cap_address_space, current
+    from .budget import cap_child
 
-    cap_address_space(current().memory if memory is None else memory)
+    cap_child(memory)
 
 
 def _fork(target: Callable, args: tuple):
@@ -80,8 +80,8 @@ def _fork(target: Callable, args: tuple):
     _prctl()
     context = multiprocessing.get_context("fork")
     process = context.Process(target=target, args=args, daemon=True)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
+    try:  # a handler run inside the mask call may raise: the unblock must still happen
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         process.start()
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -148,7 +148,11 @@ def _finish(process, receiver) -> None:
 def run_bounded(function: Callable, args: tuple, timeout: float,
                 memory: int | None = None) -> Outcome:
     """Run `function(*args)` in a child process; give up after `timeout` seconds."""
-    process, receiver = _start(function, args, memory)
+    try:
+        process, receiver = _start(function, args, memory)
+    except OSError as error:  # no process or pipe could be made (process or file limits)
+        return Outcome(False, code="error", reason="could not start a checker process "
+                       f"({error.strerror or error})")
     try:
         if not receiver.poll(timeout):
             return Outcome(False, code="timeout", reason=f"timed out after {timeout:g} s")

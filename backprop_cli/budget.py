@@ -2,8 +2,9 @@
 
 Time: a SIGALRM timer (deadline.py) raises `BudgetExceeded` at the deadline, wherever the main
 thread is. A Python handler runs only between bytecodes, so when this is the whole process (the
-console script) a CPU-time timer whose signal kills the process also runs, a few seconds later,
-to end even a C call that never returns to Python (forked workers do not inherit it).
+console script) a CPU-time timer whose signal kills the process also runs: at the budget plus
+5 s of CPU time it ends even a C call that never returns to Python (forked workers do not
+inherit it).
 Memory: the address-space limit (RLIMIT_AS), so an allocation over the budget fails with
 MemoryError where it is made, instead of the machine swapping.
 """
@@ -75,7 +76,8 @@ def parse_memory(text: str, source: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
     if match is None:
         raise _input_error(f"{source} must be a size such as 512M or 2G, not {text!r}")
-    size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    scaled = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    size = MAX_MEMORY if not scaled < MAX_MEMORY else int(scaled)  # beyond any machine: no cap
     if size < MIN_MEMORY:
         raise _input_error(f"{source} must be at least {_size(MIN_MEMORY)} (Python and its "
                            f"libraries need that much), not {text!r}")
@@ -164,6 +166,14 @@ def _set_memory_limit(size: int) -> None:
     if not _whole_process:
         size += _mapped()
     cap_address_space(size)
+
+
+def cap_child(memory: int | None = None) -> None:
+    """In a forked child: the run's memory budget (which, as for its parent, comes on top of
+    the mappings of a process that runs among other work), or the absolute cap `memory` when
+    that is smaller."""
+    budget = current().memory + (0 if _whole_process else _mapped())
+    cap_address_space(budget if memory is None else min(memory, budget))
 
 
 def cap_address_space(size: int) -> None:

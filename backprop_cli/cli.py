@@ -277,15 +277,26 @@ def main(argv: list[str] | None = None) -> None:
         terminal.error("error: interrupted")
         code = ExitCode.INTERRUPTED
     except (BrokenPipeError, OutputCut):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         terminal.error("error: cannot write the output: the reader closed the pipe, so the "
                        "output is incomplete")
         code = ExitCode.BAD_INPUT
     except OSError as error:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         terminal.error(f"error: cannot write the output: {error.strerror or error}")
         code = ExitCode.BAD_INPUT
     sys.exit(code or 0)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the flush at exit cannot fail again (when even
+    that cannot be done, the exit code still tells)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _sentences(text: str) -> list[str]:

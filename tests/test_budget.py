@@ -297,3 +297,58 @@ def test_ctrl_c_while_the_cli_is_still_loading_is_one_line():
                             timeout=60)
     assert result.returncode == ExitCode.INTERRUPTED
     assert result.stderr == "error: interrupted\n"
+
+
+def test_a_memory_limit_of_hundreds_of_digits_is_no_limit():
+    assert parse_memory("9" * 400 + "G", "--memory-limit") == budget.MAX_MEMORY
+
+
+def test_limits_entered_and_left_as_the_timer_fires_leave_nothing_behind():
+    # The timer's handler can run at any bytecode, also while the list of limits changes;
+    # whatever the timing, no limit may stay behind and the signal may not stay blocked.
+    import random
+
+    from backprop_cli import deadline
+
+    randomly = random.Random(9)
+    stopped = time.monotonic() + 2.0
+    while time.monotonic() < stopped:
+        try:
+            with time_limit(randomly.uniform(1e-5, 2e-3)):
+                end = time.monotonic() + 1e-3
+                while time.monotonic() < end:
+                    pass
+        except TimeoutError:
+            pass
+        assert deadline._limits == []
+        assert signal.SIGALRM not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+
+
+def test_a_checker_process_gets_the_smaller_of_its_cap_and_the_budget():
+    code = textwrap.dedent("""
+        import resource
+        from backprop_cli import budget
+        from backprop_cli.bounded import run_bounded
+
+        def soft_limit():
+            return resource.getrlimit(resource.RLIMIT_AS)[0]
+
+        budget.own_the_process()
+        with budget.enforced(budget.Budget(60, 300 * 1024**2)):
+            print(run_bounded(soft_limit, (), 30, memory=1024**3).value)
+            print(run_bounded(soft_limit, (), 30, memory=100 * 1024**2).value)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.split() == [str(300 * 1024**2), str(100 * 1024**2)], result.stderr
+
+
+def test_a_checker_process_that_cannot_start_is_an_outcome(monkeypatch):
+    from backprop_cli import bounded
+
+    def no_process(*args):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(bounded, "_start", no_process)
+    outcome = bounded.run_bounded(abs, (1,), 10)
+    assert not outcome.ok and "could not start a checker process" in outcome.reason
