@@ -542,3 +542,16 @@ def test_bad_batch_invocations_exit_2(tmp_path: Path, args, content: str) -> Non
 
 def test_missing_batch_file_exits_2(tmp_path: Path) -> None:
     one_error_line(invoke("--batch", str(tmp_path / "missing.jsonl")))
+
+
+@pytest.mark.parametrize(("program", "wrt", "hint"), [
+    ("w1*x", "W1", "did you mean w1?"),
+    ("h = w1*x; o = h^2", "hh", "statements: h, o; did you mean h?"),
+    ("x*y", "q", "variables: x, y)"),
+])
+def test_a_derivative_by_a_name_the_program_lacks_is_refused(program, wrt, hint):
+    # d/dW1 of w1*x is 0 only because W1 is not in the program: grading "0" as correct would
+    # reward a misspelt variable.
+    line = one_error_line(runner.invoke(app, ["check", program, "--wrt", wrt, "--answer", "0"]))
+    assert f"cannot take d/d{wrt}: the program has no variable or statement '{wrt}'" in line
+    assert hint in line

@@ -24,6 +24,8 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
     if wrt in statements:
         program = parse_program(expr)
     expr_graph = build_graph(program)
+    if wrt not in statements and wrt not in expr_graph.variable_names:
+        raise InputError(unknown_wrt(wrt, sorted(expr_graph.variable_names), sorted(statements)))
     names = set(expr_graph.variable_names) | ({wrt} - statements)
     answer_graph = build_graph(parse_program(answer, given=frozenset(names | statements)))
     problem = Problem(expr_graph, answer_graph, wrt, statements)
@@ -45,6 +47,21 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
     return Item("derivative", label, UNDETERMINED,
                 reason=f"{symbolic}, and only {agreed} points inside the domain of both sides "
                        "were found")
+
+
+def unknown_wrt(wrt: str, variables: list[str], statements: list[str]) -> str:
+    """Why a derivative by `wrt` cannot be graded: the program has no such name."""
+    import difflib
+
+    known = variables + statements
+    close = difflib.get_close_matches(wrt, known, n=1, cutoff=0.6) or [
+        name for name in known if name.lower() == wrt.lower()][:1]
+    hint = f"; did you mean {close[0]}?" if close else ""
+    listed = f"variables: {', '.join(variables) or 'none'}"
+    if statements:
+        listed += f"; statements: {', '.join(statements)}"
+    return (f"cannot take d/d{wrt}: the program has no variable or statement {wrt!r} "
+            f"({listed}{hint})")
 
 
 def check_variable_name(name: str) -> None:
