@@ -28,19 +28,33 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
             if constant is not None:
                 values[i] = backend.constant(constant, graph.ids[i])
     ids = graph.ids
+    missing = [ids[i] for i in graph.variables if ids[i] not in point]
+    if missing:
+        raise InputError(missing_message(*missing))
     for i in graph.variables:
-        try:
-            values[i] = point[ids[i]]
-        except KeyError:
-            raise InputError(missing_message(ids[i])) from None
+        values[i] = point[ids[i]]
     return values
 
 
-def missing_message(name: str) -> str:
+READ_AS_FUNCTION = {"σ": "sigmoid"}  # letters people write for a function the table has
+
+
+def missing_message(*names: str) -> str:
+    """Which variables have no value (all of them, in one message) and how to give them."""
     from .fallback import sympy_arities
 
-    also = (f"; {name} is also a SymPy function: call it as {name}(...) to use that"
-            if sympy_arities(name) else "")
+    if len(names) > 1:
+        listed = ", ".join(repr(name) for name in names)
+        given = " ".join(f"--{name} VALUE" for name in names[:3])
+        return (f"missing values for variables {listed}: give them as {given}"
+                f"{' ...' if len(names) > 3 else ''} or --at {names[0]}=VALUE,...")
+    (name,) = names
+    also = ""
+    if name in READ_AS_FUNCTION:
+        also = (f"; {name}(x) is read as {name}·(x): for the function write "
+                f"{READ_AS_FUNCTION[name]}(x)")
+    elif sympy_arities(name):
+        also = f"; {name} is also a SymPy function: call it as {name}(...) to use that"
     return (f"missing value for variable {name!r}: give it as --{name} VALUE or --at "
             f"{name}=VALUE{also}")
 

@@ -728,7 +728,29 @@ def unknown_function_message(name: str) -> str:
     if is_sympy_function(name):
         return (f"SymPy's {name} cannot be used here (no derivative rule, or not a real "
                 "function)")
-    return f"unknown function {name!r} (to multiply, write {name}*(...))"
+    suggestion = function_suggestion(name)
+    hint = f"; did you mean {suggestion}?" if suggestion else ""
+    return f"unknown function {name!r}{hint} (to multiply, write {name}*(...))"
+
+
+WRITTEN_OTHERWISE = {"log10": "log(x, 10)", "log2": "log(x, 2)", "lg": "log(x, 10)",
+                     "fact": "factorial(x)", "sigma": "sigmoid(x)", "σ": "sigmoid(x)",
+                     "arcsin": "asin(x)", "arccos": "acos(x)", "arctan": "atan(x)",
+                     "sgn": "x/abs(x)"}
+
+
+def function_suggestion(name: str) -> str | None:
+    """The function a misspelt or foreign name most likely meant (`tanhh` → `tanh`, `Sin` →
+    `sin`, `log10` → `log(x, 10)`), or None."""
+    import difflib
+
+    if name in WRITTEN_OTHERWISE or name.lower() in WRITTEN_OTHERWISE:
+        return WRITTEN_OTHERWISE.get(name) or WRITTEN_OTHERWISE[name.lower()]
+    known = sorted({*functions(), *ALIASES})
+    if name.lower() in known:
+        return name.lower()
+    close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _plural(count: int) -> str:

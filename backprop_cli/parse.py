@@ -311,8 +311,11 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
         raise ParseError(f"look-alike digit {char!r} ({label}) at {where}; use 0-9")
     if char.isalpha() or category.startswith("M"):
         raise ParseError(f"character {char!r} ({label}) at {where} cannot start a name")
+    meant = {"|": "; for the absolute value write abs(x)",
+             "!": "; for the factorial write factorial(x)"}.get(char, "")
     raise ParseError(
-        f"{char!r} is not an allowed operator at {where} (use + - * / ^ ** and parentheses)"
+        f"{char!r} is not an allowed operator at {where} (use + - * / ^ ** and parentheses"
+        f"{meant})"
     )
 
 

@@ -115,7 +115,7 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
                          f"(variables: {', '.join(graph.variable_names) or 'none'})")
     missing = [name for name in graph.variable_names if name not in point]
     if missing:
-        raise InputError(missing_message(missing[0]))
+        raise InputError(missing_message(*missing))
     chunk = chunk_size(len(graph))
     work = sweep_work(work_size(graph.ops, FALLBACK_COST), points, chunk)
     if work > MAX_SWEEP_WORK:

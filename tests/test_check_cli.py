@@ -555,3 +555,10 @@ def test_a_derivative_by_a_name_the_program_lacks_is_refused(program, wrt, hint)
     line = one_error_line(runner.invoke(app, ["check", program, "--wrt", wrt, "--answer", "0"]))
     assert f"cannot take d/d{wrt}: the program has no variable or statement '{wrt}'" in line
     assert hint in line
+
+
+def test_an_answer_that_cannot_be_read_is_named():
+    line = one_error_line(runner.invoke(app, ["check", "x^2", "--wrt", "x", "--answer", "2x",
+                                              "--wrt", "x", "--answer", "tanhh(x)"]))
+    assert line.startswith("error: answer 2 to d/dx, 'tanhh(x)': unknown function 'tanhh'; "
+                           "did you mean tanh?")

@@ -13,6 +13,7 @@ import unicodedata
 
 import pytest
 
+from backprop_cli.api import grad
 from backprop_cli.errors import BackpropError, LimitError, ParseError
 from backprop_cli.parse import parse_constant, parse_program
 
@@ -499,3 +500,21 @@ def test_parse_constant_refuses_variables():
 def test_parse_constant_refuses_statements():
     with pytest.raises(ParseError, match="single expression"):
         parse_constant("a = 1")
+
+
+@pytest.mark.parametrize(("text", "suggestion"), [
+    ("tanhh(x)", "did you mean tanh?"), ("sigmod(x)", "did you mean sigmoid?"),
+    ("Sin(x)", "did you mean sin?"), ("log10(x)", "did you mean log(x, 10)?"),
+    ("|x|", "for the absolute value write abs(x)"), ("x!", "for the factorial write factorial(x)"),
+    ("σ(x)", "for the function write sigmoid(x)"),
+])
+def test_a_function_people_write_otherwise_gets_a_did_you_mean(text, suggestion):
+    with pytest.raises(BackpropError) as caught:
+        grad(text, {"x": 1.0})
+    assert suggestion in caught.value.message
+
+
+def test_several_missing_variables_are_named_in_one_message():
+    with pytest.raises(BackpropError) as caught:
+        grad("x*y*z + w", {"y": 1.0})
+    assert caught.value.message.startswith("missing values for variables 'x', 'z', 'w'")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import InputError, ParseError
 from ..graph import build_graph
 from ..parse import parse_program
 from .problem import Problem
@@ -12,11 +12,12 @@ from .sampling import MIN_POINTS, compare_at_points
 
 
 def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: float = 2.0,
-                     seed: int = 0) -> Item:
+                     seed: int = 0, which: str = "the answer") -> Item:
     """Verdict on `answer` as d(expr)/d(wrt): symbolic first, then at random points.
 
     `wrt` may be a variable or a statement of the program (then the derivative is that node's
-    adjoint), and the answer may use the program's statement names (h1, z, ...)."""
+    adjoint), and the answer may use the program's statement names (h1, z, ...). An answer
+    that cannot be read is a ParseError naming it (`which`, e.g. "answer 2")."""
     label = f"d/d{wrt} = {answer}"
     check_variable_name(wrt)
     program = parse_program(expr, given=frozenset({wrt}))
@@ -27,7 +28,11 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
     if wrt not in statements and wrt not in expr_graph.variable_names:
         raise InputError(unknown_wrt(wrt, sorted(expr_graph.variable_names), sorted(statements)))
     names = set(expr_graph.variable_names) | ({wrt} - statements)
-    answer_graph = build_graph(parse_program(answer, given=frozenset(names | statements)))
+    try:
+        answer_graph = build_graph(parse_program(answer, given=frozenset(names | statements)))
+    except ParseError as error:
+        quoted = repr(answer if len(answer) <= 40 else answer[:37] + "...")
+        raise ParseError(f"{which} to d/d{wrt}, {quoted}: {error.message}") from None
     problem = Problem(expr_graph, answer_graph, wrt, statements)
     proof = None if wrt in statements else symbolic_equal(problem, symbolic_seconds)
     if proof is True:

@@ -46,9 +46,10 @@ def grade(job: Job) -> Report:
 
     items: list[Item] = []
     warnings: list[str] = []
-    for wrt, answer in job.answers:
+    for number, (wrt, answer) in enumerate(job.answers, 1):
+        which = "the answer" if len(job.answers) == 1 else f"answer {number}"
         items.append(check_derivative(job.expr, wrt, answer,
-                                      symbolic_seconds=job.symbolic_seconds))
+                                      symbolic_seconds=job.symbolic_seconds, which=which))
     if job.claims or job.table:
         point = {name: value_of(name, value) for name, value in job.at}
         claims = [parse_claim(text) for text in job.claims]
