@@ -562,3 +562,36 @@ def test_an_answer_that_cannot_be_read_is_named():
                                               "--wrt", "x", "--answer", "tanhh(x)"]))
     assert line.startswith("error: answer 2 to d/dx, 'tanhh(x)': unknown function 'tanhh'; "
                            "did you mean tanh?")
+
+
+def _claims(*args: str) -> dict:
+    result = runner.invoke(app, ["check", "x*y + tanh(x)", "--at", "x=1,y=2", *args, "--json"])
+    return {item["label"]: item for item in strict_json(result.stdout)["items"]}
+
+
+def test_a_claim_missed_by_rounding_says_what_the_true_value_rounds_to():
+    true = 2 + 1 / math.cosh(1) ** 2  # d/dx of x*y + tanh(x) at x=1, y=2
+    item = _claims("--expect", "d/dx=2.41")["d/dx=2.41"]
+    assert item["verdict"] == "incorrect"
+    assert item["reason"] == f"{true:.6g} rounds to {true:.2f} at 2 decimal places, not 2.41"
+
+
+def test_decimals_grades_every_number_at_that_many_places():
+    claims = ("--expect", "d/dx=2.4", "--expect", "d/dx=2.420", "--expect", "d/dx=2.4199743")
+    as_written = _claims(*claims)
+    at_two = _claims(*claims, "--decimals", "2")
+    assert [item["verdict"] for item in as_written.values()] == ["correct"] * 3
+    assert [item["verdict"] for item in at_two.values()] == ["incorrect", "correct", "correct"]
+
+
+def test_decimals_applies_to_tables_and_batches(tmp_path):
+    table = tmp_path / "answers.csv"
+    table.write_text("node,value,adjoint\nx,1,2.4\n")
+    args = ["check", "x*y + tanh(x)", "--at", "x=1,y=2", "--table", str(table)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, [*args, "--decimals", "2"]).exit_code == 1
+    batch = tmp_path / "class.jsonl"
+    batch.write_text('{"id": 1, "expr": "x*y + tanh(x)", "at": {"x": 1, "y": 2}, '
+                     '"expect": ["d/dx=2.4"]}\n')
+    assert runner.invoke(app, ["check", "--batch", str(batch)]).exit_code == 0
+    assert runner.invoke(app, ["check", "--batch", str(batch), "--decimals", "2"]).exit_code == 1

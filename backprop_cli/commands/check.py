@@ -39,7 +39,8 @@ def call(request: Request):
         path = options["batch"]
         batch = grading.batch_of(read_text(path), path, options["timeout"],
                                  rtol=options["rtol"], atol=options["atol"],
-                                 line_tolerances=not options["no_line_tolerances"])
+                                 line_tolerances=not options["no_line_tolerances"],
+                                 decimals=options["decimals"])
         batch.deadline = budget.for_batch(len(batch))
         return batch
     if options["no_line_tolerances"]:
@@ -56,8 +57,8 @@ def call(request: Request):
         rows = tuple(grading.read_table(read_text(options["table"]), options["table"]))
     job = grading.Job(source, tuple(zip(wrt, answer, strict=True)), tuple(request.point.items()),
                       tuple(expect), rows, options["rtol"], options["atol"],
-                      symbolic_seconds=0.4 * options["timeout"], exact=options["exact"],
-                      precision=options["precision"])
+                      decimals=options["decimals"], symbolic_seconds=0.4 * options["timeout"],
+                      exact=options["exact"], precision=options["precision"])
     return grading.grade_bounded(job, options["timeout"])
 
 
@@ -100,6 +101,9 @@ SPEC = Command(
                "Relative tolerance for numbers, below 1 (default: rounding to the decimals "
                "given).", min=0.0),
         Option("atol", ("--atol",), float, None, "Absolute tolerance for numbers.", min=0.0),
+        Option("decimals", ("--decimals",), int, None,
+               "Grade numbers at N decimal places (the homework's rule), not as written.",
+               metavar="N", min=0, max=15),
         Option("timeout", ("--timeout",), float, 5.0, "Time limit per problem.",
                metavar="SECONDS", min=0.1, max=3600.0),  # = grading.lines.TIMEOUT_RANGE
         DIGITS,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..bounded import run_bounded, run_many
 from ..errors import BackpropError, BudgetError, InputError, LimitError, ParseError, as_error
@@ -202,12 +202,16 @@ class Batch:
 
 def batch_of(text: str, name: str, timeout: float, *, rtol: float | None = None,
              atol: float | None = None, line_tolerances: bool = True,
-             deadline: float | None = None) -> Batch:
+             deadline: float | None = None, decimals: int | None = None) -> Batch:
     """The problems of a batch file (one JSON object per non-blank line), each line read and
-    checked; `timeout`, `rtol` and `atol` apply to lines that do not set their own."""
+    checked; `timeout`, `rtol` and `atol` apply to lines that do not set their own, and
+    `decimals` (the homework's rounding rule) to every line."""
     lines = [read_line(number, line, timeout=timeout, rtol=rtol, atol=atol,
                        line_tolerances=line_tolerances)
              for number, line in split_lines(text)]
+    if decimals is not None:
+        lines = [replace(line, job=replace(line.job, decimals=decimals)) if line.job else line
+                 for line in lines]
     if not lines:
         raise InputError(f"{name} has no problems (one JSON object per line)")
     return Batch(lines, timeout, deadline)

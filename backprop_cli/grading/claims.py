@@ -71,14 +71,38 @@ def accepts(true: float, given: float, decimals: int, rtol: float | None, atol: 
         return math.isclose(true, given, rel_tol=rtol or 0.0, abs_tol=atol or 0.0)
     # A written exponent may make the unit coarse (5e3: thousands) but never coarser than the
     # number's own leading digit: `0e999` would otherwise accept anything.
-    leading = math.floor(math.log10(abs(given))) if given else 0
-    half_unit = 0.5 * 10.0 ** -max(decimals, -leading)
+    half_unit = 0.5 * 10.0 ** -places(given, decimals)
     return abs(true - given) <= half_unit * (1 + 1e-9) + 1e-12 * abs(given)
 
 
+def places(given: float, decimals: int) -> int:
+    """The decimal places a number is graded at: those written, but never coarser than its
+    leading digit."""
+    leading = math.floor(math.log10(abs(given))) if given else 0
+    return max(decimals, -leading)
+
+
+def why_not(true: float, given: float, decimals: int, rtol: float | None,
+            atol: float | None) -> str:
+    """Why a number was not accepted: what the true value rounds to at the places graded
+    ("2.41997 rounds to 2.42 at 2 decimal places, not 2.41"), or the tolerance it is outside."""
+    if rtol is not None or atol is not None:
+        return (f"the true value {true:.6g} is outside the tolerance (rtol {rtol or 0:g}, atol "
+                f"{atol or 0:g}) around {given:g}")
+    graded = places(given, decimals)
+    if graded >= 0:
+        rounded, shown = f"{true:.{graded}f}", f"{given:.{graded}f}"
+        unit = f"{graded} decimal place{'s' if graded != 1 else ''}"
+    else:
+        rounded, shown = f"{round(true, graded):.0f}", f"{given:.0f}"
+        unit = f"the nearest {10 ** -graded:,}"
+    return f"{true:.6g} rounds to {rounded} at {unit}, not {shown}"
+
+
 def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = None,
-                 atol: float | None = None) -> list[Item]:
-    """One Item per claim about a computed Result."""
+                 atol: float | None = None, decimals: int | None = None) -> list[Item]:
+    """One Item per claim about a computed Result; `decimals` grades every number at that many
+    decimal places instead of the places it was written with."""
     gradient = dict(result.gradient)
     nodes = {node.id: node for node in result.nodes}
     items = []
@@ -100,6 +124,10 @@ def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = N
             items.append(Item("claim", claim.text, UNDETERMINED, given=claim.given,
                               reason="the true value is not a finite number at this point"))
             continue
-        verdict = CORRECT if accepts(true, claim.given, claim.decimals, rtol, atol) else INCORRECT
-        items.append(Item("claim", claim.text, verdict, expected=true, given=claim.given))
+        places_given = claim.decimals if decimals is None else decimals
+        if accepts(true, claim.given, places_given, rtol, atol):
+            items.append(Item("claim", claim.text, CORRECT, expected=true, given=claim.given))
+        else:
+            items.append(Item("claim", claim.text, INCORRECT, expected=true, given=claim.given,
+                              reason=why_not(true, claim.given, places_given, rtol, atol)))
     return items

@@ -35,6 +35,7 @@ class Job:
     table: tuple[TableRow, ...] = ()
     rtol: float | None = None
     atol: float | None = None
+    decimals: int | None = None  # grade numbers at N decimal places (else as written)
     symbolic_seconds: float = 2.0
     exact: bool = False
     precision: int = 15
@@ -54,7 +55,7 @@ def grade(job: Job) -> Report:
         point = {name: value_of(name, value) for name, value in job.at}
         claims = [parse_claim(text) for text in job.claims]
         graph, result = evaluate_program(job.expr, point)
-        claim_items = check_claims(result, claims, job.rtol, job.atol)
+        claim_items = check_claims(result, claims, job.rtol, job.atol, job.decimals)
         if job.exact:
             try:
                 with time_limit(job.symbolic_seconds):
@@ -64,7 +65,8 @@ def grade(job: Job) -> Report:
                                 " the claims were checked with float64 values")
         items.extend(claim_items)
         if job.table:
-            table_items = check_table(graph, result, job.table, job.rtol, job.atol)
+            table_items = check_table(graph, result, job.table, job.rtol, job.atol,
+                                      job.decimals)
             items.extend(table_items)
             graded = {row.node for row in job.table}
             missing = [node_id for node_id in graph.ids if node_id not in graded

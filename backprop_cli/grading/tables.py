@@ -27,10 +27,12 @@ class TableRow:
 
 
 def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
-                rtol: float | None = None, atol: float | None = None) -> list[Item]:
+                rtol: float | None = None, atol: float | None = None,
+                places: int | None = None) -> list[Item]:
     """Mark every row, name the first wrong number (values in evaluation order, then adjoints
     in backward order) as the root cause, and mark later wrong numbers that follow from the
-    student's own earlier numbers as consistent (error carried forward)."""
+    student's own earlier numbers as consistent (error carried forward). `places` grades every
+    number at that many decimal places instead of the places it was written with."""
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
     unknown = [row.node for row in rows if row.node not in position]
     if unknown:
@@ -57,6 +59,7 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
         ):
             if given is None:
                 continue
+            decimals = decimals if places is None else places
             right = accepts(true, given, decimals, rtol, atol)
             # Carried-forward numbers were computed from the student's rounded ones, so one
             # more unit in the last place is allowed.
