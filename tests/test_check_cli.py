@@ -595,3 +595,19 @@ def test_decimals_applies_to_tables_and_batches(tmp_path):
                      '"expect": ["d/dx=2.4"]}\n')
     assert runner.invoke(app, ["check", "--batch", str(batch)]).exit_code == 0
     assert runner.invoke(app, ["check", "--batch", str(batch), "--decimals", "2"]).exit_code == 1
+
+
+def test_a_batch_shows_a_tables_root_cause_before_the_rows_that_follow_from_it(tmp_path):
+    # z's adjoint is wrong; the rows for w and x come first in the table and carry it forward
+    line = {"id": "s1", "expr": "z = w*x + b; a = sigmoid(z); L = (a - t)**2",
+            "at": {"w": 0.5, "x": 2, "b": -0.5, "t": 1},
+            "table": [{"node": "w", "value": 0.5, "adjoint": -0.47},
+                      {"node": "x", "value": 2, "adjoint": -0.1175},
+                      {"node": "z", "value": 0.5, "adjoint": -0.235}]}
+    batch = tmp_path / "class.jsonl"
+    batch.write_text(json.dumps(line) + "\n")
+    result = runner.invoke(app, ["check", "--batch", str(batch)], env={"COLUMNS": "200"})
+    sigma = 1 / (1 + math.exp(-0.5))
+    true = 2 * (sigma - 1) * sigma * (1 - sigma)  # dL/dz
+    assert (f"z.adjoint: first wrong number (root cause), true {true:.6g}, given -0.235"
+            in result.stdout)

@@ -144,7 +144,13 @@ def _batch_detail(row: dict, digits: int) -> str:
     wrong = [item for item in row.get("items", []) if item["verdict"] != CORRECT]
     if not wrong:
         return ""
-    first = wrong[0]
+    # a table's root cause first: the rows after it may only carry its error forward
+    first = next((item for item in wrong if _is_root_cause(item)), wrong[0])
+    if _is_root_cause(first):
+        quantity = "value" if first.get("value", {}).get("root_cause") else "adjoint"
+        mark = first[quantity]
+        return (f"{first['label']}.{quantity}: first wrong number (root cause), true "
+                f"{fmt(mark['expected'], digits)}, given {fmt(mark['given'], digits)}")
     if first.get("counterexample"):
         example = first["counterexample"]
         at = ", ".join(f"{k} = {fmt(v, digits)}" for k, v in example["at"].items())
@@ -153,6 +159,11 @@ def _batch_detail(row: dict, digits: int) -> str:
     if first.get("expected") is not None:
         return f"{first['label']}: true value {fmt(first['expected'], digits)}"
     return f"{first['label']}: {first.get('reason') or first['verdict']}"
+
+
+def _is_root_cause(item: dict) -> bool:
+    return any(isinstance(item.get(quantity), dict) and item[quantity].get("root_cause")
+               for quantity in ("value", "adjoint"))
 
 
 def show(result, view) -> Group:
