@@ -10,7 +10,7 @@ loops are iterative and index flat lists, one call per node; nothing here knows 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .backends import FLOAT, Backend
 from .ops import op_named
@@ -116,6 +116,27 @@ def run_reverse(tape: list[tuple], values: list, output: int, seed=1.0, zero=0.0
                 for j in ins:
                     adjoints[j] += source[i] * math.nan
     return adjoints, partials_at if keep_partials else []
+
+
+def run_reverse_carried(tape: list[tuple], values: list, output: int,
+                        given: Mapping[int, float]) -> list:
+    """Adjoints where a node with a number in `given` passes that number on instead of its
+    accumulated adjoint, and every other node its accumulated one: a student's adjoints
+    carried through the nodes their table leaves out (grading only; kept apart from
+    run_reverse so the engine's own loop stays lean)."""
+    adjoints = [0.0] * len(values)
+    adjoints[output] = 1.0
+    for i, code, _, partials, _a, _b, ins in reversed(tape):
+        if code < 0:  # does not reach the output
+            continue
+        try:
+            local = _partials(code, partials, ins, values, i)
+        except _FAILED:
+            local = (math.nan,) * len(ins)
+        upstream = given.get(i, adjoints[i])
+        for j, d in zip(ins, local, strict=True):
+            adjoints[j] += upstream * d
+    return adjoints
 
 
 def _partials(code: int, partials, ins, values: list, i: int) -> tuple:

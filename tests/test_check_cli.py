@@ -611,3 +611,31 @@ def test_a_batch_shows_a_tables_root_cause_before_the_rows_that_follow_from_it(t
     true = 2 * (sigma - 1) * sigma * (1 - sigma)  # dL/dz
     assert (f"z.adjoint: first wrong number (root cause), true {true:.6g}, given -0.235"
             in result.stdout)
+
+
+def _marks(program: str, point: str, table_text: str, tmp_path) -> dict:
+    table = tmp_path / "table.csv"
+    table.write_text(table_text)
+    result = runner.invoke(app, ["check", program, "--at", point, "--table", str(table),
+                                 "--json"])
+    return {item["node"]: item for item in strict_json(result.stdout)["items"]}
+
+
+def test_error_carried_forward_through_nodes_the_table_leaves_out(tmp_path):
+    # samples/neuron.bp: the student's z adjoint is wrong (-0.235); w's is -0.235·x and x's is
+    # -0.235·w, right by their own numbers, though z = w*x + b has a generated node for w*x
+    # that no student writes.
+    program = (Path(__file__).parent.parent / "samples" / "neuron.bp").read_text()
+    marks = _marks(program, "w=0.5,x=2,b=-0.5,t=1",
+                   "node,value,adjoint\nw,0.5,-0.47\nx,2,-0.1175\nz,0.5,-0.235\n", tmp_path)
+    assert marks["z"]["adjoint"].get("root_cause")
+    for node in ("w", "x"):
+        assert marks[node]["adjoint"]["verdict"] == "incorrect"
+        assert "consistent" in marks[node]["reason"], marks[node]
+
+
+def test_a_wrong_value_is_carried_forward_through_an_omitted_node(tmp_path):
+    # h is wrong (8, true 6); o = (h + 1)^2 = 81 follows from it through the unnamed h + 1
+    marks = _marks("h = x*y; o = (h + 1)^2", "x=3,y=2", "node,value\nh,8\no,81\n", tmp_path)
+    assert marks["h"]["value"].get("root_cause")
+    assert "consistent" in marks["o"]["reason"], marks["o"]

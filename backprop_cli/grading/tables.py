@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..engine import compile_tape, run_forward, run_reverse
+from ..engine import VAR, compile_tape, run_forward, run_reverse_carried
 from ..errors import InputError
 from ..graph import Graph
 from ..result import Result, number
@@ -46,8 +46,8 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
     student = {row.node: row for row in rows}
     true_values = [node.value for node in result.nodes]
     true_adjoints = [node.adjoint for node in result.nodes]
-    own_values = _own_values(graph, student, true_values)
-    own_adjoints = _own_adjoints(graph, student, own_values, true_adjoints)
+    own_values, carried_values = _own_values(graph, student, true_values)
+    own_adjoints = _own_adjoints(graph, student, carried_values)
 
     marks: dict[tuple[str, str], tuple[bool, bool]] = {}
     for row in rows:
@@ -105,30 +105,32 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
 
 
 def _own_values(graph: Graph, student: Mapping[str, TableRow], true_values: list[float]
-                ) -> list[float]:
-    """Each node's value recomputed from the student's values of its inputs (where given)."""
-    given = list(true_values)
+                ) -> tuple[list[float], list[float]]:
+    """Each node's value recomputed from the student's values of its inputs, and the values
+    the student's numbers lead to: theirs where given, and through a node their table leaves
+    out (a generated z3 they never see), its value computed from their numbers."""
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
-    for node_id, row in student.items():
-        if row.value is not None:
-            given[position[node_id]] = row.value
+    given = {position[node_id]: row.value for node_id, row in student.items()
+             if row.value is not None}
+    carried = list(true_values)
+    for i, value in given.items():
+        carried[i] = value
+    # a node the student gave is a leaf here, so their number, not its recomputation, flows on
+    ops = [VAR if i in given else op for i, op in enumerate(graph.ops)]
+    run_forward(compile_tape(ops, graph.inputs, graph.output), carried)
     tape = compile_tape(graph.ops, graph.inputs, graph.output)
-    return run_forward(tape, list(true_values), source=given)
+    return run_forward(tape, list(true_values), source=carried), carried
 
 
-def _own_adjoints(graph: Graph, student: Mapping[str, TableRow], own_values: list,
-                  true_adjoints: list) -> list[float]:
-    """Each node's adjoint recomputed from the student's adjoints of its consumers, with local
-    partials taken at the student's own values."""
+def _own_adjoints(graph: Graph, student: Mapping[str, TableRow], carried_values: list
+                  ) -> list[float]:
+    """Each node's adjoint recomputed from the student's adjoints of its consumers (carried
+    through the nodes their table leaves out), with local partials taken at the values their
+    numbers lead to."""
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
-    values = list(own_values)
-    upstream = [a or 0.0 for a in true_adjoints]
-    for node_id, row in student.items():
-        if row.value is not None:
-            values[position[node_id]] = row.value
-        if row.adjoint is not None:
-            upstream[position[node_id]] = row.adjoint
+    given = {position[node_id]: row.adjoint for node_id, row in student.items()
+             if row.adjoint is not None}
     tape = compile_tape(graph.ops, graph.inputs, graph.output)
-    own, _ = run_reverse(tape, values, graph.output, keep_partials=False, upstream=upstream)
+    own = run_reverse_carried(tape, carried_values, graph.output, given)
     own[graph.output] = 1.0
     return own
