@@ -20,6 +20,8 @@ from functools import cache
 from multiprocessing.connection import wait
 from typing import Any, NamedTuple
 
+from .errors import shortened
+
 # Worker starts (or first sends to a fresh worker) that may fail in a row before run_many gives
 # up on keeping workers alive; any finished task resets the count.
 MAX_START_FAILURES = 5
@@ -128,7 +130,7 @@ def _first_line(error: Exception) -> str:
     programmers); its class name when it has none."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     text = lines[0] if lines else type(error).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+    return shortened(text, 160)
 
 
 def _start(function: Callable, args: tuple, memory: int | None):

@@ -95,6 +95,12 @@ def error_document(error: BackpropError) -> dict:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def shortened(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in "..." when cut (for quoting a
+    user's text in a message)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def one_line(text: str) -> str:
     """Text safe to print as one line: control characters (newlines, ESC, line separators)
     written as escapes, so a hostile name can neither break a line nor drive the terminal."""

@@ -36,12 +36,10 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
     return values
 
 
-READ_AS_FUNCTION = {"σ": "sigmoid"}  # letters people write for a function the table has
-
-
 def missing_message(*names: str) -> str:
     """Which variables have no value (all of them, in one message) and how to give them."""
     from .fallback import sympy_arities
+    from .ops import WRITTEN_OTHERWISE
 
     if len(names) > 1:
         listed = ", ".join(repr(name) for name in names)
@@ -50,9 +48,9 @@ def missing_message(*names: str) -> str:
                 f"{' ...' if len(names) > 3 else ''} or --at {names[0]}=VALUE,...")
     (name,) = names
     also = ""
-    if name in READ_AS_FUNCTION:
+    if len(name) == 1 and name in WRITTEN_OTHERWISE:  # σ(x): a letter then "(" multiplies
         also = (f"; {name}(x) is read as {name}·(x): for the function write "
-                f"{READ_AS_FUNCTION[name]}(x)")
+                f"{WRITTEN_OTHERWISE[name]}")
     elif sympy_arities(name):
         also = f"; {name} is also a SymPy function: call it as {name}(...) to use that"
     return (f"missing value for variable {name!r}: give it as --{name} VALUE or --at "

@@ -116,6 +116,11 @@ AT = Option("at", ("--at",), list[str], [], "Variable values, e.g. --at x=1,y=2.
             metavar="NAME=VALUE,...")
 DIGITS = Option("digits", ("--digits",), int, 6, "Significant digits shown.", min=1, max=17)
 JSON = Option("json_output", ("--json",), bool, False, "Shorthand for --format json.")
+def name_list(text: str | None) -> list[str] | None:
+    """The names of an option such as `--wrt a,b`, or None when it was not given."""
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+
+
 TIME_LIMIT = Option("time_limit", ("--time-limit",), float, None,
                     "Time budget of the run in seconds (default 60, a batch 60 + 1 per line; "
                     "or BACKPROP_TIME_LIMIT).", metavar="SECONDS")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import AT, DIGITS, FILE, Command, Option, Request, table_chosen
+from .base import AT, DIGITS, FILE, Command, Option, Request, name_list, table_chosen
 from .forward import unused
 
 HELP = ("The Hessian matrix of second derivatives, computed on the engine by reverse-over-"
@@ -13,9 +13,7 @@ HELP = ("The Hessian matrix of second derivatives, computed on the engine by rev
 def call(request: Request):
     from ..matrices import MAX_TABLE_ENTRIES, hessian
 
-    wrt = request.options["wrt"]
-    names = [name.strip() for name in wrt.split(",") if name.strip()] if wrt else None
-    return hessian(request.source(), request.point, names,
+    return hessian(request.source(), request.point, name_list(request.options["wrt"]),
                    max_entries=MAX_TABLE_ENTRIES if table_chosen(request) else None)
 
 

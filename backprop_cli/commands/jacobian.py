@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import AT, DIGITS, FILE, Command, Option, Request, table_chosen
+from .base import AT, DIGITS, FILE, Command, Option, Request, name_list, table_chosen
 from .forward import unused
 
 HELP = ("The Jacobian of several outputs (--output a,b: statement names; default the last "
@@ -12,9 +12,7 @@ HELP = ("The Jacobian of several outputs (--output a,b: statement names; default
 def call(request: Request):
     from ..matrices import MAX_TABLE_ENTRIES, jacobian
 
-    output = request.options["output"]
-    outputs = [name.strip() for name in output.split(",") if name.strip()] if output else None
-    return jacobian(request.source(), request.point, outputs,
+    return jacobian(request.source(), request.point, name_list(request.options["output"]),
                     max_entries=MAX_TABLE_ENTRIES if table_chosen(request) else None)
 
 

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from ..bounded import run_bounded, run_many
-from ..errors import BackpropError, BudgetError, InputError, LimitError, ParseError, as_error
+from ..errors import (
+    BackpropError,
+    BudgetError,
+    InputError,
+    LimitError,
+    ParseError,
+    as_error,
+    shortened,
+)
 from .jobs import Job, grade
 from .lines import TOLERANCE_FIELDS, read_problem, read_record, split_lines
 from .report import CORRECT, UNDETERMINED, Item, Report
@@ -58,7 +66,7 @@ def grade_bounded(job: Job, timeout: float) -> Report:
     if outcome.ok:
         return outcome.value
     if outcome.code == "timeout":
-        label = job.expr if len(job.expr) <= 60 else job.expr[:57] + "..."
+        label = shortened(job.expr, 60)
         return Report((Item("problem", label, UNDETERMINED,
                             reason=f"checking {outcome.reason}"),))
     raise BackpropError(outcome.reason or "checking failed", code=outcome.code)

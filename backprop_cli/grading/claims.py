@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import InputError
+from ..errors import InputError, shortened
 from ..result import Result
 from .report import CORRECT, INCORRECT, UNDETERMINED, Item
 
@@ -48,7 +48,7 @@ def parse_claim(text: str) -> Claim:
 
 
 def _quoted(text: str) -> str:
-    return repr(text if len(text) <= 60 else text[:57] + "...")
+    return repr(shortened(text, 60))
 
 
 def decimals(number_text: str) -> int:

@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from ..errors import InputError
+from ..errors import InputError, shortened
 from .claims import NUMBER, decimals
 from .tables import TableRow
 
@@ -34,7 +34,7 @@ def _cell(raw, what: str, where: str) -> tuple[float | None, int]:
 
 
 def _quoted(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:37] + "...")
+    return repr(shortened(text, 40))
 
 
 def table_row(record: Mapping, where: str) -> TableRow:

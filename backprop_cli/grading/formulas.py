@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InputError, ParseError
+from ..errors import InputError, ParseError, shortened
 from ..graph import build_graph
 from ..parse import parse_program
 from .problem import Problem
@@ -31,8 +31,8 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
     try:
         answer_graph = build_graph(parse_program(answer, given=frozenset(names | statements)))
     except ParseError as error:
-        quoted = repr(answer if len(answer) <= 40 else answer[:37] + "...")
-        raise ParseError(f"{which} to d/d{wrt}, {quoted}: {error.message}") from None
+        raise ParseError(f"{which} to d/d{wrt}, {shortened(answer, 40)!r}: {error.message}"
+                         ) from None
     problem = Problem(expr_graph, answer_graph, wrt, statements)
     proof = None if wrt in statements else symbolic_equal(problem, symbolic_seconds)
     if proof is True:

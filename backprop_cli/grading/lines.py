@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from ..errors import InputError, one_line
+from ..errors import InputError, one_line, shortened
 from .files import table_row
 from .jobs import Job
 
@@ -73,7 +73,7 @@ def shown(value: object, limit: int = 40) -> str:
     else:
         text = "a list" if isinstance(value, list) else type(value).__name__
     text = one_line(text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return shortened(text, limit)
 
 
 def split_lines(text: str) -> list[tuple[int, str]]:
