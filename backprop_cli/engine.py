@@ -119,13 +119,13 @@ def run_reverse(tape: list[tuple], values: list, output: int, seed=1.0, zero=0.0
 
 
 def run_reverse_carried(tape: list[tuple], values: list, output: int,
-                        given: Mapping[int, float]) -> list:
+                        given: Mapping[int, float], seed: float = 1.0) -> list:
     """Adjoints where a node with a number in `given` passes that number on instead of its
     accumulated adjoint, and every other node its accumulated one: a student's adjoints
     carried through the nodes their table leaves out (grading only; kept apart from
     run_reverse so the engine's own loop stays lean)."""
     adjoints = [0.0] * len(values)
-    adjoints[output] = 1.0
+    adjoints[output] = seed
     for i, code, _, partials, _a, _b, ins in reversed(tape):
         if code < 0:  # does not reach the output
             continue

@@ -63,11 +63,14 @@ def float_point(graph: Graph, point: Mapping[str, float]) -> list[float]:
     return run_forward(compile_tape(graph.ops, graph.inputs, graph.output), values)
 
 
-def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...] = ()) -> Result:
-    """Run the forward and reverse passes in float64 and package everything as a Result."""
+def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...] = (),
+             seed: float = 1.0) -> Result:
+    """Run the forward and reverse passes in float64 and package everything as a Result;
+    `seed` is the upstream gradient the backward pass starts from (dL/d output)."""
     tape = compile_tape(graph.ops, graph.inputs, graph.output)
     values = run_forward(tape, leaf_values(graph, {k: float(v) for k, v in point.items()}))
-    adjoints, partials = run_reverse(undefined_where_nan(tape, values), values, graph.output)
+    adjoints, partials = run_reverse(undefined_where_nan(tape, values), values, graph.output,
+                                     seed=seed)
     nodes, flags = node_results(graph, values, adjoints, partials)
     return Result(
         expression=graph.source,

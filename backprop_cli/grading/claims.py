@@ -13,38 +13,80 @@ from .report import CORRECT, INCORRECT, UNDETERMINED, Item
 
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _CLAIM = re.compile(
-    rf"^\s*(?:d(?:\w+)?/d(?P<var>[^\s=]+)|(?P<node>[^\s.=]+)\.(?P<kind>adjoint|value|grad))"
+    rf"^\s*(?:[d∂](?P<of>\w+)?/[d∂](?P<var>[^\s=]+)"
+    rf"|(?P<node>[^\s.=]+)\.(?P<kind>adjoint|value|grad))"
     rf"\s*=\s*(?P<number>{NUMBER})\s*$"
 )
 
 
 @dataclass(frozen=True)
 class Claim:
-    """`d/dx=2.42`, `h1.adjoint=48` or `h.value=12`, with the decimals the number was given to."""
+    """`d/dx=2.42`, `h1.adjoint=48`, `h.value=12`, or `da/dz=0.42` (the local derivative of a
+    node with respect to one of its inputs), with the decimals the number was given to."""
 
     text: str
-    kind: str  # "gradient" | "adjoint" | "value"
+    kind: str  # "gradient" | "adjoint" | "value" | "local"
     target: str
     given: float
     decimals: int
+    of: str | None = None  # the numerator of d<of>/d<target>, when one is written
 
 
 def parse_claim(text: str) -> Claim:
     """Read one claim; a malformed claim is an InputError that shows the accepted forms."""
     match = _CLAIM.match(text)
     if not match:
-        raise InputError(f"cannot read claim {_quoted(text)}; write d/dx=2.42, h1.adjoint=48 or "
-                         "h.value=12")
+        raise InputError(f"cannot read claim {_quoted(text)}; write d/dx=2.42, h1.adjoint=48, "
+                         "h.value=12 or da/dz=0.42")
     number_text = match["number"]
     given = float(number_text)
     if not math.isfinite(given):
         raise InputError(f"claim {_quoted(text)}: the number is too large for a float64 number")
     if match["var"] is not None:
-        kind, target = "gradient", match["var"]
-    else:
-        kind = "adjoint" if match["kind"] in ("adjoint", "grad") else "value"
-        target = match["node"]
-    return Claim(text.strip(), kind, target, given, decimals(number_text))
+        return Claim(text.strip(), "gradient", match["var"], given, decimals(number_text),
+                     of=match["of"])
+    kind = "adjoint" if match["kind"] in ("adjoint", "grad") else "value"
+    return Claim(text.strip(), kind, match["node"], given, decimals(number_text))
+
+
+def resolved(claim: Claim, result: Result) -> Claim:
+    """`da/dz` is a local derivative when `a` is a node other than the output (a claim about
+    the output, or about a name the program does not have, stays d output / dz); `dL/da`
+    about an intermediate node `a` is its adjoint."""
+    if claim.kind != "gradient":
+        return claim
+    names = {node.id for node in result.nodes}
+    if claim.of is not None and claim.of != result.output and claim.of in names:
+        return Claim(claim.text, "local", claim.target, claim.given, claim.decimals, of=claim.of)
+    if claim.target in names and claim.target not in dict(result.gradient):
+        return Claim(claim.text, "adjoint", claim.target, claim.given, claim.decimals)
+    return claim
+
+
+def true_number(claim: Claim, result: Result) -> float:
+    """The true number a claim is about; an InputError when it names what the program does
+    not have."""
+    if claim.kind == "gradient":
+        gradient = dict(result.gradient)
+        if claim.target not in gradient:
+            raise InputError(f"claim {claim.text!r}: {claim.target!r} is not a variable of "
+                             f"the program (variables: {', '.join(gradient) or 'none'})")
+        return gradient[claim.target]
+    nodes = {node.id: node for node in result.nodes}
+    if claim.kind == "local":
+        local = statement_local(result, claim.of, claim.target)
+        if local is None:
+            inputs = ", ".join(statement_inputs(result, claim.of))
+            raise InputError(f"claim {claim.text!r}: {claim.target!r} is not an input of "
+                             f"{claim.of!r} (its inputs: {inputs or 'none'}); a local "
+                             "derivative is taken with respect to a name its statement uses")
+        return local
+    if claim.target not in nodes:
+        raise InputError(f"claim {claim.text!r}: no node {claim.target!r} (nodes: "
+                         f"{', '.join(list(nodes)[:12])})")
+    node = nodes[claim.target]
+    true = node.adjoint if claim.kind == "adjoint" else node.value
+    return 0.0 if true is None else true  # a constant has no adjoint: nothing flows into it
 
 
 def _quoted(text: str) -> str:
@@ -99,35 +141,78 @@ def why_not(true: float, given: float, decimals: int, rtol: float | None,
     return f"{true:.6g} rounds to {rounded} at {unit}, not {shown}"
 
 
+def _inside(node) -> bool:
+    """A node inside a statement: generated for part of its expression (w*x in z = w*x + b),
+    neither a name the student sees nor a leaf."""
+    return not node.named and node.op not in ("var", "const")
+
+
+def statement_local(result: Result, of: str, wrt: str) -> float | None:
+    """The local derivative of a statement's node with respect to a name its expression uses,
+    the other names held fixed (dz/dw = x for z = w*x + b): the chain rule over the nodes
+    generated inside the statement only. None when the statement does not use the name."""
+    nodes = {node.id: node for node in result.nodes}
+    order = {node.id: i for i, node in enumerate(result.nodes)}
+    weight = {of: 1.0}
+    total, found = 0.0, False
+    pending = [of]
+    while pending:
+        pending.sort(key=order.get)
+        node_id = pending.pop()
+        w = weight.pop(node_id)
+        for edge in nodes[node_id].inputs:
+            local = math.nan if edge.local is None else edge.local
+            if edge.input == wrt:
+                total, found = total + w * local, True
+            elif _inside(nodes[edge.input]):
+                if edge.input not in weight:
+                    pending.append(edge.input)
+                    weight[edge.input] = 0.0
+                weight[edge.input] += w * local
+    return total if found else None
+
+
+def statement_inputs(result: Result, of: str) -> list[str]:
+    """The names a statement's expression uses (its inputs, looking through generated
+    nodes)."""
+    nodes = {node.id: node for node in result.nodes}
+    names: dict[str, None] = {}
+    pending, seen = [of], {of}
+    while pending:
+        for edge in nodes[pending.pop()].inputs:
+            if edge.input in seen:
+                continue
+            seen.add(edge.input)
+            if _inside(nodes[edge.input]):
+                pending.append(edge.input)
+            elif nodes[edge.input].op != "const":
+                names[edge.input] = None
+    order = {node.id: i for i, node in enumerate(result.nodes)}
+    return sorted(names, key=order.get)
+
+
 def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = None,
                  atol: float | None = None, decimals: int | None = None) -> list[Item]:
     """One Item per claim about a computed Result; `decimals` grades every number at that many
     decimal places instead of the places it was written with."""
-    gradient = dict(result.gradient)
-    nodes = {node.id: node for node in result.nodes}
     items = []
     for claim in claims:
-        if claim.kind == "gradient":
-            if claim.target not in gradient:
-                raise InputError(f"claim {claim.text!r}: {claim.target!r} is not a variable of "
-                                 f"the program (variables: {', '.join(gradient) or 'none'})")
-            true = gradient[claim.target]
-        else:
-            if claim.target not in nodes:
-                raise InputError(f"claim {claim.text!r}: no node {claim.target!r} (nodes: "
-                                 f"{', '.join(list(nodes)[:12])})")
-            node = nodes[claim.target]
-            true = node.adjoint if claim.kind == "adjoint" else node.value
-            if true is None:
-                true = 0.0  # a constant has no adjoint: nothing flows into it
+        claim = resolved(claim, result)
+        true = true_number(claim, result)
+        about = {"quantity": claim.kind, "target": claim.target}
+        if claim.kind == "local":
+            about["of"] = claim.of
         if not math.isfinite(true):
             items.append(Item("claim", claim.text, UNDETERMINED, given=claim.given,
-                              reason="the true value is not a finite number at this point"))
+                              reason="the true value is not a finite number at this point",
+                              details=about))
             continue
         places_given = claim.decimals if decimals is None else decimals
         if accepts(true, claim.given, places_given, rtol, atol):
-            items.append(Item("claim", claim.text, CORRECT, expected=true, given=claim.given))
+            items.append(Item("claim", claim.text, CORRECT, expected=true, given=claim.given,
+                              details=about))
         else:
             items.append(Item("claim", claim.text, INCORRECT, expected=true, given=claim.given,
-                              reason=why_not(true, claim.given, places_given, rtol, atol)))
+                              reason=why_not(true, claim.given, places_given, rtol, atol),
+                              details={**about, "places": places(claim.given, places_given)}))
     return items

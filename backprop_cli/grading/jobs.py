@@ -18,10 +18,12 @@ from .report import Item, Report
 from .tables import TableRow, check_table
 
 
-def evaluate_program(text: str, point: Mapping[str, float]) -> tuple[Graph, Result]:
-    """The graph and the engine's Result for a program at a point (for claims and tables)."""
+def evaluate_program(text: str, point: Mapping[str, float], seed: float = 1.0
+                     ) -> tuple[Graph, Result]:
+    """The graph and the engine's Result for a program at a point (for claims and tables),
+    the backward pass started from the upstream gradient `seed`."""
     graph = build_graph(parse_program(text, given=frozenset(point)))
-    return graph, evaluate(graph, point)
+    return graph, evaluate(graph, point, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Job:
     rtol: float | None = None
     atol: float | None = None
     decimals: int | None = None  # grade numbers at N decimal places (else as written)
+    seed: float = 1.0  # the upstream gradient dL/d(output) the problem states
     symbolic_seconds: float = 2.0
     exact: bool = False
     precision: int = 15
@@ -54,7 +57,7 @@ def grade(job: Job) -> Report:
     if job.claims or job.table:
         point = {name: value_of(name, value) for name, value in job.at}
         claims = [parse_claim(text) for text in job.claims]
-        graph, result = evaluate_program(job.expr, point)
+        graph, result = evaluate_program(job.expr, point, job.seed)
         claim_items = check_claims(result, claims, job.rtol, job.atol, job.decimals)
         if job.exact:
             try:
@@ -66,7 +69,7 @@ def grade(job: Job) -> Report:
         items.extend(claim_items)
         if job.table:
             table_items = check_table(graph, result, job.table, job.rtol, job.atol,
-                                      job.decimals)
+                                      job.decimals, job.seed)
             items.extend(table_items)
             graded = {row.node for row in job.table}
             missing = [node_id for node_id in graph.ids if node_id not in graded

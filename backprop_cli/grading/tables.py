@@ -28,7 +28,7 @@ class TableRow:
 
 def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
                 rtol: float | None = None, atol: float | None = None,
-                places: int | None = None) -> list[Item]:
+                places: int | None = None, seed: float = 1.0) -> list[Item]:
     """Mark every row, name the first wrong number (values in evaluation order, then adjoints
     in backward order) as the root cause, and mark later wrong numbers that follow from the
     student's own earlier numbers as consistent (error carried forward). `places` grades every
@@ -47,7 +47,14 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
     true_values = [node.value for node in result.nodes]
     true_adjoints = [node.adjoint for node in result.nodes]
     own_values, carried_values = _own_values(graph, student, true_values)
-    own_adjoints = _own_adjoints(graph, student, carried_values)
+    own_adjoints, upstream = _own_adjoints(graph, student, carried_values, seed)
+    true_upstream = [a if a is not None else 0.0 for a in true_adjoints]
+    consumers: list[list[int]] = [[] for _ in graph.ids]
+    for i, ins in enumerate(graph.inputs):
+        for j in set(ins):
+            consumers[j].append(i)
+    steps = {"value": lambda i: graph.inputs[i], "adjoint": lambda i: consumers[i]}
+    numbers = {"value": (carried_values, true_values), "adjoint": (upstream, true_upstream)}
 
     marks: dict[tuple[str, str], tuple[bool, bool]] = {}
     for row in rows:
@@ -66,11 +73,14 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
             consistent = own is not None and math.isfinite(own) and (
                 accepts(own, given, decimals, rtol, atol)
                 or abs(own - given) <= 1.5 * 10.0 ** (-decimals))
-            marks[(row.node, kind)] = (right, consistent)
+            carried, true_numbers = numbers[kind]
+            trivial = consistent and not right and _trivial(
+                steps[kind](i), carried, true_numbers)
+            marks[(row.node, kind)] = (right, consistent, trivial)
 
-    wrong_values = sorted((position[n], n) for (n, k), (ok, _) in marks.items()
+    wrong_values = sorted((position[n], n) for (n, k), (ok, *_) in marks.items()
                           if k == "value" and not ok)
-    wrong_adjoints = sorted((-position[n], n) for (n, k), (ok, _) in marks.items()
+    wrong_adjoints = sorted((-position[n], n) for (n, k), (ok, *_) in marks.items()
                             if k == "adjoint" and not ok)
     root = (wrong_values[0][1], "value") if wrong_values else (
         (wrong_adjoints[0][1], "adjoint") if wrong_adjoints else None)
@@ -85,7 +95,7 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
                                   ("adjoint", row.adjoint, true_adjoints[i] or 0.0)):
             if (row.node, kind) not in marks:
                 continue
-            right, consistent = marks[(row.node, kind)]
+            right, consistent, trivial = marks[(row.node, kind)]
             mark = {"given": number(given), "expected": number(true),
                     "verdict": CORRECT if right else INCORRECT}
             if not right:
@@ -93,6 +103,11 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
                 if root == (row.node, kind):
                     mark["root_cause"] = True
                     notes.append(f"{kind}: first wrong number (root cause)")
+                elif consistent and trivial:
+                    mark["consistent"] = True
+                    mark["trivial"] = True
+                    notes.append(f"{kind}: follows from your earlier 0 or 1, which makes "
+                                 "this step trivial: no carried-forward credit")
                 elif consistent:
                     mark["consistent"] = True
                     notes.append(f"{kind}: consistent with your earlier numbers")
@@ -102,6 +117,13 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
         items.append(Item("row", row.node, verdict, reason="; ".join(notes) or None,
                           details=details))
     return items
+
+
+def _trivial(sources, carried: Sequence[float], true: Sequence[float]) -> bool:
+    """A step computed from a student's wrong number that is 0 or ±1 (the true one is not):
+    multiplying by it needs no work, so carrying it forward is no evidence of skill."""
+    return any(carried[j] in (0.0, 1.0, -1.0) and not math.isclose(carried[j], true[j])
+               for j in sources)
 
 
 def _own_values(graph: Graph, student: Mapping[str, TableRow], true_values: list[float]
@@ -122,15 +144,16 @@ def _own_values(graph: Graph, student: Mapping[str, TableRow], true_values: list
     return run_forward(tape, list(true_values), source=carried), carried
 
 
-def _own_adjoints(graph: Graph, student: Mapping[str, TableRow], carried_values: list
-                  ) -> list[float]:
+def _own_adjoints(graph: Graph, student: Mapping[str, TableRow], carried_values: list,
+                  seed: float) -> tuple[list[float], list[float]]:
     """Each node's adjoint recomputed from the student's adjoints of its consumers (carried
     through the nodes their table leaves out), with local partials taken at the values their
-    numbers lead to."""
+    numbers lead to; and the adjoint each node passes on (the student's where given)."""
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
     given = {position[node_id]: row.adjoint for node_id, row in student.items()
              if row.adjoint is not None}
     tape = compile_tape(graph.ops, graph.inputs, graph.output)
-    own = run_reverse_carried(tape, carried_values, graph.output, given)
-    own[graph.output] = 1.0
-    return own
+    own = run_reverse_carried(tape, carried_values, graph.output, given, seed)
+    own[graph.output] = seed
+    upstream = [given.get(i, adjoint) for i, adjoint in enumerate(own)]
+    return own, upstream
