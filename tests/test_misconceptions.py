@@ -59,8 +59,8 @@ def test_dropping_the_tanh_path_is_named_and_overwriting_first() -> None:
     assert codes(found) == ["fanout_overwritten", "fanout_dropped"]
     assert all(m.would_give == pytest.approx(2.0, rel=1e-12) for m in found)
     dropped = found[1].message
-    assert dropped.startswith("the path through z4 was dropped at x:")
-    assert "(x feeds z3 and z4)" in dropped
+    assert dropped.startswith("the path through tanh(x) was dropped at x:")
+    assert "(x feeds x*y and tanh(x))" in dropped
     assert "overwritten" in found[0].message and "summed" in found[0].message
 
 
@@ -68,14 +68,15 @@ def test_dropping_the_product_path_leaves_the_tanh_derivative_alone() -> None:
     found = diagnosed(TANH, TANH_AT, "gradient", "x", 0.42, 2)
     assert codes(found) == ["fanout_dropped"]
     assert found[0].would_give == pytest.approx(1 - math.tanh(1.0) ** 2, rel=1e-12)
-    assert "the path through z3 was dropped at x" in found[0].message
+    assert "the path through x*y was dropped at x" in found[0].message
 
 
 def test_tanh_value_for_its_derivative() -> None:
     found = diagnosed(TANH, TANH_AT, "gradient", "x", 2.76, 2)
     assert codes(found) == ["value_for_derivative"]
     assert found[0].would_give == pytest.approx(2 + math.tanh(1.0), rel=1e-12)
-    assert found[0].message.startswith("you used tanh(x) = 0.7616 where its derivative ")
+    assert found[0].message.startswith(
+        "you used tanh(x) = 0.7616, the tanh itself, where its derivative 1 - tanh(x)² = 0.42")
     assert found[0].message.endswith(" = 0.42 belongs")
 
 
@@ -120,8 +121,8 @@ def test_neuron_sigma_for_its_derivative_reaches_the_weight() -> None:
     found = diagnosed(NEURON, NEURON_AT, "gradient", "w", round(mistaken, 3), 3)
     assert codes(found) == ["value_for_derivative"]
     assert found[0].would_give == pytest.approx(mistaken, rel=1e-12)
-    assert found[0].message.startswith(f"you used a = sigmoid(z) = {sigma:.4g} where its "
-                                       "derivative ")
+    assert found[0].message.startswith(f"you used a = {sigma:.4g}, the sigmoid itself, where "
+                                       "its derivative a·(1 - a) = ")
 
 
 def test_neuron_local_derivative_written_as_the_value() -> None:

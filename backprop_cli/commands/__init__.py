@@ -7,13 +7,15 @@ from .base import JSON, MEMORY_LIMIT, TIME_LIMIT, Command, Option
 from .check import SPEC as CHECK
 from .explain import SPEC as EXPLAIN
 from .forward import SPEC as FORWARD
+from .generate import SPEC as GENERATE
 from .grad import SPEC as GRAD
 from .graph import SPEC as GRAPH
 from .hessian import SPEC as HESSIAN
 from .jacobian import SPEC as JACOBIAN
 from .sweep import SPEC as SWEEP
 
-COMMANDS: tuple[Command, ...] = (GRAD, CHECK, EXPLAIN, GRAPH, FORWARD, HESSIAN, JACOBIAN, SWEEP)
+COMMANDS: tuple[Command, ...] = (GRAD, CHECK, EXPLAIN, GRAPH, FORWARD, HESSIAN, JACOBIAN, SWEEP,
+                                 GENERATE)
 
 
 def format_option(command: Command) -> Option:

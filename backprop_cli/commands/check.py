@@ -29,6 +29,23 @@ def call(request: Request):
             if problem:
                 raise InputError(f"--{name} {problem}, not {options[name]:g}")
     wrt, answer, expect = options["wrt"], options["answer"], options["expect"]
+    assignment = _assignment(options)
+    rubric = _rubric(options)
+    if options["autograder"] is not None:
+        from ..teacher.autograde import autograde
+
+        if request.expression is not None or request.file is not None or options["batch"]:
+            raise InputError("--autograder reads the submission from the grader's folders; "
+                             "give no EXPR, --file or --batch with it")
+        return autograde(options["autograder"], assignment, rubric, options["autograder_root"],
+                         options["timeout"])
+    gradebooks = []
+    if options["gradebook"]:
+        from ..teacher.classroom import parse_gradebooks
+
+        if options["batch"] is None:
+            raise InputError("--gradebook writes a class's scores: use it with --batch")
+        gradebooks = parse_gradebooks(options["gradebook"])
     if options["batch"] is not None:
         if request.expression is not None or request.file is not None or wrt or answer \
                 or expect or options["table"]:
@@ -40,13 +57,41 @@ def call(request: Request):
         batch = grading.batch_of(read_text(path), path, options["timeout"],
                                  rtol=options["rtol"], atol=options["atol"],
                                  line_tolerances=not options["no_line_tolerances"],
-                                 decimals=options["decimals"])
+                                 decimals=options["decimals"], assignment=assignment)
         batch.deadline = budget.for_batch(len(batch))
+        if rubric is not None or gradebooks:
+            from ..teacher.classroom import Classroom
+            from ..teacher.rubric import DEFAULT
+
+            roster = options["roster"]
+            classroom = Classroom(rubric or DEFAULT, assignment, gradebooks,
+                                  read_text(roster) if roster is not None else None,
+                                  assignment.title if assignment else "Backpropagation")
+            batch.scored, batch.finished = classroom, classroom.finish
+            batch.classroom = classroom
         return batch
     if options["no_line_tolerances"]:
         raise InputError("--no-line-tolerances is for --batch (it refuses lines that set "
                          "their own rtol, atol or timeout)")
-    source = request.source()
+    if options["student"] is not None:
+        if assignment is None:
+            raise InputError("--student needs --assignment FILE (the student's problem is "
+                             "made from the assignment)")
+        if request.expression is not None or request.file is not None or request.point:
+            raise InputError("with --assignment and --student, the problem comes from the "
+                             "assignment; give no EXPR, --file or values")
+        from ..teacher.assignment import complete
+
+        problem = complete({"id": options["student"]}, assignment)
+        source, point = problem["expr"], problem["at"]
+        seed, decimals = problem.get("upstream", 1.0), options["decimals"]
+        if decimals is None:
+            decimals = assignment.decimals
+    elif assignment is not None:
+        raise InputError("--assignment grades a --batch, or one --student's answers")
+    else:
+        source, point = request.source(), request.point
+        seed, decimals = 1.0, options["decimals"]
     if answer and not wrt:
         raise InputError("--answer needs --wrt VAR (the variable of the derivative)")
     if len(wrt) != len(answer):
@@ -55,20 +100,48 @@ def call(request: Request):
     rows = ()
     if options["table"] is not None:
         rows = tuple(grading.read_table(read_text(options["table"]), options["table"]))
-    job = grading.Job(source, tuple(zip(wrt, answer, strict=True)), tuple(request.point.items()),
+    job = grading.Job(source, tuple(zip(wrt, answer, strict=True)), tuple(point.items()),
                       tuple(expect), rows, options["rtol"], options["atol"],
-                      decimals=options["decimals"], symbolic_seconds=0.4 * options["timeout"],
-                      exact=options["exact"], precision=options["precision"])
-    return grading.grade_bounded(job, options["timeout"])
+                      decimals=decimals, symbolic_seconds=0.4 * options["timeout"],
+                      exact=options["exact"], precision=options["precision"], seed=seed)
+    report = grading.grade_bounded(job, options["timeout"])
+    if rubric is None:
+        return report
+    from dataclasses import replace
+
+    from ..teacher.rubric import score
+
+    questions = assignment.variant(options["student"]).questions if assignment else None
+    items = report.to_dict()["items"]
+    return replace(report, score=score(items, rubric, questions, options["student"]))
+
+
+def _assignment(options):
+    if options["assignment"] is None:
+        return None
+    from ..teacher.assignment import load
+
+    return load(read_text(options["assignment"]), options["assignment"])
+
+
+def _rubric(options):
+    if options["rubric"] is None:
+        return None
+    from ..teacher.rubric import load_rubric
+
+    return load_rubric(read_text(options["rubric"]), options["rubric"])
 
 
 def failed(result, request: Request) -> bool | ExitCode:
     from ..grading import CORRECT, Batch
+    from ..teacher.autograde import Autograded
 
     if isinstance(result, Batch):
         if result.incomplete:
             return ExitCode.INCOMPLETE
         return not result.all_correct
+    if isinstance(result, Autograded):
+        return False  # the grade is in the results file; the grader ran as it should
     return result.verdict != CORRECT
 
 
@@ -112,6 +185,28 @@ SPEC = Command(
         Option("precision", ("--precision",), int, 15,
                "Significant digits of the exact values' decimals.", metavar="N", min=1,
                max=1000),
+        Option("assignment", ("--assignment",), str, None,
+               "An assignment from `generate`: each student's problem is made from their id "
+               "(batch lines need only id and answers).", metavar="FILE"),
+        Option("student", ("--student",), str, None,
+               "With --assignment: grade this student's answers to their own problem.",
+               metavar="ID"),
+        Option("rubric", ("--rubric",), str, None,
+               "Score with a rubric (TOML or JSON): points, partial credit, penalties.",
+               metavar="FILE"),
+        Option("gradebook", ("--gradebook",), list[str], [],
+               "With --batch: write scores for a gradebook: canvas=FILE.csv, csv=FILE.csv "
+               "(student_id,score,comments), gradescope=DIR or prairielearn=DIR (a "
+               "results.json per student).", metavar="KIND=PATH"),
+        Option("roster", ("--roster",), str, None,
+               "A Canvas gradebook export: names, Canvas ids and sections for canvas=.",
+               metavar="FILE"),
+        Option("autograder", ("--autograder",), str, None,
+               "Run as the grader inside gradescope or prairielearn: read the submission from "
+               "their folders, write their results.json.", metavar="SYSTEM"),
+        Option("autograder_root", ("--autograder-root",), str, None,
+               "The grader's root folder (default /autograder for Gradescope, /grade for "
+               "PrairieLearn).", metavar="DIR"),
     ),
     call=call,
     renderers={"table": "backprop_cli.render.report:show",

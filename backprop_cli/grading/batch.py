@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from ..bounded import run_bounded, run_many
@@ -107,12 +107,18 @@ class Line:
 
 
 def read_line(number: int, text: str, *, timeout: float = 5.0, rtol: float | None = None,
-              atol: float | None = None, line_tolerances: bool = True) -> Line:
-    """One line read and checked (no grading): a Line with a Job, or with its error."""
+              atol: float | None = None, line_tolerances: bool = True,
+              assignment=None) -> Line:
+    """One line read and checked (no grading): a Line with a Job, or with its error. With an
+    assignment (teacher.assignment), a line's problem is made from its id."""
     item_id = None
     try:
         record = read_record(text)
         item_id = record.get("id")
+        if assignment is not None:
+            from ..teacher.assignment import complete
+
+            record = complete(record, assignment)
         job, limit = read_problem(record, timeout=timeout, rtol=rtol, atol=atol,
                                   line_tolerances=line_tolerances)
     except BackpropError as error:
@@ -152,6 +158,9 @@ class Batch:
     deadline: float | None = None
     rows: list[dict] = field(default_factory=list)
     incomplete: bool = False
+    scored: Callable[[dict], dict] | None = None  # adds a row's score (a rubric's)
+    classroom: object | None = None  # teacher.classroom.Classroom: scores and gradebooks
+    finished: Callable[[list[dict]], None] | None = None  # given every row at the end
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -175,8 +184,12 @@ class Batch:
                     row = _row(line, next(outcomes))
                     if row.get("error", {}).get("code") in INCOMPLETE_CODES:
                         self.incomplete = True
+                if self.scored is not None:
+                    row = self.scored(row)
                 self.rows.append(row)
                 yield row
+            if self.finished is not None:
+                self.finished(self.rows)
         finally:
             close = getattr(outcomes, "close", None)
             if close is not None:
@@ -201,6 +214,8 @@ class Batch:
                    "checker processes could not be kept running")
             notes.append(f"error: the batch is incomplete: {len(codes):,} of {len(self):,} "
                          f"lines were not graded ({why})")
+        if self.classroom is not None:
+            notes.extend(self.classroom.notes())
         return tuple(notes)
 
     @property
@@ -210,12 +225,17 @@ class Batch:
 
 def batch_of(text: str, name: str, timeout: float, *, rtol: float | None = None,
              atol: float | None = None, line_tolerances: bool = True,
-             deadline: float | None = None, decimals: int | None = None) -> Batch:
+             deadline: float | None = None, decimals: int | None = None,
+             assignment=None) -> Batch:
     """The problems of a batch file (one JSON object per non-blank line), each line read and
     checked; `timeout`, `rtol` and `atol` apply to lines that do not set their own, and
-    `decimals` (the homework's rounding rule) to every line."""
+    `decimals` (the homework's rounding rule) to every line. With an assignment, each line's
+    problem is made from its id, and the assignment's rounding rule applies unless `decimals`
+    is given."""
+    if assignment is not None and decimals is None:
+        decimals = assignment.decimals
     lines = [read_line(number, line, timeout=timeout, rtol=rtol, atol=atol,
-                       line_tolerances=line_tolerances)
+                       line_tolerances=line_tolerances, assignment=assignment)
              for number, line in split_lines(text)]
     if decimals is not None:
         lines = [replace(line, job=replace(line.job, decimals=decimals)) if line.job else line

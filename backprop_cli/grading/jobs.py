@@ -4,7 +4,7 @@ Batch lines become Jobs in lines.py."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..deadline import time_limit
 from ..errors import InputError
@@ -14,7 +14,7 @@ from ..parse import parse_program
 from ..result import Result
 from .claims import Claim, check_claims, parse_claim
 from .formulas import check_derivative
-from .report import Item, Report
+from .report import INCORRECT, Item, Report
 from .tables import TableRow, check_table
 
 
@@ -52,8 +52,10 @@ def grade(job: Job) -> Report:
     warnings: list[str] = []
     for number, (wrt, answer) in enumerate(job.answers, 1):
         which = "the answer" if len(job.answers) == 1 else f"answer {number}"
-        items.append(check_derivative(job.expr, wrt, answer,
-                                      symbolic_seconds=job.symbolic_seconds, which=which))
+        item = check_derivative(job.expr, wrt, answer, symbolic_seconds=job.symbolic_seconds,
+                                which=which)
+        items.append(replace(item, details={**item.details, "quantity": "formula",
+                                            "target": wrt}))
     if job.claims or job.table:
         point = {name: value_of(name, value) for name, value in job.at}
         claims = [parse_claim(text) for text in job.claims]
@@ -66,11 +68,11 @@ def grade(job: Job) -> Report:
             except TimeoutError:
                 warnings.append(f"exact values were not found within {job.symbolic_seconds:g} s;"
                                 " the claims were checked with float64 values")
-        items.extend(claim_items)
+        items.extend(_named(claim_items, graph, result, job))
         if job.table:
             table_items = check_table(graph, result, job.table, job.rtol, job.atol,
                                       job.decimals, job.seed)
-            items.extend(table_items)
+            items.extend(_named(table_items, graph, result, job))
             graded = {row.node for row in job.table}
             missing = [node_id for node_id in graph.ids if node_id not in graded
                        and graph.ops[graph.ids.index(node_id)] != "const"]
@@ -85,11 +87,70 @@ def grade(job: Job) -> Report:
     return Report(tuple(items), tuple(warnings))
 
 
+def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[Item]:
+    """Items whose wrong numbers carry the misconception that gives them exactly, if one
+    does (a carried-forward number is not a new mistake, so it is not diagnosed)."""
+    values = [node.value for node in result.nodes]
+    adjoints = [node.adjoint or 0.0 for node in result.nodes]
+    out = []
+    for item in items:
+        if item.verdict != INCORRECT:
+            out.append(item)
+        elif item.kind == "claim":
+            found = _diagnosed(graph, values, adjoints, job, item.details, item.given)
+            out.append(_with_misconception(item, found, item.details) if found else item)
+        else:
+            details = dict(item.details)
+            reasons = []
+            for kind in ("value", "adjoint"):
+                cell = details.get(kind)
+                if not cell or cell["verdict"] != INCORRECT or cell.get("consistent"):
+                    continue
+                found = _diagnosed(graph, values, adjoints, job,
+                                   {"quantity": kind, "target": item.label,
+                                    "places": cell.get("places")}, cell["given"])
+                if found:
+                    details[kind] = {**cell, "misconception": _described(found)}
+                    reasons.append(f"{kind}: {found[0].message}")
+            reason = "; ".join(filter(None, [item.reason, *reasons])) or None
+            out.append(replace(item, details=details, reason=reason))
+    return out
+
+
+def _diagnosed(graph: Graph, values: list, adjoints: list, job: Job, about: dict,
+               given: float | None) -> tuple:
+    from .claims import accepts
+    from .misconceptions import diagnose
+
+    quantity, target = about.get("quantity"), about.get("target")
+    places = about.get("places")
+    if given is None or places is None or quantity is None:
+        return ()
+    node, wrt = target, None
+    if quantity == "local":
+        node, wrt = about["of"], target
+        position = graph.ids.index(node)
+        if target not in (graph.ids[j] for j in graph.inputs[position]):
+            return ()  # a statement's derivative through inner steps: no single edge to name
+    return diagnose(graph, values, adjoints, job.seed, quantity, node, given,
+                    lambda candidate: accepts(candidate, given, places, job.rtol, job.atol),
+                    wrt=wrt)
+
+
+def _described(found: tuple) -> dict:
+    first = found[0]
+    return {"code": first.code, "message": first.message,
+            "also": [m.code for m in found[1:]]}
+
+
+def _with_misconception(item: Item, found: tuple, details: dict) -> Item:
+    return replace(item, details={**details, "misconception": _described(found)},
+                   reason=f"{found[0].message}; {item.reason}")
+
+
 def _with_exact_truth(graph: Graph, result: Result, claims: Sequence[Claim],
                       items: list[Item], job: Job) -> list[Item]:
     """Claim items with the true value also in exact form (`--exact`)."""
-    from dataclasses import replace
-
     from ..exact import evaluate_exact
 
     exact = evaluate_exact(graph, dict(job.at), job.precision)

@@ -15,7 +15,8 @@ from .jobs import Job
 
 MAX_LINE_CHARS = 1_000_000
 MAX_LINE_DEPTH = 32
-FIELDS = ("id", "expr", "wrt", "answer", "at", "expect", "table", "rtol", "atol", "timeout")
+FIELDS = ("id", "expr", "wrt", "answer", "at", "expect", "table", "upstream", "rtol", "atol",
+          "timeout")
 TOLERANCE_FIELDS = ("rtol", "atol", "timeout")
 RTOL_BELOW = 1.0
 TIMEOUT_RANGE = (0.1, 3600.0)
@@ -254,8 +255,14 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
     if not (wrt or expect or rows):
         raise bad_field("nothing to check: give \"wrt\" and \"answer\", \"expect\" claims or "
                         "\"table\" rows")
+    upstream = record.get("upstream")
+    seed = 1.0 if upstream is None else _number(upstream)
+    if seed is None or not math.isfinite(seed) or seed == 0:
+        raise bad_field(f"\"upstream\" (the upstream gradient) must be a finite number other "
+                        f"than 0, not {shown(upstream)}")
     job = Job(expr, tuple(zip(wrt, answer, strict=True)), tuple(point), tuple(expect), rows,
-              settings["rtol"], settings["atol"], symbolic_seconds=0.4 * settings["timeout"])
+              settings["rtol"], settings["atol"], symbolic_seconds=0.4 * settings["timeout"],
+              seed=seed)
     return job, settings["timeout"]
 
 

@@ -201,7 +201,7 @@ def _contribution(truth: _Truth, consumer: int, position: int) -> float:
 
 
 def _fanout(truth: _Truth, tangent: list, depends: list[bool]) -> Iterator[Candidate]:
-    ids, true = truth.graph.ids, truth.adjoints[truth.target]
+    ids, true = _labels(truth.graph), truth.adjoints[truth.target]
     for v, paths in enumerate(truth.paths):
         if len(paths) < 2 or not depends[v]:
             continue
@@ -218,6 +218,13 @@ def _fanout(truth: _Truth, tangent: list, depends: list[bool]) -> Iterator[Candi
                f"{_through(ids, paths, last)}, the last one applied, though {ids[v]} feeds "
                f"{feeds}",
                true - sum(parts[:-1]) * tangent[v])
+
+
+def _labels(graph: Graph) -> list[str]:
+    """Nodes as a student sees them: their names, and a step the program generated (z3 for
+    the w*x inside z = w*x + b) as its formula."""
+    return [node_id if graph.named[i] or graph.ops[i] in ("var", "const")
+            else graph.formulas[i] for i, node_id in enumerate(graph.ids)]
 
 
 def _through(ids: Sequence[str], paths: list[tuple[int, int]], consumer: int) -> str:
@@ -238,7 +245,7 @@ def _feeds(ids: Sequence[str], paths: list[tuple[int, int]]) -> str:
 def _overwritten_everywhere(truth: _Truth, depends: list[bool]) -> Iterator[Candidate]:
     """The reverse sweep written with `=` instead of `+=` at every node at once (one fan-out
     node overwritten alone is `_fanout`'s)."""
-    ids = truth.graph.ids
+    ids = _labels(truth.graph)
     fanouts = [ids[v] for v, paths in enumerate(truth.paths) if len(paths) > 1 and depends[v]]
     if len(fanouts) < 2:
         return
@@ -266,18 +273,26 @@ def _values_for_derivatives(truth: _Truth, tangent: list, depends: list[bool]
                true + truth.adjoints[c] * (value - d) * tangent[ins[0]])
 
 
+_BY_OUTPUT = {"tanh": "1 - {0}²", "sigmoid": "{0}·(1 - {0})"}
+
+
 def _value_message(graph: Graph, c: int, value: float, d: float) -> str:
-    ids, ins = graph.ids, graph.inputs[c]
-    rule = rule_templates(graph.ops[c], graph.patterns[c] or (None,))[0]
-    rule = f"d{ids[c]}/d{ids[ins[0]]}" if rule is None else rule.format(ids[ins[0]])
-    name = f"{ids[c]} = {graph.formulas[c]}" if graph.named[c] else graph.formulas[c]
-    return f"you used {name} = {value:.4g} where its derivative {rule} = {d:.4g} belongs"
+    labels, ins = _labels(graph), graph.inputs[c]
+    name = labels[c] if graph.named[c] else f"{graph.ops[c]}({labels[ins[0]]})"
+    if graph.ops[c] in _BY_OUTPUT:
+        rule = _BY_OUTPUT[graph.ops[c]].format(name)
+    else:
+        template = rule_templates(graph.ops[c], graph.patterns[c] or (None,))[0]
+        rule = (f"d{name}/d{labels[ins[0]]}" if template is None
+                else template.format(labels[ins[0]]))
+    return (f"you used {name} = {value:.4g}, the {graph.ops[c]} itself, where its derivative "
+            f"{rule} = {d:.4g} belongs")
 
 
 def _missing_factors(truth: _Truth) -> Iterator[Candidate]:
     """One path into the target written as its local derivative alone or as the consumer's
     adjoint alone."""
-    ids, target = truth.graph.ids, truth.target
+    ids, target = _labels(truth.graph), truth.target
     true = truth.adjoints[target]
     for c, k in truth.paths[target]:
         g, d = truth.adjoints[c], truth.local[c][k]

@@ -39,6 +39,7 @@ class Report:
 
     items: tuple[Item, ...]
     warnings: tuple[str, ...] = ()
+    score: object | None = None  # scores.Score, when graded with a rubric
 
     @property
     def verdict(self) -> str:
@@ -50,6 +51,9 @@ class Report:
         return CORRECT
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA_VERSION, "ok": True, "verdict": self.verdict,
-                "items": [item.to_dict() for item in self.items],
-                "warnings": list(self.warnings)}
+        document = {"schema": SCHEMA_VERSION, "ok": True, "verdict": self.verdict,
+                    "items": [item.to_dict() for item in self.items],
+                    "warnings": list(self.warnings)}
+        if self.score is not None:
+            document["score"] = self.score.to_dict()
+        return document

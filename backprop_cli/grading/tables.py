@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..graph import Graph
 from ..result import Result, number
 from .claims import accepts
+from .claims import places as graded_at
 from .report import CORRECT, INCORRECT, Item
 
 
@@ -76,7 +77,7 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
             carried, true_numbers = numbers[kind]
             trivial = consistent and not right and _trivial(
                 steps[kind](i), carried, true_numbers)
-            marks[(row.node, kind)] = (right, consistent, trivial)
+            marks[(row.node, kind)] = (right, consistent, trivial, graded_at(given, decimals))
 
     wrong_values = sorted((position[n], n) for (n, k), (ok, *_) in marks.items()
                           if k == "value" and not ok)
@@ -95,11 +96,12 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
                                   ("adjoint", row.adjoint, true_adjoints[i] or 0.0)):
             if (row.node, kind) not in marks:
                 continue
-            right, consistent, trivial = marks[(row.node, kind)]
+            right, consistent, trivial, graded_places = marks[(row.node, kind)]
             mark = {"given": number(given), "expected": number(true),
                     "verdict": CORRECT if right else INCORRECT}
             if not right:
                 verdict = INCORRECT
+                mark["places"] = graded_places
                 if root == (row.node, kind):
                     mark["root_cause"] = True
                     notes.append(f"{kind}: first wrong number (root cause)")

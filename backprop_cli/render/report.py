@@ -56,9 +56,28 @@ def render(report: Report, digits: int = 6) -> Group:
         parts.append(table)
     style = {CORRECT: "bold green", INCORRECT: "bold red"}.get(report.verdict, "bold yellow")
     parts.append(Text(f"verdict: {report.verdict}", style=style))
+    if report.score is not None:
+        parts.append(render_score(report.score.to_dict()))
     for warning in report.warnings:
         parts.append(Text(f"warning: {one_line(warning)}", style="yellow"))
     return Group(*parts)
+
+
+def render_score(score: dict) -> Table:
+    """A rubric's score: the total, then each mark that lost points and why."""
+    table = Table(title=f"Score: {score['points']:g} / {score['max_points']:g}",
+                  title_justify="left", title_style="bold", box=None, pad_edge=False,
+                  header_style="bold")
+    for name, justify in (("question", "left"), ("points", "right"), ("feedback", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for mark in score["marks"]:
+        if mark["points"] < mark["max_points"]:
+            table.add_row(literal(mark["question"]),
+                          f"{mark['points']:g}/{mark['max_points']:g}",
+                          literal(mark["feedback"]))
+    for penalty in score["penalties"]:
+        table.add_row("penalty", f"-{penalty['points']:g}", literal(penalty["reason"]))
+    return table
 
 
 def literal(text: str) -> Text:
@@ -122,15 +141,19 @@ def render_batch(rows: list[dict], digits: int = 6, total: int | None = None) ->
     run was interrupted before all were graded)."""
     table = Table(title="Batch", title_justify="left", title_style="bold", box=None,
                   pad_edge=False, header_style="bold")
-    for name, justify in (("", "center"), ("line", "right"), ("id", "left"), ("verdict", "left"),
-                          ("detail", "left")):
+    scored = any("score" in row for row in rows)
+    columns = [("", "center"), ("line", "right"), ("id", "left"), ("verdict", "left"),
+               *([("score", "right")] if scored else []), ("detail", "left")]
+    for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold")
     counts: dict[str, int] = {}
     for row in rows:
         verdict = row["verdict"]
         counts[verdict] = counts.get(verdict, 0) + 1
+        score = row.get("score")
+        points = [f"{score['points']:g}/{score['max_points']:g}"] if score else []
         table.add_row(mark(verdict), str(row["line"]), Text(id_text(row.get("id"))),
-                      Text(verdict), literal(_batch_detail(row, digits)))
+                      Text(verdict), *points, literal(_batch_detail(row, digits)))
     totals = ", ".join(f"{counts[v]} {v}" for v in (CORRECT, INCORRECT, "undetermined", "error")
                        if v in counts)
     graded = f"{len(rows)} items" if total is None else \
@@ -141,6 +164,8 @@ def render_batch(rows: list[dict], digits: int = 6, total: int | None = None) ->
 def _batch_detail(row: dict, digits: int) -> str:
     if "error" in row:
         return f"{row['error']['code']}: {row['error']['message']}"
+    if "score" in row:
+        return row["score"]["comments"]
     wrong = [item for item in row.get("items", []) if item["verdict"] != CORRECT]
     if not wrong:
         return ""
@@ -170,6 +195,7 @@ def show(result, view) -> Group:
     """A report's tables; a batch's summary, after its rows (with a progress bar on a
     terminal)."""
     from ..grading import Batch
+    from ..teacher.autograde import Autograded
 
     if isinstance(result, Batch):
         try:
@@ -179,6 +205,9 @@ def show(result, view) -> Group:
             view.terminal.console().print(render_batch(result.rows, view.digits, len(result)))
             raise
         return render_batch(result.rows, view.digits)
+    if isinstance(result, Autograded):
+        return Group(render(result.report, view.digits), render_score(result.score.to_dict()),
+                     Text(f"wrote {result.results}"))
     return render(result, view.digits)
 
 

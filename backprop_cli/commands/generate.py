@@ -1,0 +1,77 @@
+"""`backprop generate`: a variant of a problem for every student, with worksheets, an answer
+key and a batch file for `check`."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from .base import AT, FILE, Command, Option, Request, name_list
+
+HELP = (
+    "Make a variant of a problem for every student: backprop generate --file net.bp --range "
+    "w=-2:2 --range x=0.5:3 --t 1 --students alice,bob --salt hw3 --out hw3/. Each student's "
+    "numbers come from their id and the salt, so `check --assignment hw3/assignment.json` "
+    "makes their key again from the id alone. Writes worksheets (Markdown and LaTeX), "
+    "key.json and batch.jsonl (what `check --batch` grades)."
+)
+
+
+def call(request: Request):
+    from ..api import value_of
+    from ..commands.arguments import read_text
+    from ..teacher.assignment import DEFAULT_ASK, Assignment, parse_range
+    from ..teacher.generate import generate, students_from
+
+    options = request.options
+    if not options["salt"]:
+        raise InputError("give --salt TEXT (the assignment's name, e.g. hw3-2026): the same "
+                         "student gets a different problem in each assignment")
+    ranges = tuple(parse_range(text) for text in options["range"])
+    fixed = tuple((name, value_of(name, value)) for name, value in request.point.items())
+    ask = tuple(name_list(options["ask"]) or DEFAULT_ASK)
+    assignment = Assignment(request.source(), ranges, fixed, options["salt"], ask,
+                            options["upstream"], options["decimals"],
+                            options["title"] or "Backpropagation by hand")
+    roster = options["roster"]
+    students = students_from(name_list(options["students"]),
+                             read_text(roster) if roster is not None else None, roster or "",
+                             options["count"])
+    return generate(assignment, students, options["out"])
+
+
+SPEC = Command(
+    name="generate", help=HELP,
+    usage="[EXPR] --range NAME=LOW:HIGH ... --salt TEXT (--students A,B | --roster FILE | "
+          "--count N) [--out DIR] [OPTIONS]",
+    options=(
+        FILE,
+        Option("range", ("--range",), list[str], [],
+               "A parameter drawn per student, e.g. w=-2:2 (one decimal; -2.00:2.00 draws two).",
+               metavar="NAME=LOW:HIGH"),
+        AT,
+        Option("salt", ("--salt",), str, None,
+               "The assignment's name; with a student's id it decides their numbers.",
+               metavar="TEXT"),
+        Option("students", ("--students",), str, None, "Student ids, comma-separated.",
+               metavar="A,B,..."),
+        Option("roster", ("--roster",), str, None,
+               "A roster: CSV with an id column (a Canvas export works), or one id per line.",
+               metavar="FILE"),
+        Option("count", ("--count",), int, None, "N students called student-01 ... student-N.",
+               metavar="N"),
+        Option("ask", ("--ask",), str, None,
+               "What is asked: values, adjoints, locals, gradient, formula (default "
+               "values,adjoints).", metavar="LIST"),
+        Option("upstream", ("--upstream",), float, 1.0,
+               "The upstream gradient dL/d(output) the backward pass starts from."),
+        Option("decimals", ("--decimals",), int, 2, "The rounding rule: N decimal places.",
+               metavar="N", min=0, max=8),
+        Option("title", ("--title",), str, None, "The worksheets' title.", metavar="TEXT"),
+        Option("out", ("--out", "-o"), str, None,
+               "Write assignment.json, key.json, batch.jsonl and worksheets/ into DIR.",
+               metavar="DIR"),
+    ),
+    call=call,
+    renderers={"table": "backprop_cli.render.teacher_view:show_generated",
+               "json": "backprop_cli.render.json_format:show"},
+    default_format="table",
+)

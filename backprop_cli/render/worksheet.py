@@ -1,0 +1,98 @@
+"""A student's worksheet, in Markdown and as a LaTeX document: the program, their numbers, the
+rounding rule, and a blank for every answer, with the lines to hand in."""
+
+from __future__ import annotations
+
+from ..teacher.assignment import Assignment, Question, Variant
+from .latex_math import bar, escape_text, latex_id, needs_t1
+
+SECTIONS = (("value", "Forward pass: the value of each step"),
+            ("local", "Local derivatives: each step with respect to the names it uses"),
+            ("adjoint", "Backward pass: the adjoint of each node"),
+            ("gradient", "Gradient"),
+            ("formula", "Formulas"))
+BLANK = "________"
+
+
+def _point(variant: Variant) -> str:
+    return ", ".join(f"{name} = {value:g}" for name, value in variant.at)
+
+
+def _rule(assignment: Assignment) -> str:
+    rule = f"Give every number to {assignment.decimals} decimal places."
+    if assignment.upstream != 1.0:
+        rule += (f" The upstream gradient of the output is {assignment.upstream:g}: start the "
+                 f"backward pass from it, not from 1.")
+    return rule
+
+
+def _what(question: Question) -> str:
+    if question.quantity == "value":
+        return f"value of {question.node}"
+    if question.quantity == "adjoint":
+        return f"adjoint of {question.node} (d output / d {question.node})"
+    if question.quantity == "local":
+        return f"∂{question.of}/∂{question.node}"
+    if question.quantity == "gradient":
+        return f"d output / d {question.node}"
+    return f"d output / d {question.node} as a formula"
+
+
+def markdown(assignment: Assignment, variant: Variant) -> str:
+    """The worksheet in Markdown."""
+    lines = [f"# {assignment.title}", "", f"Student: **{variant.student}**", "",
+             "Program:", "", "```", assignment.program.strip(), "```", "",
+             f"At: {_point(variant)}", "", _rule(assignment), ""]
+    for quantity, heading in SECTIONS:
+        questions = [q for q in variant.questions if q.quantity == quantity]
+        if not questions:
+            continue
+        lines += [f"## {heading}", "", "| asked | answer |", "| --- | --- |"]
+        lines += [f"| {_what(q)} | {BLANK} |" for q in questions]
+        lines.append("")
+    lines += ["## Hand in", "", "One line per answer (a text file, or the `expect` list of a "
+              "batch line):", "", "```"]
+    lines += [f"{q.question}=" if q.quantity != "formula" else f"# d/d{q.node}: your formula"
+              for q in variant.questions]
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def _math(question: Question) -> str:
+    if question.quantity == "value":
+        return f"${latex_id(question.node)}$"
+    if question.quantity == "adjoint":
+        return f"${bar(question.node)}$"
+    if question.quantity == "local":
+        return (f"$\\partial {latex_id(question.of)} / \\partial "
+                f"{latex_id(question.node)}$")
+    if question.quantity == "gradient":
+        return f"$\\partial\\,\\mathrm{{out}} / \\partial {latex_id(question.node)}$"
+    return f"$\\partial\\,\\mathrm{{out}} / \\partial {latex_id(question.node)}$ (formula)"
+
+
+def latex(assignment: Assignment, variant: Variant) -> str:
+    """The worksheet as a complete LaTeX document (pdflatex)."""
+    body = [f"\\section*{{{escape_text(assignment.title)}}}",
+            f"Student: \\textbf{{{escape_text(variant.student)}}}\\par\\medskip",
+            "Program:\\par"]
+    body += [f"\\texttt{{{escape_text(line.strip())}}}\\\\" for line in
+             assignment.program.strip().splitlines() if line.strip()]
+    body += [f"\\medskip At: {escape_text(_point(variant))}\\par",
+             f"{escape_text(_rule(assignment))}\\par"]
+    for quantity, heading in SECTIONS:
+        questions = [q for q in variant.questions if q.quantity == quantity]
+        if not questions:
+            continue
+        width = "8cm" if quantity == "formula" else "3cm"
+        body += [f"\\subsection*{{{escape_text(heading)}}}",
+                 "\\begin{tabular}{ll}"]
+        body += [f"{_math(q)} & \\rule{{{width}}}{{0.4pt}} \\\\[6pt]" for q in questions]
+        body.append("\\end{tabular}")
+    text = "\n".join(body)
+    packages = ["\\usepackage{amsmath}"]
+    if needs_t1(text):
+        packages.insert(0, "\\usepackage[T1]{fontenc}")
+    return "\n".join(["\\documentclass[11pt]{article}", *packages,
+                      "\\usepackage[margin=2.5cm]{geometry}", "\\begin{document}", text,
+                      "\\end{document}", ""])

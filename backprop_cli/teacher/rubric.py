@@ -1,0 +1,215 @@
+"""A rubric (TOML or JSON) and the score it gives a graded problem: points per node and
+quantity, credit for error carried forward and for named misconceptions, penalties."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..grading.scores import CARRIED, MISSING, RIGHT, UNDECIDED, WRONG, Mark, Score
+
+QUANTITIES = ("value", "adjoint", "local", "gradient", "formula")
+_SECTIONS = {"points", "nodes", "credit", "penalties", "title"}
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """Points per quantity (and per node), the share of points an error-carried-forward number
+    earns, partial credit per named misconception, and points off per wrong answer."""
+
+    points: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(QUANTITIES, 1.0))
+    nodes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    carried_forward: float = 1.0
+    misconceptions: Mapping[str, float] = field(default_factory=dict)
+    wrong_penalty: float = 0.0
+
+    def points_for(self, quantity: str, node: str | None) -> float:
+        own = self.nodes.get(node or "", {})
+        return float(own.get(quantity, self.points.get(quantity, 1.0)))
+
+
+DEFAULT = Rubric()
+
+
+def load_rubric(text: str, name: str) -> Rubric:
+    """A rubric file: TOML (by default) or JSON (a name ending .json, or text starting {)."""
+    if name.endswith(".json") or text.lstrip().startswith("{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{name}: not valid JSON ({error.msg} at line {error.lineno})"
+                             ) from None
+    else:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise InputError(f"{name}: not valid TOML ({error})") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{name}: a rubric is a table of sections (points, nodes, credit, "
+                         "penalties)")
+    return _rubric(document, name)
+
+
+def _rubric(document: Mapping, name: str) -> Rubric:
+    unknown = sorted(set(document) - _SECTIONS)
+    if unknown:
+        raise InputError(f"{name}: unknown section {unknown[0]!r} (sections: points, nodes, "
+                         "credit, penalties)")
+    points = dict.fromkeys(QUANTITIES, 1.0)
+    points.update(_numbers(document.get("points", {}), f"{name} [points]", QUANTITIES))
+    nodes = {}
+    for node, own in _table(document.get("nodes", {}), f"{name} [nodes]").items():
+        nodes[node] = _numbers(own, f"{name} [nodes.{node}]", QUANTITIES)
+    credit = _table(document.get("credit", {}), f"{name} [credit]")
+    from ..grading.misconceptions import CODES
+
+    unknown = sorted(set(credit) - {"carried_forward", "misconceptions"})
+    if unknown:
+        raise InputError(f"{name} [credit]: unknown key {unknown[0]!r} (keys: carried_forward, "
+                         "misconceptions)")
+    carried = _fraction(credit.get("carried_forward", 1.0), f"{name} [credit] carried_forward")
+    misconceptions = {code: _fraction(value, f"{name} [credit.misconceptions] {code}")
+                      for code, value in _numbers(credit.get("misconceptions", {}),
+                                                  f"{name} [credit.misconceptions]",
+                                                  tuple(CODES)).items()}
+    penalties = _numbers(document.get("penalties", {}), f"{name} [penalties]", ("wrong",))
+    return Rubric(points, nodes, carried, misconceptions, penalties.get("wrong", 0.0))
+
+
+def _table(value: object, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise InputError(f"{where} must be a table of keys and values")
+    return value
+
+
+def _numbers(value: object, where: str, keys: Sequence[str]) -> dict[str, float]:
+    numbers = {}
+    for key, number in _table(value, where).items():
+        if key not in keys:
+            raise InputError(f"{where}: unknown key {key!r} (keys: {', '.join(keys)})")
+        if isinstance(number, bool) or not isinstance(number, (int, float)) \
+                or not math.isfinite(number) or number < 0:
+            raise InputError(f"{where}: {key} must be a number of at least 0, not {number!r}")
+        numbers[key] = float(number)
+    return numbers
+
+
+def _fraction(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InputError(f"{where} must be a share of the points from 0 to 1, not {value!r}")
+    return float(value)
+
+
+def question_key(item: Mapping) -> tuple | None:
+    """What a graded item is about, the same for a claim, a table cell and an assignment's
+    question: (quantity, node, statement of a local derivative)."""
+    quantity = item.get("quantity")
+    if quantity is None:
+        return None
+    if quantity == "gradient":
+        quantity = "adjoint"  # d/dw and w.adjoint are one number
+    return quantity, item.get("target") or item.get("node"), item.get("of")
+
+
+def score(items: Sequence[Mapping], rubric: Rubric, questions: Sequence | None = None,
+          student: str | None = None) -> Score:
+    """The rubric's score of a graded problem (its items as in the JSON report). With the
+    assignment's `questions`, each is one mark (unanswered ones score 0); without, every
+    graded number and formula is."""
+    answered: dict[tuple, Mark] = {}
+    extra: list[Mark] = []
+    for item in items:
+        for key, mark in _marks(item, rubric):
+            if key is None or key in answered:
+                extra.append(mark)
+            else:
+                answered[key] = mark
+    marks: list[Mark] = []
+    if questions is not None:
+        for question in questions:
+            key = question_key({"quantity": question.quantity, "node": question.node,
+                                "of": question.of})
+            mark = answered.pop(key, None)
+            if mark is None:
+                points = rubric.points_for(question.quantity, question.node)
+                mark = Mark(question.question, question.quantity, 0.0, points, MISSING,
+                            "not answered")
+            else:
+                mark = Mark(question.question, *_after_question(mark))
+            marks.append(mark)
+        extra += [mark for mark in answered.values()]
+        # answers to what was not asked earn nothing and cost nothing
+        extra = [Mark(m.question, m.quantity, 0.0, 0.0, m.outcome,
+                      f"not asked; {m.feedback}", m.misconception) for m in extra]
+    else:
+        marks = list(answered.values())
+    marks += extra
+    wrong = sum(1 for mark in marks if mark.outcome == WRONG and mark.max_points > 0)
+    penalties = ((f"{wrong} wrong answer(s) at {rubric.wrong_penalty:g} each",
+                  wrong * rubric.wrong_penalty),) if wrong and rubric.wrong_penalty else ()
+    earned = sum(mark.points for mark in marks) - sum(p for _, p in penalties)
+    maximum = sum(mark.max_points for mark in marks)
+    return Score(student, round(max(0.0, earned), 6), round(maximum, 6), tuple(marks),
+                 penalties)
+
+
+def _after_question(mark: Mark) -> tuple:
+    return (mark.quantity, mark.points, mark.max_points, mark.outcome, mark.feedback,
+            mark.misconception)
+
+
+def _marks(item: Mapping, rubric: Rubric):
+    kind = item.get("kind")
+    if kind == "row":
+        for quantity in ("value", "adjoint"):
+            cell = item.get(quantity)
+            if cell is None:
+                continue
+            node = item.get("node", item.get("label"))
+            yield ((quantity, node, None),
+                   _mark(f"{node}.{quantity}", quantity, node, cell, rubric))
+        return
+    quantity = item.get("quantity")
+    node = item.get("target")
+    question = item.get("label", "").split("=")[0].strip()
+    if kind == "derivative":
+        question = f"formula d/d{node}" if node else question
+    yield question_key(item), _mark(question, quantity or "value", node, item, rubric)
+
+
+def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
+          rubric: Rubric) -> Mark:
+    points = rubric.points_for(quantity, node)
+    verdict = graded.get("verdict")
+    misconception = graded.get("misconception")
+    code = misconception.get("code") if isinstance(misconception, Mapping) else None
+    if verdict == "correct":
+        return Mark(question, quantity, points, points, RIGHT, "right")
+    if verdict == "undetermined":
+        return Mark(question, quantity, 0.0, points, UNDECIDED,
+                    graded.get("reason") or "could not be decided; ask your teacher")
+    if graded.get("consistent") and not graded.get("trivial"):
+        share = rubric.carried_forward
+        return Mark(question, quantity, round(points * share, 6), points, CARRIED,
+                    "follows from your earlier numbers (error carried forward)")
+    if graded.get("trivial"):
+        return Mark(question, quantity, 0.0, points, WRONG,
+                    "follows from your earlier 0 or 1, which makes this step trivial: no "
+                    "carried-forward credit")
+    feedback = graded.get("reason") or "wrong"
+    if graded.get("root_cause"):
+        feedback = "your first wrong number (the root cause)"
+    share = 0.0
+    if code is not None:
+        message = misconception.get("message", "")
+        if message not in feedback:
+            feedback = f"{message} ({feedback})"
+        share = rubric.misconceptions.get(code, 0.0)
+    return Mark(question, quantity, round(points * share, 6), points, WRONG, feedback, code)
