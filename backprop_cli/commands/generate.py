@@ -35,7 +35,12 @@ def call(request: Request):
     students = students_from(name_list(options["students"]),
                              read_text(roster) if roster is not None else None, roster or "",
                              options["count"])
-    return generate(assignment, students, options["out"])
+    generated = generate(assignment, students)
+    if options["out"] is None:
+        return generated
+    from ..render.assignment_files import write
+
+    return write(generated, options["out"])
 
 
 SPEC = Command(

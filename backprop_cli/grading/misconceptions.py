@@ -336,10 +336,12 @@ _ROUNDINGS = (("1 decimal place", lambda v: round(v, 1)),
 def _roundings(truth: _Truth, quantity: str, positions: tuple[int, ...] = ()
                ) -> Iterator[Candidate]:
     for mode, rounded in _ROUNDINGS:
-        yield ("early_rounding",
-               f"intermediate numbers were rounded to {mode} at every step (values, local "
-               "derivatives and adjoints)",
-               _rounded_sweep(truth, quantity, rounded, positions))
+        number = _rounded_sweep(truth, quantity, rounded, positions)
+        message = (f"intermediate numbers were rounded to {mode} at every step (values, local "
+                   "derivatives and adjoints)")
+        yield "early_rounding", message, number
+        # the same, with the answer itself also written at that rounding
+        yield "early_rounding", message, _round(rounded, number)
 
 
 def _rounded_sweep(truth: _Truth, quantity: str, rounded: Callable[[float], float],

@@ -52,8 +52,7 @@ def markdown(assignment: Assignment, variant: Variant) -> str:
         lines.append("")
     lines += ["## Hand in", "", "One line per answer (a text file, or the `expect` list of a "
               "batch line):", "", "```"]
-    lines += [f"{q.question}=" if q.quantity != "formula" else f"# d/d{q.node}: your formula"
-              for q in variant.questions]
+    lines += [f"{q.question}=" for q in variant.questions]
     lines += ["```", ""]
     return "\n".join(lines)
 

@@ -254,7 +254,7 @@ def nice(graph: Graph, result: Result, questions: Sequence[Question], assignment
         if isinstance(question.answer, str):
             continue
         answer = question.answer
-        if answer != 0 and abs(answer) < 10 * unit:  # two digits at least, or exactly 0
+        if abs(answer) < 10 * unit:  # two digits at least (a 0 would make steps trivial)
             return False
         fraction = abs(answer) / unit % 1.0
         if abs(fraction - 0.5) < 0.1:  # a hair from rounding either way

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import InputError, shortened
 from .assignment import MAX_STUDENTS, Assignment, Variant, check
-from .key import batch_line, file_names, key_document
+from .key import key_document
 
-ID_COLUMNS = ("id", "student_id", "sis user id", "sis_user_id", "student id", "login", "email")
+# a Canvas export's own ID column is Canvas's number; its SIS User ID is the school's id
+ID_COLUMNS = ("sis user id", "sis_user_id", "student_id", "student id", "id", "login", "email")
 
 
 @dataclass(frozen=True)
@@ -78,40 +76,10 @@ def _roster_ids(text: str, name: str) -> list[str]:
             and not row[0].strip().lower().startswith("points possible")]
 
 
-def generate(assignment: Assignment, students: list[str], out: str | None = None) -> Generated:
-    """Every student's variant; with `out`, the files written there: assignment.json (what
-    `check --assignment` reads), key.json, batch.jsonl, and worksheets/<id>.md and .tex."""
+def generate(assignment: Assignment, students: list[str]) -> Generated:
+    """Every student's variant (render.assignment_files writes them out)."""
     from dataclasses import replace
 
     check(assignment)
     assignment = replace(assignment, students=tuple(students))
-    variants = tuple(assignment.variant(student) for student in students)
-    files: tuple[str, ...] = ()
-    if out is not None:
-        files = _write(assignment, variants, Path(out))
-    return Generated(assignment, variants, files)
-
-
-def _write(assignment: Assignment, variants: tuple[Variant, ...], out: Path) -> tuple[str, ...]:
-    from ..render.worksheet import latex, markdown
-
-    names = file_names([v.student for v in variants])
-    documents = {
-        "assignment.json": json.dumps(assignment.to_dict(), indent=2, ensure_ascii=False),
-        "key.json": json.dumps(key_document(assignment, list(variants)), indent=2,
-                               ensure_ascii=False, allow_nan=False),
-        "batch.jsonl": "".join(batch_line(assignment, v) + "\n" for v in variants),
-    }
-    for variant in variants:
-        stem = f"worksheets/{names[variant.student]}"
-        documents[f"{stem}.md"] = markdown(assignment, variant)
-        documents[f"{stem}.tex"] = latex(assignment, variant)
-    try:
-        (out / "worksheets").mkdir(parents=True, exist_ok=True)
-        for relative, text in documents.items():
-            path = out / relative
-            with open(path, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text if text.endswith("\n") else text + "\n")
-    except OSError as failure:
-        raise InputError(f"cannot write into {out}: {failure.strerror or failure}") from None
-    return tuple(os.path.join(str(out), relative) for relative in documents)
+    return Generated(assignment, tuple(assignment.variant(student) for student in students))

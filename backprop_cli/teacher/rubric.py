@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..grading.scores import CARRIED, MISSING, RIGHT, UNDECIDED, WRONG, Mark, Score
 
 QUANTITIES = ("value", "adjoint", "local", "gradient", "formula")
-_SECTIONS = {"points", "nodes", "credit", "penalties", "title"}
+_SECTIONS = {"points", "nodes", "credit", "penalties"}
 
 
 @dataclass(frozen=True)
@@ -205,11 +205,11 @@ def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
                     "carried-forward credit")
     feedback = graded.get("reason") or "wrong"
     if graded.get("root_cause"):
-        feedback = "your first wrong number (the root cause)"
+        feedback = "the first wrong number (the root cause)"
     share = 0.0
     if code is not None:
         message = misconception.get("message", "")
         if message not in feedback:
-            feedback = f"{message} ({feedback})"
+            feedback = f"{message}; {feedback}"
         share = rubric.misconceptions.get(code, 0.0)
     return Mark(question, quantity, round(points * share, 6), points, WRONG, feedback, code)

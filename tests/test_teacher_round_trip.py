@@ -1,0 +1,318 @@
+"""Issue 10 §5, end to end: `generate` 30 variants → simulated answers (right, each
+misconception, carried-forward errors) → `check --batch` with a rubric → every gradebook format
+validated against the structure its system documents → each misconception named, and never on a
+right answer.
+
+Oracles: the template samples/teacher/hw3.bp (z = w*x + b; h = tanh(z); L = (h + x - t)**2)
+worked by hand here in plain Python floats: h' = 1 - tanh(z)², dL/dh = 2(h + x - t), and x
+reaching L by two paths, dL/dx = w·dL/dz + dL/dh. Each mistake is written out from those
+formulas, never taken from the code under test."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+from cli_checks import strict_json
+from test_gradebook import GRADESCOPE_SCHEMA, PRAIRIELEARN_SCHEMA, validate
+from typer.testing import CliRunner
+
+from backprop_cli.cli import app
+
+runner = CliRunner()
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "teacher"
+RANGES = ["--range", "w=-2:2", "--range", "x=0.5:2", "--range", "b=-1:1", "--t", "1"]
+ASK = "values,locals,adjoints,gradient"
+RUBRIC = """
+[points]
+value = 1
+local = 1
+adjoint = 2
+gradient = 2
+[credit]
+carried_forward = 1.0
+[credit.misconceptions]
+sign_flip = 0.5
+"""
+
+
+def hand(at: dict, upstream: float = 1.0) -> dict:
+    """The hw3 template worked by hand: every number a worksheet asks for."""
+    w, x, b, t = at["w"], at["x"], at["b"], at["t"]
+    z = w * x + b
+    h = math.tanh(z)
+    e = h + x - t
+    dh = 1 - h * h
+    h_adj = upstream * 2 * e
+    z_adj = h_adj * dh
+    return {"z.value": z, "h.value": h, "L.value": e * e, "dz/dw": x, "dz/dx": w, "dz/db": 1.0,
+            "dh/dz": dh, "h.adjoint": h_adj, "z.adjoint": z_adj, "dL/dw": z_adj * x,
+            "dL/dx": z_adj * w + h_adj, "dL/db": z_adj}
+
+
+SCENARIOS = ("right", "fanout", "value_for_derivative", "sign_flip", "missing_chain_factor",
+             "carried", "carried_trivial", "early_rounding")
+
+
+def rounded_by_hand(at: dict) -> float:
+    """dL/dw worked with every intermediate number rounded to 1 decimal place."""
+    def r(v: float) -> float:
+        return round(v, 1)
+
+    w, x, b, t = at["w"], at["x"], at["b"], at["t"]
+    z = r(r(w * x) + b)
+    e = r(r(math.tanh(z) + x) - t)
+    h_adj = r(2 * e)
+    z_adj = r(h_adj * r(1 / math.cosh(z) ** 2))
+    return r(z_adj * x)
+
+
+def answers_for(scenario: str, at: dict) -> tuple[dict, str | None, str | None]:
+    """A student's hand-in for a scenario: the batch line's fields, the question the mistake
+    is in, and the misconception codes that must be named there."""
+    true = hand(at)
+    given = dict(true)
+    if scenario == "right":
+        return {"expect": claims(given)}, None, None
+    if scenario == "fanout":  # the skip path x → L left out (or overwritten)
+        given["dL/dx"] = true["z.adjoint"] * at["w"]
+        return {"expect": claims(given)}, "dL/dx", "fanout"
+    if scenario == "value_for_derivative":  # tanh where 1 - tanh² belongs
+        given["dh/dz"] = true["h.value"]
+        return {"expect": claims(given)}, "dh/dz", "value_for_derivative"
+    if scenario == "sign_flip":
+        given["dL/dw"] = -true["dL/dw"]
+        return {"expect": claims(given)}, "dL/dw", "sign_flip"
+    if scenario == "early_rounding":
+        given["dL/dw"] = rounded_by_hand(at)
+        if f"{given['dL/dw']:.2f}" == f"{true['dL/dw']:.2f}":
+            return {"expect": claims(given)}, None, None  # rounding early did no harm here
+        return {"expect": claims(given)}, "dL/dw", "early_rounding"
+    if scenario == "missing_chain_factor":  # z's adjoint without the local x
+        given["dL/dw"] = true["z.adjoint"]
+        return {"expect": claims(given)}, "dL/dw", "missing_chain_factor"
+    # a table whose z adjoint is wrong, and w, x, b computed from it (error carried forward)
+    z_adj = 0.0 if scenario == "carried_trivial" else round(true["z.adjoint"] * 1.5 + 0.3, 2)
+    rows = [{"node": "z", "value": f"{true['z.value']:.2f}", "adjoint": f"{z_adj:.2f}"},
+            {"node": "h", "value": f"{true['h.value']:.2f}",
+             "adjoint": f"{true['h.adjoint']:.2f}"},
+            {"node": "w", "adjoint": f"{z_adj * at['x']:.2f}"},
+            {"node": "x", "adjoint": f"{z_adj * at['w'] + round(true['h.adjoint'], 2):.2f}"},
+            {"node": "b", "adjoint": f"{z_adj:.2f}"}]
+    local = {k: v for k, v in given.items() if k.startswith("d") and "/d" in k[:4]
+             and not k.startswith("dL/")}
+    return {"expect": claims(local), "table": rows}, "z.adjoint", None
+
+
+def claims(numbers: dict) -> list[str]:
+    return [f"{question}={number:.2f}" for question, number in numbers.items()]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The whole loop run once: generate, answer, grade with every gradebook."""
+    root = tmp_path_factory.mktemp("class")
+    result = runner.invoke(app, ["generate", "--file", str(SAMPLES / "hw3.bp"), *RANGES,
+                                 "--count", "30", "--salt", "round-trip", "--ask", ASK,
+                                 "--out", str(root / "hw")])
+    assert result.exit_code == 0, result.stderr
+    key = strict_json((root / "hw" / "key.json").read_text())
+    assert len(key["students"]) == 30
+    lines, expected = [], {}
+    for n, student in enumerate(key["students"]):
+        scenario = SCENARIOS[n % len(SCENARIOS)]
+        fields, question, code = answers_for(scenario, student["at"])
+        lines.append({"id": student["id"], **fields})
+        expected[student["id"]] = (scenario, question, code, student["at"])
+    (root / "answers.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (root / "rubric.toml").write_text(RUBRIC)
+    argv = ["check", "--batch", str(root / "answers.jsonl"), "--assignment",
+            str(root / "hw" / "assignment.json"), "--rubric", str(root / "rubric.toml"),
+            "--no-line-tolerances", "--json",
+            "--gradebook", f"canvas={root / 'canvas.csv'}",
+            "--gradebook", f"csv={root / 'grades.csv'}",
+            "--gradebook", f"gradescope={root / 'gradescope'}",
+            "--gradebook", f"prairielearn={root / 'prairielearn'}"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 1, result.stderr  # some answers are wrong
+    rows = [strict_json(line) for line in result.stdout.splitlines()]
+    return root, rows, expected
+
+
+def marks_of(row: dict) -> dict[str, dict]:
+    return {mark["question"]: mark for mark in row["score"]["marks"]}
+
+
+def test_every_student_has_a_scored_row(graded):
+    _, rows, expected = graded
+    assert [row["id"] for row in rows] == list(expected)
+    for row in rows:
+        assert row["score"]["max_points"] == 3 * 1 + 4 * 1 + 2 * 2 + 3 * 2  # 17
+        assert 0 <= row["score"]["points"] <= row["score"]["max_points"]
+
+
+def test_right_answers_score_full_marks_and_are_never_diagnosed(graded):
+    _, rows, expected = graded
+    for row in rows:
+        scenario = expected[row["id"]][0]
+        for item in row["items"]:
+            if item["verdict"] == "correct":
+                assert "misconception" not in item, item
+        if scenario == "right":
+            assert row["verdict"] == "correct"
+            assert row["score"]["points"] == 17 and row["score"]["comments"] == "all correct"
+
+
+def test_each_misconception_is_named_where_it_was_made(graded):
+    _, rows, expected = graded
+    seen = set()
+    for row in rows:
+        scenario, question, code, _ = expected[row["id"]]
+        if code is None:
+            continue
+        mark = marks_of(row)[question]
+        assert mark["outcome"] == "wrong"
+        item = next(i for i in row["items"] if i["label"].startswith(question + "="))
+        named = [item["misconception"]["code"], *item["misconception"]["also"]]
+        assert any(name.startswith(code) for name in named), (row["id"], scenario, item)
+        seen.add(code)
+        others = [m for q, m in marks_of(row).items() if q != question]
+        assert all(m["outcome"] == "right" for m in others), row["id"]
+        share = 0.5 if code == "sign_flip" else 0.0
+        assert row["score"]["points"] == pytest.approx(17 - mark["max_points"] * (1 - share))
+    assert seen == {"fanout", "value_for_derivative", "sign_flip", "missing_chain_factor",
+                    "early_rounding"}
+
+
+def test_carried_forward_rows_earn_credit_unless_trivial(graded):
+    _, rows, expected = graded
+    for row in rows:
+        scenario = expected[row["id"]][0]
+        if not scenario.startswith("carried"):
+            continue
+        marks = marks_of(row)
+        assert marks["z.adjoint"]["outcome"] == "wrong"
+        for question in ("dL/dw", "dL/db"):
+            if scenario == "carried":
+                assert marks[question]["outcome"] == "carried"
+                assert marks[question]["points"] == marks[question]["max_points"]
+            else:
+                assert marks[question]["outcome"] == "wrong" and marks[question]["points"] == 0
+                assert "trivial" in marks[question]["feedback"]
+
+
+def test_the_gradebooks_follow_their_documented_structures(graded):
+    root, rows, _ = graded
+    points = {row["id"]: row["score"]["points"] for row in rows}
+    canvas = list(csv.reader(io.StringIO((root / "canvas.csv").read_text())))
+    assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert canvas[1][0] == "Points Possible" and float(canvas[1][5]) == 17
+    assert {r[2]: float(r[5]) for r in canvas[2:]} == pytest.approx(points)
+    plain = list(csv.DictReader(io.StringIO((root / "grades.csv").read_text())))
+    assert [r["student_id"] for r in plain] == list(points)
+    assert {r["student_id"]: float(r["score"]) for r in plain} == pytest.approx(points)
+    for student, total in points.items():
+        gradescope = strict_json((root / "gradescope" / f"{student}.json").read_text())
+        validate(GRADESCOPE_SCHEMA, gradescope)
+        assert gradescope["score"] == pytest.approx(total)
+        assert sum(t["max_score"] for t in gradescope["tests"]) == 17
+        prairielearn = strict_json((root / "prairielearn" / f"{student}.json").read_text())
+        validate(PRAIRIELEARN_SCHEMA, prairielearn)
+        assert prairielearn["score"] == pytest.approx(total / 17, abs=1e-4)
+
+
+def test_a_wrong_seed_is_named_when_the_problem_gives_an_upstream_gradient(tmp_path):
+    runner.invoke(app, ["generate", "--file", str(SAMPLES / "hw3.bp"), *RANGES, "--count", "3",
+                        "--salt", "seed", "--ask", "adjoints", "--upstream", "0.5",
+                        "--out", str(tmp_path / "hw")])
+    key = strict_json((tmp_path / "hw" / "key.json").read_text())
+    lines = []
+    for student in key["students"]:
+        started_from_one = hand(student["at"], upstream=1.0)  # the 0.5 ignored
+        lines.append({"id": student["id"],
+                      "expect": [f"z.adjoint={started_from_one['z.adjoint']:.2f}"]})
+        assert math.isclose(hand(student["at"], 0.5)["z.adjoint"], next(
+            q["answer"] for q in student["questions"] if q["question"] == "z.adjoint"))
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = runner.invoke(app, ["check", "--batch", str(tmp_path / "a.jsonl"), "--assignment",
+                                 str(tmp_path / "hw" / "assignment.json"), "--json"])
+    for line in result.stdout.splitlines():
+        (item,) = strict_json(line)["items"]
+        named = [item["misconception"]["code"], *item["misconception"]["also"]]
+        # two mistakes may give the same number at 2 decimals (z's adjoint 0.28 is also h's
+        # 0.2837 without the local 0.487); then both are named
+        assert "wrong_seed" in named, item
+
+
+def test_the_autograder_writes_gradescope_and_prairielearn_results(tmp_path):
+    runner.invoke(app, ["generate", "--file", str(SAMPLES / "hw3.bp"), *RANGES, "--students",
+                        "ada@example.edu", "--salt", "ag", "--ask", ASK, "--out",
+                        str(tmp_path / "hw")])
+    key = strict_json((tmp_path / "hw" / "key.json").read_text())
+    at = key["students"][0]["at"]
+    answers = "\n".join(answers_for("sign_flip", at)[0]["expect"]) + "\n"
+    gradescope = tmp_path / "autograder"
+    (gradescope / "submission").mkdir(parents=True)
+    (gradescope / "submission" / "answers.txt").write_text("# my answers\n" + answers)
+    (gradescope / "submission_metadata.json").write_text(json.dumps(
+        {"users": [{"email": "ada@example.edu", "name": "Ada", "id": 7}]}))
+    result = runner.invoke(app, ["check", "--autograder", "gradescope", "--autograder-root",
+                                 str(gradescope), "--assignment",
+                                 str(tmp_path / "hw" / "assignment.json")])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json((gradescope / "results" / "results.json").read_text())
+    validate(GRADESCOPE_SCHEMA, document)
+    assert document["score"] == 11  # 12 questions of 1 point, dL/dw wrong (no rubric credit)
+    failed = [t for t in document["tests"] if t["status"] == "failed"]
+    assert [t["name"] for t in failed] == ["dL/dw"] and "sign" in failed[0]["output"]
+
+    grade = tmp_path / "grade"
+    (grade / "student").mkdir(parents=True)
+    record = {"id": "ada@example.edu", **answers_for("right", at)[0]}
+    (grade / "student" / "answers.json").write_text(json.dumps(record))
+    result = runner.invoke(app, ["check", "--autograder", "prairielearn", "--autograder-root",
+                                 str(grade), "--assignment",
+                                 str(tmp_path / "hw" / "assignment.json")])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json((grade / "results" / "results.json").read_text())
+    validate(PRAIRIELEARN_SCHEMA, document)
+    assert document["gradable"] is True and document["score"] == 1.0
+
+    (grade / "student" / "answers.json").write_text('{"id": "ada@example.edu", "expect": [')
+    result = runner.invoke(app, ["check", "--autograder", "prairielearn", "--autograder-root",
+                                 str(grade), "--assignment",
+                                 str(tmp_path / "hw" / "assignment.json")])
+    assert result.exit_code == 2
+    document = strict_json((grade / "results" / "results.json").read_text())
+    validate(PRAIRIELEARN_SCHEMA, document)
+    assert document["gradable"] is False
+
+
+def test_the_sample_class_is_graded_as_the_readme_says(tmp_path):
+    """samples/teacher: the generated assignment is what `generate` makes again, and the
+    class's answers get the scores and misconceptions the README describes."""
+    result = runner.invoke(app, ["generate", "--file", str(SAMPLES / "hw3.bp"), *RANGES,
+                                 "--roster", str(SAMPLES / "roster.csv"), "--salt", "hw3-2026",
+                                 "--ask", ASK, "--title", "Homework 3", "--out",
+                                 str(tmp_path / "hw3")])
+    assert result.exit_code == 0, result.stderr
+    for name in ("key.json", "batch.jsonl", "worksheets/ada.md", "worksheets/ada.tex"):
+        made = (tmp_path / "hw3" / name).read_text()
+        assert made == (SAMPLES / "hw3" / name).read_text().replace(
+            "samples/teacher/hw3", str(tmp_path / "hw3")), name
+    result = runner.invoke(app, ["check", "--batch", str(SAMPLES / "answers.jsonl"),
+                                 "--assignment", str(SAMPLES / "hw3" / "assignment.json"),
+                                 "--rubric", str(SAMPLES / "rubric.toml"), "--json",
+                                 "--no-line-tolerances"])
+    rows = {row["id"]: row for row in map(strict_json, result.stdout.splitlines())}
+    assert {k: (r["score"]["points"], r["score"]["max_points"]) for k, r in rows.items()} == {
+        "ada": (16, 16), "alan": (14, 16), "grace": (13, 16), "emmy": (15, 16),
+        "srini": (2, 16)}
+    codes = {k: sorted({m["misconception"] for m in r["score"]["marks"] if m["misconception"]})
+             for k, r in rows.items()}
+    assert codes == {"ada": [], "alan": ["fanout_overwritten"],
+                     "grace": ["value_for_derivative"], "emmy": ["sign_flip"], "srini": []}
