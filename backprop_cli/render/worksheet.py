@@ -18,11 +18,21 @@ def _point(variant: Variant) -> str:
     return ", ".join(f"{name} = {value:g}" for name, value in variant.at)
 
 
+def _statements(assignment: Assignment) -> list[str]:
+    """The program one statement per line, without comments (they may hold the key)."""
+    lines = []
+    for line in assignment.program.splitlines():
+        code = line.split("#", 1)[0]
+        lines += [part.strip() for part in code.split(";") if part.strip()]
+    return lines
+
+
 def _rule(assignment: Assignment) -> str:
     rule = f"Give every number to {assignment.decimals} decimal places."
-    if assignment.upstream != 1.0:
+    if assignment.upstream != 1.0 and {"adjoints", "gradient"} & set(assignment.ask):
         rule += (f" The upstream gradient of the output is {assignment.upstream:g}: start the "
-                 f"backward pass from it, not from 1.")
+                 f"backward pass from it, not from 1 (every adjoint and gradient entry "
+                 f"includes it).")
     return rule
 
 
@@ -30,18 +40,18 @@ def _what(question: Question) -> str:
     if question.quantity == "value":
         return f"value of {question.node}"
     if question.quantity == "adjoint":
-        return f"adjoint of {question.node} (d output / d {question.node})"
+        return f"adjoint of {question.node}"
     if question.quantity == "local":
         return f"∂{question.of}/∂{question.node}"
     if question.quantity == "gradient":
-        return f"d output / d {question.node}"
-    return f"d output / d {question.node} as a formula"
+        return question.question.replace("d", "∂", 1).replace("/d", "/∂", 1)
+    return f"∂/∂{question.node} of the output, as a formula"
 
 
 def markdown(assignment: Assignment, variant: Variant) -> str:
     """The worksheet in Markdown."""
     lines = [f"# {assignment.title}", "", f"Student: **{variant.student}**", "",
-             "Program:", "", "```", assignment.program.strip(), "```", "",
+             "Program:", "", "```", *_statements(assignment), "```", "",
              f"At: {_point(variant)}", "", _rule(assignment), ""]
     for quantity, heading in SECTIONS:
         questions = [q for q in variant.questions if q.quantity == quantity]
@@ -65,9 +75,10 @@ def _math(question: Question) -> str:
     if question.quantity == "local":
         return (f"$\\partial {latex_id(question.of)} / \\partial "
                 f"{latex_id(question.node)}$")
+    output = question.question.split("/")[0][1:] or "\\mathrm{out}"
     if question.quantity == "gradient":
-        return f"$\\partial\\,\\mathrm{{out}} / \\partial {latex_id(question.node)}$"
-    return f"$\\partial\\,\\mathrm{{out}} / \\partial {latex_id(question.node)}$ (formula)"
+        return f"$\\partial {latex_id(output)} / \\partial {latex_id(question.node)}$"
+    return f"$\\partial / \\partial {latex_id(question.node)}$ of the output (formula)"
 
 
 def latex(assignment: Assignment, variant: Variant) -> str:
@@ -75,8 +86,7 @@ def latex(assignment: Assignment, variant: Variant) -> str:
     body = [f"\\section*{{{escape_text(assignment.title)}}}",
             f"Student: \\textbf{{{escape_text(variant.student)}}}\\par\\medskip",
             "Program:\\par"]
-    body += [f"\\texttt{{{escape_text(line.strip())}}}\\\\" for line in
-             assignment.program.strip().splitlines() if line.strip()]
+    body += [f"\\texttt{{{escape_text(line)}}}\\\\" for line in _statements(assignment)]
     body += [f"\\medskip At: {escape_text(_point(variant))}\\par",
              f"{escape_text(_rule(assignment))}\\par"]
     for quantity, heading in SECTIONS:
