@@ -665,7 +665,7 @@ def test_lines_that_set_their_own_tolerances_are_pointed_out() -> None:
     list(batch)
     assert batch.notes() == ("warning: 1 line(s) set their own rtol, atol or timeout (line 1); "
                              "give --no-line-tolerances to grade every line with the command "
-                             "line's",)
+                             "line's settings",)
 
 
 @pytest.mark.parametrize("name", ["[/]", "x y", "ǃ", "1x", ""])

@@ -29,6 +29,7 @@ def call(request: Request):
             if problem:
                 raise InputError(f"--{name} {problem}, not {options[name]:g}")
     wrt, answer, expect = options["wrt"], options["answer"], options["expect"]
+    _refuse_unused(options)
     assignment = _assignment(options)
     rubric = _rubric(options)
     if options["autograder"] is not None:
@@ -92,6 +93,12 @@ def call(request: Request):
     else:
         source, point = request.source(), request.point
         seed, decimals = 1.0, options["decimals"]
+    from ..grading.lines import formula_answer
+
+    formulas = [f for f in map(formula_answer, expect) if f is not None]
+    if formulas:  # a worksheet's hand-in line `formula d/dw = ...`
+        expect = [text for text in expect if formula_answer(text) is None]
+        wrt, answer = [*wrt, *(w for w, _ in formulas)], [*answer, *(a for _, a in formulas)]
     if answer and not wrt:
         raise InputError("--answer needs --wrt VAR (the variable of the derivative)")
     if len(wrt) != len(answer):
@@ -114,6 +121,18 @@ def call(request: Request):
     questions = assignment.variant(options["student"]).questions if assignment else None
     items = report.to_dict()["items"]
     return replace(report, score=score(items, rubric, questions, options["student"]))
+
+
+def _refuse_unused(options) -> None:
+    """Options that would be silently ignored in this combination are refused instead."""
+    if options["student"] is not None and options["batch"] is not None:
+        raise InputError("--student grades one student; a --batch names its students by id")
+    if options["autograder_root"] is not None and options["autograder"] is None:
+        raise InputError("--autograder-root is for --autograder gradescope|prairielearn")
+    if options["roster"] is not None and not any(
+            spec.strip().lower().startswith("canvas") for spec in options["gradebook"]):
+        raise InputError("--roster gives the Canvas gradebook its names: use it with "
+                         "--gradebook canvas=FILE.csv")
 
 
 def _assignment(options):

@@ -17,11 +17,21 @@ HELP = (
 
 def call(request: Request):
     from ..api import value_of
-    from ..commands.arguments import read_text
+    from ..commands.arguments import read_text, refuse_option_typos
+    from ..graph import build_graph
+    from ..parse import parse_program
     from ..teacher.assignment import DEFAULT_ASK, Assignment, parse_range
     from ..teacher.generate import generate, students_from
 
     options = request.options
+    given = frozenset(request.point) | {text.partition("=")[0].strip()
+                                        for text in options["range"]}
+    program = build_graph(parse_program(request.source(), given=given))
+    refuse_option_typos(request.point, request.named, "generate",
+                        used=set(program.variable_names))
+    if options["ask"] is not None and not name_list(options["ask"]):
+        raise InputError("--ask names nothing; ask for some of values, adjoints, locals, "
+                         "gradient, formula")
     if not options["salt"]:
         raise InputError("give --salt TEXT (the assignment's name, e.g. hw3-2026): the same "
                          "student gets a different problem in each assignment")
@@ -79,4 +89,5 @@ SPEC = Command(
     renderers={"table": "backprop_cli.render.teacher_view:show_generated",
                "json": "backprop_cli.render.json_format:show"},
     default_format="table",
+    notes=lambda result, request: result.notes,
 )

@@ -205,7 +205,7 @@ class Batch:
                                                                      else "")
             notes.append(f"warning: {len(own):,} line(s) set their own rtol, atol or timeout "
                          f"(line {shown}); give --no-line-tolerances to grade every line with "
-                         "the command line's")
+                         "the command line's settings")
         if self.incomplete:
             codes = [row["error"]["code"] for row in self.rows
                      if row.get("error", {}).get("code") in INCOMPLETE_CODES]
@@ -232,8 +232,11 @@ def batch_of(text: str, name: str, timeout: float, *, rtol: float | None = None,
     `decimals` (the homework's rounding rule) to every line. With an assignment, each line's
     problem is made from its id, and the assignment's rounding rule applies unless `decimals`
     is given."""
-    if assignment is not None and decimals is None:
-        decimals = assignment.decimals
+    if assignment is not None:
+        # the lines are students' answers: their rounding rule and tolerances are the teacher's
+        line_tolerances = False
+        if decimals is None:
+            decimals = assignment.decimals
     lines = [read_line(number, line, timeout=timeout, rtol=rtol, atol=atol,
                        line_tolerances=line_tolerances, assignment=assignment)
              for number, line in split_lines(text)]

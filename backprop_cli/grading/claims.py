@@ -82,8 +82,9 @@ def true_number(claim: Claim, result: Result) -> float:
                              "derivative is taken with respect to a name its statement uses")
         return local
     if claim.target not in nodes:
-        raise InputError(f"claim {claim.text!r}: no node {claim.target!r} (nodes: "
-                         f"{', '.join(list(nodes)[:12])})")
+        seen = [node.id for node in result.nodes if node.named or node.op == "var"]
+        raise InputError(f"claim {claim.text!r}: no node {claim.target!r} (names: "
+                         f"{', '.join(seen[:12])})")
     node = nodes[claim.target]
     true = node.adjoint if claim.kind == "adjoint" else node.value
     return 0.0 if true is None else true  # a constant has no adjoint: nothing flows into it

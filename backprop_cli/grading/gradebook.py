@@ -82,14 +82,18 @@ def _bounded(text: str, limit: int) -> str:
 
 
 def _passed(mark: Mark) -> bool:
+    if mark.max_points == 0:  # worth nothing: nothing to fail
+        return True
     return mark.outcome in (RIGHT, CARRIED) and mark.points >= mark.max_points
 
 
 def _feedback(mark: Mark) -> str:
     if mark.misconception is None:
         return mark.feedback
-    return (f"{mark.feedback}\nLikely misconception: "
-            f"{CODES.get(mark.misconception, mark.misconception)}")
+    name = CODES.get(mark.misconception, mark.misconception)
+    if name.lower() in mark.feedback.lower():  # already said, in full
+        return mark.feedback
+    return f"{mark.feedback}\nLikely misconception: {name}"
 
 
 def _summary(score: Score) -> str:

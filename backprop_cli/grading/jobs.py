@@ -97,7 +97,8 @@ def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[It
         if item.verdict != INCORRECT:
             out.append(item)
         elif item.kind == "claim":
-            found = _diagnosed(graph, values, adjoints, job, item.details, item.given)
+            found = _diagnosed(graph, values, adjoints, job,
+                               {**item.details, "expected": item.expected}, item.given)
             out.append(_with_misconception(item, found, item.details) if found else item)
         else:
             details = dict(item.details)
@@ -120,21 +121,26 @@ def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[It
 def _diagnosed(graph: Graph, values: list, adjoints: list, job: Job, about: dict,
                given: float | None) -> tuple:
     from .claims import accepts
-    from .misconceptions import diagnose
+    from .misconceptions import Misconception, diagnose
 
     quantity, target = about.get("quantity"), about.get("target")
     places = about.get("places")
     if given is None or places is None or quantity is None:
         return ()
     node, wrt = target, None
+    rule = (lambda candidate: accepts(candidate, given, places, job.rtol, job.atol))
     if quantity == "local":
         node, wrt = about["of"], target
         position = graph.ids.index(node)
         if target not in (graph.ids[j] for j in graph.inputs[position]):
-            return ()  # a statement's derivative through inner steps: no single edge to name
-    return diagnose(graph, values, adjoints, job.seed, quantity, node, given,
-                    lambda candidate: accepts(candidate, given, places, job.rtol, job.atol),
-                    wrt=wrt)
+            # a statement's derivative through inner steps has no single edge to diagnose;
+            # a lost minus sign is still plain to see
+            true = about.get("expected")
+            if true is not None and true != 0 and rule(-true):
+                return (Misconception("sign_flip", f"the sign is flipped: a minus sign was lost "
+                                      f"or added in d{node}/d{target}", -true),)
+            return ()
+    return diagnose(graph, values, adjoints, job.seed, quantity, node, given, rule, wrt=wrt)
 
 
 def _described(found: tuple) -> dict:

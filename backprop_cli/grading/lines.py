@@ -226,7 +226,15 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
     if len(wrt) != len(answer):
         raise bad_field(f"{len(wrt)} \"wrt\" but {len(answer)} \"answer\"; give one \"wrt\" "
                         "per answer")
-    expect = _strings(record, "expect")
+    expect, formulas = [], []
+    for text in _strings(record, "expect"):
+        formula = formula_answer(text)
+        if formula is None:
+            expect.append(text)
+        else:
+            formulas.append(formula)
+    wrt += [name for name, _ in formulas]
+    answer += [text for _, text in formulas]
     at = record.get("at")
     at = {} if at is None else at
     if not isinstance(at, dict):
@@ -264,6 +272,18 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
               settings["rtol"], settings["atol"], symbolic_seconds=0.4 * settings["timeout"],
               seed=seed)
     return job, settings["timeout"]
+
+
+def formula_answer(text: str) -> tuple[str, str] | None:
+    """`formula d/dw = x*(1 - a)` (a worksheet's hand-in line for a formula) as (w, the
+    formula); None for any other claim."""
+    if not text.lstrip().lower().startswith("formula"):
+        return None
+    left, equals, formula = text.partition("=")
+    wrt = left.split("/d", 1)[1].strip() if "/d" in left else ""
+    if not equals or not wrt or not formula.strip():
+        raise bad_field(f"cannot read {shown(text)}; write \"formula d/dw = YOUR FORMULA\"")
+    return wrt, formula.strip()
 
 
 def _check_variable(name: str) -> None:

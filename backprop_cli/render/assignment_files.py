@@ -29,12 +29,20 @@ def write(generated: Generated, out: str) -> Generated:
         stem = f"worksheets/{names[variant.student]}"
         documents[f"{stem}.md"] = markdown(assignment, variant)
         documents[f"{stem}.tex"] = latex(assignment, variant)
+    sheets = folder / "worksheets"
+    stale = sorted(p.name for p in sheets.glob("*") if f"worksheets/{p.name}" not in documents
+                   ) if sheets.is_dir() else []
     try:
-        (folder / "worksheets").mkdir(parents=True, exist_ok=True)
+        sheets.mkdir(parents=True, exist_ok=True)
         for relative, text in documents.items():
             path = folder / relative
             with open(path, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text if text.endswith("\n") else text + "\n")
     except OSError as failure:
-        raise InputError(f"cannot write into {out}: {failure.strerror or failure}") from None
-    return replace(generated, files=tuple(os.path.join(out, relative) for relative in documents))
+        where = failure.filename or out
+        raise InputError(f"cannot write {where}: {failure.strerror or failure}") from None
+    notes = (f"warning: {sheets} also holds {len(stale)} file(s) this run did not write "
+             f"({', '.join(stale[:4])}{', ...' if len(stale) > 4 else ''}), from an earlier "
+             "run; they are not part of this assignment",) if stale else ()
+    return replace(generated, files=tuple(os.path.join(out, relative) for relative in documents),
+                   notes=notes)

@@ -156,7 +156,7 @@ def render_batch(rows: list[dict], digits: int = 6, total: int | None = None) ->
                       Text(verdict), *points, literal(_batch_detail(row, digits)))
     totals = ", ".join(f"{counts[v]} {v}" for v in (CORRECT, INCORRECT, "undetermined", "error")
                        if v in counts)
-    graded = f"{len(rows)} items" if total is None else \
+    graded = f"{len(rows)} lines" if total is None else \
         f"{len(rows)} of {total} lines graded before the interruption"
     return Group(table, Text(f"{graded}: {totals or 'none'}", style="bold"))
 

@@ -98,6 +98,9 @@ def latex(assignment: Assignment, variant: Variant) -> str:
                  "\\begin{tabular}{ll}"]
         body += [f"{_math(q)} & \\rule{{{width}}}{{0.4pt}} \\\\[6pt]" for q in questions]
         body.append("\\end{tabular}")
+    body += ["\\subsection*{Hand in}",
+             "One line per answer (a text file, or the expect list of a batch line):\\par",
+             *(f"\\texttt{{{escape_text(q.question)}=}}\\\\" for q in variant.questions)]
     text = "\n".join(body)
     packages = ["\\usepackage{amsmath}"]
     if needs_t1(text):

@@ -10,7 +10,7 @@ import math
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..errors import InputError, shortened
 from ..graph import Graph
@@ -81,27 +81,41 @@ class Assignment:
 
     def variant(self, student: str) -> Variant:
         """The student's variant: the same id and salt always give the same point."""
+        return _variant(self, student)
+
+    def _drawn(self, student: str) -> Variant:
         graph = _graph(self)
         rng = random.Random(int.from_bytes(
             hashlib.sha256(f"{self.salt}\x00{student}".encode()).digest()[:8], "big"))
         for _ in range(MAX_DRAWS):
             point = dict(self.fixed)
-            point.update((r.name, _draw(rng, r)) for r in self.ranges)
+            # drawn in name order, and judged on every question, so that neither the order of
+            # the ranges nor what is asked moves a student's numbers
+            point.update((r.name, _draw(rng, r)) for r in sorted(self.ranges,
+                                                                 key=lambda r: r.name))
             if len({point[r.name] for r in self.ranges}) < len(self.ranges):
                 continue  # equal parameters would make different mistakes look alike
             result = _evaluated(graph, point, self.upstream)
             if result is None:
                 continue
             questions = questions_for(self, graph, result)
-            if nice(graph, result, questions, self, point):
+            every = questions_for(replace(self, ask=ASKS), graph, result)
+            if nice(graph, result, every, self, point):
                 formulas = tuple(Question(f"formula d/d{r.name}", "formula", r.name,
                                           formula(self, r.name)) for r in self.ranges
                                  ) if "formula" in self.ask else ()
-                return Variant(student, tuple(point.items()), questions + formulas)
+                at = tuple((name, point[name]) for name in graph.variable_names)
+                return Variant(student, at, questions + formulas)
         raise InputError(f"no well-conditioned point for student {shortened(student, 40)!r} "
                          f"in {MAX_DRAWS} draws from the ranges; widen the ranges, draw with "
                          "more decimals (--range w=-2.0:2.0 draws 1, -2.00:2.00 draws 2) or ask "
                          "for fewer decimals")
+
+
+@functools.lru_cache(maxsize=4096)
+def _variant(assignment: Assignment, student: str) -> Variant:
+    # grading a class asks for each student's variant more than once
+    return assignment._drawn(student)
 
 
 def parse_range(text: str) -> Range:
@@ -167,8 +181,7 @@ def check(assignment: Assignment) -> None:
     given = drawn + [name for name, _ in assignment.fixed]
     extra = [name for name in given if name not in variables]
     if extra:
-        raise InputError(f"--range or a value names {extra[0]!r}, which the program does not "
-                         f"use (its variables: {', '.join(graph.variable_names)})")
+        raise InputError(_not_a_variable(extra[0], graph))
     twice = sorted({name for name in given if given.count(name) > 1})
     if twice:
         raise InputError(f"{twice[0]!r} is given twice (a --range and a value, or two ranges)")
@@ -176,6 +189,20 @@ def check(assignment: Assignment) -> None:
     if missing:
         raise InputError(f"no range or value for {', '.join(missing)}: give --range "
                          f"{missing[0]}=LOW:HIGH or --{missing[0]} VALUE")
+
+
+def _not_a_variable(name: str, graph: Graph) -> str:
+    import difflib
+
+    variables = ", ".join(graph.variable_names)
+    if name in graph.ids:
+        return (f"{name!r} is a statement of the program (computed from the others); give "
+                f"ranges and values to its variables: {variables}")
+    close = difflib.get_close_matches(name, graph.variable_names, n=1, cutoff=0.5) or [
+        v for v in graph.variable_names if v.lower() == name.lower()]
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (f"--range or a value names {name!r}, which the program does not use (its "
+            f"variables: {variables}){hint}")
 
 
 def questions_for(assignment: Assignment, graph: Graph, result: Result) -> tuple[Question, ...]:
@@ -318,9 +345,8 @@ def complete(record: dict, assignment: Assignment) -> dict:
     if assignment.students and student not in assignment.students:
         raise bad_field(f"student {shortened(student, 40)!r} is not on the assignment's roster")
     variant = assignment.variant(student)
-    filled = {"expr": assignment.program, "at": dict(variant.at)}
-    if assignment.upstream != 1.0:
-        filled["upstream"] = assignment.upstream
+    filled = {"expr": assignment.program, "at": dict(variant.at),
+              "upstream": assignment.upstream}
     for key, value in filled.items():
         own = record.get(key)
         if own is not None and not _same(own, value):

@@ -33,7 +33,8 @@ class Autograded:
 
 def answers_record(text: str, filename: str) -> dict:
     """A submission's answers as a batch line's fields: a JSON object (answers.json/.jsonl),
-    one claim per line (answers.txt: `z.value=0.57`, `formula d/dw=x*(1-a)`, `#` comments),
+    one claim per line (answers.txt: `z.value=0.57`, `formula d/dw=x*(1-a)`, `id=ada`, `#`
+    comments),
     or a table (table.csv: node,value,adjoint)."""
     from ..grading.lines import read_record
 
@@ -47,21 +48,15 @@ def answers_record(text: str, filename: str) -> dict:
         reader = csv.DictReader(io.StringIO(text))
         reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
         return {"table": [dict(row) for row in reader]}
-    record: dict = {"expect": [], "wrt": [], "answer": []}
+    record: dict = {"expect": [], "id": None}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        if line.lower().startswith("formula"):
-            left, _, formula = line.partition("=")
-            wrt = left.split("/d", 1)[-1].strip() if "/d" in left else ""
-            if not wrt or not formula.strip():
-                raise InputError(f"{filename}: cannot read {line[:40]!r}; write formula d/dw = "
-                                 "YOUR FORMULA")
-            record["wrt"].append(wrt)
-            record["answer"].append(formula.strip())
+        if line.lower().startswith(("id=", "id =", "id:")):
+            record["id"] = line.split("=", 1)[-1].split(":", 1)[-1].strip()
         else:
-            record["expect"].append(line)
+            record["expect"].append(line)  # claims, and formula d/dw = ... lines
     return {key: value for key, value in record.items() if value}
 
 
@@ -107,12 +102,12 @@ def _graded(paths, assignment: Assignment, rubric: Rubric, timeout: float
 
     submission = gradebook.find_submission(paths)
     record = answers_record(submission.text, submission.filename)
-    student = submission.student_id
+    student = submission.student_id or record.get("id")
     if student is None:
         raise InputError("the submission does not say whose it is: no student in the "
                          "system's metadata, and no \"id\" in the answers file")
     record = complete({**record, "id": student}, assignment)
-    job, _ = read_problem(record, timeout=timeout)
+    job, _ = read_problem(record, timeout=timeout, line_tolerances=False)
     job = replace(job, decimals=assignment.decimals)
     report = grade_bounded(job, timeout)
     questions = assignment.variant(student).questions

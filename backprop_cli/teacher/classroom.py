@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import InputError
-from ..grading.scores import Score
+from ..grading.scores import MISSING, Score
 from .assignment import Assignment
 from .rubric import Rubric, score
 
@@ -22,15 +22,24 @@ def student_of(row_id: object) -> str | None:
 
 
 def parse_gradebooks(specs: list[str]) -> list[tuple[str, str]]:
-    """`--gradebook canvas=grades.csv` → [("canvas", "grades.csv")]."""
-    out = []
+    """`--gradebook canvas=grades.csv` → [("canvas", "grades.csv")], each checked before any
+    grading: a known kind, a folder that exists to write into, no path given twice."""
+    import os
+
+    out: list[tuple[str, str]] = []
     for spec in specs:
         kind, _, path = spec.partition("=")
-        kind = kind.strip().lower()
-        if kind not in GRADEBOOKS or not path.strip():
+        kind, path = kind.strip().lower(), path.strip()
+        if kind not in GRADEBOOKS or not path:
             raise InputError(f"cannot read --gradebook {spec!r}; write KIND=PATH with KIND one "
                              f"of {', '.join(GRADEBOOKS)} (e.g. canvas=grades.csv)")
-        out.append((kind, path.strip()))
+        if any(os.path.abspath(path) == os.path.abspath(p) for _, p in out):
+            raise InputError(f"--gradebook {spec!r}: {path} is already another gradebook's "
+                             "file; give each its own")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise InputError(f"--gradebook {spec!r}: the folder {parent} does not exist")
+        out.append((kind, path))
     return out
 
 
@@ -65,15 +74,50 @@ class Classroom:
             result = Score(student, 0.0, result.max_points, result.marks,
                            ((f"not graded: {message}", 0.0),))
         self.scores.append(result)
-        return {**row, "score": result.to_dict()}
+        row = {**row, "score": result.to_dict()}
+        missing = [m.question for m in result.marks if m.outcome == MISSING and m.max_points]
+        if missing and row.get("verdict") != "error":
+            # an answer left out is not a right answer: the row is not all correct
+            row["missing"] = missing
+            if row["verdict"] == "correct":
+                row["verdict"] = "incorrect"
+        return row
 
     def finish(self, rows: list[dict]) -> None:
-        self.written, self.unknown = write_gradebooks(self.scores, self.gradebooks, self.name,
-                                                      self.roster)
+        if self.gradebooks:
+            self.written, self.unknown = write_gradebooks(self.graded(), self.gradebooks,
+                                                          self.name, self.roster)
+
+    def graded(self) -> list[Score]:
+        """One score per student for the gradebooks: a line without an id cannot go in one,
+        and a student with several lines (a resubmission) keeps the last."""
+        last: dict[str, Score] = {}
+        for one in self.scores:
+            if one.student is not None:
+                last[one.student] = one
+        return list(last.values())
 
     def notes(self) -> tuple[str, ...]:
         notes = [f"wrote the {kind} gradebook {path}" for (kind, path) in self.gradebooks
                  if path in self.written]
+        if not self.gradebooks:
+            return tuple(notes)
+        anonymous = sum(1 for one in self.scores if one.student is None)
+        if anonymous:
+            notes.append(f"warning: {anonymous} line(s) have no id, so they are in no gradebook")
+        students = [one.student for one in self.scores if one.student is not None]
+        repeated = sorted({s for s in students if students.count(s) > 1})
+        if repeated:
+            notes.append(f"warning: {len(repeated)} student(s) have several lines "
+                         f"({', '.join(repeated[:5])}); the gradebooks keep each one's last")
+        if self.assignment is not None and self.assignment.students:
+            absent = [s for s in self.assignment.students if s not in set(students)]
+            if absent:
+                notes.append(f"warning: {len(absent)} student(s) of the assignment have no "
+                             f"line ({', '.join(absent[:5])}); they are in no gradebook")
+        if self.roster is None and any(kind == "canvas" for kind, _ in self.gradebooks):
+            notes.append("warning: no --roster, so the Canvas file has no names or Canvas ids; "
+                         "Canvas matches its rows by SIS User ID")
         if self.unknown:
             notes.append(f"warning: {len(self.unknown)} student(s) are not on the Canvas "
                          f"roster ({', '.join(self.unknown[:5])}); Canvas will not match "

@@ -22,6 +22,7 @@ class Generated:
     assignment: Assignment
     variants: tuple[Variant, ...]
     files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # for standard error (worksheets left from an earlier run)
 
     def to_dict(self) -> dict:
         document = key_document(self.assignment, list(self.variants))

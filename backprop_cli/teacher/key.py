@@ -59,7 +59,8 @@ def file_names(students: list[str]) -> dict[str, str]:
         other = taken.get(name.lower())
         if other is not None:
             raise InputError(f"student ids {other!r} and {student!r} would share the worksheet "
-                             f"file {name!r}; make the ids differ in letters or digits")
+                             f"file {name!r} (file names ignore case and punctuation on some "
+                             "systems); make the ids differ in more than that")
         taken[name.lower()] = student
         names[student] = name
     return names

@@ -142,7 +142,7 @@ def score(items: Sequence[Mapping], rubric: Rubric, questions: Sequence | None =
                 mark = Mark(question.question, question.quantity, 0.0, points, MISSING,
                             "not answered")
             else:
-                mark = Mark(question.question, *_after_question(mark))
+                mark = _as_asked(mark, question, rubric)
             marks.append(mark)
         extra += [mark for mark in answered.values()]
         # answers to what was not asked earn nothing and cost nothing
@@ -160,9 +160,13 @@ def score(items: Sequence[Mapping], rubric: Rubric, questions: Sequence | None =
                  penalties)
 
 
-def _after_question(mark: Mark) -> tuple:
-    return (mark.quantity, mark.points, mark.max_points, mark.outcome, mark.feedback,
-            mark.misconception)
+def _as_asked(mark: Mark, question, rubric: Rubric) -> Mark:
+    """A mark under the question it answers, worth what that question is worth (a table's
+    w.adjoint answers the gradient question dL/dw, and earns the gradient's points)."""
+    worth = rubric.points_for(question.quantity, question.node)
+    share = mark.points / mark.max_points if mark.max_points else float(mark.outcome == RIGHT)
+    return Mark(question.question, question.quantity, round(worth * share, 6), worth,
+                mark.outcome, mark.feedback, mark.misconception)
 
 
 def _marks(item: Mapping, rubric: Rubric):
@@ -184,6 +188,23 @@ def _marks(item: Mapping, rubric: Rubric):
     yield question_key(item), _mark(question, quantity or "value", node, item, rubric)
 
 
+def _why(graded: Mapping) -> str:
+    """Why a number or formula is wrong, in the words of the check."""
+    from ..grading.claims import why_not
+
+    example = graded.get("counterexample")
+    if example:
+        at = ", ".join(f"{name} = {value:g}" for name, value in example["at"].items())
+        return (f"at {at} the derivative is {example['expected']:.6g}, your formula gives "
+                f"{example['given']:.6g}")
+    given, expected, places = graded.get("given"), graded.get("expected"), graded.get("places")
+    if graded.get("reason") and graded.get("kind") == "claim":
+        return graded["reason"]
+    if None not in (given, expected, places):
+        return why_not(expected, given, places, None, None)
+    return graded.get("reason") or "wrong"
+
+
 def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
           rubric: Rubric) -> Mark:
     points = rubric.points_for(quantity, node)
@@ -203,9 +224,9 @@ def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
         return Mark(question, quantity, 0.0, points, WRONG,
                     "follows from your earlier 0 or 1, which makes this step trivial: no "
                     "carried-forward credit")
-    feedback = graded.get("reason") or "wrong"
+    feedback = _why(graded)
     if graded.get("root_cause"):
-        feedback = "the first wrong number (the root cause)"
+        feedback = f"the first wrong number (the root cause): {feedback}"
     share = 0.0
     if code is not None:
         message = misconception.get("message", "")
