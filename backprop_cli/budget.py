@@ -160,6 +160,24 @@ def enforced(budget: Budget) -> Iterator[Budget]:
             signal.setitimer(signal.ITIMER_PROF, 0)
 
 
+@contextmanager
+def waiting() -> Iterator[None]:
+    """Time spent waiting for a person to type (practice) is not the run's: the wall-clock
+    budget stands still meanwhile (CPU time does not pass either)."""
+    global _started
+    if _limit is None:
+        yield
+        return
+    before, deadline_then = time.monotonic(), _limit.deadline
+    _limit.move(before + MAX_SECONDS)
+    try:
+        yield
+    finally:
+        waited = time.monotonic() - before
+        _started += waited
+        _limit.move(deadline_then + waited)
+
+
 def _set_memory_limit(size: int) -> None:
     """The whole process may map `size` bytes; a process that runs commands among other work
     (a test suite) may map `size` more than it already has."""

@@ -83,14 +83,15 @@ def explain(result: Result, wrt: str | None = None, digits: int = 6) -> Explanat
                        result.value, inputs, forward, reverse, gradient, wrt, result.warnings)
 
 
-def _pattern(node: NodeResult, by_id: dict[str, NodeResult]) -> tuple:
+def constants_of(node: NodeResult, by_id: dict[str, NodeResult]) -> tuple:
+    """Which of a node's inputs are constants, with their values (the formulas print them)."""
     return tuple((by_id[e.input].value, e.input) if by_id[e.input].op == "const" else None
                  for e in node.inputs)
 
 
 def _forward_step(node: NodeResult, by_id: dict[str, NodeResult], digits: int) -> ForwardStep:
     ids = [edge.input for edge in node.inputs]
-    formula = formula_tree(node.op, ids, _pattern(node, by_id))
+    formula = formula_tree(node.op, ids, constants_of(node, by_id))
     numbers = {node_id: ("const", by_id[node_id].value,
                          format_number(by_id[node_id].value, digits)) for node_id in ids}
     return ForwardStep(node.id, node.op, formula, substitute(formula, numbers), node.value,
@@ -102,7 +103,7 @@ def _reverse_steps(nodes: tuple[NodeResult, ...], by_id: dict[str, NodeResult], 
     consumers: dict[str, list[Term]] = {}
     for node in nodes:
         ids = [edge.input for edge in node.inputs]
-        pattern = _pattern(node, by_id)
+        pattern = constants_of(node, by_id)
         for k, edge in enumerate(node.inputs):
             if edge.rule is not None:
                 consumers.setdefault(edge.input, []).append(

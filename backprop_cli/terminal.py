@@ -25,6 +25,7 @@ class Terminal:
 
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)  # what `practice` reads
     color: bool | None = None
     width: int | None = None
 
@@ -35,6 +36,10 @@ class Terminal:
     @property
     def err_is_tty(self) -> bool:
         return _isatty(self.err)
+
+    @property
+    def stdin_is_tty(self) -> bool:
+        return _isatty(self.stdin)
 
     def console(self, stderr: bool = False, width: int | None = None):
         """A rich console on one of the streams."""

@@ -23,7 +23,7 @@ runner = CliRunner()
 
 def test_every_command_has_help_text_and_a_readme_entry():
     assert set(COMMANDS) == {"grad", "check", "explain", "graph", "forward", "hessian",
-                             "jacobian", "sweep", "generate"}
+                             "jacobian", "sweep", "generate", "practice"}
     for name, command in COMMANDS.items():
         assert command.help and len(command.help) > 40, name
         assert f"`backprop {name}`" in README, name

@@ -12,10 +12,11 @@ from .grad import SPEC as GRAD
 from .graph import SPEC as GRAPH
 from .hessian import SPEC as HESSIAN
 from .jacobian import SPEC as JACOBIAN
+from .practice import SPEC as PRACTICE
 from .sweep import SPEC as SWEEP
 
 COMMANDS: tuple[Command, ...] = (GRAD, CHECK, EXPLAIN, GRAPH, FORWARD, HESSIAN, JACOBIAN, SWEEP,
-                                 GENERATE)
+                                 GENERATE, PRACTICE)
 
 
 def format_option(command: Command) -> Option:

@@ -142,7 +142,7 @@ def why_not(true: float, given: float, decimals: int, rtol: float | None,
     return f"{true:.6g} rounds to {rounded} at {unit}, not {shown}"
 
 
-def _inside(node) -> bool:
+def inside_statement(node) -> bool:
     """A node inside a statement: generated for part of its expression (w*x in z = w*x + b),
     neither a name the student sees nor a leaf."""
     return not node.named and node.op not in ("var", "const")
@@ -165,7 +165,7 @@ def statement_local(result: Result, of: str, wrt: str) -> float | None:
             local = math.nan if edge.local is None else edge.local
             if edge.input == wrt:
                 total, found = total + w * local, True
-            elif _inside(nodes[edge.input]):
+            elif inside_statement(nodes[edge.input]):
                 if edge.input not in weight:
                     pending.append(edge.input)
                     weight[edge.input] = 0.0
@@ -184,7 +184,7 @@ def statement_inputs(result: Result, of: str) -> list[str]:
             if edge.input in seen:
                 continue
             seen.add(edge.input)
-            if _inside(nodes[edge.input]):
+            if inside_statement(nodes[edge.input]):
                 pending.append(edge.input)
             elif nodes[edge.input].op != "const":
                 names[edge.input] = None

@@ -18,7 +18,7 @@ def _point(variant: Variant) -> str:
     return ", ".join(f"{name} = {value:g}" for name, value in variant.at)
 
 
-def _statements(assignment: Assignment) -> list[str]:
+def program_lines(assignment: Assignment) -> list[str]:
     """The program one statement per line, without comments (they may hold the key)."""
     lines = []
     for line in assignment.program.splitlines():
@@ -27,7 +27,7 @@ def _statements(assignment: Assignment) -> list[str]:
     return lines
 
 
-def _rule(assignment: Assignment) -> str:
+def rounding_rule(assignment: Assignment) -> str:
     rule = f"Give every number to {assignment.decimals} decimal places."
     if assignment.upstream != 1.0 and {"adjoints", "gradient"} & set(assignment.ask):
         rule += (f" The upstream gradient of the output is {assignment.upstream:g}: start the "
@@ -36,7 +36,7 @@ def _rule(assignment: Assignment) -> str:
     return rule
 
 
-def _what(question: Question) -> str:
+def asked(question: Question) -> str:
     if question.quantity == "value":
         return f"value of {question.node}"
     if question.quantity == "adjoint":
@@ -51,14 +51,14 @@ def _what(question: Question) -> str:
 def markdown(assignment: Assignment, variant: Variant) -> str:
     """The worksheet in Markdown."""
     lines = [f"# {assignment.title}", "", f"Student: **{variant.student}**", "",
-             "Program:", "", "```", *_statements(assignment), "```", "",
-             f"At: {_point(variant)}", "", _rule(assignment), ""]
+             "Program:", "", "```", *program_lines(assignment), "```", "",
+             f"At: {_point(variant)}", "", rounding_rule(assignment), ""]
     for quantity, heading in SECTIONS:
         questions = [q for q in variant.questions if q.quantity == quantity]
         if not questions:
             continue
         lines += [f"## {heading}", "", "| asked | answer |", "| --- | --- |"]
-        lines += [f"| {_what(q)} | {BLANK} |" for q in questions]
+        lines += [f"| {asked(q)} | {BLANK} |" for q in questions]
         lines.append("")
     lines += ["## Hand in", "", "One line per answer (a text file, or the `expect` list of a "
               "batch line):", "", "```"]
@@ -86,9 +86,9 @@ def latex(assignment: Assignment, variant: Variant) -> str:
     body = [f"\\section*{{{escape_text(assignment.title)}}}",
             f"Student: \\textbf{{{escape_text(variant.student)}}}\\par\\medskip",
             "Program:\\par"]
-    body += [f"\\texttt{{{escape_text(line)}}}\\\\" for line in _statements(assignment)]
+    body += [f"\\texttt{{{escape_text(line)}}}\\\\" for line in program_lines(assignment)]
     body += [f"\\medskip At: {escape_text(_point(variant))}\\par",
-             f"{escape_text(_rule(assignment))}\\par"]
+             f"{escape_text(rounding_rule(assignment))}\\par"]
     for quantity, heading in SECTIONS:
         questions = [q for q in variant.questions if q.quantity == quantity]
         if not questions:

@@ -84,7 +84,7 @@ class Assignment:
         return _variant(self, student)
 
     def _drawn(self, student: str) -> Variant:
-        graph = _graph(self)
+        graph = program_graph(self)
         rng = random.Random(int.from_bytes(
             hashlib.sha256(f"{self.salt}\x00{student}".encode()).digest()[:8], "big"))
         for _ in range(MAX_DRAWS):
@@ -167,15 +167,13 @@ def load(text: str, name: str) -> Assignment:
 def check(assignment: Assignment) -> None:
     """Refuse an assignment that cannot make variants: unknown asks, a variable with neither a
     range nor a fixed value, a range for a name the program does not have."""
-    unknown = [a for a in assignment.ask if a not in ASKS]
-    if unknown:
-        raise InputError(f"cannot ask for {unknown[0]!r}; ask for some of {', '.join(ASKS)}")
+    check_ask(assignment)
     if not assignment.ranges:
         raise InputError("give at least one --range NAME=LOW:HIGH, so students get different "
                          "problems")
     if not math.isfinite(assignment.upstream) or assignment.upstream == 0:
         raise InputError("--upstream must be a finite number other than 0")
-    graph = _graph(assignment)
+    graph = program_graph(assignment)
     variables = set(graph.variable_names)
     drawn = [r.name for r in assignment.ranges]
     given = drawn + [name for name, _ in assignment.fixed]
@@ -189,6 +187,13 @@ def check(assignment: Assignment) -> None:
     if missing:
         raise InputError(f"no range or value for {', '.join(missing)}: give --range "
                          f"{missing[0]}=LOW:HIGH or --{missing[0]} VALUE")
+
+
+def check_ask(assignment: Assignment) -> None:
+    """Refuse an --ask that names something no worksheet asks."""
+    unknown = [a for a in assignment.ask if a not in ASKS]
+    if unknown:
+        raise InputError(f"cannot ask for {unknown[0]!r}; ask for some of {', '.join(ASKS)}")
 
 
 def _not_a_variable(name: str, graph: Graph) -> str:
@@ -205,14 +210,18 @@ def _not_a_variable(name: str, graph: Graph) -> str:
             f"variables: {variables}){hint}")
 
 
-def questions_for(assignment: Assignment, graph: Graph, result: Result) -> tuple[Question, ...]:
+def questions_for(assignment: Assignment, graph: Graph, result: Result,
+                  variables: Sequence[str] | None = None) -> tuple[Question, ...]:
     """The questions the assignment asks, in the order a student works: forward values,
-    local derivatives, adjoints backwards, the gradient, formulas."""
+    local derivatives, adjoints backwards, the gradient, formulas. The adjoints and gradient
+    asked are those of `variables`, by default the drawn ones (a fixed target is given)."""
     from ..grading.claims import statement_inputs, statement_local
 
     nodes = {node.id: node for node in result.nodes}
     statements = [graph.ids[i] for i in range(len(graph)) if graph.named[i]]
-    variables = [r.name for r in assignment.ranges]  # the fixed ones (a target) are given
+    if variables is None:
+        variables = [r.name for r in assignment.ranges]
+    variables = list(variables)
     output = result.output
     d_out = f"d{output}" if graph.named[graph.output] else "d"
     questions: list[Question] = []
@@ -312,7 +321,8 @@ def _draw(rng: random.Random, r: Range) -> float:
     return round((r.low + r.high) / 2, r.places) + 0.0
 
 
-def _graph(assignment: Assignment) -> Graph:
+def program_graph(assignment: Assignment) -> Graph:
+    """The assignment's program as a graph, its drawn and fixed names given."""
     from ..graph import build_graph
     from ..parse import parse_program
 
