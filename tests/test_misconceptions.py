@@ -294,3 +294,13 @@ def test_every_misconception_named_matches_and_is_wrong(program, which, offset) 
                 assert m.code in CODES
                 assert math.isfinite(m.would_give) and rule(m.would_give)
                 assert not rule(true)
+
+
+def test_rounding_every_step_of_a_sigmoid_is_early_rounding_and_a_last_digit_slip_is_not() -> None:
+    """z = w*x, s = σ(z), L = -log(s) at w = 0.5, x = 1, every number written to 2 places by
+    hand: s = 0.62, s̄ = -1/0.62 = -1.61, σ'(z) = s(1 - s) = 0.62·0.38 = 0.24,
+    z̄ = -1.61·0.24 = -0.3864 → -0.39 (true -0.3775 → -0.38). -0.37 is a slip in the last
+    digit, which no rounding of the steps gives."""
+    program, point = "z = w*x; s = sigmoid(z); L = -log(s)", {"w": 0.5, "x": 1.0}
+    assert set(codes(diagnosed(program, point, "adjoint", "z", -0.39, 2))) == {"early_rounding"}
+    assert diagnosed(program, point, "adjoint", "z", -0.37, 2) == ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -84,7 +85,7 @@ def test_a_hint_an_empty_line_and_unreadable_input_cost_no_try() -> None:
     result = _practise(NEURON, *POINT, "--tries", "1",
                        answers=["?", "", "one point three", f"{TRUTH['z.value']:.2f}", "quit"])
     assert result.stdout.count("hint: z = w·x + b") == 2
-    assert "type a number (or ? for a hint" in result.stdout
+    assert "type a number such as -0.25 (or ? for a hint" in result.stdout
     assert "score: 1 / 9 (first try: 1)" in result.stdout
 
 
@@ -141,7 +142,8 @@ def test_the_same_student_and_salt_give_generates_numbers() -> None:
     at = key["students"][0]["at"]
     result = _practise(*args, "--student", "kim", answers=[])
     assert f"At: w = {at['w']:g}, x = 1.5, b = {at['b']:g}" in result.stdout
-    assert "(These numbers again: --student kim --salt hw9)" in result.stdout
+    assert "(These numbers again: the same command with --student kim --salt hw9)" \
+        in result.stdout
 
 
 def test_without_a_student_each_run_draws_its_own_numbers_and_says_how_to_repeat_them() -> None:
@@ -177,8 +179,17 @@ def test_json_keeps_the_conversation_on_stderr_and_records_the_run() -> None:
     ([NEURON, *POINT, "--student", "kim"], "--student picks drawn numbers"),
     (["--assignment", str(SAMPLES / "hw3" / "assignment.json"), "--range", "w=0:1"],
      "leave out --range"),
-    ([NEURON, "--w", "0.7", "--x", "1.5", "--b", "0.3"], "no value for t"),
+    ([NEURON, "--w", "0.7", "--x", "1.5", "--b", "0.3"], "no range or value for t"),
     ([NEURON, *POINT, "--ask", "adjoint"], "cannot ask for 'adjoint'"),
+    (["L = x*2", "--x", "1", "--y", "3"], "'y', which the program does not use"),
+    (["--assignment", str(SAMPLES / "hw3" / "assignment.json"), "--student", "Ada"],
+     "'Ada' is not on the assignment's roster"),
+    (["--assignment", str(SAMPLES / "hw3" / "assignment.json")], "give --student ID"),
+    ([NEURON, *POINT, "--upstream", "inf"], "--upstream must be a finite number"),
+    ([NEURON, "--range", "w=-1e300:1e300", "--x", "1.5", "--b", "0.3", "--t", "1"],
+     "without exponents"),
+    (["L = log(x)", "--range", "x=-2:-1"], "log of a negative number"),
+    (["L = sqrt(x)", "--x", "0"], "(L: "),
     (["log(w)", "--w", "-1"], "log of a negative number"),
 ])
 def test_wrong_input_is_one_line_and_exit_2(args, fragment) -> None:
@@ -238,3 +249,33 @@ def test_an_upstream_gradient_is_the_outputs_adjoint_in_every_answer() -> None:
     result = _practise(NEURON, *POINT, "--upstream", "3", answers=answers)
     assert "The upstream gradient of the output is 3" in result.stdout
     assert "score: 9 / 9 (first try: 9)\n" in result.stdout
+
+
+def test_a_formula_that_does_not_parse_is_told_and_the_session_goes_on() -> None:
+    result = _practise("z = w*x + b; a = z**2", "--range", "w=1:2", "--x", "3", "--b", "1",
+                       "--ask", "formula", answers=["foo(", "tanhh(z)", "2*(w*x + b)*x"])
+    assert result.exit_code == 0, result.stderr
+    assert "unknown function 'tanhh'; did you mean tanh?" in result.stdout
+    assert "score: 1 / 1 (first try: 1)\n" in result.stdout
+
+
+@pytest.mark.parametrize("typed", ["nan", "inf", "1_0", "1e400", "0x10", "1,35"])
+def test_what_is_not_a_plain_number_is_asked_again(typed) -> None:
+    result = _practise(NEURON, *POINT, "--tries", "1", answers=[typed, "1.35", "quit"])
+    assert "type a number such as -0.25" in result.stdout and "claim" not in result.stdout
+    assert "score: 1 / 9 (first try: 1)\n" in result.stdout
+
+
+def test_a_typographic_minus_is_a_minus() -> None:
+    answers = [f"{TRUTH[q]:.2f}".replace("-", "\u2212") for q in ORDER]
+    result = _practise(NEURON, *POINT, answers=answers)
+    assert "score: 9 / 9 (first try: 9)\n" in result.stdout
+
+
+def test_undecodable_input_is_a_line_to_type_again() -> None:
+    process = subprocess.run(
+        [backprop_command(), "practice", "L = x*x", "--x", "-0.5", "--ask", "values"],
+        input="\u22120.25\n0.25\n".encode(), capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"}, timeout=60)
+    assert process.returncode == 0, process.stderr
+    assert b"score: 1 / 1 (first try: 1)" in process.stdout

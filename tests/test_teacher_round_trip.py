@@ -316,3 +316,26 @@ def test_the_sample_class_is_graded_as_the_readme_says(tmp_path):
              for k, r in rows.items()}
     assert codes == {"ada": [], "alan": ["fanout_overwritten"],
                      "grace": ["value_for_derivative"], "emmy": ["sign_flip"], "srini": []}
+
+
+def test_unanswered_questions_make_a_row_incorrect_without_a_rubric() -> None:
+    """srini in samples/teacher/answers.jsonl answers 3 of 12 questions."""
+    result = runner.invoke(app, ["check", "--batch", str(SAMPLES / "answers.jsonl"),
+                                 "--assignment", str(SAMPLES / "hw3" / "assignment.json"),
+                                 "--json"])
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    srini = next(row for row in rows if row.get("id") == "srini")
+    assert srini["verdict"] == "incorrect" and len(srini["missing"]) == 9
+    assert "score" not in srini
+
+
+def test_one_student_with_unanswered_questions_is_incorrect() -> None:
+    key = json.loads((SAMPLES / "hw3" / "key.json").read_text())
+    z = next(q["rounded"] for s in key["students"] if s["id"] == "ada"
+             for q in s["questions"] if q["question"] == "z.value")
+    result = runner.invoke(app, ["check", "--assignment", str(SAMPLES / "hw3" /
+                                                               "assignment.json"),
+                                 "--student", "ada", "--expect", f"z.value={z}", "--json"])
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1 and report["verdict"] == "incorrect"
+    assert sum(item.get("reason") == "not answered" for item in report["items"]) == 11

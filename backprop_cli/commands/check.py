@@ -60,14 +60,15 @@ def call(request: Request):
                                  line_tolerances=not options["no_line_tolerances"],
                                  decimals=options["decimals"], assignment=assignment)
         batch.deadline = budget.for_batch(len(batch))
-        if rubric is not None or gradebooks:
+        if rubric is not None or gradebooks or assignment is not None:
             from ..teacher.classroom import Classroom
             from ..teacher.rubric import DEFAULT
 
             roster = options["roster"]
             classroom = Classroom(rubric or DEFAULT, assignment, gradebooks,
                                   read_text(roster) if roster is not None else None,
-                                  assignment.title if assignment else "Backpropagation")
+                                  assignment.title if assignment else "Backpropagation",
+                                  shown=rubric is not None or bool(gradebooks))
             batch.scored, batch.finished = classroom, classroom.finish
             batch.classroom = classroom
         return batch
@@ -112,15 +113,22 @@ def call(request: Request):
                       decimals=decimals, symbolic_seconds=0.4 * options["timeout"],
                       exact=options["exact"], precision=options["precision"], seed=seed)
     report = grading.grade_bounded(job, options["timeout"])
-    if rubric is None:
+    if rubric is None and assignment is None:
         return report
     from dataclasses import replace
 
-    from ..teacher.rubric import score
+    from ..grading.report import INCORRECT, Item
+    from ..grading.scores import MISSING
+    from ..teacher.rubric import DEFAULT, score
 
     questions = assignment.variant(options["student"]).questions if assignment else None
     items = report.to_dict()["items"]
-    return replace(report, score=score(items, rubric, questions, options["student"]))
+    scored = score(items, rubric or DEFAULT, questions, options["student"])
+    # a question left unanswered is not a right answer: the report is not all correct
+    missing = tuple(Item("claim", m.question, INCORRECT, reason="not answered")
+                    for m in scored.marks if m.outcome == MISSING and m.max_points)
+    return replace(report, items=report.items + missing,
+                   score=scored if rubric is not None else None)
 
 
 def _refuse_unused(options) -> None:

@@ -33,8 +33,9 @@ class Claim:
 
 
 def parse_claim(text: str) -> Claim:
-    """Read one claim; a malformed claim is an InputError that shows the accepted forms."""
-    match = _CLAIM.match(text)
+    """Read one claim (a typographic minus − read as -); a malformed claim is an InputError
+    that shows the accepted forms."""
+    match = _CLAIM.match(text.replace("\u2212", "-"))
     if not match:
         raise InputError(f"cannot read claim {_quoted(text)}; write d/dx=2.42, h1.adjoint=48, "
                          "h.value=12 or da/dz=0.42")

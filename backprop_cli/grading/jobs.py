@@ -146,7 +146,8 @@ def _diagnosed(graph: Graph, values: list, adjoints: list, job: Job, about: dict
 def _described(found: tuple) -> dict:
     first = found[0]
     return {"code": first.code, "message": first.message,
-            "also": [m.code for m in found[1:]]}
+            "also": [code for code in dict.fromkeys(m.code for m in found[1:])
+                     if code != first.code]}
 
 
 def _with_misconception(item: Item, found: tuple, details: dict) -> Item:

@@ -361,21 +361,33 @@ def _rounded_sweep(truth: _Truth, quantity: str, rounded: Callable[[float], floa
 
 
 def _partials_at(tape: list[tuple], i: int, values: list) -> tuple:
-    entry = next(e for e in tape if e[0] == i)
-    return node_partials(entry[1], entry[3], [values[j] for j in entry[6]], values[i])
+    return _partials_from_inputs(next(e for e in tape if e[0] == i), values)
+
+
+def _partials_from_inputs(entry: tuple, values: list) -> tuple:
+    """A node's partials at its inputs' (rounded) values, its output computed again from
+    them: a rule that uses the output (σ' = σ(a)·σ(-a)) must not mix a rounded output with
+    an unrounded function of the input."""
+    i, code, forward, partials, *_, ins = entry
+    args = [values[j] for j in ins]
+    scratch = [*args, None]
+    run_forward([(len(args), code, forward, partials, 0, 1 if len(args) > 1 else -1,
+                  tuple(range(len(args))))], scratch)
+    return node_partials(code, partials, args, scratch[-1])
 
 
 def _rounded_reverse(truth: _Truth, values: list, rounded: Callable[[float], float]) -> float:
     output, target = truth.graph.output, truth.target
     adjoints = [0.0] * len(values)
     adjoints[output] = truth.seed
-    for i, code, _, partials, _, _, ins in reversed(truth.tape):
+    for entry in reversed(truth.tape):
+        i, code, ins = entry[0], entry[1], entry[6]
         if i == target:
             break
         if code < 0:
             continue
         g = adjoints[i] if i == output else _round(rounded, adjoints[i])
-        local = node_partials(code, partials, [values[j] for j in ins], values[i])
+        local = _partials_from_inputs(entry, values)
         for j, d in zip(ins, local, strict=True):
             adjoints[j] += g * _round(rounded, d)
     return adjoints[target]

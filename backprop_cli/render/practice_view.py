@@ -4,6 +4,8 @@ the problem, a prompt per hidden number, the reply to each answer, and the score
 
 from __future__ import annotations
 
+import io
+import shlex
 from typing import TextIO
 
 from ..budget import waiting
@@ -34,6 +36,8 @@ def _converse(session: Session, terminal, out: TextIO) -> None:
         out.write(text + end)
         out.flush()
 
+    if isinstance(terminal.stdin, io.TextIOWrapper):  # undecodable bytes: a line to refuse
+        terminal.stdin.reconfigure(errors="replace")
     for line in _introduction(problem):
         say(line)
     total = len(session.records)
@@ -68,8 +72,9 @@ def _introduction(problem: Problem) -> list[str]:
               f"{problem.tries} {'try' if problem.tries == 1 else 'tries'} each; ? for a hint, "
               "skip to see the answer and go on, quit to stop."]
     if problem.drawn:
-        lines.append(f"(These numbers again: --student {variant.student}"
-                     f"{'' if assignment.salt == 'practice' else f' --salt {assignment.salt}'})")
+        salt = "" if assignment.salt == "practice" else f" --salt {shlex.quote(assignment.salt)}"
+        lines.append(f"(These numbers again: the same command with --student "
+                     f"{shlex.quote(variant.student)}{salt})")
     return [*lines, ""]
 
 

@@ -168,7 +168,9 @@ def _batch_detail(row: dict, digits: int) -> str:
         return row["score"]["comments"]
     wrong = [item for item in row.get("items", []) if item["verdict"] != CORRECT]
     if not wrong:
-        return ""
+        missing = row.get("missing", [])
+        return (f"not answered: {', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}"
+                if missing else "")
     # a table's root cause first: the rows after it may only carry its error forward
     first = next((item for item in wrong if _is_root_cause(item)), wrong[0])
     if _is_root_cause(first):

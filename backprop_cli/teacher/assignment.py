@@ -87,6 +87,7 @@ class Assignment:
         graph = program_graph(self)
         rng = random.Random(int.from_bytes(
             hashlib.sha256(f"{self.salt}\x00{student}".encode()).digest()[:8], "big"))
+        failure = None
         for _ in range(MAX_DRAWS):
             point = dict(self.fixed)
             # drawn in name order, and judged on every question, so that neither the order of
@@ -96,6 +97,8 @@ class Assignment:
             if len({point[r.name] for r in self.ranges}) < len(self.ranges):
                 continue  # equal parameters would make different mistakes look alike
             result = _evaluated(graph, point, self.upstream)
+            if result is None or result.flagged:
+                failure = failure or _failure(result, point)
             if result is None:
                 continue
             questions = questions_for(self, graph, result)
@@ -106,10 +109,34 @@ class Assignment:
                                  ) if "formula" in self.ask else ()
                 at = tuple((name, point[name]) for name in graph.variable_names)
                 return Variant(student, at, questions + formulas)
-        raise InputError(f"no well-conditioned point for student {shortened(student, 40)!r} "
-                         f"in {MAX_DRAWS} draws from the ranges; widen the ranges, draw with "
-                         "more decimals (--range w=-2.0:2.0 draws 1, -2.00:2.00 draws 2) or ask "
-                         "for fewer decimals")
+        raise NoNicePoint(f"no well-conditioned point for student {shortened(student, 40)!r} "
+                          f"in {MAX_DRAWS} draws from the ranges{_why(failure)}; {WIDEN}",
+                          failure)
+
+
+WIDEN = ("widen the ranges, draw with more decimals (--range w=-2.0:2.0 draws 1, "
+         "-2.00:2.00 draws 2) or ask for fewer decimals")
+
+
+class NoNicePoint(InputError):
+    """No draw from the ranges gave a point students can work by hand; `failure` says what
+    went wrong at the first point that could not be evaluated cleanly, if any did."""
+
+    def __init__(self, message: str, failure: str | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+def _failure(result: Result | None, point: Mapping[str, float]) -> str:
+    at = ", ".join(f"{name} = {value:g}" for name, value in point.items())
+    if result is None:
+        return f"at {at} the program cannot be evaluated"
+    node = result.flagged[0]
+    return f"at {at}, {node.id}: {node.message or node.status}"
+
+
+def _why(failure: str | None) -> str:
+    return f" (e.g. {failure})" if failure else ""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -122,6 +149,9 @@ def parse_range(text: str) -> Range:
     """`w=-2:2` → w drawn from -2 to 2 with one decimal (the more decimals the ends are
     written with, the more the draw has, at least one)."""
     match = _RANGE.match(text)
+    if not match and re.match(r"^\s*[^=\s]+\s*=[^:]+:[^:]+$", text):
+        raise InputError(f"--range {shortened(text.strip(), 40)!r}: write the ends as plain "
+                         "decimals (e.g. w=-2.5:2.5), without exponents")
     if not match:
         raise InputError(f"cannot read --range {shortened(text, 40)!r}; write NAME=LOW:HIGH, "
                          "e.g. --range w=-2:2")
@@ -164,11 +194,12 @@ def load(text: str, name: str) -> Assignment:
     return assignment
 
 
-def check(assignment: Assignment) -> None:
+def check(assignment: Assignment, drawn: bool = True) -> None:
     """Refuse an assignment that cannot make variants: unknown asks, a variable with neither a
-    range nor a fixed value, a range for a name the program does not have."""
+    range nor a fixed value, a range for a name the program does not have (`drawn=False`: a
+    problem at the fixed values alone, as practice allows)."""
     check_ask(assignment)
-    if not assignment.ranges:
+    if drawn and not assignment.ranges:
         raise InputError("give at least one --range NAME=LOW:HIGH, so students get different "
                          "problems")
     if not math.isfinite(assignment.upstream) or assignment.upstream == 0:

@@ -53,6 +53,8 @@ class Classroom:
     gradebooks: list[tuple[str, str]] = field(default_factory=list)
     roster: str | None = None
     name: str = "Backpropagation"
+    shown: bool = True  # the rows carry their scores (without a rubric or gradebook: only
+    # the questions left unanswered, which make a row incorrect)
     scores: list[Score] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
@@ -74,7 +76,8 @@ class Classroom:
             result = Score(student, 0.0, result.max_points, result.marks,
                            ((f"not graded: {message}", 0.0),))
         self.scores.append(result)
-        row = {**row, "score": result.to_dict()}
+        if self.shown:
+            row = {**row, "score": result.to_dict()}
         missing = [m.question for m in result.marks if m.outcome == MISSING and m.max_points]
         if missing and row.get("verdict") != "error":
             # an answer left out is not a right answer: the row is not all correct

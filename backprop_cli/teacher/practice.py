@@ -5,17 +5,29 @@ worked step once the tries are used up."""
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from dataclasses import dataclass, field
 
-from ..errors import InputError
+from ..errors import BackpropError, InputError, shortened
+from ..grading.claims import NUMBER
 from ..grading.jobs import Job, evaluate_program, grade
 from ..grading.misconceptions import CODES
 from ..grading.report import CORRECT
 from ..printing import format_tree
 from ..result import Result
-from .assignment import ASKS, Assignment, Question, Variant, questions_for
+from .assignment import (
+    ASKS,
+    MAX_DRAWS,
+    WIDEN,
+    Assignment,
+    NoNicePoint,
+    Question,
+    Variant,
+    questions_for,
+)
 
+_NUMBER = re.compile(NUMBER)
 QUIT = frozenset(("quit", "q", "exit"))
 SKIP = frozenset(("skip", "s", "next"))
 HINT = frozenset(("?", "hint", "h", ""))
@@ -66,14 +78,25 @@ def problem(assignment: Assignment, student: str | None, tries: int) -> Problem:
         raise InputError("--tries must be at least 1")
     if assignment.ranges:
         check(assignment)
-        variant = assignment.variant(student or f"p-{secrets.token_hex(3)}")
+        if assignment.students and student is None:
+            raise InputError("give --student ID, one of the assignment's students")
+        if assignment.students and student not in assignment.students:
+            raise InputError(f"student {shortened(student, 40)!r} is not on the assignment's "
+                             "roster (ids are matched exactly)")
+        try:
+            variant = assignment.variant(student or f"p-{secrets.token_hex(3)}")
+        except NoNicePoint as failure:
+            why = f" (e.g. {failure.failure})" if failure.failure else ""
+            raise InputError(f"no point fit to work by hand in {MAX_DRAWS} draws from the "
+                             f"ranges{why}; {WIDEN}") from None
     else:
         variant = _fixed_variant(assignment, student or "practice")
     _, result = evaluate_program(assignment.program, dict(variant.at), assignment.upstream)
     troubled = [node for node in result.flagged if node.status != "kink"]
     if troubled or not all(isinstance(q.answer, str) or math.isfinite(q.answer)
                            for q in variant.questions):
-        why = f" ({troubled[0].id}: {troubled[0].message})" if troubled else ""
+        node = (troubled or list(result.flagged) or [None])[0]
+        why = f" ({node.id}: {node.message or node.status})" if node is not None else ""
         raise InputError(f"the problem has no finite answer at this point{why}; choose other "
                          "values")
     steps = tuple(_step(assignment, result, q) for q in variant.questions)
@@ -83,15 +106,11 @@ def problem(assignment: Assignment, student: str | None, tries: int) -> Problem:
 def _fixed_variant(assignment: Assignment, student: str) -> Variant:
     """Every variable given: the questions about all of them (the gradient with respect to
     every variable, as a worked example asks)."""
-    from .assignment import check_ask, formula, program_graph
+    from .assignment import check, formula, program_graph
 
-    check_ask(assignment)
+    check(assignment, drawn=False)
     graph = program_graph(assignment)
     point = dict(assignment.fixed)
-    missing = [name for name in graph.variable_names if name not in point]
-    if missing:
-        raise InputError(f"no value for {', '.join(missing)}: give --{missing[0]} VALUE, or "
-                         f"--range {missing[0]}=LOW:HIGH to practise on drawn numbers")
     _, result = evaluate_program(assignment.program, point, assignment.upstream)
     variables = tuple(graph.variable_names)
     questions = questions_for(assignment, graph, result, variables=variables)
@@ -182,6 +201,16 @@ def _product(factors: tuple) -> tuple:
     return ("neg", tree) if negative else tree
 
 
+def _number_text(text: str) -> str:
+    """A typed number as the grader reads it (a typographic minus allowed), or an error
+    that says what to type."""
+    text = text.replace("\u2212", "-")
+    if _NUMBER.fullmatch(text) is None or not math.isfinite(float(text)):
+        raise InputError("type a number such as -0.25 (or ? for a hint, skip to go on, quit "
+                         "to stop)")
+    return text
+
+
 def _number(value: float) -> str:
     return f"{value + 0.0:.6g}"
 
@@ -250,7 +279,7 @@ class Session:
         question = record.question
         try:
             item = self._graded(question, text)
-        except InputError as error:
+        except BackpropError as error:  # a formula that does not parse, a word for a number
             return Reply("unreadable", False, reason=error.message)
         self._tries += 1
         found = item.details.get("misconception")
@@ -279,11 +308,7 @@ class Session:
         if question.quantity == "formula":
             job = Job(assignment.program, answers=((question.node, text),), at=at)
         else:
-            try:
-                float(text)
-            except ValueError:
-                raise InputError("type a number (or ? for a hint, skip to go on, quit to "
-                                 "stop)") from None
+            text = _number_text(text)
             job = Job(assignment.program, at=at, claims=(f"{question.question}={text}",),
                       decimals=assignment.decimals, seed=assignment.upstream)
         (item,) = grade(job).items
@@ -296,7 +321,7 @@ class Session:
             return None
         decimals = self.problem.assignment.decimals
         unit = 10.0 ** -decimals
-        if abs(float(text) - round(question.answer, decimals)) <= unit * (1 + 1e-9):
+        if abs(float(_number_text(text)) - round(question.answer, decimals)) <= unit * (1 + 1e-9):
             return (f"close: check the last decimal place (round to {decimals} decimal "
                     "places, to the nearest, from unrounded numbers)")
         return None
