@@ -10,6 +10,7 @@ from dataclasses import replace
 from .errors import BackpropError, InputError, LimitError
 from .gradient import evaluate, float_point
 from .graph import Graph, build_graph
+from .ops import ARRAYS_ONLY_IN_GRAD
 from .parse import Program, Statement, format_program, parse_constant, parse_program
 from .result import Result
 
@@ -24,12 +25,20 @@ def grad(
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
     exact: bool = False,
     precision: int = 15,
+    data: frozenset[str] = frozenset(),
+    arrays: bool = True,
 ) -> Result:
-    """Differentiate the program `text` at the point `at` (values may be constant expressions)."""
+    """Differentiate the program `text` at the point `at` (values may be constant expressions
+    or arrays); the names in `data` are a data set's columns, held fixed (no gradient).
+    `arrays=False` refuses arrays (for callers that read a scalar Result)."""
     at = dict(at or {})
-    point = {name: value_of(name, value) for name, value in at.items()}
+    point = {name: value_of(name, value, arrays=arrays) for name, value in at.items()}
     program = parse_program(text, given=frozenset(at))
     graph = build_graph(program)
+    if _over_arrays(graph, point):
+        if not arrays:
+            raise InputError(ARRAYS_ONLY_IN_GRAD)
+        return _grad_arrays(graph, program, point, check=check, exact=exact, data=data)
     if exact:
         _exact_fits(graph)
     result = evaluate(graph, point, warnings=_warnings(graph, program, point))
@@ -41,6 +50,31 @@ def grad(
 
         result = symbolic_gradient_check(graph, result, timeout=check_timeout)
     return result
+
+
+def _over_arrays(graph: Graph, point: Mapping) -> bool:
+    from .tensor_names import TENSOR_OP_NAMES
+
+    if not any(not isinstance(v, float) for v in point.values()) and not any(
+            not isinstance(c, float) and c is not None for c in graph.constants) and \
+            TENSOR_OP_NAMES.isdisjoint(graph.ops):
+        return False  # the scalar path's quick answer, without importing NumPy
+    from .tensor_engine import is_tensor_program
+
+    return is_tensor_program(graph, point)
+
+
+def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
+                 exact: bool, data: frozenset[str]):
+    from .tensor_engine import evaluate_tensors
+
+    if exact:
+        raise InputError("--exact works on scalar programs for now; leave it out for arrays")
+    if check:
+        raise InputError("--check works on scalar programs for now; leave it out for arrays")
+    result = evaluate_tensors(graph, point, warnings=_warnings(graph, program, point),
+                              data=data)
+    return replace(result, parsed=format_program(program))
 
 
 def _exact_fits(graph: Graph) -> None:
@@ -66,8 +100,18 @@ def _with_exact(graph: Graph, result: Result, at: Mapping, precision: int,
     return replace(result, exact=outcome.value)
 
 
-def value_of(name: str, value: float | str) -> float:
-    """A variable's value: a number, or a constant expression such as `pi/4` or `1/3`."""
+def value_of(name: str, value, arrays: bool = False):
+    """A variable's value: a number, a constant expression such as `pi/4` or `1/3`, or (with
+    `arrays`) an array (`[1, 2]`, `[[1, 2], [3, 4]]`, a nested list or a NumPy array)."""
+    from .values import is_array_text
+
+    if isinstance(value, list) or is_array_text(value) or type(value).__name__ == "ndarray":
+        from .values import array_value
+
+        if not arrays:
+            raise InputError(f"--{name}: {ARRAYS_ONLY_IN_GRAD}")
+
+        return array_value(name, value if not hasattr(value, "tolist") else value.tolist())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
     else:

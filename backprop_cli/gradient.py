@@ -9,7 +9,7 @@ from .backends import FLOAT, Backend
 from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
 from .errors import InputError
 from .graph import Graph
-from .ops import op_named
+from .ops import ARRAYS_ONLY_IN_GRAD, op_named
 from .result import Edge, NodeResult, Result
 from .rules import rule_templates
 from .status import classify, needs_a_look
@@ -21,6 +21,8 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
         values: list = [0.0] * len(graph.ids)
         for i, constant in enumerate(graph.constants):
             if constant is not None:
+                if not isinstance(constant, float):
+                    raise InputError(ARRAYS_ONLY_IN_GRAD)
                 values[i] = constant
     else:
         values = [None] * len(graph.ids)
@@ -32,7 +34,10 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
     if missing:
         raise InputError(missing_message(*missing))
     for i in graph.variables:
-        values[i] = point[ids[i]]
+        value = point[ids[i]]
+        if type(value).__name__ == "ndarray" and backend is FLOAT:
+            raise InputError(ARRAYS_ONLY_IN_GRAD)
+        values[i] = value
     return values
 
 

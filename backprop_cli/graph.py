@@ -16,6 +16,7 @@ from .errors import LimitError
 from .ops import OPS
 from .parse import Program, parse_program
 from .rules import formula_template
+from .tensor_names import TENSOR_OP_NAMES
 
 _LEAVES = frozenset(("var", "ref", "const"))
 MAX_NODES = 500_000
@@ -196,7 +197,8 @@ def nodes_beyond(text: str, limit: int, given: frozenset[str] = frozenset()) -> 
 
 def fallback_nodes(ops: Sequence[str]) -> int:
     """How many nodes call a SymPy function outside the op table (evaluated with mpmath)."""
-    return sum(1 for op in ops if op not in OPS and op != VAR and op != CONST)
+    return sum(1 for op in ops if op not in OPS and op != VAR and op != CONST
+               and op not in TENSOR_OP_NAMES)
 
 
 def work_size(ops: Sequence[str], fallback_cost: int) -> int:

@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ParseError
+from .errors import InputError, ParseError
 
 INF = math.inf
 NAN = math.nan
@@ -103,6 +103,8 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
+ARRAYS_ONLY_IN_GRAD = ("vectors, matrices and their ops (@, sum, softmax, ...) work in "
+                       "`backprop grad` so far; this command takes scalar programs")
 
 
 def op(name: str, *, doc: str, definition: str, params: tuple[str, ...] = ("x",),
@@ -702,6 +704,10 @@ def op_named(name: str) -> Op:
     found = OPS.get(name)
     if found is not None:
         return found
+    from .tensor_names import TENSOR_CALLS
+
+    if name in TENSOR_CALLS:
+        raise InputError(ARRAYS_ONLY_IN_GRAD)
     from .fallback import sympy_op_for_node
 
     return sympy_op_for_node(name)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from . import ops
 from .errors import LimitError, ParseError
 from .printing import format_tree
+from .tensor_names import CALLED_NAMES, tensor_arities, tensor_call
 
 MAX_PROGRAM_CHARS = 4_000_000
 MAX_STATEMENT_CHARS = 10_000
@@ -40,7 +41,7 @@ _TOKEN = re.compile(
    |(?P<sup>⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)
    |(?P<name>[^\W\d¹²³⁰⁴⁵⁶⁷⁸⁹][^\W¹²³⁰⁴⁵⁶⁷⁸⁹]*)
    |(?P<cmp>==|!=|<=|>=|<|>)
-   |(?P<op>\*\*|[-+*/^(),=])
+   |(?P<op>\*\*|[-+*/^(),=@\[\]])
    |(?P<other>.)
     """,
     re.VERBOSE,
@@ -67,8 +68,6 @@ _SKELETON = str.maketrans("αɑıινορκτυχωγϲ", "aaiivopktuxwyc")
 _FORBIDDEN_CHARS = {
     "'": "string literals are not allowed",
     '"': "string literals are not allowed",
-    "[": "square brackets (lists, subscripts, comprehensions) are not allowed",
-    "]": "square brackets (lists, subscripts, comprehensions) are not allowed",
     "{": "braces (sets, dicts) are not allowed",
     "}": "braces (sets, dicts) are not allowed",
     "\\": "backslashes are not allowed",
@@ -167,7 +166,7 @@ _FAST_TOKEN = re.compile(
 _FAST_KIND = {
     **dict.fromkeys("0123456789.", "num"),
     **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", "name"),
-    **dict.fromkeys("+-*/^(),=", "op"),
+    **dict.fromkeys("+-*/^(),=@[]", "op"),
     "\n": "nl",
     ";": "semi",
 }
@@ -319,8 +318,10 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
     )
 
 
-_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "pow": 4}
-_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow"}
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "pow": 4}
+_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow",
+           "@": "matmul"}
+MAX_ARRAY_ELEMENTS = 100_000
 _PREFIX_PRECEDENCE = 3
 
 
@@ -433,6 +434,11 @@ class _ExpressionParser:
                         expect_operand = False
                 elif value == "(":
                     self._push(stack, ["paren", None, 0, pos, 0])
+                elif value == "[":
+                    i = self._literal(tokens, i, out)
+                    expect_operand = False
+                    previous_kind = "num"
+                    continue
                 elif value == "-" or value == "+":
                     stack.append(["prefix", "neg" if value == "-" else "pos", _PREFIX_PRECEDENCE,
                                   pos, 1])
@@ -446,6 +452,10 @@ class _ExpressionParser:
                                      f"is ambiguous; write *0{value} or a full number")
                 self._binary("mul", stack, out)
                 expect_operand = True
+                previous_kind = None
+                continue
+            elif value == "[":
+                i = self._subscript(tokens, i, out)
                 previous_kind = None
                 continue
             elif kind == "sup":
@@ -481,6 +491,86 @@ class _ExpressionParser:
             _reduce(entry, out)
         return out[0]
 
+    def _literal(self, tokens: list, i: int, out: list) -> int:
+        """`[1, 2]` or `[[1, 2], [3, 4]]` (rows): numbers only, rank 1 or 2; returns the
+        position after the closing bracket."""
+        start = tokens[i][2]
+        rows: list = []
+        stack: list[list] = []
+        k = i
+        sign = ""
+        while k < len(tokens):
+            kind, value, pos = tokens[k]
+            k += 1
+            if value == "[":
+                if len(stack) == 2:
+                    raise ParseError(f"arrays have at most two dimensions ('[' at "
+                                     f"{self.where(pos)})")
+                stack.append([])
+            elif value == "]":
+                if sign:
+                    raise ParseError(f"a sign needs a number after it ({self.where(pos)})")
+                done = stack.pop()
+                if not done:
+                    raise ParseError(f"empty brackets at {self.where(pos)}; an array needs "
+                                     "numbers")
+                if not stack:
+                    rows = done
+                    break
+                stack[-1].append(done)
+            elif value in ("-", "+") and not sign:
+                sign = value
+            elif kind == "num":
+                number = float(sign + value)
+                if not math.isfinite(number):
+                    raise ParseError(f"number {value[:20]!r} at {self.where(pos)} is too large "
+                                     "for float64")
+                stack[-1].append(number)
+                sign = ""
+            elif value == ",":
+                continue
+            elif value == ")":
+                raise ParseError(f"'[' at {self.where(start)} is not closed before ')' at "
+                                 f"{self.where(pos)}")
+            else:
+                raise ParseError(f"square brackets hold numbers only, as in [1, -2.5] or "
+                                 f"[[1, 2], [3, 4]]; {value!r} at {self.where(pos)} is not "
+                                 "one (name the array's values with --NAME VALUE instead)")
+        else:
+            raise ParseError(f"'[' at {self.where(start)} is not closed")
+        out.append(array_constant(rows, self.where(start)))
+        return k
+
+    def _subscript(self, tokens: list, i: int, out: list) -> int:
+        """`v[i]` or `A[i, j]`: whole-number indices (negative count from the end)."""
+        start = tokens[i][2]
+        indices: list[tuple] = []
+        sign = ""
+        k = i + 1
+        while k < len(tokens):
+            kind, value, pos = tokens[k]
+            k += 1
+            if value == "]":
+                break
+            if value == "-" and not sign:
+                sign = "-"
+            elif kind == "num" and re.fullmatch(r"[0-9]+", value):
+                indices.append(("const", float(sign + value), sign + value))
+                sign = ""
+            elif value != ",":
+                raise ParseError(f"an index is a whole number, as in v[0] or A[1, -1]; "
+                                 f"{value!r} at {self.where(pos)} is not one")
+        else:
+            raise ParseError(f"'[' at {self.where(start)} is not closed")
+        if not 1 <= len(indices) <= 2:
+            raise ParseError(f"write one index for a vector or two for a matrix "
+                             f"({self.where(start)})")
+        operand = out.pop()
+        if operand[0] == "const":
+            raise ParseError(f"a number cannot be indexed ({self.where(start)})")
+        out.append(("call", "index", (operand, *indices)))
+        return k
+
     def _constant(self, text: str, pos: int) -> tuple:
         number = float(text)
         if not math.isfinite(number):
@@ -498,6 +588,8 @@ class _ExpressionParser:
         # A one-letter name is never a function, so x(3x + 1) is a product as in handwriting.
         if name in self.user_names or name == "lambda" or len(name) == 1 or name in CONSTANTS:
             return False
+        if name in CALLED_NAMES:
+            return True
         if ops.lookup(name, missing_ok=True) is None:
             raise ParseError(ops.unknown_function_message(name) + f" ({self.where(pos)})")
         return True
@@ -563,12 +655,56 @@ class _ExpressionParser:
             count = entry[4]
             args = tuple(out[len(out) - count:])
             del out[len(out) - count:]
+            tensor = tensor_call(entry[1], count)
+            if tensor is not None:
+                out.append(("call", tensor, args))
+                return
+            arities = tensor_arities(entry[1])
+            if arities and ops.lookup(entry[1], missing_ok=True) is None:
+                allowed = " or ".join(str(n) for n in arities)
+                raise ParseError(f"{entry[1]}() takes {allowed} argument"
+                                 f"{'' if arities == (1,) else 's'}, not {count} "
+                                 f"({self.where(entry[3])})")
             try:
                 op, defaults = ops.resolve(entry[1], count)
             except ParseError as error:
                 raise ParseError(f"{error.message} ({self.where(entry[3])})") from None
             out.append(("call", op.name, args + tuple(("const", value, text)
                                                       for value, text in defaults)))
+
+
+@dataclass(frozen=True)
+class ArrayLiteral:
+    """The numbers of an array literal, as nested tuples (hashable, so a literal used twice
+    is one node)."""
+
+    rows: tuple
+
+    def array(self):
+        import numpy as np
+
+        return np.array(self.rows, dtype=float)
+
+
+def array_constant(rows: list, where: str) -> tuple:
+    """The constant tree of an array literal: its value and its text as written."""
+    if all(isinstance(row, list) for row in rows):
+        widths = {len(row) for row in rows}
+        if len(widths) != 1:
+            raise ParseError(f"the rows of the array at {where} differ in length "
+                             f"({', '.join(str(len(row)) for row in rows)})")
+        value = tuple(tuple(row) for row in rows)
+        text = "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in rows) + "]"
+    elif any(isinstance(row, list) for row in rows):
+        raise ParseError(f"the array at {where} mixes numbers and rows")
+    else:
+        value = tuple(rows)
+        text = "[" + ", ".join(f"{v:g}" for v in rows) + "]"
+    if len(text) > MAX_STATEMENT_CHARS or sum(
+            len(row) if isinstance(row, tuple) else 1 for row in value) > MAX_ARRAY_ELEMENTS:
+        raise LimitError(f"the array at {where} is too large to write in the program; give it "
+                         "with --values FILE.json or --data FILE.csv")
+    return ("const", ArrayLiteral(value), text)
 
 
 def _reduce(entry: list, out: list) -> None:

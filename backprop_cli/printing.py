@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
-PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
-_SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**"}
+PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 3, "pow": 4}
+_SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "matmul": " @ ", "pow": "**"}
 COMPARISONS = {"gt": " > ", "ge": " >= ", "eq": " == "}
+_REDUCTIONS = {"reduce_max": "max", "reduce_min": "min"}
 _ATOM = 5
 
 
@@ -78,6 +79,14 @@ def _call_parts(node: tuple) -> list:
         return ["(", args[1], " if ", *condition_parts(args[0]), " else ", args[2], ")"]
     if name == "share":
         return ["(1/ties if ", args[0], " == ", args[1], " else 0)"]
+    if name == "index":
+        parts = [*_grouped(args[0], _ATOM, False), "["]
+        for k, arg in enumerate(args[1:]):
+            parts += [", "] if k else []
+            parts.append(arg)
+        return [*parts, "]"]
+    if name in _REDUCTIONS:
+        name = _REDUCTIONS[name]
     parts: list = [call_name(name) + "("]
     for k, arg in enumerate(args):
         if k:

@@ -35,7 +35,7 @@ def formula_tree_template(op_name: str, constants: Constants) -> tuple:
     non-constant inputs."""
     leaves = tuple(("const", c[0], c[1]) if c is not None else ("var", _placeholder(k))
                    for k, c in enumerate(constants))
-    if op_name in ("add", "sub", "mul", "div", "pow"):
+    if op_name in ("add", "sub", "mul", "div", "pow", "matmul"):
         return (op_name, *leaves)
     if op_name == "neg":
         return ("neg", leaves[0])

@@ -102,10 +102,12 @@ def test_every_function_of_the_op_table_has_a_readme_line_and_nothing_else_does(
     for cells in _functions_table():
         for name in re.findall(r"`(\w+)\(", cells[0]):
             documented.setdefault(name, []).append(cells)
-    assert set(documented) == set(callable_ops)
+    from backprop_cli.tensor_names import CALLED_NAMES
+
+    assert set(documented) == set(callable_ops) | (CALLED_NAMES - {"[]"})
     for name, op in callable_ops.items():
         what = " ".join(cells[1] for cells in documented[name])
-        derivative = " ".join(cells[2] for cells in documented[name])
+        derivative = " ".join(cells[2] for cells in documented[name] if len(cells) > 2)
         for alias in op.aliases:
             assert f"`{alias}`" in what, (name, alias)
         if op.convention is not None:

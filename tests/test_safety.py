@@ -44,7 +44,7 @@ HOSTILE = [
     ("x.__class__", ("__", "attribute")),
     ("lambda: 1", ("lambda",)),
     ("open('/etc/passwd').read()", ("string", "attribute")),
-    ("[x for x in y]", ("bracket",)),
+    ("[x for x in y]", ("bracket", "'for' is a Python keyword")),
     ("'a'*10**9", ("string",)),
 ]
 

@@ -13,14 +13,32 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 MANIFEST = json.loads((SAMPLES / "examples.json").read_text(encoding="utf-8"))["examples"]
 
 
-def _close(actual: float, published: float, decimals: int) -> bool:
+def _close(actual, published, decimals: int) -> bool:
+    """Each element as published to `decimals` places (numbers or nested lists)."""
+    if isinstance(published, list):
+        return len(actual) == len(published) and all(
+            _close(a, p, decimals) for a, p in zip(actual, published, strict=True))
     return abs(actual - published) <= 0.5 * 10.0**-decimals + 1e-15 * abs(published)
+
+
+def _point(example: dict) -> tuple[dict, frozenset[str]]:
+    """The example's values: its `at`, a --values file and a --data file's columns."""
+    from backprop_cli.values import load_data, load_values
+
+    point = dict(example.get("at", {}))
+    data: dict = {}
+    if "values_file" in example:
+        point.update(load_values((SAMPLES / example["values_file"]).read_text(), "values"))
+    if "data_file" in example:
+        data = load_data((SAMPLES / example["data_file"]).read_text(), "data")
+    return {**point, **data}, frozenset(data)
 
 
 @pytest.mark.parametrize("example", MANIFEST, ids=[e["file"] for e in MANIFEST])
 def test_sample_matches_published_figures(example: dict) -> None:
     source = (SAMPLES / example["file"]).read_text(encoding="utf-8")
-    result = grad(source, example["at"])
+    point, data = _point(example)
+    result = grad(source, point, data=data)
     decimals = example["decimals"]
     assert _close(result.value, example["value"], decimals)
     gradient = dict(result.gradient)

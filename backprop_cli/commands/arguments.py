@@ -215,11 +215,11 @@ def option_hint(name: str) -> str:
 
 
 def split_top_level(text: str) -> list[str]:
-    """Split `x=1,y=max(1,2)` on commas outside parentheses."""
+    """Split `x=1,y=max(1,2),v=[1,2]` on commas outside parentheses and brackets."""
     parts, depth, start = [], 0, 0
     for i, char in enumerate(text):
-        depth += char == "("
-        depth -= char == ")"
+        depth += char in "(["
+        depth -= char in ")]"
         if char == "," and depth == 0:
             parts.append(text[start:i])
             start = i + 1
@@ -235,3 +235,24 @@ def value_range(variable: str, text: str) -> tuple[float, float]:
     if not low.strip() or not high.strip():
         raise InputError(f"--{variable} {text!r}: a range is START:STOP, e.g. -3:3")
     return value_of(variable, low), value_of(variable, high)
+
+
+def point_with_files(request) -> tuple[dict, frozenset[str]]:
+    """The point from --values FILE.json and --data FILE.csv, then --NAME and --at (which
+    win over a file's value of the same name); and the names the data set binds."""
+    from ..values import load_data, load_values
+
+    options = request.options
+    point: dict = {}
+    data: frozenset[str] = frozenset()
+    if options.get("values") is not None:
+        point.update(load_values(read_text(options["values"]), options["values"]))
+    if options.get("data") is not None:
+        columns = load_data(read_text(options["data"]), options["data"])
+        twice = sorted(set(columns) & set(point))
+        if twice:
+            raise InputError(f"{twice[0]!r} is in both --values and --data; give it once")
+        point.update(columns)
+        data = frozenset(columns) - frozenset(request.point)
+    point.update(request.point)
+    return point, data

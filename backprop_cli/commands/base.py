@@ -38,6 +38,7 @@ class View:
     digits: int
     terminal: Terminal
     output: str | None = None  # a file to write to instead of standard output
+    full: bool = False  # every element of large arrays
 
     @contextmanager
     def stream(self) -> Iterator:
@@ -114,6 +115,13 @@ FILE = Option("file", ("--file",), str, None, "Read the program from PATH ('-' f
               "input).", metavar="PATH")
 AT = Option("at", ("--at",), list[str], [], "Variable values, e.g. --at x=1,y=2.",
             metavar="NAME=VALUE,...")
+VALUES = Option("values", ("--values",), str, None,
+                "Variable values from a JSON object: name → number or array (nested lists).",
+                metavar="FILE.json")
+DATA = Option("data", ("--data",), str, None,
+              "A data set: each CSV column is a vector named by its header (data, not "
+              "differentiated).", metavar="FILE.csv")
+FULL = Option("full", ("--full",), bool, False, "Show every element of large arrays.")
 DIGITS = Option("digits", ("--digits",), int, 6, "Significant digits shown.", min=1, max=17)
 JSON = Option("json_output", ("--json",), bool, False, "Shorthand for --format json.")
 def name_list(text: str | None) -> list[str] | None:

@@ -20,7 +20,7 @@ def call(request: Request):
     at_least = nodes_beyond(source, MAX_EXPLAINED_NODES, frozenset(request.point))
     if at_least is not None:
         raise _too_large(f"at least {at_least:,}")
-    result = grad(source, request.point)
+    result = grad(source, request.point, arrays=False)
     if len(result.nodes) > MAX_EXPLAINED_NODES:
         raise _too_large(f"{len(result.nodes):,}")
     return explain(result, request.options["wrt"], request.options["digits"])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from .arguments import require_finite
-from .base import AT, DIGITS, FILE, Command, Option, Request
+from .base import AT, DATA, DIGITS, FILE, FULL, VALUES, Command, Option, Request
 
 HELP = (
     "Differentiate EXPR at a point given as --NAME VALUE options.\n\n"
     "EXPR is an expression such as 'x*y + tanh(x)', or a program of statements separated by "
     "';' or newlines: 'z = w*x + b; a = sigmoid(z); L = (a - t)**2'. Variables: --x 1 --y 2, "
-    "--x=1, --x -2.5, --at x=1,y=2; a value may be a constant expression such as pi/4.\n\n"
+    "--x=1, --x -2.5, --at x=1,y=2; a value may be a constant expression such as pi/4, or an "
+    "array: --W \"[[1, 2], [3, 4]]\", --values F.json, --data F.csv.\n\n"
     "Prints the forward value of every node, the local derivative on every edge, the "
     "accumulated adjoint of every node and the gradient. Exit codes: 0 success, 1 --check "
     "disagreement or --strict with a flagged node, 2 bad input."
@@ -18,12 +19,14 @@ HELP = (
 
 def call(request: Request):
     from ..api import grad
+    from .arguments import point_with_files
 
     options = request.options
     require_finite("--check-timeout", options["check_timeout"])
-    return grad(request.source(), request.point, check=options["check"],
+    point, data = point_with_files(request)
+    return grad(request.source(), point, check=options["check"],
                 check_timeout=options["check_timeout"], exact=options["exact"],
-                precision=options["precision"])
+                precision=options["precision"], data=data)
 
 
 def failed(result, request: Request) -> bool:
@@ -34,7 +37,7 @@ def failed(result, request: Request) -> bool:
 SPEC = Command(
     name="grad", help=HELP, usage="EXPR [--NAME VALUE ...] [OPTIONS]",
     options=(
-        FILE, AT, DIGITS,
+        FILE, AT, VALUES, DATA, DIGITS, FULL,
         Option("check", ("--check",), bool, False,
                "Compare the gradient with SymPy's symbolic derivative."),
         Option("check_timeout", ("--check-timeout",), float, 10.0, "Time limit for --check.",

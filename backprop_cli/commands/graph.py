@@ -21,7 +21,8 @@ def call(request: Request):
         at_least = nodes_beyond(source, MAX_DRAWN_NODES, frozenset(request.point))
         if at_least is not None:
             raise too_large(f"at least {at_least:,}")
-    return api.grad(source, request.point) if request.point else api.structure(source)
+    return api.grad(source, request.point, arrays=False) if request.point else \
+        api.structure(source)
 
 
 SPEC = Command(

@@ -202,5 +202,9 @@ def _gradient(result: Result, digits: int) -> Table | Group | Text:
 
 
 def show(result: Result, view) -> Group:
-    """The grad tables, at the view's digits."""
+    """The grad tables, at the view's digits (with shapes, for a program over arrays)."""
+    if getattr(result, "tensors", False):
+        from .tensor_table import render as render_tensors
+
+        return render_tensors(result, view.digits, view.full)
     return render(result, view.digits)

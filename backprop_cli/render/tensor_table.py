@@ -1,0 +1,110 @@
+"""TensorResult → rich tables with shapes: forward pass, local derivatives (the vector-Jacobian
+rules), backward pass and gradient. Small arrays are shown in full, large ones summarised
+(`--full` shows every element)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from rich.console import Group
+from rich.text import Text
+
+from ..printing import format_number
+from ..tensor_ops import shape_text
+from ..tensor_result import TensorResult
+from .table import HEADER_LINES, MAX_TABLE_NODES, bar, cells, pretty, titled_table
+
+SUMMARY_THRESHOLD = 12  # more elements than this are summarised
+EDGE_ITEMS = 3
+
+
+def array_text(value, digits: int, full: bool = False) -> str:
+    """A number, or an array in rows (`[[0.3008], [0.3357]]`), summarised with `…` when it
+    has more than SUMMARY_THRESHOLD elements unless `full`."""
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 0:
+        return format_number(float(array), digits)
+    return np.array2string(
+        array, separator=", ", threshold=sys.maxsize if full else SUMMARY_THRESHOLD,
+        edgeitems=EDGE_ITEMS, max_line_width=sys.maxsize,
+        formatter={"float_kind": lambda v: format_number(float(v), digits)},
+    ).replace("...", "…").replace("\n ", " ").replace("\n", " ")
+
+
+def render(result: TensorResult, digits: int = 6, full: bool = False) -> Group:
+    parts = [_header(result, digits, full)]
+    if len(result.nodes) <= MAX_TABLE_NODES:
+        parts += [_forward(result, digits, full), _locals(result, digits, full),
+                  _backward(result, digits, full)]
+    parts.append(_gradient(result, digits, full))
+    return Group(*parts)
+
+
+def _header(result: TensorResult, digits: int, full: bool) -> Text:
+    text = Text()
+    lines = (result.parsed or result.expression.strip()).split("\n")
+    shown = lines[:HEADER_LINES]
+    if len(lines) > HEADER_LINES:
+        shown.append(f"... ({len(lines):,} statements in all)")
+    label = "expression  " if len(lines) == 1 else "program     "
+    for k, line in enumerate(shown):
+        text.append(label if k == 0 else " " * 12, style="bold").append(line + "\n")
+    for k, (name, value) in enumerate(result.at):
+        shape = "" if np.ndim(value) == 0 else f" {shape_text(value)}"
+        text.append("at          " if k == 0 else " " * 12, style="bold").append(
+            f"{name}{shape} = {array_text(value, digits, full)}\n")
+    if not result.at:
+        text.append("at          ", style="bold").append("(no variables)\n")
+    text.append("output      ", style="bold").append(
+        f"{result.output} = {format_number(result.value, digits)}")
+    return text
+
+
+def _forward(result: TensorResult, digits: int, full: bool):
+    flagged = any(n.status != "ok" for n in result.nodes)
+    columns = [("node", "left"), ("op", "left"), ("formula", "left"), ("shape", "left"),
+               ("value", "left")]
+    if flagged:
+        columns.append(("status", "left"))
+    table = titled_table("Forward pass", *columns)
+    for node in result.nodes:
+        row = [node.id, node.op, pretty(node.expr) if node.inputs else "",
+               shape_text(node.value), array_text(node.value, digits, full)]
+        if flagged:
+            row.append(Text(node.status if node.status != "ok" else "", style="bold red"))
+        table.add_row(*cells(*row))
+    return table
+
+
+def _locals(result: TensorResult, digits: int, full: bool):
+    table = titled_table("Local derivatives (vector-Jacobian rules)", ("edge", "left"),
+                         ("rule", "left"), ("elementwise ∂", "left"))
+    for node in result.nodes:
+        for edge in node.inputs:
+            if edge.rule is None:
+                continue
+            local = "" if edge.local is None else array_text(edge.local, digits, full)
+            table.add_row(*cells(f"{node.id} ← {edge.input}", pretty(edge.rule), local))
+    return table
+
+
+def _backward(result: TensorResult, digits: int, full: bool):
+    table = titled_table("Backward pass", ("node", "left"), ("shape", "left"),
+                         ("adjoint", "left"))
+    for node in reversed(result.nodes):
+        if node.adjoint is None:
+            continue
+        table.add_row(*cells(bar(node.id), shape_text(node.adjoint),
+                             array_text(node.adjoint, digits, full)))
+    return table
+
+
+def _gradient(result: TensorResult, digits: int, full: bool):
+    if not result.gradient:
+        return Text("Gradient: the program has no variables to differentiate.", style="yellow")
+    table = titled_table("Gradient", ("variable", "left"), ("shape", "left"),
+                         (f"∂{result.output}/∂variable", "left"))
+    for name, value in result.gradient:
+        table.add_row(*cells(name, shape_text(value), array_text(value, digits, full)))
+    return table

@@ -1,0 +1,259 @@
+"""The evaluation loop over arrays: forward values with NumPy's broadcasting, and the reverse
+sweep as vector-Jacobian products.
+
+An elementwise op (every op of the table, ops.py) runs on the array backend; its partials are
+elementwise, so its input's adjoint is the output's adjoint times the partial, summed over the
+axes the input was broadcast along. A tensor op (tensor_ops.py) gives its inputs' adjoints
+itself. The loop is iterative and the same input gives the same output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .engine import CONST, VAR, liveness
+from .errors import InputError
+from .graph import Graph
+from .ops import op_named
+from .parse import ArrayLiteral
+from .tensor_ops import TENSOR_OPS, bar, shape_text
+from .tensor_result import TensorEdge, TensorNode, TensorResult
+
+
+def is_tensor_program(graph: Graph, point: Mapping[str, object]) -> bool:
+    """Whether the program needs the array loop: an array value or literal, or an op that is
+    not elementwise."""
+    return (any(isinstance(v, np.ndarray) and v.ndim > 0 for v in point.values())
+            or any(isinstance(c, ArrayLiteral) for c in graph.constants)
+            or any(op in TENSOR_OPS for op in graph.ops))
+
+
+def unbroadcast(adjoint, shape: tuple[int, ...]):
+    """The adjoint of an input broadcast to the adjoint's shape, summed back to its own."""
+    adjoint = np.asarray(adjoint, dtype=float)
+    if adjoint.shape == shape:
+        return adjoint
+    extra = adjoint.ndim - len(shape)
+    if extra > 0:
+        adjoint = adjoint.sum(axis=tuple(range(extra)))
+    axes = tuple(k for k, n in enumerate(shape) if n == 1 and adjoint.shape[k] != 1)
+    if axes:
+        adjoint = adjoint.sum(axis=axes, keepdims=True)
+    return adjoint.reshape(shape)
+
+
+def _statement_of(graph: Graph, i: int) -> str:
+    """The statement a node belongs to (the next named node: a statement's own nodes come
+    just before it)."""
+    for k in range(i, len(graph.ids)):
+        if graph.named[k]:
+            return graph.ids[k]
+    return graph.ids[graph.output]
+
+
+def _leaves(graph: Graph, point: Mapping[str, object]) -> list:
+    from .gradient import missing_message
+
+    values: list = [None] * len(graph.ids)
+    for i, constant in enumerate(graph.constants):
+        if constant is not None:
+            values[i] = constant.array() if isinstance(constant, ArrayLiteral) else \
+                np.float64(constant)
+    missing = [graph.ids[i] for i in graph.variables if graph.ids[i] not in point]
+    if missing:
+        raise InputError(missing_message(*missing))
+    for i in graph.variables:
+        value = point[graph.ids[i]]
+        values[i] = value if isinstance(value, np.ndarray) else np.float64(value)
+    return values
+
+
+def _shape_error(graph: Graph, i: int, args: list, failure: Exception) -> InputError:
+    shapes = " and ".join(shape_text(a) for a in args)
+    statement = _statement_of(graph, i)
+    formula = graph.formulas[i]
+    detail = failure.message if isinstance(failure, InputError) else f"shapes {shapes} do " \
+        "not broadcast together"
+    where = f"statement {statement!r}" + ("" if statement == graph.ids[i] else
+                                          f" (at {formula})")
+    return InputError(f"{where}: {detail}")
+
+
+def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.0,
+                     warnings: tuple[str, ...] = (), data: frozenset[str] = frozenset()
+                     ) -> TensorResult:
+    """Forward values, adjoints and every edge's rule of a program over arrays; the output
+    must be a scalar (a loss). The variables in `data` are held fixed: no adjoint, no
+    gradient entry."""
+    from .backends import array_backend
+
+    backend = array_backend()
+    values = _leaves(graph, point)
+    bound: dict[str, tuple] = {}
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(graph.ops):
+            if op == VAR or op == CONST:
+                continue
+            args = [values[j] for j in graph.inputs[i]]
+            try:
+                values[i] = _forward(op, args, bound, backend)
+            except (InputError, ValueError, IndexError) as failure:
+                raise _shape_error(graph, i, args, failure) from None
+        output = values[graph.output]
+        if np.ndim(output) != 0:
+            raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
+                             f"{shape_text(output)}; grad needs a scalar output (a loss): "
+                             "reduce it with sum(...) or mean(...)")
+        varying = _varying(graph, data)
+        adjoints, locals_ = _reverse(graph, values, seed, bound, varying)
+    nodes = tuple(_node(graph, i, values, adjoints, locals_, varying)
+                  for i in range(len(graph.ids)))
+    flags = [f"{n.id} = {n.expr}: {n.message}" for n in nodes if n.message is not None]
+    return TensorResult(
+        expression=graph.source,
+        at=tuple((graph.ids[i], values[i]) for i in graph.variables),
+        output=graph.ids[graph.output],
+        value=float(output),
+        gradient=tuple((graph.ids[i], _plain(adjoints[i]) if adjoints[i] is not None
+                        else _plain(np.zeros_like(values[i]))) for i in graph.variables
+                       if varying[i]),
+        nodes=nodes,
+        warnings=tuple(warnings) + tuple(flags),
+    )
+
+
+def _varying(graph: Graph, data: frozenset[str]) -> list[bool]:
+    varying = [False] * len(graph.ids)
+    for i, op in enumerate(graph.ops):
+        varying[i] = (graph.ids[i] not in data) if op == VAR else any(
+            varying[j] for j in graph.inputs[i])
+    return varying
+
+
+def _forward(op: str, args: list, bound: dict, backend):
+    tensor = TENSOR_OPS.get(op)
+    if tensor is not None:
+        return np.asarray(tensor.forward(*args), dtype=float)
+    entry = bound.get(op)
+    if entry is None:
+        table_op = op_named(op)
+        entry = bound[op] = (table_op.calling_convention, *backend.bound(table_op))
+    code, forward, _ = entry
+    if code == 1:
+        return np.asarray(forward(args[0]), dtype=float)
+    if code == 2:
+        if op not in ("add", "sub", "mul", "div", "pow", "matmul"):
+            np.broadcast_shapes(np.shape(args[0]), np.shape(args[1]))
+        return np.asarray(forward(args[0], args[1]), dtype=float)
+    np.broadcast_shapes(*(np.shape(a) for a in args))
+    return np.asarray(forward(*args), dtype=float)
+
+
+def _reverse(graph: Graph, values: list, seed: float, bound: dict, varying: list[bool]
+             ) -> tuple[list, list]:
+    adjoints: list = [None] * len(values)
+    locals_: list = [None] * len(values)
+    adjoints[graph.output] = np.asarray(seed, dtype=float)
+    live = liveness(graph.inputs, graph.output)
+    for i in range(len(values) - 1, -1, -1):
+        op = graph.ops[i]
+        if op == VAR or op == CONST or not live[i]:
+            continue
+        ins = graph.inputs[i]
+        args = [values[j] for j in ins]
+        g = adjoints[i]
+        tensor = TENSOR_OPS.get(op)
+        if tensor is not None:
+            contributions = tensor.vjp(g, args, values[i]) if g is not None else (None,) * len(ins)
+        else:
+            code, _, partials = bound[op]
+            if code == 1:
+                local = (partials(args[0], values[i]),)
+            elif code == 2:
+                local = tuple(partials(args[0], args[1], values[i]))
+            else:
+                local = tuple(partials(tuple(args), values[i]))
+            local = tuple(np.where(np.isnan(values[i]), np.nan, d) if np.any(
+                np.isnan(values[i])) else np.asarray(d, dtype=float) for d in local)
+            locals_[i] = local
+            contributions = tuple(None if g is None else unbroadcast(g * d, np.shape(a))
+                                  for d, a in zip(local, args, strict=True))
+        for j, contribution in zip(ins, contributions, strict=True):
+            if contribution is None or not varying[j]:
+                continue
+            contribution = np.asarray(contribution, dtype=float)
+            adjoints[j] = contribution if adjoints[j] is None else adjoints[j] + contribution
+    return adjoints, locals_
+
+
+def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
+          varying: list[bool]) -> TensorNode:
+    from .rules import rule_templates
+
+    op, ins = graph.ops[i], graph.inputs[i]
+    names = [graph.ids[j] for j in ins]
+    edges: tuple[TensorEdge, ...] = ()
+    if ins:
+        tensor = TENSOR_OPS.get(op)
+        if tensor is not None:
+            texts = tensor.rules(graph.ids[i], names)
+            edges = tuple(TensorEdge(names[k], None, texts[k] if varying[j] else None)
+                          for k, j in enumerate(ins))
+        else:
+            pattern = tuple(None if c is None or isinstance(c[0], ArrayLiteral) else c
+                            for c in graph.constant_inputs(i))
+            rules = rule_templates(op, pattern)
+            local = locals_[i]
+            edges = tuple(
+                TensorEdge(names[k], _plain(local[k]) if local is not None else None,
+                           _elementwise_rule(graph, i, k, rules[k].format(*names), values))
+                if varying[j] and rules[k] is not None
+                else TensorEdge(names[k], None, None) for k, j in enumerate(ins))
+    value = values[i]
+    adjoint = adjoints[i] if varying[i] else None
+    if adjoint is None and varying[i]:
+        adjoint = np.zeros_like(value)
+    status, message = _status(value, adjoint)
+    return TensorNode(graph.ids[i], op, graph.formulas[i], _plain(value),
+                      None if adjoint is None else _plain(adjoint), edges, status, message,
+                      graph.named[i])
+
+
+def _elementwise_rule(graph: Graph, i: int, k: int, rule: str, values: list) -> str:
+    """`x̄ += z̄ ⊙ (rule)`, summed over the broadcast axes when the input is smaller."""
+    node, source = graph.ids[i], graph.ids[graph.inputs[i][k]]
+    scalar_in = np.ndim(values[graph.inputs[i][k]]) == 0
+    product = "·" if scalar_in or np.ndim(values[i]) == 0 else "⊙"
+    rule = f"({rule})" if rule.startswith("-") else rule
+    text = f"{bar(source)} += {bar(node)} {product} {rule}" if rule != "1" else \
+        f"{bar(source)} += {bar(node)}"
+    if np.shape(values[graph.inputs[i][k]]) != np.shape(values[i]):
+        text = f"{bar(source)} += Σ {bar(node)} {product} {rule}" if rule != "1" else \
+            f"{bar(source)} += Σ {bar(node)}"
+        text += " (summed over the broadcast axes)"
+    return text
+
+
+def _plain(value):
+    """A 0-d array as a float, arrays as they are."""
+    array = np.asarray(value, dtype=float)
+    return float(array) if array.ndim == 0 else array
+
+
+def _status(value, adjoint) -> tuple[str, str | None]:
+    for what, array in (("value", value), ("adjoint", adjoint)):
+        if array is None:
+            continue
+        array = np.asarray(array, dtype=float)
+        bad = ~np.isfinite(array)
+        if np.any(bad):
+            count = int(np.sum(bad))
+            first = tuple(int(k) for k in np.argwhere(bad)[0]) if array.ndim else ()
+            where = f" (first at {list(first)})" if first else ""
+            kind = "undefined" if np.any(np.isnan(array)) else "infinite"
+            total = f"{count} of {array.size} elements of the {what}" if array.ndim else \
+                f"the {what}"
+            return kind, f"{total} not finite{where}"
+    return "ok", None

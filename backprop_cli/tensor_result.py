@@ -1,0 +1,134 @@
+"""Frozen results of a program over arrays (scalars, vectors, matrices): every node's value,
+adjoint and shape; `to_dict()` is the JSON contract (nested lists, a shape on every node,
+non-finite elements as null with their positions labelled)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import SCHEMA_VERSION
+
+
+class TensorEdge(NamedTuple):
+    """One input edge: the elementwise local derivative (None for a tensor op, whose local
+    Jacobian is not diagonal) and the rule as people write it (`W̄1 += z̄1 · xᵀ`)."""
+
+    input: str
+    local: object  # an array or a float, or None
+    rule: str | None
+
+
+class TensorNode(NamedTuple):
+    id: str
+    op: str
+    expr: str
+    value: object  # float or ndarray
+    adjoint: object  # float or ndarray, None when the node does not vary
+    inputs: tuple[TensorEdge, ...]
+    status: str
+    message: str | None
+    named: bool
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(np.shape(self.value))
+
+
+@dataclass(frozen=True)
+class TensorResult:
+    """Everything `grad` computed for a program over arrays at one point."""
+
+    expression: str
+    at: tuple[tuple[str, object], ...]
+    output: str
+    value: object
+    gradient: tuple[tuple[str, object], ...]
+    nodes: tuple[TensorNode, ...]
+    warnings: tuple[str, ...] = ()
+    parsed: str | None = None
+    exact: None = None
+    check: None = None
+    tensors: bool = field(default=True, repr=False)
+
+    @property
+    def flagged(self) -> tuple[TensorNode, ...]:
+        return tuple(node for node in self.nodes if node.status != "ok")
+
+    def node(self, node_id: str) -> TensorNode:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "ok": True,
+            "expression": self.expression,
+            "parsed": self.parsed,
+            "at": {name: array_json(value) for name, value in self.at},
+            "shapes": {name: list(np.shape(value)) for name, value in self.at},
+            "output": self.output,
+            "value": array_json(self.value),
+            **nonfinite_positions(value=self.value),
+            "gradient": {name: array_json(value) for name, value in self.gradient},
+            "nodes": [_node_dict(node) for node in self.nodes],
+            "warnings": list(self.warnings),
+        }
+
+
+def _node_dict(node: TensorNode) -> dict:
+    entry = {"id": node.id, "op": node.op, "expr": node.expr, "shape": list(node.shape),
+             "value": array_json(node.value),
+             "adjoint": None if node.adjoint is None else array_json(node.adjoint),
+             "inputs": [{"id": e.input, "local": None if e.local is None else array_json(e.local),
+                         "rule": e.rule} for e in node.inputs],
+             "status": node.status, "message": node.message, "named": node.named}
+    entry.update(nonfinite_positions(value=node.value, adjoint=node.adjoint))
+    return entry
+
+
+def array_json(value) -> object:
+    """A number or nested lists of numbers; a non-finite element is null (its position is
+    labelled beside it, see nonfinite_positions)."""
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 0:
+        number = float(array)
+        return number if math.isfinite(number) else None
+    listed = array.tolist()
+    if np.all(np.isfinite(array)):
+        return listed
+    return _nulled(listed)
+
+
+def _nulled(listed: list) -> list:
+    return [_nulled(x) if isinstance(x, list) else (x if math.isfinite(x) else None)
+            for x in listed]
+
+
+def nonfinite_positions(**fields) -> dict:
+    """`{"value_nonfinite": [{"index": [0, 2], "value": "nan"}, ...]}` for each field with
+    non-finite elements (at most 20 listed, and the count)."""
+    labels = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        array = np.asarray(value, dtype=float)
+        bad = np.argwhere(~np.isfinite(array)) if array.ndim else (
+            np.zeros((1, 0), dtype=int) if not math.isfinite(float(array)) else [])
+        if len(bad) == 0:
+            continue
+        listed = [{"index": [int(k) for k in index], "value": _label(array[tuple(index)])}
+                  for index in bad[:20]]
+        labels[f"{name}_nonfinite"] = {"count": int(len(bad)), "elements": listed}
+    return labels
+
+
+def _label(number: float) -> str:
+    if math.isnan(number):
+        return "nan"
+    return "inf" if number > 0 else "-inf"

@@ -1,0 +1,115 @@
+"""Values of variables that are arrays: a literal on the command line (`--W "[[1, 2], [3, 4]]"`),
+a JSON file of named values (`--values F.json`) and a CSV data set whose columns are vectors
+(`--data F.csv`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+from .errors import InputError, shortened
+
+MAX_RANK = 2
+
+
+def is_array_text(text: object) -> bool:
+    return isinstance(text, str) and text.lstrip().startswith("[")
+
+
+def array_value(name: str, value):
+    """A nested list of numbers (rows) as a float64 array of rank 1 or 2, or an error naming
+    the variable."""
+    import numpy as np
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value.replace("\u2212", "-"), parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError):
+            raise InputError(f"value for {name!r} is not an array of numbers such as [1, 2] or "
+                             f"[[1, 2], [3, 4]]: {shortened(value, 40)!r}") from None
+    _check_nested(name, value)
+    array = np.array(value, dtype=float)
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"value for {name!r} holds a number that is not finite")
+    return array
+
+
+def _no_constant(text: str):
+    raise ValueError(text)
+
+
+def _check_nested(name: str, value) -> None:
+    if not isinstance(value, list) or not value:
+        raise InputError(f"value for {name!r} must be a number or a non-empty list of numbers "
+                         "(or of rows of numbers)")
+    if all(isinstance(row, list) for row in value):
+        widths = {len(row) for row in value}
+        if len(widths) != 1 or 0 in widths:
+            raise InputError(f"the rows of {name!r} differ in length or are empty "
+                             f"({', '.join(str(len(row)) for row in value[:6])})")
+        cells = [cell for row in value for cell in row]
+    elif any(isinstance(row, list) for row in value):
+        raise InputError(f"value for {name!r} mixes numbers and rows")
+    else:
+        cells = value
+    for cell in cells:
+        if isinstance(cell, list):
+            raise InputError(f"value for {name!r} has more than {MAX_RANK} dimensions; "
+                             "values are scalars, vectors or matrices")
+        if isinstance(cell, bool) or not isinstance(cell, (int, float)):
+            raise InputError(f"value for {name!r} holds {shortened(json.dumps(cell), 20)}, "
+                             "which is not a number")
+
+
+def load_values(text: str, source: str) -> dict:
+    """`--values F.json`: an object of name → number or nested list of numbers."""
+    try:
+        document = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError) as error:
+        where = f" at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
+        raise InputError(f"{source} is not JSON{where} (NaN and Infinity are not numbers "
+                         "here)") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{source} must hold one JSON object: name → number or array")
+    values = {}
+    for name, value in document.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, list)):
+            raise InputError(f"{source}: {name!r} must be a number or an array of numbers")
+        if isinstance(value, list):
+            values[name] = array_value(name, value)
+        elif not math.isfinite(float(value)):
+            raise InputError(f"{source}: {name!r} is not a finite number")
+        else:
+            values[name] = float(value)
+    return values
+
+
+def load_data(text: str, source: str) -> dict:
+    """`--data F.csv`: each column a vector named by its header; a cell that is not a number
+    names its row and column."""
+    import numpy as np
+
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
+    if len(rows) < 2:
+        raise InputError(f"{source} needs a header row of names and at least one row of "
+                         "numbers")
+    header = [cell.strip() for cell in rows[0]]
+    if any(not name for name in header) or len(set(header)) != len(header):
+        raise InputError(f"{source}: every column needs its own name in the header row")
+    columns: list[list[float]] = [[] for _ in header]
+    for line, row in enumerate(rows[1:], 2):
+        if len(row) != len(header):
+            raise InputError(f"{source} line {line}: {len(row)} cells, the header has "
+                             f"{len(header)}")
+        for k, cell in enumerate(row):
+            try:
+                number = float(cell.strip().replace("\u2212", "-"))
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number):
+                raise InputError(f"{source} line {line}, column {header[k]!r}: "
+                                 f"{shortened(cell, 20)!r} is not a finite number")
+            columns[k].append(number)
+    return {name: np.array(column) for name, column in zip(header, columns, strict=True)}

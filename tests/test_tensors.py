@@ -1,0 +1,300 @@
+"""Vectors, matrices and data sets in `grad` (issue 11): the language, broadcasting, the tensor
+ops' vector-Jacobian products, values from files, shapes in tables and JSON.
+
+Oracles: the published figures of the 51-point network (12.017, 0.347, W1's gradient
+[[0.3008], [0.3357]]), the two-input neuron's 0.55, central finite differences of the loss
+computed here in plain NumPy (never by the code under test), and textbook gradients
+(softmax - onehot)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_checks import one_error_line, strict_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from backprop_cli.api import grad
+from backprop_cli.cli import app
+from backprop_cli.errors import BackpropError
+
+runner = CliRunner()
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+NETWORK = (SAMPLES / "network_51.bp").read_text()
+X = np.linspace(-1, 1, 51)
+Y = (np.abs(X) > 0.5).astype(float)
+START = {"W1": [[-7.8751], [-8.3499]], "b1": [[-3.9181], [3.8380]],
+         "W2": [[5.0297, -4.0937]], "b2": 1.6347}
+TRAINED = {"W1": [[27.6292], [29.6453]], "b1": [[-13.8410], [14.6499]],
+           "W2": [[18.5647, -16.8853]], "b2": 7.7300}
+
+
+def network_loss(W1, b1, W2, b2) -> float:
+    """The 1-2-1 network's summed log loss, in plain NumPy."""
+    a1 = 1 / (1 + np.exp(-(np.asarray(W1) * X + np.asarray(b1))))
+    p = 1 / (1 + np.exp(-(np.asarray(W2) @ a1 + b2)))
+    return float(-np.sum(Y * np.log(p) + (1 - Y) * np.log(1 - p)))
+
+
+def central_differences(loss, values: dict, h: float = 1e-6) -> dict:
+    """d loss / d every element of every value, by central differences."""
+    out = {}
+    for name, value in values.items():
+        array = np.array(value, dtype=float)
+        slope = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            up, down = array.copy(), array.copy()
+            up[index] += h
+            down[index] -= h
+            slope[index] = (loss(**{**values, name: up}) - loss(**{**values, name: down})) / (2 * h)
+        out[name] = slope
+    return out
+
+
+def _network(values: dict):
+    return grad(NETWORK, {**values, "x": X, "y": Y}, data=frozenset({"x", "y"}))
+
+
+@pytest.mark.parametrize(("values", "published"), [(START, 12.017), (TRAINED, 0.347)])
+def test_the_51_point_network_reproduces_the_published_losses(values, published) -> None:
+    result = _network(values)
+    assert round(result.value, 3) == published
+    assert result.value == pytest.approx(network_loss(**values), rel=1e-12)
+
+
+@pytest.mark.parametrize("values", [START, TRAINED])
+def test_the_51_point_networks_gradient_agrees_with_finite_differences(values) -> None:
+    gradient = dict(_network(values).gradient)
+    assert set(gradient) == {"W1", "b1", "W2", "b2"}  # the data set is not differentiated
+    for name, slope in central_differences(network_loss, values).items():
+        assert np.shape(gradient[name]) == np.shape(values[name])
+        np.testing.assert_allclose(gradient[name], slope, rtol=1e-5, atol=1e-7)
+
+
+def test_the_networks_w1_gradient_is_the_published_one() -> None:
+    gradient = dict(_network(START).gradient)
+    np.testing.assert_allclose(np.round(gradient["W1"], 4), [[0.3008], [0.3357]])
+
+
+def test_broadcasting_gives_the_documented_shapes() -> None:
+    nodes = {node.id: node for node in _network(START).nodes}
+    assert nodes["z1"].shape == (2, 51) and nodes["a1"].shape == (2, 51)
+    assert nodes["p"].shape == (1, 51) and nodes["L"].shape == ()
+    assert nodes["b1"].adjoint.shape == (2, 1)  # summed over the broadcast axis
+
+
+def test_the_cli_runs_the_sample_from_its_files() -> None:
+    result = runner.invoke(app, ["grad", "--file", str(SAMPLES / "network_51.bp"), "--data",
+                                 str(SAMPLES / "points_51.csv"), "--values",
+                                 str(SAMPLES / "network_51.json"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    assert round(document["value"], 3) == 12.017
+    assert document["shapes"]["W1"] == [2, 1] and document["shapes"]["x"] == [51]
+    assert all("shape" in node for node in document["nodes"])
+    np.testing.assert_allclose(document["gradient"]["W1"], [[0.300804], [0.335687]], atol=1e-6)
+
+
+def test_the_two_input_neuron_written_with_dot() -> None:
+    """x = (2, 3), w = (0.4, -0.2): a = σ(0.2) = 0.5498 ≈ 0.55; L = (a - 1)²,
+    dL/dw = 2(a - 1)·a(1 - a)·x."""
+    result = grad("a = sigmoid(dot(w, x)); L = (a - t)**2",
+                  {"w": "[0.4, -0.2]", "x": "[2, 3]", "t": 1})
+    a = 1 / (1 + np.exp(-0.2))
+    nodes = {node.id: node for node in result.nodes}
+    assert round(nodes["a"].value, 2) == 0.55
+    expected = 2 * (a - 1) * a * (1 - a) * np.array([2.0, 3.0])
+    np.testing.assert_allclose(dict(result.gradient)["w"], expected, rtol=1e-12)
+
+
+def test_a_softmax_classifier_gradient_is_softmax_minus_onehot() -> None:
+    W = np.array([[0.2, -0.5], [1.5, 1.3], [0.0, 0.25]])
+    x = np.array([1.0, 2.0])
+    result = grad("logits = W @ x; L = cross_entropy(logits, k)", {"W": W, "x": x, "k": 2},
+                  data=frozenset({"x", "k"}))
+    logits = W @ x
+    p = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    assert result.value == pytest.approx(-np.log(p[2]), rel=1e-12)
+    np.testing.assert_allclose(dict(result.gradient)["W"],
+                               np.outer(p - np.eye(3)[2], x), rtol=1e-12)
+
+
+def test_a_vector_chain_agrees_with_finite_differences() -> None:
+    rng = np.random.default_rng(7)
+    values = {"W1": rng.normal(size=(3, 2)), "x": rng.normal(size=2),
+              "W2": rng.normal(size=(2, 3))}
+
+    def loss(W1, x, W2):
+        return float(np.sum((W2 @ np.tanh(W1 @ x)) ** 2))
+
+    result = grad("z1 = W1 @ x; a1 = tanh(z1); z2 = W2 @ a1; L = sum(z2**2)", values)
+    gradient = dict(result.gradient)
+    for name, slope in central_differences(loss, values).items():
+        np.testing.assert_allclose(gradient[name], slope, rtol=1e-6, atol=1e-8)
+
+
+# Each tensor op on its own, against central differences of the same formula in NumPy.
+OPS = {
+    "sum(A)": lambda A, B, v, u: np.sum(A),
+    "sum(A, 0) @ u": lambda A, B, v, u: np.sum(A, 0) @ u,
+    "mean(A, 1) @ v": lambda A, B, v, u: np.mean(A, 1) @ v,
+    "mean(A*B)": lambda A, B, v, u: np.mean(A * B),
+    "max(v) + min(u)": lambda A, B, v, u: np.max(v) + np.min(u),
+    "dot(u, u*u)": lambda A, B, v, u: np.dot(u, u * u),
+    "sum(outer(v, u) * A)": lambda A, B, v, u: np.sum(np.outer(v, u) * A),
+    "sum(transpose(A) @ B)": lambda A, B, v, u: np.sum(A.T @ B),
+    "norm(A - B)": lambda A, B, v, u: np.linalg.norm(A - B),
+    "dot(softmax(u), u*u)": lambda A, B, v, u: np.exp(u) / np.sum(np.exp(u)) @ (u * u),
+    "sum(softmax(A, 0) * B)": lambda A, B, v, u: np.sum(
+        np.exp(A) / np.sum(np.exp(A), 0, keepdims=True) * B),
+    "dot(log_softmax(u), u*u)": lambda A, B, v, u: (u - np.log(np.sum(np.exp(u)))) @ (u * u),
+    "logsumexp(A)": lambda A, B, v, u: np.log(np.sum(np.exp(A))),
+    "sum(logsumexp(A, 1) * v)": lambda A, B, v, u: np.sum(np.log(np.sum(np.exp(A), 1)) * v),
+    "A[1, 2] * v[0] + v[-1]": lambda A, B, v, u: A[1, 2] * v[0] + v[-1],
+    "mse(A, B)": lambda A, B, v, u: np.mean((A - B) ** 2),
+    "bce(sigmoid(A), sigmoid(B))": lambda A, B, v, u: np.mean(
+        -(1 / (1 + np.exp(-B)) * np.log(1 / (1 + np.exp(-A)))
+          + (1 - 1 / (1 + np.exp(-B))) * np.log(1 - 1 / (1 + np.exp(-A))))),
+    "v @ A @ u": lambda A, B, v, u: v @ A @ u,
+    "sum(A @ transpose(B))": lambda A, B, v, u: np.sum(A @ B.T),
+    "sum([1, -2] * A[0, 0] + v)": lambda A, B, v, u: np.sum(np.array([1.0, -2.0]) * A[0, 0] + v),
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), program=st.sampled_from(sorted(OPS)))
+def test_every_tensor_op_agrees_with_finite_differences(seed, program) -> None:
+    rng = np.random.default_rng(seed)
+    values = {"A": rng.normal(size=(2, 3)), "B": rng.normal(size=(2, 3)),
+              "v": rng.normal(size=2), "u": rng.normal(size=3)}
+    oracle = OPS[program]
+    result = grad(f"L = {program}", values)
+    assert result.value == pytest.approx(oracle(**values), rel=1e-10, abs=1e-12)
+    gradient = dict(result.gradient)
+    for name, slope in central_differences(oracle, values).items():
+        if name in gradient:
+            np.testing.assert_allclose(gradient[name], slope, rtol=1e-5, atol=1e-7)
+
+
+def test_cross_entropy_over_rows_is_the_mean() -> None:
+    logits = np.array([[1.0, 2.0, 0.5], [0.1, -0.3, 0.2]])
+    result = grad("L = cross_entropy(Z, k)", {"Z": logits, "k": "[1, 0]"},
+                  data=frozenset({"k"}))
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert result.value == pytest.approx(-(np.log(p[0, 1]) + np.log(p[1, 0])) / 2)
+    np.testing.assert_allclose(dict(result.gradient)["Z"], (p - np.eye(3)[[1, 0]]) / 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Language and input
+
+
+def test_array_literals_and_indexing_in_programs() -> None:
+    result = grad("c = [[1, 2], [3, 4]] @ v; L = c[0] * c[1] + v[-1]", {"v": "[0.5, -1]"})
+    c = np.array([[1, 2], [3, 4]]) @ np.array([0.5, -1])
+    assert result.value == pytest.approx(c[0] * c[1] - 1)
+    assert result.parsed == "c = [[1, 2], [3, 4]] @ v\nL = c[0]*c[1] + v[-1]"
+
+
+@pytest.mark.parametrize(("program", "fragment"), [
+    ("L = sum([x, 1])", "square brackets hold numbers only"),
+    ("L = v[i]", "an index is a whole number"),
+    ("L = sum([[1, 2], [3]])", "differ in length"),
+    ("L = sum([[[1]]])", "at most two dimensions"),
+    ("L = sum([1, 2)", "not closed"),
+    ("L = 2[0]", "a number cannot be indexed"),
+    ("L = v[0, 0, 0]", "one index for a vector or two for a matrix"),
+])
+def test_brackets_admit_only_numbers_and_index_expressions(program, fragment) -> None:
+    result = runner.invoke(app, ["grad", program, "--v", "[1, 2]", "--x", "1", "--i", "0"])
+    assert result.exit_code == 2
+    assert fragment in one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["L = sum(W * x)", "--W", "[[1, 2], [3, 4]]", "--x", "[1, 2, 3]"],
+     "statement 'L' (at W*x): shapes (2, 2) and (3,) do not broadcast together"),
+    (["z = A @ v; L = sum(z)", "--A", "[[1, 2], [3, 4]]", "--v", "[1, 2, 3]"],
+     "statement 'z': @ cannot multiply shapes (2, 2) and (3,)"),
+    (["L = W * x", "--W", "[1, 2]", "--x", "2"],
+     "the output 'L' has shape (2,); grad needs a scalar output"),
+    (["L = v[5]", "--v", "[1, 2]"], "index 5 is out of range for axis 0 of shape (2,)"),
+    (["L = sum(v)", "--v", "[1, [2]]"], "mixes numbers and rows"),
+    (["L = sum(v)", "--v", "[1, 2"], "not an array of numbers"),
+    (["L = cross_entropy(z, k)", "--z", "[1, 2]", "--k", "2"],
+     "whole numbers from 0 to 1"),
+])
+def test_shape_and_value_errors_are_one_line(args, fragment) -> None:
+    result = runner.invoke(app, ["grad", *args])
+    assert result.exit_code == 2, result.stdout
+    assert fragment in one_error_line(result.stderr)
+
+
+def test_values_and_data_files(tmp_path) -> None:
+    (tmp_path / "v.json").write_text(json.dumps({"w": [1.5, -2], "b": 0.5}))
+    (tmp_path / "d.csv").write_text("x,t\n1,0\n2,1\n")
+    result = runner.invoke(app, ["grad", "L = sum((w[0]*x + w[1] + b - t)**2)", "--values",
+                                 str(tmp_path / "v.json"), "--data", str(tmp_path / "d.csv"),
+                                 "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    # residuals 1.5·1 - 2 + 0.5 - 0 = 0 and 1.5·2 - 2 + 0.5 - 1 = 0.5
+    assert document["value"] == pytest.approx(0.25)
+    assert document["gradient"] == {"w": [pytest.approx(2.0), pytest.approx(1.0)],
+                                    "b": pytest.approx(1.0)}
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    ("x,t\n1,0\n2,oops\n", "line 3, column 't': 'oops' is not a finite number"),
+    ("x,t\n1\n", "line 2: 1 cells, the header has 2"),
+    ("x,x\n1,2\n", "every column needs its own name"),
+])
+def test_a_bad_data_file_names_the_row_and_column(tmp_path, content, fragment) -> None:
+    (tmp_path / "d.csv").write_text(content)
+    result = runner.invoke(app, ["grad", "L = sum(x*t)", "--data", str(tmp_path / "d.csv")])
+    assert result.exit_code == 2
+    assert fragment in one_error_line(result.stderr)
+
+
+def test_a_bad_values_file_is_one_line(tmp_path) -> None:
+    (tmp_path / "v.json").write_text('{"w": [1, NaN]}')
+    result = runner.invoke(app, ["grad", "L = sum(w)", "--values", str(tmp_path / "v.json")])
+    assert result.exit_code == 2 and "is not JSON" in one_error_line(result.stderr)
+
+
+def test_non_finite_elements_are_null_with_their_positions(tmp_path) -> None:
+    result = runner.invoke(app, ["grad", "L = sum(log(v))", "--v", "[1, -1, 2]", "--json"])
+    document = strict_json(result.stdout)
+    node = next(n for n in document["nodes"] if n["op"] == "log")
+    assert node["value"][1] is None and node["value"][0] == 0.0
+    assert node["value_nonfinite"]["elements"] == [{"index": [1], "value": "nan"}]
+
+
+def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
+    result = runner.invoke(app, ["grad", "--file", str(SAMPLES / "network_51.bp"), "--data",
+                                 str(SAMPLES / "points_51.csv"), "--values",
+                                 str(SAMPLES / "network_51.json")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    for fragment in ("shape", "(2, 51)", "W̅2̅ += z̅8̅ · a1ᵀ", "a̅1̅ += W2ᵀ · z̅8̅",
+                     "summed over the broadcast axes", "[[0.300804], [0.335687]]", "…"):
+        assert fragment in result.stdout, fragment
+    full = runner.invoke(app, ["grad", "L = sum(v*v)", "--v", str(list(range(20))), "--full"],
+                         env={"COLUMNS": "400"})
+    assert "…" not in full.stdout and "19" in full.stdout
+
+
+@pytest.mark.parametrize("command", [["explain"], ["graph"], ["forward", "--wrt", "v"],
+                                     ["hessian"], ["jacobian"]])
+def test_other_commands_refuse_arrays_in_one_line(command) -> None:
+    result = runner.invoke(app, [*command, "L = sum(v*v)", "--v", "[1, 2]"])
+    assert result.exit_code == 2
+    assert "work in `backprop grad` so far" in one_error_line(result.stderr)
+
+
+def test_library_errors_are_project_errors() -> None:
+    with pytest.raises(BackpropError):
+        grad("L = A @ v", {"A": [[1, 2]], "v": [1, 2, 3]})
