@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from enum import IntEnum
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: values may be arrays; every grad node has a shape
 
 
 class ExitCode(IntEnum):

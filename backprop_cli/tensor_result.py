@@ -65,7 +65,7 @@ class TensorResult:
         raise KeyError(node_id)
 
     def to_dict(self) -> dict:
-        return {
+        document = {
             "schema": SCHEMA_VERSION,
             "ok": True,
             "expression": self.expression,
@@ -74,27 +74,42 @@ class TensorResult:
             "shapes": {name: list(np.shape(value)) for name, value in self.at},
             "output": self.output,
             "value": array_json(self.value),
-            **nonfinite_positions(value=self.value),
             "gradient": {name: array_json(value) for name, value in self.gradient},
             "nodes": [_node_dict(node) for node in self.nodes],
             "warnings": list(self.warnings),
         }
+        gradient = {name: found for name, value in self.gradient
+                    if (found := nonfinite_label(value)) is not None}
+        if gradient or nonfinite_label(self.value) is not None:
+            document["nonfinite"] = {"value": nonfinite_label(self.value), "gradient": gradient}
+        return document
 
 
 def _node_dict(node: TensorNode) -> dict:
     entry = {"id": node.id, "op": node.op, "expr": node.expr, "shape": list(node.shape),
              "value": array_json(node.value),
              "adjoint": None if node.adjoint is None else array_json(node.adjoint),
-             "inputs": [{"id": e.input, "local": None if e.local is None else array_json(e.local),
-                         "rule": e.rule} for e in node.inputs],
-             "status": node.status, "message": node.message, "named": node.named}
-    entry.update(nonfinite_positions(value=node.value, adjoint=node.adjoint))
+             "status": node.status, "inputs": [_edge_dict(e) for e in node.inputs]}
+    if node.message:
+        entry["message"] = node.message
+    value, adjoint = nonfinite_label(node.value), nonfinite_label(node.adjoint)
+    if value is not None or adjoint is not None:
+        entry["nonfinite"] = {"value": value, "adjoint": adjoint}
+    return entry
+
+
+def _edge_dict(edge: TensorEdge) -> dict:
+    entry = {"id": edge.input, "local": None if edge.local is None else array_json(edge.local),
+             "rule": edge.rule}
+    found = nonfinite_label(edge.local)
+    if found is not None:
+        entry["nonfinite"] = found
     return entry
 
 
 def array_json(value) -> object:
-    """A number or nested lists of numbers; a non-finite element is null (its position is
-    labelled beside it, see nonfinite_positions)."""
+    """A number or nested lists of numbers; a non-finite element is null (its label is in the
+    `nonfinite` beside it)."""
     array = np.asarray(value, dtype=float)
     if array.ndim == 0:
         number = float(array)
@@ -110,22 +125,24 @@ def _nulled(listed: list) -> list:
             for x in listed]
 
 
-def nonfinite_positions(**fields) -> dict:
-    """`{"value_nonfinite": [{"index": [0, 2], "value": "nan"}, ...]}` for each field with
-    non-finite elements (at most 20 listed, and the count)."""
-    labels = {}
-    for name, value in fields.items():
-        if value is None:
-            continue
-        array = np.asarray(value, dtype=float)
-        bad = np.argwhere(~np.isfinite(array)) if array.ndim else (
-            np.zeros((1, 0), dtype=int) if not math.isfinite(float(array)) else [])
-        if len(bad) == 0:
-            continue
-        listed = [{"index": [int(k) for k in index], "value": _label(array[tuple(index)])}
-                  for index in bad[:20]]
-        labels[f"{name}_nonfinite"] = {"count": int(len(bad)), "elements": listed}
-    return labels
+MAX_LABELLED = 100
+
+
+def nonfinite_label(value) -> object:
+    """None when every element is finite; for a number its label (nan, inf, -inf); for an
+    array the count of non-finite elements and the first MAX_LABELLED with their indices."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 0:
+        number = float(array)
+        return None if math.isfinite(number) else _label(number)
+    bad = np.argwhere(~np.isfinite(array))
+    if len(bad) == 0:
+        return None
+    return {"count": int(len(bad)),
+            "elements": [{"index": [int(k) for k in index], "label": _label(array[tuple(index)])}
+                         for index in bad[:MAX_LABELLED]]}
 
 
 def _label(number: float) -> str:

@@ -57,7 +57,7 @@ def check_json(*args: str, code: int) -> dict:
     result = invoke(*args, "--json")
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     document = strict_json(result.stdout)
-    assert document["schema"] == 1 and document["ok"] is True
+    assert document["schema"] == 2 and document["ok"] is True
     assert document["verdict"] in ("correct", "incorrect", "undetermined")
     assert isinstance(document["items"], list) and document["items"]
     for item in document["items"]:

@@ -229,7 +229,7 @@ def test_schema_rejects_what_the_contract_forbids(validator):
         {**document, "surprise": 1},
         {**document, "nodes": [{**document["nodes"][0], "status": "fine"}]},
         {**document, "ok": False},
-        {"schema": 1, "ok": False, "error": {"code": "parse_error"}},
+        {"schema": 2, "ok": False, "error": {"code": "parse_error"}},
     ]
     for candidate in broken:
         assert not validator.is_valid(candidate), candidate

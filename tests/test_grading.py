@@ -501,7 +501,7 @@ def test_report_verdict_and_document() -> None:
     assert Report((right, unsure)).verdict == UNDETERMINED
     assert Report((unsure, wrong, right)).verdict == INCORRECT
     document = Report((right, wrong)).to_dict()
-    assert document["schema"] == 1 and document["ok"] is True
+    assert document["schema"] == 2 and document["ok"] is True
     assert document["verdict"] == INCORRECT
     assert [item["verdict"] for item in document["items"]] == [CORRECT, INCORRECT]
 

@@ -76,7 +76,7 @@ def run_json(*args: str) -> dict:
     result = invoke(*args, "--json")
     assert result.exit_code == 0, (result.stdout, result.stderr)
     document = strict_json(result.stdout)
-    assert document["schema"] == 1 and document["ok"] is True, document
+    assert document["schema"] == 2 and document["ok"] is True, document
     return document
 
 

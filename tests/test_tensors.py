@@ -271,7 +271,8 @@ def test_non_finite_elements_are_null_with_their_positions(tmp_path) -> None:
     document = strict_json(result.stdout)
     node = next(n for n in document["nodes"] if n["op"] == "log")
     assert node["value"][1] is None and node["value"][0] == 0.0
-    assert node["value_nonfinite"]["elements"] == [{"index": [1], "value": "nan"}]
+    assert node["nonfinite"]["value"] == {"count": 1,
+                                          "elements": [{"index": [1], "label": "nan"}]}
 
 
 def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
@@ -298,3 +299,24 @@ def test_other_commands_refuse_arrays_in_one_line(command) -> None:
 def test_library_errors_are_project_errors() -> None:
     with pytest.raises(BackpropError):
         grad("L = A @ v", {"A": [[1, 2]], "v": [1, 2, 3]})
+
+
+@pytest.mark.parametrize("args", [
+    ["--file", str(SAMPLES / "network_51.bp"), "--data", str(SAMPLES / "points_51.csv"),
+     "--values", str(SAMPLES / "network_51.json")],
+    ["L = sum(log(v) * A @ v)", "--v", "[1, -1]", "--A", "[[1, 2], [3, 4]]"],
+    ["L = x*y + tanh(x)", "--x", "1", "--y", "2"],
+])
+def test_json_over_arrays_follows_the_schema(args) -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads((resources.files("backprop_cli") / "schemas" /
+                         "grad.schema.json").read_text())
+    result = runner.invoke(app, ["grad", *args, "--json"])
+    document = strict_json(result.stdout)
+    jsonschema.Draft202012Validator(schema).validate(document)
+    assert document["schema"] == 2
+    assert all(node["shape"] == list(np.shape(node["value"])) or node["value"] is None
+               for node in document["nodes"])
