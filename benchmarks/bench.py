@@ -21,6 +21,7 @@ import os
 import platform
 import pstats
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -587,6 +588,86 @@ def bench_jacobian(runs: int, nodes: int = JACOBIAN_NODES) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# 8. Arrays: an MLP over a batch, against PyTorch's autograd on the same program
+
+MLP_PROGRAM = """h = tanh(X @ W1 + b1)
+logits = h @ W2 + b2
+L = cross_entropy(logits, k)"""
+MLP_TARGET = 1.5  # ours / torch float64 CPU autograd, forward and backward
+MLP_SHAPES = {"X": (256, 784), "W1": (784, 128), "b1": (128,), "W2": (128, 10), "b2": (10,)}
+
+
+def mlp_point(seed: int = 0) -> dict:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    point = {name: rng.normal(scale=0.05, size=shape) for name, shape in MLP_SHAPES.items()}
+    point["k"] = rng.integers(0, 10, size=256).astype(float)
+    return point
+
+
+def _ours_mlp(point: dict) -> float:
+    from backprop_cli.tensor_engine import evaluate_tensors
+
+    graph = build_graph(parse_program(MLP_PROGRAM, given=frozenset(point)))
+    started = time.perf_counter()
+    evaluate_tensors(graph, point, data=frozenset({"X", "k"}))
+    return time.perf_counter() - started
+
+
+def _torch_mlp(point: dict) -> float:
+    import torch
+
+    tensors = {name: torch.tensor(value, dtype=torch.float64,
+                                  requires_grad=name not in ("X", "k"))
+               for name, value in point.items()}
+    started = time.perf_counter()
+    h = torch.tanh(tensors["X"] @ tensors["W1"] + tensors["b1"])
+    logits = h @ tensors["W2"] + tensors["b2"]
+    loss = torch.nn.functional.cross_entropy(logits, tensors["k"].long())
+    loss.backward()
+    return time.perf_counter() - started
+
+
+def bench_tensors(runs: int) -> None:
+    """An MLP 784-128-10 over 256 rows (tanh, softmax cross-entropy), forward and backward,
+    beside torch float64 autograd when torch is installed; peak memory against the arrays."""
+    heading("8. Arrays: MLP 784-128-10 over a batch of 256 rows, forward + backward")
+    point = mlp_point()
+    ours = [_ours_mlp(point) for _ in range(runs)]
+    rows = [["backprop-cli (evaluate_tensors)", ms(statistics.median(ours)), ms(min(ours)),
+             ms(max(ours))]]
+    have_torch = importlib.util.find_spec("torch") is not None
+    if have_torch:
+        torch_times, ours = [], []
+        for _ in range(runs):  # interleaved
+            torch_times.append(_torch_mlp(point))
+            ours.append(_ours_mlp(point))
+        rows = [["backprop-cli (evaluate_tensors)", ms(statistics.median(ours)), ms(min(ours)),
+                 ms(max(ours))],
+                ["torch float64 autograd", ms(statistics.median(torch_times)),
+                 ms(min(torch_times)), ms(max(torch_times))]]
+    print_table(["engine", "median", "min", "max"], rows)
+    if have_torch:
+        ratio = statistics.median(ours) / statistics.median(torch_times)
+        print(f"  target ours <= {MLP_TARGET}x torch: {verdict(ratio <= MLP_TARGET)}  "
+              f"{ratio:.2f}x")
+    else:
+        print("  torch is not installed: `pip install torch` to measure the ratio")
+    import math
+
+    arrays = sum(8 * math.prod(shape) for shape in MLP_SHAPES.values())
+    tracemalloc.start()
+    _ours_mlp(point)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  memory allocated during the run (tracemalloc peak): {peak / 2**20:.1f} MiB for "
+          f"{arrays / 2**20:.1f} MiB of inputs ({peak / arrays:.1f}x: every node keeps its "
+          "value, adjoint and elementwise partial); peak RSS of this process "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+# ----------------------------------------------------------------------------------------------
 # 7. Hostile inputs: each one a real process, against the budget
 
 
@@ -748,6 +829,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="points of the sweep benchmark (default 1,000,000)")
     parser.add_argument("--hostile-only", action="store_true",
                         help="run only section 7, the hostile inputs")
+    parser.add_argument("--tensors-only", action="store_true",
+                        help="run only section 8, the arrays (MLP against torch)")
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of the largest end-to-end run, in process")
     args = parser.parse_args(argv)
@@ -762,6 +845,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.hostile_only:
         bench_hostile(args.quick)
         return 0
+    if args.tensors_only:
+        bench_tensors(3 if args.quick else 7)
+        return 0
     bench_cold_start(rounds)
     programs = {size: program_of_size(size) for size in args.sizes}
     bench_engine(programs, engine_runs)
@@ -771,6 +857,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_sweep(args.sweep_points, max(2, e2e_runs))
     bench_hessian(max(3, e2e_runs), HESSIAN_SIZES if not args.quick else (300, 600))
     bench_jacobian(max(3, e2e_runs), JACOBIAN_NODES if not args.quick else 1_000)
+    bench_tensors(max(3, e2e_runs))
     bench_hostile(args.quick)
     print()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
