@@ -70,10 +70,12 @@ def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
 
     if exact:
         raise InputError("--exact works on scalar programs for now; leave it out for arrays")
-    if check:
-        raise InputError("--check works on scalar programs for now; leave it out for arrays")
     result = evaluate_tensors(graph, point, warnings=_warnings(graph, program, point),
                               data=data)
+    if check:
+        from .tensor_engine import finite_difference_check
+
+        result = replace(result, check=finite_difference_check(graph, point, result))
     return replace(result, parsed=format_program(program))
 
 

@@ -19,7 +19,7 @@ from .graph import Graph
 from .ops import op_named
 from .parse import ArrayLiteral
 from .tensor_ops import TENSOR_OPS, bar, shape_text
-from .tensor_result import TensorEdge, TensorNode, TensorResult
+from .tensor_result import ArrayCheck, TensorEdge, TensorNode, TensorResult
 
 
 def is_tensor_program(graph: Graph, point: Mapping[str, object]) -> bool:
@@ -257,3 +257,55 @@ def _status(value, adjoint) -> tuple[str, str | None]:
                 f"the {what}"
             return kind, f"{total} not finite{where}"
     return "ok", None
+
+
+# gradcheck's float64 defaults (torch.autograd.gradcheck)
+FD_EPS, FD_ATOL, FD_RTOL = 1e-6, 1e-5, 1e-3
+MAX_CHECKED_ELEMENTS = 2_000
+
+
+def forward_value(graph: Graph, point: Mapping[str, object]) -> float:
+    """The output's value alone (no adjoints, no result)."""
+    from .backends import array_backend
+
+    backend = array_backend()
+    values = _leaves(graph, point)
+    bound: dict[str, tuple] = {}
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(graph.ops):
+            if op != VAR and op != CONST:
+                values[i] = _forward(op, [values[j] for j in graph.inputs[i]], bound, backend)
+    return float(values[graph.output])
+
+
+def finite_difference_check(graph: Graph, point: Mapping[str, object],
+                            result: TensorResult) -> ArrayCheck:
+    """Every gradient element against a central difference of the output (gradcheck's step
+    and tolerances); past MAX_CHECKED_ELEMENTS elements, an even sample of them."""
+    sizes = {name: int(np.size(value)) for name, value in result.gradient}
+    total = sum(sizes.values())
+    stride = max(1, -(-total // MAX_CHECKED_ELEMENTS))
+    entries = []
+    disagree = 0
+    counter = 0
+    for name, analytic in result.gradient:
+        base = np.array(point[name], dtype=float)
+        numeric = np.full(base.shape, np.nan)
+        for index in np.ndindex(base.shape):
+            counter += 1
+            if (counter - 1) % stride:
+                continue
+            up, down = base.copy(), base.copy()
+            up[index] += FD_EPS
+            down[index] -= FD_EPS
+            numeric[index] = (forward_value(graph, {**point, name: up})
+                              - forward_value(graph, {**point, name: down})) / (2 * FD_EPS)
+        compared = ~np.isnan(numeric)
+        agree = np.abs(np.asarray(analytic) - numeric) <= FD_ATOL + FD_RTOL * np.abs(numeric)
+        bad = int(np.sum(compared & ~agree))
+        disagree += bad
+        entries.append((name, _plain(numeric), bad == 0))
+    reason = None if stride == 1 else (f"{total:,} gradient elements: every {stride}th was "
+                                       "compared")
+    return ArrayCheck("failed" if disagree else "passed", reason,
+                      "central finite differences", tuple(entries))

@@ -39,6 +39,23 @@ class TensorNode(NamedTuple):
 
 
 @dataclass(frozen=True)
+class ArrayCheck:
+    """The gradient compared with another method (central finite differences, gradcheck's
+    step 1e-6 and tolerances atol 1e-5, rtol 1e-3), per variable."""
+
+    status: str  # passed | failed
+    reason: str | None
+    method: str
+    entries: tuple[tuple[str, object, bool], ...]  # name, the other method's gradient, agrees
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "reason": self.reason, "method": self.method,
+                "entries": {name: {"finite_differences": array_json(reference),
+                                   "agrees": agrees}
+                            for name, reference, agrees in self.entries}}
+
+
+@dataclass(frozen=True)
 class TensorResult:
     """Everything `grad` computed for a program over arrays at one point."""
 
@@ -51,7 +68,7 @@ class TensorResult:
     warnings: tuple[str, ...] = ()
     parsed: str | None = None
     exact: None = None
-    check: None = None
+    check: ArrayCheck | None = None
     tensors: bool = field(default=True, repr=False)
 
     @property
@@ -78,6 +95,8 @@ class TensorResult:
             "nodes": [_node_dict(node) for node in self.nodes],
             "warnings": list(self.warnings),
         }
+        if self.check is not None:
+            document["check"] = self.check.to_dict()
         gradient = {name: found for name, value in self.gradient
                     if (found := nonfinite_label(value)) is not None}
         if gradient or nonfinite_label(self.value) is not None:

@@ -320,3 +320,33 @@ def test_json_over_arrays_follows_the_schema(args) -> None:
     assert document["schema"] == 2
     assert all(node["shape"] == list(np.shape(node["value"])) or node["value"] is None
                for node in document["nodes"])
+
+
+def test_check_compares_array_gradients_with_finite_differences(monkeypatch) -> None:
+    args = ["grad", "--file", str(SAMPLES / "network_51.bp"), "--data",
+            str(SAMPLES / "points_51.csv"), "--values", str(SAMPLES / "network_51.json"),
+            "--check"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    check = strict_json(result.stdout)["check"]
+    assert check["status"] == "passed" and check["method"] == "central finite differences"
+    assert all(entry["agrees"] for entry in check["entries"].values())
+    np.testing.assert_allclose(check["entries"]["W1"]["finite_differences"],
+                               [[0.300804], [0.335687]], atol=1e-6)
+    table = runner.invoke(app, args, env={"COLUMNS": "120"})
+    assert "check passed: gradient compared with central finite differences" in table.stdout
+
+
+def test_check_catches_a_wrong_vector_jacobian_product(monkeypatch) -> None:
+    """The checker itself: a matmul whose VJP forgets the transpose must fail it."""
+    from dataclasses import replace
+
+    from backprop_cli import tensor_ops
+
+    wrong = replace(tensor_ops.TENSOR_OPS["matmul"],
+                    vjp=lambda g, args, out: (np.ones_like(args[0]), np.ones_like(args[1])))
+    monkeypatch.setitem(tensor_ops.TENSOR_OPS, "matmul", wrong)
+    result = runner.invoke(app, ["grad", "L = sum(A @ v)", "--A", "[[1, 2], [3, 4]]", "--v",
+                                 "[0.5, -1]", "--check", "--json"])
+    assert result.exit_code == 1
+    assert strict_json(result.stdout)["check"]["status"] == "failed"

@@ -103,8 +103,25 @@ def _backward(result: TensorResult, digits: int, full: bool):
 def _gradient(result: TensorResult, digits: int, full: bool):
     if not result.gradient:
         return Text("Gradient: the program has no variables to differentiate.", style="yellow")
-    table = titled_table("Gradient", ("variable", "left"), ("shape", "left"),
-                         (f"∂{result.output}/∂variable", "left"))
+    check = result.check
+    columns = [("variable", "left"), ("shape", "left"), (f"∂{result.output}/∂variable", "left")]
+    if check is not None:
+        columns += [("finite differences", "left"), ("check", "center")]
+    table = titled_table("Gradient", *columns)
+    references = {name: (reference, agrees) for name, reference, agrees in
+                  (check.entries if check is not None else ())}
     for name, value in result.gradient:
-        table.add_row(*cells(name, shape_text(value), array_text(value, digits, full)))
-    return table
+        row = [name, shape_text(value), array_text(value, digits, full)]
+        if check is not None:
+            reference, agrees = references[name]
+            row += [array_text(reference, digits, full),
+                    Text("✓", style="green") if agrees else Text("✗", style="bold red")]
+        table.add_row(*cells(*row))
+    if check is None:
+        return table
+    verdict = "passed" if check.status == "passed" else "FAILED"
+    note = Text(f"check {verdict}: gradient compared with {check.method} (step 1e-6, atol "
+                f"1e-5, rtol 1e-3, as torch.autograd.gradcheck)"
+                + (f"; {check.reason}" if check.reason else ""),
+                style="green" if check.status == "passed" else "bold red")
+    return Group(table, note)
