@@ -350,3 +350,45 @@ def test_check_catches_a_wrong_vector_jacobian_product(monkeypatch) -> None:
                                  "[0.5, -1]", "--check", "--json"])
     assert result.exit_code == 1
     assert strict_json(result.stdout)["check"]["status"] == "failed"
+
+
+NETWORK_FILES = ["--file", str(SAMPLES / "network_51.bp"), "--data",
+                 str(SAMPLES / "points_51.csv"), "--values", str(SAMPLES / "network_51.json")]
+
+
+def test_check_grades_array_claims_element_by_element() -> None:
+    """W1's gradient published as [[0.3008], [0.3357]]; 0.3358 is wrong at 4 places."""
+    result = runner.invoke(app, ["check", *NETWORK_FILES, "--json",
+                                 "--expect", "W1.adjoint=[[0.3008], [0.3357]]",
+                                 "--expect", "d/dW1=[[0.3008], [0.3358]]",
+                                 "--expect", "L.value=12.017",
+                                 "--expect", "d/dW2=[0.1, 2]"])
+    assert result.exit_code == 1, result.stderr
+    items = strict_json(result.stdout)["items"]
+    assert [item["verdict"] for item in items] == ["correct", "incorrect", "correct",
+                                                   "incorrect"]
+    assert items[1]["reason"] == ("element [1, 0]: 0.335687 rounds to 0.3357 at 4 decimal "
+                                  "places, not 0.3358")
+    assert items[3]["reason"] == "the true gradient has shape (1, 2), the claim (2,)"
+    assert items[0]["expected"] == [[pytest.approx(0.300804, abs=1e-6)],
+                                    [pytest.approx(0.335687, abs=1e-6)]]
+
+
+def test_check_decimals_apply_to_every_element() -> None:
+    as_written = runner.invoke(app, ["check", *NETWORK_FILES, "--expect",
+                                     "d/dW2=[[-1.02, 1.33]]"])
+    assert as_written.exit_code == 0  # -1.01565 and 1.32763 at 2 places
+    at_four = runner.invoke(app, ["check", *NETWORK_FILES, "--decimals", "4",
+                                  "--expect", "d/dW2=[[-1.02, 1.33]]"])
+    assert at_four.exit_code == 1  # graded at 4 places: -1.0157 is not -1.0200
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--expect", "da1/dz1=[[0.1]]"], "local derivatives of a statement are claimed in "
+                                      "scalar programs"),
+    (["--expect", "W1.adjoint=[[0.3], [oops]]"], "cannot read claim"),
+])
+def test_array_claims_refuse_what_they_cannot_grade(extra, fragment) -> None:
+    result = runner.invoke(app, ["check", *NETWORK_FILES, *extra])
+    assert result.exit_code == 2
+    assert fragment in one_error_line(result.stderr)

@@ -15,7 +15,7 @@ NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _CLAIM = re.compile(
     rf"^\s*(?:[d∂](?P<of>\w+)?/[d∂](?P<var>[^\s=]+)"
     rf"|(?P<node>[^\s.=]+)\.(?P<kind>adjoint|value|grad))"
-    rf"\s*=\s*(?P<number>{NUMBER})\s*$"
+    rf"\s*=\s*(?:(?P<number>{NUMBER})|(?P<array>\[[-+0-9.eE,\s\[\]]*\]))\s*$"
 )
 
 
@@ -39,6 +39,8 @@ def parse_claim(text: str) -> Claim:
     if not match:
         raise InputError(f"cannot read claim {_quoted(text)}; write d/dx=2.42, h1.adjoint=48, "
                          "h.value=12 or da/dz=0.42")
+    if match["array"] is not None:
+        return _array_claim(text, match)
     number_text = match["number"]
     given = float(number_text)
     if not math.isfinite(given):
@@ -48,6 +50,21 @@ def parse_claim(text: str) -> Claim:
                      of=match["of"])
     kind = "adjoint" if match["kind"] in ("adjoint", "grad") else "value"
     return Claim(text.strip(), kind, match["node"], given, decimals(number_text))
+
+
+def _array_claim(text: str, match) -> Claim:
+    """`W1.adjoint=[[0.3008], [0.3357]]`: an array graded element by element, each number at
+    the places it was written with."""
+    from ..values import array_value
+
+    numbers = re.findall(NUMBER, match["array"])
+    given = array_value("the claim", match["array"])
+    places = tuple(decimals(number) for number in numbers)
+    kind = "gradient" if match["var"] is not None else (
+        "adjoint" if match["kind"] in ("adjoint", "grad") else "value")
+    target = match["var"] if match["var"] is not None else match["node"]
+    return Claim(text.strip(), kind, target, given, places,
+                 of=match["of"] if match["var"] is not None else None)
 
 
 def resolved(claim: Claim, result: Result) -> Claim:
@@ -200,10 +217,16 @@ def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = N
     items = []
     for claim in claims:
         claim = resolved(claim, result)
+        if claim.kind == "local" and getattr(result, "tensors", False):
+            raise InputError(f"claim {claim.text!r}: local derivatives of a statement are "
+                             "claimed in scalar programs; claim the adjoint instead")
         true = true_number(claim, result)
         about = {"quantity": claim.kind, "target": claim.target}
         if claim.kind == "local":
             about["of"] = claim.of
+        if isinstance(claim.decimals, tuple) or not isinstance(true, (int, float)):
+            items.append(_array_item(claim, true, about, rtol, atol, decimals))
+            continue
         if not math.isfinite(true):
             items.append(Item("claim", claim.text, UNDETERMINED, given=claim.given,
                               reason="the true value is not a finite number at this point",
@@ -218,3 +241,30 @@ def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = N
                               reason=why_not(true, claim.given, places_given, rtol, atol),
                               details={**about, "places": places(claim.given, places_given)}))
     return items
+
+
+def _array_item(claim: Claim, true, about: dict, rtol: float | None, atol: float | None,
+                decimals: int | None) -> Item:
+    """An array claim (or a number claimed for an array), graded element by element."""
+    import numpy as np
+
+    from ..tensor_ops import shape_text
+    from ..tensor_result import array_json
+
+    true = np.asarray(true, dtype=float)
+    given = np.asarray(claim.given, dtype=float)
+    details = {**about, "expected": array_json(true), "given": array_json(given)}
+    if true.shape != given.shape:
+        return Item("claim", claim.text, INCORRECT, reason=f"the true {claim.kind} has shape "
+                    f"{shape_text(true)}, the claim {shape_text(given)}", details=details)
+    if not np.all(np.isfinite(true)):
+        return Item("claim", claim.text, UNDETERMINED, reason="the true value is not finite "
+                    "everywhere at this point", details=details)
+    written = claim.decimals if isinstance(claim.decimals, tuple) else (claim.decimals,)
+    for k, index in enumerate(np.ndindex(true.shape)):
+        places_given = decimals if decimals is not None else written[min(k, len(written) - 1)]
+        if not accepts(float(true[index]), float(given[index]), places_given, rtol, atol):
+            where = f"element {list(index)}: " if index else ""
+            return Item("claim", claim.text, INCORRECT, details=details, reason=where + why_not(
+                float(true[index]), float(given[index]), places_given, rtol, atol))
+    return Item("claim", claim.text, CORRECT, details=details)

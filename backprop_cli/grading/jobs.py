@@ -57,9 +57,12 @@ def grade(job: Job) -> Report:
         items.append(replace(item, details={**item.details, "quantity": "formula",
                                             "target": wrt}))
     if job.claims or job.table:
-        point = {name: value_of(name, value) for name, value in job.at}
+        point = {name: value_of(name, value, arrays=True) for name, value in job.at}
         claims = [parse_claim(text) for text in job.claims]
-        graph, result = evaluate_program(job.expr, point, job.seed)
+        graph = build_graph(parse_program(job.expr, given=frozenset(point)))
+        if _over_arrays(graph, point):
+            return _grade_arrays(graph, point, claims, job, items, warnings)
+        result = evaluate(graph, point, seed=job.seed)
         claim_items = check_claims(result, claims, job.rtol, job.atol, job.decimals)
         if job.exact:
             try:
@@ -84,6 +87,26 @@ def grade(job: Job) -> Report:
         if job.table == () and job.claims == () and not job.answers:
             raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
                              "or --table FILE")
+    return Report(tuple(items), tuple(warnings))
+
+
+def _over_arrays(graph: Graph, point: Mapping) -> bool:
+    from ..api import _over_arrays as over
+
+    return over(graph, point)
+
+
+def _grade_arrays(graph: Graph, point: Mapping, claims: list, job: Job, items: list[Item],
+                  warnings: list[str]) -> Report:
+    """Claims about a program over arrays, graded element by element (tables, exact values
+    and misconceptions are for scalar programs)."""
+    from ..tensor_engine import evaluate_tensors
+
+    if job.table:
+        raise InputError("--table grades scalar programs; for arrays claim each value or "
+                         "adjoint with --expect, e.g. W1.adjoint=[[0.30], [0.34]]")
+    result = evaluate_tensors(graph, point, seed=job.seed)
+    items.extend(check_claims(result, claims, job.rtol, job.atol, job.decimals))
     return Report(tuple(items), tuple(warnings))
 
 

@@ -1,6 +1,7 @@
 """A practice session in the terminal, one plain line at a time (so it runs in a pipe too):
 the problem, a prompt per hidden number, the reply to each answer, and the score. With
-`--json` the conversation goes to standard error and the run's record to standard output."""
+`--json` the run's record goes to standard output, and the conversation to standard error when
+that is a terminal."""
 
 from __future__ import annotations
 
@@ -21,11 +22,19 @@ def interactive(problem: Problem, view) -> None:
 
 
 def recorded(problem: Problem, view) -> str:
-    """Practice with the conversation on standard error; the record as JSON."""
+    """Practice with the record as JSON on standard output; the conversation goes to standard
+    error when that is a terminal (a person is watching), else nowhere (a script)."""
+    import os
+
     from .json_format import dumps
 
     session = Session(problem)
-    _converse(session, view.terminal, view.terminal.err)
+    terminal = view.terminal
+    if terminal.err_is_tty:
+        _converse(session, terminal, terminal.err)
+    else:
+        with open(os.devnull, "w", encoding="utf-8") as nowhere:
+            _converse(session, terminal, nowhere)
     return dumps(session.to_dict())
 
 
