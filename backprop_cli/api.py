@@ -35,7 +35,7 @@ def grad(
     point = {name: value_of(name, value, arrays=arrays) for name, value in at.items()}
     program = parse_program(text, given=frozenset(at))
     graph = build_graph(program)
-    if _over_arrays(graph, point):
+    if over_arrays(graph, point):
         if not arrays:
             raise InputError(ARRAYS_ONLY_IN_GRAD)
         return _grad_arrays(graph, program, point, check=check, exact=exact, data=data)
@@ -52,7 +52,8 @@ def grad(
     return result
 
 
-def _over_arrays(graph: Graph, point: Mapping) -> bool:
+def over_arrays(graph: Graph, point: Mapping) -> bool:
+    """Whether the program runs over arrays: an array value or literal, or a tensor op."""
     from .tensor_names import TENSOR_OP_NAMES
 
     if not any(not isinstance(v, float) for v in point.values()) and not any(

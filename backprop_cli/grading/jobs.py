@@ -60,7 +60,9 @@ def grade(job: Job) -> Report:
         point = {name: value_of(name, value, arrays=True) for name, value in job.at}
         claims = [parse_claim(text) for text in job.claims]
         graph = build_graph(parse_program(job.expr, given=frozenset(point)))
-        if _over_arrays(graph, point):
+        from ..api import over_arrays
+
+        if over_arrays(graph, point):
             return _grade_arrays(graph, point, claims, job, items, warnings)
         result = evaluate(graph, point, seed=job.seed)
         claim_items = check_claims(result, claims, job.rtol, job.atol, job.decimals)
@@ -88,12 +90,6 @@ def grade(job: Job) -> Report:
             raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
                              "or --table FILE")
     return Report(tuple(items), tuple(warnings))
-
-
-def _over_arrays(graph: Graph, point: Mapping) -> bool:
-    from ..api import _over_arrays as over
-
-    return over(graph, point)
 
 
 def _grade_arrays(graph: Graph, point: Mapping, claims: list, job: Job, items: list[Item],
