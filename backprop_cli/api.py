@@ -27,6 +27,7 @@ def grad(
     precision: int = 15,
     data: frozenset[str] = frozenset(),
     arrays: bool = True,
+    jacobians: bool = False,
 ) -> Result:
     """Differentiate the program `text` at the point `at` (values may be constant expressions
     or arrays); the names in `data` are a data set's columns, held fixed (no gradient).
@@ -38,7 +39,12 @@ def grad(
     if over_arrays(graph, point):
         if not arrays:
             raise InputError(ARRAYS_ONLY_IN_GRAD)
-        return _grad_arrays(graph, program, point, check=check, exact=exact, data=data)
+        return _grad_arrays(graph, program, point, check=check, exact=exact, data=data,
+                            jacobians=jacobians)
+    if jacobians:
+        raise InputError("--jacobians shows the local Jacobian matrices of a program over "
+                         "arrays; for a scalar program every local Jacobian is the number in "
+                         "the local-derivative table")
     if exact:
         _exact_fits(graph)
     result = evaluate(graph, point, warnings=_warnings(graph, program, point))
@@ -66,7 +72,7 @@ def over_arrays(graph: Graph, point: Mapping) -> bool:
 
 
 def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
-                 exact: bool, data: frozenset[str]):
+                 exact: bool, data: frozenset[str], jacobians: bool = False):
     from .tensor_engine import evaluate_tensors
 
     if exact:
@@ -77,6 +83,12 @@ def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
         from .tensor_engine import finite_difference_check
 
         result = replace(result, check=finite_difference_check(graph, point, result))
+    if jacobians:
+        from .tensor_engine import jacobian_products, local_jacobians
+
+        found = local_jacobians(graph, result)
+        result = replace(result, jacobians=found,
+                         products=jacobian_products(graph, result, found))
     return replace(result, parsed=format_program(program))
 
 

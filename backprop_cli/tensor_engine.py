@@ -19,7 +19,14 @@ from .graph import Graph
 from .ops import op_named
 from .parse import ArrayLiteral
 from .tensor_ops import TENSOR_OPS, bar, shape_text
-from .tensor_result import ArrayCheck, TensorEdge, TensorNode, TensorResult
+from .tensor_result import (
+    ArrayCheck,
+    JacobianProduct,
+    LocalJacobian,
+    TensorEdge,
+    TensorNode,
+    TensorResult,
+)
 
 
 def is_tensor_program(graph: Graph, point: Mapping[str, object]) -> bool:
@@ -309,3 +316,103 @@ def finite_difference_check(graph: Graph, point: Mapping[str, object],
                                        "compared")
     return ArrayCheck("failed" if disagree else "passed", reason,
                       "central finite differences", tuple(entries))
+
+
+MAX_JACOBIAN_ENTRIES = 400  # rows × columns of a local Jacobian shown
+MAX_PATHS = 16
+
+
+def local_jacobians(graph: Graph, result: TensorResult) -> tuple[LocalJacobian, ...]:
+    """Every edge's local Jacobian ∂node/∂input as a matrix (the elements flattened in row
+    order), for the edges small enough to show, computed from the same vector-Jacobian
+    products as the backward pass: row r is the VJP of the r-th unit vector."""
+    from .backends import array_backend
+
+    backend = array_backend()
+    values = [np.asarray(node.value, dtype=float) for node in result.nodes]
+    bound: dict[str, tuple] = {}
+    varying = [node.adjoint is not None for node in result.nodes]
+    found = []
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(graph.ops):
+            if op == VAR or op == CONST or result.nodes[i].adjoint is None:
+                continue
+            args = [values[j] for j in graph.inputs[i]]
+            _forward(op, args, bound, backend)  # binds the op
+            for k, j in enumerate(graph.inputs[i]):
+                if not varying[j] or values[i].size * values[j].size > MAX_JACOBIAN_ENTRIES:
+                    continue
+                rows = []
+                for r in range(values[i].size):
+                    unit = np.zeros(values[i].size)
+                    unit[r] = 1.0
+                    rows.append(np.asarray(_vjp(op, unit.reshape(values[i].shape), args,
+                                                values[i], bound)[k],
+                                           dtype=float).reshape(-1))
+                found.append(LocalJacobian(graph.ids[i], graph.ids[j],
+                                           np.array(rows).reshape(values[i].size,
+                                                                  values[j].size)))
+    return tuple(found)
+
+
+def _vjp(op: str, g, args: list, out, bound: dict) -> tuple:
+    tensor = TENSOR_OPS.get(op)
+    if tensor is not None:
+        return tuple(np.zeros(np.shape(a)) if c is None else c
+                     for c, a in zip(tensor.vjp(g, args, out), args, strict=True))
+    code, _, partials = bound[op]
+    if code == 1:
+        local = (partials(args[0], out),)
+    elif code == 2:
+        local = tuple(partials(args[0], args[1], out))
+    else:
+        local = tuple(partials(tuple(args), out))
+    return tuple(unbroadcast(g * d, np.shape(a)) for d, a in zip(local, args, strict=True))
+
+
+def jacobian_products(graph: Graph, result: TensorResult,
+                      jacobians: tuple[LocalJacobian, ...]) -> tuple[JacobianProduct, ...]:
+    """For each variable whose every path to the output has its local Jacobians shown: the
+    gradient as the sum over paths of the product of the Jacobians along each (the chain rule
+    written with matrices), which equals the backward pass's."""
+    by_edge = {(j.node, j.input): j.matrix for j in jacobians}
+    consumers: dict[str, list[str]] = {}
+    for i, ins in enumerate(graph.inputs):
+        for j in ins:
+            consumers.setdefault(graph.ids[j], []).append(graph.ids[i])
+    live = set(_live_ids(graph))
+    products = []
+    for name, gradient in result.gradient:
+        paths = _paths(name, result.output, consumers, live)
+        if not paths or len(paths) > MAX_PATHS or any(
+                (b, a) not in by_edge for path in paths for a, b in zip(path, path[1:])):
+            continue
+        total = None
+        for path in paths:
+            product = np.eye(1)
+            for a, b in reversed(list(zip(path, path[1:]))):
+                product = product @ by_edge[(b, a)]
+            total = product if total is None else total + product
+        products.append(JacobianProduct(name, tuple(tuple(p) for p in paths),
+                                        total.reshape(np.shape(gradient))))
+    return tuple(products)
+
+
+def _live_ids(graph: Graph) -> list[str]:
+    live = liveness(graph.inputs, graph.output)
+    return [node_id for node_id, alive in zip(graph.ids, live, strict=True) if alive]
+
+
+def _paths(source: str, output: str, consumers: dict, live: set) -> list[list[str]]:
+    """Every path from `source` to the output (at most MAX_PATHS + 1 are collected)."""
+    paths: list[list[str]] = []
+    stack = [[source]]
+    while stack and len(paths) <= MAX_PATHS:
+        path = stack.pop()
+        if path[-1] == output:
+            paths.append(path)
+            continue
+        for nxt in dict.fromkeys(consumers.get(path[-1], [])):
+            if nxt in live:
+                stack.append([*path, nxt])
+    return paths

@@ -39,6 +39,33 @@ class TensorNode(NamedTuple):
 
 
 @dataclass(frozen=True)
+class LocalJacobian:
+    """∂node/∂input as a matrix: a row per element of the node, a column per element of the
+    input (elements in row order)."""
+
+    node: str
+    input: str
+    matrix: object  # ndarray (rows, columns)
+
+    def to_dict(self) -> dict:
+        return {"node": self.node, "input": self.input, "shape": list(self.matrix.shape),
+                "matrix": array_json(self.matrix)}
+
+
+@dataclass(frozen=True)
+class JacobianProduct:
+    """A variable's gradient as the sum over its paths of the products of local Jacobians."""
+
+    variable: str
+    paths: tuple[tuple[str, ...], ...]
+    value: object
+
+    def to_dict(self) -> dict:
+        return {"variable": self.variable, "paths": [list(p) for p in self.paths],
+                "value": array_json(self.value)}
+
+
+@dataclass(frozen=True)
 class ArrayCheck:
     """The gradient compared with another method (central finite differences, gradcheck's
     step 1e-6 and tolerances atol 1e-5, rtol 1e-3), per variable."""
@@ -69,6 +96,8 @@ class TensorResult:
     parsed: str | None = None
     exact: None = None
     check: ArrayCheck | None = None
+    jacobians: tuple[LocalJacobian, ...] | None = None  # with --jacobians
+    products: tuple[JacobianProduct, ...] = ()
     tensors: bool = field(default=True, repr=False)
 
     @property
@@ -97,6 +126,9 @@ class TensorResult:
         }
         if self.check is not None:
             document["check"] = self.check.to_dict()
+        if self.jacobians is not None:
+            document["jacobians"] = [j.to_dict() for j in self.jacobians]
+            document["jacobian_products"] = [p.to_dict() for p in self.products]
         gradient = {name: found for name, value in self.gradient
                     if (found := nonfinite_label(value)) is not None}
         if gradient or nonfinite_label(self.value) is not None:

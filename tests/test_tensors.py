@@ -392,3 +392,48 @@ def test_array_claims_refuse_what_they_cannot_grade(extra, fragment) -> None:
     result = runner.invoke(app, ["check", *NETWORK_FILES, *extra])
     assert result.exit_code == 2
     assert fragment in one_error_line(result.stderr)
+
+
+CHAIN = "z1 = W1 @ x; a1 = tanh(z1); z2 = W2 @ a1; L = sum(z2**2)"
+CHAIN_ARGS = ["--W1", "[[0.5, -0.3], [0.8, 0.2]]", "--x", "[1, 2]",
+              "--W2", "[[1, -1], [0.5, 0.25]]"]
+
+
+def test_jacobians_are_the_local_derivative_matrices_and_their_product_the_gradient() -> None:
+    """By hand: ∂z1/∂x = W1, ∂a1/∂z1 = diag(1 - tanh²(z1)), ∂z2/∂a1 = W2, ∂L/∂z2 = 2 z2ᵀ;
+    the gradient of x is their product, and it agrees with finite differences."""
+    result = runner.invoke(app, ["grad", CHAIN, *CHAIN_ARGS, "--jacobians", "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    matrices = {(j["node"], j["input"]): np.array(j["matrix"]) for j in document["jacobians"]}
+    W1 = np.array([[0.5, -0.3], [0.8, 0.2]])
+    W2 = np.array([[1, -1], [0.5, 0.25]])
+    x = np.array([1.0, 2.0])
+    z1 = W1 @ x
+    np.testing.assert_allclose(matrices[("z1", "x")], W1)
+    np.testing.assert_allclose(matrices[("a1", "z1")], np.diag(1 - np.tanh(z1) ** 2))
+    np.testing.assert_allclose(matrices[("z2", "a1")], W2)
+    np.testing.assert_allclose(matrices[("z1", "W1")], np.kron(np.eye(2), x))
+    products = {p["variable"]: p for p in document["jacobian_products"]}
+    assert products["x"]["paths"][0][0] == "x" and products["x"]["paths"][0][-1] == "L"
+
+    def loss(W1, x, W2):
+        return float(np.sum((W2 @ np.tanh(W1 @ x)) ** 2))
+
+    slope = central_differences(loss, {"W1": W1, "x": x, "W2": W2})
+    for name in ("W1", "x", "W2"):
+        np.testing.assert_allclose(products[name]["value"], slope[name], rtol=1e-6)
+        np.testing.assert_allclose(products[name]["value"], document["gradient"][name],
+                                   rtol=1e-12)
+
+
+def test_the_jacobians_table_writes_the_chain_as_a_product() -> None:
+    result = runner.invoke(app, ["grad", CHAIN, *CHAIN_ARGS, "--jacobians"],
+                           env={"COLUMNS": "160"})
+    assert "∂a1/∂z1  (2×2)" in result.stdout
+    assert "∂L/∂x = ∂L/∂z8 · ∂z8/∂z2 · ∂z2/∂a1 · ∂a1/∂z1 · ∂z1/∂x = " in result.stdout
+
+
+def test_jacobians_need_arrays() -> None:
+    result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", "2", "--jacobians"])
+    assert result.exit_code == 2 and "program over arrays" in one_error_line(result.stderr)

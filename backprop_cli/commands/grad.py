@@ -26,7 +26,7 @@ def call(request: Request):
     point, data = point_with_files(request)
     return grad(request.source(), point, check=options["check"],
                 check_timeout=options["check_timeout"], exact=options["exact"],
-                precision=options["precision"], data=data)
+                precision=options["precision"], data=data, jacobians=options["jacobians"])
 
 
 def failed(result, request: Request) -> bool:
@@ -42,6 +42,9 @@ SPEC = Command(
                "Compare the gradient with SymPy's symbolic derivative."),
         Option("check_timeout", ("--check-timeout",), float, 10.0, "Time limit for --check.",
                metavar="SECONDS", min=0.1, max=3600.0),
+        Option("jacobians", ("--jacobians",), bool, False,
+               "For a program over arrays: print each local Jacobian matrix (small shapes) "
+               "and the gradient as their product."),
         Option("strict", ("--strict",), bool, False,
                "Exit 1 if any node is flagged (kink, domain error, overflow)."),
         Option("exact", ("--exact",), bool, False,

@@ -37,8 +37,31 @@ def render(result: TensorResult, digits: int = 6, full: bool = False) -> Group:
     if len(result.nodes) <= MAX_TABLE_NODES:
         parts += [_forward(result, digits, full), _locals(result, digits, full),
                   _backward(result, digits, full)]
+    if result.jacobians is not None:
+        parts.append(_jacobians(result, digits))
     parts.append(_gradient(result, digits, full))
     return Group(*parts)
+
+
+def _jacobians(result: TensorResult, digits: int):
+    """Each local Jacobian as a matrix, and each gradient as the product along its paths."""
+    text = Text("Local Jacobians", style="bold")
+    text.append("  (a row per element of the node, a column per element of the input, "
+                "elements in row order)\n", style="dim")
+    if not result.jacobians:
+        text.append("  none small enough to show (at most 400 entries each)\n")
+    for jacobian in result.jacobians:
+        rows, columns = jacobian.matrix.shape
+        text.append(f"  ∂{jacobian.node}/∂{jacobian.input}  ({rows}×{columns})\n")
+        for row in jacobian.matrix:
+            text.append("    [" + ", ".join(format_number(float(v), digits) for v in row)
+                        + "]\n")
+    for product in result.products:
+        chains = " + ".join(" · ".join(f"∂{b}/∂{a}" for a, b in reversed(list(
+            zip(path, path[1:])))) for path in product.paths)
+        text.append(f"  ∂{result.output}/∂{product.variable} = {chains} = "
+                    f"{array_text(product.value, digits)}\n")
+    return text
 
 
 def _header(result: TensorResult, digits: int, full: bool) -> Text:
