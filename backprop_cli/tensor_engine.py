@@ -10,6 +10,7 @@ itself. The loop is iterative and the same input gives the same output.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 
 import numpy as np
 
@@ -385,12 +386,12 @@ def jacobian_products(graph: Graph, result: TensorResult,
     for name, gradient in result.gradient:
         paths = _paths(name, result.output, consumers, live)
         if not paths or len(paths) > MAX_PATHS or any(
-                (b, a) not in by_edge for path in paths for a, b in zip(path, path[1:])):
+                (b, a) not in by_edge for path in paths for a, b in pairwise(path)):
             continue
         total = None
         for path in paths:
             product = np.eye(1)
-            for a, b in reversed(list(zip(path, path[1:]))):
+            for a, b in reversed(list(pairwise(path))):
                 product = product @ by_edge[(b, a)]
             total = product if total is None else total + product
         products.append(JacobianProduct(name, tuple(tuple(p) for p in paths),

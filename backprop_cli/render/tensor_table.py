@@ -5,6 +5,7 @@ rules), backward pass and gradient. Small arrays are shown in full, large ones s
 from __future__ import annotations
 
 import sys
+from itertools import pairwise
 
 import numpy as np
 from rich.console import Group
@@ -58,7 +59,7 @@ def _jacobians(result: TensorResult, digits: int):
                         + "]\n")
     for product in result.products:
         chains = " + ".join(" · ".join(f"∂{b}/∂{a}" for a, b in reversed(list(
-            zip(path, path[1:])))) for path in product.paths)
+            pairwise(path)))) for path in product.paths)
         text.append(f"  ∂{result.output}/∂{product.variable} = {chains} = "
                     f"{array_text(product.value, digits)}\n")
     return text
