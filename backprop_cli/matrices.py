@@ -64,6 +64,48 @@ class Matrix:
 _NAME = re.compile(r"[^\W\d]\w*")
 
 
+def array_program_jacobian(text: str, at: Mapping, outputs: list[str] | None,
+                           max_entries: int | None) -> Matrix | None:
+    """The Jacobian of a program over arrays (one output, every element of it by every
+    element of every variable), or None for a scalar program."""
+    from .api import over_arrays, value_of
+    from .graph import build_graph
+    from .parse import parse_program
+
+    check_size(text)
+    if final_tuple(text) is not None:
+        return None
+    point = {name: value_of(name, value, arrays=True) for name, value in at.items()}
+    program = parse_program(text, given=frozenset(point))
+    graph = build_graph(program)
+    if not over_arrays(graph, point):
+        return None
+    import numpy as np
+
+    from .tensor_engine import array_jacobian
+
+    if outputs is not None and len(outputs) != 1:
+        raise InputError("for a program over arrays, give one --output (its every element is "
+                         "a row)")
+    name = outputs[0] if outputs else graph.ids[graph.output]
+    if name not in graph.ids:
+        raise InputError(f"output {name!r} is not a node of the program (statements: "
+                         f"{', '.join(sorted(program.defined_names))})")
+    rows, columns, values = array_jacobian(graph, point, graph.ids.index(name))
+    _table_fits(len(rows), len(columns), max_entries, "a smaller output or fewer variables")
+    at_labels = tuple((label, float(v)) for i in graph.variables
+                      for label, v in zip(_labels(graph.ids[i], point[graph.ids[i]]),
+                                          np.ravel(point[graph.ids[i]]), strict=True))
+    return Matrix("jacobian", format_program(program), at_labels, tuple(rows), tuple(columns),
+                  tuple(values))
+
+
+def _labels(name: str, value) -> list[str]:
+    from .tensor_engine import element_labels
+
+    return element_labels(name, value)
+
+
 def final_tuple(text: str) -> tuple[str, list[str]] | None:
     """A final tuple of statement names (`...; a, b` or `...; (a, b)`) split off the program:
     the text before it and the names. One pass over the text (no backtracking regex)."""

@@ -417,3 +417,58 @@ def _paths(source: str, output: str, consumers: dict, live: set) -> list[list[st
             if nxt in live:
                 stack.append([*path, nxt])
     return paths
+
+
+MAX_ARRAY_JACOBIAN_WORK = 5_000_000  # output elements × nodes: one backward pass each
+
+
+def element_labels(name: str, value) -> list[str]:
+    """`W[0,1]` for each element of an array in row order; the name alone for a scalar."""
+    shape = np.shape(value)
+    if not shape:
+        return [name]
+    return [f"{name}[{','.join(str(k) for k in index)}]" for index in np.ndindex(shape)]
+
+
+def array_jacobian(graph: Graph, point: Mapping[str, object], output: int,
+                   data: frozenset[str] = frozenset()) -> tuple[list[str], list[str], list]:
+    """The full Jacobian of a node over arrays with respect to every variable element: a
+    backward pass seeded with each unit vector of the output (rows: the output's elements,
+    columns: the variables' elements, in row order)."""
+    from .backends import array_backend
+    from .errors import LimitError
+
+    backend = array_backend()
+    values = _leaves(graph, point)
+    bound: dict[str, tuple] = {}
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(graph.ops):
+            if op == VAR or op == CONST:
+                continue
+            args = [values[j] for j in graph.inputs[i]]
+            try:
+                values[i] = _forward(op, args, bound, backend)
+            except (InputError, ValueError, IndexError) as failure:
+                raise _shape_error(graph, i, args, failure) from None
+        out = np.asarray(values[output])
+        if out.size * len(graph.ids) > MAX_ARRAY_JACOBIAN_WORK:
+            raise LimitError(f"jacobian: {out.size:,} output elements × {len(graph):,} nodes "
+                             f"is too much work (at most {MAX_ARRAY_JACOBIAN_WORK:,})")
+        varying = _varying(graph, data)
+        variables = [i for i in graph.variables if varying[i]]
+        rows = []
+        for r in range(out.size):
+            seed = np.zeros(out.size)
+            seed[r] = 1.0
+            adjoints, _ = _reverse(_output_at(graph, output), values, seed.reshape(out.shape),
+                                   bound, varying)
+            rows.append(tuple(float(v) for i in variables for v in np.ravel(
+                adjoints[i] if adjoints[i] is not None else np.zeros(np.shape(values[i])))))
+    columns = [label for i in variables for label in element_labels(graph.ids[i], values[i])]
+    return element_labels(graph.ids[output], out), columns, rows
+
+
+def _output_at(graph: Graph, output: int) -> Graph:
+    from dataclasses import replace
+
+    return replace(graph, output=output)

@@ -289,7 +289,7 @@ def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
 
 
 @pytest.mark.parametrize("command", [["explain"], ["graph"], ["forward", "--wrt", "v"],
-                                     ["hessian"], ["jacobian"]])
+                                     ["hessian"]])
 def test_other_commands_refuse_arrays_in_one_line(command) -> None:
     result = runner.invoke(app, [*command, "L = sum(v*v)", "--v", "[1, 2]"])
     assert result.exit_code == 2
@@ -437,3 +437,23 @@ def test_the_jacobians_table_writes_the_chain_as_a_product() -> None:
 def test_jacobians_need_arrays() -> None:
     result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", "2", "--jacobians"])
     assert result.exit_code == 2 and "program over arrays" in one_error_line(result.stderr)
+
+
+def test_jacobian_of_a_vector_output_is_the_full_matrix() -> None:
+    """p = softmax(W @ x): ∂p/∂x = (diag(p) - p pᵀ) W and ∂p_i/∂W_jk = (diag(p) - p pᵀ)_ij x_k."""
+    W = np.array([[1, 2], [0.5, -1], [0, 0.3]])
+    x = np.array([0.2, 0.4])
+    result = runner.invoke(app, ["jacobian", "p = softmax(W @ x)", "--W", json.dumps(W.tolist()),
+                                 "--x", json.dumps(x.tolist()), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    document = strict_json(result.stdout)
+    assert document["outputs"] == ["p[0]", "p[1]", "p[2]"]
+    assert document["variables"][:2] == ["W[0,0]", "W[0,1]"] and document["variables"][-1] == \
+        "x[1]"
+    z = W @ x
+    p = np.exp(z) / np.exp(z).sum()
+    softmax_jacobian = np.diag(p) - np.outer(p, p)
+    expected = np.hstack([np.einsum("ij,k->ijk", softmax_jacobian, x).reshape(3, 6),
+                          softmax_jacobian @ W])
+    np.testing.assert_allclose(document["jacobian"], expected, rtol=1e-12, atol=1e-15)

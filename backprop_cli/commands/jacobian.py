@@ -6,14 +6,24 @@ from .base import AT, DIGITS, FILE, Command, Option, Request, name_list, table_c
 from .forward import unused
 
 HELP = ("The Jacobian of several outputs (--output a,b: statement names; default the last "
-        "statement), one reverse sweep per output.")
+        "statement), one reverse sweep per output. For a program over arrays, the full matrix "
+        "of an array output (softmax(W @ x)) by every variable element (W[0,1]).")
 
 
 def call(request: Request):
-    from ..matrices import MAX_TABLE_ENTRIES, jacobian
+    from ..matrices import MAX_TABLE_ENTRIES, array_program_jacobian, jacobian
 
-    return jacobian(request.source(), request.point, name_list(request.options["output"]),
-                    max_entries=MAX_TABLE_ENTRIES if table_chosen(request) else None)
+    limit = MAX_TABLE_ENTRIES if table_chosen(request) else None
+    outputs = name_list(request.options["output"])
+    over_arrays = array_program_jacobian(request.source(), request.point, outputs, limit)
+    if over_arrays is not None:
+        return over_arrays
+    return jacobian(request.source(), request.point, outputs, max_entries=limit)
+
+
+def _variables(result) -> list[str]:
+    """The variables of the columns (an array's element columns are `W[0,1]`)."""
+    return list(dict.fromkeys(column.partition("[")[0] for column in result.columns))
 
 
 SPEC = Command(
@@ -26,6 +36,7 @@ SPEC = Command(
     renderers={"table": "backprop_cli.render.modes_view:show_matrix",
                "json": "backprop_cli.render.json_format:show"},
     default_format="table",
-    warnings=lambda result, request: result.warnings + unused(request.point, result.columns),
-    used=lambda result: set(result.columns),
+    warnings=lambda result, request: result.warnings + unused(request.point,
+                                                              _variables(result)),
+    used=lambda result: set(_variables(result)),
 )
