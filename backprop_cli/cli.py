@@ -163,13 +163,18 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
 def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal: Terminal,
          output_format: str) -> bool | ExitCode:
     """The command itself; whether its outcome is a failure (exit code 1)."""
-    from .commands.arguments import expression_and_point, refuse_option_typos
+    from .commands.arguments import (
+        expression_and_point,
+        refuse_option_typos,
+        values_from_files,
+    )
 
     expression, point, named = expression_and_point(ctx.args, values.get("at") or [],
                                                     command.name)
-    request = Request(expression, values.get("file"), point, values, terminal, command.name,
-                      named)
     refuse_option_typos(point, named, command.name, used=None)
+    from_files, data = values_from_files(values)
+    request = Request(expression, values.get("file"), {**from_files, **point}, values, terminal,
+                      command.name, named, data - frozenset(point))
     result = command.call(request)
     if command.used is not None:
         refuse_option_typos(point, named, command.name, used=command.used(result))

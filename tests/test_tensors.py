@@ -457,3 +457,20 @@ def test_jacobian_of_a_vector_output_is_the_full_matrix() -> None:
     expected = np.hstack([np.einsum("ij,k->ijk", softmax_jacobian, x).reshape(3, 6),
                           softmax_jacobian @ W])
     np.testing.assert_allclose(document["jacobian"], expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("command", [["explain"], ["hessian"], ["forward", "--wrt", "x"],
+                                     ["jacobian"], ["graph"], ["check", "--expect", "d/dx=2"]])
+def test_values_files_work_for_every_command(tmp_path, command) -> None:
+    (tmp_path / "v.json").write_text('{"x": 1, "y": 2}')
+    result = runner.invoke(app, [command[0], "x*y", *command[1:], "--values",
+                                 str(tmp_path / "v.json")])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_a_command_line_value_wins_over_the_file(tmp_path) -> None:
+    (tmp_path / "v.json").write_text('{"x": 1, "y": 2}')
+    result = runner.invoke(app, ["grad", "x*y", "--values", str(tmp_path / "v.json"), "--x",
+                                 "5", "--json"])
+    assert strict_json(result.stdout)["value"] == 10.0

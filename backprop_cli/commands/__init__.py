@@ -3,7 +3,7 @@ renderers per format. cli.py turns each into a Typer command and runs them all o
 
 from __future__ import annotations
 
-from .base import JSON, MEMORY_LIMIT, TIME_LIMIT, Command, Option
+from .base import DATA, JSON, MEMORY_LIMIT, TIME_LIMIT, VALUES, Command, Option
 from .check import SPEC as CHECK
 from .explain import SPEC as EXPLAIN
 from .forward import SPEC as FORWARD
@@ -25,9 +25,11 @@ def format_option(command: Command) -> Option:
 
 
 def all_options(command: Command) -> tuple[Option, ...]:
-    """The command's own options, --format (and --json) from its renderers, and the run's
-    budget."""
-    extra = [format_option(command)] if len(command.renderers) > 1 else []
+    """The command's own options, --values and --data beside --at, --format (and --json)
+    from its renderers, and the run's budget."""
+    extra = [VALUES, DATA] if any(option.name == "at" for option in command.options) else []
+    if len(command.renderers) > 1:
+        extra.append(format_option(command))
     if "json" in command.renderers:
         extra.append(JSON)
     return (*command.options, *extra, TIME_LIMIT, MEMORY_LIMIT)

@@ -237,22 +237,23 @@ def value_range(variable: str, text: str) -> tuple[float, float]:
     return value_of(variable, low), value_of(variable, high)
 
 
-def point_with_files(request) -> tuple[dict, frozenset[str]]:
-    """The point from --values FILE.json and --data FILE.csv, then --NAME and --at (which
-    win over a file's value of the same name); and the names the data set binds."""
+def values_from_files(options) -> tuple[dict, frozenset[str]]:
+    """The values of --values FILE.json and the columns of --data FILE.csv, and the names the
+    data set binds (held fixed where a command differentiates)."""
     from ..values import load_data, load_values
 
-    options = request.options
     point: dict = {}
     data: frozenset[str] = frozenset()
     if options.get("values") is not None:
-        point.update(load_values(read_text(options["values"]), options["values"]))
+        loaded = load_values(read_text(options["values"]), options["values"])
+        # a number as the text of --NAME VALUE, which every command reads
+        point.update((name, repr(value) if isinstance(value, float) else value)
+                     for name, value in loaded.items())
     if options.get("data") is not None:
         columns = load_data(read_text(options["data"]), options["data"])
         twice = sorted(set(columns) & set(point))
         if twice:
             raise InputError(f"{twice[0]!r} is in both --values and --data; give it once")
         point.update(columns)
-        data = frozenset(columns) - frozenset(request.point)
-    point.update(request.point)
+        data = frozenset(columns)
     return point, data

@@ -67,6 +67,7 @@ class Request:
     terminal: Terminal
     command: str
     named: frozenset[str] = frozenset()  # variables given as --NAME VALUE (not through --at)
+    data: frozenset[str] = frozenset()  # variables bound by --data (held fixed)
     _source: str | None = field(default=None, repr=False)
 
     def source(self) -> str:

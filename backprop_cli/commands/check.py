@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ExitCode, InputError
 from .arguments import read_text, require_finite
-from .base import AT, DATA, DIGITS, FILE, VALUES, Command, Option, Request
+from .base import AT, DIGITS, FILE, Command, Option, Request
 
 HELP = (
     "Check homework answers: derivative formulas, numbers, or a whole backprop table.\n\n"
@@ -92,9 +92,7 @@ def call(request: Request):
     elif assignment is not None:
         raise InputError("--assignment grades a --batch, or one --student's answers")
     else:
-        from .arguments import point_with_files
-
-        source, (point, _) = request.source(), point_with_files(request)
+        source, point = request.source(), request.point
         seed, decimals = 1.0, options["decimals"]
     from ..grading.lines import formula_answer
 
@@ -198,7 +196,7 @@ SPEC = Command(
         Option("no_line_tolerances", ("--no-line-tolerances",), bool, False,
                "With --batch: refuse lines that set their own rtol, atol or timeout (an error "
                "row tolerance_forbidden), so students cannot widen their tolerances."),
-        AT, VALUES, DATA,
+        AT,
         Option("rtol", ("--rtol",), float, None,
                "Relative tolerance for numbers, below 1 (default: rounding to the decimals "
                "given).", min=0.0),

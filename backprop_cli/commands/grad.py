@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .arguments import require_finite
-from .base import AT, DATA, DIGITS, FILE, FULL, VALUES, Command, Option, Request
+from .base import AT, DIGITS, FILE, FULL, Command, Option, Request
 
 HELP = (
     "Differentiate EXPR at a point given as --NAME VALUE options.\n\n"
@@ -19,14 +19,13 @@ HELP = (
 
 def call(request: Request):
     from ..api import grad
-    from .arguments import point_with_files
 
     options = request.options
     require_finite("--check-timeout", options["check_timeout"])
-    point, data = point_with_files(request)
-    return grad(request.source(), point, check=options["check"],
+    return grad(request.source(), request.point, check=options["check"],
                 check_timeout=options["check_timeout"], exact=options["exact"],
-                precision=options["precision"], data=data, jacobians=options["jacobians"])
+                precision=options["precision"], data=request.data,
+                jacobians=options["jacobians"])
 
 
 def failed(result, request: Request) -> bool:
@@ -37,7 +36,7 @@ def failed(result, request: Request) -> bool:
 SPEC = Command(
     name="grad", help=HELP, usage="EXPR [--NAME VALUE ...] [OPTIONS]",
     options=(
-        FILE, AT, VALUES, DATA, DIGITS, FULL,
+        FILE, AT, DIGITS, FULL,
         Option("check", ("--check",), bool, False,
                "Compare the gradient with SymPy's symbolic derivative."),
         Option("check_timeout", ("--check-timeout",), float, 10.0, "Time limit for --check.",
