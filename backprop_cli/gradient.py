@@ -13,6 +13,7 @@ from .ops import ARRAYS_ONLY_IN_GRAD, op_named
 from .result import Edge, NodeResult, Result
 from .rules import rule_templates
 from .status import classify, needs_a_look
+from .tensor_names import TENSOR_OP_NAMES
 
 
 def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FLOAT) -> list:
@@ -197,10 +198,19 @@ def structure(graph: Graph) -> Result:
         ins = inputs[i]
         edges: tuple[Edge, ...] = ()
         if ins:
-            rules = rule_templates(graph.ops[i], graph.constant_inputs(i))
             names = [ids[j] for j in ins]
-            edges = tuple(Edge(names[k], None, rules[k].format(*names) if varying[j] else None)
-                          for k, j in enumerate(ins))
+            if graph.ops[i] in TENSOR_OP_NAMES:  # its rule is the vector-Jacobian product
+                from .tensor_ops import TENSOR_OPS
+
+                texts = TENSOR_OPS[graph.ops[i]].rules(node_id, names)
+                edges = tuple(Edge(names[k], None, texts[k] if varying[j] else None)
+                              for k, j in enumerate(ins))
+            else:
+                pattern = tuple(c if c is None or isinstance(c[0], float) else None
+                                for c in graph.constant_inputs(i))
+                rules = rule_templates(graph.ops[i], pattern)
+                edges = tuple(Edge(names[k], None, rules[k].format(*names) if varying[j]
+                                   else None) for k, j in enumerate(ins))
         nodes.append(NodeResult(node_id, graph.ops[i], graph.formulas[i], None, None, edges,
                                 "ok", None, graph.named[i], fanout[i]))
     return Result(expression=graph.source, at=(), output=ids[graph.output], value=None,

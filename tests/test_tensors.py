@@ -288,8 +288,7 @@ def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
     assert "…" not in full.stdout and "19" in full.stdout
 
 
-@pytest.mark.parametrize("command", [["explain"], ["graph"], ["forward", "--wrt", "v"],
-                                     ["hessian"]])
+@pytest.mark.parametrize("command", [["explain"], ["forward", "--wrt", "v"], ["hessian"]])
 def test_other_commands_refuse_arrays_in_one_line(command) -> None:
     result = runner.invoke(app, [*command, "L = sum(v*v)", "--v", "[1, 2]"])
     assert result.exit_code == 2
@@ -474,3 +473,20 @@ def test_a_command_line_value_wins_over_the_file(tmp_path) -> None:
     result = runner.invoke(app, ["grad", "x*y", "--values", str(tmp_path / "v.json"), "--x",
                                  "5", "--json"])
     assert strict_json(result.stdout)["value"] == 10.0
+
+
+@pytest.mark.parametrize("output_format", ["ascii", "dot", "mermaid"])
+def test_graph_labels_nodes_with_shapes_and_edges_with_their_rules(output_format) -> None:
+    result = runner.invoke(app, ["graph", "z = W @ x + b; L = sum(tanh(z))", "--W",
+                                 "[[1, 2], [3, 4]]", "--x", "[1, -1]", "--b", "0.5",
+                                 "--format", output_format], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert "value (2, 2) [[1, 2], [3, 4]]" in result.stdout
+    assert "Wᵀ · z̅3̅" in result.stdout or "W\\u1d40" in result.stdout
+
+
+def test_graph_without_values_shows_the_vector_jacobian_rules() -> None:
+    result = runner.invoke(app, ["graph", "z = W @ x + [1, 2]; L = sum(tanh(z))"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert "(W̅ += z̅3̅ · xᵀ) W  [input]" in result.stdout

@@ -21,7 +21,7 @@ def call(request: Request):
         at_least = nodes_beyond(source, MAX_DRAWN_NODES, frozenset(request.point))
         if at_least is not None:
             raise too_large(f"at least {at_least:,}")
-    return api.grad(source, request.point, arrays=False) if request.point else \
+    return api.grad(source, request.point, data=request.data) if request.point else \
         api.structure(source)
 
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..result import Edge, NodeResult, Result
-from .table import bar, fmt, pretty
+from .table import bar, fmt, pretty, shown
 
 
 def render(result: Result, digits: int = 6) -> Tree:
@@ -50,9 +50,9 @@ def _label(node: NodeResult, digits: int) -> Text:
     else:
         text.append("  [input]", style="dim")
     if node.value is not None:
-        text.append(f"  value {fmt(node.value, digits)}", style="cyan")
+        text.append(f"  value {shown(node.value, digits)}", style="cyan")
     if node.adjoint is not None:
-        text.append(f"  {bar(node.id)} {fmt(node.adjoint, digits)}", style="magenta")
+        text.append(f"  {bar(node.id)} {shown(node.adjoint, digits)}", style="magenta")
     if node.status not in ("ok", "propagated"):
         text.append(f"  {node.status}", style="yellow")
     return text
@@ -61,6 +61,8 @@ def _label(node: NodeResult, digits: int) -> Text:
 def _edge_label(node: NodeResult, edge: Edge, digits: int) -> Text:
     if edge.rule is None:
         return Text("")
+    if " += " in edge.rule:  # a tensor op's rule: the vector-Jacobian product itself
+        return Text(f"({pretty(edge.rule)}) ", style="green")
     label = f"∂{node.id}/∂{edge.input} = {pretty(edge.rule)}"
     if edge.local is not None or node.value is not None:
         label += f" = {fmt(edge.local, digits)}"

@@ -8,7 +8,7 @@ import subprocess
 
 from ..errors import BackpropError, LimitError
 from ..result import Edge, NodeResult, Result
-from .table import fmt
+from .table import fmt, shown
 
 # Graphviz's layout grows faster than the graph (500 nodes with labelled edges can take
 # minutes and gigabytes), so `dot` runs with caps of its own.
@@ -27,9 +27,9 @@ def label_lines(node: NodeResult, digits: int) -> list[str]:
     lines = [node.id if not node.inputs else f"{node.id} = {node.expr}",
              node.op if node.inputs else ("input" if node.op == "var" else "constant")]
     if node.value is not None:
-        lines.append(f"value {fmt(node.value, digits)}")
+        lines.append(f"value {shown(node.value, digits)}")
     if node.adjoint is not None:
-        lines.append(f"adjoint {fmt(node.adjoint, digits)}")
+        lines.append(f"adjoint {shown(node.adjoint, digits)}")
     if node.status not in ("ok", "propagated"):
         lines.append(node.status)
     return lines
@@ -39,6 +39,8 @@ def edge_label(result: Result, edge: Edge, digits: int) -> str | None:
     """The local derivative's value with a point, its rule without; None for constants."""
     if edge.rule is None:
         return None
+    if getattr(result, "tensors", False):
+        return edge.rule
     return fmt(edge.local, digits) if result.value is not None else edge.rule
 
 

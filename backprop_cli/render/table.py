@@ -22,6 +22,16 @@ _FLAG_STYLE = {"kink": "yellow", "propagated": "dim red"}
 fmt = format_number
 
 
+def shown(value, digits: int) -> str:
+    """A number, or an array by its shape (and its elements when there are at most 4)."""
+    if value is None or isinstance(value, (int, float)):
+        return fmt(value, digits)
+    from ..tensor_ops import shape_text
+    from .tensor_table import array_text
+
+    return shape_text(value) + (f" {array_text(value, digits)}" if value.size <= 4 else "")
+
+
 def pretty(formula: str) -> str:
     """Textbook notation for the terminal: x**2 → x², a*b → a·b."""
     formula = _POWER.sub(lambda m: (m.group(1) or m.group(2)).translate(_SUPERSCRIPT), formula)
