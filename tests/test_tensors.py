@@ -288,7 +288,7 @@ def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
     assert "…" not in full.stdout and "19" in full.stdout
 
 
-@pytest.mark.parametrize("command", [["explain"], ["forward", "--wrt", "v"], ["hessian"]])
+@pytest.mark.parametrize("command", [["forward", "--wrt", "v"], ["hessian"]])
 def test_other_commands_refuse_arrays_in_one_line(command) -> None:
     result = runner.invoke(app, [*command, "L = sum(v*v)", "--v", "[1, 2]"])
     assert result.exit_code == 2
@@ -490,3 +490,25 @@ def test_graph_without_values_shows_the_vector_jacobian_rules() -> None:
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
     assert "(W̅ += z̅3̅ · xᵀ) W  [input]" in result.stdout
+
+
+@pytest.mark.parametrize("output_format", ["text", "markdown", "latex"])
+def test_explain_writes_the_sweeps_in_matrix_form(output_format) -> None:
+    result = runner.invoke(app, ["explain", CHAIN, *CHAIN_ARGS, "--format", output_format],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    for line in ("a1 = tanh(z1)   (2,) = [-0.099668, 0.833655]",
+                 "a̅1̅ = W2ᵀ · z̅2̅   (2,) = ", "x̅ = W1ᵀ · z̅1̅   (2,) = [-0.37071, 0.626039]",
+                 "W̅1̅ = z̅1̅ · xᵀ   (2, 2) = ", "z̅1̅ = a̅1̅ ⊙ 1/cosh(z1)²"):
+        assert line in result.stdout, line
+    W1 = np.array([[0.5, -0.3], [0.8, 0.2]])
+    W2 = np.array([[1, -1], [0.5, 0.25]])
+    slope = central_differences(lambda x: float(np.sum((W2 @ np.tanh(W1 @ x)) ** 2)),
+                                {"x": np.array([1.0, 2.0])})["x"]
+    np.testing.assert_allclose(slope, [-0.37071, 0.626039], atol=1e-5)
+
+
+def test_explain_wrt_keeps_the_paths_to_one_variable() -> None:
+    result = runner.invoke(app, ["explain", CHAIN, *CHAIN_ARGS, "--wrt", "W2"],
+                           env={"COLUMNS": "200"})
+    assert "W̅2̅ = z̅2̅ · a1ᵀ" in result.stdout and "x̅ = " not in result.stdout

@@ -20,9 +20,13 @@ def call(request: Request):
     at_least = nodes_beyond(source, MAX_EXPLAINED_NODES, frozenset(request.point))
     if at_least is not None:
         raise _too_large(f"at least {at_least:,}")
-    result = grad(source, request.point, arrays=False)
+    result = grad(source, request.point, data=request.data)
     if len(result.nodes) > MAX_EXPLAINED_NODES:
         raise _too_large(f"{len(result.nodes):,}")
+    if getattr(result, "tensors", False):
+        from ..tensor_explain import explain_arrays
+
+        return explain_arrays(result, request.options["wrt"])
     return explain(result, request.options["wrt"], request.options["digits"])
 
 

@@ -72,4 +72,8 @@ def _tables(explanation: Explanation, digits: int) -> list[str]:
 
 
 def show(explanation: Explanation, view) -> str:
+    if not isinstance(explanation, Explanation):  # over arrays: the matrix form
+        from .explain_arrays import latex
+
+        return latex(explanation, view.digits)
     return render(explanation, view.digits)

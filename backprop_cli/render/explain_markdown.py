@@ -59,4 +59,8 @@ def render(explanation: Explanation, digits: int = 6) -> str:
 
 
 def show(explanation: Explanation, view) -> str:
+    if not isinstance(explanation, Explanation):  # over arrays: the matrix form
+        from .explain_arrays import markdown
+
+        return markdown(explanation, view.digits)
     return render(explanation, view.digits)

@@ -73,4 +73,8 @@ def _rule(tree: tuple | None) -> str:
 
 
 def show(explanation: Explanation, view) -> Group:
+    if not isinstance(explanation, Explanation):  # over arrays: the matrix form
+        from .explain_arrays import text
+
+        return text(explanation, view.digits)
     return render(explanation, view.digits)
