@@ -100,6 +100,44 @@ def array_program_jacobian(text: str, at: Mapping, outputs: list[str] | None,
                   tuple(values))
 
 
+def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
+                          max_entries: int | None, data: frozenset[str] = frozenset()
+                          ) -> Matrix | None:
+    """The Hessian of a program over arrays by every element of its variables (or of those
+    in `wrt`), or None for a scalar program."""
+    from .api import over_arrays, value_of
+    from .graph import build_graph
+    from .parse import parse_program
+
+    check_size(text)
+    point = {name: value_of(name, value, arrays=True) for name, value in at.items()}
+    program = parse_program(text, given=frozenset(point))
+    graph = build_graph(program)
+    if not over_arrays(graph, point):
+        return None
+    import numpy as np
+
+    from .tensor_engine import HESSIAN_STEP, array_hessian
+
+    names = [name for name in graph.variable_names if name not in data]
+    if wrt:
+        unknown = [name for name in wrt if name not in names]
+        if unknown:
+            raise InputError(f"--wrt {unknown[0]!r} is not a variable of the program "
+                             f"(variables: {', '.join(names)})")
+        names = [name for name in names if name in wrt]
+    labels, matrix = array_hessian(graph, point, names)
+    _table_fits(len(labels), len(labels), max_entries, "--wrt to ask for fewer variables")
+    at_labels = tuple((label, float(v)) for name in names
+                      for label, v in zip(_labels(name, point[name]), np.ravel(point[name]),
+                                          strict=True))
+    note = (f"second derivatives over arrays are central differences of the reverse-mode "
+            f"gradient (step {HESSIAN_STEP:g} times each element's size, at least "
+            f"{HESSIAN_STEP:g}), accurate to about 8 significant digits")
+    return Matrix("hessian", format_program(program), at_labels, tuple(labels), tuple(labels),
+                  tuple(tuple(float(v) for v in row) for row in matrix), (note,))
+
+
 def _labels(name: str, value) -> list[str]:
     from .tensor_engine import element_labels
 

@@ -472,3 +472,59 @@ def _output_at(graph: Graph, output: int) -> Graph:
     from dataclasses import replace
 
     return replace(graph, output=output)
+
+
+MAX_ARRAY_HESSIAN_ENTRIES = 400  # variable elements of a Hessian over arrays
+HESSIAN_STEP = 1e-5
+
+
+def flat_gradient(graph: Graph, point: Mapping[str, object], names: list[str]) -> np.ndarray:
+    """The gradient with respect to the named variables, their elements in row order."""
+    from .backends import array_backend
+
+    backend = array_backend()
+    values = _leaves(graph, point)
+    bound: dict[str, tuple] = {}
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(graph.ops):
+            if op != VAR and op != CONST:
+                args = [values[j] for j in graph.inputs[i]]
+                try:
+                    values[i] = _forward(op, args, bound, backend)
+                except (InputError, ValueError, IndexError) as failure:
+                    raise _shape_error(graph, i, args, failure) from None
+        if np.ndim(values[graph.output]) != 0:
+            raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
+                             f"{shape_text(values[graph.output])}; the Hessian needs a scalar "
+                             "output")
+        adjoints, _ = _reverse(graph, values, 1.0, bound, _varying(graph, frozenset()))
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    return np.concatenate([np.ravel(adjoints[position[name]] if adjoints[position[name]]
+                                    is not None else np.zeros(np.shape(point[name])))
+                           for name in names])
+
+
+def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str]
+                  ) -> tuple[list[str], np.ndarray]:
+    """Second derivatives with respect to every element of the named variables: central
+    differences of the reverse-mode gradient (a step of 1e-5 times the element's size, at
+    least 1e-5), symmetrised."""
+    from .errors import LimitError
+
+    labels = [label for name in names for label in element_labels(name, point[name])]
+    if len(labels) > MAX_ARRAY_HESSIAN_ENTRIES:
+        raise LimitError(f"hessian over arrays works on up to {MAX_ARRAY_HESSIAN_ENTRIES} "
+                         f"variable elements (these have {len(labels):,}); choose fewer with "
+                         "--wrt")
+    columns = []
+    for name in names:
+        base = np.array(point[name], dtype=float)
+        for index in np.ndindex(base.shape):
+            step = HESSIAN_STEP * max(1.0, abs(float(base[index])))
+            up, down = base.copy(), base.copy()
+            up[index] += step
+            down[index] -= step
+            columns.append((flat_gradient(graph, {**point, name: up}, names)
+                            - flat_gradient(graph, {**point, name: down}, names)) / (2 * step))
+    matrix = np.array(columns).T
+    return labels, (matrix + matrix.T) / 2

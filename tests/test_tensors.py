@@ -288,7 +288,7 @@ def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
     assert "…" not in full.stdout and "19" in full.stdout
 
 
-@pytest.mark.parametrize("command", [["forward", "--wrt", "v"], ["hessian"]])
+@pytest.mark.parametrize("command", [["forward", "--wrt", "v"], ["sweep", "--x", "0:1"]])
 def test_other_commands_refuse_arrays_in_one_line(command) -> None:
     result = runner.invoke(app, [*command, "L = sum(v*v)", "--v", "[1, 2]"])
     assert result.exit_code == 2
@@ -512,3 +512,26 @@ def test_explain_wrt_keeps_the_paths_to_one_variable() -> None:
     result = runner.invoke(app, ["explain", CHAIN, *CHAIN_ARGS, "--wrt", "W2"],
                            env={"COLUMNS": "200"})
     assert "W̅2̅ = z̅2̅ · a1ᵀ" in result.stdout and "x̅ = " not in result.stdout
+
+
+def test_hessian_over_arrays_agrees_with_sympy_on_the_elementwise_expansion() -> None:
+    import sympy as sp
+
+    w0, w1, x0, x1, t = sp.symbols("w0 w1 x0 x1 t", real=True)
+    loss = (1 / (1 + sp.exp(-(w0 * x0 + w1 * x1))) - t) ** 2
+    at = {w0: 0.4, w1: -0.2, x0: 2, x1: 3, t: 1}
+    expected = np.array(sp.hessian(loss, (w0, w1, x0, x1, t)).subs(at).evalf(), dtype=float)
+    result = runner.invoke(app, ["hessian", "a = sigmoid(dot(w, x)); L = (a - t)**2", "--w",
+                                 "[0.4, -0.2]", "--x", "[2, 3]", "--t", "1", "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    assert document["variables"] == ["w[0]", "w[1]", "x[0]", "x[1]", "t"]
+    np.testing.assert_allclose(document["hessian"], expected, rtol=1e-6, atol=1e-8)
+    assert "central differences of the reverse-mode gradient" in document["warnings"][0]
+
+
+def test_hessian_over_arrays_by_chosen_variables() -> None:
+    result = runner.invoke(app, ["hessian", "L = sum(v**3) + sum(u)", "--v", "[1, 2]", "--u",
+                                 "[5, 6]", "--wrt", "v", "--json"])
+    np.testing.assert_allclose(strict_json(result.stdout)["hessian"], [[6, 0], [0, 12]],
+                               rtol=1e-7, atol=1e-7)

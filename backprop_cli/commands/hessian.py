@@ -7,18 +7,25 @@ from .forward import unused
 
 HELP = ("The Hessian matrix of second derivatives, computed on the engine by reverse-over-"
         "reverse differentiation (exact, no finite differences). --wrt x,y gives the rows "
-        "and columns of those variables only.")
+        "and columns of those variables only. Over arrays, by every variable element (W[0,1]), "
+        "from central differences of the reverse-mode gradient.")
 
 
 def call(request: Request):
-    from ..matrices import MAX_TABLE_ENTRIES, hessian
+    from ..matrices import MAX_TABLE_ENTRIES, array_program_hessian, hessian
 
-    return hessian(request.source(), request.point, name_list(request.options["wrt"]),
-                   max_entries=MAX_TABLE_ENTRIES if table_chosen(request) else None)
+    limit = MAX_TABLE_ENTRIES if table_chosen(request) else None
+    wrt = name_list(request.options["wrt"])
+    over_arrays = array_program_hessian(request.source(), request.point, wrt, limit,
+                                        request.data)
+    if over_arrays is not None:
+        return over_arrays
+    return hessian(request.source(), request.point, wrt, max_entries=limit)
 
 
 def variables(result) -> set[str]:
-    return {name for name, _ in result.at}
+    """The variables of the rows (an array's element rows are `W[0,1]`)."""
+    return {name.partition("[")[0] for name, _ in result.at}
 
 
 SPEC = Command(
