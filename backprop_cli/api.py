@@ -77,7 +77,10 @@ def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
 
     if exact:
         raise InputError("--exact works on scalar programs for now; leave it out for arrays")
-    result = evaluate_tensors(graph, point, warnings=_warnings(graph, program, point),
+    # a data set's extra columns are not worth a warning each
+    used = {name: value for name, value in point.items() if name not in data
+            or name in graph.variable_names}
+    result = evaluate_tensors(graph, point, warnings=_warnings(graph, program, used),
                               data=data)
     if check:
         from .tensor_engine import finite_difference_check
@@ -124,7 +127,7 @@ def value_of(name: str, value, arrays: bool = False):
         from .values import array_value
 
         if not arrays:
-            raise InputError(f"--{name}: {ARRAYS_ONLY_IN_GRAD}")
+            raise InputError(f"the value of {name!r} is an array: {ARRAYS_ONLY_IN_GRAD}")
 
         return array_value(name, value if not hasattr(value, "tolist") else value.tolist())
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -65,7 +65,8 @@ _NAME = re.compile(r"[^\W\d]\w*")
 
 
 def array_program_jacobian(text: str, at: Mapping, outputs: list[str] | None,
-                           max_entries: int | None) -> Matrix | None:
+                           max_entries: int | None, data: frozenset[str] = frozenset()
+                           ) -> Matrix | None:
     """The Jacobian of a program over arrays (one output, every element of it by every
     element of every variable), or None for a scalar program."""
     from .api import over_arrays, value_of
@@ -91,9 +92,9 @@ def array_program_jacobian(text: str, at: Mapping, outputs: list[str] | None,
     if name not in graph.ids:
         raise InputError(f"output {name!r} is not a node of the program (statements: "
                          f"{', '.join(sorted(program.defined_names))})")
-    rows, columns, values = array_jacobian(graph, point, graph.ids.index(name))
+    rows, columns, values = array_jacobian(graph, point, graph.ids.index(name), data)
     _table_fits(len(rows), len(columns), max_entries, "a smaller output or fewer variables")
-    at_labels = tuple((label, float(v)) for i in graph.variables
+    at_labels = tuple((label, float(v)) for i in graph.variables if graph.ids[i] not in data
                       for label, v in zip(_labels(graph.ids[i], point[graph.ids[i]]),
                                           np.ravel(point[graph.ids[i]]), strict=True))
     return Matrix("jacobian", format_program(program), at_labels, tuple(rows), tuple(columns),

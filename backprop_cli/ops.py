@@ -103,8 +103,9 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
-ARRAYS_ONLY_IN_GRAD = ("vectors, matrices and their ops (@, sum, softmax, ...) work in "
-                       "`backprop grad` so far; this command takes scalar programs")
+ARRAYS_ONLY_IN_GRAD = ("vectors, matrices and their ops (@, sum, softmax, ...) work in grad, "
+                       "check --expect, explain, graph, jacobian and hessian so far; this one "
+                       "takes scalar programs")
 
 
 def op(name: str, *, doc: str, definition: str, params: tuple[str, ...] = ("x",),

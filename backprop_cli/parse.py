@@ -492,46 +492,51 @@ class _ExpressionParser:
         return out[0]
 
     def _literal(self, tokens: list, i: int, out: list) -> int:
-        """`[1, 2]` or `[[1, 2], [3, 4]]` (rows): numbers only, rank 1 or 2; returns the
-        position after the closing bracket."""
+        """`[1, 2]` or `[[1, 2], [3, 4]]` (rows): numbers separated by commas only, rank 1
+        or 2; returns the position after the closing bracket."""
         start = tokens[i][2]
         rows: list = []
         stack: list[list] = []
         k = i
         sign = ""
+        expect_item = True  # after '[' or ',': a number, a sign or a row; else ',' or ']'
         while k < len(tokens):
             kind, value, pos = tokens[k]
             k += 1
-            if value == "[":
+            if value == "[" and expect_item and not sign:
                 if len(stack) == 2:
                     raise ParseError(f"arrays have at most two dimensions ('[' at "
                                      f"{self.where(pos)})")
                 stack.append([])
-            elif value == "]":
-                if sign:
-                    raise ParseError(f"a sign needs a number after it ({self.where(pos)})")
+            elif value == "]" and not sign and (not expect_item or not stack[-1]):
                 done = stack.pop()
                 if not done:
                     raise ParseError(f"empty brackets at {self.where(pos)}; an array needs "
                                      "numbers")
+                expect_item = False
                 if not stack:
                     rows = done
                     break
                 stack[-1].append(done)
-            elif value in ("-", "+") and not sign:
+            elif value in ("-", "+") and expect_item and not sign:
                 sign = value
-            elif kind == "num":
+            elif kind == "num" and expect_item:
                 number = float(sign + value)
                 if not math.isfinite(number):
                     raise ParseError(f"number {value[:20]!r} at {self.where(pos)} is too large "
                                      "for float64")
                 stack[-1].append(number)
                 sign = ""
-            elif value == ",":
-                continue
+                expect_item = False
+            elif value == "," and not expect_item:
+                expect_item = True
             elif value == ")":
                 raise ParseError(f"'[' at {self.where(start)} is not closed before ')' at "
                                  f"{self.where(pos)}")
+            elif kind == "num" or value in (",", "]", "[", "-", "+"):
+                raise ParseError(f"{value!r} at {self.where(pos)} is out of place: an array "
+                                 "is numbers separated by commas, as in [1, -2.5] or "
+                                 "[[1, 2], [3, 4]]")
             else:
                 raise ParseError(f"square brackets hold numbers only, as in [1, -2.5] or "
                                  f"[[1, 2], [3, 4]]; {value!r} at {self.where(pos)} is not "
@@ -546,26 +551,34 @@ class _ExpressionParser:
         start = tokens[i][2]
         indices: list[tuple] = []
         sign = ""
+        expect_index = True
         k = i + 1
         while k < len(tokens):
             kind, value, pos = tokens[k]
             k += 1
-            if value == "]":
+            if value == "]" and not expect_index:
                 break
-            if value == "-" and not sign:
+            if value == "-" and not sign and expect_index:
                 sign = "-"
-            elif kind == "num" and re.fullmatch(r"[0-9]+", value):
+            elif kind == "num" and re.fullmatch(r"[0-9]+", value) and expect_index:
                 indices.append(("const", float(sign + value), sign + value))
                 sign = ""
-            elif value != ",":
-                raise ParseError(f"an index is a whole number, as in v[0] or A[1, -1]; "
-                                 f"{value!r} at {self.where(pos)} is not one")
+                expect_index = False
+            elif value == "," and not expect_index:
+                expect_index = True
+            else:
+                raise ParseError(f"an index is a whole number, and two are separated by a "
+                                 f"comma, as in v[0] or A[1, -1]; {value!r} at "
+                                 f"{self.where(pos)} is out of place")
         else:
             raise ParseError(f"'[' at {self.where(start)} is not closed")
         if not 1 <= len(indices) <= 2:
             raise ParseError(f"write one index for a vector or two for a matrix "
                              f"({self.where(start)})")
         operand = out.pop()
+        if operand[0] == "const" and not isinstance(operand[1], float):
+            raise ParseError(f"two arrays in a row at {self.where(start)}: put an operator or "
+                             "a comma between them")
         if operand[0] == "const":
             raise ParseError(f"a number cannot be indexed ({self.where(start)})")
         out.append(("call", "index", (operand, *indices)))

@@ -370,8 +370,9 @@ def _bce(p, y):
 def _bce_vjp(g, args, out):
     p, y = (np.asarray(x, dtype=float) for x in args)
     n = np.broadcast(p, y).size
+    ones = np.ones(np.broadcast_shapes(p.shape, y.shape))
     return (g * (p - y) / (p * (1.0 - p)) / n,
-            g * (np.log1p(-p) - np.log(p)) / n)
+            g * (np.log1p(-p) - np.log(p)) * ones / n)
 
 
 _register(TensorOp(

@@ -73,7 +73,7 @@ class ArrayCheck:
     status: str  # passed | failed
     reason: str | None
     method: str
-    entries: tuple[tuple[str, object, bool], ...]  # name, the other method's gradient, agrees
+    entries: tuple[tuple[str, object, bool | None], ...]  # name, the other method's, agrees
 
     def to_dict(self) -> dict:
         return {"status": self.status, "reason": self.reason, "method": self.method,

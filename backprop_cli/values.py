@@ -46,9 +46,11 @@ def _check_nested(name: str, value) -> None:
                          "(or of rows of numbers)")
     if all(isinstance(row, list) for row in value):
         widths = {len(row) for row in value}
-        if len(widths) != 1 or 0 in widths:
-            raise InputError(f"the rows of {name!r} differ in length or are empty "
-                             f"({', '.join(str(len(row)) for row in value[:6])})")
+        if 0 in widths:
+            raise InputError(f"{name!r} has an empty row")
+        if len(widths) != 1:
+            raise InputError(f"the rows of {name!r} have different lengths "
+                             f"({' and '.join(str(n) for n in sorted(widths)[:4])} numbers)")
         cells = [cell for row in value for cell in row]
     elif any(isinstance(row, list) for row in value):
         raise InputError(f"value for {name!r} mixes numbers and rows")
@@ -67,14 +69,16 @@ def load_values(text: str, source: str) -> dict:
     """`--values F.json`: an object of name → number or nested list of numbers."""
     try:
         document = json.loads(text, parse_constant=_no_constant)
-    except (json.JSONDecodeError, ValueError) as error:
-        where = f" at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
-        raise InputError(f"{source} is not JSON{where} (NaN and Infinity are not numbers "
-                         "here)") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{source} is not a JSON object of values ({error.msg} at line "
+                         f"{error.lineno}, column {error.colno})") from None
+    except ValueError as error:
+        raise InputError(f"{source}: {error} is not a number (values must be finite)") from None
     if not isinstance(document, dict):
         raise InputError(f"{source} must hold one JSON object: name → number or array")
     values = {}
     for name, value in document.items():
+        _check_variable_name(name, source)
         if isinstance(value, bool) or not isinstance(value, (int, float, list)):
             raise InputError(f"{source}: {name!r} must be a number or an array of numbers")
         if isinstance(value, list):
@@ -98,6 +102,8 @@ def load_data(text: str, source: str) -> dict:
     header = [cell.strip() for cell in rows[0]]
     if any(not name for name in header) or len(set(header)) != len(header):
         raise InputError(f"{source}: every column needs its own name in the header row")
+    for name in header:
+        _check_variable_name(name, source)
     columns: list[list[float]] = [[] for _ in header]
     for line, row in enumerate(rows[1:], 2):
         if len(row) != len(header):
@@ -113,3 +119,15 @@ def load_data(text: str, source: str) -> dict:
                                  f"{shortened(cell, 20)!r} is not a finite number")
             columns[k].append(number)
     return {name: np.array(column) for name, column in zip(header, columns, strict=True)}
+
+
+def _check_variable_name(name: str, source: str) -> None:
+    """A name from a file follows the rules of a name in a program."""
+    from .errors import BackpropError
+    from .parse import check_name
+
+    try:
+        check_name(name)
+    except BackpropError as error:
+        raise InputError(f"{source}: {shortened(name, 30)!r} cannot be a variable "
+                         f"({error.message})") from None

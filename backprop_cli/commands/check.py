@@ -111,7 +111,8 @@ def call(request: Request):
     job = grading.Job(source, tuple(zip(wrt, answer, strict=True)), tuple(point.items()),
                       tuple(expect), rows, options["rtol"], options["atol"],
                       decimals=decimals, symbolic_seconds=0.4 * options["timeout"],
-                      exact=options["exact"], precision=options["precision"], seed=seed)
+                      exact=options["exact"], precision=options["precision"], seed=seed,
+                      data=tuple(sorted(request.data)))
     report = grading.grade_bounded(job, options["timeout"])
     if rubric is None and assignment is None:
         return report

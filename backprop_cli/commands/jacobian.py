@@ -15,7 +15,8 @@ def call(request: Request):
 
     limit = MAX_TABLE_ENTRIES if table_chosen(request) else None
     outputs = name_list(request.options["output"])
-    over_arrays = array_program_jacobian(request.source(), request.point, outputs, limit)
+    over_arrays = array_program_jacobian(request.source(), request.point, outputs, limit,
+                                         request.data)
     if over_arrays is not None:
         return over_arrays
     return jacobian(request.source(), request.point, outputs, max_entries=limit)

@@ -58,7 +58,7 @@ def _array_claim(text: str, match) -> Claim:
     from ..values import array_value
 
     numbers = re.findall(NUMBER, match["array"])
-    given = array_value("the claim", match["array"])
+    given = array_value("the claimed array", match["array"])
     places = tuple(decimals(number) for number in numbers)
     kind = "gradient" if match["var"] is not None else (
         "adjoint" if match["kind"] in ("adjoint", "grad") else "value")
@@ -220,6 +220,13 @@ def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = N
         if claim.kind == "local" and getattr(result, "tensors", False):
             raise InputError(f"claim {claim.text!r}: local derivatives of a statement are "
                              "claimed in scalar programs; claim the adjoint instead")
+        if getattr(result, "tensors", False) and claim.kind in ("gradient", "adjoint"):
+            fixed = [n for n in result.nodes if n.id == claim.target and n.op == "var"
+                     and n.adjoint is None]
+            if fixed:
+                raise InputError(f"claim {claim.text!r}: {claim.target!r} is held fixed (a "
+                                 "--data column, a class, an axis or an index), so it has no "
+                                 "derivative")
         true = true_number(claim, result)
         about = {"quantity": claim.kind, "target": claim.target}
         if claim.kind == "local":

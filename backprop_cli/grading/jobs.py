@@ -42,6 +42,7 @@ class Job:
     symbolic_seconds: float = 2.0
     exact: bool = False
     precision: int = 15
+    data: tuple[str, ...] = ()  # variables bound by --data (held fixed)
 
 
 def grade(job: Job) -> Report:
@@ -101,7 +102,7 @@ def _grade_arrays(graph: Graph, point: Mapping, claims: list, job: Job, items: l
     if job.table:
         raise InputError("--table grades scalar programs; for arrays claim each value or "
                          "adjoint with --expect, e.g. W1.adjoint=[[0.30], [0.34]]")
-    result = evaluate_tensors(graph, point, seed=job.seed)
+    result = evaluate_tensors(graph, point, seed=job.seed, data=frozenset(job.data))
     items.extend(check_claims(result, claims, job.rtol, job.atol, job.decimals))
     return Report(tuple(items), tuple(warnings))
 

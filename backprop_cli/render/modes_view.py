@@ -47,6 +47,9 @@ def render_forward(result: ForwardMode, digits: int = 6) -> Group:
 def render_matrix(result: Matrix, digits: int = 6) -> Group:
     """A Jacobian (rows: outputs) or Hessian (rows and columns: variables)."""
     title = "Jacobian" if result.kind == "jacobian" else "Hessian"
+    if (result.kind == "jacobian" and len(result.columns) > max(len(result.rows), 5)
+            and any("[" in column for column in result.columns)):
+        return _transposed(result, digits)
     table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
     corner = "output \\ variable" if result.kind == "jacobian" else ""
     table.add_column(Text(corner), justify="left")
@@ -55,6 +58,20 @@ def render_matrix(result: Matrix, digits: int = 6) -> Group:
                          justify="right")
     for name, row in zip(result.rows, result.values, strict=True):
         table.add_row(*cells(name, *[fmt(v, digits) for v in row]))
+    at = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.at)
+    return Group(Text(f"at {at}"), table)
+
+
+def _transposed(result: Matrix, digits: int) -> Group:
+    """A wide Jacobian over array elements drawn with a row per variable element and a
+    column per output element, so that it fits a terminal."""
+    table = Table(title="Jacobian (transposed: a row per variable element)",
+                  title_justify="left", title_style="bold", header_style="bold")
+    table.add_column(Text("variable \\ output"), justify="left")
+    for name in result.rows:
+        table.add_column(Text(f"∂{name}"), justify="right")
+    for k, column in enumerate(result.columns):
+        table.add_row(*cells(f"∂/∂{column}", *[fmt(row[k], digits) for row in result.values]))
     at = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.at)
     return Group(Text(f"at {at}"), table)
 

@@ -49,14 +49,17 @@ def _jacobians(result: TensorResult, digits: int):
     text = Text("Local Jacobians", style="bold")
     text.append("  (a row per element of the node, a column per element of the input, "
                 "elements in row order)\n", style="dim")
-    if not result.jacobians:
-        text.append("  none small enough to show (at most 400 entries each)\n")
     for jacobian in result.jacobians:
         rows, columns = jacobian.matrix.shape
         text.append(f"  ∂{jacobian.node}/∂{jacobian.input}  ({rows}×{columns})\n")
         for row in jacobian.matrix:
             text.append("    [" + ", ".join(format_number(float(v), digits) for v in row)
                         + "]\n")
+    edges = sum(1 for node in result.nodes for edge in node.inputs if edge.rule is not None)
+    if len(result.jacobians) < edges:
+        text.append(f"  {edges - len(result.jacobians)} of {edges} edges have more than 400 "
+                    "entries and are not shown; a variable whose path crosses one gets no "
+                    "product below\n", style="yellow")
     for product in result.products:
         chains = " + ".join(" · ".join(f"∂{b}/∂{a}" for a, b in reversed(list(
             pairwise(path)))) for path in product.paths)
@@ -138,8 +141,9 @@ def _gradient(result: TensorResult, digits: int, full: bool):
         row = [name, shape_text(value), array_text(value, digits, full)]
         if check is not None:
             reference, agrees = references[name]
-            row += [array_text(reference, digits, full),
-                    Text("✓", style="green") if agrees else Text("✗", style="bold red")]
+            mark = Text("✓", style="green") if agrees else (
+                Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim"))
+            row += [array_text(reference, digits, full), mark]
         table.add_row(*cells(*row))
     if check is None:
         return table
