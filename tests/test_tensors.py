@@ -629,3 +629,18 @@ def test_a_wide_jacobian_over_arrays_is_drawn_transposed_to_fit() -> None:
                            env={"COLUMNS": "80"})
     assert "Jacobian (transposed: a row per variable element)" in result.stdout
     assert "│ ∂/∂x[1]           │   0.534847 │   -0.338791 │   -0.196056 │" in result.stdout
+
+
+def test_the_readme_softmax_classifier() -> None:
+    """Its gradient is (softmax(logits) - onehot(2))·xᵀ, and the README shows it."""
+    W = np.array([[0.2, -0.5], [1.5, 1.3], [0, 0.25]])
+    x, b = np.array([1.0, 2.0]), np.array([0.1, 0, -0.1])
+    logits = W @ x + b
+    p = np.exp(logits) / np.exp(logits).sum()
+    result = grad("logits = W @ x + b; L = cross_entropy(logits, k)",
+                  {"W": W, "x": x, "b": b, "k": 2})
+    gradient = dict(result.gradient)
+    np.testing.assert_allclose(gradient["W"], np.outer(p - np.eye(3)[2], x), rtol=1e-12)
+    np.testing.assert_allclose(gradient["b"], p - np.eye(3)[2], rtol=1e-12)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    assert f"[{p[0]:.6g}, {p[1]:.6g}, {p[2] - 1:.6g}]" in readme
