@@ -38,6 +38,8 @@ def read_text(file: str) -> str:
     from ..budget import BudgetExceeded
 
     name = "standard input" if file == "-" else file
+    if "\x00" in file:
+        raise InputError(f"cannot read {file!r}: a file name cannot hold a NUL character")
     try:
         data = _read_bounded(file, name)
         text = data.decode("utf-8")
