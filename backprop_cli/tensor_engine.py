@@ -91,12 +91,9 @@ def _shape_error(graph: Graph, i: int, args: list, failure: Exception) -> InputE
     return InputError(f"{where}: {detail}")
 
 
-def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.0,
-                     warnings: tuple[str, ...] = (), data: frozenset[str] = frozenset()
-                     ) -> TensorResult:
-    """Forward values, adjoints and every edge's rule of a program over arrays; the output
-    must be a scalar (a loss). The variables in `data` are held fixed: no adjoint, no
-    gradient entry."""
+def forward_pass(graph: Graph, point: Mapping[str, object]) -> tuple[list, dict]:
+    """Every node's value over arrays (a shape error names its statement), and the ops bound
+    to the array backend on the way (the backward pass reuses them)."""
     from .backends import array_backend
 
     backend = array_backend()
@@ -111,6 +108,17 @@ def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.
                 values[i] = _forward(op, args, bound, backend)
             except (InputError, ValueError, IndexError) as failure:
                 raise _shape_error(graph, i, args, failure) from None
+    return values, bound
+
+
+def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.0,
+                     warnings: tuple[str, ...] = (), data: frozenset[str] = frozenset()
+                     ) -> TensorResult:
+    """Forward values, adjoints and every edge's rule of a program over arrays; the output
+    must be a scalar (a loss). The variables in `data` are held fixed: no adjoint, no
+    gradient entry."""
+    values, bound = forward_pass(graph, point)
+    with np.errstate(all="ignore"):
         output = values[graph.output]
         if np.ndim(output) != 0:
             raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
@@ -316,16 +324,7 @@ MAX_CHECKED_ELEMENTS = 2_000
 
 def forward_value(graph: Graph, point: Mapping[str, object]) -> float:
     """The output's value alone (no adjoints, no result)."""
-    from .backends import array_backend
-
-    backend = array_backend()
-    values = _leaves(graph, point)
-    bound: dict[str, tuple] = {}
-    with np.errstate(all="ignore"):
-        for i, op in enumerate(graph.ops):
-            if op != VAR and op != CONST:
-                values[i] = _forward(op, [values[j] for j in graph.inputs[i]], bound, backend)
-    return float(values[graph.output])
+    return float(forward_pass(graph, point)[0][graph.output])
 
 
 def finite_difference_check(graph: Graph, point: Mapping[str, object],
@@ -484,21 +483,10 @@ def array_jacobian(graph: Graph, point: Mapping[str, object], output: int,
     """The full Jacobian of a node over arrays with respect to every variable element: a
     backward pass seeded with each unit vector of the output (rows: the output's elements,
     columns: the variables' elements, in row order)."""
-    from .backends import array_backend
     from .errors import LimitError
 
-    backend = array_backend()
-    values = _leaves(graph, point)
-    bound: dict[str, tuple] = {}
+    values, bound = forward_pass(graph, point)
     with np.errstate(all="ignore"):
-        for i, op in enumerate(graph.ops):
-            if op == VAR or op == CONST:
-                continue
-            args = [values[j] for j in graph.inputs[i]]
-            try:
-                values[i] = _forward(op, args, bound, backend)
-            except (InputError, ValueError, IndexError) as failure:
-                raise _shape_error(graph, i, args, failure) from None
         out = np.asarray(values[output])
         if out.size * len(graph.ids) > MAX_ARRAY_JACOBIAN_WORK:
             raise LimitError(f"jacobian: {out.size:,} output elements × {len(graph):,} nodes "
@@ -529,19 +517,8 @@ HESSIAN_STEP = 1e-5
 
 def flat_gradient(graph: Graph, point: Mapping[str, object], names: list[str]) -> np.ndarray:
     """The gradient with respect to the named variables, their elements in row order."""
-    from .backends import array_backend
-
-    backend = array_backend()
-    values = _leaves(graph, point)
-    bound: dict[str, tuple] = {}
+    values, bound = forward_pass(graph, point)
     with np.errstate(all="ignore"):
-        for i, op in enumerate(graph.ops):
-            if op != VAR and op != CONST:
-                args = [values[j] for j in graph.inputs[i]]
-                try:
-                    values[i] = _forward(op, args, bound, backend)
-                except (InputError, ValueError, IndexError) as failure:
-                    raise _shape_error(graph, i, args, failure) from None
         if np.ndim(values[graph.output]) != 0:
             raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
                              f"{shape_text(values[graph.output])}; the Hessian needs a scalar "

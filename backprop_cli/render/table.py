@@ -62,7 +62,8 @@ def render(result: Result, digits: int = 6) -> Group:
     return Group(*parts)
 
 
-def _header(result: Result, digits: int) -> Text:
+def program_header(result) -> Text:
+    """The program's first statements under a bold label, as the tables' header starts."""
     text = Text()
     lines = (result.parsed or result.expression.strip()).split("\n")
     shown = lines[:HEADER_LINES]
@@ -71,6 +72,11 @@ def _header(result: Result, digits: int) -> Text:
     label = "expression  " if len(lines) == 1 else "program     "
     for k, line in enumerate(shown):
         text.append(label if k == 0 else " " * 12, style="bold").append(line + "\n")
+    return text
+
+
+def _header(result: Result, digits: int) -> Text:
+    text = program_header(result)
     point = ", ".join(f"{name}={fmt(value, digits)}" for name, value in result.at)
     text.append("at          ", style="bold").append((point or "(no variables)") + "\n")
     text.append("output      ", style="bold").append(

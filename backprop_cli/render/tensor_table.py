@@ -14,7 +14,7 @@ from rich.text import Text
 from ..printing import format_number
 from ..tensor_ops import shape_text
 from ..tensor_result import TensorResult
-from .table import HEADER_LINES, MAX_TABLE_NODES, bar, cells, pretty, titled_table
+from .table import MAX_TABLE_NODES, bar, cells, pretty, program_header, titled_table
 
 SUMMARY_THRESHOLD = 12  # more elements than this are summarised
 EDGE_ITEMS = 3
@@ -69,14 +69,7 @@ def _jacobians(result: TensorResult, digits: int):
 
 
 def _header(result: TensorResult, digits: int, full: bool) -> Text:
-    text = Text()
-    lines = (result.parsed or result.expression.strip()).split("\n")
-    shown = lines[:HEADER_LINES]
-    if len(lines) > HEADER_LINES:
-        shown.append(f"... ({len(lines):,} statements in all)")
-    label = "expression  " if len(lines) == 1 else "program     "
-    for k, line in enumerate(shown):
-        text.append(label if k == 0 else " " * 12, style="bold").append(line + "\n")
+    text = program_header(result)
     for k, (name, value) in enumerate(result.at):
         shape = "" if np.ndim(value) == 0 else f" {shape_text(value)}"
         text.append("at          " if k == 0 else " " * 12, style="bold").append(
