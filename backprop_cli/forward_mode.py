@@ -32,6 +32,8 @@ class ForwardMode:
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
+        if any(type(v).__name__ == "ndarray" for _, _, v, _ in self.nodes):
+            return self._arrays_dict()
         document = {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
                     "warnings": list(self.warnings),
                     "at": {k: number(v) for k, v in self.at},
@@ -46,6 +48,83 @@ class ForwardMode:
         if labels:
             document["nonfinite"] = labels
         return document
+
+
+    def _arrays_dict(self) -> dict:
+        """Over arrays: nested lists, and each node's shape."""
+        from .tensor_result import array_json, nonfinite_label
+
+        document = {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
+                    "warnings": list(self.warnings),
+                    "at": {k: array_json(v) for k, v in self.at},
+                    "wrt": self.wrt, "direction": {k: array_json(v) for k, v in self.direction},
+                    "output": self.output, "value": array_json(self.value),
+                    "tangents": {node_id: array_json(t) for node_id, _, _, t in self.nodes},
+                    "shapes": {node_id: list(getattr(v, "shape", ()))
+                               for node_id, _, v, _ in self.nodes},
+                    "derivative": array_json(self.derivative),
+                    "cost": {"operations": self.operations, "inputs": self.inputs,
+                             "forward_mode_sweeps": self.inputs, "reverse_mode_sweeps": 1}}
+        labels = {node_id: found for node_id, _, _, t in self.nodes
+                  if (found := nonfinite_label(t)) is not None}
+        if labels:
+            document["nonfinite"] = {"tangents": labels}
+        return document
+
+
+def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
+                        direction: Mapping[str, object] | None) -> ForwardMode | None:
+    """Forward mode of a program over arrays (None for a scalar program): the tangent of
+    every node along a direction of each variable's shape (`--wrt` a scalar variable is the
+    direction 1 on it)."""
+    from .api import over_arrays, value_of
+
+    point = {name: value_of(name, value, arrays=True) for name, value in at.items()}
+    program = parse_program(text, given=frozenset(point))
+    graph = build_graph(program)
+    if not over_arrays(graph, point) and not any(
+            type(v).__name__ == "ndarray" for v in (direction or {}).values()):
+        return None
+    import numpy as np
+
+    from .tensor_engine import tangents
+
+    variables = graph.variable_names
+    if direction is None:
+        if wrt is None or wrt not in variables:
+            raise InputError("give --direction NAME=VALUE,... (a direction of each variable's "
+                             "shape, e.g. --direction \"W=[[1, 0]],x=[0, 1]\"), or --wrt a "
+                             "scalar variable")
+        if np.ndim(point[wrt]) != 0:
+            raise InputError(f"--wrt {wrt!r}: {wrt!r} is an array; forward mode pushes one "
+                             f"direction: give --direction \"{wrt}=[...]\" of its shape (grad "
+                             "gives every element's derivative at once)")
+        direction = {wrt: 1.0}
+    unknown = [name for name in direction if name not in variables]
+    if unknown:
+        raise InputError(f"direction names {unknown[0]!r}, which is not a variable of the "
+                         "program")
+    values, tangent = tangents(graph, point, direction)
+    nodes = tuple((graph.ids[i], graph.formulas[i], _plain(values[i]),
+                   _plain(tangent[i] if tangent[i] is not None else np.zeros(np.shape(values[i]))))
+                  for i in range(len(graph.ids)) if graph.ops[i] != CONST)
+    output = graph.output
+    return ForwardMode(format_program(program), tuple((graph.ids[i], _plain(values[i]))
+                       for i in graph.variables),
+                       tuple((k, _plain(np.asarray(v, dtype=float)))
+                             for k, v in direction.items()), wrt,
+                       graph.ids[output], _plain(values[output]),
+                       _plain(tangent[output] if tangent[output] is not None
+                              else np.zeros(np.shape(values[output]))),
+                       nodes, len(graph) - len(graph.variables),
+                       sum(int(np.size(values[i])) for i in graph.variables))
+
+
+def _plain(value):
+    import numpy as np
+
+    array = np.asarray(value, dtype=float)
+    return float(array) if array.ndim == 0 else array
 
 
 def program_and_point(text: str, at: Mapping) -> tuple[Program, Graph, dict[str, float]]:

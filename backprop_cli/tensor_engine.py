@@ -554,3 +554,66 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str]
                             - flat_gradient(graph, {**point, name: down}, names)) / (2 * step))
     matrix = np.array(columns).T
     return labels, (matrix + matrix.T) / 2
+
+
+MAX_FORWARD_JACOBIAN_ENTRIES = 250_000  # a tensor op's local Jacobian in forward mode
+
+
+def tangents(graph: Graph, point: Mapping[str, object], direction: Mapping[str, object]
+             ) -> tuple[list, list]:
+    """Forward mode over arrays: every node's value and tangent along `direction` (a
+    direction per variable, of its shape). An elementwise op's tangent is the sum of its
+    partials times its inputs' tangents (broadcast as the op is); a tensor op's is its local
+    Jacobian, made from its own vector-Jacobian products, times the inputs' tangents."""
+    from .errors import LimitError
+
+    values, bound = forward_pass(graph, point)
+    position = {graph.ids[i]: i for i in graph.variables}
+    tangent: list = [None] * len(values)
+    for name, d in direction.items():
+        d = np.asarray(d, dtype=float)
+        value = values[position[name]]
+        if d.shape != np.shape(value):
+            raise InputError(f"the direction of {name!r} has shape {shape_text(d)}; {name!r} "
+                             f"has shape {shape_text(value)}")
+        tangent[position[name]] = d
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(graph.ops):
+            if op == VAR or op == CONST:
+                continue
+            ins = graph.inputs[i]
+            if all(tangent[j] is None for j in ins):
+                continue
+            args = [values[j] for j in ins]
+            out = np.asarray(values[i])
+            total = np.zeros(out.shape)
+            if op in TENSOR_OPS:
+                for k, j in enumerate(ins):
+                    if tangent[j] is None:
+                        continue
+                    size = out.size * np.size(values[j])
+                    if size > MAX_FORWARD_JACOBIAN_ENTRIES:
+                        raise LimitError(f"forward mode over arrays: the local Jacobian of "
+                                         f"{graph.ids[i]} has {size:,} entries (at most "
+                                         f"{MAX_FORWARD_JACOBIAN_ENTRIES:,}); use grad")
+                    rows = []
+                    for r in range(out.size):
+                        unit = np.zeros(out.size)
+                        unit[r] = 1.0
+                        rows.append(np.ravel(_vjp(op, unit.reshape(out.shape), args, out,
+                                                  bound)[k]))
+                    jacobian = np.array(rows).reshape(out.size, -1)
+                    total = total + (jacobian @ np.ravel(tangent[j])).reshape(out.shape)
+            else:
+                code, _, partials = bound[op]
+                if code == 1:
+                    local = (partials(args[0], out),)
+                elif code == 2:
+                    local = tuple(partials(args[0], args[1], out))
+                else:
+                    local = tuple(partials(tuple(args), out))
+                for d, j in zip(local, ins, strict=True):
+                    if tangent[j] is not None:
+                        total = total + np.asarray(d, dtype=float) * tangent[j]
+            tangent[i] = np.where(np.isnan(out), np.nan, total)
+    return values, tangent

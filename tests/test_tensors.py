@@ -288,7 +288,7 @@ def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
     assert "…" not in full.stdout and "19" in full.stdout
 
 
-@pytest.mark.parametrize("command", [["forward", "--wrt", "v"], ["sweep", "--x", "0:1"]])
+@pytest.mark.parametrize("command", [["sweep", "--x", "0:1"]])
 def test_other_commands_refuse_arrays_in_one_line(command) -> None:
     result = runner.invoke(app, [*command, "L = sum(v*v)", "--v", "[1, 2]"])
     assert result.exit_code == 2
@@ -644,3 +644,38 @@ def test_the_readme_softmax_classifier() -> None:
     np.testing.assert_allclose(gradient["b"], p - np.eye(3)[2], rtol=1e-12)
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
     assert f"[{p[0]:.6g}, {p[1]:.6g}, {p[2] - 1:.6g}]" in readme
+
+
+def test_forward_mode_along_an_array_direction_is_the_gradient_dotted_with_it() -> None:
+    """The directional derivative of the vector chain along (W1, x, W2) directions equals
+    the central difference of the loss along them, and ⟨gradient, direction⟩."""
+    W1 = np.array([[0.5, -0.3], [0.8, 0.2]])
+    x = np.array([1.0, 2.0])
+    W2 = np.array([[1, -1], [0.5, 0.25]])
+    dW1, dx = np.array([[0.1, 0.0], [0.0, -0.2]]), np.array([1.0, -1.0])
+    result = runner.invoke(app, ["forward", CHAIN, *CHAIN_ARGS, "--direction",
+                                 f"W1={json.dumps(dW1.tolist())},x={json.dumps(dx.tolist())}",
+                                 "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+
+    def loss(W1, x):
+        return float(np.sum((W2 @ np.tanh(W1 @ x)) ** 2))
+
+    h = 1e-6
+    slope = (loss(W1 + h * dW1, x + h * dx) - loss(W1 - h * dW1, x - h * dx)) / (2 * h)
+    assert document["derivative"] == pytest.approx(slope, rel=1e-6)
+    gradient = dict(grad(CHAIN, {"W1": W1, "x": x, "W2": W2}).gradient)
+    assert document["derivative"] == pytest.approx(
+        float(np.sum(gradient["W1"] * dW1) + gradient["x"] @ dx), rel=1e-12)
+    assert document["tangents"]["z1"] == pytest.approx(list(dW1 @ x + W1 @ dx))
+    assert document["shapes"]["W1"] == [2, 2]
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--wrt", "x"], "'x' is an array; forward mode pushes one direction"),
+    (["--direction", "x=[1, 0, 0]"], "the direction of 'x' has shape (3,)"),
+])
+def test_forward_mode_directions_must_fit(args, fragment) -> None:
+    result = runner.invoke(app, ["forward", CHAIN, *CHAIN_ARGS, *args])
+    assert result.exit_code == 2 and fragment in one_error_line(result.stderr)

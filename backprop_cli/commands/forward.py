@@ -13,7 +13,7 @@ HELP = ("Forward-mode differentiation: every node's value and tangent d node / d
 
 def call(request: Request):
     from ..api import value_of
-    from ..forward_mode import forward_mode
+    from ..forward_mode import forward_mode, forward_mode_arrays
 
     wrt, direction = request.options["wrt"], request.options["direction"]
     vector = None
@@ -25,7 +25,10 @@ def call(request: Request):
             name, equals, value = item.partition("=")
             if not equals or not name.strip():
                 raise InputError(f"--direction expects NAME=VALUE pairs, got {item!r}")
-            vector[name.strip()] = value_of(name.strip(), value.strip())
+            vector[name.strip()] = value_of(name.strip(), value.strip(), arrays=True)
+    over_arrays = forward_mode_arrays(request.source(), request.point, wrt, vector)
+    if over_arrays is not None:
+        return over_arrays
     return forward_mode(request.source(), request.point, wrt, vector)
 
 

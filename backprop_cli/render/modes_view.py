@@ -10,6 +10,7 @@ from ..forward_mode import ForwardMode
 from ..matrices import Matrix
 from ..sweep import Sweep
 from .table import MAX_TABLE_NODES, cells, fmt, pretty, titled_table
+from .table import shown as number_or_array
 
 
 def render_forward(result: ForwardMode, digits: int = 6) -> Group:
@@ -18,7 +19,7 @@ def render_forward(result: ForwardMode, digits: int = 6) -> Group:
         tangent_name = f"d·/d{result.wrt}"
         title = f"d{result.output}/d{result.wrt}"
     else:
-        direction = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.direction)
+        direction = ", ".join(f"{k}={number_or_array(v, digits)}" for k, v in result.direction)
         tangent_name = "tangent"
         title = f"directional derivative of {result.output} along ({direction})"
     table = titled_table("Forward mode", ("node", "left"), ("formula", "left"),
@@ -26,12 +27,12 @@ def render_forward(result: ForwardMode, digits: int = 6) -> Group:
     shown = result.nodes if len(result.nodes) <= MAX_TABLE_NODES else ()
     for node_id, formula, value, tangent in shown:
         table.add_row(*cells(node_id, pretty(formula) if formula != node_id else "",
-                             fmt(value, digits), fmt(tangent, digits)))
+                             number_or_array(value, digits), number_or_array(tangent, digits)))
     if not shown:
         table = Text(f"{len(result.nodes):,} nodes: the table is shown up to {MAX_TABLE_NODES} "
                      "nodes; use --json for every tangent.", style="yellow")
     summary = Text()
-    summary.append(f"{title} = {fmt(result.derivative, digits)}\n", style="bold")
+    summary.append(f"{title} = {number_or_array(result.derivative, digits)}\n", style="bold")
     n = result.inputs
     summary.append(
         f"Cost on this program ({result.operations} operation"
