@@ -203,13 +203,7 @@ def _reverse(graph: Graph, values: list, seed: float, bound: dict, varying: list
                 for c, a in zip(tensor.vjp(g, args, values[i]) if g is not None
                                 else (None,) * len(ins), args, strict=True))
         else:
-            code, _, partials = bound[op]
-            if code == 1:
-                local = (partials(args[0], values[i]),)
-            elif code == 2:
-                local = tuple(partials(args[0], args[1], values[i]))
-            else:
-                local = tuple(partials(tuple(args), values[i]))
+            local = _local_partials(bound, op, args, values[i])
             local = tuple(np.where(np.isnan(values[i]), np.nan, d) if np.any(
                 np.isnan(values[i])) else np.asarray(d, dtype=float) for d in local)
             locals_[i] = local
@@ -409,14 +403,18 @@ def _vjp(op: str, g, args: list, out, bound: dict) -> tuple:
     if tensor is not None:
         return tuple(np.zeros(np.shape(a)) if c is None else unbroadcast(c, np.shape(a))
                      for c, a in zip(tensor.vjp(g, args, out), args, strict=True))
+    local = _local_partials(bound, op, args, out)
+    return tuple(unbroadcast(g * d, np.shape(a)) for d, a in zip(local, args, strict=True))
+
+
+def _local_partials(bound: dict, op: str, args: list, out) -> tuple:
+    """An elementwise op's partials by each input, in its calling convention."""
     code, _, partials = bound[op]
     if code == 1:
-        local = (partials(args[0], out),)
-    elif code == 2:
-        local = tuple(partials(args[0], args[1], out))
-    else:
-        local = tuple(partials(tuple(args), out))
-    return tuple(unbroadcast(g * d, np.shape(a)) for d, a in zip(local, args, strict=True))
+        return (partials(args[0], out),)
+    if code == 2:
+        return tuple(partials(args[0], args[1], out))
+    return tuple(partials(tuple(args), out))
 
 
 def jacobian_products(graph: Graph, result: TensorResult,
@@ -605,13 +603,7 @@ def tangents(graph: Graph, point: Mapping[str, object], direction: Mapping[str, 
                     jacobian = np.array(rows).reshape(out.size, -1)
                     total = total + (jacobian @ np.ravel(tangent[j])).reshape(out.shape)
             else:
-                code, _, partials = bound[op]
-                if code == 1:
-                    local = (partials(args[0], out),)
-                elif code == 2:
-                    local = tuple(partials(args[0], args[1], out))
-                else:
-                    local = tuple(partials(tuple(args), out))
+                local = _local_partials(bound, op, args, out)
                 for d, j in zip(local, ins, strict=True):
                     if tangent[j] is not None:
                         total = total + np.asarray(d, dtype=float) * tangent[j]
