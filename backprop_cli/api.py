@@ -89,7 +89,7 @@ def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
     if jacobians:
         from .tensor_engine import jacobian_products, local_jacobians
 
-        found = local_jacobians(graph, result)
+        found = local_jacobians(graph, point, result)
         result = replace(result, jacobians=found,
                          products=jacobian_products(graph, result, found))
     return replace(result, parsed=format_program(program))
@@ -121,15 +121,15 @@ def _with_exact(graph: Graph, result: Result, at: Mapping, precision: int,
 def value_of(name: str, value, arrays: bool = False):
     """A variable's value: a number, a constant expression such as `pi/4` or `1/3`, or (with
     `arrays`) an array (`[1, 2]`, `[[1, 2], [3, 4]]`, a nested list or a NumPy array)."""
-    from .values import is_array_text
+    from .tensor_names import is_array, is_array_text
 
-    if isinstance(value, list) or is_array_text(value) or type(value).__name__ == "ndarray":
+    if isinstance(value, list) or is_array_text(value) or is_array(value):
         from .values import array_value
 
         if not arrays:
             raise InputError(f"the value of {name!r} is an array: {ARRAYS_ONLY_IN_GRAD}")
 
-        return array_value(name, value if not hasattr(value, "tolist") else value.tolist())
+        return array_value(name, value.tolist() if is_array(value) else value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
     else:

@@ -32,7 +32,9 @@ class ForwardMode:
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        if any(type(v).__name__ == "ndarray" for _, _, v, _ in self.nodes):
+        from .tensor_names import is_array
+
+        if any(is_array(v) for _, _, v, _ in self.nodes):
             return self._arrays_dict()
         document = {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
                     "warnings": list(self.warnings),
@@ -82,8 +84,10 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
     point = {name: value_of(name, value, arrays=True) for name, value in at.items()}
     program = parse_program(text, given=frozenset(point))
     graph = build_graph(program)
+    from .tensor_names import is_array
+
     if not over_arrays(graph, point) and not any(
-            type(v).__name__ == "ndarray" for v in (direction or {}).values()):
+            is_array(v) for v in (direction or {}).values()):
         return None
     import numpy as np
 

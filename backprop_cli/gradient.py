@@ -13,7 +13,7 @@ from .ops import ARRAYS_ONLY_IN_GRAD, op_named
 from .result import Edge, NodeResult, Result
 from .rules import rule_templates
 from .status import classify, needs_a_look
-from .tensor_names import TENSOR_OP_NAMES
+from .tensor_names import TENSOR_OP_NAMES, is_array
 
 
 def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FLOAT) -> list:
@@ -36,7 +36,7 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
         raise InputError(missing_message(*missing))
     for i in graph.variables:
         value = point[ids[i]]
-        if type(value).__name__ == "ndarray" and backend is FLOAT:
+        if backend is FLOAT and is_array(value):
             raise InputError(ARRAYS_ONLY_IN_GRAD)
         values[i] = value
     return values

@@ -365,37 +365,37 @@ MAX_JACOBIAN_ENTRIES = 400  # rows × columns of a local Jacobian shown
 MAX_PATHS = 16
 
 
-def local_jacobians(graph: Graph, result: TensorResult) -> tuple[LocalJacobian, ...]:
+def local_jacobians(graph: Graph, point: Mapping[str, object], result: TensorResult
+                    ) -> tuple[LocalJacobian, ...]:
     """Every edge's local Jacobian ∂node/∂input as a matrix (the elements flattened in row
     order), for the edges small enough to show, computed from the same vector-Jacobian
-    products as the backward pass: row r is the VJP of the r-th unit vector."""
-    from .backends import array_backend
-
-    backend = array_backend()
-    values = [np.asarray(node.value, dtype=float) for node in result.nodes]
-    bound: dict[str, tuple] = {}
+    products as the backward pass."""
+    values, bound = forward_pass(graph, point)
     varying = [node.adjoint is not None for node in result.nodes]
     found = []
     with np.errstate(all="ignore"):
         for i, op in enumerate(graph.ops):
-            if op == VAR or op == CONST or result.nodes[i].adjoint is None:
+            if op == VAR or op == CONST or not varying[i]:
                 continue
             args = [values[j] for j in graph.inputs[i]]
-            _forward(op, args, bound, backend)  # binds the op
             for k, j in enumerate(graph.inputs[i]):
-                if not varying[j] or values[i].size * values[j].size > MAX_JACOBIAN_ENTRIES:
-                    continue
-                rows = []
-                for r in range(values[i].size):
-                    unit = np.zeros(values[i].size)
-                    unit[r] = 1.0
-                    rows.append(np.asarray(_vjp(op, unit.reshape(values[i].shape), args,
-                                                values[i], bound)[k],
-                                           dtype=float).reshape(-1))
-                found.append(LocalJacobian(graph.ids[i], graph.ids[j],
-                                           np.array(rows).reshape(values[i].size,
-                                                                  values[j].size)))
+                if varying[j] and np.size(values[i]) * np.size(values[j]) <= \
+                        MAX_JACOBIAN_ENTRIES:
+                    found.append(LocalJacobian(graph.ids[i], graph.ids[j],
+                                               _local_jacobian(op, args, values[i], k, bound)))
     return tuple(found)
+
+
+def _local_jacobian(op: str, args: list, out, k: int, bound: dict) -> np.ndarray:
+    """∂out/∂args[k] as a matrix: row r is the vector-Jacobian product of the r-th unit
+    vector of the output."""
+    out = np.asarray(out)
+    rows = []
+    for r in range(out.size):
+        unit = np.zeros(out.size)
+        unit[r] = 1.0
+        rows.append(np.ravel(_vjp(op, unit.reshape(out.shape), args, out, bound)[k]))
+    return np.array(rows, dtype=float).reshape(out.size, np.size(args[k]))
 
 
 def _vjp(op: str, g, args: list, out, bound: dict) -> tuple:
@@ -594,13 +594,7 @@ def tangents(graph: Graph, point: Mapping[str, object], direction: Mapping[str, 
                         raise LimitError(f"forward mode over arrays: the local Jacobian of "
                                          f"{graph.ids[i]} has {size:,} entries (at most "
                                          f"{MAX_FORWARD_JACOBIAN_ENTRIES:,}); use grad")
-                    rows = []
-                    for r in range(out.size):
-                        unit = np.zeros(out.size)
-                        unit[r] = 1.0
-                        rows.append(np.ravel(_vjp(op, unit.reshape(out.shape), args, out,
-                                                  bound)[k]))
-                    jacobian = np.array(rows).reshape(out.size, -1)
+                    jacobian = _local_jacobian(op, args, out, k, bound)
                     total = total + (jacobian @ np.ravel(tangent[j])).reshape(out.shape)
             else:
                 local = _local_partials(bound, op, args, out)

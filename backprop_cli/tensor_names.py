@@ -39,3 +39,13 @@ def tensor_arities(name: str) -> tuple[int, ...]:
     """The argument counts a tensor op called `name` takes (none if there is no such op)."""
     return tuple(n for called, arities in TENSOR_CALLS.values() if called == name
                  for n in arities)
+
+
+def is_array(value: object) -> bool:
+    """A NumPy array, recognised without importing NumPy (the scalar path never does)."""
+    return type(value).__name__ == "ndarray"
+
+
+def is_array_text(text: object) -> bool:
+    """A value written as an array literal (`[1, 2]`)."""
+    return isinstance(text, str) and text.lstrip().startswith("[")

@@ -14,10 +14,6 @@ from .errors import InputError, shortened
 MAX_RANK = 2
 
 
-def is_array_text(text: object) -> bool:
-    return isinstance(text, str) and text.lstrip().startswith("[")
-
-
 def array_value(name: str, value):
     """A nested list of numbers (rows) as a float64 array of rank 1 or 2, or an error naming
     the variable."""

@@ -242,10 +242,12 @@ def value_range(variable: str, text: str) -> tuple[float, float]:
 def values_from_files(options) -> tuple[dict, frozenset[str]]:
     """The values of --values FILE.json and the columns of --data FILE.csv, and the names the
     data set binds (held fixed where a command differentiates)."""
-    from ..values import load_data, load_values
-
     point: dict = {}
     data: frozenset[str] = frozenset()
+    if options.get("values") is None and options.get("data") is None:
+        return point, data  # no file: nothing to import (the cold start stays as it was)
+    from ..values import load_data, load_values
+
     if options.get("values") is not None:
         loaded = load_values(read_text(options["values"]), options["values"])
         # a number as the text of --NAME VALUE, which every command reads

@@ -99,7 +99,8 @@ def problem(assignment: Assignment, student: str | None, tries: int) -> Problem:
         why = f" ({node.id}: {node.message or node.status})" if node is not None else ""
         raise InputError(f"the problem has no finite answer at this point{why}; choose other "
                          "values")
-    steps = tuple(_step(assignment, result, q) for q in variant.questions)
+    trees = _statements(assignment, frozenset(name for name, _ in result.at))
+    steps = tuple(_step(trees, result, q) for q in variant.questions)
     return Problem(assignment, variant, result.output, steps, tries, bool(assignment.ranges))
 
 
@@ -130,21 +131,19 @@ def _statements(assignment: Assignment, names: frozenset[str]) -> dict[str, tupl
     return {s.target: s.tree for s in program.statements if s.target is not None}
 
 
-def _step(assignment: Assignment, result: Result, question: Question) -> Step:
+def _step(trees: dict[str, tuple], result: Result, question: Question) -> Step:
     from ..grading.claims import statement_inputs, statement_local
 
     nodes = {node.id: node for node in result.nodes}
-    names = frozenset(name for name, _ in result.at)
     if question.quantity == "value":
-        tree = _statements(assignment, names)[question.node]
+        tree = trees[question.node]
         numbers = {name: ("const", nodes[name].value, _number(nodes[name].value))
                    for name in statement_inputs(result, question.node)}
         from ..printing import substitute
 
         return Step(question, format_tree(tree), format_tree(substitute(tree, numbers)))
     if question.quantity == "local":
-        tree = _statements(assignment, names)[question.of]
-        return Step(question, format_tree(tree),
+        return Step(question, format_tree(trees[question.of]),
                     rule=_local_rule(result, question.of, question.node))
     if question.quantity == "formula":
         return Step(question, str(question.answer))
@@ -152,7 +151,7 @@ def _step(assignment: Assignment, result: Result, question: Question) -> Step:
     terms = tuple(Term(s, nodes[s].adjoint or 0.0, statement_local(result, s, question.node))
                   for s in statements if question.node in statement_inputs(result, s))
     return Step(question, terms=terms,
-                seed=assignment.upstream if question.node == result.output else None)
+                seed=nodes[question.node].adjoint if question.node == result.output else None)
 
 
 def _local_rule(result: Result, of: str, wrt: str) -> str:
