@@ -40,7 +40,8 @@ def grad(
         if not arrays:
             raise InputError(ARRAYS_ONLY_IN_GRAD)
         return _grad_arrays(graph, program, point, check=check, exact=exact, data=data,
-                            jacobians=jacobians)
+                            jacobians=jacobians, timeout=check_timeout, texts=at,
+                            precision=precision)
     if jacobians:
         raise InputError("--jacobians shows the local Jacobian matrices of a program over "
                          "arrays; for a scalar program every local Jacobian is the number in "
@@ -72,20 +73,22 @@ def over_arrays(graph: Graph, point: Mapping) -> bool:
 
 
 def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
-                 exact: bool, data: frozenset[str], jacobians: bool = False):
+                 exact: bool, data: frozenset[str], jacobians: bool = False,
+                 timeout: float = DEFAULT_CHECK_TIMEOUT, texts: Mapping | None = None,
+                 precision: int = 15):
     from .tensor_engine import evaluate_tensors
 
-    if exact:
-        raise InputError("--exact works on scalar programs for now; leave it out for arrays")
     # a data set's extra columns are not worth a warning each
     used = {name: value for name, value in point.items() if name not in data
             or name in graph.variable_names}
     result = evaluate_tensors(graph, point, warnings=_warnings(graph, program, used),
                               data=data)
     if check:
-        from .tensor_engine import finite_difference_check
+        from .gradient_check import array_gradient_check
 
-        result = replace(result, check=finite_difference_check(graph, point, result))
+        result = replace(result, check=array_gradient_check(graph, dict(point), result, timeout))
+    if exact:
+        result = _with_exact_arrays(graph, result, point, texts, precision, timeout)
     if jacobians:
         from .tensor_engine import jacobian_products, local_jacobians
 
@@ -93,6 +96,34 @@ def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
         result = replace(result, jacobians=found,
                          products=jacobian_products(graph, result, found))
     return replace(result, parsed=format_program(program))
+
+
+def _with_exact_arrays(graph: Graph, result, point: Mapping, texts: Mapping | None,
+                       precision: int, timeout: float):
+    """Exact values and adjoints of a program over arrays, element by element, by SymPy in a
+    bounded process; a scalar given as text (`1/3`) stays exact."""
+    import numpy as np
+
+    from .bounded import run_bounded
+    from .exact import EXACT_MEMORY_BYTES
+    from .tensor_exact import MAX_EXPANDED_ELEMENTS, exact_tensors
+    from .tensor_result import TensorExact
+
+    elements = sum(int(np.size(node.value)) for node in result.nodes)
+    if elements > MAX_EXPANDED_ELEMENTS:
+        raise LimitError(f"--exact works element by element on programs over arrays of up to "
+                         f"{MAX_EXPANDED_ELEMENTS:,} elements over all nodes (this one has "
+                         f"{elements:,}); leave out --exact, or use smaller arrays")
+    texts = texts or {}
+    exact_point = {name: texts[name] if isinstance(texts.get(name), str) and
+                   isinstance(value, float) else value for name, value in point.items()}
+    varying = [node.adjoint is not None for node in result.nodes]
+    outcome = run_bounded(exact_tensors, (graph, exact_point, varying, precision), timeout,
+                          memory=EXACT_MEMORY_BYTES)
+    if not outcome.ok:
+        return replace(result, warnings=result.warnings + (
+            f"exact mode: SymPy {outcome.reason}; the float64 values are shown",))
+    return replace(result, exact=TensorExact(*outcome.value))
 
 
 def _exact_fits(graph: Graph) -> None:

@@ -73,14 +73,14 @@ def evaluate_exact(graph: Graph, point_texts: Mapping[str, str | float],
     adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values, graph.output,
                               seed=sympy.Integer(1), zero=sympy.Integer(0), keep_partials=False)
     return ExactValues(
-        tuple(_number(v, precision) for v in values),
-        tuple(_number(a, precision) if graph.varying[i] else None
+        tuple(exact_form(v, precision) for v in values),
+        tuple(exact_form(a, precision) if graph.varying[i] else None
               for i, a in enumerate(adjoints)),
         precision,
     )
 
 
-def _number(value, precision: int) -> ExactNumber:
+def exact_form(value, precision: int) -> ExactNumber:
     import sympy
 
     value = sympy.sympify(value)

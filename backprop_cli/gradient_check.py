@@ -101,13 +101,13 @@ def _symbolic_gradient(graph: Graph, point: dict[str, float]) -> tuple[dict, dic
     for name, symbol in symbols.items():
         derivative = sympy.diff(output, symbol)
         try:
-            exact[name] = _real_number(derivative.xreplace(exact_point).evalf(30))
+            exact[name] = real_number(derivative.xreplace(exact_point).evalf(30))
         except (ZeroDivisionError, ValueError, TypeError, ArithmeticError):
             exact[name] = None  # the symbolic derivative is undefined at the point
         try:
             function = sympy.lambdify([symbols[n] for n in names], derivative, "mpmath")
             with _float64():
-                in_float[name] = _real_number(function(*[point[n] for n in names]))
+                in_float[name] = real_number(function(*[point[n] for n in names]))
         except Exception:  # the float evaluation is only a second opinion
             in_float[name] = None
     return exact, in_float
@@ -119,7 +119,7 @@ def _float64():
     return mpmath.workprec(53)
 
 
-def _real_number(value) -> float | None:
+def real_number(value) -> float | None:
     try:
         number = complex(value)
     except (TypeError, ValueError):
@@ -127,3 +127,58 @@ def _real_number(value) -> float | None:
     if abs(number.imag) > 1e-12 * max(1.0, abs(number.real)) or not math.isfinite(number.real):
         return None
     return number.real
+
+
+# SymPy's expansion is used when (elements over all nodes) × (gradient elements) is at most
+# this: about 2 s for a 5×5 softmax layer; past it, central finite differences.
+MAX_SYMBOLIC_WORK = 5_000
+
+
+def array_gradient_check(graph: Graph, point: dict, result, timeout: float):
+    """An ArrayCheck of a program over arrays: SymPy's derivative of the program written out
+    element by element when that is small, central finite differences otherwise (or when
+    SymPy does not finish in time); the reason says which and why."""
+    import numpy as np
+
+    from .tensor_engine import finite_difference_check
+    from .tensor_exact import symbolic_gradient
+    from .tensor_result import SYMBOLIC_RTOL, SYMPY, ArrayCheck
+
+    if not math.isfinite(result.value):
+        return ArrayCheck("skipped", "the output is not a finite number at this point (see "
+                          "the flagged nodes); there is nothing to compare", SYMPY, ())
+    names = [name for name, _ in result.gradient]
+    elements = sum(int(np.size(node.value)) for node in result.nodes)
+    work = elements * sum(int(np.size(value)) for _, value in result.gradient)
+    if work > MAX_SYMBOLIC_WORK:
+        return _finite_differences(finite_difference_check(graph, point, result),
+                                   "the program has too many elements to write out")
+    outcome = run_bounded(symbolic_gradient, (graph, point, names), timeout)
+    if not outcome.ok:
+        return _finite_differences(finite_difference_check(graph, point, result),
+                                   outcome.reason)
+    at_kink = any(node.status == "kink" for node in result.nodes)
+    entries = []
+    for name, engine in result.gradient:
+        truth = outcome.value[name]
+        engine = np.asarray(engine, dtype=float)
+        scale = max(1.0, float(np.max(np.abs(truth), initial=0.0, where=np.isfinite(truth))))
+        compared = np.isfinite(engine)
+        close = np.abs(engine - truth) <= SYMBOLIC_RTOL * np.abs(truth) + 1e-10 * scale
+        wrong = int(np.sum(compared & ~close))
+        entries.append((name, truth, None if (wrong and at_kink) or not np.any(compared)
+                        else wrong == 0))
+    verdicts = [agrees for *_, agrees in entries]
+    reason = None
+    if None in verdicts:
+        reason = ("not compared where the derivative is not finite, or at a kink where the "
+                  "engine follows the documented convention")
+    return ArrayCheck("failed" if False in verdicts else "passed", reason, SYMPY,
+                      tuple(entries))
+
+
+def _finite_differences(check, why: str):
+    from dataclasses import replace as with_reason
+
+    reason = f"SymPy was not used: {why}"
+    return with_reason(check, reason=reason + (f"; {check.reason}" if check.reason else ""))

@@ -67,19 +67,55 @@ class JacobianProduct:
 
 @dataclass(frozen=True)
 class ArrayCheck:
-    """The gradient compared with another method (central finite differences, gradcheck's
-    step 1e-6 and tolerances atol 1e-5, rtol 1e-3), per variable."""
+    """The gradient compared with another method, per variable: SymPy's derivative of the
+    program written out element by element, or central finite differences (gradcheck's step
+    1e-6 and tolerances atol 1e-5, rtol 1e-3)."""
 
     status: str  # passed | failed
     reason: str | None
-    method: str
+    method: str  # "SymPy" | "central finite differences"
     entries: tuple[tuple[str, object, bool | None], ...]  # name, the other method's, agrees
 
+    @property
+    def symbolic(self) -> bool:
+        return self.method == SYMPY
+
+    @property
+    def tolerance(self) -> str:
+        return (f"its derivative of the program written out element by element, rtol "
+                f"{SYMBOLIC_RTOL:g}" if self.symbolic else
+                "step 1e-6, atol 1e-5, rtol 1e-3, as torch.autograd.gradcheck")
+
     def to_dict(self) -> dict:
+        key = "symbolic" if self.symbolic else "finite_differences"
         return {"status": self.status, "reason": self.reason, "method": self.method,
-                "entries": {name: {"finite_differences": array_json(reference),
-                                   "agrees": agrees}
+                "entries": {name: {key: array_json(reference), "agrees": agrees}
                             for name, reference, agrees in self.entries}}
+
+
+@dataclass(frozen=True)
+class TensorExact:
+    """With --exact: every node's value and adjoint (None where the node does not vary) as
+    object arrays of exact.ExactNumber, one per element."""
+
+    values: tuple
+    adjoints: tuple
+    precision: int
+
+
+def exact_json(array) -> object:
+    """An array of ExactNumbers as nested lists of {exact, decimal}, a single one as itself."""
+    if array is None:
+        return None
+    if not isinstance(array, np.ndarray):
+        return array.to_dict()
+    if array.ndim == 0:
+        return array[()].to_dict()
+    return [exact_json(row) for row in array]
+
+
+SYMPY = "SymPy"
+SYMBOLIC_RTOL = 1e-7
 
 
 @dataclass(frozen=True)
@@ -94,7 +130,7 @@ class TensorResult:
     nodes: tuple[TensorNode, ...]
     warnings: tuple[str, ...] = ()
     parsed: str | None = None
-    exact: None = None
+    exact: TensorExact | None = None
     check: ArrayCheck | None = None
     jacobians: tuple[LocalJacobian, ...] | None = None  # with --jacobians
     products: tuple[JacobianProduct, ...] = ()
@@ -126,6 +162,8 @@ class TensorResult:
         }
         if self.check is not None:
             document["check"] = self.check.to_dict()
+        if self.exact is not None:
+            self._add_exact(document)
         if self.jacobians is not None:
             document["jacobians"] = [j.to_dict() for j in self.jacobians]
             document["jacobian_products"] = [p.to_dict() for p in self.products]
@@ -134,6 +172,19 @@ class TensorResult:
         if gradient or nonfinite_label(self.value) is not None:
             document["nonfinite"] = {"value": nonfinite_label(self.value), "gradient": gradient}
         return document
+
+    def _add_exact(self, document: dict) -> None:
+        exact = self.exact
+        for entry, value, adjoint in zip(document["nodes"], exact.values, exact.adjoints,
+                                         strict=True):
+            entry["exact"] = {"value": exact_json(value), "adjoint": exact_json(adjoint)}
+        position = {node.id: i for i, node in enumerate(self.nodes)}
+        document["exact"] = {
+            "precision": exact.precision,
+            "value": exact_json(exact.values[position[self.output]]),
+            "gradient": {name: exact_json(exact.adjoints[position[name]])
+                         for name, _ in self.gradient},
+        }
 
 
 def _node_dict(node: TensorNode) -> dict:

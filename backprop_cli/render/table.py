@@ -115,14 +115,14 @@ def _forward(result: Result, digits: int) -> Table:
     for i, node in enumerate(result.nodes):
         row = [node.id, node.op, pretty(node.expr) if node.inputs else "", fmt(node.value, digits)]
         if exact is not None:
-            row.append(_exact_text(exact.values[i]))
+            row.append(exact_text(exact.values[i]))
         if flagged:
             row.append(_status_text(node))
         table.add_row(*cells(*row))
     return table
 
 
-def _exact_text(number) -> str:
+def exact_text(number) -> str:
     """'1/3 = 0.333333333333333', or just the decimal when the exact form is that number."""
     if number is None:
         return ""
@@ -165,7 +165,7 @@ def _backward(result: Result, digits: int) -> Table:
         row = [f"{bar(node.id)}", fmt(node.adjoint, digits),
                _accumulation(node, result, consumers.get(node.id, []), digits)]
         if exact is not None:
-            row.append(_exact_text(exact.adjoints[position[node.id]]))
+            row.append(exact_text(exact.adjoints[position[node.id]]))
         table.add_row(*cells(*row))
     return table
 
@@ -203,7 +203,7 @@ def _gradient(result: Result, digits: int) -> Table | Group | Text:
                 Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim"))
             row += [fmt(symbolic, digits), mark]
         if exact is not None:
-            row.append(_exact_text(exact.adjoints[position[name]]))
+            row.append(exact_text(exact.adjoints[position[name]]))
         table.add_row(*cells(*row))
     if check is None:
         return table

@@ -14,7 +14,15 @@ from rich.text import Text
 from ..printing import format_number
 from ..tensor_ops import shape_text
 from ..tensor_result import TensorResult
-from .table import MAX_TABLE_NODES, bar, cells, pretty, program_header, titled_table
+from .table import (
+    MAX_TABLE_NODES,
+    bar,
+    cells,
+    exact_text,
+    pretty,
+    program_header,
+    titled_table,
+)
 
 SUMMARY_THRESHOLD = 12  # more elements than this are summarised
 EDGE_ITEMS = 3
@@ -31,6 +39,18 @@ def array_text(value, digits: int, full: bool = False) -> str:
         edgeitems=EDGE_ITEMS, max_line_width=sys.maxsize,
         formatter={"float_kind": lambda v: format_number(float(v), digits)},
     ).replace("...", "…").replace("\n ", " ").replace("\n", " ")
+
+
+def exact_array_text(array, full: bool = False) -> str:
+    """Exact numbers in rows, as array_text lays out floats (`[1/3 = 0.333…, 2]`)."""
+    if not isinstance(array, np.ndarray):
+        return exact_text(array)
+    if array.ndim == 0:
+        return exact_text(array[()])
+    items = [exact_array_text(row, full) for row in array]
+    if not full and array.size > SUMMARY_THRESHOLD and len(items) > 2 * EDGE_ITEMS:
+        items = items[:EDGE_ITEMS] + ["…"] + items[-EDGE_ITEMS:]
+    return "[" + ", ".join(items) + "]"
 
 
 def render(result: TensorResult, digits: int = 6, full: bool = False) -> Group:
@@ -85,12 +105,17 @@ def _forward(result: TensorResult, digits: int, full: bool):
     flagged = any(n.status != "ok" for n in result.nodes)
     columns = [("node", "left"), ("op", "left"), ("formula", "left"), ("shape", "left"),
                ("value", "left")]
+    exact = result.exact
+    if exact is not None:
+        columns.append(("exact", "left"))
     if flagged:
         columns.append(("status", "left"))
     table = titled_table("Forward pass", *columns)
-    for node in result.nodes:
+    for i, node in enumerate(result.nodes):
         row = [node.id, node.op, pretty(node.expr) if node.inputs else "",
                shape_text(node.value), array_text(node.value, digits, full)]
+        if exact is not None:
+            row.append(exact_array_text(exact.values[i], full))
         if flagged:
             row.append(Text(node.status if node.status != "ok" else "", style="bold red"))
         table.add_row(*cells(*row))
@@ -110,13 +135,19 @@ def _locals(result: TensorResult, digits: int, full: bool):
 
 
 def _backward(result: TensorResult, digits: int, full: bool):
-    table = titled_table("Backward pass", ("node", "left"), ("shape", "left"),
-                         ("adjoint", "left"))
-    for node in reversed(result.nodes):
+    exact = result.exact
+    columns = [("node", "left"), ("shape", "left"), ("adjoint", "left")]
+    if exact is not None:
+        columns.append(("exact", "left"))
+    table = titled_table("Backward pass", *columns)
+    for i in range(len(result.nodes) - 1, -1, -1):
+        node = result.nodes[i]
         if node.adjoint is None:
             continue
-        table.add_row(*cells(bar(node.id), shape_text(node.adjoint),
-                             array_text(node.adjoint, digits, full)))
+        row = [bar(node.id), shape_text(node.adjoint), array_text(node.adjoint, digits, full)]
+        if exact is not None:
+            row.append(exact_array_text(exact.adjoints[i], full))
+        table.add_row(*cells(*row))
     return table
 
 
@@ -124,25 +155,33 @@ def _gradient(result: TensorResult, digits: int, full: bool):
     if not result.gradient:
         return Text("Gradient: the program has no variables to differentiate.", style="yellow")
     check = result.check
+    exact = result.exact
+    position = {node.id: i for i, node in enumerate(result.nodes)}
     columns = [("variable", "left"), ("shape", "left"), (f"∂{result.output}/∂variable", "left")]
+    if exact is not None:
+        columns.append(("exact", "left"))
     if check is not None:
-        columns += [("finite differences", "left"), ("check", "center")]
+        columns += [("SymPy" if check.symbolic else "finite differences", "left"),
+                    ("check", "center")]
     table = titled_table("Gradient", *columns)
     references = {name: (reference, agrees) for name, reference, agrees in
                   (check.entries if check is not None else ())}
     for name, value in result.gradient:
         row = [name, shape_text(value), array_text(value, digits, full)]
+        if exact is not None:
+            row.append(exact_array_text(exact.adjoints[position[name]], full))
         if check is not None:
-            reference, agrees = references[name]
+            reference, agrees = references.get(name, (None, None))
             mark = Text("✓", style="green") if agrees else (
                 Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim"))
-            row += [array_text(reference, digits, full), mark]
+            row += ["" if reference is None else array_text(reference, digits, full), mark]
         table.add_row(*cells(*row))
     if check is None:
         return table
+    if check.status == "skipped":
+        return Group(table, Text(f"check skipped: {check.reason}", style="yellow"))
     verdict = "passed" if check.status == "passed" else "FAILED"
-    note = Text(f"check {verdict}: gradient compared with {check.method} (step 1e-6, atol "
-                f"1e-5, rtol 1e-3, as torch.autograd.gradcheck)"
+    note = Text(f"check {verdict}: gradient compared with {check.method} ({check.tolerance})"
                 + (f"; {check.reason}" if check.reason else ""),
                 style="green" if check.status == "passed" else "bold red")
     return Group(table, note)
