@@ -131,11 +131,13 @@ def _plain(value):
     return float(array) if array.ndim == 0 else array
 
 
-def program_and_point(text: str, at: Mapping) -> tuple[Program, Graph, dict[str, float]]:
-    """The parsed program, its graph, and the point with every value read as a number."""
+def program_and_point(text: str, at: Mapping, arrays: bool = False
+                      ) -> tuple[Program, Graph, dict[str, float]]:
+    """The parsed program, its graph, and the point with every value read as a number (or an
+    array, where `arrays`)."""
     from .api import value_of
 
-    point = {name: value_of(name, value) for name, value in at.items()}
+    point = {name: value_of(name, value, arrays=arrays) for name, value in at.items()}
     program = parse_program(text, given=frozenset(point))
     return program, build_graph(program), point
 

@@ -67,15 +67,18 @@ _NAME = re.compile(r"[^\W\d]\w*")
 def array_program_jacobian(text: str, at: Mapping, outputs: list[str] | None,
                            max_entries: int | None, data: frozenset[str] = frozenset()
                            ) -> Matrix | None:
-    """The Jacobian of a program over arrays (one output, every element of it by every
-    element of every variable), or None for a scalar program."""
+    """The Jacobian of a program over arrays (every element of each output, by every element
+    of every variable), or None for a scalar program. A final tuple (`...; a, b`) names the
+    outputs, as `--output a,b` does."""
     from .api import over_arrays, value_of
     from .graph import build_graph
     from .parse import parse_program
 
     check_size(text)
-    if final_tuple(text) is not None:
-        return None
+    tupled = final_tuple(text)
+    if tupled is not None:
+        text, named = tupled
+        outputs = outputs or named
     point = {name: value_of(name, value, arrays=True) for name, value in at.items()}
     program = parse_program(text, given=frozenset(point))
     graph = build_graph(program)
@@ -85,15 +88,19 @@ def array_program_jacobian(text: str, at: Mapping, outputs: list[str] | None,
 
     from .tensor_engine import array_jacobian
 
-    if outputs is not None and len(outputs) != 1:
-        raise InputError("for a program over arrays, give one --output (its every element is "
-                         "a row)")
-    name = outputs[0] if outputs else graph.ids[graph.output]
-    if name not in graph.ids:
-        raise InputError(f"output {name!r} is not a node of the program (statements: "
+    names = outputs or [graph.ids[graph.output]]
+    unknown = [name for name in names if name not in graph.ids]
+    if unknown:
+        raise InputError(f"output {unknown[0]!r} is not a node of the program (statements: "
                          f"{', '.join(sorted(program.defined_names))})")
-    rows, columns, values = array_jacobian(graph, point, graph.ids.index(name), data)
-    _table_fits(len(rows), len(columns), max_entries, "a smaller output or fewer variables")
+    rows: list = []
+    values: list = []
+    columns: list = []
+    for name in names:
+        labels, columns, found = array_jacobian(graph, point, graph.ids.index(name), data)
+        rows += labels
+        values += found
+        _table_fits(len(rows), len(columns), max_entries, "smaller outputs or fewer variables")
     at_labels = tuple((label, float(v)) for i in graph.variables if graph.ids[i] not in data
                       for label, v in zip(_labels(graph.ids[i], point[graph.ids[i]]),
                                           np.ravel(point[graph.ids[i]]), strict=True))

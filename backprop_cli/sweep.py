@@ -83,7 +83,7 @@ class Sweep:
     def header(self) -> dict:
         """The JSON document's fields before the columns."""
         return {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
-                "variable": self.variable, "at": {k: number(v) for k, v in self.fixed},
+                "variable": self.variable, "at": {k: _json(v) for k, v in self.fixed},
                 "output": self.output}
 
     def to_dict(self) -> dict:
@@ -100,6 +100,14 @@ class Sweep:
         return document
 
 
+def _json(value) -> object:
+    if isinstance(value, float):
+        return number(value)
+    from .tensor_result import array_json
+
+    return array_json(value)
+
+
 def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
           points: int) -> Sweep:
     """Evaluate value and derivative at `points` evenly spaced values of `variable`."""
@@ -109,13 +117,17 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
             or start >= stop:
         raise InputError(f"the range of {variable} must go from a smaller to a larger finite "
                          f"number (got {start:g}:{stop:g})")
-    program, graph, point = program_and_point(text, {**at, variable: start})
+    program, graph, point = program_and_point(text, {**at, variable: start}, arrays=True)
     if variable not in graph.variable_names:
         raise InputError(f"{variable!r} is not a variable of the program "
                          f"(variables: {', '.join(graph.variable_names) or 'none'})")
     missing = [name for name in graph.variable_names if name not in point]
     if missing:
         raise InputError(missing_message(*missing))
+    from .api import over_arrays
+
+    if over_arrays(graph, point):
+        return _tensor_sweep(program, graph, point, variable, start, stop, points)
     chunk = chunk_size(len(graph))
     work = sweep_work(work_size(graph.ops, FALLBACK_COST), points, chunk)
     if work > MAX_SWEEP_WORK:
@@ -136,6 +148,39 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
         return {**others, variable: result.x_at(begin, end)}
 
     value, derivative = _chunked_pass(graph, variable, points, chunk, part)
+    return replace(result, value=value, derivative=derivative)
+
+
+# A program over arrays runs once per point: (nodes + elements over all nodes) × points, at
+# about 1-2 µs each on a 2-core machine, so the limit is about 10-20 s.
+MAX_TENSOR_SWEEP_WORK = 10_000_000
+
+
+def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: float,
+                  stop: float, points: int) -> Sweep:
+    """A sweep of a scalar variable of a program over arrays (the others fixed arrays or a
+    data set): the array engine's forward and reverse passes at each point."""
+    import numpy as np
+
+    from .tensor_engine import forward_pass, sweep_point
+
+    values, _ = forward_pass(graph, point)
+    elements = sum(int(np.size(v)) for v in values)
+    work = (len(graph) + elements) * points
+    if work > MAX_TENSOR_SWEEP_WORK:
+        raise LimitError(f"sweep: {points:,} points × {len(graph) + elements:,} nodes and "
+                         f"elements is too much work ({work:,}; at most "
+                         f"{MAX_TENSOR_SWEEP_WORK:,}); use fewer --points or smaller arrays")
+    fixed = tuple((name, point[name]) for name in graph.variable_names if name != variable)
+    unused = tuple(f"variable {name!r} was given a value but is not used; it is ignored"
+                   for name in point if name not in graph.variable_names)
+    result = Sweep(format_program(program), variable, fixed, start, stop, points, None, None,
+                   graph.ids[graph.output], unused)
+    value = np.empty(points)
+    derivative = np.empty(points)
+    for k, x in enumerate(result.x):
+        value[k], derivative[k] = sweep_point(graph, {**point, variable: x}, variable)
+    derivative[np.isnan(value)] = np.nan
     return replace(result, value=value, derivative=derivative)
 
 

@@ -513,6 +513,22 @@ MAX_ARRAY_HESSIAN_ENTRIES = 400  # variable elements of a Hessian over arrays
 HESSIAN_STEP = 1e-5
 
 
+def sweep_point(graph: Graph, point: Mapping[str, object], wrt: str) -> tuple[float, float]:
+    """The output and its derivative by the scalar variable `wrt` (the only one that varies)."""
+    values, bound = forward_pass(graph, point)
+    output = values[graph.output]
+    if np.ndim(output) != 0:
+        raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
+                         f"{shape_text(output)}; sweep needs a scalar output: reduce it with "
+                         "sum(...) or mean(...)")
+    others = frozenset(graph.ids[i] for i in graph.variables if graph.ids[i] != wrt)
+    with np.errstate(all="ignore"):
+        adjoints, _ = _reverse(graph, values, 1.0, bound, _varying(graph, others))
+    position = graph.ids.index(wrt)
+    derivative = adjoints[position]
+    return float(output), 0.0 if derivative is None else float(derivative)
+
+
 def flat_gradient(graph: Graph, point: Mapping[str, object], names: list[str]) -> np.ndarray:
     """The gradient with respect to the named variables, their elements in row order."""
     values, bound = forward_pass(graph, point)

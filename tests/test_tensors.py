@@ -288,11 +288,38 @@ def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
     assert "…" not in full.stdout and "19" in full.stdout
 
 
-@pytest.mark.parametrize("command", [["sweep", "--x", "0:1"]])
-def test_other_commands_refuse_arrays_in_one_line(command) -> None:
-    result = runner.invoke(app, [*command, "L = sum(v*v)", "--v", "[1, 2]"])
+@pytest.mark.parametrize("command", [["practice", "--range", "x=0:1"],
+                                     ["generate", "--salt", "s", "--range", "x=0:1"]])
+def test_problem_generators_refuse_arrays_in_one_line(command) -> None:
+    result = runner.invoke(app, [*command, "L = sum(v*v) + x", "--v", "[1, 2]"])
     assert result.exit_code == 2
-    assert "this one takes scalar programs" in one_error_line(result.stderr)
+    assert "generating and practising problems takes scalar programs" in \
+        one_error_line(result.stderr)
+
+
+def test_sweep_of_a_scalar_parameter_over_a_data_set() -> None:
+    """The 51-point loss as b2 varies, the weights fixed: the NumPy loss and its central
+    difference at each point."""
+    result = runner.invoke(app, ["sweep", *NETWORK_FILES, "--b2", "-2:3", "--points", "6",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    assert document["variable"] == "b2" and document["at"]["W1"] == START["W1"]
+    for b2, value, derivative in zip(document["x"], document["value"], document["derivative"],
+                                     strict=True):
+        at = {**START, "b2": b2}
+        assert value == pytest.approx(network_loss(**at), rel=1e-12)
+        slope = central_differences(lambda **v: network_loss(**v), at)["b2"]
+        assert derivative == pytest.approx(float(slope), rel=1e-6)
+    assert document["value"][-1] == pytest.approx(network_loss(**{**START, "b2": 3.0}))
+    plot = runner.invoke(app, ["sweep", *NETWORK_FILES, "--b2", "-2:3", "--points", "50"])
+    assert plot.exit_code == 0 and "dL/db2" in plot.stdout
+
+
+def test_sweep_over_arrays_needs_a_scalar_output_in_one_line() -> None:
+    result = runner.invoke(app, ["sweep", "L = W * c", "--W", "[[1, 2], [3, 4]]", "--c", "0:1"])
+    assert result.exit_code == 2
+    assert "sweep needs a scalar output" in one_error_line(result.stderr)
 
 
 def test_library_errors_are_project_errors() -> None:
@@ -458,6 +485,36 @@ def test_jacobian_of_a_vector_output_is_the_full_matrix() -> None:
     np.testing.assert_allclose(document["jacobian"], expected, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("outputs", [["--output", "p,s"], []])
+def test_jacobian_of_several_array_outputs_stacks_their_rows(outputs) -> None:
+    """p = softmax(z) and s = Σz² for z = W x: the rows of p, then s's, against central
+    differences of the same formulas in NumPy."""
+    W = np.array([[1.0, 2.0], [0.5, -1.0]])
+    x = np.array([0.3, -0.7])
+    program = "z = W @ x; p = softmax(z); s = sum(z**2)" + ("" if outputs else "; (p, s)")
+    result = runner.invoke(app, ["jacobian", program, "--W", json.dumps(W.tolist()), "--x",
+                                 json.dumps(x.tolist()), *outputs, "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    assert document["outputs"] == ["p[0]", "p[1]", "s"]
+
+    def outputs_of(W, x):
+        z = W @ x
+        return np.concatenate([np.exp(z) / np.exp(z).sum(), [np.sum(z**2)]])
+
+    h = 1e-6
+    columns = []
+    for name, base in (("W", W), ("x", x)):
+        for index in np.ndindex(base.shape):
+            up, down = base.copy(), base.copy()
+            up[index] += h
+            down[index] -= h
+            args = {"W": W, "x": x}
+            columns.append((outputs_of(**{**args, name: up}) - outputs_of(**{**args, name: down}))
+                           / (2 * h))
+    np.testing.assert_allclose(document["jacobian"], np.array(columns).T, rtol=1e-6, atol=1e-8)
+
+
 @pytest.mark.parametrize("command", [["explain"], ["hessian"], ["forward", "--wrt", "x"],
                                      ["jacobian"], ["graph"], ["check", "--expect", "d/dx=2"]])
 def test_values_files_work_for_every_command(tmp_path, command) -> None:
@@ -492,7 +549,7 @@ def test_graph_without_values_shows_the_vector_jacobian_rules() -> None:
     assert "(W̅ += z̅3̅ · xᵀ) W  [input]" in result.stdout
 
 
-@pytest.mark.parametrize("output_format", ["text", "markdown", "latex"])
+@pytest.mark.parametrize("output_format", ["text", "markdown"])
 def test_explain_writes_the_sweeps_in_matrix_form(output_format) -> None:
     result = runner.invoke(app, ["explain", CHAIN, *CHAIN_ARGS, "--format", output_format],
                            env={"COLUMNS": "200"})
@@ -679,3 +736,32 @@ def test_forward_mode_along_an_array_direction_is_the_gradient_dotted_with_it() 
 def test_forward_mode_directions_must_fit(args, fragment) -> None:
     result = runner.invoke(app, ["forward", CHAIN, *CHAIN_ARGS, *args])
     assert result.exit_code == 2 and fragment in one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize(("program", "args"), [
+    (CHAIN, CHAIN_ARGS),
+    ("z = W @ x + b; L = cross_entropy(z, 1) + max(x) + W[0, 1] + mean(softmax(z)) "
+     "+ norm(transpose(W) @ [1, 2])", ["--W", "[[1, 2, 3], [4, 5, 6]]", "--x", "[0.5, -1, 2]",
+                                       "--b", "0.5"]),
+    ("z1 = W1*x + b1; L = sum(z1**2) / n", ["--W1", "[[1], [2]]", "--x", str(list(range(20))),
+                                            "--b1", "[[0.5], [-1]]", "--n", "3"]),
+])
+def test_explain_latex_over_arrays_is_math_that_compiles(program, args, tmp_path) -> None:
+    from test_hostile import pdflatex, preamble_asked_for
+
+    result = runner.invoke(app, ["explain", program, *args, "--format", "latex"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.isascii()
+    assert "\\begin{align*}" in result.stdout and "\\begin{bmatrix}" in result.stdout
+    if program == CHAIN:
+        for fragment in ("\\bar{x} &= W_{1}^{\\top} \\cdot \\overline{z_{1}} = \\begin{bmatrix} "
+                         "-0.37071 & 0.626039 \\end{bmatrix}^{\\top}",
+                         "\\overline{z_{1}} &= \\overline{a_{1}} \\odot 1 / "
+                         "\\cosh\\left(z_{1}\\right)^{2}",
+                         "z_{1} &= W_{1} \\, x"):
+            assert fragment in result.stdout, fragment
+    process, log = pdflatex("\\documentclass{article}\n" + preamble_asked_for(result.stdout)
+                            + "\n\\begin{document}\n" + result.stdout + "\n\\end{document}\n",
+                            tmp_path)
+    assert process.returncode == 0, [line for line in log.splitlines() if line.startswith("!")]
+    assert "Missing character" not in log

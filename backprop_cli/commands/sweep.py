@@ -13,7 +13,8 @@ HELP = ("The output and its derivative over a range of one variable (--x -3:3), 
 def call(request: Request):
     from ..sweep import sweep
 
-    ranges = {name: value for name, value in request.point.items() if ":" in value}
+    ranges = {name: value for name, value in request.point.items()
+              if isinstance(value, str) and ":" in value}
     if len(ranges) != 1:
         raise InputError("give exactly one variable a range START:STOP, e.g. --x -3:3 "
                          f"(got {len(ranges)})")

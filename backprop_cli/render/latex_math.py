@@ -164,7 +164,10 @@ def _parts(node: tuple) -> list:
     if kind in ("var", "ref"):
         return [latex_id(node[1])]
     if kind == "const":
-        return [_constant(node[2])]
+        return [_constant(node[2]) if isinstance(node[1], float) else
+                matrix(node[1].array(), 12)]
+    if kind == "matmul":
+        return [*_grouped(node[1], 2), r" \, ", *_grouped(node[2], 3)]
     if kind == "call":
         return _call(node)
     if kind == "neg":
@@ -216,6 +219,12 @@ def _call(node: tuple) -> list:
         return [r"\sqrt{", args[0], "}"]
     if name == "abs":
         return [r"\left|", args[0], r"\right|"]
+    if name == "transpose":
+        return [*_grouped(args[0], 5), r"^{\top}"]
+    if name == "index":
+        return [*_grouped(args[0], 5), r"\left[", *_joined(args[1:]), r"\right]"]
+    if name in ("reduce_max", "reduce_min"):
+        return ["\\" + name[-3:] + r"\left(", args[0], r"\right)"]
     if name == "logb":
         return [r"\log_{", args[1], r"}\left(", args[0], r"\right)"]
     name = _FUNCTION_NAMES.get(name, name)
@@ -227,6 +236,110 @@ def _call(node: tuple) -> list:
         parts.append(arg)
     parts.append(r"\right)")
     return parts
+
+
+def _joined(args) -> list:
+    parts: list = []
+    for k, arg in enumerate(args):
+        if k:
+            parts.append(", ")
+        parts.append(arg)
+    return parts
+
+
+def matrix(value, digits: int = 6, summary: int = 12) -> str:
+    """A number, a vector as a transposed row, a matrix as a bmatrix; an axis longer than
+    seven, or any axis longer than six of an array past `summary` elements, shows its first
+    and last three with dots between (bmatrix takes at most ten columns)."""
+    import numpy as np
+
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 0:
+        return number(float(array), digits)
+    big = array.size > summary
+
+    def cut(items: list, dots: str) -> list:
+        return items[:3] + [dots] + items[-3:] if len(items) > 7 or (big and len(items) > 6) \
+            else items
+
+    if array.ndim == 1:
+        row = cut([number(float(v), digits) for v in array], r"\cdots")
+        return r"\begin{bmatrix} " + " & ".join(row) + r" \end{bmatrix}^{\top}"
+    rows = [" & ".join(cut([number(float(v), digits) for v in row], r"\cdots"))
+            for row in array]
+    dots = " & ".join(cut([r"\vdots"] * array.shape[1], r"\ddots"))
+    return r"\begin{bmatrix} " + r" \\ ".join(cut(rows, dots)) + r" \end{bmatrix}"
+
+
+# The vector-Jacobian rules as `grad` prints them (`W̅1̅ += z̅3̅ · xᵀ`), token by token.
+_RULE_TOKEN = re.compile(
+    r"(?P<phrase>\((?:spread over the reduced elements|summed over the broadcast axes|no path to "
+    r"the output|ties share it)\)|at the (?:max|min)imum)"
+    r"|∂(?P<of>\w+)/∂(?P<by>\w+)"
+    r"|(?P<bar>(?:\w\u0305)+)"
+    r"|(?P<sum>Σ(?=\s))"
+    r"|(?P<name>[^\W\d](?:(?!ᵀ)\w)*)(?P<t>ᵀ?)"
+    r"|(?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+    r"|(?P<power>\*\*)"
+    r"|(?P<other>\S)"
+    r"|(?P<space>\s+)")
+_RULE_KINDS = ("phrase", "of", "bar", "sum", "name", "number", "power", "other", "space")
+_RULE_SYMBOLS = {"·": r" \cdot ", "⊙": r" \odot ", "*": r" \cdot ",
+                 "(": r"\left(", ")": r"\right)", "+": " + ", "-": " - ", "=": " = ",
+                 "/": " / ", ",": ", ", "[": "[", "]": "]"}
+
+
+def rule_to_latex(text: str) -> str:
+    """A rule or adjoint formula of the matrix-form sweeps as LaTeX math: overlined ids as
+    \\overline, ᵀ as ^{\\top}, ⊙ as \\odot, powers as superscripts, the notes as text."""
+    out: list[str] = []
+    tokens = list(_RULE_TOKEN.finditer(text))
+    k = 0
+    while k < len(tokens):
+        match = tokens[k]
+        kind = next(group for group in _RULE_KINDS if match[group] is not None)
+        k += 1
+        if kind == "phrase":
+            out.append(r"\quad\text{" + escape_text(match.group()) + "}")
+        elif kind == "of":
+            out.append(rf"\frac{{\partial {latex_id(match['of'])}}}"
+                       rf"{{\partial {latex_id(match['by'])}}}")
+        elif kind == "sum":
+            out.append(r"\sum ")
+        elif kind == "bar":
+            out.append(bar(match.group().replace("\u0305", "")))
+        elif kind == "name":
+            called = k < len(tokens) and tokens[k].group() == "("
+            name = _FUNCTION_NAMES.get(match["name"], match["name"])
+            if called:
+                out.append("\\" + name if name in _KNOWN_FUNCTIONS else
+                           r"\operatorname{" + escape_text(name) + "}")
+            else:
+                out.append(latex_id(match["name"]) + (r"^{\top}" if match["t"] else ""))
+        elif kind == "number":
+            out.append(match.group())
+        elif kind == "power":
+            exponent, k = _exponent(tokens, k)
+            out.append("^{" + rule_to_latex(exponent) + "}")
+        elif kind == "other":
+            char = match.group()
+            out.append(_RULE_SYMBOLS.get(char, escape_text(char)))
+    return "".join(out).replace("  ", " ").strip()
+
+
+def _exponent(tokens: list, k: int) -> tuple[str, int]:
+    """The text of a power's exponent (a number, a name, or a parenthesized group)."""
+    if k < len(tokens) and tokens[k].group() == "(":
+        depth, start = 0, k
+        while k < len(tokens):
+            depth += {"(": 1, ")": -1}.get(tokens[k].group(), 0)
+            k += 1
+            if depth == 0:
+                break
+        return "".join(t.group() for t in tokens[start + 1:k - 1]), k
+    if k < len(tokens) and tokens[k].group() == "-":
+        return "-" + tokens[k + 1].group(), k + 2
+    return (tokens[k].group(), k + 1) if k < len(tokens) else ("", k)
 
 
 def _grouped(child: tuple, precedence: int) -> list:
