@@ -28,10 +28,12 @@ def grad(
     data: frozenset[str] = frozenset(),
     arrays: bool = True,
     jacobians: bool = False,
+    check_method: str = "symbolic",
 ) -> Result:
     """Differentiate the program `text` at the point `at` (values may be constant expressions
     or arrays); the names in `data` are a data set's columns, held fixed (no gradient).
-    `arrays=False` refuses arrays (for callers that read a scalar Result)."""
+    `arrays=False` refuses arrays (for callers that read a scalar Result). `check_method`
+    chooses what `check` compares with: symbolic (SymPy), fd, forward, or all."""
     at = dict(at or {})
     point = {name: value_of(name, value, arrays=arrays) for name, value in at.items()}
     program = parse_program(text, given=frozenset(at))
@@ -41,7 +43,7 @@ def grad(
             raise InputError(ARRAYS_ONLY_IN_GRAD)
         return _grad_arrays(graph, program, point, check=check, exact=exact, data=data,
                             jacobians=jacobians, timeout=check_timeout, texts=at,
-                            precision=precision)
+                            precision=precision, check_method=check_method)
     if jacobians:
         raise InputError("--jacobians shows the local Jacobian matrices of a program over "
                          "arrays; for a scalar program every local Jacobian is the number in "
@@ -53,9 +55,10 @@ def grad(
     if exact:
         result = _with_exact(graph, result, at, precision, check_timeout)
     if check:
-        from .gradient_check import symbolic_gradient_check
+        from .gradient_check import compared
 
-        result = symbolic_gradient_check(graph, result, timeout=check_timeout)
+        result = replace(result, check=compared(graph, point, result, check_method,
+                                                check_timeout))
     return result
 
 
@@ -75,7 +78,7 @@ def over_arrays(graph: Graph, point: Mapping) -> bool:
 def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
                  exact: bool, data: frozenset[str], jacobians: bool = False,
                  timeout: float = DEFAULT_CHECK_TIMEOUT, texts: Mapping | None = None,
-                 precision: int = 15):
+                 precision: int = 15, check_method: str = "symbolic"):
     from .tensor_engine import evaluate_tensors
 
     # a data set's extra columns are not worth a warning each
@@ -84,9 +87,10 @@ def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
     result = evaluate_tensors(graph, point, warnings=_warnings(graph, program, used),
                               data=data)
     if check:
-        from .gradient_check import array_gradient_check
+        from .gradient_check import compared
 
-        result = replace(result, check=array_gradient_check(graph, dict(point), result, timeout))
+        result = replace(result, check=compared(graph, dict(point), result, check_method,
+                                                timeout))
     if exact:
         result = _with_exact_arrays(graph, result, point, texts, precision, timeout)
     if jacobians:

@@ -134,15 +134,18 @@ def real_number(value) -> float | None:
 MAX_SYMBOLIC_WORK = 5_000
 
 
-def array_gradient_check(graph: Graph, point: dict, result, timeout: float):
+def array_gradient_check(graph: Graph, point: dict, result, timeout: float,
+                         fallback: bool = True):
     """An ArrayCheck of a program over arrays: SymPy's derivative of the program written out
     element by element when that is small, central finite differences otherwise (or when
-    SymPy does not finish in time); the reason says which and why."""
+    SymPy does not finish in time); the reason says which and why. Without `fallback`, a
+    SymPy check that cannot be made is skipped instead."""
     import numpy as np
 
+    from .result import SYMPY
     from .tensor_engine import finite_difference_check
     from .tensor_exact import symbolic_gradient
-    from .tensor_result import SYMBOLIC_RTOL, SYMPY, ArrayCheck
+    from .tensor_result import SYMBOLIC_RTOL, ArrayCheck
 
     if not math.isfinite(result.value):
         return ArrayCheck("skipped", "the output is not a finite number at this point (see "
@@ -150,13 +153,15 @@ def array_gradient_check(graph: Graph, point: dict, result, timeout: float):
     names = [name for name, _ in result.gradient]
     elements = sum(int(np.size(node.value)) for node in result.nodes)
     work = elements * sum(int(np.size(value)) for _, value in result.gradient)
-    if work > MAX_SYMBOLIC_WORK:
-        return _finite_differences(finite_difference_check(graph, point, result),
-                                   "the program has too many elements to write out")
-    outcome = run_bounded(symbolic_gradient, (graph, point, names), timeout)
-    if not outcome.ok:
-        return _finite_differences(finite_difference_check(graph, point, result),
-                                   outcome.reason)
+    why = "the program has too many elements to write out" if work > MAX_SYMBOLIC_WORK \
+        else None
+    if why is None:
+        outcome = run_bounded(symbolic_gradient, (graph, point, names), timeout)
+        why = None if outcome.ok else outcome.reason
+    if why is not None:
+        if not fallback:
+            return ArrayCheck("skipped", why, SYMPY, ())
+        return _finite_differences(finite_difference_check(graph, point, result), why)
     at_kink = any(node.status == "kink" for node in result.nodes)
     entries = []
     for name, engine in result.gradient:
@@ -182,3 +187,41 @@ def _finite_differences(check, why: str):
 
     reason = f"SymPy was not used: {why}"
     return with_reason(check, reason=reason + (f"; {check.reason}" if check.reason else ""))
+
+
+CHECK_METHODS = ("symbolic", "fd", "forward", "all")
+
+
+def compared(graph: Graph, point: dict, result, method: str, timeout: float,
+             alone: bool = True):
+    """The check of `method` for a Result or a TensorResult: SymPy (symbolic), central finite
+    differences (fd), forward mode (forward), or all three side by side (all). Alone, a
+    SymPy check too large for an array program falls back to finite differences."""
+    if method not in CHECK_METHODS:
+        from .errors import InputError
+
+        raise InputError(f"unknown --check-method {method!r}; choose one of "
+                         f"{', '.join(CHECK_METHODS)}")
+    if method == "all":
+        from .result import AllChecks
+
+        return AllChecks(tuple(compared(graph, point, result, one, timeout, alone=False)
+                               for one in CHECK_METHODS[:3]))
+    tensors = getattr(result, "tensors", False)
+    if method == "symbolic":
+        if tensors:
+            return array_gradient_check(graph, point, result, timeout, fallback=alone)
+        return symbolic_gradient_check(graph, result, timeout).check
+    from .result import FINITE_DIFFERENCES, FORWARD_MODE
+    from .tensor_engine import finite_difference_check, forward_mode_check
+    from .tensor_result import ArrayCheck
+
+    name = FINITE_DIFFERENCES if method == "fd" else FORWARD_MODE
+    if not math.isfinite(result.value):
+        return ArrayCheck("skipped", "the output is not a finite number at this point (see "
+                          "the flagged nodes); there is nothing to compare", name, ())
+    check = (finite_difference_check if method == "fd" else forward_mode_check)(
+        graph, point, result)
+    if not check.entries:
+        return ArrayCheck("skipped", "the program has no variables", name, ())
+    return check

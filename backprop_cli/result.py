@@ -32,6 +32,17 @@ class NodeResult(NamedTuple):
     fanout: int
 
 
+# The methods a gradient is compared with: the name in `method`, the key of its numbers in
+# JSON entries, the column header, and what agreement means.
+SYMPY = "SymPy"
+FINITE_DIFFERENCES = "central finite differences"
+FORWARD_MODE = "forward mode"
+CHECK_KEYS = {SYMPY: "symbolic", FINITE_DIFFERENCES: "finite_differences", FORWARD_MODE: "forward"}
+CHECK_LABELS = {SYMPY: "SymPy", FINITE_DIFFERENCES: "finite differences",
+                FORWARD_MODE: "forward mode"}
+FORWARD_RTOL = 1e-9
+
+
 @dataclass(frozen=True)
 class GradientCheck:
     """SymPy's symbolic derivative of the whole expression, compared with the engine."""
@@ -39,14 +50,60 @@ class GradientCheck:
     status: str  # "passed" | "failed" | "skipped"
     reason: str | None = None
     entries: tuple[tuple[str, float | None, bool | None], ...] = ()
+    method: str = SYMPY
+    tolerance: str = "its symbolic derivative, rtol 1e-9"
 
     def to_dict(self) -> dict:
         return {
             "status": self.status,
             "reason": self.reason,
+            "method": self.method,
             "entries": {name: {"symbolic": number(value), "agrees": agrees}
                         for name, value, agrees in self.entries},
         }
+
+
+@dataclass(frozen=True)
+class AllChecks:
+    """The gradient compared with SymPy, finite differences and forward mode at once."""
+
+    checks: tuple  # GradientCheck or tensor_result.ArrayCheck, one per method
+    method: str = "all"
+
+    @property
+    def status(self) -> str:
+        statuses = [check.status for check in self.checks]
+        if "failed" in statuses:
+            return "failed"
+        return "skipped" if all(s == "skipped" for s in statuses) else "passed"
+
+    @property
+    def reason(self) -> str | None:
+        reasons = [f"{CHECK_LABELS[c.method]}: {c.reason}" for c in self.checks if c.reason]
+        return "; ".join(reasons) or None
+
+    @property
+    def entries(self) -> tuple[tuple[str, None, bool | None], ...]:
+        """Per variable: whether every method that compared it agrees."""
+        verdicts: dict[str, list] = {}
+        for check in self.checks:
+            for name, _, agrees in check.entries:
+                verdicts.setdefault(name, []).append(agrees)
+        return tuple((name, None, False if False in found else (True if True in found
+                                                                  else None))
+                     for name, found in verdicts.items())
+
+    def to_dict(self) -> dict:
+        methods = [check.to_dict() for check in self.checks]
+        entries: dict[str, dict] = {}
+        for document in methods:
+            for name, entry in document["entries"].items():
+                entries.setdefault(name, {}).update(
+                    {k: v for k, v in entry.items() if k != "agrees"})
+        for name, _, agrees in self.entries:
+            entries.setdefault(name, {})["agrees"] = agrees
+        return {"status": self.status, "reason": self.reason, "method": self.method,
+                "entries": entries, "methods": methods}
 
 
 @dataclass(frozen=True)

@@ -137,18 +137,24 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
         raise LimitError(f"sweep: {points:,} points × {len(graph):,} nodes{weighted} is too "
                          f"much work ({work:,} node-points with the per-chunk cost; at most "
                          f"{MAX_SWEEP_WORK:,}); use fewer --points or a smaller program")
-    fixed = tuple((name, point[name]) for name in graph.variable_names if name != variable)
-    unused = tuple(f"variable {name!r} was given a value but is not used; it is ignored"
-                   for name in point if name not in graph.variable_names)
-    result = Sweep(format_program(program), variable, fixed, start, stop, points, None, None,
-                   graph.ids[graph.output], unused)
-    others = dict(fixed)
+    result = _empty_sweep(program, graph, point, variable, start, stop, points)
+    others = dict(result.fixed)
 
     def part(begin: int, end: int) -> dict:
         return {**others, variable: result.x_at(begin, end)}
 
     value, derivative = _chunked_pass(graph, variable, points, chunk, part)
     return replace(result, value=value, derivative=derivative)
+
+
+def _empty_sweep(program, graph: Graph, point: Mapping, variable: str, start: float,
+                 stop: float, points: int) -> Sweep:
+    """The sweep's description, before its columns are computed."""
+    fixed = tuple((name, point[name]) for name in graph.variable_names if name != variable)
+    unused = tuple(f"variable {name!r} was given a value but is not used; it is ignored"
+                   for name in point if name not in graph.variable_names)
+    return Sweep(format_program(program), variable, fixed, start, stop, points, None, None,
+                 graph.ids[graph.output], unused)
 
 
 # A program over arrays runs once per point: (nodes + elements over all nodes) × points, at
@@ -162,7 +168,7 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
     data set): the array engine's forward and reverse passes at each point."""
     import numpy as np
 
-    from .tensor_engine import forward_pass, sweep_point
+    from .tensor_engine import forward_pass, loss_and_gradient
 
     values, _ = forward_pass(graph, point)
     elements = sum(int(np.size(v)) for v in values)
@@ -171,15 +177,13 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
         raise LimitError(f"sweep: {points:,} points × {len(graph) + elements:,} nodes and "
                          f"elements is too much work ({work:,}; at most "
                          f"{MAX_TENSOR_SWEEP_WORK:,}); use fewer --points or smaller arrays")
-    fixed = tuple((name, point[name]) for name in graph.variable_names if name != variable)
-    unused = tuple(f"variable {name!r} was given a value but is not used; it is ignored"
-                   for name in point if name not in graph.variable_names)
-    result = Sweep(format_program(program), variable, fixed, start, stop, points, None, None,
-                   graph.ids[graph.output], unused)
+    result = _empty_sweep(program, graph, point, variable, start, stop, points)
     value = np.empty(points)
     derivative = np.empty(points)
     for k, x in enumerate(result.x):
-        value[k], derivative[k] = sweep_point(graph, {**point, variable: x}, variable)
+        value[k], gradient, _ = loss_and_gradient(graph, {**point, variable: x}, [variable],
+                                                  "sweep")
+        derivative[k] = gradient[variable]
     derivative[np.isnan(value)] = np.nan
     return replace(result, value=value, derivative=derivative)
 

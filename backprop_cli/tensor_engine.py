@@ -19,6 +19,7 @@ from .errors import InputError
 from .graph import Graph
 from .ops import op_named
 from .parse import ArrayLiteral
+from .result import FINITE_DIFFERENCES
 from .tensor_ops import TENSOR_OPS, bar, shape_text
 from .tensor_result import (
     ArrayCheck,
@@ -358,7 +359,43 @@ def finite_difference_check(graph: Graph, point: Mapping[str, object],
         notes.append("entries that differ where a node is at a kink are not compared (the "
                      "derivative there is a convention)")
     return ArrayCheck("failed" if disagree else "passed", "; ".join(notes) or None,
-                      "central finite differences", tuple(entries))
+                      FINITE_DIFFERENCES, tuple(entries))
+
+
+def forward_mode_check(graph: Graph, point: Mapping[str, object], result) -> ArrayCheck:
+    """Every gradient element against forward mode: one forward pass seeded with that
+    element's unit direction (past MAX_CHECKED_ELEMENTS elements, an even sample of them)."""
+    from .result import FORWARD_MODE, FORWARD_RTOL
+
+    total = sum(int(np.size(value)) for _, value in result.gradient)
+    stride = max(1, -(-total // MAX_CHECKED_ELEMENTS))
+    entries = []
+    counter = 0
+    for name, analytic in result.gradient:
+        shape = np.shape(point[name])
+        found = np.full(shape, np.nan)
+        for index in np.ndindex(shape):
+            counter += 1
+            if (counter - 1) % stride:
+                continue
+            direction = np.zeros(shape)
+            direction[index] = 1.0
+            _, tangent = tangents(graph, point, {name: direction})
+            out = tangent[graph.output]
+            found[index] = 0.0 if out is None else float(out)
+        analytic = np.asarray(analytic, dtype=float)
+        compared = ~np.isnan(found) & np.isfinite(analytic) & np.isfinite(found)
+        scale = max(1.0, float(np.max(np.abs(found), initial=0.0, where=compared)))
+        close = np.abs(analytic - found) <= FORWARD_RTOL * np.abs(found) + 1e-12 * scale
+        wrong = int(np.sum(compared & ~close))
+        entries.append((name, _plain(found), None if not np.any(compared) else wrong == 0))
+    verdicts = [agrees for *_, agrees in entries]
+    notes = [] if stride == 1 else [f"{total:,} gradient elements: every {stride}th was "
+                                    "compared"]
+    if None in verdicts:
+        notes.append("not compared where either derivative is not finite")
+    return ArrayCheck("failed" if False in verdicts else "passed", "; ".join(notes) or None,
+                      FORWARD_MODE, tuple(entries))
 
 
 MAX_JACOBIAN_ENTRIES = 400  # rows × columns of a local Jacobian shown
@@ -513,20 +550,36 @@ MAX_ARRAY_HESSIAN_ENTRIES = 400  # variable elements of a Hessian over arrays
 HESSIAN_STEP = 1e-5
 
 
-def sweep_point(graph: Graph, point: Mapping[str, object], wrt: str) -> tuple[float, float]:
-    """The output and its derivative by the scalar variable `wrt` (the only one that varies)."""
+def loss_and_gradient(graph: Graph, point: Mapping[str, object], params: list[str],
+                      command: str = "training") -> tuple[float, dict[str, object], list]:
+    """The output, its gradient by the named variables only (every other one held fixed), and
+    every node's value (so a non-finite loss can be traced to the node that made it)."""
     values, bound = forward_pass(graph, point)
     output = values[graph.output]
     if np.ndim(output) != 0:
         raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
-                         f"{shape_text(output)}; sweep needs a scalar output: reduce it with "
-                         "sum(...) or mean(...)")
-    others = frozenset(graph.ids[i] for i in graph.variables if graph.ids[i] != wrt)
+                         f"{shape_text(output)}; {command} needs a scalar output (a loss): "
+                         "reduce it with sum(...) or mean(...)")
+    fixed = frozenset(name for name in graph.variable_names if name not in params)
     with np.errstate(all="ignore"):
-        adjoints, _ = _reverse(graph, values, 1.0, bound, _varying(graph, others))
-    position = graph.ids.index(wrt)
-    derivative = adjoints[position]
-    return float(output), 0.0 if derivative is None else float(derivative)
+        adjoints, _ = _reverse(graph, values, 1.0, bound, _varying(graph, fixed))
+    position = {graph.ids[i]: i for i in graph.variables}
+    gradient = {}
+    for name in params:
+        adjoint = adjoints[position[name]]
+        gradient[name] = _plain(adjoint if adjoint is not None else
+                                np.zeros_like(values[position[name]]))
+    return float(output), gradient, values
+
+
+def first_nonfinite(graph: Graph, values: list) -> str | None:
+    """The first node in evaluation order whose value is not finite, described: `p =
+    sigmoid(z5): 3 of 51 elements of the value not finite (first at [4])`."""
+    for i, value in enumerate(values):
+        status, message = _status(value, None)
+        if status != "ok":
+            return f"{graph.ids[i]} = {graph.formulas[i]}: {message}"
+    return None
 
 
 def flat_gradient(graph: Graph, point: Mapping[str, object], names: list[str]) -> np.ndarray:

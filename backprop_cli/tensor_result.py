@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import SCHEMA_VERSION
+from .result import CHECK_KEYS, FORWARD_MODE, FORWARD_RTOL, SYMPY
 
 
 class TensorEdge(NamedTuple):
@@ -68,12 +69,12 @@ class JacobianProduct:
 @dataclass(frozen=True)
 class ArrayCheck:
     """The gradient compared with another method, per variable: SymPy's derivative of the
-    program written out element by element, or central finite differences (gradcheck's step
-    1e-6 and tolerances atol 1e-5, rtol 1e-3)."""
+    program written out element by element, central finite differences (gradcheck's step
+    1e-6 and tolerances atol 1e-5, rtol 1e-3), or forward mode (a pass per element)."""
 
-    status: str  # passed | failed
+    status: str  # passed | failed | skipped
     reason: str | None
-    method: str  # "SymPy" | "central finite differences"
+    method: str  # one of result.CHECK_KEYS
     entries: tuple[tuple[str, object, bool | None], ...]  # name, the other method's, agrees
 
     @property
@@ -82,12 +83,15 @@ class ArrayCheck:
 
     @property
     def tolerance(self) -> str:
-        return (f"its derivative of the program written out element by element, rtol "
-                f"{SYMBOLIC_RTOL:g}" if self.symbolic else
-                "step 1e-6, atol 1e-5, rtol 1e-3, as torch.autograd.gradcheck")
+        if self.symbolic:
+            return (f"its derivative of the program written out element by element, rtol "
+                    f"{SYMBOLIC_RTOL:g}")
+        if self.method == FORWARD_MODE:
+            return f"a forward pass per element, rtol {FORWARD_RTOL:g}"
+        return "step 1e-6, atol 1e-5, rtol 1e-3, as torch.autograd.gradcheck"
 
     def to_dict(self) -> dict:
-        key = "symbolic" if self.symbolic else "finite_differences"
+        key = CHECK_KEYS[self.method]
         return {"status": self.status, "reason": self.reason, "method": self.method,
                 "entries": {name: {key: array_json(reference), "agrees": agrees}
                             for name, reference, agrees in self.entries}}
@@ -114,7 +118,6 @@ def exact_json(array) -> object:
     return [exact_json(row) for row in array]
 
 
-SYMPY = "SymPy"
 SYMBOLIC_RTOL = 1e-7
 
 

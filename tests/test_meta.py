@@ -23,7 +23,7 @@ runner = CliRunner()
 
 def test_every_command_has_help_text_and_a_readme_entry():
     assert set(COMMANDS) == {"grad", "check", "explain", "graph", "forward", "hessian",
-                             "jacobian", "sweep", "generate", "practice"}
+                             "jacobian", "sweep", "fd", "train", "generate", "practice"}
     for name, command in COMMANDS.items():
         assert command.help and len(command.help) > 40, name
         assert f"`backprop {name}`" in README, name
@@ -51,6 +51,7 @@ def test_every_command_answers_help(name):
 ARGUMENTS = {"sweep": ["x*y", "--x", "0:1", "--y", "2", "--points", "5"],
              "check": ["x*y", "--wrt", "x", "--answer", "y"],
              "forward": ["x*y", "--x", "1", "--y", "2", "--wrt", "x"],
+             "fd": ["x*y", "--x", "1", "--y", "2", "--wrt", "x"],
              "generate": ["x*w", "--range", "w=1.5:3", "--x", "2", "--salt", "s", "--count",
                           "2"]}
 FORMATS = [(spec.name, name) for spec in SPECS for name in spec.renderers]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .base import DATA, JSON, MEMORY_LIMIT, TIME_LIMIT, VALUES, Command, Option
 from .check import SPEC as CHECK
 from .explain import SPEC as EXPLAIN
+from .fd import SPEC as FD
 from .forward import SPEC as FORWARD
 from .generate import SPEC as GENERATE
 from .grad import SPEC as GRAD
@@ -14,9 +15,10 @@ from .hessian import SPEC as HESSIAN
 from .jacobian import SPEC as JACOBIAN
 from .practice import SPEC as PRACTICE
 from .sweep import SPEC as SWEEP
+from .train import SPEC as TRAIN
 
 COMMANDS: tuple[Command, ...] = (GRAD, CHECK, EXPLAIN, GRAPH, FORWARD, HESSIAN, JACOBIAN, SWEEP,
-                                 GENERATE, PRACTICE)
+                                 FD, TRAIN, GENERATE, PRACTICE)
 
 
 def format_option(command: Command) -> Option:

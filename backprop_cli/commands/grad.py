@@ -22,10 +22,11 @@ def call(request: Request):
 
     options = request.options
     require_finite("--check-timeout", options["check_timeout"])
-    return grad(request.source(), request.point, check=options["check"],
+    method = options["check_method"]
+    return grad(request.source(), request.point, check=options["check"] or method is not None,
                 check_timeout=options["check_timeout"], exact=options["exact"],
                 precision=options["precision"], data=request.data,
-                jacobians=options["jacobians"])
+                jacobians=options["jacobians"], check_method=method or "symbolic")
 
 
 def failed(result, request: Request) -> bool:
@@ -39,6 +40,10 @@ SPEC = Command(
         FILE, AT, DIGITS, FULL,
         Option("check", ("--check",), bool, False,
                "Compare the gradient with SymPy's symbolic derivative."),
+        Option("check_method", ("--check-method",), str, None,
+               "What --check compares with: symbolic (SymPy, the default), fd (central finite "
+               "differences), forward (forward mode) or all; implies --check.",
+               metavar="METHOD"),
         Option("check_timeout", ("--check-timeout",), float, 10.0, "Time limit for --check.",
                metavar="SECONDS", min=0.1, max=3600.0),
         Option("jacobians", ("--jacobians",), bool, False,

@@ -46,10 +46,26 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
                          "or another range") from None
     finally:
         plt.clear_figure()
-    return text if color else _ANSI.sub("", text)
+    return text if color else strip_ansi(text)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def built(plt, color: bool, instead: str) -> str:
+    """The plotext figure as text (without colour codes unless `color`), or `instead` when
+    its numbers are too extreme for plotext to scale; the figure is cleared either way."""
+    try:
+        text = plt.build()
+    except (OverflowError, ValueError, ZeroDivisionError):
+        text = instead
+    finally:
+        plt.clear_figure()
+    return text if color else strip_ansi(text)
 
 
 def _thinned(result: Sweep, columns: int) -> tuple[list, list, list]:

@@ -184,8 +184,10 @@ def _accumulation(node: NodeResult, result: Result, terms: list, digits: int) ->
 def _gradient(result: Result, digits: int) -> Table | Group | Text:
     check = result.check
     columns = [("variable", "left"), (f"∂{result.output}/∂variable", "right")]
-    if check is not None and check.entries:
-        columns += [("SymPy", "right"), ("check", "center")]
+    compared = check_columns(check)
+    columns += [(label, "right") for label, _ in compared]
+    if compared:
+        columns.append(("check", "center"))
     exact = result.exact
     if exact is not None:
         columns.append(("exact", "left"))
@@ -194,27 +196,56 @@ def _gradient(result: Result, digits: int) -> Table | Group | Text:
     if not result.gradient:
         return Text("Gradient: the program has no variables; there is nothing to differentiate.",
                     style="yellow")
-    entries = {name: (value, agrees) for name, value, agrees in check.entries} if check else {}
+    verdicts = {name: agrees for name, _, agrees in check.entries} if check else {}
     for name, value in result.gradient:
         row = [name, fmt(value, digits)]
-        if check is not None and check.entries:
-            symbolic, agrees = entries.get(name, (None, None))
-            mark = Text("✓", style="green") if agrees else (
-                Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim"))
-            row += [fmt(symbolic, digits), mark]
+        if compared:
+            row += [fmt(values.get(name), digits) for _, values in compared]
+            row.append(check_mark(verdicts.get(name)))
         if exact is not None:
             row.append(exact_text(exact.adjoints[position[name]]))
         table.add_row(*cells(*row))
     if check is None:
         return table
-    if check.status == "skipped":
-        note = Text(f"check skipped: {check.reason}", style="yellow")
-    else:
-        verdict = "passed" if check.status == "passed" else "FAILED"
-        note = Text(f"check {verdict}: gradient compared with SymPy's symbolic derivative"
-                    + (f"; {check.reason}" if check.reason else ""),
-                    style="green" if check.status == "passed" else "bold red")
-    return Group(table, note)
+    return Group(table, *check_notes(check))
+
+
+def check_columns(check) -> list[tuple[str, dict]]:
+    """(column header, the method's value by variable) for each method the check compared
+    with; none when nothing was compared."""
+    from ..result import CHECK_LABELS
+
+    if check is None or not check.entries:
+        return []
+    checks = check.checks if check.method == "all" else (check,)
+    return [(CHECK_LABELS[one.method], {name: value for name, value, _ in one.entries})
+            for one in checks if one.entries]
+
+
+def check_mark(agrees: bool | None) -> Text:
+    if agrees:
+        return Text("✓", style="green")
+    return Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim")
+
+
+def check_notes(check) -> list[Text]:
+    """One line per method: its verdict, what was compared, and why anything was not."""
+    from ..result import CHECK_LABELS, GradientCheck
+
+    several = check.method == "all"
+    notes = []
+    for one in check.checks if several else (check,):
+        head = f"check {CHECK_LABELS[one.method]}" if several else "check"
+        if one.status == "skipped":
+            notes.append(Text(f"{head} skipped: {one.reason}", style="yellow"))
+            continue
+        verdict = "passed" if one.status == "passed" else "FAILED"
+        how = "SymPy's symbolic derivative" if isinstance(one, GradientCheck) else \
+            f"{one.method} ({one.tolerance})"
+        notes.append(Text(f"{head} {verdict}: gradient compared with {how}"
+                          + (f"; {one.reason}" if one.reason else ""),
+                          style="green" if one.status == "passed" else "bold red"))
+    return notes
 
 
 def show(result: Result, view) -> Group:

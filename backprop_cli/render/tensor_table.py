@@ -18,6 +18,9 @@ from .table import (
     MAX_TABLE_NODES,
     bar,
     cells,
+    check_columns,
+    check_mark,
+    check_notes,
     exact_text,
     pretty,
     program_header,
@@ -157,31 +160,25 @@ def _gradient(result: TensorResult, digits: int, full: bool):
     check = result.check
     exact = result.exact
     position = {node.id: i for i, node in enumerate(result.nodes)}
+    compared = check_columns(check)
     columns = [("variable", "left"), ("shape", "left"), (f"∂{result.output}/∂variable", "left")]
     if exact is not None:
         columns.append(("exact", "left"))
-    if check is not None:
-        columns += [("SymPy" if check.symbolic else "finite differences", "left"),
-                    ("check", "center")]
+    columns += [(label, "left") for label, _ in compared]
+    if compared:
+        columns.append(("check", "center"))
     table = titled_table("Gradient", *columns)
-    references = {name: (reference, agrees) for name, reference, agrees in
-                  (check.entries if check is not None else ())}
+    verdicts = {name: agrees for name, _, agrees in check.entries} if check else {}
     for name, value in result.gradient:
         row = [name, shape_text(value), array_text(value, digits, full)]
         if exact is not None:
             row.append(exact_array_text(exact.adjoints[position[name]], full))
-        if check is not None:
-            reference, agrees = references.get(name, (None, None))
-            mark = Text("✓", style="green") if agrees else (
-                Text("✗", style="bold red") if agrees is False else Text("n/a", style="dim"))
-            row += ["" if reference is None else array_text(reference, digits, full), mark]
+        for _, values in compared:
+            reference = values.get(name)
+            row.append("" if reference is None else array_text(reference, digits, full))
+        if compared:
+            row.append(check_mark(verdicts.get(name)))
         table.add_row(*cells(*row))
     if check is None:
         return table
-    if check.status == "skipped":
-        return Group(table, Text(f"check skipped: {check.reason}", style="yellow"))
-    verdict = "passed" if check.status == "passed" else "FAILED"
-    note = Text(f"check {verdict}: gradient compared with {check.method} ({check.tolerance})"
-                + (f"; {check.reason}" if check.reason else ""),
-                style="green" if check.status == "passed" else "bold red")
-    return Group(table, note)
+    return Group(table, *check_notes(check))

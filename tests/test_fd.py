@@ -1,0 +1,149 @@
+"""`backprop fd` and `grad --check-method` (issue 12): finite differences over step sizes, and
+the gradient compared with SymPy, finite differences and forward mode side by side.
+
+Oracles: sympy.diff, differences of x³ written out by hand, the theory of the error curve's
+minimum (h ≈ √ε forward, ∛ε central, ε = 2.2e-16), and textbook gradients in NumPy."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import sympy
+from cli_checks import one_error_line, strict_json
+from typer.testing import CliRunner
+
+from backprop_cli.cli import app
+from backprop_cli.step_sizes import step_sizes
+
+runner = CliRunner()
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "backprop_cli" / "schemas"
+                     / "grad.schema.json").read_text())
+
+
+def test_the_error_curve_of_x_cubed_is_a_v_with_its_minima_where_theory_puts_them() -> None:
+    found = step_sizes("x**3", {"x": "1"})
+    assert found.derivative == 3.0 == float(sympy.diff(sympy.Symbol("x") ** 3).subs("x", 1))
+    assert found.h[0] == pytest.approx(1e-16) and found.h[-1] == 1.0 and len(found.h) == 65
+    k = found.h.index(min(found.h, key=lambda h: abs(math.log10(h) + 2)))  # h = 1e-2
+    assert found.forward.estimate[k] == pytest.approx((1.01**3 - 1) / 0.01, rel=1e-12)
+    assert found.central.estimate[k] == pytest.approx((1.01**3 - 0.99**3) / 0.02, rel=1e-12)
+    assert found.central.error[k] == pytest.approx(1e-4, rel=1e-6)  # h² f'''/6 = h²
+    forward_best = found.h[found.forward.best]
+    central_best = found.h[found.central.best]
+    assert 10**-9.5 <= forward_best <= 10**-6.5, forward_best  # √ε ≈ 1.5e-8
+    assert 10**-6.5 <= central_best <= 10**-3.5, central_best  # ∛ε ≈ 6e-6
+    for scheme in (found.forward, found.central):  # both arms of the V rise by decades
+        best = scheme.error[scheme.best]
+        assert scheme.error[0] > 1e4 * best and scheme.error[-1] > 1e4 * best
+
+
+def test_fd_draws_the_curves_and_marks_the_best_h() -> None:
+    result = runner.invoke(app, ["fd", "x**3", "--x", "1"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.stderr
+    for fragment in ("forward difference", "central difference", "1e-8", "1e-16",
+                     "reverse mode  df/dx = 3", "best h = 1e-08"):
+        assert fragment in result.stdout, fragment
+    document = strict_json(runner.invoke(app, ["fd", "x**3", "--x", "1", "--json"]).stdout)
+    assert document["derivative"] == 3.0 and document["forward"]["best_h"] == pytest.approx(1e-8)
+    assert len(document["forward"]["error"]) == len(document["h"]) == 65
+    rows = runner.invoke(app, ["fd", "x**3", "--x", "1", "--format", "csv"]).stdout.split()
+    assert rows[0] == "h,forward,forward_error,central,central_error" and len(rows) == 66
+
+
+def test_fd_of_one_element_of_an_array() -> None:
+    """L = Σ tanh(W x): ∂L/∂W[1,0] = (1 - tanh(z_1)²) x_0."""
+    W, x = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.1, 0.2])
+    result = runner.invoke(app, ["fd", "L = sum(tanh(W @ x))", "--W", json.dumps(W.tolist()),
+                                 "--x", json.dumps(x.tolist()), "--wrt", "W[1,0]", "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    expected = (1 - np.tanh((W @ x)[1]) ** 2) * x[0]
+    assert document["wrt"] == "W[1,0]" and document["derivative"] == pytest.approx(expected)
+    assert document["central"]["best_error"] < 1e-9
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["x*y", "--x", "1", "--y", "2"], "give --wrt VAR"),
+    (["x*y", "--x", "1", "--y", "2", "--wrt", "q"], "--wrt 'q' is not a variable"),
+    (["sum(W)", "--W", "[1, 2]", "--wrt", "W[2]"], "'W' has shape (2,); name one element"),
+    (["x**2", "--x", "1", "--smallest", "1", "--largest", "0.1"], "0 < --smallest < --largest"),
+])
+def test_bad_fd_input_is_one_line(args, message) -> None:
+    result = runner.invoke(app, ["fd", *args])
+    assert result.exit_code == 2
+    assert message in one_error_line(result.stderr)
+
+
+# ----------------------------------------------------------------------------------------------
+# --check-method
+
+
+def test_check_method_all_puts_three_methods_beside_the_gradient() -> None:
+    result = runner.invoke(app, ["grad", "x*y + tanh(x)", "--x", "1", "--y", "2",
+                                 "--check-method", "all", "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    check = document["check"]
+    assert check["method"] == "all" and check["status"] == "passed"
+    assert [m["method"] for m in check["methods"]] == ["SymPy", "central finite differences",
+                                                       "forward mode"]
+    x, y = sympy.symbols("x y")
+    f = x * y + sympy.tanh(x)
+    for name, symbol in (("x", x), ("y", y)):
+        truth = float(sympy.diff(f, symbol).subs({x: 1, y: 2}))
+        entry = check["entries"][name]
+        assert entry["agrees"] is True
+        assert entry["symbolic"] == pytest.approx(truth, rel=1e-12)
+        assert entry["forward"] == pytest.approx(truth, rel=1e-12)
+        assert entry["finite_differences"] == pytest.approx(truth, rel=1e-7)
+    table = runner.invoke(app, ["grad", "x*y + tanh(x)", "--x", "1", "--y", "2",
+                                "--check-method", "all"], env={"COLUMNS": "160"})
+    for fragment in ("SymPy", "finite differences", "forward mode",
+                     "check SymPy passed", "check finite differences passed",
+                     "check forward mode passed"):
+        assert fragment in table.stdout, fragment
+
+
+@pytest.mark.parametrize("method", ["fd", "forward"])
+def test_check_method_over_arrays_against_the_textbook_softmax_gradient(method) -> None:
+    """L = dot(softmax(z), y), z = W x: ∂L/∂z = p ⊙ (y - p·y)."""
+    W, x, y = np.array([[1, 2], [0.5, -1], [0, 0.3]]), np.array([0.2, 0.4]), np.array([1, 2, 3])
+    result = runner.invoke(app, ["grad", "L = dot(softmax(W @ x), y)", "--W",
+                                 json.dumps(W.tolist()), "--x", json.dumps(x.tolist()), "--y",
+                                 json.dumps(y.tolist()), "--check-method", method, "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    p = np.exp(W @ x) / np.exp(W @ x).sum()
+    dz = p * (y - p @ y)
+    key = {"fd": "finite_differences", "forward": "forward"}[method]
+    rtol = 1e-6 if method == "fd" else 1e-12
+    np.testing.assert_allclose(document["check"]["entries"]["W"][key], np.outer(dz, x),
+                               rtol=rtol, atol=1e-9)
+    np.testing.assert_allclose(document["check"]["entries"]["x"][key], W.T @ dz, rtol=rtol)
+
+
+def test_forward_mode_catches_a_wrong_reverse_accumulation(monkeypatch) -> None:
+    """Forward mode shares the local derivatives but not the reverse sweep: an adjoint that
+    forgets to sum over the broadcast axes fails it."""
+    from backprop_cli import tensor_engine
+
+    monkeypatch.setattr(tensor_engine, "unbroadcast", lambda adjoint, shape: np.resize(
+        np.asarray(adjoint, dtype=float), shape))
+    result = runner.invoke(app, ["grad", "L = sum(W * b)", "--W", "[[1, 2], [3, 4]]", "--b",
+                                 "[[1], [2]]", "--check-method", "forward", "--json"])
+    assert result.exit_code == 1
+    assert strict_json(result.stdout)["check"]["entries"]["b"]["agrees"] is False
+
+
+def test_a_bad_check_method_is_one_line() -> None:
+    result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", "2", "--check-method",
+                                 "exact"])
+    assert result.exit_code == 2
+    assert "unknown --check-method 'exact'" in one_error_line(result.stderr)
