@@ -197,6 +197,7 @@ def compared(graph: Graph, point: dict, result, method: str, timeout: float,
     """The check of `method` for a Result or a TensorResult: SymPy (symbolic), central finite
     differences (fd), forward mode (forward), or all three side by side (all). Alone, a
     SymPy check too large for an array program falls back to finite differences."""
+    method = {"sympy": "symbolic", "finite-differences": "fd"}.get(method.lower(), method.lower())
     if method not in CHECK_METHODS:
         from .errors import InputError
 

@@ -15,7 +15,7 @@ import numpy as np
 from .errors import InputError
 from .result import SCHEMA_VERSION
 
-_ELEMENT = re.compile(r"^([^\W\d]\w*)\[(\d+(?:,\s*\d+)?)\]$")
+_ELEMENT = re.compile(r"^([^\W\d]\w*)\[(.*)\]$")
 
 
 @dataclass(frozen=True)
@@ -130,17 +130,20 @@ def _target(wrt: str | None, variables: tuple[str, ...], point: Mapping,
                              f"program has variables {', '.join(candidates) or 'none'}")
         return candidates[0], ()
     match = _ELEMENT.match(wrt.replace(" ", ""))
-    name, index = (match.group(1), tuple(int(k) for k in match.group(2).split(","))) if match \
-        else (wrt, ())
+    name, index = (match.group(1), match.group(2).split(",")) if match else (wrt, ())
+    if not all(re.fullmatch(r"-?\d+", k) for k in index):
+        raise InputError(f"--wrt {wrt!r}: an element is named by whole-number indices, such "
+                         f"as {name}[0,1] or {name}[-1]")
+    index = tuple(int(k) for k in index)
     if name not in candidates:
         raise InputError(f"--wrt {name!r} is not a variable of the program (variables: "
                          f"{', '.join(candidates) or 'none'})")
     shape = np.shape(point[name])
-    if len(index) != len(shape) or any(not 0 <= k < n for k, n in zip(index, shape,
-                                                                       strict=True)):
+    if len(index) != len(shape) or any(not -n <= k < n for k, n in zip(index, shape,
+                                                                        strict=True)):
         from .tensor_ops import shape_text
 
         raise InputError(f"--wrt {wrt!r}: {name!r} has shape {shape_text(point[name])}; name "
                          f"one element, e.g. {name}[{','.join('0' for _ in shape)}]"
                          if shape else f"--wrt {wrt!r}: {name!r} is a number, not an array")
-    return name, index
+    return name, tuple(k % n for k, n in zip(index, shape, strict=True))

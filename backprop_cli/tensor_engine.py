@@ -573,12 +573,15 @@ def loss_and_gradient(graph: Graph, point: Mapping[str, object], params: list[st
 
 
 def first_nonfinite(graph: Graph, values: list) -> str | None:
-    """The first node in evaluation order whose value is not finite, described: `p =
-    sigmoid(z5): 3 of 51 elements of the value not finite (first at [4])`."""
+    """The first node in evaluation order whose value is not finite, with its statement:
+    `statement 'L' (at z5**2): the value not finite`."""
     for i, value in enumerate(values):
         status, message = _status(value, None)
         if status != "ok":
-            return f"{graph.ids[i]} = {graph.formulas[i]}: {message}"
+            statement = _statement_of(graph, i)
+            where = f"{graph.ids[i]} = {graph.formulas[i]}" if graph.named[i] else \
+                f"statement {statement!r} (at {graph.formulas[i]})"
+            return f"{where}: {message}"
     return None
 
 

@@ -50,6 +50,15 @@ class Optimizer:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
+def ignored_settings(name: str, **settings: float | None) -> tuple[str, ...]:
+    """Warnings for settings given that the optimiser `name` does not use."""
+    uses = {"sgd": (), "momentum": ("momentum",), "adam": ("beta1", "beta2", "eps")}
+    return tuple(f"--{key} applies to --optimizer "
+                 f"{'momentum' if key == 'momentum' else 'adam'}; {name} ignores it"
+                 for key, value in settings.items()
+                 if value is not None and key not in uses.get(name, ()))
+
+
 def optimizer(name: str = "sgd", lr: float | None = None, **settings: float) -> Optimizer:
     """An Optimizer with its settings checked (one clear message for a bad one)."""
     if name not in OPTIMIZERS:
@@ -184,6 +193,7 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
         from .gradient import missing_message
 
         raise InputError(missing_message(*missing))
+    chosen_by_default = params is None
     params = _chosen_params(params, variables, data, integer_variables(graph))
     updater = _Updater(chosen)
     history: list[float] = []
@@ -195,7 +205,9 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
     for step in range(1, steps + 1):
         history.append(loss)
         if not math.isfinite(loss):
-            stopped = _not_finite(f"step {step}: the loss", graph, values, last[2])
+            stopped = _not_finite(f"step {step}: the loss after step {step - 1}" if step > 1
+                                  else "step 1: the loss at the starting values", graph, values,
+                                  last[2])
             break
         changes = {name: updater.update(name, gradient[name], step) for name in params}
         moved = {name: np.asarray(point[name], dtype=float) + changes[name] for name in params}
@@ -218,7 +230,7 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
     else:
         history.append(loss)
         if not math.isfinite(loss):
-            stopped = _not_finite(f"step {steps}: the loss after it", graph, values, last[2])
+            stopped = _not_finite(f"the loss after step {steps}", graph, values, last[2])
     final, final_gradient, final_step = last
     return Training(
         expression=format_program(program), output=graph.ids[graph.output],
@@ -231,7 +243,10 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
                     if name not in params and name not in data),
         data=tuple(name for name in variables if name in data), stopped=stopped,
         warnings=tuple(f"variable {name!r} was given a value but is not used; it is ignored"
-                       for name in at if name not in variables and name not in data),
+                       for name in at if name not in variables and name not in data)
+        + ((f"no --params: every variable is trained ({', '.join(params)}), inputs and "
+            "targets too; name the parameters with --params, or give the data with --data",)
+           if chosen_by_default and len(params) > 1 and not data else ()),
         tensors=any(np.ndim(v) for v in point.values()))
 
 

@@ -147,3 +147,30 @@ def test_a_bad_check_method_is_one_line() -> None:
                                  "exact"])
     assert result.exit_code == 2
     assert "unknown --check-method 'exact'" in one_error_line(result.stderr)
+
+
+def test_fd_where_the_derivative_is_not_finite_says_so_instead_of_drawing() -> None:
+    result = runner.invoke(app, ["fd", "log(x)", "--x", "0"])
+    assert result.exit_code == 0, result.stderr
+    assert "no error is finite to draw" in result.stdout
+    assert "the reverse-mode derivative is not finite" in result.stderr
+
+
+def test_fd_takes_a_negative_index_and_refuses_a_malformed_one() -> None:
+    document = strict_json(runner.invoke(app, ["fd", "sum(W*W)", "--W", "[1, 2]", "--wrt",
+                                               "W[-1]", "--json"]).stdout)
+    assert document["wrt"] == "W[1]" and document["derivative"] == 4.0
+    bad = runner.invoke(app, ["fd", "sum(W)", "--W", "[1, 2]", "--wrt", "W[a]"])
+    assert "whole-number indices" in one_error_line(bad.stderr)
+
+
+def test_a_misspelt_option_of_another_command_is_named_as_such() -> None:
+    result = runner.invoke(app, ["fd", "x**3", "--x", "1", "--stpes", "3"])
+    assert one_error_line(result.stderr) == ("error: unknown option --stpes (--steps is an "
+                                             "option of backprop train)")
+
+
+def test_check_method_accepts_sympy_as_the_name_it_shows() -> None:
+    result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", "2", "--check-method",
+                                 "SymPy", "--json"])
+    assert strict_json(result.stdout)["check"]["method"] == "SymPy"

@@ -160,7 +160,8 @@ def test_a_step_that_breaks_the_loss_stops_the_run_and_keeps_the_history() -> No
     assert result.exit_code == 1
     assert document["history"] == [1.0, None]
     assert document["nonfinite"] == {"history": {"1": "nan"}}
-    assert document["stopped"].startswith("step 2: the loss is not finite (z2 = log(w)")
+    assert document["stopped"].startswith("step 2: the loss after step 1 is not finite "
+                                          "(statement 'L' (at log(w))")
     assert document["parameters"] == {"w": 1.0} and document["parameters_step"] == 0
     assert document["steps_taken"] == 1
     assert result.stderr.startswith("warning: stopped at step 2")
@@ -192,3 +193,24 @@ def test_bad_training_input_is_one_line(args, message) -> None:
     result = runner.invoke(app, ["train", *args])
     assert result.exit_code == 2
     assert message in one_error_line(result.stderr)
+
+
+def test_a_diverging_run_names_the_step_the_loss_overflowed_after() -> None:
+    """w ← w - 1·2x(wx - y) with x = 2 multiplies the error by -7 each step: it overflows."""
+    result, document = _train("L = (w*x - y)**2", "--w", "0", "--x", "2", "--y", "4",
+                              "--params", "w", "--lr", "1", "--steps", "1000")
+    assert result.exit_code == 1
+    k = document["steps_taken"]
+    assert document["history"][-1] is None and len(document["history"]) == k + 1
+    assert document["stopped"].startswith(f"step {k + 1}: the loss after step {k} is not "
+                                          "finite (L = z5**2")
+    assert document["parameters_step"] == k - 1
+    assert all(h == pytest.approx(16 * 49**s) for s, h in enumerate(document["history"][:5]))
+
+
+def test_settings_the_optimiser_ignores_and_untargeted_training_are_warned_about() -> None:
+    result = runner.invoke(app, ["train", "L = (w*x - y)**2", "--w", "0", "--x", "2", "--y",
+                                 "4", "--momentum", "0.5", "--format", "csv"])
+    assert result.exit_code == 0
+    assert "warning: --momentum applies to --optimizer momentum; sgd ignores it" in result.stderr
+    assert "warning: no --params: every variable is trained (w, x, y)" in result.stderr

@@ -104,7 +104,7 @@ def expression_and_point(args: list[str], at: list[str], command: str
             if through_at:
                 raise InputError(f"--at {name}={value}: {name!r} is not a variable name")
             raise InputError(f"--{name}: not an option of this command nor a variable "
-                             f"name{option_hint(name)}")
+                             f"name{option_hint(name, command)}")
         check_name(name, through_at)
         if name in point:
             raise InputError(f"variable {name!r} is given twice")
@@ -133,7 +133,7 @@ def expression_and_point(args: list[str], at: list[str], command: str
             following = args[i + 1] if i + 1 < len(args) else None
             if following is None or (following.startswith("--") and len(following) > 2
                                      and not is_number(following)):
-                hint = option_hint(name)
+                hint = option_hint(name, command)
                 if hint:
                     raise InputError(f"unknown option --{name}{hint}")
                 elsewhere = other_commands(name, command)
@@ -168,7 +168,7 @@ def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: s
     running) or the program does not use the name (after running). `--at name=VALUE` gives a
     variable of any name."""
     for name, value in point.items():
-        hint = option_hint(name)
+        hint = option_hint(name, command)
         elsewhere = other_commands(name, command) if name in named else []
         if not hint and not elsewhere:
             continue
@@ -204,16 +204,27 @@ def other_commands(name: str, command: str) -> list[str]:
             if other != command and f"--{name}" in flags]
 
 
-def option_hint(name: str) -> str:
-    """' (did you mean --json?)' when an unknown option looks like a typo of a real one."""
+def option_hint(name: str, command: str | None = None) -> str:
+    """' (did you mean --json?)' when an unknown option looks like a typo of a real one of
+    `command` (of any command when None); ' (--steps is an option of backprop train)' when
+    it looks like another command's only."""
     import difflib
 
-    options = sorted({flag.lstrip("-") for flags in declared_options().values()
+    declared = declared_options()
+    options = sorted({flag.lstrip("-") for flags in declared.values()
                       for flag in flags if flag.startswith("--")})
     if name in options:
         return ""  # the name of a real option, given as a variable through --at
+    own = sorted({flag.lstrip("-") for flag in declared.get(command, ())}) if command \
+        else options
+    close = difflib.get_close_matches(name, own, n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean --{close[0]}?)"
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
-    return f" (did you mean --{close[0]}?)" if close else ""
+    if not close:
+        return ""
+    others = [other for other, flags in declared.items() if f"--{close[0]}" in flags]
+    return f" (--{close[0]} is an option of backprop {', '.join(others)})"
 
 
 def split_top_level(text: str) -> list[str]:

@@ -36,6 +36,14 @@ def call(request: Request):
     return result
 
 
+def _ignored(request: Request) -> tuple[str, ...]:
+    from ..training import ignored_settings
+
+    options = request.options
+    return ignored_settings(options["optimizer"], **{key: options[key] for key in
+                                                     ("momentum", "beta1", "beta2", "eps")})
+
+
 def _save(result, path: str) -> None:
     import json
 
@@ -75,7 +83,7 @@ SPEC = Command(
                "csv": "backprop_cli.render.train_view:show_csv"},
     default_format="table",
     failed=lambda result, request: result.stopped is not None,
-    warnings=lambda result, request: result.warnings,
+    warnings=lambda result, request: result.warnings + _ignored(request),
     notes=lambda result, request: (f"warning: stopped at {result.stopped}",) if result.stopped
     else (),
     used=lambda result: {*result.params, *(name for name, _ in result.fixed), *result.data},

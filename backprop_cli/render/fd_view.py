@@ -22,9 +22,11 @@ def show(result: StepSizes, view) -> Group:
 
 
 def curves(result: StepSizes, width: int, height: int, color: bool) -> str:
+    if not any(math.isfinite(e) for s in (result.forward, result.central) for e in s.error):
+        return "(no error is finite to draw: the reverse-mode derivative is not finite here)"
     import plotext as plt
 
-    from .plot import built
+    from .plot import built, decade_ticks
 
     plt.clear_figure()
     plt.plotsize(width, height)
@@ -44,23 +46,15 @@ def curves(result: StepSizes, width: int, height: int, color: bool) -> str:
         if best is not None:
             plt.scatter([result.h[best]], [max(scheme.error[best], FLOOR)], marker="x",
                         color=None if color else "default")
-    plt.xticks(*_decades(min(result.h), max(result.h)))
+    plt.xticks(*decade_ticks(min(result.h), max(result.h)))
     errors = [max(e, FLOOR) for scheme in (result.forward, result.central)
               for e in scheme.error if math.isfinite(e)]
     if errors:
-        plt.yticks(*_decades(min(errors), max(errors)))
+        plt.yticks(*decade_ticks(min(errors), max(errors)))
     plt.title(f"|error| of d{result.output}/d{result.wrt} against reverse mode, by step h")
     plt.xlabel("h")
     return built(plt, color, "(the error curves cannot be drawn at these magnitudes; "
                  "see --format table)")
-
-
-def _decades(low: float, high: float) -> tuple[list[float], list[str]]:
-    """Tick positions at powers of ten (at most six), labelled 1e-8."""
-    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    step = max(1, -(-(last - first) // 5))
-    exponents = list(range(first, last + 1, step))
-    return [10.0**k for k in exponents], [f"1e{k}" if k else "1" for k in exponents]
 
 
 def _summary(result: StepSizes, digits: int) -> Text:

@@ -29,7 +29,11 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
                      color=None if color else "default")
             first = False
     plt.xlim(result.start, result.stop)
-    title = f"{label} = {result.expression.replace(chr(10), '; ')}"
+    program = result.expression.replace(chr(10), "; ")
+    title = program if "\n" in result.expression or program.startswith(f"{label} = ") else \
+        f"{label} = {program}"
+    if len(title) > width - 4:
+        title = title[:width - 5] + "…"
     if not any(v == v and abs(v) != float("inf") for v in value):
         title += "   (undefined over the whole range)"
     plt.title(title)
@@ -56,12 +60,21 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+def decade_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick positions at powers of ten from below `low` to above `high` (at most six),
+    labelled 1e-8 (plotext's own labels of a log axis are long decimals)."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    step = max(1, -(-(last - first) // 5))
+    exponents = list(range(first, last + 1, step))
+    return [10.0**k for k in exponents], [f"1e{k}" if k else "1" for k in exponents]
+
+
 def built(plt, color: bool, instead: str) -> str:
     """The plotext figure as text (without colour codes unless `color`), or `instead` when
     its numbers are too extreme for plotext to scale; the figure is cleared either way."""
     try:
         text = plt.build()
-    except (OverflowError, ValueError, ZeroDivisionError):
+    except (OverflowError, ValueError, ZeroDivisionError, TypeError):
         text = instead
     finally:
         plt.clear_figure()

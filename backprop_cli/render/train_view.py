@@ -94,23 +94,30 @@ def _losses(result: Training, digits: int) -> Text:
 
 
 def curve(result: Training, width: int, height: int, color: bool) -> str:
-    """The loss against the step, on a log scale when it spans more than two decades."""
+    """The loss against the step; on a log scale (log10 drawn, ticks labelled 1e-2) when it
+    is positive and spans more than two decades."""
     import plotext as plt
 
-    from .plot import built
+    from .plot import built, decade_ticks
 
-    steps = list(range(len(result.history)))
-    losses = [loss if math.isfinite(loss) else None for loss in result.history]
-    shown = [(s, v) for s, v in zip(steps, losses, strict=True) if v is not None]
+    shown = [(step, loss) for step, loss in enumerate(result.history) if math.isfinite(loss)]
+    steps, losses = [s for s, _ in shown], [v for _, v in shown]
+    logarithmic = min(losses) > 0 and max(losses) / min(losses) > 100
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("clear" if not color else "default")
     if not color:
         plt.clear_color()
-    finite = [v for _, v in shown]
-    if finite and min(finite) > 0 and max(finite) / min(finite) > 100:
-        plt.yscale("log")
-    plt.plot([s for s, _ in shown], finite, marker="braille", label=result.output,
+    if logarithmic:
+        low, high = min(losses), max(losses)
+        ticks, labels = decade_ticks(low, high)
+        plt.yticks([math.log10(t) for t in ticks], labels)
+        losses = [math.log10(v) for v in losses]
+    last = len(result.history) - 1
+    plt.xticks(sorted({round(last * k / 4) for k in range(5)}) if last > 4 else
+               list(range(last + 1)))
+    plt.plot(steps, losses, marker="braille", label=result.output + (" (log scale)"
+                                                                      if logarithmic else ""),
              color=None if color else "default")
     plt.title(f"{result.output} during training ({result.optimizer.name}, lr "
               f"{result.optimizer.lr:g})")
