@@ -815,6 +815,13 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def bench_targets(quick: bool) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from targets import bench_targets as run_targets
+
+    run_targets(quick)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -831,6 +838,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only section 7, the hostile inputs")
     parser.add_argument("--tensors-only", action="store_true",
                         help="run only section 8, the arrays (MLP against torch)")
+    parser.add_argument("--targets-only", action="store_true",
+                        help="run only section 9, the speed targets of issue 13")
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of the largest end-to-end run, in process")
     args = parser.parse_args(argv)
@@ -848,6 +857,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.tensors_only:
         bench_tensors(3 if args.quick else 7)
         return 0
+    if args.targets_only:
+        bench_targets(args.quick)
+        return 0
     bench_cold_start(rounds)
     programs = {size: program_of_size(size) for size in args.sizes}
     bench_engine(programs, engine_runs)
@@ -859,6 +871,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_jacobian(max(3, e2e_runs), JACOBIAN_NODES if not args.quick else 1_000)
     bench_tensors(max(3, e2e_runs))
     bench_hostile(args.quick)
+    bench_targets(args.quick)
     print()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"done in {time.perf_counter() - started:.1f} s; load average now {load}")

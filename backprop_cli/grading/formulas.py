@@ -1,4 +1,5 @@
-"""Is this formula the derivative? SymPy's proof first, then random points."""
+"""Is this formula the derivative? Random points first (a counterexample decides), then
+SymPy's proof."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .sampling import MIN_POINTS, compare_at_points
 
 def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: float = 2.0,
                      seed: int = 0, which: str = "the answer") -> Item:
-    """Verdict on `answer` as d(expr)/d(wrt): symbolic first, then at random points.
+    """Verdict on `answer` as d(expr)/d(wrt): at random points first, then symbolically.
 
     `wrt` may be a variable or a statement of the program (then the derivative is that node's
     adjoint), and the answer may use the program's statement names (h1, z, ...). An answer
@@ -34,15 +35,18 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
         raise ParseError(f"{which} to d/d{wrt}, {shortened(answer, 40)!r}: {error.message}"
                          ) from None
     problem = Problem(expr_graph, answer_graph, wrt, statements)
-    proof = None if wrt in statements else symbolic_equal(problem, symbolic_seconds)
-    if proof is True:
-        return Item("derivative", label, CORRECT, reason="SymPy: the difference simplifies to 0")
+    # The numbers first: a wrong answer shows at a random point in milliseconds, where SymPy's
+    # simplify would spend tens of them before failing to prove it; SymPy's time goes to the
+    # answers the numbers call right (a proof) or cannot decide.
     variables = sorted(names | (set(answer_graph.variable_names) - statements))
     agreed, counterexample = compare_at_points(problem, variables, seed)
     if counterexample is not None:
         return Item("derivative", label, INCORRECT, expected=counterexample["expected"],
                     given=counterexample["given"], counterexample=counterexample,
                     reason="differs from the true derivative at the point shown")
+    proof = None if wrt in statements else symbolic_equal(problem, symbolic_seconds)
+    if proof is True:
+        return Item("derivative", label, CORRECT, reason="SymPy: the difference simplifies to 0")
     if agreed >= MIN_POINTS:
         return Item("derivative", label, CORRECT,
                     reason=f"agrees with the true derivative at {agreed} random points")

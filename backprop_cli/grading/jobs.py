@@ -45,6 +45,20 @@ class Job:
     data: tuple[str, ...] = ()  # variables bound by --data (held fixed)
 
 
+def grade_in_process(job: Job, timeout: float) -> Report:
+    """Grade a job that needs no SymPy (claims, tables) here, within `timeout` seconds;
+    running out of time is an undetermined item, as in a checker process."""
+    from ..errors import shortened
+    from .report import UNDETERMINED
+
+    try:
+        with time_limit(timeout):
+            return grade(job)
+    except TimeoutError:
+        return Report((Item("problem", shortened(job.expr, 60), UNDETERMINED,
+                            reason=f"checking timed out after {timeout:g} s"),))
+
+
 def grade(job: Job) -> Report:
     """Grade a job in this process (callers bound its time; see bounded.py)."""
     from ..api import value_of
