@@ -124,7 +124,7 @@ def test_nan_infinity_and_huge_ids_end_only_their_own_line(tmp_path: Path) -> No
     assert codes(rows) == ["bad_line"] * 3 + [None] * 3 + ["bad_line", None]
     assert [row["id"] for row in rows] == [None, None, None, Raw("1e999"), Raw(big),
                                            Raw("-0.0e-0"), None, "last"]
-    assert f'"id": {big},' in result.stdout  # the token itself, never int-to-str converted
+    assert f'"id":{big},' in result.stdout  # the token itself, never int-to-str converted
     assert "NaN" in rows[0]["error"]["message"] and "nested" in rows[6]["error"]["message"]
     assert all(row["verdict"] == "correct" for row in rows[3:6] + rows[7:])
 

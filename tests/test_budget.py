@@ -218,7 +218,7 @@ def test_a_fifo_with_a_writer_is_read(tmp_path):
         writer.write("x*x")
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert '"x": 6.0' in out
+    assert '"x":6.0' in out
 
 
 def test_closed_standard_input_is_one_line():

@@ -209,7 +209,7 @@ def test_a_terminal_passed_in_receives_the_output_and_the_errors():
     result = runner.invoke(cli.app, ["grad", "x*y", "--x", "3", "--y", "2", "--json"],
                            obj=terminal)
     assert result.exit_code == 0 and result.stdout == ""
-    assert '"gradient": {"x": 2.0, "y": 3.0}' in terminal.out.getvalue()
+    assert '"gradient":{"x":2.0,"y":3.0}' in terminal.out.getvalue()
     result = runner.invoke(cli.app, ["grad", "x*", "--x", "1"], obj=terminal)
     assert result.exit_code == 2
     assert terminal.err.getvalue().startswith("error: the expression ends with '*'")

@@ -92,10 +92,10 @@ def id_json(value: object) -> str:
     if isinstance(value, JsonNumber):
         return value.text
     if isinstance(value, list):
-        return "[" + ", ".join(id_json(item) for item in value) + "]"
+        return "[" + ",".join(id_json(item) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{dumps(key)}: {id_json(item)}"
-                               for key, item in value.items()) + "}"
+        return "{" + ",".join(f"{dumps(key)}:{id_json(item)}"
+                              for key, item in value.items()) + "}"
     return dumps(value)
 
 
@@ -105,8 +105,8 @@ def row_json(row: dict) -> str:
     from .json_format import dumps, line_safe
 
     rest = dumps({"id": None, **{key: value for key, value in row.items() if key != "id"}})
-    rest = rest[len('{"id": null'):]
-    return line_safe('{"id": ' + id_json(row["id"]) + rest)
+    rest = rest[len('{"id":null'):]
+    return line_safe('{"id":' + id_json(row["id"]) + rest)
 
 
 def id_text(value: object) -> str:
@@ -196,8 +196,9 @@ def _is_root_cause(item: dict) -> bool:
 def show(result, view) -> Group:
     """A report's tables; a batch's summary, after its rows (with a progress bar on a
     terminal)."""
+    if isinstance(result, Report):
+        return render(result, view.digits)
     from ..grading import Batch
-    from ..teacher.autograde import Autograded
 
     if isinstance(result, Batch):
         try:
@@ -207,16 +208,17 @@ def show(result, view) -> Group:
             view.terminal.console().print(render_batch(result.rows, view.digits, len(result)))
             raise
         return render_batch(result.rows, view.digits)
-    if isinstance(result, Autograded):
-        return Group(render(result.report, view.digits), render_score(result.score.to_dict()),
-                     Text(f"wrote {result.results}"))
-    return render(result, view.digits)
+    return Group(render(result.report, view.digits), render_score(result.score.to_dict()),
+                 Text(f"wrote {result.results}"))  # teacher.autograde's Autograded
 
 
 def show_json(result, view) -> str | None:
     """A report's JSON document; a batch's rows, one JSON line each as it is graded."""
-    from ..grading import Batch
     from .json_format import dumps
+
+    if isinstance(result, Report):
+        return dumps(result.to_dict())
+    from ..grading import Batch
 
     if isinstance(result, Batch):
         for row in _with_progress(result, view):
