@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from ..printing import format_number, number_in_formula
 from ..result import NodeResult, Result
+from .fast_table import TitledTable
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _POWER = re.compile(r"\*\*(?:(\d+)|\((-\d+)\))(?![\d.eE])")
@@ -84,12 +84,9 @@ def _header(result: Result, digits: int) -> Text:
     return text
 
 
-def titled_table(title: str, *columns: tuple[str, str]) -> Table:
-    table = Table(title=Text(title), title_justify="left", title_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
-    for name, justify in columns:
-        table.add_column(Text(name), justify=justify, overflow="fold")
-    return table
+def titled_table(title: str, *columns: tuple[str, str]) -> TitledTable:
+    """A titled SIMPLE_HEAD table (drawn by fast_table, as rich's Table draws it)."""
+    return TitledTable(title, columns)
 
 
 def cells(*values) -> list:
