@@ -24,21 +24,24 @@ TENSOR_CALLS: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 TENSOR_OP_NAMES = frozenset(TENSOR_CALLS)
 CALLED_NAMES = frozenset(called for called, _ in TENSOR_CALLS.values())
+_BY_CALL = {(called, count): op_name for op_name, (called, arities) in TENSOR_CALLS.items()
+            for count in arities}
 
 
 def tensor_call(name: str, count: int) -> str | None:
     """The tensor op a call of `name` with `count` arguments means, if any: `max(v)` with one
     argument is a reduction; with two or more it stays the elementwise max."""
-    for op_name, (called, arities) in TENSOR_CALLS.items():
-        if called == name and count in arities:
-            return op_name
-    return None
+    return _BY_CALL.get((name, count))
+
+
+_ARITIES: dict[str, tuple[int, ...]] = {}
+for _called, _arities in TENSOR_CALLS.values():
+    _ARITIES[_called] = _ARITIES.get(_called, ()) + _arities
 
 
 def tensor_arities(name: str) -> tuple[int, ...]:
     """The argument counts a tensor op called `name` takes (none if there is no such op)."""
-    return tuple(n for called, arities in TENSOR_CALLS.values() if called == name
-                 for n in arities)
+    return _ARITIES.get(name, ())
 
 
 def is_array(value: object) -> bool:
