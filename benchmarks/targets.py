@@ -250,9 +250,9 @@ def flat_forward_backward(tape, leaves: list[float], output: int) -> list[float]
     return adjoints
 
 
-def engine(runs: int) -> None:
+def engine(runs: int, nodes: int = E2E_NODES) -> None:
     bench = _bench()
-    graph = build_graph(parse_program(bench.program_of_size(E2E_NODES)))
+    graph = build_graph(parse_program(bench.program_of_size(nodes)))
     point = bench.engine_point(graph)
     leaves = leaf_values(graph, point)
     tape = compile_tape(graph.ops, graph.inputs, graph.output)
@@ -389,7 +389,7 @@ def batch(folder: Path, items: int = BATCH_ITEMS) -> None:
           f"median {_median(walls):.2f} s of {len(walls)}")
 
 
-def tables_and_explain(runs: int) -> None:
+def tables_and_explain(runs: int, scale: float = 1.0) -> None:
     from rich.console import Console
 
     from backprop_cli.explain import explain
@@ -398,8 +398,8 @@ def tables_and_explain(runs: int) -> None:
 
     bench = _bench()
     for nodes, limit, what, draw in (
-            (TABLE_NODES, TABLE_SECONDS, "grad tables", lambda r: render(r)),
-            (EXPLAIN_NODES, EXPLAIN_SECONDS, "explain (text)",
+            (int(TABLE_NODES * scale), TABLE_SECONDS, "grad tables", lambda r: render(r)),
+            (int(EXPLAIN_NODES * scale), EXPLAIN_SECONDS, "explain (text)",
              lambda r: explain_text.render(explain(r)))):
         text = bench.program_of_size(nodes)
         result = api.grad(text, bench.POINT)
@@ -413,29 +413,31 @@ def tables_and_explain(runs: int) -> None:
               _median(times) < limit, f"median {_median(times):.3f} s of {runs}")
 
 
-def sweep(runs: int, folder: Path) -> None:
+def sweep(runs: int, folder: Path, points: int = SWEEP_POINTS) -> None:
     bench = _bench()
     text = bench.program_of_size(100)
     path = folder / "sweep.txt"
     path.write_text(text, encoding="utf-8")
     for fmt in ("csv", "json"):
         argv = [*bench.cli_prefix(), "sweep", "--file", str(path), "--x", "-2:2", "--y", "0.5",
-                "--w", "0.5", "--points", str(SWEEP_POINTS), "--format", fmt, "-o",
+                "--w", "0.5", "--points", str(points), "--format", fmt, "-o",
                 str(folder / f"sweep.{fmt}")]
         walls = [run_measured(argv)[0] for _ in range(max(2, runs // 2))]
-        _line(f"sweep of {SWEEP_POINTS:,} points to {fmt.upper()} (the whole command) < "
+        _line(f"sweep of {points:,} points to {fmt.upper()} (the whole command) < "
               f"{SWEEP_SECONDS:g} s", _median(walls) < SWEEP_SECONDS,
               f"median {_median(walls):.2f} s")
 
 
 def bench_targets(quick: bool) -> None:
+    """Every target; `quick` runs each on a small size, for a smoke run (its verdicts are for
+    the sizes shown, not the targets')."""
     _bench().heading("9. Speed targets (issue 13): figure and verdict for each")
-    runs = 3 if quick else 7
+    runs = 2 if quick else 7
     with tempfile.TemporaryDirectory() as place:
         folder = Path(place)
-        end_to_end(runs, (10_000, 25_000) if quick else GROWTH_SIZES, folder)
-        engine(runs)
-        cold_starts(3 if quick else 11, folder)
-        batch(folder, 100 if quick else BATCH_ITEMS)
-        tables_and_explain(runs)
-        sweep(runs, folder)
+        end_to_end(runs, (2_000, 5_000) if quick else GROWTH_SIZES, folder)
+        engine(runs, 5_000 if quick else E2E_NODES)
+        cold_starts(2 if quick else 11, folder)
+        batch(folder, 20 if quick else BATCH_ITEMS)
+        tables_and_explain(runs, 0.25 if quick else 1.0)
+        sweep(runs, folder, 10_000 if quick else SWEEP_POINTS)

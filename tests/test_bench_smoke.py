@@ -16,5 +16,6 @@ def test_bench_quick_runs_and_exits_zero() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    for section in ("1. Cold start", "2. Engine", "3. End to end", "7. Hostile inputs"):
+    for section in ("1. Cold start", "2. Engine", "3. End to end", "7. Hostile inputs",
+                    "9. Speed targets"):
         assert section in done.stdout
