@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
+from .budget import above_mapped
 from .errors import BackpropError, InputError, LimitError
 from .gradient import evaluate, float_point
 from .graph import Graph, build_graph
@@ -123,7 +124,7 @@ def _with_exact_arrays(graph: Graph, result, point: Mapping, texts: Mapping | No
                    isinstance(value, float) else value for name, value in point.items()}
     varying = [node.adjoint is not None for node in result.nodes]
     outcome = run_bounded(exact_tensors, (graph, exact_point, varying, precision), timeout,
-                          memory=EXACT_MEMORY_BYTES)
+                          memory=above_mapped(EXACT_MEMORY_BYTES))
     if not outcome.ok:
         return replace(result, warnings=result.warnings + (
             f"exact mode: SymPy {outcome.reason}; the float64 values are shown",))
@@ -146,7 +147,7 @@ def _with_exact(graph: Graph, result: Result, at: Mapping, precision: int,
     from .exact import EXACT_MEMORY_BYTES, evaluate_exact
 
     outcome = run_bounded(evaluate_exact, (graph, dict(at), precision), timeout,
-                          memory=EXACT_MEMORY_BYTES)
+                          memory=above_mapped(EXACT_MEMORY_BYTES))
     if not outcome.ok:
         return replace(result, warnings=result.warnings + (
             f"exact mode: SymPy {outcome.reason}; the float64 values are shown",))

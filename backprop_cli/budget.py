@@ -187,12 +187,17 @@ def _set_memory_limit(size: int) -> None:
 
 
 def cap_child(memory: int | None = None) -> None:
-    """In a forked child: the run's memory budget, or `memory` when that is smaller; both come
-    on top of the mappings of a process that runs among other work (a library caller's, which
-    may already map more than `memory`)."""
-    inherited = 0 if _whole_process else _mapped()
-    budget = current().memory + inherited
-    cap_address_space(budget if memory is None else min(memory + inherited, budget))
+    """In a forked child: the run's memory budget (which, as for its parent, comes on top of
+    the mappings of a process that runs among other work), or the absolute cap `memory` when
+    that is smaller."""
+    budget = current().memory + (0 if _whole_process else _mapped())
+    cap_address_space(budget if memory is None else min(memory, budget))
+
+
+def above_mapped(size: int) -> int:
+    """An absolute cap `size` above what this process maps, unless it runs one command and
+    ends (the console script): a library caller may already map more than `size`."""
+    return size + (0 if _whole_process else _mapped())
 
 
 def cap_address_space(size: int) -> None:
