@@ -77,4 +77,6 @@ def show(explanation: Explanation, view) -> Group:
         from .explain_arrays import text
 
         return text(explanation, view.digits)
-    return render(explanation, view.digits)
+    from .fast_text import FastText
+
+    return Group(*(FastText(part) for part in render(explanation, view.digits).renderables))

@@ -1,0 +1,55 @@
+"""Long plain text drawn as rich draws it, without rich's per-character measuring of every word
+of every line: a line that fits the width is written as it is, and only a line that must wrap
+is wrapped by rich. `explain` on 2,000 nodes spent most of its time measuring words of lines
+that fit."""
+
+from __future__ import annotations
+
+import re
+
+from rich.cells import cell_len, get_character_cell_size
+from rich.segment import Segment
+from rich.text import Text
+
+# Characters whose width rich knows to be one cell (or none, for combining marks) in the
+# ranges programs and their explanations use: Latin, Greek, the combining overline of an
+# adjoint, super- and subscripts, arrows and mathematical operators.
+_RANGES = ((0x00A0, 0x03FF), (0x2070, 0x209F), (0x2190, 0x21FF), (0x2200, 0x22FF))
+_NARROW = frozenset([chr(c) for c in range(0x20, 0x7F)] + [
+    chr(c) for low, high in _RANGES for c in range(low, high + 1)
+    if get_character_cell_size(chr(c)) == 1])
+_ZERO = re.compile("[" + "".join(chr(c) for low, high in _RANGES for c in range(low, high + 1)
+                                 if get_character_cell_size(chr(c)) == 0) + "]")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+
+
+def line_width(line: str) -> int:
+    """rich's cell_len of a line, computed in C for the characters above."""
+    if line.isascii():
+        return len(line) if _PRINTABLE.fullmatch(line) else cell_len(line)
+    narrowed = _ZERO.sub("", line)
+    return len(narrowed) if _NARROW.issuperset(narrowed) else cell_len(line)
+
+
+class FastText:
+    """A rich Text, drawn line by line: unstyled lines that fit directly, the others by
+    rich."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __rich_console__(self, console, options):
+        width = options.max_width
+        text = self.text
+        if text.spans or text.style or "\t" in text.plain:
+            yield text
+            return
+        lines = text.plain.split("\n")
+        for line in lines:
+            # rich also trims trailing spaces of a line longer than the width in characters
+            # (combining marks count there), so such a line is left to it
+            if line_width(line) <= width and not (len(line) > width and line[-1:].isspace()):
+                yield Segment(line)
+                yield Segment.line()
+            else:
+                yield Text(line)
