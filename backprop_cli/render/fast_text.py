@@ -25,10 +25,44 @@ _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 def line_width(line: str) -> int:
     """rich's cell_len of a line, computed in C for the characters above."""
-    if line.isascii():
-        return len(line) if _PRINTABLE.fullmatch(line) else cell_len(line)
-    narrowed = _ZERO.sub("", line)
-    return len(narrowed) if _NARROW.issuperset(narrowed) else cell_len(line)
+    width = _known_width(line)
+    return cell_len(line) if width is None else width
+
+
+def _known_width(text: str) -> int | None:
+    if text.isascii():
+        return len(text) if _PRINTABLE.fullmatch(text) else None
+    narrowed = _ZERO.sub("", text)
+    return len(narrowed) if _NARROW.issuperset(narrowed) else None
+
+
+_WORD = re.compile(r"\s*\S+\s*")
+_TRAILING = re.compile(r"\s+$")
+
+
+def wrapped(line: str, width: int) -> list[str] | None:
+    """The line cut where rich's word wrap cuts it (rich._wrap.divide_line, then trailing
+    spaces trimmed as Text.rstrip_end trims them); None when a word must be folded or a
+    character's width is not known here (rich then wraps the line itself)."""
+    breaks = []
+    offset = 0
+    for match in _WORD.finditer(line):
+        start, word = match.start(), match.group()
+        length = _known_width(word.rstrip())
+        if length is None:
+            return None
+        if width - offset >= length:
+            offset += _known_width(word)
+        elif length > width:
+            return None
+        elif offset and start:
+            breaks.append(start)
+            offset = _known_width(word)
+    pieces = [line[a:b] for a, b in zip([0, *breaks], [*breaks, len(line)], strict=True)]
+    for k, piece in enumerate(pieces):
+        if len(piece) > width and (spaces := _TRAILING.search(piece)) is not None:
+            pieces[k] = piece[:len(piece) - min(len(spaces.group()), len(piece) - width)]
+    return pieces
 
 
 class FastText:
@@ -51,5 +85,11 @@ class FastText:
             if line_width(line) <= width and not (len(line) > width and line[-1:].isspace()):
                 yield Segment(line)
                 yield Segment.line()
-            else:
+                continue
+            pieces = wrapped(line, width)
+            if pieces is None:
                 yield Text(line)
+                continue
+            for piece in pieces:
+                yield Segment(piece)
+                yield Segment.line()
