@@ -17,14 +17,25 @@ def dumps(document: dict, size_hint: int = 0) -> str:
     after `:` or `,`. Every non-finite number is null by then, labelled beside it.
 
     orjson cannot report an allocation that fails (the process dies), so a large document
-    first reserves three times its expected size (the text, its growth, its str): past the
-    memory budget that is a MemoryError, which the CLI reports in one line."""
+    first checks that three times its expected size could be mapped (the text, its growth,
+    its str): past the memory budget that is a MemoryError, which the CLI reports in one
+    line."""
     import orjson
 
     if size_hint:
-        reserve = bytearray(3 * size_hint)
-        del reserve
+        _reserve(3 * size_hint)
     return orjson.dumps(document).decode()
+
+
+def _reserve(size: int) -> None:
+    """MemoryError unless `size` bytes of address space can still be mapped (an anonymous
+    mapping: no page of it is touched)."""
+    import mmap
+
+    try:
+        mmap.mmap(-1, size).close()
+    except OSError:
+        raise MemoryError from None
 
 
 def size_hint(result) -> int:
