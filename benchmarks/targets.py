@@ -83,16 +83,7 @@ def run_measured(argv: list[str]) -> tuple[float, int, int]:
 
 
 def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    names = list(commands)
-    for round_number in range(runs):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
-            elapsed, code, _ = run_measured(commands[name])
-            if code not in (0, 1):
-                raise RuntimeError(f"{name}: exit {code}")
-            times[name].append(elapsed)
-    return times
+    return _bench()._interleaved(commands, runs)
 
 
 # ----------------------------------------------------------------------------------------------
