@@ -51,7 +51,6 @@ class GradientCheck:
     reason: str | None = None
     entries: tuple[tuple[str, float | None, bool | None], ...] = ()
     method: str = SYMPY
-    tolerance: str = "its symbolic derivative, rtol 1e-9"
 
     def to_dict(self) -> dict:
         return {

@@ -48,7 +48,7 @@ class StepSizes:
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        from .result import number
+        from .result import label, number
         from .tensor_result import array_json
 
         def scheme(s: Scheme) -> dict:
@@ -58,12 +58,25 @@ class StepSizes:
                     "best_h": None if best is None else self.h[best],
                     "best_error": None if best is None else s.error[best]}
 
-        return {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
-                "wrt": self.wrt, "at": {name: array_json(v) for name, v in self.at},
-                "output": self.output, "value": number(self.value),
-                "derivative": number(self.derivative), "h": list(self.h),
-                "forward": scheme(self.forward), "central": scheme(self.central),
-                "warnings": list(self.warnings)}
+        document = {"schema": SCHEMA_VERSION, "ok": True, "expression": self.expression,
+                    "wrt": self.wrt, "at": {name: array_json(v) for name, v in self.at},
+                    "output": self.output, "value": number(self.value),
+                    "derivative": number(self.derivative), "h": list(self.h),
+                    "forward": scheme(self.forward), "central": scheme(self.central),
+                    "warnings": list(self.warnings)}
+        labels = {name: found for name, s in (("forward", self.forward),
+                                              ("central", self.central))
+                  if (found := {part: {str(k): label(v) for k, v in enumerate(values)
+                                       if not math.isfinite(v)}
+                                for part, values in (("estimate", s.estimate),
+                                                     ("error", s.error))
+                                if not all(map(math.isfinite, values))})}
+        for name in ("value", "derivative"):
+            if not math.isfinite(getattr(self, name)):
+                labels[name] = label(getattr(self, name))
+        if labels:
+            document["nonfinite"] = labels
+        return document
 
 
 def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
@@ -84,8 +97,13 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
     point = {name: value_of(name, value, arrays=True) for name, value in at.items()}
     program = parse_program(text, given=frozenset(point))
     graph = build_graph(program)
+    missing = [n for n in graph.variable_names if n not in point]
+    if missing:
+        from .gradient import missing_message
+
+        raise InputError(missing_message(*missing))
     name, index = _target(wrt, graph.variable_names, point, data)
-    value, gradient, _ = loss_and_gradient(graph, point, [name])
+    value, gradient, _ = loss_and_gradient(graph, point, [name], "fd")
     derivative = float(np.asarray(gradient[name], dtype=float)[index])
     base = np.array(point[name], dtype=float)
     x = float(base[index])

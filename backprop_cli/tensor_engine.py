@@ -330,7 +330,6 @@ def finite_difference_check(graph: Graph, point: Mapping[str, object],
     total = sum(sizes.values())
     stride = max(1, -(-total // MAX_CHECKED_ELEMENTS))
     entries = []
-    disagree = 0
     counter = 0
     kinks = any(node.status == "kink" for node in result.nodes)
     for name, analytic in result.gradient:
@@ -345,20 +344,23 @@ def finite_difference_check(graph: Graph, point: Mapping[str, object],
             down[index] -= FD_EPS
             numeric[index] = (forward_value(graph, {**point, name: up})
                               - forward_value(graph, {**point, name: down})) / (2 * FD_EPS)
-        compared = ~np.isnan(numeric)
+        compared = np.isfinite(numeric) & np.isfinite(np.asarray(analytic, dtype=float))
         agree = np.abs(np.asarray(analytic) - numeric) <= FD_ATOL + FD_RTOL * np.abs(numeric)
         bad = int(np.sum(compared & ~agree))
-        if bad and kinks:  # a difference across a kink measures neither side's slope
+        if (bad and kinks) or not np.any(compared):
+            # a difference across a kink measures neither side's slope; nothing finite to
+            # compare is no agreement
             entries.append((name, _plain(numeric), None))
             continue
-        disagree += bad
         entries.append((name, _plain(numeric), bad == 0))
     notes = [] if stride == 1 else [f"{total:,} gradient elements: every {stride}th was "
                                     "compared"]
     if any(agrees is None for *_, agrees in entries):
-        notes.append("entries that differ where a node is at a kink are not compared (the "
-                     "derivative there is a convention)")
-    return ArrayCheck("failed" if disagree else "passed", "; ".join(notes) or None,
+        notes.append("not compared where either derivative is not finite, or where a node is "
+                     "at a kink (the derivative there is a convention)")
+    from .gradient_check import verdict_of
+
+    return ArrayCheck(verdict_of([agrees for *_, agrees in entries]), "; ".join(notes) or None,
                       FINITE_DIFFERENCES, tuple(entries))
 
 
@@ -386,7 +388,8 @@ def forward_mode_check(graph: Graph, point: Mapping[str, object], result) -> Arr
         analytic = np.asarray(analytic, dtype=float)
         compared = ~np.isnan(found) & np.isfinite(analytic) & np.isfinite(found)
         scale = max(1.0, float(np.max(np.abs(found), initial=0.0, where=compared)))
-        close = np.abs(analytic - found) <= FORWARD_RTOL * np.abs(found) + 1e-12 * scale
+        with np.errstate(all="ignore"):
+            close = np.abs(analytic - found) <= FORWARD_RTOL * np.abs(found) + 1e-12 * scale
         wrong = int(np.sum(compared & ~close))
         entries.append((name, _plain(found), None if not np.any(compared) else wrong == 0))
     verdicts = [agrees for *_, agrees in entries]
@@ -394,8 +397,10 @@ def forward_mode_check(graph: Graph, point: Mapping[str, object], result) -> Arr
                                     "compared"]
     if None in verdicts:
         notes.append("not compared where either derivative is not finite")
-    return ArrayCheck("failed" if False in verdicts else "passed", "; ".join(notes) or None,
-                      FORWARD_MODE, tuple(entries))
+    from .gradient_check import verdict_of
+
+    return ArrayCheck(verdict_of(verdicts), "; ".join(notes) or None, FORWARD_MODE,
+                      tuple(entries))
 
 
 MAX_JACOBIAN_ENTRIES = 400  # rows × columns of a local Jacobian shown

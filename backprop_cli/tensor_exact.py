@@ -27,10 +27,6 @@ from .parse import ArrayLiteral
 MAX_EXPANDED_ELEMENTS = 500
 
 
-def expanded_elements(values: list) -> int:
-    return sum(int(np.size(v)) for v in values)
-
-
 def exact_number(value: float):
     """A float as the decimal it prints as (0.1 → 1/10), or SymPy's nan and infinities."""
     if math.isnan(value):
@@ -256,7 +252,12 @@ def _elementwise_vjp(op: str, args: list, k: int, g, out, backend) -> np.ndarray
     else:
         def local(*xs):
             return partials(tuple(xs[:-1]), xs[-1])[k]
-    d = _map(local, *args, out)
+    from .backends.exact import undefined
+
+    def guarded(*xs):  # an undefined value has undefined partials, as in the float engine
+        return sympy.nan if undefined(xs[-1]) else local(*xs)
+
+    d = _map(guarded, *args, out)
     return _unbroadcast(_objects(g * d), np.shape(args[k]))
 
 
@@ -272,8 +273,17 @@ def _unbroadcast(adjoint: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def _textbook_vjp(op: str, args: list, k: int, g, backend) -> np.ndarray:
     """Σ_o ḡ[o] ∂out[o]/∂arg[e] for every element e of argument k, by SymPy's derivative of
-    the op written out with a symbol for each element of that argument."""
+    the op written out with a symbol for each element of that argument; the documented
+    conventions where that derivative has none: tied maxima and minima share the adjoint
+    equally, and the norm's gradient at 0 is 0."""
     arg = args[k]
+    if op in ("reduce_max", "reduce_min"):
+        best = (sympy.Max if op == "reduce_max" else sympy.Min)(*arg.flat)
+        chosen = _map(lambda v: sympy.Integer(1) if sympy.simplify(v - best) == 0
+                      else sympy.Integer(0), arg)
+        return _objects(g[()] * chosen / sympy.Add(*chosen.flat))
+    if op == "norm" and all(v == 0 for v in arg.flat):
+        return _map(lambda _: sympy.Integer(0), arg)
     symbols = _objects(np.array([sympy.Dummy(real=True) for _ in range(arg.size)],
                                 dtype=object).reshape(arg.shape))
     out = _apply(op, [symbols if m == k else a for m, a in enumerate(args)], backend)

@@ -87,7 +87,8 @@ class ArrayCheck:
             return (f"its derivative of the program written out element by element, rtol "
                     f"{SYMBOLIC_RTOL:g}")
         if self.method == FORWARD_MODE:
-            return f"a forward pass per element, rtol {FORWARD_RTOL:g}"
+            return (f"a forward pass per element, rtol {FORWARD_RTOL:g}; it shares the local "
+                    "derivatives, so it checks how the reverse sweep adds them up")
         return "step 1e-6, atol 1e-5, rtol 1e-3, as torch.autograd.gradcheck"
 
     def to_dict(self) -> dict:

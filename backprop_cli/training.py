@@ -159,10 +159,12 @@ class Training:
             "gradient": {name: array_json(value) for name, value in self.gradient},
             "stopped": self.stopped, "warnings": list(self.warnings),
         }
-        bad = {k: nonfinite_label(v) for k, v in enumerate(self.history)
-               if not math.isfinite(v)}
-        if bad:
-            document["nonfinite"] = {"history": {str(k): label for k, label in bad.items()}}
+        history = {str(k): nonfinite_label(v) for k, v in enumerate(self.history)
+                   if not math.isfinite(v)}
+        gradient = {name: found for name, value in self.gradient
+                    if (found := nonfinite_label(value)) is not None}
+        if history or gradient:
+            document["nonfinite"] = {"history": history, "gradient": gradient}
         return document
 
 
@@ -258,6 +260,9 @@ def _chosen_params(params: list[str] | None, variables: tuple[str, ...], data: f
             raise InputError("the program has no variables to train (every one is data); "
                              "name them with --params")
         return chosen
+    if not params:
+        raise InputError("--params names no variable; give NAME,NAME (or leave it out to "
+                         "train every variable that is not data)")
     for name in params:
         if name not in variables:
             raise InputError(f"--params: {name!r} is not a variable of the program "

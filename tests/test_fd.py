@@ -174,3 +174,26 @@ def test_check_method_accepts_sympy_as_the_name_it_shows() -> None:
     result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", "2", "--check-method",
                                  "SymPy", "--json"])
     assert strict_json(result.stdout)["check"]["method"] == "SymPy"
+
+
+def test_a_check_that_compares_nothing_is_skipped_and_quiet() -> None:
+    for method in ("fd", "forward"):
+        result = runner.invoke(app, ["grad", "sqrt(x)", "--x", "0", "--check-method", method,
+                                     "--json"])
+        assert strict_json(result.stdout)["check"]["status"] == "skipped", method
+        assert "RuntimeWarning" not in result.stderr
+
+
+def test_fd_names_a_missing_value_and_itself_in_one_line() -> None:
+    missing = runner.invoke(app, ["fd", "x*y", "--y", "1", "--wrt", "x"])
+    assert "missing value for variable 'x'" in one_error_line(missing.stderr)
+    vector = runner.invoke(app, ["fd", "W @ x", "--W", "[[1, 2]]", "--x", "[1, 2]", "--wrt",
+                                 "W[0,0]"])
+    assert "fd needs a scalar output" in one_error_line(vector.stderr)
+
+
+def test_fd_labels_its_nulls() -> None:
+    """log(x) at 0.5: a central step of h >= 0.5 reaches log of 0 or less."""
+    document = strict_json(runner.invoke(app, ["fd", "log(x)", "--x", "0.5", "--json"]).stdout)
+    estimates = document["nonfinite"]["central"]["estimate"]
+    assert estimates and all(document["central"]["estimate"][int(k)] is None for k in estimates)

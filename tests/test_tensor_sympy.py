@@ -112,7 +112,7 @@ def test_check_falls_back_to_finite_differences_and_says_why() -> None:
 
 def test_check_at_a_kink_does_not_fail_and_a_nonfinite_output_is_skipped() -> None:
     kink = grad("L = sum(relu(x) * [1, 2])", {"x": "[0, 1]"}, check=True)
-    assert kink.check.method == "SymPy" and kink.check.status == "passed"
+    assert kink.check.method == "SymPy" and kink.check.status == "skipped"
     assert kink.check.entries[0][2] is None
     pole = runner.invoke(app, ["grad", "L = sum(log(x))", "--x", "[0, 1]", "--check", "--json"])
     document = strict_json(pole.stdout)
@@ -158,3 +158,15 @@ def test_exact_is_refused_for_large_arrays_in_one_line() -> None:
     result = runner.invoke(app, ["grad", *NETWORK_FILES, "--exact"])
     assert result.exit_code == 2
     assert "up to 500 elements" in one_error_line(result.stderr)
+
+
+def test_conventions_hold_in_the_sympy_check_and_in_exact_mode() -> None:
+    """Tied maxima share the adjoint (1/3 each, not SymPy's Heaviside 1/2), the norm's
+    gradient at 0 is 0, and an undefined value has an undefined exact gradient."""
+    tied = grad("max(x)", {"x": "[1, 1, 1]"}, check=True, exact=True)
+    assert tied.check.status != "failed"
+    assert [n.to_dict()["exact"] for n in tied.exact.adjoints[0].flat] == ["1/3"] * 3
+    norm = grad("norm(x)", {"x": "[0, 0]"}, exact=True)
+    assert [n.to_dict()["exact"] for n in norm.exact.adjoints[0].flat] == ["0", "0"]
+    undefined = grad("sum(log(x))", {"x": "[-1, 2]"}, exact=True)
+    assert [n.to_dict()["exact"] for n in undefined.exact.adjoints[0].flat] == ["nan", "1/2"]

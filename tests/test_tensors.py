@@ -751,7 +751,7 @@ def test_explain_latex_over_arrays_is_math_that_compiles(program, args, tmp_path
 
     result = runner.invoke(app, ["explain", program, *args, "--format", "latex"])
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.isascii()
+    assert result.stdout.isascii() and "U+" not in result.stdout
     assert "\\begin{align*}" in result.stdout and "\\begin{bmatrix}" in result.stdout
     if program == CHAIN:
         for fragment in ("\\bar{x} &= W_{1}^{\\top} \\cdot \\overline{z_{1}} = \\begin{bmatrix} "

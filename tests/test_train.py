@@ -159,7 +159,7 @@ def test_a_step_that_breaks_the_loss_stops_the_run_and_keeps_the_history() -> No
     result, document = _train("L = log(w)**2 + w", "--w", "1", "--lr", "2", "--steps", "5")
     assert result.exit_code == 1
     assert document["history"] == [1.0, None]
-    assert document["nonfinite"] == {"history": {"1": "nan"}}
+    assert document["nonfinite"] == {"history": {"1": "nan"}, "gradient": {}}
     assert document["stopped"].startswith("step 2: the loss after step 1 is not finite "
                                           "(statement 'L' (at log(w))")
     assert document["parameters"] == {"w": 1.0} and document["parameters_step"] == 0
@@ -214,3 +214,11 @@ def test_settings_the_optimiser_ignores_and_untargeted_training_are_warned_about
     assert result.exit_code == 0
     assert "warning: --momentum applies to --optimizer momentum; sgd ignores it" in result.stderr
     assert "warning: no --params: every variable is trained (w, x, y)" in result.stderr
+
+
+def test_an_empty_params_list_is_refused_and_a_null_gradient_labelled() -> None:
+    empty = runner.invoke(app, ["train", "x**2", "--x", "1", "--params", ","])
+    assert "--params names no variable" in one_error_line(empty.stderr)
+    result, document = _train("log(x)", "--x", "0")
+    assert document["gradient"] == {"x": None}
+    assert document["nonfinite"] == {"history": {"0": "-inf"}, "gradient": {"x": "inf"}}

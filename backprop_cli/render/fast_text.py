@@ -51,13 +51,16 @@ def wrapped(line: str, width: int) -> list[str] | None:
         length = _known_width(word.rstrip())
         if length is None:
             return None
+        whole = _known_width(word)
+        if whole is None:
+            return None
         if width - offset >= length:
-            offset += _known_width(word)
+            offset += whole
         elif length > width:
             return None
         elif offset and start:
             breaks.append(start)
-            offset = _known_width(word)
+            offset = whole
     pieces = [line[a:b] for a, b in zip([0, *breaks], [*breaks, len(line)], strict=True)]
     for k, piece in enumerate(pieces):
         if len(piece) > width and (spaces := _TRAILING.search(piece)) is not None:

@@ -276,15 +276,16 @@ _RULE_TOKEN = re.compile(
     r"(?P<phrase>\((?:spread over the reduced elements|summed over the broadcast axes|no path to "
     r"the output|ties share it)\)|at the (?:max|min)imum)"
     r"|∂(?P<of>\w+)/∂(?P<by>\w+)"
-    r"|(?P<bar>(?:\w\u0305)+)"
+    r"|(?P<bar>(?:\w\u0305)+)(?P<bt>ᵀ?)"
+    r"|(?P<word>\b(?:if|else)\b)"
     r"|(?P<sum>Σ(?=\s))"
-    r"|(?P<name>[^\W\d](?:(?!ᵀ)\w)*)(?P<t>ᵀ?)"
+    r"|(?P<name>(?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*)(?P<t>ᵀ?)"
     r"|(?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
     r"|(?P<power>\*\*)"
     r"|(?P<other>\S)"
     r"|(?P<space>\s+)")
-_RULE_KINDS = ("phrase", "of", "bar", "sum", "name", "number", "power", "other", "space")
-_RULE_SYMBOLS = {"·": r" \cdot ", "⊙": r" \odot ", "*": r" \cdot ",
+_RULE_KINDS = ("phrase", "of", "bar", "word", "sum", "name", "number", "power", "other", "space")
+_RULE_SYMBOLS = {"·": r" \cdot ", "⊙": r" \odot ", "*": r" \cdot ", "ᵀ": r"^{\top}",
                  "(": r"\left(", ")": r"\right)", "+": " + ", "-": " - ", "=": " = ",
                  "/": " / ", ",": ", ", "[": "[", "]": "]"}
 
@@ -307,7 +308,10 @@ def rule_to_latex(text: str) -> str:
         elif kind == "sum":
             out.append(r"\sum ")
         elif kind == "bar":
-            out.append(bar(match.group().replace("\u0305", "")))
+            out.append(bar(match["bar"].replace("\u0305", "")) + (r"^{\top}" if match["bt"]
+                                                                   else ""))
+        elif kind == "word":
+            out.append(r"\text{ " + match.group() + " }")
         elif kind == "name":
             called = k < len(tokens) and tokens[k].group() == "("
             name = _FUNCTION_NAMES.get(match["name"], match["name"])
