@@ -109,8 +109,6 @@ def _with_exact_arrays(graph: Graph, result, point: Mapping, texts: Mapping | No
     bounded process; a scalar given as text (`1/3`) stays exact."""
     import numpy as np
 
-    from .bounded import run_bounded
-    from .exact import EXACT_MEMORY_BYTES
     from .tensor_exact import MAX_EXPANDED_ELEMENTS, exact_tensors
     from .tensor_result import TensorExact
 
@@ -123,12 +121,8 @@ def _with_exact_arrays(graph: Graph, result, point: Mapping, texts: Mapping | No
     exact_point = {name: texts[name] if isinstance(texts.get(name), str) and
                    isinstance(value, float) else value for name, value in point.items()}
     varying = [node.adjoint is not None for node in result.nodes]
-    outcome = run_bounded(exact_tensors, (graph, exact_point, varying, precision), timeout,
-                          memory=above_mapped(EXACT_MEMORY_BYTES))
-    if not outcome.ok:
-        return replace(result, warnings=result.warnings + (
-            f"exact mode: SymPy {outcome.reason}; the float64 values are shown",))
-    return replace(result, exact=TensorExact(*outcome.value))
+    return _bounded_exact(result, exact_tensors, (graph, exact_point, varying, precision),
+                          timeout, lambda found: TensorExact(*found))
 
 
 def _exact_fits(graph: Graph) -> None:
@@ -143,15 +137,23 @@ def _exact_fits(graph: Graph) -> None:
 def _with_exact(graph: Graph, result: Result, at: Mapping, precision: int,
                 timeout: float) -> Result:
     """Attach exact values and adjoints, computed by SymPy in a bounded process."""
-    from .bounded import run_bounded
-    from .exact import EXACT_MEMORY_BYTES, evaluate_exact
+    from .exact import evaluate_exact
 
-    outcome = run_bounded(evaluate_exact, (graph, dict(at), precision), timeout,
-                          memory=above_mapped(EXACT_MEMORY_BYTES))
+    return _bounded_exact(result, evaluate_exact, (graph, dict(at), precision), timeout,
+                          lambda found: found)
+
+
+def _bounded_exact(result, function, args: tuple, timeout: float, attach):
+    """`result` with `attach(function(*args))` as its exact numbers, computed in a bounded
+    process with exact mode's memory cap; if SymPy cannot finish, a warning says so."""
+    from .bounded import run_bounded
+    from .exact import EXACT_MEMORY_BYTES
+
+    outcome = run_bounded(function, args, timeout, memory=above_mapped(EXACT_MEMORY_BYTES))
     if not outcome.ok:
         return replace(result, warnings=result.warnings + (
             f"exact mode: SymPy {outcome.reason}; the float64 values are shown",))
-    return replace(result, exact=outcome.value)
+    return replace(result, exact=attach(outcome.value))
 
 
 def value_of(name: str, value, arrays: bool = False):

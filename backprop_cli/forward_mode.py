@@ -91,7 +91,7 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
         return None
     import numpy as np
 
-    from .tensor_engine import tangents
+    from .tensor_engine import plain, tangents
 
     variables = graph.variable_names
     if direction is None:
@@ -109,26 +109,19 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
         raise InputError(f"direction names {unknown[0]!r}, which is not a variable of the "
                          "program")
     values, tangent = tangents(graph, point, direction)
-    nodes = tuple((graph.ids[i], graph.formulas[i], _plain(values[i]),
-                   _plain(tangent[i] if tangent[i] is not None else np.zeros(np.shape(values[i]))))
+    nodes = tuple((graph.ids[i], graph.formulas[i], plain(values[i]),
+                   plain(tangent[i] if tangent[i] is not None else np.zeros(np.shape(values[i]))))
                   for i in range(len(graph.ids)) if graph.ops[i] != CONST)
     output = graph.output
-    return ForwardMode(format_program(program), tuple((graph.ids[i], _plain(values[i]))
+    return ForwardMode(format_program(program), tuple((graph.ids[i], plain(values[i]))
                        for i in graph.variables),
-                       tuple((k, _plain(np.asarray(v, dtype=float)))
+                       tuple((k, plain(np.asarray(v, dtype=float)))
                              for k, v in direction.items()), wrt,
-                       graph.ids[output], _plain(values[output]),
-                       _plain(tangent[output] if tangent[output] is not None
+                       graph.ids[output], plain(values[output]),
+                       plain(tangent[output] if tangent[output] is not None
                               else np.zeros(np.shape(values[output]))),
                        nodes, len(graph) - len(graph.variables),
                        sum(int(np.size(values[i])) for i in graph.variables))
-
-
-def _plain(value):
-    import numpy as np
-
-    array = np.asarray(value, dtype=float)
-    return float(array) if array.ndim == 0 else array
 
 
 def program_and_point(text: str, at: Mapping, arrays: bool = False

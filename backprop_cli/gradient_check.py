@@ -19,6 +19,10 @@ from .sympy_forms import to_sympy
 MAX_EXPANDED_SIZE = 5_000
 RTOL = 1e-9
 ATOL = 1e-12
+NOT_COMPARED = ("not compared where the derivative is not finite, or at a kink where the "
+                "engine follows the documented convention")
+NOT_FINITE = ("the output is not a finite number at this point (see the flagged nodes); there "
+              "is nothing to compare")
 
 
 def expanded_size(graph: Graph, limit: int) -> int:
@@ -34,9 +38,7 @@ def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Res
     """Return `result` with a `check` comparing each gradient entry with SymPy's derivative."""
     live = graph.live()
     if any(live[i] and n.status in NOT_A_NUMBER for i, n in enumerate(result.nodes)):
-        return replace(result, check=GradientCheck(
-            "skipped", "the output is not a finite number at this point (see the flagged "
-            "nodes); there is nothing to compare"))
+        return replace(result, check=GradientCheck("skipped", NOT_FINITE))
     size = expanded_size(graph, MAX_EXPANDED_SIZE)
     if size > MAX_EXPANDED_SIZE:
         return replace(result, check=GradientCheck(
@@ -57,16 +59,8 @@ def symbolic_gradient_check(graph: Graph, result: Result, timeout: float) -> Res
             agrees = True
         entries.append((name, expected, agrees))
     verdicts = [agrees for _, _, agrees in entries]
-    if False in verdicts:
-        status = "failed"
-    elif True in verdicts:
-        status = "passed"
-    else:
-        status = "skipped"
-    reason = None
-    if None in verdicts:
-        reason = ("not compared where the derivative is not finite, or at a kink where the "
-                  "engine follows the documented convention")
+    status = verdict_of(verdicts)
+    reason = NOT_COMPARED if None in verdicts else None
     if not entries:
         reason = "the program has no variables"
     return replace(result, check=GradientCheck(status, reason, tuple(entries)))
@@ -147,9 +141,6 @@ def array_gradient_check(graph: Graph, point: dict, result, timeout: float,
     from .tensor_exact import symbolic_gradient
     from .tensor_result import SYMBOLIC_RTOL, ArrayCheck
 
-    if not math.isfinite(result.value):
-        return ArrayCheck("skipped", "the output is not a finite number at this point (see "
-                          "the flagged nodes); there is nothing to compare", SYMPY, ())
     names = [name for name, _ in result.gradient]
     elements = sum(int(np.size(node.value)) for node in result.nodes)
     work = elements * sum(int(np.size(value)) for _, value in result.gradient)
@@ -174,11 +165,8 @@ def array_gradient_check(graph: Graph, point: dict, result, timeout: float,
         entries.append((name, truth, None if (wrong and at_kink) or not np.any(compared)
                         else wrong == 0))
     verdicts = [agrees for *_, agrees in entries]
-    reason = None
-    if None in verdicts:
-        reason = ("not compared where the derivative is not finite, or at a kink where the "
-                  "engine follows the documented convention")
-    return ArrayCheck(verdict_of(verdicts), reason, SYMPY, tuple(entries))
+    return ArrayCheck(verdict_of(verdicts), NOT_COMPARED if None in verdicts else None, SYMPY,
+                      tuple(entries))
 
 
 def verdict_of(verdicts: list) -> str:
@@ -228,18 +216,17 @@ def compared(graph: Graph, point: dict, result, method: str, timeout: float,
         return AllChecks(tuple(compared(graph, point, result, one, timeout, alone=False)
                                for one in CHECK_METHODS[:3]))
     tensors = getattr(result, "tensors", False)
-    if method == "symbolic":
-        if tensors:
-            return array_gradient_check(graph, point, result, timeout, fallback=alone)
+    if method == "symbolic" and not tensors:
         return symbolic_gradient_check(graph, result, timeout).check
-    from .result import FINITE_DIFFERENCES, FORWARD_MODE
+    from .result import FINITE_DIFFERENCES, FORWARD_MODE, SYMPY
     from .tensor_engine import finite_difference_check, forward_mode_check
     from .tensor_result import ArrayCheck
 
-    name = FINITE_DIFFERENCES if method == "fd" else FORWARD_MODE
+    name = {"symbolic": SYMPY, "fd": FINITE_DIFFERENCES, "forward": FORWARD_MODE}[method]
     if not math.isfinite(result.value):
-        return ArrayCheck("skipped", "the output is not a finite number at this point (see "
-                          "the flagged nodes); there is nothing to compare", name, ())
+        return ArrayCheck("skipped", NOT_FINITE, name, ())
+    if method == "symbolic":
+        return array_gradient_check(graph, point, result, timeout, fallback=alone)
     check = (finite_difference_check if method == "fd" else forward_mode_check)(
         graph, point, result)
     if not check.entries:

@@ -120,11 +120,7 @@ def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.
     gradient entry."""
     values, bound = forward_pass(graph, point)
     with np.errstate(all="ignore"):
-        output = values[graph.output]
-        if np.ndim(output) != 0:
-            raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
-                             f"{shape_text(output)}; grad needs a scalar output (a loss): "
-                             "reduce it with sum(...) or mean(...)")
+        output = scalar_output(graph, values, "grad")
         varying = _varying(graph, data | integer_variables(graph))
         adjoints, locals_ = _reverse(graph, values, seed, bound, varying)
     nodes = tuple(_node(graph, i, values, adjoints, locals_, varying)
@@ -135,8 +131,8 @@ def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.
         at=tuple((graph.ids[i], values[i]) for i in graph.variables),
         output=graph.ids[graph.output],
         value=float(output),
-        gradient=tuple((graph.ids[i], _plain(adjoints[i]) if adjoints[i] is not None
-                        else _plain(np.zeros_like(values[i]))) for i in graph.variables
+        gradient=tuple((graph.ids[i], plain(adjoints[i]) if adjoints[i] is not None
+                        else plain(np.zeros_like(values[i]))) for i in graph.variables
                        if varying[i]),
         nodes=nodes,
         warnings=tuple(warnings) + tuple(flags),
@@ -204,7 +200,7 @@ def _reverse(graph: Graph, values: list, seed: float, bound: dict, varying: list
                 for c, a in zip(tensor.vjp(g, args, values[i]) if g is not None
                                 else (None,) * len(ins), args, strict=True))
         else:
-            local = _local_partials(bound, op, args, values[i])
+            local = local_partials(bound, op, args, values[i])
             local = tuple(np.where(np.isnan(values[i]), np.nan, d) if np.any(
                 np.isnan(values[i])) else np.asarray(d, dtype=float) for d in local)
             locals_[i] = local
@@ -237,7 +233,7 @@ def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
             rules = rule_templates(op, pattern)
             local = locals_[i]
             edges = tuple(
-                TensorEdge(names[k], _plain(local[k]) if local is not None else None,
+                TensorEdge(names[k], plain(local[k]) if local is not None else None,
                            _elementwise_rule(graph, i, k, rules[k].format(*names), values))
                 if varying[j] and rules[k] is not None
                 else TensorEdge(names[k], None, None) for k, j in enumerate(ins))
@@ -248,8 +244,8 @@ def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
     status, message = _status(value, adjoint)
     if status == "ok" and ins and op not in TENSOR_OPS:
         status, message = _kinks(op, [values[j] for j in ins])
-    return TensorNode(graph.ids[i], op, graph.formulas[i], _plain(value),
-                      None if adjoint is None else _plain(adjoint), edges, status, message,
+    return TensorNode(graph.ids[i], op, graph.formulas[i], plain(value),
+                      None if adjoint is None else plain(adjoint), edges, status, message,
                       graph.named[i])
 
 
@@ -289,7 +285,7 @@ def _kinks(op: str, args: list) -> tuple[str, str | None]:
     return "kink", f"kink in {count}{where}: {table_op.convention}"
 
 
-def _plain(value):
+def plain(value):
     """A 0-d array as a float, arrays as they are."""
     array = np.asarray(value, dtype=float)
     return float(array) if array.ndim == 0 else array
@@ -350,9 +346,9 @@ def finite_difference_check(graph: Graph, point: Mapping[str, object],
         if (bad and kinks) or not np.any(compared):
             # a difference across a kink measures neither side's slope; nothing finite to
             # compare is no agreement
-            entries.append((name, _plain(numeric), None))
+            entries.append((name, plain(numeric), None))
             continue
-        entries.append((name, _plain(numeric), bad == 0))
+        entries.append((name, plain(numeric), bad == 0))
     notes = [] if stride == 1 else [f"{total:,} gradient elements: every {stride}th was "
                                     "compared"]
     if any(agrees is None for *_, agrees in entries):
@@ -391,7 +387,7 @@ def forward_mode_check(graph: Graph, point: Mapping[str, object], result) -> Arr
         with np.errstate(all="ignore"):
             close = np.abs(analytic - found) <= FORWARD_RTOL * np.abs(found) + 1e-12 * scale
         wrong = int(np.sum(compared & ~close))
-        entries.append((name, _plain(found), None if not np.any(compared) else wrong == 0))
+        entries.append((name, plain(found), None if not np.any(compared) else wrong == 0))
     verdicts = [agrees for *_, agrees in entries]
     notes = [] if stride == 1 else [f"{total:,} gradient elements: every {stride}th was "
                                     "compared"]
@@ -445,11 +441,11 @@ def _vjp(op: str, g, args: list, out, bound: dict) -> tuple:
     if tensor is not None:
         return tuple(np.zeros(np.shape(a)) if c is None else unbroadcast(c, np.shape(a))
                      for c, a in zip(tensor.vjp(g, args, out), args, strict=True))
-    local = _local_partials(bound, op, args, out)
+    local = local_partials(bound, op, args, out)
     return tuple(unbroadcast(g * d, np.shape(a)) for d, a in zip(local, args, strict=True))
 
 
-def _local_partials(bound: dict, op: str, args: list, out) -> tuple:
+def local_partials(bound: dict, op: str, args: list, out) -> tuple:
     """An elementwise op's partials by each input, in its calling convention."""
     code, _, partials = bound[op]
     if code == 1:
@@ -555,16 +551,22 @@ MAX_ARRAY_HESSIAN_ENTRIES = 400  # variable elements of a Hessian over arrays
 HESSIAN_STEP = 1e-5
 
 
-def loss_and_gradient(graph: Graph, point: Mapping[str, object], params: list[str],
-                      command: str = "training") -> tuple[float, dict[str, object], list]:
-    """The output, its gradient by the named variables only (every other one held fixed), and
-    every node's value (so a non-finite loss can be traced to the node that made it)."""
-    values, bound = forward_pass(graph, point)
+def scalar_output(graph: Graph, values: list, command: str):
+    """The output's value, which `command` needs to be a scalar (a loss)."""
     output = values[graph.output]
     if np.ndim(output) != 0:
         raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
                          f"{shape_text(output)}; {command} needs a scalar output (a loss): "
                          "reduce it with sum(...) or mean(...)")
+    return output
+
+
+def loss_and_gradient(graph: Graph, point: Mapping[str, object], params: list[str],
+                      command: str = "training") -> tuple[float, dict[str, object], list]:
+    """The output, its gradient by the named variables only (every other one held fixed), and
+    every node's value (so a non-finite loss can be traced to the node that made it)."""
+    values, bound = forward_pass(graph, point)
+    output = scalar_output(graph, values, command)
     fixed = frozenset(name for name in graph.variable_names if name not in params)
     with np.errstate(all="ignore"):
         adjoints, _ = _reverse(graph, values, 1.0, bound, _varying(graph, fixed))
@@ -572,7 +574,7 @@ def loss_and_gradient(graph: Graph, point: Mapping[str, object], params: list[st
     gradient = {}
     for name in params:
         adjoint = adjoints[position[name]]
-        gradient[name] = _plain(adjoint if adjoint is not None else
+        gradient[name] = plain(adjoint if adjoint is not None else
                                 np.zeros_like(values[position[name]]))
     return float(output), gradient, values
 
@@ -592,17 +594,8 @@ def first_nonfinite(graph: Graph, values: list) -> str | None:
 
 def flat_gradient(graph: Graph, point: Mapping[str, object], names: list[str]) -> np.ndarray:
     """The gradient with respect to the named variables, their elements in row order."""
-    values, bound = forward_pass(graph, point)
-    with np.errstate(all="ignore"):
-        if np.ndim(values[graph.output]) != 0:
-            raise InputError(f"the output {graph.ids[graph.output]!r} has shape "
-                             f"{shape_text(values[graph.output])}; the Hessian needs a scalar "
-                             "output")
-        adjoints, _ = _reverse(graph, values, 1.0, bound, _varying(graph, frozenset()))
-    position = {node_id: i for i, node_id in enumerate(graph.ids)}
-    return np.concatenate([np.ravel(adjoints[position[name]] if adjoints[position[name]]
-                                    is not None else np.zeros(np.shape(point[name])))
-                           for name in names])
+    _, gradient, _ = loss_and_gradient(graph, point, names, "the Hessian")
+    return np.concatenate([np.ravel(gradient[name]) for name in names])
 
 
 def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str]
@@ -674,7 +667,7 @@ def tangents(graph: Graph, point: Mapping[str, object], direction: Mapping[str, 
                     jacobian = _local_jacobian(op, args, out, k, bound)
                     total = total + (jacobian @ np.ravel(tangent[j])).reshape(out.shape)
             else:
-                local = _local_partials(bound, op, args, out)
+                local = local_partials(bound, op, args, out)
                 for d, j in zip(local, ins, strict=True):
                     if tangent[j] is not None:
                         total = total + np.asarray(d, dtype=float) * tangent[j]

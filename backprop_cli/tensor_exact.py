@@ -17,6 +17,7 @@ import numpy as np
 import sympy
 
 from .backends import exact_backend
+from .backends.exact import undefined
 from .engine import CONST, VAR
 from .graph import Graph
 from .ops import op_named
@@ -131,11 +132,12 @@ def _apply(op: str, args: list, backend) -> np.ndarray:
     return _map(lambda *xs: backend.call(op, *xs), *args)
 
 
-def _leaves(graph: Graph, point: Mapping[str, object], backend, floats: int | None,
+def _leaves(graph: Graph, point: Mapping[str, object], backend, floats: bool,
             symbol: tuple | None) -> list:
-    """Constants as written, variables as exact numbers (or `floats`-digit SymPy Floats), and
-    one element of one variable as a symbol, where `symbol` is (name, index, symbol)."""
-    number = exact_number if floats is None else _float
+    """Constants as written, variables as exact numbers (or, with `floats`, DIGITS-digit SymPy
+    Floats), and one element of one variable as a symbol, where `symbol` is (name, index,
+    symbol)."""
+    number = _float if floats else exact_number
     values: list = [None] * len(graph.ids)
     for i, constant in enumerate(graph.constants):
         if isinstance(constant, ArrayLiteral):
@@ -156,7 +158,7 @@ def _leaves(graph: Graph, point: Mapping[str, object], backend, floats: int | No
     return values
 
 
-def expand(graph: Graph, point: Mapping[str, object], floats: int | None = None,
+def expand(graph: Graph, point: Mapping[str, object], floats: bool = False,
            symbol: tuple | None = None) -> list:
     """Every node's value as an object array of SymPy expressions."""
     backend = exact_backend()
@@ -191,7 +193,7 @@ def symbolic_gradient(graph: Graph, point: Mapping[str, object], names: list[str
         found = np.full(precise[name].shape, np.nan)
         for index in np.ndindex(found.shape):
             symbol = sympy.Symbol("t", real=True)
-            values = expand(graph, precise, floats=DIGITS, symbol=(name, index, symbol))
+            values = expand(graph, precise, floats=True, symbol=(name, index, symbol))
             derivative = sympy.diff(values[graph.output][()], symbol)
             number = _real(derivative.xreplace({symbol: _float(precise[name][index])}))
             found[index] = np.nan if number is None else number
@@ -240,25 +242,15 @@ def exact_tensors(graph: Graph, point: Mapping[str, object], varying: list[bool]
 
 
 def _elementwise_vjp(op: str, args: list, k: int, g, out, backend) -> np.ndarray:
+    from .tensor_engine import local_partials
+
     table_op = op_named(op)
-    code = table_op.calling_convention
-    _, partials = backend.bound(table_op)
-    if code == 1:
-        def local(*xs):
-            return partials(xs[0], xs[-1])
-    elif code == 2:
-        def local(*xs):
-            return partials(xs[0], xs[1], xs[-1])[k]
-    else:
-        def local(*xs):
-            return partials(tuple(xs[:-1]), xs[-1])[k]
-    from .backends.exact import undefined
+    bound = {op: (table_op.calling_convention, *backend.bound(table_op))}
 
-    def guarded(*xs):  # an undefined value has undefined partials, as in the float engine
-        return sympy.nan if undefined(xs[-1]) else local(*xs)
+    def local(*xs):  # an undefined value has undefined partials, as in the float engine
+        return sympy.nan if undefined(xs[-1]) else local_partials(bound, op, xs[:-1], xs[-1])[k]
 
-    d = _map(guarded, *args, out)
-    return _unbroadcast(_objects(g * d), np.shape(args[k]))
+    return _unbroadcast(_objects(g * _map(local, *args, out)), np.shape(args[k]))
 
 
 def _unbroadcast(adjoint: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -137,8 +137,11 @@ class Training:
     tensors: bool = field(default=False, repr=False)
 
     def values_file(self) -> dict:
-        """The final values in --values format: every variable that is not data."""
-        return {name: _plain_json(value) for name, value in (*self.parameters, *self.fixed)}
+        """The final values in --values format: every variable that is not data (finite: the
+        last parameters with a finite loss)."""
+        from .tensor_result import array_json
+
+        return {name: array_json(value) for name, value in (*self.parameters, *self.fixed)}
 
     def to_dict(self) -> dict:
         from .tensor_result import array_json, nonfinite_label
@@ -168,11 +171,6 @@ class Training:
         return document
 
 
-def _plain_json(value):
-    array = np.asarray(value, dtype=float)
-    return float(array) if array.ndim == 0 else array.tolist()
-
-
 def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
           chosen: Optimizer | None = None, steps: int = 1, data: frozenset[str] = frozenset(),
           on_step: Callable[[int], None] | None = None) -> Training:
@@ -181,7 +179,7 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
     from .api import value_of
     from .graph import build_graph
     from .parse import format_program, parse_program
-    from .tensor_engine import integer_variables, loss_and_gradient
+    from .tensor_engine import integer_variables, loss_and_gradient, plain
 
     chosen = chosen or Optimizer()
     if not 1 <= steps <= MAX_STEPS:
@@ -220,9 +218,9 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
                        "before it")
             break
         if step == 1:
-            first = tuple(StepRow(name, _plain(point[name]), _plain(gradient[name]),
-                                  _plain(changes[name]), _plain(moved[name])) for name in params)
-        point.update({name: _plain(value) for name, value in moved.items()})
+            first = tuple(StepRow(name, plain(point[name]), plain(gradient[name]),
+                                  plain(changes[name]), plain(moved[name])) for name in params)
+        point.update({name: plain(value) for name, value in moved.items()})
         taken = step
         loss, gradient, values = loss_and_gradient(graph, point, params)
         if math.isfinite(loss):
@@ -238,10 +236,10 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
         expression=format_program(program), output=graph.ids[graph.output],
         params=tuple(params), optimizer=chosen, steps=steps, steps_taken=taken,
         history=tuple(history),
-        first=first, parameters=tuple((name, _plain(final[name])) for name in params),
+        first=first, parameters=tuple((name, plain(final[name])) for name in params),
         parameters_step=final_step,
         gradient=tuple((name, final_gradient[name]) for name in params),
-        fixed=tuple((name, _plain(point[name])) for name in variables
+        fixed=tuple((name, plain(point[name])) for name in variables
                     if name not in params and name not in data),
         data=tuple(name for name in variables if name in data), stopped=stopped,
         warnings=tuple(f"variable {name!r} was given a value but is not used; it is ignored"
@@ -282,11 +280,6 @@ def _not_finite(what: str, graph, values: list, last: int) -> str:
 
     return (f"{what} is not finite ({first_nonfinite(graph, values) or graph.ids[graph.output]});"
             f" the parameters shown are those after step {last}, the last with a finite loss")
-
-
-def _plain(value):
-    array = np.asarray(value, dtype=float)
-    return float(array) if array.ndim == 0 else array
 
 
 def _finiteness(gradient) -> str:

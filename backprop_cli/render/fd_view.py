@@ -26,13 +26,9 @@ def curves(result: StepSizes, width: int, height: int, color: bool) -> str:
         return "(no error is finite to draw: the reverse-mode derivative is not finite here)"
     import plotext as plt
 
-    from .plot import built, decade_ticks
+    from .plot import built, decade_ticks, figure
 
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("clear" if not color else "default")
-    if not color:
-        plt.clear_color()
+    figure(plt, width, height, color)
     plt.xscale("log")
     plt.yscale("log")
     for scheme, marker in ((result.forward, "braille"), (result.central, "•" if not color

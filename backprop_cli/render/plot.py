@@ -12,12 +12,8 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
     """The plot as text, sized for the terminal."""
     import plotext as plt
 
-    plt.clear_figure()
-    plt.plotsize(width, height)
+    figure(plt, width, height, color)
     xs, value, derivative = _thinned(result, width * 4)
-    plt.theme("clear" if not color else "default")
-    if not color:
-        plt.clear_color()
     label = result.output
     # Without colour the two curves need different markers to be told apart.
     derivative_marker = "braille" if color else "•"
@@ -54,6 +50,15 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def figure(plt, width: int, height: int, color: bool) -> None:
+    """A new plotext figure of the terminal's size, in colour or plain."""
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear" if not color else "default")
+    if not color:
+        plt.clear_color()
 
 
 def strip_ansi(text: str) -> str:

@@ -98,16 +98,12 @@ def curve(result: Training, width: int, height: int, color: bool) -> str:
     is positive and spans more than two decades."""
     import plotext as plt
 
-    from .plot import built, decade_ticks
+    from .plot import built, decade_ticks, figure
 
     shown = [(step, loss) for step, loss in enumerate(result.history) if math.isfinite(loss)]
     steps, losses = [s for s, _ in shown], [v for _, v in shown]
     logarithmic = min(losses) > 0 and max(losses) / min(losses) > 100
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("clear" if not color else "default")
-    if not color:
-        plt.clear_color()
+    figure(plt, width, height, color)
     if logarithmic:
         low, high = min(losses), max(losses)
         ticks, labels = decade_ticks(low, high)
