@@ -8,7 +8,7 @@ never collide with a user's name; constants are named by their literal text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .engine import CONST, VAR, liveness
@@ -16,14 +16,13 @@ from .errors import LimitError
 from .ops import OPS
 from .parse import Program, parse_program
 from .rules import formula_template
+from .shapes import OP, SLOT, Plan
 from .tensor_names import TENSOR_OP_NAMES
 
-_LEAVES = frozenset(("var", "ref", "const"))
 MAX_NODES = 500_000
 # Each call of a SymPy function outside the op table may take up to a second (fallback.py).
 MAX_FALLBACK_NODES = 20
 PREFIX_CHARS_PER_NODE = 24  # how much of a long program `nodes_beyond` reads per node allowed
-_DONE = ("done",)
 
 
 @dataclass(frozen=True)
@@ -69,23 +68,30 @@ class _Builder:
         self.varying: list[bool] = []
         self.variables: list[int] = []
         self.index: dict[tuple, int] = {}
-        self.statements: dict[str, int] = {}
+        self.leaves: dict[tuple, int] = {}  # leaf tree → node; ("ref", name) once assigned
 
     def add(self, key: tuple, op: str, inputs: tuple[int, ...], node_id: str | None,
             constant: float | None = None, fresh: bool = False) -> int:
-        if not fresh and key in self.index:
-            return self.index[key]
+        if not fresh:
+            found = self.index.get(key)
+            if found is not None:
+                return found
         position = len(self.ids)
         if position >= MAX_NODES:
-            raise LimitError(f"the program has more than {MAX_NODES:,} nodes; that is the "
-                             "limit for one run")
-        self.ids.append(node_id if node_id is not None else self._generated_id(position + 1))
+            self._too_many()
+        if node_id is None:
+            node_id = f"z{position + 1}"
+            if node_id in self.reserved:
+                node_id = self._generated_id(position + 1)
+            self.named.append(False)
+        else:
+            self.named.append(op != VAR and op != CONST)
+        self.ids.append(node_id)
         self.ops.append(op)
         self.inputs.append(inputs)
         self.constants.append(constant)
-        self.named.append(node_id is not None and op not in (VAR, CONST))
         varying = self.varying
-        self.varying.append(op == VAR or any(varying[j] for j in inputs))
+        varying.append(op == VAR or any(varying[j] for j in inputs))
         self.index.setdefault(key, position)
         if op == VAR:
             self.variables.append(position)
@@ -97,54 +103,98 @@ class _Builder:
             prefix += "z"
         return f"{prefix}{number}"
 
-    def lower(self, tree: tuple, target: str | None) -> int:
-        """Add one statement's tree; returns the node number of its result."""
-        leaf = self._leaf
-        if tree[0] in _LEAVES:
-            node = leaf(tree)
-            if target is None:
-                return node
-            return self.add(("id", node), "id", (node,), target, fresh=True)
+    def lower(self, plan: Plan, slots: tuple, target: str | None) -> int:
+        """Add one statement from its plan, `slots` holding the leaves of its slots; returns
+        the node number of its result."""
+        leaves = self.leaves.get
+        registers = [*map(leaves, slots), *map(leaves, plan.constants)]
+        last = plan.last
+        if last is None or None in registers:
+            node = self._replay(plan.steps, slots, target)
+        else:
+            index = self.index.get
+            ids, ops, inputs, constants = self.ids, self.ops, self.inputs, self.constants
+            named, varying = self.named, self.varying
+            reserved = self.reserved
+            for op, a, b, many in plan.ops[:-1] if target is not None else plan.ops:
+                if many is not None:
+                    args = many(registers)
+                elif b is None:
+                    args = (registers[a],)
+                else:
+                    args = (registers[a], registers[b])
+                key = (op, args)
+                node = index(key)
+                if node is None:
+                    node = len(ids)
+                    if node >= MAX_NODES:
+                        self._too_many()
+                    node_id = f"z{node + 1}"
+                    ids.append(node_id if node_id not in reserved
+                               else self._generated_id(node + 1))
+                    ops.append(op)
+                    inputs.append(args)
+                    constants.append(None)
+                    named.append(False)
+                    varying.append(varying[args[0]] or (len(args) > 1 and (
+                        varying[args[1]] or any(varying[j] for j in args[2:]))))
+                    self.index[key] = node
+                registers.append(node)
+            if target is not None:
+                op, a, b, many = last
+                if many is not None:
+                    args = many(registers)
+                elif b is None:
+                    args = (registers[a],)
+                else:
+                    args = (registers[a], registers[b])
+                node = self.add((op, args), op, args, target, fresh=True)
+        if target is not None:
+            self.leaves[("ref", target)] = node
+        return node
+
+    def _replay(self, steps: tuple, slots: tuple, target: str | None) -> int:
+        """The statement's steps in order, meeting each leaf where it is read: a variable or
+        constant seen for the first time gets its node there."""
+        leaves = self.leaves
         index = self.index
         results: list[int] = []
-        # Post-order walk with an explicit stack: a node is pushed once to expand its children
-        # (leaves are resolved at once) and once, marked done, to create it.
-        stack: list = [tree]
-        done = _DONE
-        while stack:
-            node = stack.pop()
-            if node is done:
-                node = stack.pop()
-                children = node[2] if node[0] == "call" else node[1:]
-                count = len(children)
-                args = tuple(results[-count:])
-                del results[-count:]
-                op = node[1] if node[0] == "call" else node[0]
-                if stack or target is None:
-                    key = (op, args)
-                    position = index.get(key)
-                    results.append(position if position is not None
-                                   else self.add(key, op, args, None))
-                else:
-                    results.append(self.add((op, args), op, args, target, fresh=True))
+        last = len(steps) - 1
+        for position, step in enumerate(steps):
+            kind = step[0]
+            if kind != OP:
+                tree = slots[step[1]] if kind == SLOT else step[1]
+                node = leaves.get(tree)
+                results.append(node if node is not None else self._leaf(tree))
                 continue
-            kind = node[0]
-            if kind in _LEAVES:
-                results.append(leaf(node))
-                continue
-            stack.append(node)
-            stack.append(done)
-            children = node[2] if kind == "call" else node[1:]
-            stack.extend(children[::-1])
-        return results[0]
+            op, count = step[1], step[2]
+            args = tuple(results[len(results) - count:])
+            del results[len(results) - count:]
+            key = (op, args)
+            if position != last or target is None:
+                found = index.get(key)
+                results.append(found if found is not None else self.add(key, op, args, None))
+            else:
+                results.append(self.add(key, op, args, target, fresh=True))
+        node = results[0]
+        if target is not None and steps[last][0] != OP:  # `a = b`: a node of its own
+            node = self.add(("id", node), "id", (node,), target, fresh=True)
+        return node
+
+    @staticmethod
+    def _too_many() -> None:
+        raise LimitError(f"the program has more than {MAX_NODES:,} nodes; that is the limit "
+                         "for one run")
 
     def _leaf(self, tree: tuple) -> int:
-        kind = tree[0]
-        if kind == "ref":
-            return self.statements[tree[1]]
-        if kind == "var":
-            return self.add((VAR, tree[1]), VAR, (), tree[1])
-        return self.add((CONST, tree[2]), CONST, (), tree[2], constant=tree[1])
+        if tree[0] == "var":
+            node = self.add((VAR, tree[1]), VAR, (), tree[1])
+        elif tree[0] == "const":
+            node = self.add((CONST, tree[2]), CONST, (), tree[2], constant=tree[1])
+        else:
+            raise KeyError(f"{tree[1]!r} is used before it is assigned")
+        self.leaves[tree] = node
+        return node
 
 
 def build_graph(program: Program) -> Graph:
@@ -153,9 +203,7 @@ def build_graph(program: Program) -> Graph:
     builder = _Builder(reserved)
     output = 0
     for statement in program.statements:
-        output = builder.lower(statement.tree, statement.target)
-        if statement.target is not None:
-            builder.statements[statement.target] = output
+        output = builder.lower(*statement.lowering(), statement.target)
     calls = fallback_nodes(builder.ops)
     if calls > MAX_FALLBACK_NODES:
         raise LimitError(f"the program calls SymPy's functions outside the op table (such as "
@@ -212,7 +260,7 @@ def _describe(builder: _Builder) -> tuple[tuple[str, ...], tuple[tuple | None, .
     ids, ops, inputs, constants = builder.ids, builder.ops, builder.inputs, builder.constants
     formulas: list[str] = []
     patterns: list[tuple | None] = []
-    templates: dict[tuple, str] = {}
+    templates: dict[tuple, Callable[..., str]] = {}
     for i, op in enumerate(ops):
         ins = inputs[i]
         if not ins:
@@ -220,15 +268,21 @@ def _describe(builder: _Builder) -> tuple[tuple[str, ...], tuple[tuple | None, .
             patterns.append(None)
             continue
         pattern = None
-        for j in ins:
-            if constants[j] is not None:
-                pattern = tuple((constants[k], ids[k]) if constants[k] is not None else None
-                                for k in ins)
-                break
-        key = (op, len(ins)) if pattern is None else (op, pattern)
+        count = len(ins)
+        if constants[ins[0]] is not None or (count > 1 and (
+                constants[ins[1]] is not None or
+                any(constants[j] is not None for j in ins[2:]))):
+            pattern = tuple((constants[k], ids[k]) if constants[k] is not None else None
+                            for k in ins)
+        key = (op, count) if pattern is None else (op, pattern)
         template = templates.get(key)
         if template is None:
-            template = templates[key] = formula_template(op, pattern or (None,) * len(ins))
-        formulas.append(template.format(*[ids[j] for j in ins]))
+            template = templates[key] = formula_template(op, pattern or (None,) * count).format
+        if count == 1:
+            formulas.append(template(ids[ins[0]]))
+        elif count == 2:
+            formulas.append(template(ids[ins[0]], ids[ins[1]]))
+        else:
+            formulas.append(template(*[ids[j] for j in ins]))
         patterns.append(pattern)
     return tuple(formulas), tuple(patterns)

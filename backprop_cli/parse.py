@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from . import ops
 from .errors import LimitError, ParseError
 from .printing import format_tree
+from .shapes import Plan, ShapedStatement, parse_shaped, plan_of, steps_of
 from .tensor_names import CALLED_NAMES, tensor_arities, tensor_call
 
 MAX_PROGRAM_CHARS = 4_000_000
@@ -83,12 +84,22 @@ class Statement:
     tree: tuple
     line: int
 
+    def lowering(self) -> tuple[Plan, tuple]:
+        """The tree's plan for the graph builder, and the leaves of its slots (none: every
+        leaf is in the steps)."""
+        return plan_of(steps_of(self.tree)), ()
+
+    def text(self) -> str:
+        """The statement as the parser read it."""
+        tree = format_tree(self.tree)
+        return tree if self.target is None else f"{self.target} = {tree}"
+
 
 @dataclass(frozen=True)
 class Program:
     """A checked program: statements in order; the last one is the output."""
 
-    statements: tuple[Statement, ...]
+    statements: tuple[Statement | ShapedStatement, ...]
     source: str
     names: frozenset[str] = frozenset()
 
@@ -101,6 +112,9 @@ def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> 
     """Parse an expression or program; `given` are the names the user gives values to."""
     check_size(text)
     given = frozenset(given)
+    shaped = parse_shaped(text, given, _shape_parser, _fast_tokenize, MAX_STATEMENT_TOKENS)
+    if shaped is not None:
+        return Program(shaped[0], text, shaped[1])
     tokens = _fast_tokenize(text)
     if tokens is not None:
         try:
@@ -117,6 +131,10 @@ def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> 
         if "\n" not in text and error.message.startswith("line 1: "):
             error.message = error.message[len("line 1: "):]
         raise
+
+
+def _shape_parser(text: str, given: frozenset[str]) -> _ExpressionParser:
+    return _ExpressionParser(text, given, frozenset())
 
 
 def is_number(text: str) -> bool:
@@ -762,5 +780,4 @@ def _free_names(tree: tuple) -> set[str]:
 
 def format_program(program: Program) -> str:
     """The program as the parser read it, one statement per line."""
-    return "\n".join(format_tree(s.tree) if s.target is None else
-                     f"{s.target} = {format_tree(s.tree)}" for s in program.statements)
+    return "\n".join([statement.text() for statement in program.statements])

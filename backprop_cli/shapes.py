@@ -1,0 +1,248 @@
+"""Long programs of short statements, parsed once per statement shape.
+
+A program written out step by step repeats a few shapes: `h7 = tanh(h6*x + h1)` and
+`h9 = tanh(h8*w + h7)` differ only in their names. One regex scan per statement takes the
+names out; what is left, the shape, goes through the parser once and is compiled into
+post-order steps, which the graph builder replays with each statement's names (and the tree,
+where one is asked for, is rebuilt from them). Anything unusual (non-ASCII text, a comment, a
+name glued to a number, a name of the user's called like a function, any error) gives None,
+and the program is parsed token by token instead, with exact positions in its messages.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from operator import itemgetter
+
+from . import ops
+from .errors import LimitError, ParseError
+from .printing import format_tree, substitute
+
+_SLOT = "\x00"
+# A name that is not called (`sin(` stays in the shape) and not glued to a number (`2x`, the
+# exponent of `1e5`): possessive, so that `sin` is never cut down to `si`.
+_NAME = re.compile(r"(?<![0-9A-Za-z_.])[A-Za-z_][A-Za-z0-9_]*+(?![ \t\r]*\()")
+_CALLED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=[ \t\r]*\()")
+_MARK = re.compile("\x01([0-9]+)\x02")
+_REFUSED = frozenset(keyword.kwlist) - {"lambda"}
+
+LEAF, SLOT, OP = 0, 1, 2  # the kinds of steps
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A statement's steps, also as registers: slot k is register k, the constants follow, then
+    each op's result in turn. Once every leaf has its node, the builder runs `ops` over the
+    registers; until then it replays `steps`, which meet the leaves in reading order."""
+
+    steps: tuple
+    constants: tuple  # the leaf trees of the LEAF steps, in order
+    ops: tuple  # (op name, first register, second or None, None) or (op name, None, None,
+    # an itemgetter of the registers) for three arguments or more
+    slots: int
+
+    @property
+    def last(self) -> tuple | None:
+        return self.ops[-1] if self.ops and self.steps[-1][0] == OP else None
+
+
+def plan_of(steps: tuple) -> Plan:
+    """The steps as a Plan (see there)."""
+    slots = sum(1 for step in steps if step[0] == SLOT)
+    constants = tuple(step[1] for step in steps if step[0] == LEAF)
+    stack: list[int] = []
+    ops = []
+    constant = slots
+    result = slots + len(constants)
+    for step in steps:
+        kind = step[0]
+        if kind == SLOT:
+            stack.append(step[1])
+        elif kind == LEAF:
+            stack.append(constant)
+            constant += 1
+        else:
+            count = step[2]
+            registers = stack[len(stack) - count:]
+            del stack[len(stack) - count:]
+            if count <= 2:
+                ops.append((step[1], registers[0], registers[1] if count == 2 else None, None))
+            else:
+                ops.append((step[1], None, None, itemgetter(*registers)))
+            stack.append(result)
+            result += 1
+    return Plan(steps, constants, tuple(ops), slots)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A statement with its names taken out: slot k is its k-th name in reading order."""
+
+    steps: tuple  # post-order: (LEAF, tree) | (SLOT, k) | (OP, op name, argument count, call)
+    plan: Plan
+    text: str  # the statement as printed, "{k}" for slot k
+    calls: frozenset[str]  # the names called as functions
+    targeted: bool  # slot 0 is the statement's target
+
+
+@dataclass(frozen=True, slots=True)
+class ShapedStatement:
+    """A statement read through its shape: the same interface as parse.Statement."""
+
+    target: str | None
+    line: int
+    shape: Shape
+    names: tuple[str, ...]  # every slot's name, the target's first
+    leaves: tuple[tuple, ...]  # the expression's slots as leaves: var, ref or const
+
+    @property
+    def tree(self) -> tuple:
+        return tree_of(self.shape.steps, self.leaves)
+
+    def lowering(self) -> tuple[Plan, tuple]:
+        return self.shape.plan, self.leaves
+
+    def text(self) -> str:
+        return self.shape.text.format(*self.names)
+
+
+def steps_of(tree: tuple, slots: dict[str, int] | None = None) -> tuple:
+    """The tree in post-order, children left to right, as steps; a ("var", name) leaf whose
+    name is in `slots` becomes that slot."""
+    steps: list[tuple] = []
+    stack: list = [(tree, False)]
+    while stack:
+        node, done = stack.pop()
+        kind = node[0]
+        if kind == "var" or kind == "ref" or kind == "const":
+            slot = slots.get(node[1]) if slots and kind == "var" else None
+            steps.append((LEAF, node) if slot is None else (SLOT, slot))
+            continue
+        call = kind == "call"
+        children = node[2] if call else node[1:]
+        if done:
+            steps.append((OP, node[1] if call else kind, len(children), call))
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(children))
+    return tuple(steps)
+
+
+def tree_of(steps: tuple, leaves: tuple) -> tuple:
+    """The tree the steps were compiled from, with `leaves` in the slots."""
+    out: list = []
+    for step in steps:
+        kind = step[0]
+        if kind == OP:
+            _, op, count, call = step
+            args = tuple(out[len(out) - count:])
+            del out[len(out) - count:]
+            out.append(("call", op, args) if call else (op, *args))
+        else:
+            out.append(step[1] if kind == LEAF else leaves[step[1]])
+    return out[0]
+
+
+def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_tokens: int):
+    """(statements, names) of plain ASCII text read shape by shape, or None where the
+    token-by-token parse must decide. `parser_of(text, given)` makes the parser, `tokenize`
+    is the quick tokenizer (None for anything it does not take)."""
+    if not text.isascii() or "#" in text or "__" in text:
+        return None
+    shapes: dict[str, Shape | None] = {}
+    found = []
+    targets = set()
+    sub, findall = _NAME.sub, _NAME.findall
+    for line, row in enumerate(text.split("\n"), 1):
+        for part in row.split(";") if ";" in row else (row,):
+            if part.isspace() or not part:
+                continue
+            key = sub(_SLOT, part)
+            shape = shapes.get(key, False)
+            if shape is False:
+                shape = shapes[key] = _shape(key, parser_of, tokenize, max_tokens)
+            if shape is None:
+                return None
+            names = tuple(findall(part))
+            if shape.targeted:
+                targets.add(names[0])
+            found.append((line, shape, names))
+    if not found:
+        return None
+    user_names = given | targets
+    leaf_of: dict[str, tuple] = {}
+    used: set[str] = set()
+    statements = []
+    last = len(found) - 1
+    for position, (line, shape, names) in enumerate(found):
+        if shape.calls and not shape.calls.isdisjoint(user_names):
+            return None  # `a(x + 1)` with a user's `a` is a product
+        target = None
+        body = names
+        if shape.targeted:
+            target, body = names[0], names[1:]
+            if target in leaf_of:
+                return None  # assigned twice, or given and assigned
+        elif position != last:
+            return None
+        leaves = []
+        for name in body:
+            leaf = leaf_of.get(name)
+            if leaf is None:
+                leaf = leaf_of[name] = _free_leaf(name, targets, given)
+                if leaf is None:
+                    return None
+            leaves.append(leaf)
+        used.update(body)
+        if target is not None:
+            leaf_of[target] = ("ref", target)
+        statements.append(ShapedStatement(target, line, shape, names, tuple(leaves)))
+    return tuple(statements), frozenset(used)
+
+
+def _free_leaf(name: str, targets: set[str], given: frozenset[str]) -> tuple | None:
+    """The leaf of a name no statement has assigned yet, as the parser reads it; None where
+    the parser refuses it."""
+    from .parse import CONSTANTS
+
+    if name in targets or name in _REFUSED:
+        return None
+    if name in given:
+        return ("var", name)
+    if name in CONSTANTS:
+        return ("const", CONSTANTS[name], name)
+    if name != "lambda" and ops.is_table_function(name):
+        return None
+    return ("var", name)
+
+
+def _shape(key: str, parser_of, tokenize, max_tokens: int) -> Shape | None:
+    pieces = key.split(_SLOT)
+    count = len(pieces) - 1
+    tokens = tokenize("".join(f"{piece}_{k}" for k, piece in enumerate(pieces[:-1]))
+                      + pieces[-1])
+    if tokens is None or not tokens or len(tokens) > max_tokens:
+        return None
+    targeted = len(tokens) > 1 and tokens[0][1] == "_0" and tokens[1][1] == "="
+    body = tokens[2:] if targeted else tokens
+    placeholders = frozenset(f"_{k}" for k in range(count))
+    parser = parser_of(key, placeholders)
+    try:
+        tree = parser.parse(body, 1) if body else None
+    except (ParseError, LimitError):
+        return None
+    if tree is None or not parser.names <= placeholders:
+        return None
+    first = 1 if targeted else 0
+    marked = substitute(tree, {f"_{k}": ("var", f"\x01{k}\x02") for k in range(count)})
+    text = _MARK.sub(r"{\1}", format_tree(marked).replace("{", "{{").replace("}", "}}"))
+    steps = steps_of(tree, {f"_{k}": k - first for k in range(first, count)})
+    return Shape(
+        steps=steps,
+        plan=plan_of(steps),
+        text="{0} = " + text if targeted else text,
+        calls=frozenset(_CALLED.findall(key)),
+        targeted=targeted,
+    )
