@@ -6,8 +6,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from itertools import compress
 
 from .budget import above_mapped
+from .engine import CONST
 from .errors import BackpropError, InputError, LimitError
 from .gradient import evaluate, float_point
 from .graph import Graph, build_graph
@@ -205,16 +207,17 @@ def _warnings(graph: Graph, program: Program, point: Mapping[str, float]) -> tup
         if name not in used:
             where = "is defined by the program" if name in defined else "is not used"
             warnings.append(f"variable {name!r} was given a value but {where}; it is ignored")
-    for i, node_id in enumerate(graph.ids):
-        if graph.ops[i] == "const" and node_id in ("e", "E"):
+    for i in compress(range(len(graph.ids)), map(CONST.__eq__, graph.ops)):
+        node_id = graph.ids[i]
+        if node_id in ("e", "E"):
             warnings.append(
                 f"{node_id!r} is Euler's number 2.71828...; give --{node_id} VALUE to use it "
                 "as a variable"
             )
     live = graph.live()
-    for i, node_id in enumerate(graph.ids):
-        if graph.named[i] and not live[i]:
-            warnings.append(f"statement {node_id!r} does not affect the output "
+    for i in compress(range(len(graph.ids)), graph.named):
+        if not live[i]:
+            warnings.append(f"statement {graph.ids[i]!r} does not affect the output "
                             f"{graph.ids[graph.output]!r}")
     return tuple(warnings)
 

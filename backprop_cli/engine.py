@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import count
 
 from .backends import FLOAT, Backend
 from .ops import op_named
@@ -40,20 +41,19 @@ def compile_tape(ops: Sequence[str], inputs: Sequence[tuple[int, ...]], output: 
 
     The code is the op's calling convention (1, 2, or 0 for n-ary), negative for nodes that do
     not reach `output`, so the reverse loop never tests liveness."""
-    live = liveness(inputs, output)
     bound: dict[str, tuple] = {}
     tape = []
-    for i, name in enumerate(ops):
-        if name == VAR or name == CONST:
+    append = tape.append
+    for i, name, ins, alive in zip(count(), ops, inputs, liveness(inputs, output)):
+        if name == VAR or name == CONST:  # a leaf (a caller may make any node one)
             continue
-        pair = bound.get(name)
-        if pair is None:
+        found = bound.get(name)
+        if found is None:
             entry = op_named(name)
-            pair = bound[name] = (entry.calling_convention, *backend.bound(entry))
-        code, forward, partials = pair
-        ins = inputs[i]
-        tape.append((i, code if live[i] else _DEAD[code], forward, partials, ins[0],
-                     ins[1] if len(ins) > 1 else -1, ins))
+            found = bound[name] = (entry.calling_convention, *backend.bound(entry))
+        code, forward, partials = found
+        append((i, code if alive else _DEAD[code], forward, partials, ins[0],
+                ins[1] if len(ins) > 1 else -1, ins))
     return tape
 
 

@@ -3,14 +3,15 @@ every node's status, and the rule on every edge."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 
 from .backends import FLOAT, Backend
-from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
+from .engine import CONST, VAR, compile_tape, run_forward, run_reverse, undefined_where_nan
 from .errors import InputError
 from .graph import Graph
 from .ops import ARRAYS_ONLY_IN_GRAD, op_named
-from .result import Edge, NodeResult, Result
+from .result import Edge, NodeResult, Result, node_entry
 from .rules import rule_templates
 from .status import classify, needs_a_look
 from .tensor_names import TENSOR_OP_NAMES, is_array
@@ -77,78 +78,203 @@ def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...]
     values = run_forward(tape, leaf_values(graph, {k: float(v) for k, v in point.items()}))
     adjoints, partials = run_reverse(undefined_where_nan(tape, values), values, graph.output,
                                      seed=seed)
-    nodes, flags = node_results(graph, values, adjoints, partials)
+    finite = all_finite(values, adjoints, partials)
+    statuses, flags = node_statuses(graph, values, adjoints, partials, finite)
     return Result(
         expression=graph.source,
         at=tuple((graph.ids[i], values[i]) for i in graph.variables),
         output=graph.ids[graph.output],
         value=values[graph.output],
         gradient=tuple((graph.ids[i], adjoints[i]) for i in graph.variables),
-        nodes=nodes,
+        nodes=NodeTable(graph, values, adjoints, partials, statuses, finite),
         warnings=tuple(warnings) + tuple(flags),
     )
 
 
-def node_results(graph: Graph, values: list[float], adjoints: list[float],
-                 partials: list[tuple]) -> tuple[tuple[NodeResult, ...], list[str]]:
-    """Every node with its edges, rules and status; the warnings of flagged nodes."""
-    ids, ops, inputs, varying, named = (graph.ids, graph.ops, graph.inputs, graph.varying,
-                                        graph.named)
-    formulas, patterns = graph.formulas, graph.patterns
-    fanout = [0] * len(ids)
-    for ins in inputs:
-        for j in ins:
-            fanout[j] += 1
-    templates: dict[tuple, tuple] = {}
-    watched: dict[str, bool] = {}
-    statuses = _Statuses(graph, values, adjoints)
-    nodes = []
-    append = nodes.append
-    for i, node_id in enumerate(ids):
-        ins = inputs[i]
-        value = values[i]
-        status, message = "ok", None
-        if ins:
-            op_name = ops[i]
-            pattern = patterns[i]
-            key = (op_name, len(ins)) if pattern is None else (op_name, pattern)
-            rules = templates.get(key)
-            if rules is None:
-                rules = templates[key] = rule_templates(op_name,
-                                                        pattern or (None,) * len(ins))
-            local = partials[i]
-            names = [ids[j] for j in ins]
-            edges = tuple(Edge(names[k], local[k], rules[k].format(*names)) if varying[j]
-                          else Edge(names[k], None, None) for k, j in enumerate(ins))
-            # _Statuses.of's cheap look, inlined: a call per node costs 10% at 10^5 nodes.
-            look = watched.get(op_name)
-            if look is None:
-                look = watched[op_name] = needs_a_look(op_named(op_name))
-            g = adjoints[i]
-            finite = value - value == 0
-            for d in local:
-                if d - d != 0 or g * d - g * d != 0:
-                    finite = False
-            if look or not finite:
-                status, message = statuses.classify(i, local)
+class NodeTable(Sequence):
+    """Every node of a float64 evaluation, kept as the engine's flat lists: a NodeResult is
+    made when one is read, and the JSON entries are made from the lists directly (at 10^5
+    nodes, NodeResults with their edges cost more than the forward and reverse passes)."""
+
+    def __init__(self, graph: Graph, values: list[float], adjoints: list[float],
+                 partials: list[tuple], statuses: dict[int, tuple[str, str | None]],
+                 finite: bool = False) -> None:
+        self.graph, self.values, self.adjoints = graph, values, adjoints
+        self.partials, self.statuses, self.finite = partials, statuses, finite
+        self._rules: dict[tuple, tuple] = {}
+        self._fanout: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.graph.ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(map(self._node, range(*index.indices(len(self)))))
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError("node index out of range")
+        return self._node(position)
+
+    def __iter__(self) -> Iterator[NodeResult]:
+        return map(self._node, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (NodeTable, tuple)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+    def entries(self, start: int = 0, stop: int | None = None) -> list[dict]:
+        """The JSON entries of nodes start..stop (result.node_entry), without NodeResults.
+        Where every number is finite, a node without a status of its own has the plain
+        entry, written here directly (a call of node_entry per node costs a third more)."""
+        graph = self.graph
+        ids, ops, formulas, inputs, varying = (graph.ids, graph.ops, graph.formulas,
+                                               graph.inputs, graph.varying)
+        values, adjoints, partials = self.values, self.adjoints, self.partials
+        statuses, plain = self.statuses, self.finite
+        rules_of, edges_of = self._rules_of, self._edges
+        found: list[dict] = []
+        append = found.append
+        for i in range(start, len(ids) if stop is None else stop):
+            ins = inputs[i]
+            if not plain or i in statuses:
+                status, message = statuses.get(i, ("ok", None))
+                append(node_entry(ids[i], ops[i], formulas[i], values[i],
+                                  adjoints[i] if varying[i] else None,
+                                  edges_of(i) if ins else (), status, message))
+                continue
+            edges = []
+            if ins:
+                rules = rules_of(i)
+                local = partials[i]
+                names = [ids[j] for j in ins]
+                for k, j in enumerate(ins):
+                    if varying[j]:
+                        rule = rules[k]
+                        edges.append({"id": names[k], "local": local[k],
+                                      "rule": rule if rule.__class__ is str else
+                                      names_rule(rule, names)})
+                    else:
+                        edges.append({"id": names[k], "local": None, "rule": None})
+            append({"id": ids[i], "op": ops[i], "expr": formulas[i], "shape": [],
+                    "value": values[i], "adjoint": adjoints[i] if varying[i] else None,
+                    "status": "ok", "inputs": edges})
+        return found
+
+    def _node(self, i: int) -> NodeResult:
+        graph = self.graph
+        if self._fanout is None:
+            fanout = [0] * len(graph.ids)
+            for ins in graph.inputs:
+                for j in ins:
+                    fanout[j] += 1
+            self._fanout = fanout
+        edges = tuple(Edge(*edge) for edge in self._edges(i)) if graph.inputs[i] else ()
+        status, message = self.statuses.get(i, ("ok", None))
+        return NodeResult(graph.ids[i], graph.ops[i], graph.formulas[i], self.values[i],
+                          self.adjoints[i] if graph.varying[i] else None, edges, status,
+                          message, graph.named[i], self._fanout[i])
+
+    def _rules_of(self, i: int) -> tuple:
+        graph = self.graph
+        return self.rule_makers(graph.ops[i], graph.patterns[i], len(graph.inputs[i]))
+
+    def rule_makers(self, op: str, pattern: tuple | None, arity: int) -> tuple:
+        """Per input of a node with this op and these constant inputs, how its rule is made
+        from the input ids: the text itself, an input's position (the rule is that input's
+        id), or [format template]; None for a constant input."""
+        key = (op, arity) if pattern is None else (op, pattern)
+        rules = self._rules.get(key)
+        if rules is None:
+            rules = self._rules[key] = _rule_makers(op, pattern, arity)
+        return rules
+
+    def _edges(self, i: int) -> list[tuple]:
+        """(input id, local partial, rule) per input; None, None where the input is
+        constant."""
+        graph = self.graph
+        ids, varying, ins = graph.ids, graph.varying, graph.inputs[i]
+        rules = self._rules_of(i)
+        local = self.partials[i]
+        names = [ids[j] for j in ins]
+        return [(names[k], local[k], rules[k] if rules[k].__class__ is str else
+                 names_rule(rules[k], names)) if varying[j] else (names[k], None, None)
+                for k, j in enumerate(ins)]
+
+
+def _rule_makers(op: str, pattern: tuple | None, arity: int) -> tuple:
+    """Per input, its rule as made from the input ids: the text itself where it names none,
+    the input's position where it is one input's id, else its format template (a list)."""
+    makers = []
+    for template in rule_templates(op, pattern or (None,) * arity):
+        if template is None:  # a constant input's: never made
+            makers.append(None)
+            continue
+        plain = template.replace("{{", "").replace("}}", "")
+        if "{" not in plain:
+            makers.append(template.format())
+        elif template.startswith("{") and template.endswith("}") and \
+                template[1:-1].isdigit():
+            makers.append(int(template[1:-1]))
         else:
-            edges = ()
-            if value - value != 0:
-                status = "propagated"
-        append(NodeResult(node_id, ops[i], formulas[i], value,
-                          adjoints[i] if varying[i] else None, edges, status, message,
-                          named[i], fanout[i]))
-    return tuple(nodes), statuses.flags
+            makers.append([template])
+    return tuple(makers)
+
+
+def names_rule(maker: int | list, names) -> str:
+    """A rule from _rule_makers, made from the input ids."""
+    return names[maker] if maker.__class__ is int else maker[0].format(*names)
+
+
+def all_finite(values: list[float], adjoints: list[float], partials: list[tuple]) -> bool:
+    """Whether every value, adjoint and partial is finite, and every adjoint × partial (the
+    sums of their magnitudes bound them all; a sum that overflows only says no)."""
+    total = sum(values)
+    bound = sum(map(abs, adjoints)) * sum(map(abs, chain.from_iterable(partials)))
+    return total - total == 0 and bound - bound == 0
+
+
+def node_statuses(graph: Graph, values: list[float], adjoints: list[float],
+                  partials: list[tuple], finite: bool | None = None
+                  ) -> tuple[dict[int, tuple[str, str | None]], list[str]]:
+    """The status of every node that is not plainly ok, and the warnings of flagged nodes.
+    Where every number is finite (all_finite), only the nodes of ops with kinks need a
+    look."""
+    statuses = _Statuses(graph, values, adjoints)
+    found: dict[int, tuple[str, str | None]] = {}
+    ops = graph.ops
+    if finite is None:
+        finite = all_finite(values, adjoints, partials)
+    if finite:
+        looked = {op for op in set(ops) if op != VAR and op != CONST
+                  and needs_a_look(op_named(op))}
+        if looked:
+            for i, op in enumerate(ops):
+                if op in looked:
+                    status = statuses.classify(i, partials[i])
+                    if status != ("ok", None):
+                        found[i] = status
+        return found, statuses.flags
+    for i, ins in enumerate(graph.inputs):
+        if ins:
+            status = statuses.of(i, partials[i])
+            if status != ("ok", None):
+                found[i] = status
+        elif values[i] - values[i] != 0:
+            found[i] = ("propagated", None)
+    return found, statuses.flags
 
 
 def node_flags(graph: Graph, values: list[float], adjoints: list[float],
                partials: list[tuple]) -> list[str]:
     """The warnings of flagged nodes alone (no edges, no rule text)."""
-    statuses = _Statuses(graph, values, adjoints)
-    for i, ins in enumerate(graph.inputs):
-        if ins:
-            statuses.of(i, partials[i])
-    return statuses.flags
+    return node_statuses(graph, values, adjoints, partials)[1]
 
 
 class _Statuses:

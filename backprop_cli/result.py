@@ -143,7 +143,8 @@ class Result:
             "output": self.output,
             "value": number(self.value),
             "gradient": {name: number(value) for name, value in self.gradient},
-            "nodes": [_node_dict(node) for node in self.nodes],
+            "nodes": self.nodes.entries() if hasattr(self.nodes, "entries") else
+                     [_node_dict(node) for node in self.nodes],
             "warnings": list(self.warnings),
         }
         if self.check is not None:
@@ -173,30 +174,32 @@ class Result:
 
 
 def _node_dict(node: NodeResult) -> dict:
-    value, adjoint = node.value, node.adjoint
+    return node_entry(node.id, node.op, node.expr, node.value, node.adjoint, node.inputs,
+                      node.status, node.message)
+
+
+def node_entry(node_id: str, op: str, expr: str, value: float, adjoint: float | None,
+               edges, status: str, message: str | None) -> dict:
+    """A node's JSON entry; `edges` are (input id, local partial, rule) triples."""
     clean = value - value == 0 and (adjoint is None or adjoint - adjoint == 0)
     entry = {
-        "id": node.id,
-        "op": node.op,
-        "expr": node.expr,
+        "id": node_id,
+        "op": op,
+        "expr": expr,
         "shape": [],
         "value": value if clean else number(value),
         "adjoint": adjoint if clean else number(adjoint),
-        "status": node.status,
-        "inputs": [_edge_dict(e) for e in node.inputs],
+        "status": status,
+        "inputs": [{"id": name, "local": local, "rule": rule}
+                   if local is None or local - local == 0 else
+                   {"id": name, "local": None, "rule": rule, "nonfinite": label(local)}
+                   for name, local, rule in edges],
     }
-    if node.message:
-        entry["message"] = node.message
+    if message:
+        entry["message"] = message
     if not clean:
         entry["nonfinite"] = {"value": label(value), "adjoint": label(adjoint)}
     return entry
-
-
-def _edge_dict(edge: Edge) -> dict:
-    local = edge.local
-    if local is None or local - local == 0:
-        return {"id": edge.input, "local": local, "rule": edge.rule}
-    return {"id": edge.input, "local": None, "rule": edge.rule, "nonfinite": label(local)}
 
 
 def _finite(value: float | None) -> bool:

@@ -143,9 +143,11 @@ def test_time_budget_from_the_environment(tmp_path):
 
 
 def test_memory_budget_ends_a_hungry_run_with_one_line(tmp_path):
-    # 150,000 statements need about 300 MiB: over the smallest budget allowed
+    # 150,000 statements of three nodes each need about 380 MiB: over the smallest budget
+    # allowed (at about 0.8 KB a node)
     program = tmp_path / "wide.bp"
-    program.write_text("\n".join(f"z{k} = x*y" for k in range(150_000)) + "\no = z0 + z1")
+    program.write_text("a0=x\n" + "\n".join(f"a{k}=tanh(a{k - 1}*x)+y" for k in range(1, 150_000))
+                       + "\no = a0 + a1")
     result = run("grad", "--file", str(program), "--x", "0.5", "--y", "1", "--json",
                  "--memory-limit", "256M")
     assert result.returncode == 2

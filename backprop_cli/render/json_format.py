@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ..result import Result
 
@@ -55,13 +56,52 @@ def line_safe(text: str) -> str:
 
 def render(result: Result) -> str:
     """The `grad --json` document."""
-    return dumps(result.to_dict(), size_hint(result))
+    if not _sliced(result):
+        return dumps(result.to_dict(), size_hint(result))
+    return "".join(_pieces(result))
 
 
-def show(result, view) -> str:
-    """Any result's JSON document (each result type's `to_dict` is its contract)."""
-    return dumps(result.to_dict(), size_hint(result))
+def show(result, view) -> str | None:
+    """Any result's JSON document (each result type's `to_dict` is its contract). A large
+    grad document is written a slice of nodes at a time, never held whole."""
+    if not _sliced(result):
+        return dumps(result.to_dict(), size_hint(result))
+    with view.stream() as out:
+        for piece in _pieces(result):
+            out.write(piece)
+        if view.output is None:
+            out.write("\n")
+    return None
 
+
+SLICE = 4096  # nodes per slice of a large document
+
+
+def _sliced(result) -> bool:
+    nodes = getattr(result, "nodes", ())
+    return hasattr(nodes, "entries") and len(nodes) > SLICE and result.exact is None
+
+
+def _pieces(result: Result):
+    """The text of `dumps(result.to_dict())`, in pieces: orjson writes a dict's items in
+    order, compact, so the document is its items' texts joined, and the node list its
+    slices' texts joined."""
+    from .node_json import nodes_json
+
+    nodes = result.nodes
+    document = replace(result, nodes=()).to_dict()
+    yield "{"
+    for k, (key, value) in enumerate(document.items()):
+        yield f"{',' if k else ''}{dumps(key)}:"
+        if key != "nodes":
+            yield dumps(value)
+            continue
+        yield "["
+        for start in range(0, len(nodes), SLICE):
+            text = nodes_json(nodes, start, min(start + SLICE, len(nodes)))
+            yield text[1:-1] if start == 0 else "," + text[1:-1]
+        yield "]"
+    yield "}"
 
 
 def show_sweep(sweep, view) -> None:
