@@ -70,6 +70,7 @@ def assert_same(text: str, given: frozenset[str]) -> Program | None:
     ("d = relu(x) + abs(x - 1)\nd", {"x"}),
     ("t1 = x\r\nt2 = t1*t1\r\nt2", {"x"}),
     ("x = 1\ny*x", {"x", "y"}),  # given and assigned, used after its statement
+    ("# a neuron\nz = w*x + b  # pre-activation; a = z\n#\ntanh(z) # out", {"w", "x", "b"}),
 ])
 def test_regular_programs_are_read_by_shape(text, given):
     assert assert_same(text, frozenset(given)) is not None
@@ -78,7 +79,6 @@ def test_regular_programs_are_read_by_shape(text, given):
 @pytest.mark.parametrize("text, given", [
     ("2x + 1", {"x"}),  # a name glued to a number
     ("a(x + 1)", {"a", "x"}),  # a user's name before '(' multiplies
-    ("x # comment", {"x"}),
     ("θ + x", {"θ", "x"}),
     ("h = h + 1", {"x"}),
     ("h = x; h = x + 1", {"x"}),
@@ -142,7 +142,8 @@ def programs(draw) -> tuple[str, frozenset[str]]:
             expression = f"{draw(st.sampled_from(TARGETS))}{draw(_space)}={draw(_space)}" \
                          f"{expression}"
         parts.append(expression)
-        parts.append(draw(st.sampled_from(["\n", ";", "; ", "\n\n", " ;\n", "\r\n"])))
+        parts.append(draw(st.sampled_from(["\n", ";", "; ", "\n\n", " ;\n", "\r\n", " # c; d\n",
+                                           "#\n"])))
     given = frozenset(draw(st.sets(st.sampled_from(GIVEN))))
     return "".join(parts[:-1]), given
 
