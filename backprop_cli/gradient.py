@@ -92,7 +92,7 @@ def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...]
 
 
 class NodeTable(Sequence):
-    """Every node of a float64 evaluation, kept as the engine's flat lists: a NodeResult is
+    """Every node of a float64 evaluation, kept as the engine's flat lists: NodeResults are
     made when one is read, and the JSON entries are made from the lists directly (at 10^5
     nodes, NodeResults with their edges cost more than the forward and reverse passes)."""
 
@@ -103,31 +103,34 @@ class NodeTable(Sequence):
         self.partials, self.statuses, self.finite = partials, statuses, finite
         self._rules: dict[tuple, tuple] = {}
         self._fanout: list[int] | None = None
+        self._nodes: tuple[NodeResult, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.graph.ids)
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
-            return tuple(map(self._node, range(*index.indices(len(self)))))
-        position = index + len(self) if index < 0 else index
-        if not 0 <= position < len(self):
-            raise IndexError("node index out of range")
-        return self._node(position)
+        return self.nodes()[index]
 
     def __iter__(self) -> Iterator[NodeResult]:
-        return map(self._node, range(len(self)))
+        return iter(self.nodes())
+
+    def nodes(self) -> tuple[NodeResult, ...]:
+        """Every node as a NodeResult, made on the first read and kept: renderers that read
+        nodes (tables, explain) read each several times."""
+        if self._nodes is None:
+            self._nodes = tuple(map(self._node, range(len(self))))
+        return self._nodes
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (NodeTable, tuple)):
-            return tuple(self) == tuple(other)
+            return self.nodes() == tuple(other)
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(tuple(self))
+        return hash(self.nodes())
 
     def __repr__(self) -> str:
-        return repr(tuple(self))
+        return repr(self.nodes())
 
     def entries(self, start: int = 0, stop: int | None = None) -> list[dict]:
         """The JSON entries of nodes start..stop (result.node_entry), without NodeResults.
@@ -159,7 +162,7 @@ class NodeTable(Sequence):
                         rule = rules[k]
                         edges.append({"id": names[k], "local": local[k],
                                       "rule": rule if rule.__class__ is str else
-                                      names_rule(rule, names)})
+                                      _rule_from(rule, names)})
                     else:
                         edges.append({"id": names[k], "local": None, "rule": None})
             append({"id": ids[i], "op": ops[i], "expr": formulas[i], "shape": [],
@@ -204,7 +207,7 @@ class NodeTable(Sequence):
         local = self.partials[i]
         names = [ids[j] for j in ins]
         return [(names[k], local[k], rules[k] if rules[k].__class__ is str else
-                 names_rule(rules[k], names)) if varying[j] else (names[k], None, None)
+                 _rule_from(rules[k], names)) if varying[j] else (names[k], None, None)
                 for k, j in enumerate(ins)]
 
 
@@ -227,7 +230,7 @@ def _rule_makers(op: str, pattern: tuple | None, arity: int) -> tuple:
     return tuple(makers)
 
 
-def names_rule(maker: int | list, names) -> str:
+def _rule_from(maker: int | list, names) -> str:
     """A rule from _rule_makers, made from the input ids."""
     return names[maker] if maker.__class__ is int else maker[0].format(*names)
 
