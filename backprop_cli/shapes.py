@@ -86,6 +86,7 @@ class Shape:
     text: str  # the statement as printed, "{k}" for slot k
     calls: frozenset[str]  # the names called as functions
     targeted: bool  # slot 0 is the statement's target
+    slots: int
 
 
 class ShapedStatement(NamedTuple):
@@ -156,23 +157,28 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
     shapes: dict[str, Shape | None] = {}
     found = []
     targets = set()
-    sub, findall = _NAME.sub, _NAME.findall
-    for line, row in enumerate(text.split("\n"), 1):
-        if commented:
-            row = row.partition("#")[0]  # no string holds a '#': it always starts a comment
-        for part in row.split(";") if ";" in row else (row,):
-            if part.isspace() or not part:
+    # One scan of the whole text for the shapes and one for the names (the same matches, in
+    # order): each statement's names are the next ones, as many as its shape has slots.
+    names = _NAME.findall(text)
+    taken = 0
+    for line, row in enumerate(_NAME.sub(_SLOT, text).split("\n"), 1):
+        comment = ""
+        if commented:  # no string holds a '#': it always starts a comment
+            row, _, comment = row.partition("#")
+        for key in row.split(";") if ";" in row else (row,):
+            if key.isspace() or not key:
                 continue
-            key = sub(_SLOT, part)
             shape = shapes.get(key, False)
             if shape is False:
                 shape = shapes[key] = _shape(key, parser_of, tokenize, max_tokens)
             if shape is None:
                 return None
-            names = tuple(findall(part))
+            end = taken + shape.slots
+            found.append((line, shape, tuple(names[taken:end])))
+            taken = end
             if shape.targeted:
-                targets.add(names[0])
-            found.append((line, shape, names))
+                targets.add(names[end - shape.slots])
+        taken += comment.count(_SLOT)
     if not found:
         return None
     user_names = given | targets
@@ -249,4 +255,5 @@ def _shape(key: str, parser_of, tokenize, max_tokens: int) -> Shape | None:
         text="{0} = " + text if targeted else text,
         calls=frozenset(_CALLED.findall(key)),
         targeted=targeted,
+        slots=count,
     )
