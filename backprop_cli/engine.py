@@ -36,15 +36,17 @@ def liveness(inputs: Sequence[tuple[int, ...]], output: int) -> list[bool]:
 
 
 def compile_tape(ops: Sequence[str], inputs: Sequence[tuple[int, ...]], output: int,
-                 backend: Backend = FLOAT) -> list[tuple]:
+                 backend: Backend = FLOAT, live: Sequence[bool] | None = None) -> list[tuple]:
     """One entry per op node: (node, code, forward, partials, first input, second, inputs).
 
     The code is the op's calling convention (1, 2, or 0 for n-ary), negative for nodes that do
-    not reach `output`, so the reverse loop never tests liveness."""
+    not reach `output` (`live`, when the caller has it), so the reverse loop never tests
+    liveness."""
     bound: dict[str, tuple] = {}
     tape = []
     append = tape.append
-    for i, name, ins, alive in zip(count(), ops, inputs, liveness(inputs, output)):
+    for i, name, ins, alive in zip(count(), ops, inputs,
+                                   liveness(inputs, output) if live is None else live):
         if name == VAR or name == CONST:  # a leaf (a caller may make any node one)
             continue
         found = bound.get(name)

@@ -74,7 +74,7 @@ def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...]
              seed: float = 1.0) -> Result:
     """Run the forward and reverse passes in float64 and package everything as a Result;
     `seed` is the upstream gradient the backward pass starts from (dL/d output)."""
-    tape = compile_tape(graph.ops, graph.inputs, graph.output)
+    tape = compile_tape(graph.ops, graph.inputs, graph.output, live=graph.live())
     values = run_forward(tape, leaf_values(graph, {k: float(v) for k, v in point.items()}))
     adjoints, partials = run_reverse(undefined_where_nan(tape, values), values, graph.output,
                                      seed=seed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from .engine import CONST, VAR, liveness
 from .errors import LimitError
@@ -48,9 +49,15 @@ class Graph:
     def variable_names(self) -> tuple[str, ...]:
         return tuple(self.ids[i] for i in self.variables)
 
-    def live(self, output: int | None = None) -> list[bool]:
+    def live(self, output: int | None = None) -> Sequence[bool]:
         """Which nodes the output (or another node) depends on, itself included."""
-        return liveness(self.inputs, self.output if output is None else output)
+        if output is None or output == self.output:
+            return self._live
+        return liveness(self.inputs, output)
+
+    @cached_property
+    def _live(self) -> tuple[bool, ...]:
+        return tuple(liveness(self.inputs, self.output))
 
     def constant_inputs(self, i: int) -> tuple:
         """Per input of node i: (value, text) of a constant input, None for the others."""
