@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from . import ops
 from .errors import LimitError, ParseError
 from .printing import format_tree
-from .shapes import Plan, ShapedStatement, parse_shaped, plan_of, steps_of
+from .shapes import Plan, ShapedStatement, parse_shaped, steps_of
 from .tensor_names import CALLED_NAMES, tensor_arities, tensor_call
 
 MAX_PROGRAM_CHARS = 4_000_000
@@ -86,8 +86,9 @@ class Statement:
 
     def lowering(self) -> tuple[Plan, tuple]:
         """The tree's plan for the graph builder, and the leaves of its slots (none: every
-        leaf is in the steps)."""
-        return plan_of(steps_of(self.tree)), ()
+        leaf is in the steps). The plan has its steps alone: a statement met once is
+        replayed step by step, and compiling its registers would cost more than it saves."""
+        return Plan(steps_of(self.tree), (), (), 0), ()
 
     def text(self) -> str:
         """The statement as the parser read it."""
@@ -267,39 +268,40 @@ def _check_name(name: str, text: str, pos: int) -> None:
     if name.isascii():
         return
     for offset, char in enumerate(name):
-        if char.isascii():
+        if char.isascii() or char in _LETTERS_SEEN:
             continue
-        where = _where(text, pos + offset)
+        why = _refused_letter(char)
+        if why is None:
+            _LETTERS_SEEN.add(char)
+            continue
         label = unicodedata.name(char, f"U+{ord(char):04X}")
-        if unicodedata.normalize("NFKC", char) != char:
-            plain = unicodedata.normalize("NFKC", char)
-            raise ParseError(
-                f"look-alike character {char!r} ({label}) at {where}: it would be read as "
-                f"{plain!r}; type {plain!r} instead"
-            )
-        if char in _CONFUSABLE_GREEK:
-            raise ParseError(
-                f"look-alike character {char!r} ({label}) at {where}: it looks like a Latin "
-                "letter; type the Latin letter, or use a Greek letter that looks distinct"
-            )
-        category = unicodedata.category(char)
-        if label.startswith("MODIFIER LETTER") or (
-                label.startswith(_ALLOWED_SCRIPTS) and category not in _LETTER_CATEGORIES):
-            kind = "numeral" if category == "Nl" else "phonetic or modifier"
-            raise ParseError(
-                f"look-alike character {char!r} ({label}) at {where}: a {kind} sign, not a "
-                "letter, that reads as punctuation or a digit; names use ordinary letters"
-            )
-        if not label.startswith(_ALLOWED_SCRIPTS):
-            raise ParseError(
-                f"look-alike character {char!r} ({label}) at {where}: names may use Latin and "
-                "Greek letters only; retype it on a Latin keyboard"
-            )
-        if char in _DRAWN_LIKE:
-            raise ParseError(
-                f"look-alike character {char!r} ({label}) at {where}: it is drawn like "
-                f"{_DRAWN_LIKE[char]}; use another letter"
-            )
+        raise ParseError(f"look-alike character {char!r} ({label}) at "
+                         f"{_where(text, pos + offset)}: {why}")
+
+
+_LETTERS_SEEN: set[str] = set()  # characters already found fit for names
+
+
+def _refused_letter(char: str) -> str | None:
+    """Why a non-ASCII character may not be part of a name, or None if it may."""
+    label = unicodedata.name(char, f"U+{ord(char):04X}")
+    plain = unicodedata.normalize("NFKC", char)
+    if plain != char:
+        return f"it would be read as {plain!r}; type {plain!r} instead"
+    if char in _CONFUSABLE_GREEK:
+        return ("it looks like a Latin letter; type the Latin letter, or use a Greek letter "
+                "that looks distinct")
+    category = unicodedata.category(char)
+    if label.startswith("MODIFIER LETTER") or (
+            label.startswith(_ALLOWED_SCRIPTS) and category not in _LETTER_CATEGORIES):
+        kind = "numeral" if category == "Nl" else "phonetic or modifier"
+        return (f"a {kind} sign, not a letter, that reads as punctuation or a digit; names "
+                "use ordinary letters")
+    if not label.startswith(_ALLOWED_SCRIPTS):
+        return "names may use Latin and Greek letters only; retype it on a Latin keyboard"
+    if char in _DRAWN_LIKE:
+        return f"it is drawn like {_DRAWN_LIKE[char]}; use another letter"
+    return None
 
 
 def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, str]:
