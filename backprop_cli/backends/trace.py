@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import cache
 
 from ..engine import CONST
 from ..ops import OPS, op_named
@@ -87,6 +88,11 @@ def number_text(value: float) -> str:
     return repr(float(value))
 
 
+@cache
+def _op_names() -> frozenset[str]:
+    return frozenset(Backend.op_names())
+
+
 class Trace(Backend):
     """Every primitive and every op becomes a recorded application."""
 
@@ -94,8 +100,15 @@ class Trace(Backend):
 
     def __init__(self) -> None:
         self._pairs = {}
-        for name in {*PRIMITIVES, *self.op_names()}:
-            setattr(self, name, self._recorder(name))
+
+    def __getattr__(self, name: str):
+        # A primitive or an op is recorded under its name, its recorder made on first use: a
+        # rule uses a few of the sixty, and a trace is made once per rule template.
+        if name.startswith("_") or (name not in PRIMITIVES and name not in _op_names()):
+            raise AttributeError(name)
+        record = self._recorder(name)
+        setattr(self, name, record)
+        return record
 
     def _recorder(self, name: str):
         def record(*args):
