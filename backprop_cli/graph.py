@@ -116,37 +116,24 @@ class _Builder:
         leaves = self.leaves.get
         registers = [*map(leaves, slots), *map(leaves, plan.constants)]
         last = plan.last
-        if last is None or None in registers:
+        if last is None:
             node = self._replay(plan.steps, slots, target)
         else:
-            index = self.index.get
-            ids, ops, inputs, constants = self.ids, self.ops, self.inputs, self.constants
-            named, varying = self.named, self.varying
-            reserved = self.reserved
-            for op, a, b, many in plan.ops[:-1] if target is not None else plan.ops:
-                if many is not None:
-                    args = many(registers)
-                elif b is None:
-                    args = (registers[a],)
-                else:
-                    args = (registers[a], registers[b])
-                key = (op, args)
-                node = index(key)
-                if node is None:
-                    node = len(ids)
-                    if node >= MAX_NODES:
-                        self._too_many()
-                    node_id = f"z{node + 1}"
-                    ids.append(node_id if node_id not in reserved
-                               else self._generated_id(node + 1))
-                    ops.append(op)
-                    inputs.append(args)
-                    constants.append(None)
-                    named.append(False)
-                    varying.append(varying[args[0]] or (len(args) > 1 and (
-                        varying[args[1]] or any(varying[j] for j in args[2:]))))
-                    self.index[key] = node
-                registers.append(node)
+            body = plan.ops[:-1] if target is not None else plan.ops
+            if None in registers:
+                # A variable or constant met for the first time gets its node where the
+                # statement reads it, between the ops before and after it (as _replay does).
+                done = 0
+                for before, register in plan.leaves:
+                    if registers[register] is None:
+                        self._run(body[done:before], registers)
+                        done = max(done, before)
+                        tree = slots[register] if register < plan.slots else \
+                            plan.constants[register - plan.slots]
+                        found = leaves(tree)
+                        registers[register] = found if found is not None else self._leaf(tree)
+                body = body[done:]
+            node = self._run(body, registers)
             if target is not None:
                 op, a, b, many = last
                 if many is not None:
@@ -158,6 +145,38 @@ class _Builder:
                 node = self.add((op, args), op, args, target, fresh=True)
         if target is not None:
             self.leaves[("ref", target)] = node
+        return node
+
+    def _run(self, plan_ops: tuple, registers: list) -> int | None:
+        """A plan's ops over the registers; the last one's node."""
+        index = self.index.get
+        ids, ops, inputs, constants = self.ids, self.ops, self.inputs, self.constants
+        named, varying = self.named, self.varying
+        reserved = self.reserved
+        node = None
+        for op, a, b, many in plan_ops:
+            if many is not None:
+                args = many(registers)
+            elif b is None:
+                args = (registers[a],)
+            else:
+                args = (registers[a], registers[b])
+            key = (op, args)
+            node = index(key)
+            if node is None:
+                node = len(ids)
+                if node >= MAX_NODES:
+                    self._too_many()
+                node_id = f"z{node + 1}"
+                ids.append(node_id if node_id not in reserved else self._generated_id(node + 1))
+                ops.append(op)
+                inputs.append(args)
+                constants.append(None)
+                named.append(False)
+                varying.append(varying[args[0]] or (len(args) > 1 and (
+                    varying[args[1]] or any(varying[j] for j in args[2:]))))
+                self.index[key] = node
+            registers.append(node)
         return node
 
     def _replay(self, steps: tuple, slots: tuple, target: str | None) -> int:

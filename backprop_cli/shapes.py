@@ -12,6 +12,7 @@ and the program is parsed token by token instead, with exact positions in its me
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from dataclasses import dataclass
 from operator import itemgetter
@@ -19,13 +20,18 @@ from typing import NamedTuple
 
 from . import ops
 from .errors import LimitError, ParseError
-from .printing import format_tree, substitute
+from .printing import format_tree
 
 _SLOT = "\x00"
 # A name that is not called (`sin(` stays in the shape) and not glued to a number (`2x`, the
 # exponent of `1e5`): possessive, so that `sin` is never cut down to `si`.
 _NAME = re.compile(r"(?<![0-9A-Za-z_.])[A-Za-z_][A-Za-z0-9_]*+(?![ \t\r]*\()")
 _CALLED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=[ \t\r]*\()")
+_NUMBER_SLOT = "\x03"
+# A number as the tokenizer reads it, not part of a name (`log1p`) and not glued to one; one
+# that starts with '.' stays in the shape (after an operand the parser refuses it).
+_NUMBER = re.compile(r"(?<![\w.])[0-9]++(?:\.[0-9]*+)?+(?:[eE][+-]?[0-9]++)?+(?![\w.])")
+_FIRST_NUMBER = 9_000_000  # the stand-ins of a shape's numbers: 9000000, 9000001, ...
 _MARK = re.compile("\x01([0-9]+)\x02")
 _REFUSED = frozenset(keyword.kwlist) - {"lambda"}
 
@@ -43,6 +49,7 @@ class Plan:
     ops: tuple  # (op name, first register, second or None, None) or (op name, None, None,
     # an itemgetter of the registers) for three arguments or more
     slots: int
+    leaves: tuple = ()  # (ops before it, register) of every leaf, in reading order
 
     @property
     def last(self) -> tuple | None:
@@ -55,14 +62,17 @@ def plan_of(steps: tuple) -> Plan:
     constants = tuple(step[1] for step in steps if step[0] == LEAF)
     stack: list[int] = []
     ops = []
+    leaves = []
     constant = slots
     result = slots + len(constants)
     for step in steps:
         kind = step[0]
         if kind == SLOT:
             stack.append(step[1])
+            leaves.append((len(ops), step[1]))
         elif kind == LEAF:
             stack.append(constant)
+            leaves.append((len(ops), constant))
             constant += 1
         else:
             count = step[2]
@@ -74,7 +84,7 @@ def plan_of(steps: tuple) -> Plan:
                 ops.append((step[1], None, None, itemgetter(*registers)))
             stack.append(result)
             result += 1
-    return Plan(steps, constants, tuple(ops), slots)
+    return Plan(steps, constants, tuple(ops), slots, tuple(leaves))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +96,8 @@ class Shape:
     text: str  # the statement as printed, "{k}" for slot k
     calls: frozenset[str]  # the names called as functions
     targeted: bool  # slot 0 is the statement's target
-    slots: int
+    slots: int  # names
+    negated: tuple[bool, ...]  # per number, in reading order: whether a '-' is folded in
 
 
 class ShapedStatement(NamedTuple):
@@ -96,8 +107,9 @@ class ShapedStatement(NamedTuple):
     target: str | None
     line: int
     shape: Shape
-    names: tuple[str, ...]  # every slot's name, the target's first
-    leaves: tuple[tuple, ...]  # the expression's slots as leaves: var, ref or const
+    names: tuple[str, ...]  # every name slot's name, the target's first
+    leaves: tuple[tuple, ...]  # the expression's slots as leaves (var, ref, const), numbers last
+    numbers: tuple[str, ...] = ()  # every number slot's text
 
     @property
     def tree(self) -> tuple:
@@ -107,7 +119,7 @@ class ShapedStatement(NamedTuple):
         return self.shape.plan, self.leaves
 
     def text(self) -> str:
-        return self.shape.text.format(*self.names)
+        return self.shape.text.format(*self.names, *self.numbers)
 
 
 def steps_of(tree: tuple, slots: dict[str, int] | None = None) -> tuple:
@@ -157,11 +169,18 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
     shapes: dict[str, Shape | None] = {}
     found = []
     targets = set()
-    # One scan of the whole text for the shapes and one for the names (the same matches, in
-    # order): each statement's names are the next ones, as many as its shape has slots.
+    # One scan of the whole text for the names and one for the numbers (the same matches as
+    # the scans that take them out of the shapes, in order): each statement's names and
+    # numbers are the next ones, as many as its shape has slots of each. Numbers stay in the
+    # shapes of a program with array literals or indices, whose numbers the parser reads.
     names = _NAME.findall(text)
-    taken = 0
-    for line, row in enumerate(_NAME.sub(_SLOT, text).split("\n"), 1):
+    keys = _NAME.sub(_SLOT, text)
+    numbers: list[str] = []
+    if "[" not in text:
+        numbers = _NUMBER.findall(keys)
+        keys = _NUMBER.sub(_NUMBER_SLOT, keys)
+    taken = counted = 0
+    for line, row in enumerate(keys.split("\n"), 1):
         comment = ""
         if commented:  # no string holds a '#': it always starts a comment
             row, _, comment = row.partition("#")
@@ -173,12 +192,14 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
                 shape = shapes[key] = _shape(key, parser_of, tokenize, max_tokens)
             if shape is None:
                 return None
-            end = taken + shape.slots
-            found.append((line, shape, tuple(names[taken:end])))
-            taken = end
+            end, last_number = taken + shape.slots, counted + len(shape.negated)
+            found.append((line, shape, tuple(names[taken:end]),
+                          tuple(numbers[counted:last_number])))
             if shape.targeted:
-                targets.add(names[end - shape.slots])
+                targets.add(names[taken])
+            taken, counted = end, last_number
         taken += comment.count(_SLOT)
+        counted += comment.count(_NUMBER_SLOT)
     if not found:
         return None
     user_names = given | targets
@@ -186,7 +207,8 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
     used: set[str] = set()
     statements = []
     last = len(found) - 1
-    for position, (line, shape, names) in enumerate(found):
+    constants: dict[tuple[str, bool], tuple] = {}
+    for position, (line, shape, names, texts) in enumerate(found):
         if shape.calls and not shape.calls.isdisjoint(user_names):
             return None  # `a(x + 1)` with a user's `a` is a product
         target = None
@@ -205,11 +227,30 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
                     if leaf is None:
                         return None
             leaves = tuple(map(leaf_of.get, body))
+        if texts:
+            numbers_of = []
+            for number in zip(texts, shape.negated, strict=True):
+                leaf = constants.get(number)
+                if leaf is None:
+                    leaf = constants[number] = _number_leaf(*number)
+                    if leaf is None:
+                        return None
+                numbers_of.append(leaf)
+            leaves += tuple(numbers_of)
         used.update(body)
         if target is not None:
             leaf_of[target] = ("ref", target)
-        statements.append(ShapedStatement(target, line, shape, names, leaves))
+        statements.append(ShapedStatement(target, line, shape, names, leaves, texts))
     return tuple(statements), frozenset(used)
+
+
+def _number_leaf(text: str, negated: bool) -> tuple | None:
+    """The constant leaf the parser makes of a number (with a '-' before it folded in); None
+    for one too large for float64, which the parser refuses."""
+    value = float(text)
+    if not math.isfinite(value):
+        return None
+    return ("const", -value, "-" + text) if negated else ("const", value, text)
 
 
 def _free_leaf(name: str, targets: set[str], given: frozenset[str]) -> tuple | None:
@@ -231,8 +272,11 @@ def _free_leaf(name: str, targets: set[str], given: frozenset[str]) -> tuple | N
 def _shape(key: str, parser_of, tokenize, max_tokens: int) -> Shape | None:
     pieces = key.split(_SLOT)
     count = len(pieces) - 1
-    tokens = tokenize("".join(f"{piece}_{k}" for k, piece in enumerate(pieces[:-1]))
-                      + pieces[-1])
+    named = "".join(f"{piece}_{k}" for k, piece in enumerate(pieces[:-1])) + pieces[-1]
+    pieces = named.split(_NUMBER_SLOT)
+    stand_ins = [str(_FIRST_NUMBER + j) for j in range(len(pieces) - 1)]
+    tokens = tokenize("".join(piece + number for piece, number in zip(
+        pieces, [*stand_ins, ""], strict=True)))
     if tokens is None or not tokens or len(tokens) > max_tokens:
         return None
     targeted = len(tokens) > 1 and tokens[0][1] == "_0" and tokens[1][1] == "="
@@ -246,9 +290,38 @@ def _shape(key: str, parser_of, tokenize, max_tokens: int) -> Shape | None:
     if tree is None or not parser.names <= placeholders:
         return None
     first = 1 if targeted else 0
-    marked = substitute(tree, {f"_{k}": ("var", f"\x01{k}\x02") for k in range(count)})
-    text = _MARK.sub(r"{\1}", format_tree(marked).replace("{", "{{").replace("}", "}}"))
-    steps = steps_of(tree, {f"_{k}": k - first for k in range(first, count)})
+    # Each stand-in is a constant leaf of the tree, negated where a '-' was folded into it.
+    position = {text: j for j, text in enumerate(stand_ins)}
+    negated: list[bool | None] = [None] * len(stand_ins)
+    for step in steps_of(tree):
+        if step[0] == LEAF and step[1][0] == "const":
+            j = position.get(step[1][2].removeprefix("-"))
+            if j is not None:
+                if negated[j] is not None:
+                    return None
+                negated[j] = step[1][2].startswith("-")
+    if None in negated:
+        return None
+
+    def leaf(node: tuple, mark) -> tuple:
+        if node[0] == "var":
+            return mark(int(node[1][1:]), node)
+        j = position.get(node[2].removeprefix("-")) if node[0] == "const" else None
+        return node if j is None else mark(count + j, node)
+
+    def slot(k: int, node: tuple) -> tuple:
+        return ("var", f"_{k}") if k < count else ("var", f"#{k - count}")
+
+    def printed(k: int, node: tuple) -> tuple:
+        mark = f"\x01{k}\x02"
+        return ("var", mark) if node[0] == "var" else (
+            "const", node[1], "-" + mark if node[2].startswith("-") else mark)
+
+    slots = {f"_{k}": k - first for k in range(first, count)}
+    slots.update({f"#{j}": count - first + j for j in range(len(stand_ins))})
+    steps = steps_of(_with_leaves(tree, lambda node: leaf(node, slot)), slots)
+    text = format_tree(_with_leaves(tree, lambda node: leaf(node, printed)))
+    text = _MARK.sub(r"{\1}", text.replace("{", "{{").replace("}", "}}"))
     return Shape(
         steps=steps,
         plan=plan_of(steps),
@@ -256,4 +329,11 @@ def _shape(key: str, parser_of, tokenize, max_tokens: int) -> Shape | None:
         calls=frozenset(_CALLED.findall(key)),
         targeted=targeted,
         slots=count,
+        negated=tuple(negated),
     )
+
+
+def _with_leaves(tree: tuple, change) -> tuple:
+    """The tree with each leaf replaced by `change(leaf)`."""
+    return tree_of(tuple((LEAF, change(step[1])) if step[0] == LEAF else step
+                         for step in steps_of(tree)), ())

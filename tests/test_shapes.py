@@ -70,6 +70,9 @@ def assert_same(text: str, given: frozenset[str]) -> Program | None:
     ("d = relu(x) + abs(x - 1)\nd", {"x"}),
     ("t1 = x\r\nt2 = t1*t1\r\nt2", {"x"}),
     ("x = 1\ny*x", {"x", "y"}),  # given and assigned, used after its statement
+    ("a = -0.5*x + x*-2 - -1.5e-3; b = 2**-a / 3. + 1E+2*a\nb - 7", {"x"}),
+    ("a = log1p(x)*2 + atan2(y, 2) - .5*x; a", {"x", "y"}),  # digits in names; '.5' stays
+    ("a = -0*x + -(0)*x; a", {"x"}),
     ("# a neuron\nz = w*x + b  # pre-activation; a = z\n#\ntanh(z) # out", {"w", "x", "b"}),
 ])
 def test_regular_programs_are_read_by_shape(text, given):
@@ -86,6 +89,9 @@ def test_regular_programs_are_read_by_shape(text, given):
     ("sin + 1", set()),
     ("sin(", {"x"}),
     ("f(x)", {"x"}),
+    ("a = 1e999*x; a", {"x"}),  # too large for float64
+    ("a = 2 3*x; a", {"x"}),
+    ("a = 0.5x + 1; a", {"x"}),
 ])
 def test_anything_unusual_is_left_to_the_parser(text, given):
     assert shaped(text, frozenset(given)) is None
@@ -97,6 +103,13 @@ def test_a_shape_is_parsed_once_and_shared():
     program = shaped("h0 = x\n" + "\n".join(lines), frozenset({"x", "w"}))
     shapes = {id(s.shape) for s in program.statements}
     assert len(shapes) == 2
+
+
+def test_statements_that_differ_in_their_numbers_share_a_shape():
+    lines = [f"h{k} = tanh({1 / (k + 1):.6g}*h{k - 1} - {k}e-3*x)" for k in range(1, 300)]
+    program = shaped("h0 = x\n" + "\n".join(lines), frozenset({"x"}))
+    assert len({id(s.shape) for s in program.statements}) == 2
+    assert program.statements[5].text() == "h5 = tanh(0.166667*h4 - 5e-3*x)"
 
 
 def test_parse_program_takes_the_shaped_reading_and_keeps_messages_exact():
