@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from unittest import mock
 
 import orjson
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_cli import api
-from backprop_cli.render import json_format
+from backprop_cli.render import json_format, node_json
 from backprop_cli.render.node_json import nodes_json
 from backprop_cli.result import _node_dict
 
@@ -65,6 +66,8 @@ def test_columns_give_the_contracts_text(text, point, data):
     expected = contract(nodes, start, stop)
     assert orjson.dumps(nodes.entries(start, stop)).decode() == expected
     assert nodes_json(nodes, start, stop) == expected
+    with mock.patch.object(node_json, "_FEW", 1):  # every group in columns, however small
+        assert nodes_json(nodes, start, stop) == expected
 
 
 def test_a_name_json_escapes_is_written_by_orjson():

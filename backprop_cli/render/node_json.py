@@ -17,6 +17,7 @@ from operator import itemgetter
 
 import orjson
 
+_FEW = 8  # nodes of one op and constant inputs, below which they are written one by one
 _ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
 
@@ -53,6 +54,10 @@ def nodes_json(table, start: int, stop: int) -> str:
         if not arity:
             for k in members:
                 texts[k] = heads[k] + "]}"
+            continue
+        if len(members) < _FEW:  # a constant met a few times: columns cost more than entries
+            for k in members:
+                texts[k] = _dumps(table.entries(start + k, start + k + 1))[1:-1]
             continue
         edges = _edges(table.rule_makers(op, pattern, arity), members, inputs, partials, ids,
                        varying)
