@@ -135,14 +135,8 @@ class _Builder:
                 body = body[done:]
             node = self._run(body, registers)
             if target is not None:
-                op, a, b, many = last
-                if many is not None:
-                    args = many(registers)
-                elif b is None:
-                    args = (registers[a],)
-                else:
-                    args = (registers[a], registers[b])
-                node = self.add((op, args), op, args, target, fresh=True)
+                args = _arguments(last, registers)
+                node = self.add((last[0], args), last[0], args, target, fresh=True)
         if target is not None:
             self.leaves[("ref", target)] = node
         return node
@@ -154,13 +148,9 @@ class _Builder:
         named, varying = self.named, self.varying
         reserved = self.reserved
         node = None
-        for op, a, b, many in plan_ops:
-            if many is not None:
-                args = many(registers)
-            elif b is None:
-                args = (registers[a],)
-            else:
-                args = (registers[a], registers[b])
+        for step in plan_ops:
+            op = step[0]
+            args = _arguments(step, registers)
             key = (op, args)
             node = index(key)
             if node is None:
@@ -221,6 +211,14 @@ class _Builder:
             raise KeyError(f"{tree[1]!r} is used before it is assigned")
         self.leaves[tree] = node
         return node
+
+
+def _arguments(step: tuple, registers: list) -> tuple[int, ...]:
+    """The input nodes of a plan's op step (shapes.Plan), read from the registers."""
+    _, a, b, many = step
+    if many is not None:
+        return many(registers)
+    return (registers[a],) if b is None else (registers[a], registers[b])
 
 
 def build_graph(program: Program) -> Graph:
