@@ -163,7 +163,7 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
     """(statements, names) of plain ASCII text read shape by shape, or None where the
     token-by-token parse must decide. `parser_of(text, given)` makes the parser, `tokenize`
     is the quick tokenizer (None for anything it does not take)."""
-    if not text.isascii() or "__" in text:
+    if not text.isascii() or "__" in text or _SLOT in text or _NUMBER_SLOT in text:
         return None
     commented = "#" in text
     shapes: dict[str, Shape | None] = {}
@@ -176,7 +176,8 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
     names = _NAME.findall(text)
     keys = _NAME.sub(_SLOT, text)
     numbers: list[str] = []
-    if "[" not in text:
+    indexed = "[" in text
+    if not indexed:
         numbers = _NUMBER.findall(keys)
         keys = _NUMBER.sub(_NUMBER_SLOT, keys)
     taken = counted = 0
@@ -223,7 +224,7 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
         if None in leaves:
             for name in body:
                 if name not in leaf_of:
-                    leaf = leaf_of[name] = _free_leaf(name, targets, given)
+                    leaf = leaf_of[name] = _free_leaf(name, targets, given, indexed)
                     if leaf is None:
                         return None
             leaves = tuple(map(leaf_of.get, body))
@@ -253,9 +254,11 @@ def _number_leaf(text: str, negated: bool) -> tuple | None:
     return ("const", -value, "-" + text) if negated else ("const", value, text)
 
 
-def _free_leaf(name: str, targets: set[str], given: frozenset[str]) -> tuple | None:
+def _free_leaf(name: str, targets: set[str], given: frozenset[str], indexed: bool
+               ) -> tuple | None:
     """The leaf of a name no statement has assigned yet, as the parser reads it; None where
-    the parser refuses it."""
+    the parser refuses it, or where it is a constant in a program with indices (the parser
+    refuses to index a constant, which a shape's stand-in would let pass)."""
     from .parse import CONSTANTS
 
     if name in targets or name in _REFUSED:
@@ -263,7 +266,7 @@ def _free_leaf(name: str, targets: set[str], given: frozenset[str]) -> tuple | N
     if name in given:
         return ("var", name)
     if name in CONSTANTS:
-        return ("const", CONSTANTS[name], name)
+        return None if indexed else ("const", CONSTANTS[name], name)
     if name != "lambda" and ops.is_table_function(name):
         return None
     return ("var", name)
@@ -293,6 +296,10 @@ def _shape(key: str, parser_of, tokenize, max_tokens: int) -> Shape | None:
     # Each stand-in is a constant leaf of the tree, negated where a '-' was folded into it.
     position = {text: j for j, text in enumerate(stand_ins)}
     negated: list[bool | None] = [None] * len(stand_ins)
+    variables = [step[1][1] for step in steps_of(tree) if step[0] == LEAF
+                 and step[1][0] == "var"]
+    if len(variables) != count - first or len(set(variables)) != len(variables):
+        return None  # a name the regex left in the shape (`1.5_0`) reads like a stand-in
     for step in steps_of(tree):
         if step[0] == LEAF and step[1][0] == "const":
             j = position.get(step[1][2].removeprefix("-"))

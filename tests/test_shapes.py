@@ -92,6 +92,10 @@ def test_regular_programs_are_read_by_shape(text, given):
     ("a = 1e999*x; a", {"x"}),  # too large for float64
     ("a = 2 3*x; a", {"x"}),
     ("a = 0.5x + 1; a", {"x"}),
+    ("\x03", set()),  # the characters that mark slots in a shape
+    ("x + \x00", {"x"}),
+    ("h^e[35]@y", {"h", "y"}),  # a constant cannot be indexed
+    ("a - 1.5_0", {"a", "_0"}),  # `_0` glued to a number stays in the shape
 ])
 def test_anything_unusual_is_left_to_the_parser(text, given):
     assert shaped(text, frozenset(given)) is None
