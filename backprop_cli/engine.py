@@ -59,6 +59,19 @@ def compile_tape(ops: Sequence[str], inputs: Sequence[tuple[int, ...]], output: 
     return tape
 
 
+_LIVE = {-1: 1, -2: 2, -3: 0}
+
+
+def for_output(tape: list[tuple], inputs: Sequence[tuple[int, ...]], output: int
+               ) -> list[tuple]:
+    """The tape with its nodes marked live or dead for another output (as compile_tape would
+    mark them, at a fraction of its cost: one sweep per output of a Jacobian)."""
+    live = liveness(inputs, output)
+    return [entry if (entry[1] >= 0) is live[entry[0]] else
+            (entry[0], _DEAD[entry[1]] if entry[1] >= 0 else _LIVE[entry[1]], *entry[2:])
+            for entry in tape]
+
+
 def run_forward(tape: list[tuple], values: list, source: list | None = None) -> list:
     """Fill in every op node's value; `values` holds the leaves (variables and constants).
     With `source`, each node is computed from the inputs' values there instead (grading

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .backends.trace import Tape, Traced, partials_of
-from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
+from .engine import compile_tape, for_output, run_forward, run_reverse, undefined_where_nan
 from .errors import InputError, LimitError
 from .forward_mode import program_and_point
 from .gradient import evaluate, leaf_values, node_flags
@@ -64,26 +64,10 @@ class Matrix:
 _NAME = re.compile(r"[^\W\d]\w*")
 
 
-def array_program_jacobian(text: str, at: Mapping, outputs: list[str] | None,
-                           max_entries: int | None, data: frozenset[str] = frozenset()
-                           ) -> Matrix | None:
-    """The Jacobian of a program over arrays (every element of each output, by every element
-    of every variable), or None for a scalar program. A final tuple (`...; a, b`) names the
-    outputs, as `--output a,b` does."""
-    from .api import over_arrays, value_of
-    from .graph import build_graph
-    from .parse import parse_program
-
-    check_size(text)
-    tupled = final_tuple(text)
-    if tupled is not None:
-        text, named = tupled
-        outputs = outputs or named
-    point = {name: value_of(name, value, arrays=True) for name, value in at.items()}
-    program = parse_program(text, given=frozenset(point))
-    graph = build_graph(program)
-    if not over_arrays(graph, point):
-        return None
+def _array_jacobian(program, graph: Graph, point: Mapping, outputs: list[str] | None,
+                    max_entries: int | None, data: frozenset[str]) -> Matrix:
+    """The Jacobian of a program over arrays: every element of each output, by every element
+    of every variable."""
     import numpy as np
 
     from .tensor_engine import array_jacobian
@@ -169,16 +153,23 @@ def final_tuple(text: str) -> tuple[str, list[str]] | None:
 
 
 def jacobian(text: str, at: Mapping, outputs: list[str] | None = None,
-             max_entries: int | None = None) -> Matrix:
+             max_entries: int | None = None, data: frozenset[str] = frozenset()) -> Matrix:
     """One reverse sweep per output. Outputs are `outputs`, else a final tuple of statement
     names (`...; a, b`), else the last statement. With `max_entries`, a matrix larger than
-    that is refused before any sweep."""
+    that is refused before any sweep. A program over arrays gives every element of each
+    output by every element of every variable (the names in `data` are a data set's)."""
+    from .api import over_arrays
+
     check_size(text)
     found = final_tuple(text)
+    names_in_text = None
     if found is not None:
         text, names_in_text = found
-        outputs = outputs if outputs is not None else names_in_text
-    program, graph, point = program_and_point(text, at)
+    program, graph, point = program_and_point(text, at, arrays=True)
+    if over_arrays(graph, point):
+        return _array_jacobian(program, graph, point, outputs or names_in_text, max_entries,
+                               data)
+    outputs = outputs if outputs is not None else names_in_text
     names = outputs or [graph.ids[graph.output]]
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
     for name in names:
@@ -195,13 +186,13 @@ def jacobian(text: str, at: Mapping, outputs: list[str] | None = None,
                          "use a smaller program")
     _table_fits(len(names), len(graph.variables), max_entries,
                 "--output with fewer outputs")
-    values = run_forward(compile_tape(graph.ops, graph.inputs, graph.output),
-                         leaf_values(graph, point))
+    compiled = compile_tape(graph.ops, graph.inputs, graph.output, live=graph.live())
+    values = run_forward(compiled, leaf_values(graph, point))
     rows = []
     warnings: list[str] = []
     for name in names:
         output = position[name]
-        tape = undefined_where_nan(compile_tape(graph.ops, graph.inputs, output), values)
+        tape = undefined_where_nan(for_output(compiled, graph.inputs, output), values)
         adjoints, partials = run_reverse(tape, values, output)
         rows.append(tuple(adjoints[i] for i in graph.variables))
         flags = node_flags(graph, values, adjoints, partials)

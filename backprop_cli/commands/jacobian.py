@@ -11,15 +11,11 @@ HELP = ("The Jacobian of several outputs (--output a,b: statement names; default
 
 
 def call(request: Request):
-    from ..matrices import MAX_TABLE_ENTRIES, array_program_jacobian, jacobian
+    from ..matrices import MAX_TABLE_ENTRIES, jacobian
 
     limit = MAX_TABLE_ENTRIES if table_chosen(request) else None
-    outputs = name_list(request.options["output"])
-    over_arrays = array_program_jacobian(request.source(), request.point, outputs, limit,
-                                         request.data)
-    if over_arrays is not None:
-        return over_arrays
-    return jacobian(request.source(), request.point, outputs, max_entries=limit)
+    return jacobian(request.source(), request.point, name_list(request.options["output"]),
+                    max_entries=limit, data=request.data)
 
 
 def _variables(result) -> list[str]:
