@@ -5,8 +5,6 @@ chunk of every node's values stays within a fixed amount of memory."""
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
@@ -216,9 +214,7 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int | None = None
 
 def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part):
     """The engine on the array backend over `length` points, `chunk` at a time; `part(begin,
-    end)` gives the variables' values of those points. Two halves of the points run side by
-    side when there are two cores: NumPy lets go of the interpreter lock inside each array
-    operation, which is where a chunk spends most of its time."""
+    end)` gives the variables' values of those points."""
     import numpy as np
 
     from .backends import array_backend
@@ -228,60 +224,19 @@ def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part):
     position = {graph.ids[i]: i for i in graph.variables}
     value_out = np.empty(length)
     derivative_out = np.empty(length)
-    stop_early = threading.Event()
-
-    def run(begin: int, end: int) -> None:
-        with np.errstate(all="ignore"):
-            for start in range(begin, end, chunk):
-                if stop_early.is_set():
-                    return
-                stop = min(start + chunk, end)
-                given = {name: (np.asarray(values, dtype=float) if np.ndim(values)
-                                else np.float64(values))
-                         for name, values in part(start, stop).items()}
-                values = run_forward(tape, leaf_values(graph, given, backend))
-                adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values,
-                                          graph.output, keep_partials=False)
-                value_out[start:stop] = np.broadcast_to(values[graph.output], (stop - start,))
-                derivative = adjoints[position[wrt]] if wrt in position else 0.0
-                derivative_out[start:stop] = np.broadcast_to(derivative, (stop - start,))
-                # Where the value is undefined, so is its derivative.
-                derivative_out[start:stop][np.isnan(value_out[start:stop])] = np.nan
-                del values, adjoints
-
-    chunks = -(-length // chunk)
-    if chunks < 4 or _cores() < 2:
-        run(0, length)
-        return value_out, derivative_out
-    middle = (chunks // 2) * chunk
-    failed: list[BaseException] = []
-
-    def second_half() -> None:
-        try:
-            run(middle, length)
-        except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
-            failed.append(error)
-
-    worker = threading.Thread(target=second_half, name="sweep", daemon=True)
-    try:
-        worker.start()
-    except RuntimeError:  # no room for a thread's stack within the memory budget
-        run(0, length)
-        return value_out, derivative_out
-    try:
-        run(0, middle)
-    except BaseException:
-        stop_early.set()  # a time or memory budget ran out: the worker ends after its chunk
-        raise
-    finally:
-        worker.join()
-    if failed:
-        raise failed[0]
+    with np.errstate(all="ignore"):
+        for start in range(0, length, chunk):
+            stop = min(start + chunk, length)
+            given = {name: (np.asarray(values, dtype=float) if np.ndim(values)
+                            else np.float64(values))
+                     for name, values in part(start, stop).items()}
+            values = run_forward(tape, leaf_values(graph, given, backend))
+            adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values,
+                                      graph.output, keep_partials=False)
+            value_out[start:stop] = np.broadcast_to(values[graph.output], (stop - start,))
+            derivative = adjoints[position[wrt]] if wrt in position else 0.0
+            derivative_out[start:stop] = np.broadcast_to(derivative, (stop - start,))
+            # Where the value is undefined, so is its derivative.
+            derivative_out[start:stop][np.isnan(value_out[start:stop])] = np.nan
+            del values, adjoints
     return value_out, derivative_out
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

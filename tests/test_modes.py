@@ -642,8 +642,7 @@ def test_sweep_across_the_chunk_boundary_matches_the_scalar_engine():
     count = 100_000
     result = sweep(text, {"y": 0.7}, "x", -1, 3, count)
     assert len(result.x) == count
-    # One chunk of everything gives the very same numbers as the sweep's chunks, which two
-    # threads share (12 chunks: one half each).
+    # One chunk of everything gives the very same numbers as 65,536-point chunks.
     graph = build_graph(parse_program(text))
     whole_value, whole_derivative = vector_pass(graph, {"x": result.x, "y": 0.7}, "x",
                                                 chunk=count)
