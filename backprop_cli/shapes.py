@@ -216,8 +216,8 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
         body = names
         if shape.targeted:
             target, body = names[0], names[1:]
-            if target in leaf_of:
-                return None  # assigned twice, or given and assigned
+            if target in leaf_of or target in _REFUSED:
+                return None  # assigned twice, given and assigned, or a keyword
         elif position != last:
             return None
         leaves = tuple(map(leaf_of.get, body))

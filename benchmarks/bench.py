@@ -264,7 +264,7 @@ def engine_point(graph) -> dict[str, float]:
 
 
 def bench_engine(programs: dict[int, str], repeat: int) -> None:
-    heading("2. Engine: compile_tape, forward, backward (gc disabled, as in api.grad)")
+    heading("2. Engine: compile_tape, forward, backward (gc disabled, as the CLI runs)")
     rows, verdicts = [], []
     for text in programs.values():
         graph = build_graph(parse_program(text))
@@ -407,9 +407,9 @@ def _working_argv(base: list[str]) -> list[str] | None:
 
 
 def _inprocess_breakdown(text: str, runs: int) -> None:
-    """parse → graph → engine with gc off (as api.grad does), then JSON with gc on (as the CLI).
-
-    The JSON render is timed a second time with gc off, to show what the collector costs there.
+    """parse → graph → engine with gc off (as the CLI runs), then JSON with gc on, as a library
+    caller has it. The JSON render is timed a second time with gc off, as the CLI has it, to
+    show what the collector costs there.
     """
     names = ("parse_program", "build_graph", "evaluate", "json render", "sum of steps",
              "json render, gc off", "api.grad + render")

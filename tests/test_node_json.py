@@ -105,3 +105,33 @@ def test_node_table_reads_as_a_tuple_of_node_results():
     assert [node.id for node in nodes] == ["x", "y", "a", "b"]
     assert nodes[2].fanout == 1 and nodes[0].fanout == 2
     assert result.node("a").inputs[0].rule == "y"
+
+
+def test_a_large_document_cut_short_leaves_nothing_on_the_output(monkeypatch):
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    steps = [f"h{k} = tanh(h{k - 1}*w + x)" for k in range(1, 2500)]
+    result = api.grad("h0 = x*w\n" + "\n".join(steps), {"x": 0.5, "w": 0.75})
+    assert json_format._sliced(result)
+    written = io.StringIO()
+
+    @contextlib.contextmanager
+    def stream():
+        yield written
+
+    view = SimpleNamespace(output=None, stream=stream)
+    complete = list(json_format._pieces(result))
+
+    def pieces(_):
+        yield from complete[:len(complete) // 2]
+        raise MemoryError  # as a budget running out halfway through the document
+
+    monkeypatch.setattr(json_format, "_pieces", pieces)
+    with pytest.raises(MemoryError):
+        json_format.show(result, view)
+    assert written.getvalue() == ""
+    monkeypatch.setattr(json_format, "_pieces", lambda _: iter(complete))
+    json_format.show(result, view)
+    assert written.getvalue() == "".join(complete) + "\n"

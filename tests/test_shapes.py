@@ -96,6 +96,8 @@ def test_regular_programs_are_read_by_shape(text, given):
     ("x + \x00", {"x"}),
     ("h^e[35]@y", {"h", "y"}),  # a constant cannot be indexed
     ("a - 1.5_0", {"a", "_0"}),  # `_0` glued to a number stays in the shape
+    ("if = x*2; if + 1", {"x"}),  # a keyword as a target
+    ("None = x; None", {"x"}),
 ])
 def test_anything_unusual_is_left_to_the_parser(text, given):
     assert shaped(text, frozenset(given)) is None

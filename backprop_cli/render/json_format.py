@@ -63,12 +63,26 @@ def render(result: Result) -> str:
 
 def show(result, view) -> str | None:
     """Any result's JSON document (each result type's `to_dict` is its contract). A large
-    grad document is written a slice of nodes at a time, never held whole."""
+    grad document is made a slice of nodes at a time, never held whole: the slices go to an
+    unnamed temporary file, copied out once the document is complete, so a run stopped
+    halfway (its time or memory budget) leaves no half document before its error document."""
     if not _sliced(result):
         return dumps(result.to_dict(), size_hint(result))
+    import shutil
+    import tempfile
+
+    try:
+        spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+    except OSError:  # nowhere to put it: the slices go out as they are made
+        spool = None
     with view.stream() as out:
+        target = out if spool is None else spool
         for piece in _pieces(result):
-            out.write(piece)
+            target.write(piece)
+        if spool is not None:
+            with spool:
+                spool.seek(0)
+                shutil.copyfileobj(spool, out, 1 << 20)
         if view.output is None:
             out.write("\n")
     return None
