@@ -296,19 +296,19 @@ def _shape(key: str, parser_of, tokenize, max_tokens: int) -> Shape | None:
     # Each stand-in is a constant leaf of the tree, negated where a '-' was folded into it.
     position = {text: j for j, text in enumerate(stand_ins)}
     negated: list[bool | None] = [None] * len(stand_ins)
-    variables = [step[1][1] for step in steps_of(tree) if step[0] == LEAF
-                 and step[1][0] == "var"]
-    if len(variables) != count - first or len(set(variables)) != len(variables):
+    variables = []
+    for kind, node, *_ in steps_of(tree):
+        if kind != LEAF:
+            continue
+        if node[0] == "var":
+            variables.append(node[1])
+        elif node[0] == "const" and (j := position.get(node[2].removeprefix("-"))) is not None:
+            if negated[j] is not None:
+                return None
+            negated[j] = node[2].startswith("-")
+    if len(variables) != count - first or len(set(variables)) != len(variables) or \
+            None in negated:
         return None  # a name the regex left in the shape (`1.5_0`) reads like a stand-in
-    for step in steps_of(tree):
-        if step[0] == LEAF and step[1][0] == "const":
-            j = position.get(step[1][2].removeprefix("-"))
-            if j is not None:
-                if negated[j] is not None:
-                    return None
-                negated[j] = step[1][2].startswith("-")
-    if None in negated:
-        return None
 
     def leaf(node: tuple, mark) -> tuple:
         if node[0] == "var":
