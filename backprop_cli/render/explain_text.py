@@ -14,39 +14,41 @@ from .table import bar, fmt, pretty
 def render(explanation: Explanation, digits: int = 6) -> Group:
     """Trace, forward sweep, reverse sweep and gradient, one line per step."""
     parts = [_heading("Evaluation trace (Wengert list)")]
-    trace = Text()
-    for node_id, kind in explanation.inputs:
-        if kind == "variable":
-            trace.append(f"  {node_id}  (input)\n")
-    for step in explanation.forward:
-        trace.append(f"  {step.node} = {pretty(format_tree(step.formula))}\n")
-    parts.append(trace)
+    formulas = [pretty(format_tree(step.formula)) for step in explanation.forward]
+    trace = [f"  {node_id}  (input)\n" for node_id, kind in explanation.inputs
+             if kind == "variable"]
+    trace += [f"  {step.node} = {formula}\n"
+              for step, formula in zip(explanation.forward, formulas, strict=True)]
+    parts.append(Text("".join(trace)))
 
     parts.append(_heading("Forward sweep"))
-    forward = Text()
-    for name, value in explanation.at:
-        forward.append(f"  {name} = {fmt(value, digits)}\n")
-    for step in explanation.forward:
-        line = (f"  {step.node} = {pretty(format_tree(step.formula))} = "
-                f"{pretty(format_tree(step.substituted))} = {fmt(step.value, digits)}")
-        forward.append(line)
+    forward = [f"  {name} = {fmt(value, digits)}\n" for name, value in explanation.at]
+    offset = sum(map(len, forward))
+    flagged = []  # (start, end) of each status shown in yellow
+    for step, formula in zip(explanation.forward, formulas, strict=True):
+        line = (f"  {step.node} = {formula} = {pretty(format_tree(step.substituted))} = "
+                f"{fmt(step.value, digits)}")
         if step.status not in ("ok", "propagated"):
-            forward.append(f"   [{step.status}]", style="yellow")
-        forward.append("\n")
-    parts.append(forward)
+            status = f"   [{step.status}]"
+            flagged.append((offset + len(line), offset + len(line) + len(status)))
+            line += status
+        line += "\n"
+        forward.append(line)
+        offset += len(line)
+    forward_text = Text("".join(forward))
+    for start, end in flagged:
+        forward_text.stylize("yellow", start, end)
+    parts.append(forward_text)
 
     title = "Reverse sweep" + (f" (paths to {explanation.wrt})" if explanation.wrt else "")
     parts.append(_heading(title))
-    reverse = Text()
-    for step in explanation.reverse:
-        reverse.append("  " + reverse_line(step, explanation.output, digits) + "\n")
-    parts.append(reverse)
+    parts.append(Text("".join(f"  {reverse_line(step, explanation.output, digits)}\n"
+                              for step in explanation.reverse)))
 
     parts.append(_heading("Gradient"))
-    gradient = Text()
-    for name, value in explanation.gradient:
-        gradient.append(f"  ∂{explanation.output}/∂{name} = {bar(name)} = {fmt(value, digits)}\n")
-    parts.append(gradient)
+    parts.append(Text("".join(
+        f"  ∂{explanation.output}/∂{name} = {bar(name)} = {fmt(value, digits)}\n"
+        for name, value in explanation.gradient)))
     return Group(*parts)
 
 

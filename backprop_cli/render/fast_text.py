@@ -68,6 +68,18 @@ def wrapped(line: str, width: int) -> list[str] | None:
     return pieces
 
 
+class _Measured(Segment):
+    """A segment of characters whose widths are known here: rich asks every segment of a line
+    for its width when it crops the line, and would otherwise sum them character by
+    character."""
+
+    __slots__ = ()
+
+    @property
+    def cell_length(self) -> int:
+        return line_width(self.text)
+
+
 class FastText:
     """A rich Text, drawn line by line: unstyled lines that fit directly, the others by
     rich."""
@@ -86,7 +98,7 @@ class FastText:
             # rich also trims trailing spaces of a line longer than the width in characters
             # (combining marks count there), so such a line is left to it
             if line_width(line) <= width and not (len(line) > width and line[-1:].isspace()):
-                yield Segment(line)
+                yield _Measured(line)
                 yield Segment.line()
                 continue
             pieces = wrapped(line, width)
@@ -94,5 +106,5 @@ class FastText:
                 yield Text(line)
                 continue
             for piece in pieces:
-                yield Segment(piece)
+                yield _Measured(piece)
                 yield Segment.line()
