@@ -24,6 +24,7 @@ column, `explain`, LaTeX and the Hessian all derive from these entries.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -184,24 +185,26 @@ def _tie(pick: Callable) -> Callable:
 
 # ----------------------------------------------------------------------------------------------
 # Arithmetic
+# The operator module's functions are the same `a + b` on every backend, called without a
+# Python frame (the float engine's forward loop is a tenth faster for it).
 
 
 @op("add", doc="addition a + b", definition="a + b", params=("a", "b"), points=((0.7, -1.3),))
 def _add(B):
     ones = (B.number(1), B.number(1))
-    return (lambda a, b: a + b), (lambda a, b, out: ones)
+    return operator.add, (lambda a, b, out: ones)
 
 
 @op("sub", doc="subtraction a - b", definition="a - b", params=("a", "b"), points=((0.7, -1.3),))
 def _sub(B):
     signs = (B.number(1), B.number(-1))
-    return (lambda a, b: a - b), (lambda a, b, out: signs)
+    return operator.sub, (lambda a, b, out: signs)
 
 
 @op("mul", doc="multiplication a*b (each partial is the other factor, never out/a)",
     definition="a*b", params=("a", "b"), points=((0.7, -1.3),))
 def _mul(B):
-    return (lambda a, b: a * b), (lambda a, b, out: (b, a))
+    return operator.mul, (lambda a, b, out: (b, a))
 
 
 @op("div", doc="division a/b", definition="a/b", params=("a", "b"), points=((0.7, -1.3),),
@@ -231,7 +234,7 @@ def _pow(B):
 @op("neg", doc="negation -a", definition="-x")
 def _neg(B):
     minus_one = B.number(-1)
-    return (lambda a: -a), (lambda a, out: minus_one)
+    return operator.neg, (lambda a, out: minus_one)
 
 
 @op("id", doc="a named copy (b = a)", definition="x")
