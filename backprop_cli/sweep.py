@@ -5,6 +5,8 @@ chunk of every node's values stays within a fixed amount of memory."""
 from __future__ import annotations
 
 import math
+import os
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
@@ -128,7 +130,8 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
 
     if over_arrays(graph, point):
         return _tensor_sweep(program, graph, point, variable, start, stop, points)
-    chunk = chunk_size(len(graph))
+    threads = _threads(graph, points)
+    chunk = chunk_size(len(graph), threads)
     work = sweep_work(work_size(graph.ops, FALLBACK_COST), points, chunk)
     if work > MAX_SWEEP_WORK:
         calls = fallback_nodes(graph.ops)
@@ -143,7 +146,7 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     def part(begin: int, end: int) -> dict:
         return {**others, variable: result.x_at(begin, end)}
 
-    value, derivative = _chunked_pass(graph, variable, points, chunk, part)
+    value, derivative = _chunked_pass(graph, variable, points, chunk, part, threads)
     return replace(result, value=value, derivative=derivative)
 
 
@@ -188,9 +191,31 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
     return replace(result, value=value, derivative=derivative)
 
 
-def chunk_size(nodes: int) -> int:
-    """Points per chunk: every node's value and adjoint for a chunk fit in CHUNK_BYTES."""
-    return max(1, min(CHUNK, CHUNK_BYTES // (BYTES_PER_NODE_POINT * max(nodes, 1))))
+def chunk_size(nodes: int, threads: int = 1) -> int:
+    """Points per chunk: every node's value and adjoint for a chunk of each thread fit in
+    CHUNK_BYTES."""
+    room = CHUNK_BYTES // threads
+    return max(1, min(CHUNK, room // (BYTES_PER_NODE_POINT * max(nodes, 1))))
+
+
+def _threads(graph: Graph, points: int) -> int:
+    """Two threads when there are two cores, enough points and a small program: NumPy lets go
+    of the interpreter lock inside each array operation, where a chunk of thousands of points
+    spends most of its time (a larger program's smaller chunks spend it in Python, holding
+    the lock, and run slower side by side). A program calling SymPy's functions stays on one
+    thread: they share mpmath's one global precision, and their per-call time limit works in
+    the main thread only."""
+    if (points < 4 * CHUNK or chunk_size(len(graph), 2) < CHUNK // 2
+            or fallback_nodes(graph.ops) or _cores() < 2):
+        return 1
+    return 2
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def sweep_work(nodes: int, points: int, chunk: int) -> int:
@@ -212,31 +237,68 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int | None = None
     return _chunked_pass(graph, wrt, length, chunk or chunk_size(len(graph)), part)
 
 
-def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part):
+def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part, threads: int = 1):
     """The engine on the array backend over `length` points, `chunk` at a time; `part(begin,
-    end)` gives the variables' values of those points."""
+    end)` gives the variables' values of those points. With two threads, each takes one half
+    of the chunks; every chunk is computed as one thread would compute it."""
     import numpy as np
 
     from .backends import array_backend
+    from .budget import side_by_side
 
     backend = array_backend()
     tape = compile_tape(graph.ops, graph.inputs, graph.output, backend)
     position = {graph.ids[i]: i for i in graph.variables}
     value_out = np.empty(length)
     derivative_out = np.empty(length)
-    with np.errstate(all="ignore"):
-        for start in range(0, length, chunk):
-            stop = min(start + chunk, length)
-            given = {name: (np.asarray(values, dtype=float) if np.ndim(values)
-                            else np.float64(values))
-                     for name, values in part(start, stop).items()}
-            values = run_forward(tape, leaf_values(graph, given, backend))
-            adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values,
-                                      graph.output, keep_partials=False)
-            value_out[start:stop] = np.broadcast_to(values[graph.output], (stop - start,))
-            derivative = adjoints[position[wrt]] if wrt in position else 0.0
-            derivative_out[start:stop] = np.broadcast_to(derivative, (stop - start,))
-            # Where the value is undefined, so is its derivative.
-            derivative_out[start:stop][np.isnan(value_out[start:stop])] = np.nan
-            del values, adjoints
+    stop_early = threading.Event()
+
+    def run(begin: int, end: int) -> None:
+        with np.errstate(all="ignore"):
+            for start in range(begin, end, chunk):
+                if stop_early.is_set():
+                    return
+                stop = min(start + chunk, end)
+                given = {name: (np.asarray(values, dtype=float) if np.ndim(values)
+                                else np.float64(values))
+                         for name, values in part(start, stop).items()}
+                values = run_forward(tape, leaf_values(graph, given, backend))
+                adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values,
+                                          graph.output, keep_partials=False)
+                value_out[start:stop] = np.broadcast_to(values[graph.output], (stop - start,))
+                derivative = adjoints[position[wrt]] if wrt in position else 0.0
+                derivative_out[start:stop] = np.broadcast_to(derivative, (stop - start,))
+                # Where the value is undefined, so is its derivative.
+                derivative_out[start:stop][np.isnan(value_out[start:stop])] = np.nan
+                del values, adjoints
+
+    chunks = -(-length // chunk)
+    middle = (chunks // 2) * chunk
+    failed: list[BaseException] = []
+
+    def second_half() -> None:
+        try:
+            run(middle, length)
+        except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
+            failed.append(error)
+
+    worker = threading.Thread(target=second_half, name="sweep", daemon=True)
+    try:
+        if threads > 1 and chunks > 1:
+            worker.start()
+    except RuntimeError:  # no room for a second thread's stack within the memory budget
+        pass
+    if worker.ident is None:  # one thread
+        run(0, length)
+        return value_out, derivative_out
+    with side_by_side(2):
+        try:
+            run(0, middle)
+            worker.join()
+        except BaseException:
+            stop_early.set()  # a time or memory budget ran out: the worker ends after a chunk
+            worker.join()
+            raise
+    if failed:
+        raise failed[0]
     return value_out, derivative_out

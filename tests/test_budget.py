@@ -170,6 +170,30 @@ def test_a_computation_stuck_in_c_is_ended_by_the_cpu_timer():
     assert result.returncode == -signal.SIGPROF
 
 
+def test_the_cpu_timer_allows_two_threads_until_the_wall_deadline():
+    # Two threads computing at once spend CPU time twice as fast as the clock: while they run,
+    # the CPU stop must still fall after the wall-clock deadline (budget + grace), and it
+    # comes back to one thread's measure afterwards.
+    code = textwrap.dedent("""
+        import signal
+        from backprop_cli import budget
+        budget.own_the_process()
+        with budget.enforced(budget.Budget(10.0, 2 * 1024**3)):
+            before = signal.getitimer(signal.ITIMER_PROF)[0]
+            with budget.side_by_side(2):
+                during = signal.getitimer(signal.ITIMER_PROF)[0]
+            after = signal.getitimer(signal.ITIMER_PROF)[0]
+        print(before, during, after)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True)
+    before, during, after = map(float, result.stdout.split())
+    one = 10 + budget.GRACE  # the timer rounds up to its tick
+    assert one - 1 < before < one + 0.1
+    assert 2 * one - 2 < during < 2 * one + 0.1
+    assert one - 1 < after < one + 0.1
+
+
 # ----------------------------------------------------------------------------------------------
 # Input files
 

@@ -630,6 +630,17 @@ def test_sweep_plot_as_a_real_piped_process():
     assert completed.stderr == ""
 
 
+def test_a_sweep_calling_sympy_functions_stays_on_one_thread():
+    # mpmath's working precision is one global shared by all threads, and SymPy's per-call
+    # time limit is a main-thread signal: such a program must never run side by side.
+    from backprop_cli.sweep import _threads
+
+    points = 1_000_000
+    assert _threads(build_graph(parse_program("beta(x, 2) + x")), points) == 1
+    assert _threads(build_graph(parse_program("tanh(x) + x")), points) == (
+        2 if len(os.sched_getaffinity(0)) > 1 else 1)
+
+
 def test_sweep_library_result_matches_the_scalar_engine_with_gaps_as_nan():
     result = sweep("log(x)*y", {"y": 2}, "x", -1, 2, 7)
     for x, value, derivative in zip(result.x, result.value, result.derivative, strict=True):
@@ -642,7 +653,8 @@ def test_sweep_across_the_chunk_boundary_matches_the_scalar_engine():
     count = 100_000
     result = sweep(text, {"y": 0.7}, "x", -1, 3, count)
     assert len(result.x) == count
-    # One chunk of everything gives the very same numbers as 65,536-point chunks.
+    # One chunk of everything gives the very same numbers as the sweep's chunks, which two
+    # threads share (13 chunks: six and seven).
     graph = build_graph(parse_program(text))
     whole_value, whole_derivative = vector_pass(graph, {"x": result.x, "y": 0.7}, "x",
                                                 chunk=count)
