@@ -150,9 +150,13 @@ class _Builder:
         named, varying = self.named, self.varying
         reserved = self.reserved
         node = None
-        for step in plan_ops:
-            op = step[0]
-            args = _arguments(step, registers)
+        for op, a, b, many in plan_ops:
+            if many is not None:
+                args = many(registers)
+            elif b is None:
+                args = (registers[a],)
+            else:
+                args = (registers[a], registers[b])
             key = (op, args)
             node = index(key)
             if node is None:
@@ -165,8 +169,8 @@ class _Builder:
                 inputs.append(args)
                 constants.append(None)
                 named.append(False)
-                varying.append(varying[args[0]] or (len(args) > 1 and (
-                    varying[args[1]] or any(varying[j] for j in args[2:]))))
+                varying.append(varying[args[0]] or (len(args) > 1 and varying[args[1]]) or (
+                    len(args) > 2 and any(varying[j] for j in args[2:])))
                 self.index[key] = node
             registers.append(node)
         return node
@@ -287,28 +291,41 @@ def _describe(builder: _Builder) -> tuple[tuple[str, ...], tuple[tuple | None, .
     formulas: list[str] = []
     patterns: list[tuple | None] = []
     templates: dict[tuple, Callable[..., str]] = {}
+    unary: dict[str, Callable[..., str]] = {}  # the templates of nodes without constants
+    binary: dict[str, Callable[..., str]] = {}
     for i, op in enumerate(ops):
         ins = inputs[i]
-        if not ins:
+        count = len(ins)
+        if count == 2:
+            a, b = ins
+            if constants[a] is None and constants[b] is None:
+                template = binary.get(op)
+                if template is None:
+                    template = binary[op] = formula_template(op, (None, None)).format
+                formulas.append(template(ids[a], ids[b]))
+                patterns.append(None)
+                continue
+        elif count == 1:
+            a = ins[0]
+            if constants[a] is None:
+                template = unary.get(op)
+                if template is None:
+                    template = unary[op] = formula_template(op, (None,)).format
+                formulas.append(template(ids[a]))
+                patterns.append(None)
+                continue
+        elif not count:
             formulas.append(ids[i])
             patterns.append(None)
             continue
         pattern = None
-        count = len(ins)
-        if constants[ins[0]] is not None or (count > 1 and (
-                constants[ins[1]] is not None or
-                any(constants[j] is not None for j in ins[2:]))):
+        if any(constants[k] is not None for k in ins):
             pattern = tuple((constants[k], ids[k]) if constants[k] is not None else None
                             for k in ins)
         key = (op, count) if pattern is None else (op, pattern)
         template = templates.get(key)
         if template is None:
             template = templates[key] = formula_template(op, pattern or (None,) * count).format
-        if count == 1:
-            formulas.append(template(ids[ins[0]]))
-        elif count == 2:
-            formulas.append(template(ids[ins[0]], ids[ins[1]]))
-        else:
-            formulas.append(template(*[ids[j] for j in ins]))
+        formulas.append(template(*[ids[j] for j in ins]))
         patterns.append(pattern)
     return tuple(formulas), tuple(patterns)
