@@ -24,13 +24,14 @@ from .printing import format_tree
 
 _SLOT = "\x00"
 # A name that is not called (`sin(` stays in the shape) and not glued to a number (`2x`, the
-# exponent of `1e5`): possessive, so that `sin` is never cut down to `si`.
-_NAME = re.compile(r"(?<![0-9A-Za-z_.])[A-Za-z_][A-Za-z0-9_]*+(?![ \t\r]*\()")
+# exponent of `1e5`): possessive, so that `sin` is never cut down to `si`. One group, so that
+# re.split gives both the names and the text between them.
+_NAME = re.compile(r"((?<![0-9A-Za-z_.])[A-Za-z_][A-Za-z0-9_]*+(?![ \t\r]*\())")
 _CALLED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=[ \t\r]*\()")
 _NUMBER_SLOT = "\x03"
 # A number as the tokenizer reads it, not part of a name (`log1p`) and not glued to one; one
 # that starts with '.' stays in the shape (after an operand the parser refuses it).
-_NUMBER = re.compile(r"(?<![\w.])[0-9]++(?:\.[0-9]*+)?+(?:[eE][+-]?[0-9]++)?+(?![\w.])")
+_NUMBER = re.compile(r"((?<![\w.])[0-9]++(?:\.[0-9]*+)?+(?:[eE][+-]?[0-9]++)?+(?![\w.]))")
 _FIRST_NUMBER = 9_000_000  # the stand-ins of a shape's numbers: 9000000, 9000001, ...
 _MARK = re.compile("\x01([0-9]+)\x02")
 _REFUSED = frozenset(keyword.kwlist) - {"lambda"}
@@ -169,17 +170,20 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
     shapes: dict[str, Shape | None] = {}
     found = []
     targets = set()
-    # One scan of the whole text for the names and one for the numbers (the same matches as
-    # the scans that take them out of the shapes, in order): each statement's names and
-    # numbers are the next ones, as many as its shape has slots of each. Numbers stay in the
-    # shapes of a program with array literals or indices, whose numbers the parser reads.
-    names = _NAME.findall(text)
-    keys = _NAME.sub(_SLOT, text)
+    # One split of the whole text at its names and one at its numbers give them in order and
+    # leave the shapes: each statement's names and numbers are the next ones, as many as its
+    # shape has slots of each. Numbers stay in the shapes of a program with array literals or
+    # indices, whose numbers the parser reads.
+    parts = _NAME.split(text)
+    names = parts[1::2]
+    keys = _SLOT.join(parts[::2])
     numbers: list[str] = []
     indexed = "[" in text
     if not indexed:
-        numbers = _NUMBER.findall(keys)
-        keys = _NUMBER.sub(_NUMBER_SLOT, keys)
+        parts = _NUMBER.split(keys)
+        numbers = parts[1::2]
+        keys = _NUMBER_SLOT.join(parts[::2])
+    del parts
     taken = counted = 0
     for line, row in enumerate(keys.split("\n"), 1):
         comment = ""
