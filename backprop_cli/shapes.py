@@ -175,13 +175,13 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
     # shape has slots of each. Numbers stay in the shapes of a program with array literals or
     # indices, whose numbers the parser reads.
     parts = _NAME.split(text)
-    names = parts[1::2]
+    names = tuple(parts[1::2])  # a statement's names are a slice of it
     keys = _SLOT.join(parts[::2])
-    numbers: list[str] = []
+    numbers: tuple[str, ...] = ()
     indexed = "[" in text
     if not indexed:
         parts = _NUMBER.split(keys)
-        numbers = parts[1::2]
+        numbers = tuple(parts[1::2])
         keys = _NUMBER_SLOT.join(parts[::2])
     del parts
     taken = counted = 0
@@ -198,13 +198,13 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
             if shape is None:
                 return None
             end, last_number = taken + shape.slots, counted + len(shape.negated)
-            found.append((line, shape, tuple(names[taken:end]),
-                          tuple(numbers[counted:last_number])))
+            found.append((line, shape, names[taken:end], numbers[counted:last_number]))
             if shape.targeted:
                 targets.add(names[taken])
             taken, counted = end, last_number
-        taken += comment.count(_SLOT)
-        counted += comment.count(_NUMBER_SLOT)
+        if comment:
+            taken += comment.count(_SLOT)
+            counted += comment.count(_NUMBER_SLOT)
     if not found:
         return None
     user_names = given | targets
