@@ -219,8 +219,10 @@ def undefined_where_nan(tape: list[tuple], values: list, backend: Backend = FLOA
                         ) -> list[tuple]:
     """Where a node's value is undefined (NaN) so is its derivative: a partial such as
     d log(a)/da = 1/a must not report a finite slope at a = -1. On any backend."""
-    if backend is FLOAT and all(v == v for v in values):
-        return tape
+    if backend is FLOAT:
+        total = sum(values)  # NaN whenever a value is NaN (or infinities of both signs are)
+        if total == total or all(v == v for v in values):
+            return tape
     masked = []
     for entry in tape:
         partials = backend.undefined_partials(entry[1], entry[3], values[entry[0]])
