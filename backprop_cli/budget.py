@@ -225,6 +225,15 @@ def cap_address_space(size: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+def room() -> int | None:
+    """How many more bytes this process may map under its address-space limit (None when
+    there is no limit)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(soft - _mapped(), 0)
+
+
 def _mapped() -> int:
     try:
         with open("/proc/self/statm") as handle:

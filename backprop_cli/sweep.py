@@ -130,9 +130,8 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
 
     if over_arrays(graph, point):
         return _tensor_sweep(program, graph, point, variable, start, stop, points)
-    threads = _threads(graph, points)
-    chunk = chunk_size(len(graph), threads)
-    work = sweep_work(work_size(graph.ops, FALLBACK_COST), points, chunk)
+    # The work is counted in one thread's chunks: two threads share the same work.
+    work = sweep_work(work_size(graph.ops, FALLBACK_COST), points, chunk_size(len(graph)))
     if work > MAX_SWEEP_WORK:
         calls = fallback_nodes(graph.ops)
         weighted = (f" and {calls:,} call{'s' if calls != 1 else ''} of SymPy functions, "
@@ -146,7 +145,9 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     def part(begin: int, end: int) -> dict:
         return {**others, variable: result.x_at(begin, end)}
 
-    value, derivative = _chunked_pass(graph, variable, points, chunk, part, threads)
+    threads = _threads(graph, points)
+    value, derivative = _chunked_pass(graph, variable, points, chunk_size(len(graph), threads),
+                                      part, threads)
     return replace(result, value=value, derivative=derivative)
 
 
@@ -198,17 +199,29 @@ def chunk_size(nodes: int, threads: int = 1) -> int:
     return max(1, min(CHUNK, room // (BYTES_PER_NODE_POINT * max(nodes, 1))))
 
 
+# Ops that the array backend evaluates element by element in Python, holding the interpreter
+# lock (erf and erfc through math, gelu through erfc): two threads would only take turns.
+PYTHON_PER_ELEMENT = frozenset({"erf", "erfc", "gelu"})
+# Address space a second thread maps for the rest of the run (its stack and its own malloc
+# arena, about 72 MiB), with its chunk and room to spare, beyond 24 bytes a point.
+THREAD_ROOM = 512 * 1024**2
+
+
 def _threads(graph: Graph, points: int) -> int:
     """Two threads when there are two cores, enough points and a small program: NumPy lets go
     of the interpreter lock inside each array operation, where a chunk of thousands of points
     spends most of its time (a larger program's smaller chunks spend it in Python, holding
-    the lock, and run slower side by side). A program calling SymPy's functions stays on one
-    thread: they share mpmath's one global precision, and their per-call time limit works in
-    the main thread only."""
-    if (points < 4 * CHUNK or chunk_size(len(graph), 2) < CHUNK // 2
-            or fallback_nodes(graph.ops) or _cores() < 2):
+    the lock, and run slower side by side). One thread for a program calling SymPy's
+    functions (they share mpmath's one global precision, and their per-call time limit works
+    in the main thread only) or ops computed in Python, and under a memory budget without
+    room for a second thread."""
+    from .budget import room
+
+    if (points < 4 * CHUNK or chunk_size(len(graph), 2) < CHUNK // 2 or _cores() < 2
+            or fallback_nodes(graph.ops) or not PYTHON_PER_ELEMENT.isdisjoint(graph.ops)):
         return 1
-    return 2
+    free = room()
+    return 2 if free is None or free >= THREAD_ROOM + BYTES_PER_NODE_POINT * points else 1
 
 
 def _cores() -> int:
@@ -275,12 +288,15 @@ def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part, threads
     chunks = -(-length // chunk)
     middle = (chunks // 2) * chunk
     failed: list[BaseException] = []
+    done = threading.Event()
 
     def second_half() -> None:
         try:
             run(middle, length)
         except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
             failed.append(error)
+        finally:
+            done.set()
 
     worker = threading.Thread(target=second_half, name="sweep", daemon=True)
     try:
@@ -291,14 +307,27 @@ def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part, threads
     if worker.ident is None:  # one thread
         run(0, length)
         return value_out, derivative_out
+    # The worker's end is awaited on an Event rather than by join: a signal that interrupts
+    # join (the time budget, ctrl-C) leaves a live thread marked as ended on Python 3.11.
     with side_by_side(2):
         try:
             run(0, middle)
-            worker.join()
+            done.wait()
         except BaseException:
             stop_early.set()  # a time or memory budget ran out: the worker ends after a chunk
-            worker.join()
+            _await(done)
             raise
+    worker.join()
     if failed:
         raise failed[0]
     return value_out, derivative_out
+
+
+def _await(done: threading.Event) -> None:
+    """Wait for `done` even through further signals (a repeated budget timer, another
+    ctrl-C): the worker is at most a chunk away from seeing that it must stop."""
+    while not done.is_set():
+        try:
+            done.wait(0.05)
+        except BaseException:  # noqa: BLE001, S112 - the first error is the one raised
+            continue

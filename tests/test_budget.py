@@ -7,6 +7,7 @@ what is asserted is the outcome (one line naming the budget, exit code 2), never
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import signal
@@ -156,6 +157,26 @@ def test_memory_budget_ends_a_hungry_run_with_one_line(tmp_path):
     assert json.loads(result.stdout)["error"]["code"] == "budget_exceeded"
 
 
+@pytest.mark.parametrize("points", ["5000000", "5300000"])
+def test_a_long_sweep_at_the_edge_of_its_memory_budget_never_crashes(tmp_path, points):
+    # At these sizes the CSV writer's last blocks fall near 256 MiB, where orjson, which cannot
+    # report a failed allocation, crashed the process: the run completes or says why not.
+    out = tmp_path / "sweep.csv"
+    result = run("sweep", "x*x + tanh(x)", "--x", "-1:1", "--points", points, "--format", "csv",
+                 "-o", str(out), "--memory-limit", "256M")
+    assert result.returncode in (0, 2), result.returncode
+    if result.returncode == 2:
+        assert "memory budget of 256 MiB" in one_line(result.stderr)
+        assert not out.exists()
+    else:
+        with open(out, "rb") as handle:
+            handle.seek(-200, os.SEEK_END)
+            last = [float(cell) for cell in handle.read().decode().split()[-1].split(",")]
+        assert last[0] == 1.0
+        assert math.isclose(last[1], 1 + math.tanh(1), rel_tol=1e-15)
+        assert math.isclose(last[2], 2 + 1 / math.cosh(1) ** 2, rel_tol=1e-15)
+
+
 def test_a_computation_stuck_in_c_is_ended_by_the_cpu_timer():
     # sum() over a range runs in C without looking at signals, so the wall-clock timer's Python
     # handler never runs; the CPU timer ends the process anyway.
@@ -192,6 +213,25 @@ def test_the_cpu_timer_allows_two_threads_until_the_wall_deadline():
     assert one - 1 < before < one + 0.1
     assert 2 * one - 2 < during < 2 * one + 0.1
     assert one - 1 < after < one + 0.1
+
+
+def test_an_output_file_a_failed_run_made_is_removed_and_one_it_found_is_kept(tmp_path):
+    from backprop_cli.commands.base import View
+
+    made = tmp_path / "made.csv"
+    with pytest.raises(BudgetExceeded), View("csv", 6, None, str(made)).stream() as out:
+        out.write("x,value,derivative\n-1.0,")
+        raise BudgetExceeded
+    assert not made.exists()
+    found = tmp_path / "found.csv"
+    found.write_text("old\n")
+    with pytest.raises(BudgetExceeded), View("csv", 6, None, str(found)).stream() as out:
+        out.write("half")
+        raise BudgetExceeded
+    assert found.exists()
+    with View("csv", 6, None, str(made)).stream() as out:
+        out.write("whole\n")
+    assert made.read_text() == "whole\n"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -641,6 +641,73 @@ def test_a_sweep_calling_sympy_functions_stays_on_one_thread():
         2 if len(os.sched_getaffinity(0)) > 1 else 1)
 
 
+def test_a_tight_memory_budget_keeps_a_sweep_on_one_thread():
+    # A second thread maps its own stack and malloc arena for the rest of the run: under a
+    # small budget that space is what a long sweep needs to finish.
+    from backprop_cli import budget
+    from backprop_cli.sweep import _threads
+
+    graph = build_graph(parse_program("tanh(x) + x"))
+    with budget.enforced(budget.Budget(60, 256 * 1024**2)):
+        assert _threads(graph, 1_000_000) == 1
+
+
+def test_ops_computed_in_python_per_element_are_the_ones_kept_on_one_thread():
+    # The oracle is the array backend itself: the ops whose forward or partial reaches its
+    # per-element Python functions are exactly the ones a sweep keeps on one thread.
+    from backprop_cli.backends import arrays
+    from backprop_cli.backends.arrays import ArrayBackend
+    from backprop_cli.ops import OPS
+    from backprop_cli.sweep import PYTHON_PER_ELEMENT
+
+    calls = []
+    originals = arrays._erf, arrays._erfc
+    arrays._erf = lambda a: (calls.append(1), originals[0](a))[1]
+    arrays._erfc = lambda a: (calls.append(1), originals[1](a))[1]
+    try:
+        backend = ArrayBackend()
+        found = set()
+        for name, entry in OPS.items():
+            if entry.calling_convention == 0:
+                continue
+            forward, partials = entry.bind(backend)
+            args = [np.linspace(0.5, 0.9, 4)] * entry.calling_convention
+            calls.clear()
+            with np.errstate(all="ignore"):
+                out = forward(*args)
+                partials(*args, out)
+            if calls:
+                found.add(name)
+    finally:
+        arrays._erf, arrays._erfc = originals
+    assert found == PYTHON_PER_ELEMENT
+
+
+def test_two_threads_never_turn_away_a_sweep_that_one_thread_takes(monkeypatch):
+    # The work limit counts one thread's chunks: two threads' smaller chunks are the same
+    # work. 6,000,000 points of a 300-node chain are within the limit.
+    import backprop_cli.sweep as sweeping
+
+    chain = "\n".join(["a0 = tanh(x)"] + [f"a{k} = tanh(a{k - 1})" for k in range(1, 300)])
+    monkeypatch.setattr(sweeping, "_chunked_pass",
+                        lambda graph, wrt, length, *rest: (np.zeros(length), np.zeros(length)))
+    assert sweeping.sweep(chain, {}, "x", -1, 1, 6_000_000).points == 6_000_000
+
+
+def test_a_sweep_stopped_by_its_budget_leaves_no_thread_running():
+    # The points above 0 are slow (sin of numbers near 1e300), so the main thread has long
+    # finished its half and waits for the other when the time limit fires.
+    import threading
+
+    from backprop_cli.deadline import time_limit
+
+    text = "\n".join(["h = max(x, 0)*1e300", "a0 = sin(h)"]
+                     + [f"a{k} = sin(h + a{k - 1})" for k in range(1, 80)])
+    with pytest.raises(TimeoutError), time_limit(0.5, TimeoutError):
+        sweep(text, {}, "x", -1, 1, 400_000)
+    assert [t.name for t in threading.enumerate() if t.name == "sweep"] == []
+
+
 def test_sweep_library_result_matches_the_scalar_engine_with_gaps_as_nan():
     result = sweep("log(x)*y", {"y": 2}, "x", -1, 2, 7)
     for x, value, derivative in zip(result.x, result.value, result.derivative, strict=True):

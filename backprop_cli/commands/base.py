@@ -8,7 +8,7 @@ the result to the renderer of the chosen format, and map the outcome to an exit 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,17 +43,37 @@ class View:
     @contextmanager
     def stream(self) -> Iterator:
         """Where a renderer that writes as it goes (a long sweep) writes: the output file, or
-        standard output. A file that cannot be written is an input error."""
+        standard output. A file that cannot be written is an input error. A file this run
+        made is removed again when the run fails (its time or memory budget ran out), so no
+        half document is left behind as if it were a result."""
         if self.output is None:
             yield self.terminal.out
             return
+        import os
+
         from ..errors import InputError
 
         try:
-            with open(self.output, "w", encoding="utf-8") as handle:
-                yield handle
+            out, made = self._open()
         except OSError as failure:
             raise InputError(f"cannot write {self.output}: {failure.strerror}") from None
+        try:
+            with out:
+                yield out
+        except BaseException as failure:
+            if made:
+                with suppress(OSError):
+                    os.unlink(self.output)
+            if isinstance(failure, OSError):
+                raise InputError(f"cannot write {self.output}: {failure.strerror}") from None
+            raise
+
+    def _open(self) -> tuple:
+        """The output file open for writing, and whether this run made it."""
+        try:
+            return open(self.output, "x", encoding="utf-8"), True  # noqa: SIM115
+        except FileExistsError:
+            return open(self.output, "w", encoding="utf-8"), False  # noqa: SIM115
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap  # imported before any budget is tight: a late import may not find the memory
 import re
 from dataclasses import replace
 
@@ -24,15 +25,14 @@ def dumps(document: dict, size_hint: int = 0) -> str:
     import orjson
 
     if size_hint:
-        _reserve(3 * size_hint)
+        reserve(3 * size_hint)
     return orjson.dumps(document).decode()
 
 
-def _reserve(size: int) -> None:
+def reserve(size: int) -> None:
     """MemoryError unless `size` bytes of address space can still be mapped (an anonymous
-    mapping: no page of it is touched)."""
-    import mmap
-
+    mapping: no page of it is touched). Called before orjson, which cannot report an
+    allocation that fails."""
     try:
         mmap.mmap(-1, size).close()
     except OSError:
@@ -89,6 +89,9 @@ def show(result, view) -> str | None:
 
 
 SLICE = 4096  # nodes per slice of a large document
+# Address space to have free before orjson writes an array: its text, up to 25 characters and
+# a comma a float.
+TEXT_PER_FLOAT = 26
 
 
 def _sliced(result) -> bool:
@@ -129,6 +132,7 @@ def show_sweep(sweep, view) -> None:
     def numbers(array) -> str:
         # orjson writes a float64 array as the document writer writes each float, and a
         # non-finite one as null
+        reserve(TEXT_PER_FLOAT * len(array))
         return orjson.dumps(np.asarray(array, dtype=np.float64),
                             option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1]
 

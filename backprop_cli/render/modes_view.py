@@ -86,9 +86,12 @@ def csv_lines(result: Sweep):
     import numpy as np
     import orjson
 
+    from .json_format import TEXT_PER_FLOAT, reserve
+
     yield f"{result.variable},value,derivative"
     for xs, values, derivatives in result.columns():
         flat = np.column_stack((xs, values, derivatives)).ravel()
+        reserve(TEXT_PER_FLOAT * len(flat))
         text = bytearray(orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY))
         codes = np.frombuffer(text, dtype=np.uint8)
         codes[np.flatnonzero(codes == ord(","))[2::3]] = ord("\n")
