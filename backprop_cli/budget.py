@@ -11,6 +11,7 @@ MemoryError where it is made, instead of the machine swapping.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import resource
@@ -112,6 +113,13 @@ def own_the_process() -> None:
     cannot be lifted again, may be set."""
     global _whole_process
     _whole_process = True
+
+
+def end_on_interrupt() -> None:
+    """After the first ctrl-C a process that runs one command only ends: a further ctrl-C
+    landing while it does would print a second line or Python's traceback of it."""
+    if _whole_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def current() -> Budget:
@@ -223,6 +231,17 @@ def cap_address_space(size: int) -> None:
     if hard != resource.RLIM_INFINITY:
         soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def reserve(size: int) -> None:
+    """MemoryError unless `size` bytes of address space can still be mapped (an anonymous
+    mapping: no page of it is touched). Called before orjson, which cannot report an
+    allocation that fails: the process would die instead. (mmap is imported with the budget,
+    before any budget is tight.)"""
+    try:
+        mmap.mmap(-1, size).close()
+    except OSError:
+        raise MemoryError from None
 
 
 def room() -> int | None:

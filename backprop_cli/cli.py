@@ -144,7 +144,7 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
         with enforced(budget):
             failed = _run(command, ctx, values, terminal, output_format)
     except KeyboardInterrupt:  # Ctrl-C: what was printed stays; one line, no traceback
-        terminal.error("error: interrupted")
+        _interrupted(terminal)
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except BrokenPipeError:
         raise OutputCut from None  # past click, which would make it a silent exit 1
@@ -254,6 +254,13 @@ def report(error: BackpropError, terminal: Terminal, as_json: bool) -> None:
 # The console script
 
 
+def _interrupted(terminal: Terminal) -> None:
+    from .budget import end_on_interrupt
+
+    end_on_interrupt()
+    terminal.error("error: interrupted")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: usage errors become one line on stderr and exit code 2."""
     import click
@@ -277,10 +284,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort as abort:
         interrupted = isinstance(abort.__context__, KeyboardInterrupt)
         if interrupted:
-            terminal.error("error: interrupted")
+            _interrupted(terminal)
         code = ExitCode.INTERRUPTED if interrupted else ExitCode.BAD_INPUT
     except KeyboardInterrupt:
-        terminal.error("error: interrupted")
+        _interrupted(terminal)
         code = ExitCode.INTERRUPTED
     except (BrokenPipeError, OutputCut):
         _silence_stdout()

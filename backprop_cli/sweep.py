@@ -29,7 +29,7 @@ FALLBACK_COST = 50_000
 CHUNK = 8_192  # points per chunk, at most: larger chunks fall out of the CPU caches
 CHUNK_BYTES = 64 * 1024**2  # memory for one chunk of every node's values and adjoints
 BYTES_PER_NODE_POINT = 24  # measured peak: about 15 (value, adjoint and temporaries)
-ROWS_PER_WRITE = 65_536  # points converted to text at a time by the streaming writers
+ROWS_PER_WRITE = 16_384  # points converted to text at a time by the streaming writers
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,8 @@ def _threads(graph: Graph, points: int) -> int:
     functions (they share mpmath's one global precision, and their per-call time limit works
     in the main thread only) or ops computed in Python, and under a memory budget without
     room for a second thread."""
+    import numpy  # noqa: F401 - its mappings are the run's before the room is measured
+
     from .budget import room
 
     if (points < 4 * CHUNK or chunk_size(len(graph), 2) < CHUNK // 2 or _cores() < 2

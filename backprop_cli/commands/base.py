@@ -53,8 +53,12 @@ class View:
 
         from ..errors import InputError
 
+        # The file the path names (through a symbolic link, even one that points nowhere yet)
+        # and whether it is there before this run.
+        target = os.path.realpath(self.output)
+        made = not os.path.lexists(target)
         try:
-            out, made = self._open()
+            out = open(self.output, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as failure:
             raise InputError(f"cannot write {self.output}: {failure.strerror}") from None
         try:
@@ -63,17 +67,10 @@ class View:
         except BaseException as failure:
             if made:
                 with suppress(OSError):
-                    os.unlink(self.output)
+                    os.unlink(target)
             if isinstance(failure, OSError):
                 raise InputError(f"cannot write {self.output}: {failure.strerror}") from None
             raise
-
-    def _open(self) -> tuple:
-        """The output file open for writing, and whether this run made it."""
-        try:
-            return open(self.output, "x", encoding="utf-8"), True  # noqa: SIM115
-        except FileExistsError:
-            return open(self.output, "w", encoding="utf-8"), False  # noqa: SIM115
 
 
 @dataclass

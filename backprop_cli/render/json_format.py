@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import mmap  # imported before any budget is tight: a late import may not find the memory
 import re
 from dataclasses import replace
 
+from ..budget import reserve
 from ..result import Result
 
 # Characters that JSON lets stand raw inside strings but that some readers take as line breaks
@@ -27,16 +27,6 @@ def dumps(document: dict, size_hint: int = 0) -> str:
     if size_hint:
         reserve(3 * size_hint)
     return orjson.dumps(document).decode()
-
-
-def reserve(size: int) -> None:
-    """MemoryError unless `size` bytes of address space can still be mapped (an anonymous
-    mapping: no page of it is touched). Called before orjson, which cannot report an
-    allocation that fails."""
-    try:
-        mmap.mmap(-1, size).close()
-    except OSError:
-        raise MemoryError from None
 
 
 def size_hint(result) -> int:
@@ -90,8 +80,8 @@ def show(result, view) -> str | None:
 
 SLICE = 4096  # nodes per slice of a large document
 # Address space to have free before orjson writes an array: its text, up to 25 characters and
-# a comma a float.
-TEXT_PER_FLOAT = 26
+# a comma a float, about twice over while its buffer grows.
+TEXT_PER_FLOAT = 64
 
 
 def _sliced(result) -> bool:

@@ -86,7 +86,8 @@ def csv_lines(result: Sweep):
     import numpy as np
     import orjson
 
-    from .json_format import TEXT_PER_FLOAT, reserve
+    from ..budget import reserve
+    from .json_format import TEXT_PER_FLOAT
 
     yield f"{result.variable},value,derivative"
     for xs, values, derivatives in result.columns():
