@@ -178,8 +178,9 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
     result = command.call(request)
     if command.used is not None:
         refuse_option_typos(point, named, command.name, used=command.used(result))
-    view = View(output_format, values.get("digits") or 6, terminal, values.get("output_file"),
-                bool(values.get("full")))
+    output_file = values.get("output_file")  # `-o -` is standard output, as `--file -` reads it
+    view = View(output_format, values.get("digits") or 6, terminal,
+                None if output_file == "-" else output_file, bool(values.get("full")))
     _emit(_renderer(command, output_format)(result, view), view)
     if output_format != "json":
         _print_warnings(command.warnings(result, request), terminal)

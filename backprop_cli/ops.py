@@ -756,10 +756,19 @@ def function_suggestion(name: str) -> str | None:
 
     if name in WRITTEN_OTHERWISE or name.lower() in WRITTEN_OTHERWISE:
         return WRITTEN_OTHERWISE.get(name) or WRITTEN_OTHERWISE[name.lower()]
-    known = sorted({*functions(), *ALIASES})
-    if name.lower() in known:
-        return name.lower()
-    close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.75)
+    from .tensor_names import CALLED_NAMES
+
+    known = sorted({*functions(), *ALIASES, *(CALLED_NAMES - {"[]"})})
+    lower = name.lower()
+    if lower in known:
+        return lower
+    # Two neighbouring letters swapped is the commonest slip (`tahn`, `sigmiod`); difflib
+    # would rank `tan` above `tanh` for `tahn`.
+    swapped = {lower[:k] + lower[k + 1] + lower[k] + lower[k + 2:] for k in range(len(lower) - 1)}
+    for candidate in known:
+        if candidate in swapped:
+            return candidate
+    close = difflib.get_close_matches(lower, known, n=1, cutoff=0.75)
     return close[0] if close else None
 
 

@@ -240,6 +240,16 @@ def test_an_output_file_a_failed_run_made_is_removed_and_one_it_found_is_kept(tm
     assert not (tmp_path / "target.csv").exists()
 
 
+def test_dash_as_the_output_file_is_standard_output(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["sweep", "x^2", "--x", "-1:3", "--points", "3", "--format",
+                                      "csv", "-o", "-"])
+    assert result.exit_code == 0
+    assert result.stdout.split() == ["x,value,derivative", "-1.0,1.0,-2.0", "1.0,1.0,2.0",
+                                     "3.0,9.0,6.0"]
+    assert list(tmp_path.iterdir()) == []
+
+
 # ----------------------------------------------------------------------------------------------
 # Input files
 

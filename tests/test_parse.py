@@ -504,6 +504,8 @@ def test_parse_constant_refuses_statements():
 
 @pytest.mark.parametrize(("text", "suggestion"), [
     ("tanhh(x)", "did you mean tanh?"), ("sigmod(x)", "did you mean sigmoid?"),
+    ("tahn(x)", "did you mean tanh?"), ("sigmiod(x)", "did you mean sigmoid?"),
+    ("sofmax(x)", "did you mean softmax?"), ("maen(x)", "did you mean mean?"),
     ("Sin(x)", "did you mean sin?"), ("log10(x)", "did you mean log(x, 10)?"),
     ("|x|", "for the absolute value write abs(x)"), ("x!", "for the factorial write factorial(x)"),
     ("σ(x)", "for the function write sigmoid(x)"),
