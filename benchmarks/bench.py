@@ -695,15 +695,29 @@ def slow_fallback_program(calls: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+GNU_TIME = Path("/usr/bin/time")
+
+
+def peak_timed(argv: list[str], report: str) -> list[str]:
+    """The command run under GNU time, which writes its peak RSS (KiB) to the file `report`:
+    GNU time forks it from its own small process, whereas a child of this process would count
+    this process's pages in its peak until its exec (vfork included). Unchanged where GNU time
+    is not installed."""
+    return [str(GNU_TIME), "-f", "%M", "-o", report, *argv] if GNU_TIME.exists() else argv
+
+
+def reported_peak(report: str) -> int | None:
+    """The peak RSS in KiB that GNU time wrote (the last line of its report), if any."""
+    lines = report.strip().splitlines()
+    return int(lines[-1]) if lines and lines[-1].isdigit() else None
+
+
 def measured_run(argv: list[str], limit: float) -> tuple[float, int, int, str]:
     """Wall time, peak RSS in bytes, exit code, and the last line of stderr; killed after
-    `limit` seconds. The peak comes from GNU time where it is installed: a child of this
-    process would count this process's pages in its own peak until its exec (wait4's figure,
-    the fallback, is at least this process's size)."""
-    gnu_time = Path("/usr/bin/time")
+    `limit` seconds. The peak is GNU time's (peak_timed), or else wait4's, which is at least
+    this process's size."""
     with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        command = [str(gnu_time), "-f", "%M", "-o", rss.name, *argv] if gnu_time.exists() \
-            else argv
+        command = peak_timed(argv, rss.name)
         start = time.perf_counter()
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=err, start_new_session=True)
@@ -720,8 +734,8 @@ def measured_run(argv: list[str], limit: float) -> tuple[float, int, int, str]:
         process.returncode = code = os.waitstatus_to_exitcode(status)
         err.seek(0)
         lines = err.read().decode(errors="replace").strip().splitlines()
-        report = rss.read().strip().splitlines()
-    peak = int(report[-1]) * 1024 if report and report[-1].isdigit() else usage.ru_maxrss * 1024
+        peak = reported_peak(rss.read())
+    peak = peak * 1024 if peak is not None else usage.ru_maxrss * 1024
     last = f"killed after {limit:.0f} s" if killed else (lines[-1] if lines else "")
     return elapsed, peak, code, last
 

@@ -62,24 +62,18 @@ def _line(what: str, ok: bool, figure: str) -> None:
     print(f"  {'PASS' if ok else 'MISS'}  {what}: {figure}")
 
 
-GNU_TIME = "/usr/bin/time"
-
-
 def run_measured(argv: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, exit code and peak RSS (KiB) of one process, its output discarded. The
-    peak comes from GNU time, which forks the command from its own small process: a child of
-    this process would count this process's pages in its peak (vfork included), until its
-    exec."""
-    timed = Path(GNU_TIME).exists()
+    """Wall seconds, exit code and peak RSS (KiB, from GNU time: bench.peak_timed) of one
+    process, its output discarded."""
+    bench = _bench()
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
-        command = [GNU_TIME, "-f", "%M", "-o", report.name, *argv] if timed else argv
+        command = bench.peak_timed(argv, report.name)
         start = time.perf_counter()
         done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
         elapsed = time.perf_counter() - start
-        text = report.read().strip().splitlines()
-    peak = int(text[-1]) if timed and text and text[-1].isdigit() else 0
-    return elapsed, done.returncode, peak
+        peak = bench.reported_peak(report.read())
+    return elapsed, done.returncode, peak or 0
 
 
 def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
