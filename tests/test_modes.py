@@ -106,10 +106,12 @@ def real(value) -> float:
 
 
 def at_point(expression, point: dict[str, float]) -> float:
-    # SymPy leaves d sign(u)/dx unevaluated when it cannot tell u is real (abs(acos(...)));
-    # away from kinks, where these tests evaluate, that derivative is 0.
+    # SymPy leaves d sign(u)/dx unevaluated when it cannot tell u is real (abs(acos(...))),
+    # and DiracDelta(u) when it cannot tell u is not 0 (max(x, tan(0.5)), a Hessian's second
+    # derivative of a kink); away from kinks, where these tests evaluate, both are 0.
     expression = expression.replace(
-        lambda e: isinstance(e, sp.Derivative) and e.expr.func is sp.sign, lambda e: 0)
+        lambda e: isinstance(e, sp.Derivative) and e.expr.func is sp.sign, lambda e: sp.S.Zero)
+    expression = expression.replace(lambda e: e.func is sp.DiracDelta, lambda e: sp.S.Zero)
     return real(expression.xreplace(subs_of(point)))
 
 
