@@ -25,13 +25,15 @@ from .printing import format_tree
 _SLOT = "\x00"
 # A name that is not called (`sin(` stays in the shape) and not glued to a number (`2x`, the
 # exponent of `1e5`): possessive, so that `sin` is never cut down to `si`. One group, so that
-# re.split gives both the names and the text between them.
-_NAME = re.compile(r"((?<![0-9A-Za-z_.])[A-Za-z_][A-Za-z0-9_]*+(?![ \t\r]*\())")
+# re.split gives both the names and the text between them. The first character comes before
+# the look behind it: a pattern that starts with a character set lets the regex engine skip
+# ahead to the next candidate instead of trying the look-behind at every position.
+_NAME = re.compile(r"([A-Za-z_](?<![0-9A-Za-z_.].)[A-Za-z0-9_]*+(?![ \t\r]*\())")
 _CALLED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=[ \t\r]*\()")
 _NUMBER_SLOT = "\x03"
 # A number as the tokenizer reads it, not part of a name (`log1p`) and not glued to one; one
 # that starts with '.' stays in the shape (after an operand the parser refuses it).
-_NUMBER = re.compile(r"((?<![\w.])[0-9]++(?:\.[0-9]*+)?+(?:[eE][+-]?[0-9]++)?+(?![\w.]))")
+_NUMBER = re.compile(r"([0-9](?<![\w.].)[0-9]*+(?:\.[0-9]*+)?+(?:[eE][+-]?[0-9]++)?+(?![\w.]))")
 _FIRST_NUMBER = 9_000_000  # the stand-ins of a shape's numbers: 9000000, 9000001, ...
 _MARK = re.compile("\x01([0-9]+)\x02")
 _REFUSED = frozenset(keyword.kwlist) - {"lambda"}

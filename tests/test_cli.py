@@ -467,6 +467,37 @@ def test_real_subprocess():
     assert max(cell_len(line) for line in process.stdout.splitlines()) <= 80
 
 
+def test_the_console_script_ends_with_its_output_whole_and_its_exit_code(tmp_path):
+    """The console script's process ends without freeing its objects (cli._end_process): a
+    document larger than a pipe's buffer still arrives whole, the exit code stands, and the
+    atexit handlers run as at a normal exit."""
+    marker = tmp_path / "atexit.txt"
+    steps = 3000
+    program = tmp_path / "chain.txt"
+    program.write_text("h1 = x + 1\n" + "".join(f"h{k} = h{k - 1} + 1\n"
+                                                  for k in range(2, steps + 1)))
+    script = ("import atexit, sys\n"
+              f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+              "from backprop_cli.console import main\n"
+              "sys.argv = ['backprop', *sys.argv[1:]]\n"
+              "main()\n")
+    process = subprocess.run([sys.executable, "-c", script, "grad", "--file", str(program),
+                              "--x", "0.5", "--json"], capture_output=True, timeout=120)
+    assert process.returncode == 0, process.stderr
+    assert len(process.stdout) > 1 << 16
+    document = json.loads(process.stdout)
+    assert document["value"] == 0.5 + steps  # x + 1, steps times
+    assert document["gradient"] == {"x": 1.0}
+    assert marker.read_text() == "ran"
+    flagged = subprocess.run([sys.executable, "-m", "backprop_cli", "grad", "abs(x)", "--x", "0",
+                              "--strict"], capture_output=True, text=True, timeout=60)
+    assert flagged.returncode == 1
+    wrong = subprocess.run([sys.executable, "-m", "backprop_cli", "grad", "x*", "--x", "1"],
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2
+    assert wrong.stderr.count("\n") == 1 and wrong.stderr.startswith("error:")
+
+
 def test_python_dash_m_version():
     process = subprocess.run([sys.executable, "-m", "backprop_cli", "--version"],
                              capture_output=True, text=True, timeout=60)
