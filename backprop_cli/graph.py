@@ -98,7 +98,7 @@ class _Builder:
         self.inputs.append(inputs)
         self.constants.append(constant)
         varying = self.varying
-        varying.append(op == VAR or any(varying[j] for j in inputs))
+        varying.append(op == VAR or any(map(varying.__getitem__, inputs)))
         self.index.setdefault(key, position)
         if op == VAR:
             self.variables.append(position)
@@ -110,6 +110,41 @@ class _Builder:
             prefix += "z"
         return f"{prefix}{number}"
 
+    def lower_all(self, statements) -> int:
+        """Add the statements in order; returns the node of the last one's result. A
+        statement whose leaves all have their nodes (nearly every one of a long program) is
+        added here, its target's node made as `add` makes a fresh one, written out: the calls
+        of `lower` and `add` per statement cost a tenth of the build."""
+        find = self.leaves.get
+        ids, ops, inputs, constants = self.ids, self.ops, self.inputs, self.constants
+        named, varying, index = self.named, self.varying, self.index
+        node = 0
+        for statement in statements:
+            target = statement.target
+            plan, slots = statement.lowering()
+            last = plan.last
+            if target is not None and last is not None:
+                registers = list(map(find, slots))
+                if plan.constants:
+                    registers += map(find, plan.constants)
+                if None not in registers:
+                    self._run(plan.body, registers)
+                    args = _arguments(last, registers)
+                    node = len(ids)
+                    if node >= MAX_NODES:
+                        self._too_many()
+                    ids.append(target)
+                    ops.append(last[0])
+                    inputs.append(args)
+                    constants.append(None)
+                    named.append(True)
+                    varying.append(any(map(varying.__getitem__, args)))
+                    index.setdefault((last[0], args), node)
+                    self.leaves[("ref", target)] = node
+                    continue
+            node = self.lower(plan, slots, target)
+        return node
+
     def lower(self, plan: Plan, slots: tuple, target: str | None) -> int:
         """Add one statement from its plan, `slots` holding the leaves of its slots; returns
         the node number of its result."""
@@ -119,7 +154,7 @@ class _Builder:
         if last is None:
             node = self._replay(plan.steps, slots, target)
         else:
-            body = plan.ops[:-1] if target is not None else plan.ops
+            body = plan.body if target is not None else plan.ops
             if None in registers:
                 # A variable or constant met for the first time gets its node where the
                 # statement reads it, between the ops before and after it (as _replay does).
@@ -231,9 +266,7 @@ def build_graph(program: Program) -> Graph:
     """Lower a checked program into a Graph; the last statement is the output."""
     reserved = set(program.defined_names) | program.names
     builder = _Builder(reserved)
-    output = 0
-    for statement in program.statements:
-        output = builder.lower(*statement.lowering(), statement.target)
+    output = builder.lower_all(program.statements)
     calls = fallback_nodes(builder.ops)
     if calls > MAX_FALLBACK_NODES:
         raise LimitError(f"the program calls SymPy's functions outside the op table (such as "

@@ -17,6 +17,8 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
+from operator import attrgetter
 
 from . import ops
 from .errors import LimitError, ParseError
@@ -104,9 +106,9 @@ class Program:
     source: str
     names: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def defined_names(self) -> frozenset[str]:
-        return frozenset(s.target for s in self.statements if s.target is not None)
+        return frozenset(map(attrgetter("target"), self.statements)) - {None}
 
 
 def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> Program:

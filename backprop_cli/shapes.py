@@ -14,7 +14,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -53,10 +53,15 @@ class Plan:
     # an itemgetter of the registers) for three arguments or more
     slots: int
     leaves: tuple = ()  # (ops before it, register) of every leaf, in reading order
+    # The op that makes the statement's result (None where that is a leaf: `a = b`), and the
+    # ops before it; made once per shape, read once per statement.
+    last: tuple | None = field(init=False)
+    body: tuple = field(init=False)
 
-    @property
-    def last(self) -> tuple | None:
-        return self.ops[-1] if self.ops and self.steps[-1][0] == OP else None
+    def __post_init__(self) -> None:
+        last = self.ops[-1] if self.ops and self.steps[-1][0] == OP else None
+        object.__setattr__(self, "last", last)
+        object.__setattr__(self, "body", self.ops[:-1] if last is not None else self.ops)
 
 
 def plan_of(steps: tuple) -> Plan:
@@ -170,8 +175,6 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
         return None
     commented = "#" in text
     shapes: dict[str, Shape | None] = {}
-    found = []
-    targets = set()
     # One split of the whole text at its names and one at its numbers give them in order and
     # leave the shapes: each statement's names and numbers are the next ones, as many as its
     # shape has slots of each. Numbers stay in the shapes of a program with array literals or
@@ -186,6 +189,17 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
         numbers = tuple(parts[1::2])
         keys = _NUMBER_SLOT.join(parts[::2])
     del parts
+    # Each statement is read as it comes. A name is a variable where it is first read unless
+    # it is assigned there or before; one assigned later is refused when its statement comes
+    # (it is in leaf_of by then), and the names called as functions are checked against
+    # every target at the end.
+    leaf_of: dict[str, tuple] = {}
+    targets: set[str] = set()
+    called: set[str] = set()
+    used: set[str] = set()
+    statements = []
+    constants: dict[tuple[str, bool], tuple] = {}
+    ended = False  # a statement without a target was read: it must be the last
     taken = counted = 0
     for line, row in enumerate(keys.split("\n"), 1):
         comment = ""
@@ -197,57 +211,53 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
             shape = shapes.get(key, False)
             if shape is False:
                 shape = shapes[key] = _shape(key, parser_of, tokenize, max_tokens)
-            if shape is None:
+            if shape is None or ended:
                 return None
             end, last_number = taken + shape.slots, counted + len(shape.negated)
-            found.append((line, shape, names[taken:end], numbers[counted:last_number]))
-            if shape.targeted:
-                targets.add(names[taken])
+            texts = numbers[counted:last_number]
+            statement_names = names[taken:end]
             taken, counted = end, last_number
+            if shape.calls:
+                if not shape.calls.isdisjoint(given):
+                    return None  # `a(x + 1)` with a user's `a` is a product
+                called.update(shape.calls)
+            target = None
+            body = statement_names
+            if shape.targeted:
+                target, body = statement_names[0], statement_names[1:]
+                if target in leaf_of or target in _REFUSED:
+                    return None  # assigned twice, given and assigned, or a keyword
+                targets.add(target)
+            else:
+                ended = True
+            leaves = tuple(map(leaf_of.get, body))
+            if None in leaves:
+                for name in body:
+                    if name not in leaf_of:
+                        leaf = leaf_of[name] = _free_leaf(name, targets, given, indexed)
+                        if leaf is None:
+                            return None
+                leaves = tuple(map(leaf_of.get, body))
+            if texts:
+                numbers_of = []
+                for number in zip(texts, shape.negated, strict=True):
+                    leaf = constants.get(number)
+                    if leaf is None:
+                        leaf = constants[number] = _number_leaf(*number)
+                        if leaf is None:
+                            return None
+                    numbers_of.append(leaf)
+                leaves += tuple(numbers_of)
+            used.update(body)
+            if target is not None:
+                leaf_of[target] = ("ref", target)
+            statements.append(ShapedStatement(target, line, shape, statement_names, leaves,
+                                              texts))
         if comment:
             taken += comment.count(_SLOT)
             counted += comment.count(_NUMBER_SLOT)
-    if not found:
+    if not statements or not called.isdisjoint(targets):
         return None
-    user_names = given | targets
-    leaf_of: dict[str, tuple] = {}
-    used: set[str] = set()
-    statements = []
-    last = len(found) - 1
-    constants: dict[tuple[str, bool], tuple] = {}
-    for position, (line, shape, names, texts) in enumerate(found):
-        if shape.calls and not shape.calls.isdisjoint(user_names):
-            return None  # `a(x + 1)` with a user's `a` is a product
-        target = None
-        body = names
-        if shape.targeted:
-            target, body = names[0], names[1:]
-            if target in leaf_of or target in _REFUSED:
-                return None  # assigned twice, given and assigned, or a keyword
-        elif position != last:
-            return None
-        leaves = tuple(map(leaf_of.get, body))
-        if None in leaves:
-            for name in body:
-                if name not in leaf_of:
-                    leaf = leaf_of[name] = _free_leaf(name, targets, given, indexed)
-                    if leaf is None:
-                        return None
-            leaves = tuple(map(leaf_of.get, body))
-        if texts:
-            numbers_of = []
-            for number in zip(texts, shape.negated, strict=True):
-                leaf = constants.get(number)
-                if leaf is None:
-                    leaf = constants[number] = _number_leaf(*number)
-                    if leaf is None:
-                        return None
-                numbers_of.append(leaf)
-            leaves += tuple(numbers_of)
-        used.update(body)
-        if target is not None:
-            leaf_of[target] = ("ref", target)
-        statements.append(ShapedStatement(target, line, shape, names, leaves, texts))
     return tuple(statements), frozenset(used)
 
 

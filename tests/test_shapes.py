@@ -85,6 +85,8 @@ def test_regular_programs_are_read_by_shape(text, given):
     ("θ + x", {"θ", "x"}),
     ("h = h + 1", {"x"}),
     ("h = x; h = x + 1", {"x"}),
+    ("b = c*x; c = x; b", {"x"}),  # read before a later statement assigns it
+    ("b = c(x + 1); c = x; b", {"x"}),  # called, and assigned by a later statement
     ("x + 1; x", {"x"}),
     ("sin + 1", set()),
     ("sin(", {"x"}),
