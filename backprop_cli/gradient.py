@@ -137,8 +137,8 @@ class NodeTable(Sequence):
         Where every number is finite, a node without a status of its own has the plain
         entry, written here directly (a call of node_entry per node costs a third more)."""
         graph = self.graph
-        ids, ops, formulas, inputs, varying = (graph.ids, graph.ops, graph.formulas,
-                                               graph.inputs, graph.varying)
+        ids, ops, formula, inputs, varying = (graph.ids, graph.ops, graph.formula,
+                                              graph.inputs, graph.varying)
         values, adjoints, partials = self.values, self.adjoints, self.partials
         statuses, plain = self.statuses, self.finite
         rules_of, edges_of = self._rules_of, self._edges
@@ -148,7 +148,7 @@ class NodeTable(Sequence):
             ins = inputs[i]
             if not plain or i in statuses:
                 status, message = statuses.get(i, ("ok", None))
-                append(node_entry(ids[i], ops[i], formulas[i], values[i],
+                append(node_entry(ids[i], ops[i], formula(i), values[i],
                                   adjoints[i] if varying[i] else None,
                                   edges_of(i) if ins else (), status, message))
                 continue
@@ -165,7 +165,7 @@ class NodeTable(Sequence):
                                       _rule_from(rule, names)})
                     else:
                         edges.append({"id": names[k], "local": None, "rule": None})
-            append({"id": ids[i], "op": ops[i], "expr": formulas[i], "shape": [],
+            append({"id": ids[i], "op": ops[i], "expr": formula(i), "shape": [],
                     "value": values[i], "adjoint": adjoints[i] if varying[i] else None,
                     "status": "ok", "inputs": edges})
         return found
@@ -311,7 +311,7 @@ class _Statuses:
                                    [graph.varying[j] for j in ins],
                                    self.adjoints[i] if graph.varying[i] else None)
         if message is not None:
-            self.flags.append(f"{graph.ids[i]} = {graph.formulas[i]}: {message}")
+            self.flags.append(f"{graph.ids[i]} = {graph.formula(i)}: {message}")
         return status, message
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
+from itertools import compress, repeat
+from operator import is_not, not_
 
 from .engine import CONST, VAR, liveness
 from .errors import LimitError
@@ -34,8 +36,6 @@ class Graph:
     ops: tuple[str, ...]
     inputs: tuple[tuple[int, ...], ...]
     constants: tuple[float | None, ...]
-    formulas: tuple[str, ...]
-    patterns: tuple[tuple | None, ...]  # per node: its constant inputs, None if it has none
     named: tuple[bool, ...]
     varying: tuple[bool, ...]
     variables: tuple[int, ...]
@@ -58,6 +58,35 @@ class Graph:
     @cached_property
     def _live(self) -> tuple[bool, ...]:
         return tuple(liveness(self.inputs, self.output))
+
+    @cached_property
+    def patterns(self) -> tuple[tuple | None, ...]:
+        """Per node, its constant inputs: (value, text) for each constant input and None for
+        any other; None for a node without constant inputs (nearly every node, found by C-level
+        scans)."""
+        ids, constants, inputs = self.ids, self.constants, self.inputs
+        nodes = range(len(ids))
+        leaves = frozenset(compress(nodes, map(is_not, constants, repeat(None))))
+        patterns: list[tuple | None] = [None] * len(ids)
+        if leaves:
+            for i in compress(nodes, map(not_, map(leaves.isdisjoint, inputs))):
+                patterns[i] = tuple((constants[k], ids[k]) if constants[k] is not None else None
+                                    for k in inputs[i])
+        return tuple(patterns)
+
+    def formula(self, i: int) -> str:
+        """Node i's formula: its op over its inputs' ids (a leaf's is its id)."""
+        ins = self.inputs[i]
+        if not ins:
+            return self.ids[i]
+        ids = self.ids
+        return formula_format(self.ops[i], self.patterns[i], len(ins))(*[ids[j] for j in ins])
+
+    @cached_property
+    def formulas(self) -> tuple[str, ...]:
+        """Every node's formula, made when first read: `grad --json` never reads them all
+        (its writer formats them a column at a time)."""
+        return tuple(map(self.formula, range(len(self.ids))))
 
     def constant_inputs(self, i: int) -> tuple:
         """Per input of node i: (value, text) of a constant input, None for the others."""
@@ -272,14 +301,11 @@ def build_graph(program: Program) -> Graph:
         raise LimitError(f"the program calls SymPy's functions outside the op table (such as "
                          f"gamma or erfinv) {calls:,} times; at most {MAX_FALLBACK_NODES} calls "
                          "per program, as each may take up to a second to evaluate")
-    formulas, patterns = _describe(builder)
     return Graph(
         ids=tuple(builder.ids),
         ops=tuple(builder.ops),
         inputs=tuple(builder.inputs),
         constants=tuple(builder.constants),
-        formulas=formulas,
-        patterns=patterns,
         named=tuple(builder.named),
         varying=tuple(builder.varying),
         variables=tuple(builder.variables),
@@ -318,47 +344,8 @@ def work_size(ops: Sequence[str], fallback_cost: int) -> int:
     return len(ops) + (fallback_cost - 1) * fallback_nodes(ops)
 
 
-def _describe(builder: _Builder) -> tuple[tuple[str, ...], tuple[tuple | None, ...]]:
-    """Every node's formula (its op over its input ids) and its constant inputs."""
-    ids, ops, inputs, constants = builder.ids, builder.ops, builder.inputs, builder.constants
-    formulas: list[str] = []
-    patterns: list[tuple | None] = []
-    templates: dict[tuple, Callable[..., str]] = {}
-    unary: dict[str, Callable[..., str]] = {}  # the templates of nodes without constants
-    binary: dict[str, Callable[..., str]] = {}
-    for i, op in enumerate(ops):
-        ins = inputs[i]
-        count = len(ins)
-        if count == 2:
-            a, b = ins
-            if constants[a] is None and constants[b] is None:
-                template = binary.get(op)
-                if template is None:
-                    template = binary[op] = formula_template(op, (None, None)).format
-                formulas.append(template(ids[a], ids[b]))
-                patterns.append(None)
-                continue
-        elif count == 1:
-            a = ins[0]
-            if constants[a] is None:
-                template = unary.get(op)
-                if template is None:
-                    template = unary[op] = formula_template(op, (None,)).format
-                formulas.append(template(ids[a]))
-                patterns.append(None)
-                continue
-        elif not count:
-            formulas.append(ids[i])
-            patterns.append(None)
-            continue
-        pattern = None
-        if any(constants[k] is not None for k in ins):
-            pattern = tuple((constants[k], ids[k]) if constants[k] is not None else None
-                            for k in ins)
-        key = (op, count) if pattern is None else (op, pattern)
-        template = templates.get(key)
-        if template is None:
-            template = templates[key] = formula_template(op, pattern or (None,) * count).format
-        formulas.append(template(*[ids[j] for j in ins]))
-        patterns.append(pattern)
-    return tuple(formulas), tuple(patterns)
+@cache
+def formula_format(op: str, pattern: tuple | None, arity: int) -> Callable[..., str]:
+    """The formula of a node with this op, these constant inputs (Graph.patterns) and this
+    many inputs, as a function of its inputs' ids."""
+    return formula_template(op, pattern or (None,) * arity).format

@@ -17,6 +17,8 @@ from operator import itemgetter
 
 import orjson
 
+from ..graph import formula_format
+
 _FEW = 8  # nodes of one op and constant inputs, below which they are written one by one
 _ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
@@ -33,39 +35,47 @@ def nodes_json(table, start: int, stop: int) -> str:
     """`orjson.dumps(table.entries(start, stop))` as text."""
     graph = table.graph
     ids, varying = graph.ids, graph.varying
-    ops, formulas = graph.ops[start:stop], graph.formulas[start:stop]
+    ops = graph.ops[start:stop]
     if not table.finite or _ESCAPED.search("".join(ids[start:stop])) or _ESCAPED.search(
-            "".join(formulas)) or _ESCAPED.search("".join(ops)):
+            "".join(ops)):
         return _dumps(table.entries(start, stop))
     adjoints = table.adjoints[start:stop]
     for k, plain in enumerate(varying[start:stop]):
         if not plain:
             adjoints[k] = None
-    heads = _joined('{"id":"', ids[start:stop], '","op":"', ops, '","expr":"', formulas,
-                    '","shape":[],"value":', _numbers(table.values[start:stop]),
-                    ',"adjoint":', _numbers(adjoints), ',"status":"ok","inputs":[')
+    own_ids = ids[start:stop]
+    values, adjoints = _numbers(table.values[start:stop]), _numbers(adjoints)
     inputs, partials = graph.inputs[start:stop], table.partials[start:stop]
     groups: defaultdict[tuple, list[int]] = defaultdict(list)
     for k, key in enumerate(zip(ops, graph.patterns[start:stop], map(len, inputs),
                                 strict=True)):
         groups[key].append(k)
-    texts: list[str] = [""] * len(heads)
+    texts: list[str] = [""] * len(own_ids)
     for (op, pattern, arity), members in groups.items():
-        if not arity:
-            for k in members:
-                texts[k] = heads[k] + "]}"
-            continue
-        if len(members) < _FEW:  # a constant met a few times: columns cost more than entries
+        if arity and len(members) < _FEW:  # a constant met a few times: columns cost more
             for k in members:
                 texts[k] = _dumps(table.entries(start + k, start + k + 1))[1:-1]
             continue
-        edges = _edges(table.rule_makers(op, pattern, arity), members, inputs, partials, ids,
-                       varying)
-        if edges is None:
+        names_of = list(map(own_ids.__getitem__, members))
+        sources = list(map(inputs.__getitem__, members))
+        columns = [list(map(itemgetter(k), sources)) for k in range(arity)]
+        names = [list(map(ids.__getitem__, column)) for column in columns]
+        # the formulas of a column of nodes, as Graph.formula makes each
+        formulas = list(map(formula_format(op, pattern, arity), *names)) if arity else names_of
+        if arity and _ESCAPED.search("".join(formulas)):
             return _dumps(table.entries(start, stop))
-        pieces: list = [list(map(heads.__getitem__, members)), edges[0]]
-        for column in edges[1:]:
-            pieces += [",", column]
+        pieces: list = ['{"id":"', names_of, f'","op":"{op}","expr":"', formulas,
+                        '","shape":[],"value":', list(map(values.__getitem__, members)),
+                        ',"adjoint":', list(map(adjoints.__getitem__, members)),
+                        ',"status":"ok","inputs":[']
+        if arity:
+            edges = _edges(table.rule_makers(op, pattern, arity), members, columns, names,
+                           partials, varying)
+            if edges is None:
+                return _dumps(table.entries(start, stop))
+            pieces.append(edges[0])
+            for column in edges[1:]:
+                pieces += [",", column]
         for k, text in zip(members, _joined(*pieces, "]}"), strict=True):
             texts[k] = text
     for i in table.statuses:
@@ -74,14 +84,11 @@ def nodes_json(table, start: int, stop: int) -> str:
     return "[" + ",".join(texts) + "]"
 
 
-def _edges(makers: tuple, members: list[int], inputs, partials, ids, varying
-           ) -> list[list[str]] | None:
-    """Per input position, the edge texts of the members (None where a text needs
-    escaping)."""
-    sources = list(map(inputs.__getitem__, members))
+def _edges(makers: tuple, members: list[int], columns: list[list[int]],
+           names: list[list[str]], partials, varying) -> list[list[str]] | None:
+    """Per input position, the edge texts of the members, whose inputs are `columns` with
+    ids `names` (None where a text needs escaping)."""
     locals_ = list(map(partials.__getitem__, members))
-    columns = [list(map(itemgetter(k), sources)) for k in range(len(makers))]
-    names = [list(map(ids.__getitem__, column)) for column in columns]
     edges = []
     for k, maker in enumerate(makers):
         if maker is None or maker.__class__ is str:
