@@ -18,6 +18,7 @@ from .parse import Program, Statement, format_program, parse_constant, parse_pro
 from .result import Result
 
 DEFAULT_CHECK_TIMEOUT = 10.0
+UNUSED_LISTED = 5  # dead statements warned about one by one; more are one warning
 
 
 def grad(
@@ -215,10 +216,15 @@ def _warnings(graph: Graph, program: Program, point: Mapping[str, float]) -> tup
                 "as a variable"
             )
     live = graph.live()
-    for i in compress(range(len(graph.ids)), graph.named):
-        if not live[i]:
-            warnings.append(f"statement {graph.ids[i]!r} does not affect the output "
-                            f"{graph.ids[graph.output]!r}")
+    unused = [graph.ids[i] for i in compress(range(len(graph.ids)), graph.named) if not live[i]]
+    output = graph.ids[graph.output]
+    if len(unused) <= UNUSED_LISTED:
+        warnings += [f"statement {name!r} does not affect the output {output!r}"
+                     for name in unused]
+    else:  # one line, not thousands, for a long program's dead statements
+        shown = ", ".join(map(repr, unused[:UNUSED_LISTED]))
+        warnings.append(f"{len(unused):,} statements do not affect the output {output!r}: "
+                        f"{shown} and {len(unused) - UNUSED_LISTED:,} more")
     return tuple(warnings)
 
 

@@ -70,8 +70,14 @@ class Graph:
         patterns: list[tuple | None] = [None] * len(ids)
         if leaves:
             for i in compress(nodes, map(not_, map(leaves.isdisjoint, inputs))):
-                patterns[i] = tuple((constants[k], ids[k]) if constants[k] is not None else None
-                                    for k in inputs[i])
+                ins = inputs[i]
+                if len(ins) == 2:  # most of them, made without a generator
+                    a, b = ins
+                    patterns[i] = ((constants[a], ids[a]) if a in leaves else None,
+                                   (constants[b], ids[b]) if b in leaves else None)
+                else:
+                    patterns[i] = tuple((constants[k], ids[k]) if k in leaves else None
+                                        for k in ins)
         return tuple(patterns)
 
     def formula(self, i: int) -> str:

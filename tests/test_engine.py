@@ -222,6 +222,19 @@ def test_dead_statement_has_zero_adjoint_and_a_warning():
     assert any("'d'" in warning for warning in result.warnings), result.warnings
 
 
+def test_many_dead_statements_are_one_warning_naming_the_first_few():
+    """Each dead statement was a warning of its own: a 10^5-node program had 3,412 lines of
+    them. Past five, they are one warning with their count and the first five names."""
+    dead = "".join(f"d{k} = y*{k}\n" for k in range(1, 9))
+    result = grad(dead + "out = x*2", {"x": 1, "y": 2})
+    assert gradient_of(result) == {"x": 2.0, "y": 0.0}
+    assert result.warnings == ("8 statements do not affect the output 'out': 'd1', 'd2', "
+                               "'d3', 'd4', 'd5' and 3 more",)
+    few = grad("d1 = y*3\nd2 = y*4\nout = x*2", {"x": 1, "y": 2})
+    assert few.warnings == ("statement 'd1' does not affect the output 'out'",
+                            "statement 'd2' does not affect the output 'out'")
+
+
 def test_unused_given_variable_warns():
     result = grad("x*2", {"x": 1, "w": 3})
     assert result.gradient == (("x", 2.0),)
