@@ -298,33 +298,43 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _interrupted(terminal)
         code = ExitCode.INTERRUPTED
-    except (BrokenPipeError, OutputCut):
-        _silence_stdout()
-        terminal.error("error: cannot write the output: the reader closed the pipe, so the "
-                       "output is incomplete")
-        code = ExitCode.BAD_INPUT
-    except OSError as error:
-        _silence_stdout()
-        terminal.error(f"error: cannot write the output: {error.strerror or error}")
-        code = ExitCode.BAD_INPUT
+    except (BrokenPipeError, OutputCut, OSError) as error:
+        code = _output_failed(error, terminal)
     if argv is None:
-        _end_process(code or 0)
+        _end_process(code or 0, terminal)
     sys.exit(code or 0)
 
 
-def _end_process(code: int) -> None:
+def _output_failed(error: Exception, terminal: Terminal) -> int:
+    """One line for output that could not be written (a closed pipe, a full disk)."""
+    _silence_stdout()
+    if isinstance(error, (BrokenPipeError, OutputCut)):
+        terminal.error("error: cannot write the output: the reader closed the pipe, so the "
+                       "output is incomplete")
+    else:
+        terminal.error(f"error: cannot write the output: "
+                       f"{getattr(error, 'strerror', None) or error}")
+    return ExitCode.BAD_INPUT
+
+
+def _end_process(code: int, terminal: Terminal) -> None:
     """End the console script's process without freeing its objects one by one: for a large
     program that is millions of objects (a tenth of the run), and the memory goes back to
-    the system at once anyway. What a normal exit does first is done: the atexit handlers
-    run and the standard streams are flushed."""
+    the system at once anyway. Before that, the atexit handlers run (through the atexit
+    module's own runner, the one Python's exit calls) and the standard streams are flushed,
+    output that cannot be written being reported as during the run. No command leaves a
+    thread running for an exit to wait for."""
     import atexit
 
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError, AttributeError):
-            code = code or ExitCode.BAD_INPUT
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as error:
+        code = _output_failed(error, terminal)
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        code = code or ExitCode.BAD_INPUT
     os._exit(code)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from itertools import compress, repeat
 from operator import is_not, not_
 
@@ -86,7 +86,22 @@ class Graph:
         if not ins:
             return self.ids[i]
         ids = self.ids
-        return formula_format(self.ops[i], self.patterns[i], len(ins))(*[ids[j] for j in ins])
+        return self.formula_format(self.ops[i], self.patterns[i], len(ins))(
+            *[ids[j] for j in ins])
+
+    def formula_format(self, op: str, pattern: tuple | None, arity: int) -> Callable[..., str]:
+        """The formula of a node with this op, these constant inputs (patterns) and this many
+        inputs, as a function of its inputs' ids (kept with the graph: a program may have a
+        pattern for every constant it writes)."""
+        key = (op, pattern, arity)
+        found = self._formats.get(key)
+        if found is None:
+            found = self._formats[key] = formula_template(op, pattern or (None,) * arity).format
+        return found
+
+    @cached_property
+    def _formats(self) -> dict[tuple, Callable[..., str]]:
+        return {}
 
     @cached_property
     def formulas(self) -> tuple[str, ...]:
@@ -148,11 +163,8 @@ class _Builder:
     def lower_all(self, statements) -> int:
         """Add the statements in order; returns the node of the last one's result. A
         statement whose leaves all have their nodes (nearly every one of a long program) is
-        added here, its target's node made as `add` makes a fresh one, written out: the calls
-        of `lower` and `add` per statement cost a tenth of the build."""
+        added here, as `lower` would, without its steps for leaves met the first time."""
         find = self.leaves.get
-        ids, ops, inputs, constants = self.ids, self.ops, self.inputs, self.constants
-        named, varying, index = self.named, self.varying, self.index
         node = 0
         for statement in statements:
             target = statement.target
@@ -165,16 +177,7 @@ class _Builder:
                 if None not in registers:
                     self._run(plan.body, registers)
                     args = _arguments(last, registers)
-                    node = len(ids)
-                    if node >= MAX_NODES:
-                        self._too_many()
-                    ids.append(target)
-                    ops.append(last[0])
-                    inputs.append(args)
-                    constants.append(None)
-                    named.append(True)
-                    varying.append(any(map(varying.__getitem__, args)))
-                    index.setdefault((last[0], args), node)
+                    node = self.add((last[0], args), last[0], args, target, fresh=True)
                     self.leaves[("ref", target)] = node
                     continue
             node = self.lower(plan, slots, target)
@@ -348,10 +351,3 @@ def work_size(ops: Sequence[str], fallback_cost: int) -> int:
     """The size of a graph for a work estimate: a node calling a SymPy function counts as
     `fallback_cost` nodes (mpmath in Python against a table op's arithmetic)."""
     return len(ops) + (fallback_cost - 1) * fallback_nodes(ops)
-
-
-@cache
-def formula_format(op: str, pattern: tuple | None, arity: int) -> Callable[..., str]:
-    """The formula of a node with this op, these constant inputs (Graph.patterns) and this
-    many inputs, as a function of its inputs' ids."""
-    return formula_template(op, pattern or (None,) * arity).format

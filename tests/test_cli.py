@@ -498,6 +498,26 @@ def test_the_console_script_ends_with_its_output_whole_and_its_exit_code(tmp_pat
     assert wrong.stderr.count("\n") == 1 and wrong.stderr.startswith("error:")
 
 
+def test_the_console_script_flushes_buffered_output_before_it_ends(tmp_path):
+    """With standard output block-buffered (no PYTHONUNBUFFERED), what is still in the buffer
+    when the command ends is written by _end_process, and a failure to write it is one line
+    and exit code 2."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    usage = subprocess.run([sys.executable, "-m", "backprop_cli", "grad", "x", "--x", "1",
+                            "--digits", "99", "--json"], capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert usage.returncode == 2
+    assert json.loads(usage.stdout)["ok"] is False
+    assert usage.stderr.count("\n") == 1
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            failed = subprocess.run([sys.executable, "-m", "backprop_cli", "grad", "x*2", "--x",
+                                     "1", "--json"], stdout=full, stderr=subprocess.PIPE,
+                                    text=True, env=env, timeout=60)
+        assert failed.returncode == 2
+        assert failed.stderr == "error: cannot write the output: No space left on device\n"
+
+
 def test_python_dash_m_version():
     process = subprocess.run([sys.executable, "-m", "backprop_cli", "--version"],
                              capture_output=True, text=True, timeout=60)

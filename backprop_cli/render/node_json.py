@@ -4,8 +4,9 @@ The text is orjson's for NodeTable.entries, byte for byte (tests/test_node_json.
 them), made without a dict per node: a plain node (every number finite, no status of its own)
 is a format of its columns, and each column is made by C-level maps over the engine's flat
 lists, so Python's loop runs once per node only to sort the nodes by op. Any other node is
-written from its entry by orjson, and so is the whole slice where a name or formula holds a
-character that JSON escapes.
+written from its entry by orjson, as is each node of a small group (_FEW), and so is the
+whole slice where a name or formula of the nodes written in columns holds a character that
+JSON escapes.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from operator import itemgetter
 
 import orjson
 
-from ..graph import formula_format
-
-_FEW = 8  # nodes of one op and constant inputs, below which they are written one by one
+# Nodes of one op and constant inputs below which they are written one by one (leaves are
+# always written in columns: theirs are the cheapest).
+_FEW = 8
 _ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
 
@@ -61,7 +62,8 @@ def nodes_json(table, start: int, stop: int) -> str:
         columns = [list(map(itemgetter(k), sources)) for k in range(arity)]
         names = [list(map(ids.__getitem__, column)) for column in columns]
         # the formulas of a column of nodes, as Graph.formula makes each
-        formulas = list(map(formula_format(op, pattern, arity), *names)) if arity else names_of
+        formulas = list(map(graph.formula_format(op, pattern, arity), *names)) if arity \
+            else names_of
         if arity and _ESCAPED.search("".join(formulas)):
             return _dumps(table.entries(start, stop))
         pieces: list = ['{"id":"', names_of, f'","op":"{op}","expr":"', formulas,
