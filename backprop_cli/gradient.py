@@ -4,8 +4,7 @@ every node's status, and the rule on every edge."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import chain, compress, repeat
-from operator import is_not
+from itertools import chain
 
 from .backends import FLOAT, Backend
 from .engine import CONST, VAR, compile_tape, run_forward, run_reverse, undefined_where_nan
@@ -21,16 +20,15 @@ from .tensor_names import TENSOR_OP_NAMES, is_array
 def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FLOAT) -> list:
     """A value list with the constants and variables filled in (op nodes still empty)."""
     constants = graph.constants
-    leaves = compress(range(len(constants)), map(is_not, constants, repeat(None)))
     if backend is FLOAT:
         values: list = [0.0] * len(graph.ids)
-        for i in leaves:
+        for i in graph.constant_nodes:
             if not isinstance(constants[i], float):
                 raise InputError(ARRAYS_ONLY_IN_GRAD)
             values[i] = constants[i]
     else:
         values = [None] * len(graph.ids)
-        for i in leaves:
+        for i in graph.constant_nodes:
             values[i] = backend.constant(constants[i], graph.ids[i])
     ids = graph.ids
     missing = [ids[i] for i in graph.variables if ids[i] not in point]

@@ -60,24 +60,23 @@ class Graph:
         return tuple(liveness(self.inputs, self.output))
 
     @cached_property
+    def constant_nodes(self) -> frozenset[int]:
+        """The nodes that are constants (found by a C-level scan)."""
+        return frozenset(compress(range(len(self.ids)), map(is_not, self.constants,
+                                                             repeat(None))))
+
+    @cached_property
     def patterns(self) -> tuple[tuple | None, ...]:
         """Per node, its constant inputs: (value, text) for each constant input and None for
-        any other; None for a node without constant inputs (nearly every node, found by C-level
-        scans)."""
+        any other; None for a node without constant inputs (nearly every node, found by
+        C-level scans)."""
         ids, constants, inputs = self.ids, self.constants, self.inputs
-        nodes = range(len(ids))
-        leaves = frozenset(compress(nodes, map(is_not, constants, repeat(None))))
+        leaves = self.constant_nodes
         patterns: list[tuple | None] = [None] * len(ids)
         if leaves:
-            for i in compress(nodes, map(not_, map(leaves.isdisjoint, inputs))):
-                ins = inputs[i]
-                if len(ins) == 2:  # most of them, made without a generator
-                    a, b = ins
-                    patterns[i] = ((constants[a], ids[a]) if a in leaves else None,
-                                   (constants[b], ids[b]) if b in leaves else None)
-                else:
-                    patterns[i] = tuple((constants[k], ids[k]) if k in leaves else None
-                                        for k in ins)
+            for i in compress(range(len(ids)), map(not_, map(leaves.isdisjoint, inputs))):
+                patterns[i] = tuple((constants[k], ids[k]) if k in leaves else None
+                                    for k in inputs[i])
         return tuple(patterns)
 
     def formula(self, i: int) -> str:
