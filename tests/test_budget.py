@@ -177,6 +177,45 @@ def test_a_long_sweep_at_the_edge_of_its_memory_budget_never_crashes(tmp_path, p
         assert math.isclose(last[2], 2 + 1 / math.cosh(1) ** 2, rel_tol=1e-15)
 
 
+@pytest.mark.parametrize(("whole", "environment", "expected"), [
+    (False, {}, []),  # a library caller's malloc is its own
+    (True, {}, [(budget.M_MMAP_THRESHOLD, 32 * 1024**2), (budget.M_TRIM_THRESHOLD, 64 * 1024**2)]),
+    (True, {"MALLOC_TRIM_THRESHOLD_": "1000000"}, []),  # the user's own tuning stands
+    (True, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"}, []),
+])
+def test_malloc_is_tuned_for_arrays_only_in_a_whole_process_left_as_it_was(monkeypatch, whole,
+                                                                            environment,
+                                                                            expected):
+    calls = []
+    monkeypatch.setattr(budget, "_mallopt", lambda: lambda *call: calls.append(call))
+    monkeypatch.setattr(budget, "_whole_process", whole)
+    monkeypatch.setattr(budget, "_arrays_tuned", False)
+    for name in budget._TUNED_BY_USER:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    budget.tune_for_arrays()
+    budget.tune_for_arrays()  # once per process
+    assert calls == expected
+
+
+def test_a_two_thread_sweep_in_a_tuned_process_matches_the_closed_form(tmp_path):
+    # The console script keeps freed arrays in the process (glibc's malloc tuned): every one
+    # of 200,001 points, computed in two threads that each reuse their chunks' memory, is
+    # x*x + tanh(x) and its derivative 2x + sech(x)^2.
+    import numpy as np
+
+    out = tmp_path / "sweep.csv"
+    result = run("sweep", "x*x + tanh(x)", "--x", "-3:3", "--points", "200001", "--format",
+                 "csv", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    x = np.linspace(-3, 3, 200001)
+    assert np.array_equal(table[:, 0], x)
+    assert np.allclose(table[:, 1], x * x + np.tanh(x), rtol=1e-14, atol=0)
+    assert np.allclose(table[:, 2], 2 * x + 1 / np.cosh(x) ** 2, rtol=1e-14, atol=0)
+
+
 def test_a_computation_stuck_in_c_is_ended_by_the_cpu_timer():
     # sum() over a range runs in C without looking at signals, so the wall-clock timer's Python
     # handler never runs; the CPU timer ends the process anyway.

@@ -27,8 +27,10 @@ __all__ = ["FLOAT", "PRIMITIVES", "Backend", "array_backend", "exact_backend"]
 @cache
 def array_backend() -> Backend:
     """The NumPy backend (imports NumPy)."""
+    from ..budget import tune_for_arrays
     from .arrays import ArrayBackend
 
+    tune_for_arrays()
     return ArrayBackend()
 
 
