@@ -20,6 +20,7 @@ from functools import cache
 from multiprocessing.connection import wait
 from typing import Any, NamedTuple
 
+from .budget import reraise_ctrl_c
 from .errors import shortened
 
 # Worker starts (or first sends to a fresh worker) that may fail in a row before run_many gives
@@ -243,6 +244,7 @@ def run_many(function: Callable, items: Iterable[tuple], timeout: float, workers
     stopped: str | None = None
     try:
         while True:
+            reraise_ctrl_c()
             if deadline is not None and time.monotonic() >= deadline:
                 stopped = "time_budget"
                 break

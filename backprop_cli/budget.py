@@ -16,6 +16,7 @@ import os
 import re
 import resource
 import signal
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -110,9 +111,34 @@ _whole_process = False
 
 def own_the_process() -> None:
     """This process runs one command and ends (the console script): the hard CPU limit, which
-    cannot be lifted again, may be set."""
+    cannot be lifted again, may be set, and a ctrl-C is never lost (see `_on_ctrl_c`)."""
     global _whole_process
     _whole_process = True
+    signal.signal(signal.SIGINT, _on_ctrl_c)
+    sys.unraisablehook = _unraisable
+
+
+_ctrl_c = False
+
+
+def _on_ctrl_c(signum, frame) -> None:
+    """Python's own handler, which also remembers the ctrl-C: one that lands while Python runs
+    a finalizer or a weakref callback (a worker's pipe being closed) raises there, where
+    Python can only report it ("Exception ignored") and go on."""
+    global _ctrl_c
+    _ctrl_c = True
+    raise KeyboardInterrupt
+
+
+def _unraisable(unraisable) -> None:
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+
+
+def reraise_ctrl_c() -> None:
+    """Raise KeyboardInterrupt again for a ctrl-C that was swallowed where it landed."""
+    if _ctrl_c:
+        raise KeyboardInterrupt
 
 
 def end_on_interrupt() -> None:

@@ -138,7 +138,7 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
     terminal = ctx.obj if isinstance(ctx.obj, Terminal) else Terminal()
     chosen = values.get("output_format") or command.default_format
     output_format = "json" if values.get("json_output") else getattr(chosen, "value", chosen)
-    from .budget import BudgetExceeded, enforced, from_options
+    from .budget import BudgetExceeded, enforced, from_options, reraise_ctrl_c
 
     error: BackpropError | None = None
     failed = False
@@ -147,6 +147,7 @@ def execute(command: Command, ctx: typer.Context, values: dict[str, Any]) -> Non
         budget = from_options(values.get("time_limit"), values.get("memory_limit"))
         with enforced(budget):
             failed = _run(command, ctx, values, terminal, output_format)
+            reraise_ctrl_c()
     except KeyboardInterrupt:  # Ctrl-C: what was printed stays; one line, no traceback
         _interrupted(terminal)
         raise typer.Exit(ExitCode.INTERRUPTED) from None

@@ -629,7 +629,7 @@ def test_ctrl_c_ends_with_one_line_exit_130_and_the_rows_so_far(tmp_path: Path) 
         workers = _children(process.pid)
         os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
         rest, stderr = process.communicate(timeout=60)
-        assert process.returncode == ExitCode.INTERRUPTED == 130
+        assert process.returncode == ExitCode.INTERRUPTED == 130, stderr
         assert stderr == "error: interrupted\n"
         assert [row["id"] for row in rows_of(first + rest)] == ["fast"]
         assert _gone(workers)

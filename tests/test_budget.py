@@ -216,6 +216,39 @@ def test_a_two_thread_sweep_in_a_tuned_process_matches_the_closed_form(tmp_path)
     assert np.allclose(table[:, 2], 2 * x + 1 / np.cosh(x) ** 2, rtol=1e-14, atol=0)
 
 
+def test_a_ctrl_c_that_lands_in_a_weakref_callback_is_not_lost():
+    # Python can only report ("Exception ignored") a KeyboardInterrupt raised inside a weakref
+    # callback or a finalizer, such as the one closing a checker's pipe, and goes on: the
+    # console script remembers it, raises it again at its next check, and prints nothing.
+    code = textwrap.dedent("""
+        import os, signal, weakref
+        from backprop_cli import budget
+        budget.own_the_process()
+
+        class Pipe:
+            pass
+
+        def closed(_):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs here, between bytecodes
+                pass
+            print("callback ended")
+
+        pipe = Pipe()
+        watch = weakref.ref(pipe, closed)
+        del pipe
+        print("went on")
+        try:
+            budget.reraise_ctrl_c()
+        except KeyboardInterrupt:
+            print("raised again")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.split("\n")[:2] == ["went on", "raised again"], result
+    assert result.stderr == ""
+
+
 def test_a_computation_stuck_in_c_is_ended_by_the_cpu_timer():
     # sum() over a range runs in C without looking at signals, so the wall-clock timer's Python
     # handler never runs; the CPU timer ends the process anyway.
