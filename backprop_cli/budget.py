@@ -7,6 +7,8 @@ console script) a CPU-time timer whose signal kills the process also runs: at th
 inherit it).
 Memory: the address-space limit (RLIMIT_AS), so an allocation over the budget fails with
 MemoryError where it is made, instead of the machine swapping.
+The console script also keeps every ctrl-C (one landing in a finalizer is not lost) and, before
+computing on arrays, tunes glibc's malloc to reuse their memory.
 """
 
 from __future__ import annotations
@@ -114,8 +116,9 @@ def own_the_process() -> None:
     cannot be lifted again, may be set, and a ctrl-C is never lost (see `_on_ctrl_c`)."""
     global _whole_process
     _whole_process = True
-    signal.signal(signal.SIGINT, _on_ctrl_c)
-    sys.unraisablehook = _unraisable
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored by the parent
+        signal.signal(signal.SIGINT, _on_ctrl_c)
+        sys.unraisablehook = _unraisable
 
 
 _ctrl_c = False
@@ -131,6 +134,8 @@ def _on_ctrl_c(signum, frame) -> None:
 
 
 def _unraisable(unraisable) -> None:
+    """Python's report of an exception it cannot raise, without the swallowed ctrl-C: that
+    one is remembered, and raised again by `reraise_ctrl_c`."""
     if not isinstance(unraisable.exc_value, KeyboardInterrupt):
         sys.__unraisablehook__(unraisable)
 
@@ -227,34 +232,27 @@ def side_by_side(threads: int) -> Iterator[None]:
         _set_cpu_timer(_limit.deadline - time.monotonic() + GRACE)
 
 
-# glibc's mallopt parameters, and the state its malloc's own adjustment reaches once arrays of
-# 32 MiB have been freed: blocks up to there come from the heap, and up to twice that stays
-# free in the process.
+# mallopt's parameters (glibc's malloc.h), and the thresholds for arrays: where glibc's own
+# adjustment ends once blocks of 32 MiB have been freed (blocks up to 32 MiB from the heap, and
+# up to twice that kept free there).
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 * 1024**2
-TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
+ARRAYS_MMAP_THRESHOLD = 32 * 1024**2
+ARRAYS_TRIM_THRESHOLD = 2 * ARRAYS_MMAP_THRESHOLD
 _TUNED_BY_USER = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
-_arrays_tuned = False
 
 
 def tune_for_arrays() -> None:
-    """In a whole process on glibc, before computing on arrays: freed blocks of up to 32 MiB
-    stay in the process for the next ones. By default glibc maps each block over 128 KiB
-    afresh (raising that threshold only as such blocks are freed) and gives back the top of
-    the heap whenever more than 128 KiB is free there, so a loop that frees its arrays and
-    makes the same ones again (a sweep's chunks, a training step) takes a page fault on every
-    page of them every time: a third to half of such a run. A library caller's malloc is
-    left alone (the setting lasts for the rest of the process)."""
-    global _arrays_tuned
-    if _arrays_tuned or not _whole_process:
-        return
-    _arrays_tuned = True
-    if any(name in os.environ for name in _TUNED_BY_USER):
+    """In a whole process on glibc: freed arrays' memory stays for the next ones. By default
+    glibc maps each block over 128 KiB afresh and gives back the top of the heap whenever
+    128 KiB is free there, so a loop that frees its arrays and makes the same ones again (a
+    sweep's chunks, a training step) faults in every page of them every time. A library
+    caller's malloc is left alone: the setting lasts for the rest of the process."""
+    if not _whole_process or any(name in os.environ for name in _TUNED_BY_USER):
         return
     mallopt = _mallopt()
     if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        mallopt(M_MMAP_THRESHOLD, ARRAYS_MMAP_THRESHOLD)
+        mallopt(M_TRIM_THRESHOLD, ARRAYS_TRIM_THRESHOLD)
 
 
 def _mallopt():
@@ -264,11 +262,11 @@ def _mallopt():
             return None
     except (ValueError, OSError, AttributeError):
         return None
-    import ctypes
-
     try:
+        import ctypes
+
         return ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):  # a Python built without ctypes
         return None
 
 

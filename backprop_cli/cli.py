@@ -262,11 +262,18 @@ def report(error: BackpropError, terminal: Terminal, as_json: bool) -> None:
 # The console script
 
 
+_told_interrupted = False
+
+
 def _interrupted(terminal: Terminal) -> None:
+    """The one line a ctrl-C ends a command with."""
+    global _told_interrupted
     from .budget import end_on_interrupt
 
     end_on_interrupt()
-    terminal.error("error: interrupted")
+    if not _told_interrupted:
+        _told_interrupted = True
+        terminal.error("error: interrupted")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -276,8 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     # One command builds millions of small acyclic objects for a large program; the cyclic
     # collector would only rescan them (about a fifth of the run). Reference counting still
     # frees them, except in the console script, whose process ends without (_end_process).
-    global _kept
+    global _kept, _told_interrupted
     gc.disable()
+    _told_interrupted = False
     if argv is None:  # the console script: this process runs one command and ends
         from .budget import own_the_process
 
@@ -293,14 +301,13 @@ def main(argv: list[str] | None = None) -> None:
         code = _usage_error(error, args, terminal)
     except click.exceptions.Abort as abort:
         interrupted = isinstance(abort.__context__, KeyboardInterrupt)
-        if interrupted:
-            _interrupted(terminal)
         code = ExitCode.INTERRUPTED if interrupted else ExitCode.BAD_INPUT
     except KeyboardInterrupt:
-        _interrupted(terminal)
         code = ExitCode.INTERRUPTED
     except (BrokenPipeError, OutputCut, OSError) as error:
         code = _output_failed(error, terminal)
+    if code == ExitCode.INTERRUPTED:  # typer ends a ctrl-C outside the command with 130 alone
+        _interrupted(terminal)
     if argv is None:
         _end_process(code or 0, terminal)
     sys.exit(code or 0)

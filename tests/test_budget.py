@@ -6,6 +6,7 @@ what is asserted is the outcome (one line naming the budget, exit code 2), never
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -177,26 +178,64 @@ def test_a_long_sweep_at_the_edge_of_its_memory_budget_never_crashes(tmp_path, p
         assert math.isclose(last[2], 2 + 1 / math.cosh(1) ** 2, rel_tol=1e-15)
 
 
-@pytest.mark.parametrize(("whole", "environment", "expected"), [
-    (False, {}, []),  # a library caller's malloc is its own
-    (True, {}, [(budget.M_MMAP_THRESHOLD, 32 * 1024**2), (budget.M_TRIM_THRESHOLD, 64 * 1024**2)]),
-    (True, {"MALLOC_TRIM_THRESHOLD_": "1000000"}, []),  # the user's own tuning stands
-    (True, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"}, []),
-])
-def test_malloc_is_tuned_for_arrays_only_in_a_whole_process_left_as_it_was(monkeypatch, whole,
-                                                                            environment,
-                                                                            expected):
+GLIBC = bool(getattr(os, "confstr_names", {}).get("CS_GNU_LIBC_VERSION")) and bool(
+    os.confstr("CS_GNU_LIBC_VERSION"))
+# mallopt's parameter numbers in glibc's malloc.h
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+def mallopt_calls(*args: str, env: dict | None = None) -> list:
+    """The console script's calls of mallopt (parameter, value, glibc's answer) in a run."""
+    code = textwrap.dedent("""
+        import atexit, sys
+        from backprop_cli import budget, console
+
+        calls, real = [], budget._mallopt()
+
+        def recorded(parameter, value):
+            calls.append((parameter, value, real(parameter, value)))
+
+        budget._mallopt = lambda: recorded
+        atexit.register(lambda: print(calls, file=sys.stderr))
+        sys.argv = ["backprop", *sys.argv[1:]]
+        console.main()
+    """)
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
+                                   "GLIBC_TUNABLES")}
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                            text=True, timeout=60, env={**environment, **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stderr)
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc")
+def test_the_console_script_tunes_malloc_before_computing_on_arrays():
+    # Blocks up to 32 MiB from the heap, 64 MiB of it kept free; glibc accepts both (1).
+    assert mallopt_calls("sweep", "x*x", "--x", "-1:1", "--points", "5", "--json") == [
+        (M_MMAP_THRESHOLD, 32 * 1024**2, 1), (M_TRIM_THRESHOLD, 64 * 1024**2, 1)]
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc")
+@pytest.mark.parametrize("env", [{"MALLOC_TRIM_THRESHOLD_": "1000000"},
+                                 {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1000000"}])
+def test_malloc_tuned_by_the_user_is_left_alone(env):
+    assert mallopt_calls("sweep", "x*x", "--x", "-1:1", "--points", "5", "--json",
+                         env=env) == []
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc")
+def test_a_scalar_command_leaves_malloc_alone():
+    assert mallopt_calls("grad", "x*y", "--x", "1", "--y", "2", "--json") == []
+
+
+def test_a_library_callers_malloc_is_left_alone(monkeypatch):
     calls = []
     monkeypatch.setattr(budget, "_mallopt", lambda: lambda *call: calls.append(call))
-    monkeypatch.setattr(budget, "_whole_process", whole)
-    monkeypatch.setattr(budget, "_arrays_tuned", False)
-    for name in budget._TUNED_BY_USER:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["sweep", "x*x", "--x", "-1:1", "--points", "5", "--json"])
+    assert result.exit_code == 0, result.output
     budget.tune_for_arrays()
-    budget.tune_for_arrays()  # once per process
-    assert calls == expected
+    assert calls == []
 
 
 def test_a_two_thread_sweep_in_a_tuned_process_matches_the_closed_form(tmp_path):
@@ -247,6 +286,76 @@ def test_a_ctrl_c_that_lands_in_a_weakref_callback_is_not_lost():
                             timeout=60)
     assert result.stdout.split("\n")[:2] == ["went on", "raised again"], result
     assert result.stderr == ""
+
+
+def test_a_ctrl_c_swallowed_while_a_checker_pipe_is_closed_still_ends_the_batch(tmp_path):
+    # The first ctrl-C lands inside a pipe's finalizer, as a real one can when a checker is
+    # started or stopped: the batch ends there (exit 130, one line) instead of grading on.
+    path = tmp_path / "b.jsonl"
+    path.write_text("\n".join([json.dumps({"id": "fast", "expr": "x*y", "at": {"x": 1, "y": 2},
+                                            "expect": ["d/dx=2"]})]
+                              + [json.dumps({"id": "busy", "expr": "x**(9**9**9)", "wrt": "x",
+                                             "answer": "1"})] * 3) + "\n")
+    code = textwrap.dedent("""
+        import os, signal, sys
+        import multiprocessing.connection as connection
+        from backprop_cli import console
+
+        finalize, parent, fired = connection._ConnectionBase.__del__, os.getpid(), []
+
+        def interrupted_inside(self):
+            if not fired and os.getpid() == parent:
+                fired.append(True)
+                os.kill(parent, signal.SIGINT)
+                for _ in range(1000):  # the handler runs here
+                    pass
+            finalize(self)
+
+        connection._ConnectionBase.__del__ = interrupted_inside
+        sys.argv = ["backprop", *sys.argv[1:]]
+        console.main()
+    """)
+    result = subprocess.run([sys.executable, "-c", code, "check", "--batch", str(path),
+                             "--json", "--timeout", "1"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == ExitCode.INTERRUPTED, result.stderr
+    assert result.stderr == "error: interrupted\n"
+    assert '"busy"' not in result.stdout  # no line graded after the ctrl-C
+
+
+def test_a_ctrl_c_between_typer_and_the_command_is_one_line():
+    code = textwrap.dedent("""
+        import sys
+        from backprop_cli import cli, console
+
+        def interrupted(*args):
+            raise KeyboardInterrupt
+
+        cli.execute = interrupted
+        sys.argv = ["backprop", "grad", "x", "--x", "1"]
+        console.main()
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == ExitCode.INTERRUPTED
+    assert result.stderr == "error: interrupted\n"
+
+
+def test_a_ctrl_c_the_parent_ignores_stays_ignored(tmp_path):
+    # A job started with SIGINT ignored (a shell's background job) is not ended by it.
+    out = tmp_path / "sweep.csv"
+    command = " ".join([sys.executable, "-m", "backprop_cli", "sweep", "'x*x'", "--x", "-1:1",
+                        "--points", "2000000", "--format", "csv", "-o", str(out)])
+    process = subprocess.Popen(["sh", "-c", f"trap '' INT; exec {command}"],
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # sh has set its trap
+    while process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+    assert process.returncode == 0, process.stderr.read()
+    with open(out, "rb") as handle:
+        handle.seek(-100, os.SEEK_END)
+        assert handle.read().decode().split()[-1] == "1.0,1.0,2.0"
 
 
 def test_a_computation_stuck_in_c_is_ended_by_the_cpu_timer():

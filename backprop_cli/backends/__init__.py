@@ -26,7 +26,8 @@ __all__ = ["FLOAT", "PRIMITIVES", "Backend", "array_backend", "exact_backend"]
 
 @cache
 def array_backend() -> Backend:
-    """The NumPy backend (imports NumPy)."""
+    """The NumPy backend (imports NumPy; in the console script, also tunes malloc for arrays,
+    budget.tune_for_arrays)."""
     from ..budget import tune_for_arrays
     from .arrays import ArrayBackend
 
