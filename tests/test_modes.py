@@ -567,6 +567,17 @@ def test_sweep_undefined_points_are_gaps_not_crashes(text, span, count, undefine
     assert plot.exit_code == 0, plot.stderr
 
 
+@pytest.mark.parametrize(("args", "named"), [
+    (["--x", "abc"], "none of --x abc is one"),
+    (["--x", "1", "--y", "2"], "none of --x 1, --y 2 is one"),
+    ([], "no values were given"),
+    (["--x", "1:2", "--y", "3:4"], "not 2 (x, y)"),
+])
+def test_a_sweep_without_exactly_one_range_says_what_it_got(args, named):
+    line = one_error_line(invoke("sweep", "x*y", *args))
+    assert "START:STOP" in line and named in line
+
+
 def test_sweep_of_sqrt_at_zero_has_a_value_and_no_finite_slope():
     document = run_json("sweep", "sqrt(x)", "--x", "-1:1", "--points", "5")
     k = document["x"].index(0.0)

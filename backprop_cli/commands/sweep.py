@@ -15,9 +15,13 @@ def call(request: Request):
 
     ranges = {name: value for name, value in request.point.items()
               if isinstance(value, str) and ":" in value}
-    if len(ranges) != 1:
-        raise InputError("give exactly one variable a range START:STOP, e.g. --x -3:3 "
-                         f"(got {len(ranges)})")
+    if len(ranges) > 1:
+        raise InputError("give exactly one variable a range START:STOP, not "
+                         f"{len(ranges)} ({', '.join(ranges)})")
+    if not ranges:
+        given = ", ".join(f"--{name} {value}" for name, value in request.point.items())
+        raise InputError("give the variable to sweep a range START:STOP, e.g. --x -3:3 "
+                         f"({f'none of {given} is one' if given else 'no values were given'})")
     variable, text = next(iter(ranges.items()))
     start, stop = value_range(variable, text)
     fixed = {name: value for name, value in request.point.items() if name != variable}
