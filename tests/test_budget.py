@@ -178,8 +178,7 @@ def test_a_long_sweep_at_the_edge_of_its_memory_budget_never_crashes(tmp_path, p
         assert math.isclose(last[2], 2 + 1 / math.cosh(1) ** 2, rel_tol=1e-15)
 
 
-GLIBC = bool(getattr(os, "confstr_names", {}).get("CS_GNU_LIBC_VERSION")) and bool(
-    os.confstr("CS_GNU_LIBC_VERSION"))
+GLIBC = budget._mallopt() is not None
 # mallopt's parameter numbers in glibc's malloc.h
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
@@ -201,8 +200,7 @@ def mallopt_calls(*args: str, env: dict | None = None) -> list:
         console.main()
     """)
     environment = {name: value for name, value in os.environ.items()
-                   if name not in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
-                                   "GLIBC_TUNABLES")}
+                   if name not in budget._TUNED_BY_USER}
     result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
                             text=True, timeout=60, env={**environment, **(env or {})})
     assert result.returncode == 0, result.stderr
