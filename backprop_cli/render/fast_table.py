@@ -8,14 +8,17 @@ several lines is rendered by rich."""
 from __future__ import annotations
 
 from rich import box
-from rich.cells import cell_len
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from .fast_text import Measured, line_width
+
 _HEADER = Style(bold=True)
+_SPACE = Segment(" ")
+_NEW_LINE = Segment.line()
 
 
 class TitledTable:
@@ -47,12 +50,12 @@ class TitledTable:
         """Each column's width with its padding, as rich's Table computes them."""
         from rich.table import ratio_reduce
 
-        maxima = [cell_len(name) for name, _ in self.columns]
+        maxima = [line_width(name) for name, _ in self.columns]
         for row in self.rows:
             for k, cell in enumerate(row):
                 plain = cell.plain
-                width = max(map(cell_len, plain.splitlines())) if "\n" in plain else \
-                    cell_len(plain)
+                width = max(map(line_width, plain.splitlines())) if "\n" in plain else \
+                    line_width(plain)
                 if width > maxima[k]:
                     maxima[k] = width
         padded = [width + sum(self._pads(k)) for k, width in enumerate(maxima)]
@@ -72,12 +75,12 @@ class TitledTable:
             return
         widths = self._widths(options.max_width - 2 - (len(self.columns) - 1))
         total = sum(widths) + len(widths) + 1
-        if cell_len(self.title) > total or any(
+        if line_width(self.title) > total or any(
                 width - sum(self._pads(k)) < 1 for k, width in enumerate(widths)):
             yield self.rich_table()  # a long title folded, or columns squeezed to nothing
             return
         new_line = Segment.line()
-        yield Segment(self.title + " " * (total - cell_len(self.title)))
+        yield Segment(self.title + " " * (total - line_width(self.title)))
         yield new_line
         yield Segment(" " * total)
         yield new_line
@@ -102,14 +105,18 @@ class TitledTable:
 
     def _lines(self, cells: list, widths: list[int], height: int):
         for line_number in range(height):
-            yield Segment(" ")
+            line = [_SPACE]
             for k, (lines, width) in enumerate(zip(cells, widths, strict=True)):
                 if k:
-                    yield Segment(" ")
-                yield from (lines[line_number] if line_number < len(lines)
-                            else [Segment(" " * width)])
-            yield Segment(" ")
-            yield Segment.line()
+                    line.append(_SPACE)
+                line += (lines[line_number] if line_number < len(lines)
+                         else [Segment(" " * width)])
+            line.append(_SPACE)
+            if any(segment.style for segment in line):
+                yield from line
+            else:  # one segment rich measures at C speed when it crops the line
+                yield Measured("".join([segment.text for segment in line]))
+            yield _NEW_LINE
 
     def _cell(self, console, options, cell: Text, k: int, width: int,
               style: Style | None = None) -> list[list[Segment]]:
@@ -118,17 +125,20 @@ class TitledTable:
         justify = self.columns[k][1]
         plain = cell.plain
         room = width - left - right
-        if "\n" in plain or cell_len(plain) > room or plain[:1].isspace() or \
+        if "\n" in plain or line_width(plain) > room or plain[:1].isspace() or \
                 plain[-1:].isspace():  # folded, or trimmed as rich trims it
             return console.render_lines(
                 Padding(cell, (0, right, 0, left)),
                 options.update(width=width, justify=justify, no_wrap=False, overflow="fold",
                                height=None),
                 style=style or Style.null())
+        fill = " " * (room - line_width(plain))
+        if style is None and not cell.style and not cell.spans:
+            body = fill + plain if justify == "right" else plain + fill
+            return [[Segment(" " * left + body + " " * right)]]
         base = console.get_style(cell.style) if cell.style else style
         pieces = [Segment(piece.text, base + piece.style if base and piece.style
                           else base or piece.style) for piece in cell.render(console)]
-        fill = " " * (room - cell_len(plain))
         if fill:
             padding = Segment(fill, base)
             pieces = [padding, *pieces] if justify == "right" else [*pieces, padding]

@@ -68,7 +68,7 @@ def wrapped(line: str, width: int) -> list[str] | None:
     return pieces
 
 
-class _Measured(Segment):
+class Measured(Segment):
     """A segment of characters whose widths are known here: rich asks every segment of a line
     for its width when it crops the line, and would otherwise sum them character by
     character."""
@@ -98,7 +98,7 @@ class FastText:
             # rich also trims trailing spaces of a line longer than the width in characters
             # (combining marks count there), so such a line is left to it
             if line_width(line) <= width and not (len(line) > width and line[-1:].isspace()):
-                yield _Measured(line)
+                yield Measured(line)
                 yield Segment.line()
                 continue
             pieces = wrapped(line, width)
@@ -106,5 +106,5 @@ class FastText:
                 yield Text(line)
                 continue
             for piece in pieces:
-                yield _Measured(piece)
+                yield Measured(piece)
                 yield Segment.line()
