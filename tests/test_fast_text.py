@@ -13,7 +13,8 @@ from rich.text import Text
 from backprop_cli.render.fast_text import FastText, line_width
 
 PIECES = ["x", "z̅1̅", " = ", "∂L/∂x", "·", "tanh(z3)", "²", "⁻¹", " + ", "θ1", "←", "√",
-          "漢字", "é", "\u200b", "\t", "  ", "averyveryverylongwordwithoutspaces", "ä̅", "\x07"]
+          "漢字", "é", "\u200b", "\t", "  ", "averyveryverylongwordwithoutspaces", "ä̅", "\x07",
+          "\xa0"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -21,13 +22,15 @@ PIECES = ["x", "z̅1̅", " = ", "∂L/∂x", "·", "tanh(z3)", "²", "⁻¹", " 
                       min_size=1, max_size=6),
        width=st.sampled_from([5, 12, 40, 80, 120]), ending=st.booleans())
 def test_text_is_drawn_exactly_as_rich_draws_it(lines, width, ending) -> None:
-    text = Text("\n".join(lines) + ("\n" if ending else ""))
+    plain = "\n".join(lines) + ("\n" if ending else "")
+    text = Text(plain)
     drawn = []
-    for renderable in (FastText(text), text):
+    for renderable in (FastText(text), FastText(plain), text):
         console = Console(file=io.StringIO(), width=width, color_system=None)
         console.print(renderable)
         drawn.append(console.file.getvalue())
-    assert drawn[0] == drawn[1], lines
+    assert drawn[0] == drawn[2], lines
+    assert drawn[1] == drawn[2], lines
 
 
 @given(st.text(max_size=40))

@@ -13,13 +13,19 @@ from .table import bar, fmt, pretty
 
 def render(explanation: Explanation, digits: int = 6) -> Group:
     """Trace, forward sweep, reverse sweep and gradient, one line per step."""
-    parts = [_heading("Evaluation trace (Wengert list)")]
+    return Group(*(Text(part) if part.__class__ is str else part
+                   for part in _parts(explanation, digits)))
+
+
+def _parts(explanation: Explanation, digits: int) -> list[Text | str]:
+    """The headings and sections: rich Texts where styled, plain text where not."""
+    parts: list[Text | str] = [_heading("Evaluation trace (Wengert list)")]
     formulas = [pretty(format_tree(step.formula)) for step in explanation.forward]
     trace = [f"  {node_id}  (input)\n" for node_id, kind in explanation.inputs
              if kind == "variable"]
     trace += [f"  {step.node} = {formula}\n"
               for step, formula in zip(explanation.forward, formulas, strict=True)]
-    parts.append(Text("".join(trace)))
+    parts.append("".join(trace))
 
     parts.append(_heading("Forward sweep"))
     forward = [f"  {name} = {fmt(value, digits)}\n" for name, value in explanation.at]
@@ -35,21 +41,24 @@ def render(explanation: Explanation, digits: int = 6) -> Group:
         line += "\n"
         forward.append(line)
         offset += len(line)
-    forward_text = Text("".join(forward))
-    for start, end in flagged:
-        forward_text.stylize("yellow", start, end)
-    parts.append(forward_text)
+    if flagged:
+        forward_text = Text("".join(forward))
+        for start, end in flagged:
+            forward_text.stylize("yellow", start, end)
+        parts.append(forward_text)
+    else:
+        parts.append("".join(forward))
 
     title = "Reverse sweep" + (f" (paths to {explanation.wrt})" if explanation.wrt else "")
     parts.append(_heading(title))
-    parts.append(Text("".join(f"  {reverse_line(step, explanation.output, digits)}\n"
-                              for step in explanation.reverse)))
+    parts.append("".join(f"  {reverse_line(step, explanation.output, digits)}\n"
+                         for step in explanation.reverse))
 
     parts.append(_heading("Gradient"))
-    parts.append(Text("".join(
+    parts.append("".join(
         f"  ∂{explanation.output}/∂{name} = {bar(name)} = {fmt(value, digits)}\n"
-        for name, value in explanation.gradient)))
-    return Group(*parts)
+        for name, value in explanation.gradient))
+    return parts
 
 
 def reverse_line(step: ReverseStep, output: str, digits: int) -> str:
@@ -81,4 +90,4 @@ def show(explanation: Explanation, view) -> Group:
         return text(explanation, view.digits)
     from .fast_text import FastText
 
-    return Group(*(FastText(part) for part in render(explanation, view.digits).renderables))
+    return Group(*map(FastText, _parts(explanation, view.digits)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from rich.cells import cell_len, get_character_cell_size
+from rich.control import STRIP_CONTROL_CODES
 from rich.segment import Segment
 from rich.text import Text
 
@@ -18,9 +19,11 @@ _RANGES = ((0x00A0, 0x03FF), (0x2070, 0x209F), (0x2190, 0x21FF), (0x2200, 0x22FF
 _NARROW = frozenset([chr(c) for c in range(0x20, 0x7F)] + [
     chr(c) for low, high in _RANGES for c in range(low, high + 1)
     if get_character_cell_size(chr(c)) == 1])
-_ZERO = re.compile("[" + "".join(chr(c) for low, high in _RANGES for c in range(low, high + 1)
-                                 if get_character_cell_size(chr(c)) == 0) + "]")
+_ZERO_CHARS = frozenset(chr(c) for low, high in _RANGES for c in range(low, high + 1)
+                        if get_character_cell_size(chr(c)) == 0)
+_ZERO = re.compile("[" + "".join(sorted(_ZERO_CHARS)) + "]")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
+_STRIPPED = re.compile("[" + "".join(map(chr, STRIP_CONTROL_CODES)) + "]")
 
 
 def line_width(line: str) -> int:
@@ -44,16 +47,18 @@ def wrapped(line: str, width: int) -> list[str] | None:
     """The line cut where rich's word wrap cuts it (rich._wrap.divide_line, then trailing
     spaces trimmed as Text.rstrip_end trims them); None when a word must be folded or a
     character's width is not known here (rich then wraps the line itself)."""
+    if _known_width(line) is None:
+        return None
+    # Every character's width is known: a word's width is its length less its marks (no
+    # space is one), counted by str.count for the few marks the line has.
+    marks = _ZERO_CHARS.intersection(line)
     breaks = []
     offset = 0
     for match in _WORD.finditer(line):
         start, word = match.start(), match.group()
-        length = _known_width(word.rstrip())
-        if length is None:
-            return None
-        whole = _known_width(word)
-        if whole is None:
-            return None
+        stripped = word.rstrip()
+        length = len(stripped) - sum(map(stripped.count, marks)) if marks else len(stripped)
+        whole = length + len(word) - len(stripped)
         if width - offset >= length:
             offset += whole
         elif length > width:
@@ -81,19 +86,24 @@ class Measured(Segment):
 
 
 class FastText:
-    """A rich Text, drawn line by line: unstyled lines that fit directly, the others by
-    rich."""
+    """A rich Text, or plain text as rich's Text(text) draws it, drawn line by line: unstyled
+    lines that fit directly, the others by rich."""
 
-    def __init__(self, text: Text) -> None:
+    def __init__(self, text: Text | str) -> None:
         self.text = text
 
     def __rich_console__(self, console, options):
         width = options.max_width
-        text = self.text
-        if text.spans or text.style or "\t" in text.plain:
-            yield text
-            return
-        lines = text.plain.split("\n")
+        plain = self.text
+        # Text(plain) would strip control codes with str.translate, slow over a long
+        # explanation, so a Text is made only where there are any (or a tab to expand).
+        if plain.__class__ is not str or "\t" in plain or _STRIPPED.search(plain):
+            text = self.text if plain.__class__ is not str else Text(plain)
+            if text.spans or text.style or "\t" in text.plain:
+                yield text
+                return
+            plain = text.plain
+        lines = plain.split("\n")
         for line in lines:
             # rich also trims trailing spaces of a line longer than the width in characters
             # (combining marks count there), so such a line is left to it
