@@ -14,7 +14,7 @@ from backprop_cli.render.fast_table import TitledTable
 
 WORDS = ["x", "x ", " y", "z̅1̅", "-0.25", "tanh(z3)", "1/cosh(z1)²", "seed: ∂L/∂L = 1", "✓", "a\nb",
          "a̅1̅·∂z/∂a + b̅·∂w/∂a = 0.5·2 + 1·3", "[[1, 2], [3, 4]]", "漢字テスト", "",
-         "averyveryverylongwordwithoutspacesatall" * 2]
+         "averyveryverylongwordwithoutspacesatall" * 2, "a\xa0b", "\u0305", "x\r", "\x1b[1m"]
 STYLES = [None, "red", "bold", "green", "dim red"]
 
 

@@ -38,3 +38,13 @@ def test_the_line_width_is_rich_cell_len(line) -> None:
     from rich.cells import cell_len
 
     assert line_width(line) == cell_len(line)
+
+
+def test_the_only_spaces_of_known_width_are_one_cell_wide() -> None:
+    """wrapped() counts each space after a word as one cell."""
+    from rich.cells import cell_len
+
+    from backprop_cli.render.fast_text import _NARROW, _ZERO_CHARS
+
+    assert not [c for c in _ZERO_CHARS if c.isspace()]
+    assert all(cell_len(c) == 1 for c in _NARROW if c.isspace())

@@ -79,20 +79,19 @@ class TitledTable:
                 width - sum(self._pads(k)) < 1 for k, width in enumerate(widths)):
             yield self.rich_table()  # a long title folded, or columns squeezed to nothing
             return
-        new_line = Segment.line()
         yield Segment(self.title + " " * (total - line_width(self.title)))
-        yield new_line
+        yield _NEW_LINE
         yield Segment(" " * total)
-        yield new_line
+        yield _NEW_LINE
         yield from self._header(console, options, widths)
         yield Segment(" " + "─" * (total - 2) + " ")
-        yield new_line
+        yield _NEW_LINE
         for row in self.rows:
             cells = [self._cell(console, options, cell, k, width)
                      for k, (cell, width) in enumerate(zip(row, widths, strict=True))]
             yield from self._lines(cells, widths, max(len(lines) for lines in cells))
         yield Segment(" " * total)
-        yield new_line
+        yield _NEW_LINE
 
     def _header(self, console, options, widths: list[int]):
         """The header row: bold, folded like any cell, shorter names aligned to the bottom."""
@@ -125,14 +124,15 @@ class TitledTable:
         justify = self.columns[k][1]
         plain = cell.plain
         room = width - left - right
-        if "\n" in plain or line_width(plain) > room or plain[:1].isspace() or \
+        width_of_text = line_width(plain)
+        if "\n" in plain or width_of_text > room or plain[:1].isspace() or \
                 plain[-1:].isspace():  # folded, or trimmed as rich trims it
             return console.render_lines(
                 Padding(cell, (0, right, 0, left)),
                 options.update(width=width, justify=justify, no_wrap=False, overflow="fold",
                                height=None),
                 style=style or Style.null())
-        fill = " " * (room - line_width(plain))
+        fill = " " * (room - width_of_text)
         if style is None and not cell.style and not cell.spans:
             body = fill + plain if justify == "right" else plain + fill
             return [[Segment(" " * left + body + " " * right)]]

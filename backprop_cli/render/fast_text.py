@@ -49,8 +49,9 @@ def wrapped(line: str, width: int) -> list[str] | None:
     character's width is not known here (rich then wraps the line itself)."""
     if _known_width(line) is None:
         return None
-    # Every character's width is known: a word's width is its length less its marks (no
-    # space is one), counted by str.count for the few marks the line has.
+    # Every character's width is known, so a word's width is its length less its combining
+    # marks (counted by str.count for the few marks the line has); the spaces after it are
+    # one cell each (the only spaces of known width are ' ' and NBSP; tests check it).
     marks = _ZERO_CHARS.intersection(line)
     breaks = []
     offset = 0
@@ -94,16 +95,17 @@ class FastText:
 
     def __rich_console__(self, console, options):
         width = options.max_width
-        plain = self.text
-        # Text(plain) would strip control codes with str.translate, slow over a long
-        # explanation, so a Text is made only where there are any (or a tab to expand).
-        if plain.__class__ is not str or "\t" in plain or _STRIPPED.search(plain):
-            text = self.text if plain.__class__ is not str else Text(plain)
+        text = self.text
+        # Text(text) strips control codes with str.translate, slow over a long explanation,
+        # so plain text becomes a Text only where there is one to strip or a tab to expand.
+        if isinstance(text, str) and ("\t" in text or _STRIPPED.search(text)):
+            text = Text(text)
+        if isinstance(text, Text):
             if text.spans or text.style or "\t" in text.plain:
                 yield text
                 return
-            plain = text.plain
-        lines = plain.split("\n")
+            text = text.plain
+        lines = text.split("\n")
         for line in lines:
             # rich also trims trailing spaces of a line longer than the width in characters
             # (combining marks count there), so such a line is left to it
