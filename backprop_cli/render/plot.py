@@ -77,6 +77,7 @@ def decade_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
 def built(plt, color: bool, instead: str) -> str:
     """The plotext figure as text (without colour codes unless `color`), or `instead` when
     its numbers are too extreme for plotext to scale; the figure is cleared either way."""
+    _ticks_in_order(plt)
     try:
         text = plt.build()
     except (OverflowError, ValueError, ZeroDivisionError, TypeError):
@@ -84,6 +85,25 @@ def built(plt, color: bool, instead: str) -> str:
     finally:
         plt.clear_figure()
     return text if color else strip_ansi(text)
+
+
+def _ticks_in_order(plt) -> None:
+    """The ticks given to plotext, back in ascending order. plotext keeps them in the order of
+    a set (it drops duplicates through one), and where two labels would overlap it draws the
+    one it meets first: the labels of a narrow plot changed from run to run with Python's
+    string hashing."""
+    core = getattr(plt, "_core", None)
+    monitor = getattr(getattr(getattr(core, "_figure", None), "_active", None), "monitor", None)
+    for axis in ("x", "y"):
+        ticks, labels = (getattr(monitor, f"{axis}ticks", None),
+                         getattr(monitor, f"{axis}labels", None))
+        if not isinstance(ticks, list) or not isinstance(labels, list):
+            continue
+        for side, (positions, texts) in enumerate(zip(ticks, labels, strict=False)):
+            if positions and texts and len(positions) == len(texts):
+                pairs = sorted(zip(positions, texts, strict=True))
+                ticks[side] = [position for position, _ in pairs]
+                labels[side] = [text for _, text in pairs]
 
 
 def _thinned(result: Sweep, columns: int) -> tuple[list, list, list]:
