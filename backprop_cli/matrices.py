@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .backends.trace import Tape, Traced, partials_of
 from .engine import compile_tape, for_output, run_forward, run_reverse, undefined_where_nan
@@ -158,13 +158,21 @@ def jacobian(text: str, at: Mapping, outputs: list[str] | None = None,
     names (`...; a, b`), else the last statement. With `max_entries`, a matrix larger than
     that is refused before any sweep. A program over arrays gives every element of each
     output by every element of every variable (the names in `data` are a data set's)."""
-    from .api import over_arrays
-
     check_size(text)
     found = final_tuple(text)
-    names_in_text = None
-    if found is not None:
-        text, names_in_text = found
+    if found is None:
+        return _jacobian(text, at, outputs, None, max_entries, data)
+    text, names_in_text = found
+    matrix = _jacobian(text, at, outputs, names_in_text, max_entries, data)
+    # the expression keeps the final tuple, so that it reads back as the same outputs
+    return replace(matrix, expression=f"{matrix.expression}\n({', '.join(names_in_text)})")
+
+
+def _jacobian(text: str, at: Mapping, outputs: list[str] | None,
+              names_in_text: list[str] | None, max_entries: int | None,
+              data: frozenset[str]) -> Matrix:
+    from .api import over_arrays
+
     program, graph, point = program_and_point(text, at, arrays=True)
     if over_arrays(graph, point):
         return _array_jacobian(program, graph, point, outputs or names_in_text, max_entries,

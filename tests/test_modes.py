@@ -459,6 +459,18 @@ def test_jacobian_of_a_final_tuple():
     assert_matrix_close(document["jacobian"], [[2, 1], [1, 1]], 0, 0)
 
 
+def test_a_final_tuple_stays_in_the_expression_so_that_it_reads_back_as_the_same_jacobian():
+    first = strict_json(invoke("jacobian", "a = x*y; b = sin(x) + y**2; (a, b)", "--x", "1",
+                               "--y", "2", "--json").stdout)
+    again = strict_json(invoke("jacobian", first["expression"], "--x", "1", "--y", "2",
+                               "--json").stdout)
+    x, y = sp.symbols("x y")
+    expected = sp.Matrix([x * y, sp.sin(x) + y**2]).jacobian([x, y]).subs({x: 1, y: 2})
+    for document in (first, again):
+        assert document["outputs"] == ["a", "b"]
+        assert_matrix_close(document["jacobian"], expected.tolist(), 1e-15, 0)
+
+
 def test_jacobian_unknown_output_is_one_line():
     line = one_error_line(invoke("jacobian", "a = x*y\nb = x + y", "--output", "a,c",
                                  "--x", "1", "--y", "2"))
