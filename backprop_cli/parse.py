@@ -453,7 +453,7 @@ class _ExpressionParser:
                         if i + 2 < count and tokens[i + 2][1] == ")":
                             raise ParseError(f"{value}() needs at least one argument "
                                              f"({self.where(pos)})")
-                        self._push(stack, ["call", value, 0, pos, 1])
+                        self._push(stack, ["call", value, 0, pos, 1, tokens[i + 1][2]])
                         i += 1
                     else:
                         out.append(self._name(value, pos))
@@ -512,8 +512,10 @@ class _ExpressionParser:
                              "something is missing after it")
         while stack:
             entry = stack.pop()
-            if entry[0] in ("paren", "call"):
+            if entry[0] == "paren":
                 raise ParseError(f"'(' at {self.where(entry[3])} is not closed")
+            if entry[0] == "call":  # entry[3] is where the function's name starts
+                raise ParseError(f"'(' of {entry[1]}( at {self.where(entry[5])} is not closed")
             _reduce(entry, out)
         return out[0]
 

@@ -361,6 +361,20 @@ def test_unbalanced_or_incomplete(text, fragment):
     assert fragment in refuse(text)
 
 
+@pytest.mark.parametrize("text", ["2*sin(x", "exp(sin(x)", "exp (x", "(x + 1", "2*(x + 1",
+                                  "tanh(x) + log((x)"])
+def test_an_open_parenthesis_is_named_at_its_own_column(text):
+    """The column is that of the '(' left open (the last one whose ')' never comes), not of
+    the function's name before it."""
+    open_at = []
+    for k, char in enumerate(text):
+        if char == "(":
+            open_at.append(k)
+        elif char == ")":
+            open_at.pop()
+    assert f"column {open_at[-1] + 1} is not closed" in refuse(text)
+
+
 @pytest.mark.parametrize("text", ["", "   ", "\n\n", "# only a comment", ";;", " ; \n # c"])
 def test_empty_input(text):
     assert "empty" in refuse(text)
