@@ -48,6 +48,9 @@ def test_fd_draws_the_curves_and_marks_the_best_h() -> None:
     for fragment in ("forward difference", "central difference", "1e-8", "1e-16",
                      "reverse mode  df/dx = 3", "best h = 1e-08"):
         assert fragment in result.stdout, fragment
+    inside = [line for line in result.stdout.splitlines() if "│" in line]
+    # one x for each scheme's best h: the central curve must not paint over the forward one
+    assert sum(line.count("x") for line in inside) == 2, "\n".join(inside)
     document = strict_json(runner.invoke(app, ["fd", "x**3", "--x", "1", "--json"]).stdout)
     assert document["derivative"] == 3.0 and document["forward"]["best_h"] == pytest.approx(1e-8)
     assert len(document["forward"]["error"]) == len(document["h"]) == 65

@@ -38,6 +38,7 @@ def curves(result: StepSizes, width: int, height: int, color: bool) -> str:
         if points:
             plt.plot([h for h, _ in points], [e for _, e in points], marker=marker,
                      label=f"{scheme.name} difference", color=None if color else "default")
+    for scheme in (result.forward, result.central):  # over both curves: neither hides one
         best = scheme.best
         if best is not None:
             plt.scatter([result.h[best]], [max(scheme.error[best], FLOOR)], marker="x",
