@@ -64,7 +64,7 @@ def _summary(result: StepSizes, digits: int) -> Text:
         if best is None:
             text.append(": no finite error\n")
         else:
-            text.append(f": best h = {result.h[best]:.3g} (x on the plot), error "
+            text.append(f": best h = {result.h[best]:.3g}, error "
                         f"{format_number(scheme.error[best], 3)}\n")
     return text
 
