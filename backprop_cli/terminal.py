@@ -48,9 +48,17 @@ class Terminal:
         options: dict = {}
         if self.color is not None:
             options.update(force_terminal=self.color, no_color=not self.color)
+        width = width or self.width
+        columns = os.environ.get("COLUMNS", "")
+        if width is None and columns.isdigit() and int(columns) == 0:
+            # rich would draw everything in a width of 0, that is nothing at all; like an
+            # unset COLUMNS, this takes the terminal's width (80 when there is none)
+            import shutil
+
+            width = shutil.get_terminal_size().columns
         # markup and emoji codes off: user text ("[/]", "[link=...]", ":x:") prints as written
         return Console(file=self.err if stderr else self.out, highlight=False, markup=False,
-                       emoji=False, soft_wrap=False, width=width or self.width, **options)
+                       emoji=False, soft_wrap=False, width=width, **options)
 
     def write(self, text: str) -> None:
         """Text and a newline on standard output, a slice at a time: one huge write into a

@@ -108,6 +108,17 @@ def test_no_color_is_honoured_even_when_colour_is_forced():
     assert _colour_codes(result.stdout) == []
 
 
+@pytest.mark.parametrize("command", [("grad", EXAMPLE), ("explain", EXAMPLE),
+                                     ("fd", "x**3", "--wrt", "x")])
+def test_a_columns_of_0_is_taken_as_unset_not_as_a_width_of_nothing(command):
+    """rich reads COLUMNS=0 as a width of 0 and printed nothing, with exit 0."""
+    values = ("--x", "1", "--y", "2") if command[0] != "fd" else ("--x", "1")
+    zero = invoke(*command, *values, env={"COLUMNS": "0"})
+    unset = invoke(*command, *values, env={"COLUMNS": None})
+    assert zero.exit_code == unset.exit_code == 0, zero.stderr
+    assert zero.stdout == unset.stdout and len(zero.stdout.split()) > 20
+
+
 def test_the_example_fits_in_80_columns():
     result = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
