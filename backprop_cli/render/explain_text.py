@@ -13,7 +13,7 @@ from .table import bar, fmt, pretty
 
 def render(explanation: Explanation, digits: int = 6) -> Group:
     """Trace, forward sweep, reverse sweep and gradient, one line per step."""
-    return Group(*(Text(part) if part.__class__ is str else part
+    return Group(*(Text(part) if isinstance(part, str) else part
                    for part in _parts(explanation, digits)))
 
 
