@@ -19,7 +19,7 @@ import typer
 
 from . import __version__
 from .commands import COMMANDS, all_options
-from .commands.base import Command, Option, Request, View
+from .commands.base import Command, Option, Request, View, output_file
 from .errors import BackpropError, BudgetError, ExitCode, UsageError, as_error, exit_code
 from .terminal import Terminal, prepare_standard_streams
 
@@ -215,23 +215,14 @@ def _emit(output, view: View) -> None:
         else:
             terminal.console().print(output)
         return
-    from .errors import InputError
+    with output_file(view.output, binary=isinstance(output, bytes)) as handle:
+        if isinstance(output, (bytes, str)):
+            handle.write(output)
+        else:
+            from rich.console import Console
 
-    try:
-        if isinstance(output, bytes):
-            with open(view.output, "wb") as handle:
-                handle.write(output)
-            return
-        with open(view.output, "w", encoding="utf-8") as handle:
-            if isinstance(output, str):
-                handle.write(output)
-            else:
-                from rich.console import Console
-
-                Console(file=handle, width=100, color_system=None, markup=False,
-                        emoji=False).print(output)
-    except OSError as failure:
-        raise InputError(f"cannot write {view.output}: {failure.strerror}") from None
+            Console(file=handle, width=100, color_system=None, markup=False,
+                    emoji=False).print(output)
 
 
 def _print_warnings(warnings, terminal: Terminal) -> None:

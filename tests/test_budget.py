@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -407,7 +408,7 @@ def test_an_output_file_a_failed_run_made_is_removed_and_one_it_found_is_kept(tm
     with pytest.raises(BudgetExceeded), View("csv", 6, None, str(found)).stream() as out:
         out.write("half")
         raise BudgetExceeded
-    assert found.exists()
+    assert found.read_text() == "old\n"
     with View("csv", 6, None, str(made)).stream() as out:
         out.write("whole\n")
     assert made.read_text() == "whole\n"
@@ -417,6 +418,40 @@ def test_an_output_file_a_failed_run_made_is_removed_and_one_it_found_is_kept(tm
         out.write("half")
         raise BudgetExceeded
     assert not (tmp_path / "target.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["found.csv", "link.csv", "made.csv"]
+
+
+def test_an_existing_output_file_is_replaced_whole_with_its_permissions(tmp_path):
+    from backprop_cli.commands.base import View
+
+    found = tmp_path / "found.csv"
+    found.write_text("old\n")
+    found.chmod(0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to(found)
+    for name in (found, link):
+        with pytest.raises(KeyboardInterrupt), View("csv", 6, None, str(name)).stream() as out:
+            out.write("half")
+            raise KeyboardInterrupt
+        assert found.read_text() == "old\n"
+    with View("csv", 6, None, str(link)).stream() as out:
+        out.write("whole\n")
+    assert link.is_symlink() and found.read_text() == "whole\n"
+    assert found.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["found.csv", "link.csv"]
+    with View("csv", 6, None, os.devnull).stream() as out:  # not a file: written as it goes
+        out.write("gone\n")
+
+
+def test_graph_to_an_existing_file_writes_what_standard_output_shows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("graph.dot").write_text("an older drawing, longer than the new one " * 100)
+    command = ["graph", "x*y + sin(x)", "--x", "1", "--y", "2", "--format", "dot"]
+    shown = CliRunner().invoke(app, command)
+    written = CliRunner().invoke(app, [*command, "-o", "graph.dot"])
+    assert shown.exit_code == written.exit_code == 0
+    assert Path("graph.dot").read_text() == shown.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.dot"]
 
 
 def test_dash_as_the_output_file_is_standard_output(tmp_path, monkeypatch):
