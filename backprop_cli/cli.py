@@ -19,7 +19,7 @@ import typer
 
 from . import __version__
 from .commands import COMMANDS, all_options
-from .commands.base import Command, Option, Request, View, output_file
+from .commands.base import Command, Option, Request, View
 from .errors import BackpropError, BudgetError, ExitCode, UsageError, as_error, exit_code
 from .terminal import Terminal, prepare_standard_streams
 
@@ -185,9 +185,9 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
         _kept.append(result)
     if command.used is not None:
         refuse_option_typos(point, named, command.name, used=command.used(result))
-    output_file = values.get("output_file")  # `-o -` is standard output, as `--file -` reads it
+    to_file = values.get("output_file")  # `-o -` is standard output, as `--file -` reads it
     view = View(output_format, values.get("digits") or 6, terminal,
-                None if output_file == "-" else output_file, bool(values.get("full")))
+                None if to_file == "-" else to_file, bool(values.get("full")))
     _emit(_renderer(command, output_format)(result, view), view)
     if output_format != "json":
         _print_warnings(command.warnings(result, request), terminal)
@@ -215,7 +215,9 @@ def _emit(output, view: View) -> None:
         else:
             terminal.console().print(output)
         return
-    with output_file(view.output, binary=isinstance(output, bytes)) as handle:
+    from .output_file import writing
+
+    with writing(view.output, binary=isinstance(output, bytes)) as handle:
         if isinstance(output, (bytes, str)):
             handle.write(output)
         else:

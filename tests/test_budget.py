@@ -439,19 +439,86 @@ def test_an_existing_output_file_is_replaced_whole_with_its_permissions(tmp_path
     assert link.is_symlink() and found.read_text() == "whole\n"
     assert found.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["found.csv", "link.csv"]
-    with View("csv", 6, None, os.devnull).stream() as out:  # not a file: written as it goes
-        out.write("gone\n")
 
 
-def test_graph_to_an_existing_file_writes_what_standard_output_shows(tmp_path, monkeypatch):
+def test_a_pipe_as_the_output_file_is_written_as_it_goes(tmp_path):
+    import threading
+
+    from backprop_cli.commands.base import View
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    with View("csv", 6, None, str(pipe)).stream() as out:
+        out.write("through\n")
+    reader.join(10)
+    assert received == ["through\n"]
+    assert pipe.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_a_file_that_cannot_be_replaced_is_written_where_it_is(tmp_path, monkeypatch):
+    # A folder that takes no new file (mkstemp refused): the file is written in place, as
+    # before, and a second name for it (a hard link) is written in place too.
+    import tempfile
+
+    from backprop_cli.commands.base import View
+
+    found = tmp_path / "found.csv"
+    found.write_text("old\n")
+    inode = found.stat().st_ino
+    with monkeypatch.context() as patch:
+        patch.setattr(tempfile, "mkstemp", lambda **_: (_ for _ in ()).throw(PermissionError))
+        with View("csv", 6, None, str(found)).stream() as out:
+            out.write("new\n")
+    assert found.read_text() == "new\n" and found.stat().st_ino == inode
+    (tmp_path / "other.csv").hardlink_to(found)
+    with View("csv", 6, None, str(found)).stream() as out:
+        out.write("both\n")
+    assert (tmp_path / "other.csv").read_text() == "both\n"
+
+
+def test_graph_to_an_existing_file_replaces_it_with_what_standard_output_shows(tmp_path,
+                                                                                 monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("graph.dot").write_text("an older drawing, longer than the new one " * 100)
+    inode = Path("graph.dot").stat().st_ino
     command = ["graph", "x*y + sin(x)", "--x", "1", "--y", "2", "--format", "dot"]
     shown = CliRunner().invoke(app, command)
     written = CliRunner().invoke(app, [*command, "-o", "graph.dot"])
     assert shown.exit_code == written.exit_code == 0
     assert Path("graph.dot").read_text() == shown.stdout
+    assert Path("graph.dot").stat().st_ino != inode  # a new file took the old one's place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.dot"]
+    assert "empty file name" in one_line(run("graph", "x", "--x", "1", "-o", "").stderr)
+
+
+def test_dev_stdout_as_the_output_file_writes_on_where_standard_output_is(tmp_path):
+    command = [sys.executable, "-m", "backprop_cli", "sweep", "x*x", "--x", "-1:1", "--points",
+               "3", "--format", "csv", "-o"]
+    expected = subprocess.run([*command, "-"], capture_output=True, text=True, check=True).stdout
+    out = tmp_path / "out.txt"
+    script = f"{{ echo header; {' '.join(command)} /dev/stdout; echo footer; }} > {out}"
+    subprocess.run(["sh", "-c", script], check=True, timeout=60)
+    assert out.read_text() == "header\n" + expected + "footer\n"
+
+
+@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP])
+def test_a_run_ended_by_sigterm_or_sighup_leaves_no_half_file(tmp_path, ending):
+    found, made = tmp_path / "found.csv", tmp_path / "made.csv"
+    found.write_text("old\n")
+    for out in (found, made):
+        process = subprocess.Popen([sys.executable, "-m", "backprop_cli", "sweep", "x*x",
+                                    "--x", "-1:1", "--points", "10000000", "--format", "csv",
+                                    "-o", str(out)], stderr=subprocess.PIPE)
+        while not any(p.name.endswith(".part") or p == made for p in tmp_path.iterdir()):
+            time.sleep(0.01)  # the run has begun to write
+        process.send_signal(ending)
+        process.wait(60)
+        assert process.returncode == -ending
+    assert found.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["found.csv"]
 
 
 def test_dash_as_the_output_file_is_standard_output(tmp_path, monkeypatch):

@@ -7,9 +7,8 @@ the result to the renderer of the chosen format, and map the outcome to an exit 
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,86 +43,14 @@ class View:
     @contextmanager
     def stream(self) -> Iterator:
         """Where a renderer that writes as it goes (a long sweep) writes: the output file
-        (output_file), or standard output."""
+        (output_file.writing), or standard output."""
         if self.output is None:
             yield self.terminal.out
             return
-        with output_file(self.output) as out:
+        from ..output_file import writing
+
+        with writing(self.output) as out:
             yield out
-
-
-@contextmanager
-def output_file(path: str, binary: bool = False) -> Iterator:
-    """The file `path` names, open for writing, for a run that may fail part way (its time or
-    memory budget runs out, ctrl-C, a full disk). Nothing half written is left behind as if it
-    were a result: a file this run makes is removed again, and an existing file keeps its old
-    contents until the new ones are whole (they are written beside it, then put in its place
-    with its permissions). A file that cannot be written is an input error."""
-    import os
-
-    from ..errors import InputError
-
-    def refused(failure: OSError) -> InputError:
-        return InputError(f"cannot write {path}: {failure.strerror}")
-
-    # The file the path names (through a symbolic link, even one that points nowhere yet) and
-    # whether it is there before this run.
-    target = os.path.realpath(path)
-    made = not os.path.lexists(target)
-    spare = None if made else _spare_beside(target, path)
-    mode = "wb" if binary else "w"
-    encoding = None if binary else "utf-8"
-    try:
-        if spare is None:
-            out = open(path, mode, encoding=encoding)  # noqa: SIM115
-        else:
-            out = os.fdopen(spare[0], mode, encoding=encoding)
-    except OSError as failure:
-        if spare is not None:
-            with suppress(OSError):
-                os.close(spare[0])
-                os.unlink(spare[1])
-        raise refused(failure) from None
-    try:
-        with out:
-            yield out
-        if spare is not None:
-            os.chmod(spare[1], spare[2])
-            os.replace(spare[1], target)
-    except BaseException as failure:
-        if made or spare is not None:
-            with suppress(OSError):
-                os.unlink(target if spare is None else spare[1])
-        if isinstance(failure, OSError):
-            raise refused(failure) from None
-        raise
-
-
-def _spare_beside(target: str, path: str) -> tuple[int, str, int] | None:
-    """A new file beside an existing regular file `target`, to write its new contents to:
-    (descriptor, path, target's permission bits). None where the target is not a regular
-    file (a pipe, a device such as /dev/stdout), or its folder takes no new file: there the
-    target itself is written, as it goes."""
-    import os
-    import stat
-    import tempfile
-
-    from ..errors import InputError
-
-    try:
-        found = os.stat(target)
-    except OSError:
-        return None
-    if not stat.S_ISREG(found.st_mode):
-        return None
-    if not os.access(target, os.W_OK):  # a read-only file stays read-only, not replaced
-        raise InputError(f"cannot write {path}: {os.strerror(errno.EACCES)}")
-    folder, name = os.path.split(target)
-    try:
-        descriptor, spare = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    except OSError:
-        return None
-    return descriptor, spare, stat.S_IMODE(found.st_mode)
 
 
 @dataclass

@@ -47,13 +47,11 @@ def _ignored(request: Request) -> tuple[str, ...]:
 def _save(result, path: str) -> None:
     import json
 
-    from ..errors import InputError
+    from ..output_file import writing
 
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(result.values_file(), allow_nan=False) + "\n")
-    except OSError as failure:
-        raise InputError(f"cannot write {path}: {failure.strerror}") from None
+    text = json.dumps(result.values_file(), allow_nan=False) + "\n"
+    with writing(path) as handle:
+        handle.write(text)
 
 
 SPEC = Command(

@@ -1,0 +1,139 @@
+"""Writing the file `-o FILE` names, for a run that may fail part way.
+
+A run can end early: its time or memory budget runs out, ctrl-C, SIGTERM or SIGHUP, a full
+disk. None of these may leave a half document behind as if it were a result. A file this run
+makes is removed again. An existing file of this user's keeps its old contents until the new
+ones are whole: they are written to a hidden file beside it (`.NAME.*.part`), which then takes
+its place with its permission bits. Where that would change more than the contents (the file
+is another user's or has other hard links), or the folder takes no new file, the file itself is
+written as the run goes, as a shell's `>` would. A path to this process's own standard output
+(`/dev/stdout`) writes on where the stream is, as `-o -` does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from .errors import InputError
+
+
+@contextmanager
+def writing(path: str, binary: bool = False) -> Iterator:
+    """The file `path` names, open for writing (text in UTF-8, or bytes)."""
+    if not path:
+        raise InputError("cannot write to an empty file name ('-' is standard output)")
+
+    def refused(failure: OSError) -> InputError:
+        return InputError(f"cannot write {path}: {failure.strerror or failure}")
+
+    # The file the path names (through a symbolic link, even one that points nowhere yet) and
+    # whether it is there before this run.
+    target = os.path.realpath(path)
+    made = not os.path.lexists(target)
+    mode, encoding = ("wb", None) if binary else ("w", "utf-8")
+    spare = None
+    try:
+        stream = None if made else _standard_stream(target)
+        if stream is not None:  # `-o /dev/stdout`: on at the stream's place, not from 0
+            sys.stdout.flush()
+            sys.stderr.flush()
+            out = os.fdopen(os.dup(stream), mode, encoding=encoding)
+        else:
+            spare = None if made or path.endswith(os.sep) else _spare_beside(target)
+            out = (open(path, mode, encoding=encoding) if spare is None  # noqa: SIM115
+                   else os.fdopen(spare[0], mode, encoding=encoding))
+    except BaseException as failure:
+        if spare is not None:
+            _remove(spare[1])
+        if isinstance(failure, OSError):
+            raise refused(failure) from None
+        raise
+    unfinished = spare[1] if spare is not None else target if made else None
+    with _removed_if_ended(unfinished):
+        try:
+            with out:
+                yield out
+            if spare is not None:
+                os.chmod(spare[1], spare[2])
+                os.replace(spare[1], target)
+        except BaseException as failure:
+            if unfinished is not None:
+                _remove(unfinished)
+            if isinstance(failure, OSError):
+                raise refused(failure) from None
+            raise
+
+
+def _spare_beside(target: str) -> tuple[int, str, int] | None:
+    """A new file beside the existing file `target` to write its new contents to: (descriptor,
+    path, the target's permission bits); None where the target itself is to be written (or
+    refused by open(), with the system's reason, where this user may not write it)."""
+    import stat
+    import tempfile
+
+    try:
+        found = os.stat(target)
+    except OSError:
+        return None
+    if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1 or \
+            found.st_uid != os.geteuid() or not os.access(target, os.W_OK):
+        return None
+    folder, name = os.path.split(target)
+    try:
+        descriptor, spare = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    except OSError:
+        return None
+    return descriptor, spare, stat.S_IMODE(found.st_mode)
+
+
+def _standard_stream(target: str) -> int | None:
+    """1 or 2 where the file is this process's standard output or error (`-o /dev/stdout`,
+    with the output sent on to a file), else None."""
+    try:
+        found = os.stat(target)
+    except OSError:
+        return None
+    for descriptor in (1, 2):
+        try:
+            stream = os.fstat(descriptor)
+        except OSError:
+            continue
+        if (stream.st_dev, stream.st_ino) == (found.st_dev, found.st_ino):
+            return descriptor
+    return None
+
+
+def _remove(path: str) -> None:
+    with suppress(OSError):
+        os.unlink(path)
+
+
+@contextmanager
+def _removed_if_ended(unfinished: str | None) -> Iterator[None]:
+    """While the file is written, SIGTERM and SIGHUP first remove `unfinished` (the file
+    being written, where it is not yet the result), then end the process by the same signal,
+    as they would have at once. The handler raises nothing: an exception at an arbitrary
+    point (inside an extension module's import, say) could leave the process broken. A signal
+    the process was started with ignored stays ignored."""
+    import signal
+    import threading
+
+    if unfinished is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ended(number: int, frame) -> None:
+        _remove(unfinished)
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+
+    kept = {number: signal.signal(number, ended) for number in (signal.SIGTERM, signal.SIGHUP)
+            if signal.getsignal(number) is signal.SIG_DFL}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
