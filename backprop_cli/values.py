@@ -36,6 +36,10 @@ def _no_constant(text: str):
     raise ValueError(text)
 
 
+def _numbers(count: int) -> str:
+    return f"{count} number" if count == 1 else f"{count} numbers"
+
+
 def _check_nested(name: str, value) -> None:
     if not isinstance(value, list) or not value:
         raise InputError(f"value for {name!r} must be a number or a non-empty list of numbers "
@@ -45,8 +49,10 @@ def _check_nested(name: str, value) -> None:
         if 0 in widths:
             raise InputError(f"{name!r} has an empty row")
         if len(widths) != 1:
-            raise InputError(f"the rows of {name!r} have different lengths "
-                             f"({' and '.join(str(n) for n in sorted(widths)[:4])} numbers)")
+            first = len(value[0])
+            k, other = next((k, len(row)) for k, row in enumerate(value, 1) if len(row) != first)
+            raise InputError(f"the rows of {name!r} have different lengths: row 1 has "
+                             f"{_numbers(first)}, row {k} has {_numbers(other)}")
         cells = [cell for row in value for cell in row]
     elif any(isinstance(row, list) for row in value):
         raise InputError(f"value for {name!r} mixes numbers and rows")

@@ -224,6 +224,8 @@ def test_brackets_admit_only_numbers_and_index_expressions(program, fragment) ->
      "the output 'L' has shape (2,); grad needs a scalar output"),
     (["L = v[5]", "--v", "[1, 2]"], "index 5 is out of range for axis 0 of shape (2,)"),
     (["L = sum(v)", "--v", "[1, [2]]"], "mixes numbers and rows"),
+    (["L = sum(v)", "--v", "[[1, 2], [3, 4], [5]]"],
+     "the rows of 'v' have different lengths: row 1 has 2 numbers, row 3 has 1 number"),
     (["L = sum(v)", "--v", "[1, 2"], "not an array of numbers"),
     (["L = cross_entropy(z, k)", "--z", "[1, 2]", "--k", "2"],
      "whole numbers from 0 to 1"),
