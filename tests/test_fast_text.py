@@ -48,3 +48,48 @@ def test_the_only_spaces_of_known_width_are_one_cell_wide() -> None:
 
     assert not [c for c in _ZERO_CHARS if c.isspace()]
     assert all(cell_len(c) == 1 for c in _NARROW if c.isspace())
+
+
+STEP_PIECES = ["x", "z̅1̅", "∂z3/∂x", "·", "tanh(z3)", "²", " + ", " = ", "θ1", "0.419974",
+               "1/cosh(x)²", "averyveryverylongwordwithoutspaces"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(head=st.lists(st.sampled_from(STEP_PIECES), min_size=1, max_size=16).map("".join),
+       rules=st.lists(st.lists(st.sampled_from(STEP_PIECES), min_size=1, max_size=5)
+                      .map("".join), max_size=4),
+       width=st.integers(8, 120), lead=st.sampled_from([0, 2]))
+def test_a_long_step_goes_on_indented_under_itself_and_loses_nothing(head, rules, width,
+                                                                     lead) -> None:
+    from backprop_cli.render.explain_text import hanging
+
+    line = " " * lead + head.strip() + (f"   where {', '.join(rules)}" if rules else "")
+    pieces = hanging(line, width)
+    if line_width(line) <= width:
+        assert pieces == [line]
+        return
+    if pieces is None:  # a word wider than its line: rich wraps the line as any text
+        return
+    assert all(line_width(piece) <= width for piece in pieces)
+    assert all(piece.startswith(" " * (lead + 4)) for piece in pieces[1:])
+    assert " ".join(" ".join(pieces).split()) == " ".join(line.split())
+    if rules:  # the rules start a line of their own
+        assert sum(piece.lstrip().startswith("where ") for piece in pieces) == 1
+        assert not any("where " in piece and not piece.lstrip().startswith("where ")
+                       for piece in pieces)
+
+
+def test_explain_at_40_columns_keeps_each_step_indented_within_the_width() -> None:
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    result = CliRunner().invoke(app, ["explain", "x*y + tanh(x)", "--x", "1", "--y", "2"],
+                                env={"COLUMNS": "40", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert all(line_width(line.rstrip()) <= 40 for line in lines)
+    # every line of the sweeps is indented: a step, or a step's continuation
+    sweeps = lines[lines.index("Forward sweep") + 1:lines.index("Gradient")]
+    assert all(line.startswith("  ") for line in sweeps if line and line != "Reverse sweep")
+    assert "      where ∂z3/∂x = y," in lines and "            ∂z4/∂x = 1/cosh(x)²" in lines

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from rich.console import Group
+from rich.segment import Segment
 from rich.text import Text
 
 from ..explain import Explanation, ReverseStep
 from ..printing import format_tree
 from ..printing import number_in_formula as number_text
+from .fast_text import FastText, Measured, line_width, plain, word_width
 from .table import bar, fmt, pretty
 
 
@@ -88,6 +90,85 @@ def show(explanation: Explanation, view) -> Group:
         from .explain_arrays import text
 
         return text(explanation, view.digits)
-    from .fast_text import FastText
+    return Group(*(Steps(part) if isinstance(part, str) else FastText(part)
+                   for part in _parts(explanation, view.digits)))
 
-    return Group(*map(FastText, _parts(explanation, view.digits)))
+
+class Steps:
+    """Plain lines of steps for the terminal: a line too long for the width goes on under
+    itself, indented (`hanging`), rather than from the left edge."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console, options):
+        width = options.max_width
+        if not plain(self.text):  # a tab for rich to expand, or a control code to strip
+            yield from FastText(self.text).__rich_console__(console, options)
+            return
+        for line in self.text.split("\n"):
+            # rich trims the spaces a too long line ends in: such a line is left to it
+            pieces = None if line[-1:].isspace() else hanging(line, width)
+            if pieces is None:
+                yield from FastText(line).__rich_console__(console, options)
+                continue
+            for piece in pieces:
+                yield Measured(piece)
+                yield Segment.line()
+
+
+_WHERE = "   where "
+
+
+def hanging(line: str, width: int) -> list[str] | None:
+    """A step's line in lines of at most `width` cells: as it is where it fits; else cut
+    between words, each further line indented four more than the step, and a reverse step's
+    rules (`where ∂a/∂b = ..., ...`) on lines of their own, cut between rules where they can
+    be. None where a word alone is wider than its line, or a character's width is not known
+    (rich then wraps the line as it would any text)."""
+    if line_width(line) <= width:
+        return [line]
+    measure = word_width(line)
+    if measure is None:
+        return None
+    lead = len(line) - len(line.lstrip(" "))
+    head, where, rules = line.partition(_WHERE)
+    lines = _pack([[word] for word in head[lead:].split(" ")], width, " " * lead,
+                  " " * (lead + 4), measure)
+    if lines is not None and where:
+        last = len(rules.split(", ")) - 1
+        units = [(rule + ("," if k < last else "")).split(" ")
+                 for k, rule in enumerate(rules.split(", "))]
+        more = _pack(units, width, " " * (lead + 4) + "where ", " " * (lead + 10), measure)
+        lines = None if more is None else lines + more
+    return lines
+
+
+def _pack(units: list[list[str]], width: int, first: str, further: str, measure
+          ) -> list[str] | None:
+    """Units of words into lines of at most `width` cells, the first line starting with
+    `first` and the others with `further` (spaces and ASCII): a unit goes whole on the line,
+    or whole on the next one, or else word by word. None where a word does not fit on a line
+    of its own. A line's width is the sum of its words' (`measure`) and its spaces."""
+    lines: list[str] = []
+    current, used, empty = first, len(first), True
+    for unit in units:
+        sizes = list(map(measure, unit))
+        size = sum(sizes) + len(unit) - 1
+        if used + (not empty) + size > width and not empty and len(further) + size <= width:
+            lines.append(current)
+            current, used, empty = further, len(further), True
+        if used + (not empty) + size <= width:
+            current = current + " " + " ".join(unit) if not empty else current + " ".join(unit)
+            used, empty = used + (not empty) + size, False
+            continue
+        for word, size in zip(unit, sizes, strict=True):
+            if used + (not empty) + size > width and not empty:
+                lines.append(current)
+                current, used, empty = further, len(further), True
+            if used + size > width:
+                return None
+            current = current + " " + word if not empty else current + word
+            used, empty = used + (not empty) + size, False
+    lines.append(current)
+    return lines

@@ -39,6 +39,22 @@ def _known_width(text: str) -> int | None:
     return len(narrowed) if _NARROW.issuperset(narrowed) else None
 
 
+def plain(text: str) -> bool:
+    """Whether rich's Text(text) draws `text` as it is: no tab to expand, no control code to
+    strip."""
+    return "\t" not in text and not _STRIPPED.search(text)
+
+
+def word_width(line: str):
+    """Where rich's width of every character of `line` is known here, a function that gives a
+    piece of the line its width in cells: its length less its combining marks (counted by
+    str.count for the few marks the line has). None where a width is not known."""
+    if _known_width(line) is None:
+        return None
+    marks = _ZERO_CHARS.intersection(line)
+    return (lambda piece: len(piece) - sum(map(piece.count, marks))) if marks else len
+
+
 _WORD = re.compile(r"\s*\S+\s*")
 _TRAILING = re.compile(r"\s+$")
 
@@ -47,18 +63,17 @@ def wrapped(line: str, width: int) -> list[str] | None:
     """The line cut where rich's word wrap cuts it (rich._wrap.divide_line, then trailing
     spaces trimmed as Text.rstrip_end trims them); None when a word must be folded or a
     character's width is not known here (rich then wraps the line itself)."""
-    if _known_width(line) is None:
+    measure = word_width(line)
+    if measure is None:
         return None
-    # Every character's width is known, so a word's width is its length less its combining
-    # marks (counted by str.count for the few marks the line has); the spaces after it are
-    # one cell each (the only spaces of known width are ' ' and NBSP; tests check it).
-    marks = _ZERO_CHARS.intersection(line)
+    # The spaces after a word are one cell each (the only spaces of known width are ' ' and
+    # NBSP; tests check it).
     breaks = []
     offset = 0
     for match in _WORD.finditer(line):
         start, word = match.start(), match.group()
         stripped = word.rstrip()
-        length = len(stripped) - sum(map(stripped.count, marks)) if marks else len(stripped)
+        length = measure(stripped)
         whole = length + len(word) - len(stripped)
         if width - offset >= length:
             offset += whole
@@ -98,7 +113,7 @@ class FastText:
         text = self.text
         # Text(text) strips control codes with str.translate, slow over a long explanation,
         # so plain text becomes a Text only where there is one to strip or a tab to expand.
-        if isinstance(text, str) and ("\t" in text or _STRIPPED.search(text)):
+        if isinstance(text, str) and not plain(text):
             text = Text(text)
         if isinstance(text, Text):
             if text.spans or text.style or "\t" in text.plain:
