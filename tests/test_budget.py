@@ -399,26 +399,29 @@ def test_an_output_file_a_failed_run_made_is_removed_and_one_it_found_is_kept(tm
     from backprop_cli.commands.base import View
 
     made = tmp_path / "made.csv"
-    with pytest.raises(BudgetExceeded), View("csv", 6, None, str(made)).stream() as out:
-        out.write("x,value,derivative\n-1.0,")
-        raise BudgetExceeded
+    _half_written(made, BudgetExceeded)
     assert not made.exists()
     found = tmp_path / "found.csv"
     found.write_text("old\n")
-    with pytest.raises(BudgetExceeded), View("csv", 6, None, str(found)).stream() as out:
-        out.write("half")
-        raise BudgetExceeded
+    _half_written(found, BudgetExceeded)
     assert found.read_text() == "old\n"
     with View("csv", 6, None, str(made)).stream() as out:
         out.write("whole\n")
     assert made.read_text() == "whole\n"
     link = tmp_path / "link.csv"  # a link to a file not made yet: the file is the run's
     link.symlink_to(tmp_path / "target.csv")
-    with pytest.raises(BudgetExceeded), View("csv", 6, None, str(link)).stream() as out:
-        out.write("half")
-        raise BudgetExceeded
+    _half_written(link, BudgetExceeded)
     assert not (tmp_path / "target.csv").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["found.csv", "link.csv", "made.csv"]
+
+
+def _half_written(path: Path, failure: type[BaseException]) -> None:
+    """A run that writes part of `path` through -o and then fails with `failure`."""
+    from backprop_cli.commands.base import View
+
+    with pytest.raises(failure), View("csv", 6, None, str(path)).stream() as out:
+        out.write("half")
+        raise failure
 
 
 def test_an_existing_output_file_is_replaced_whole_with_its_permissions(tmp_path):
@@ -430,9 +433,7 @@ def test_an_existing_output_file_is_replaced_whole_with_its_permissions(tmp_path
     link = tmp_path / "link.csv"
     link.symlink_to(found)
     for name in (found, link):
-        with pytest.raises(KeyboardInterrupt), View("csv", 6, None, str(name)).stream() as out:
-            out.write("half")
-            raise KeyboardInterrupt
+        _half_written(name, KeyboardInterrupt)
         assert found.read_text() == "old\n"
     with View("csv", 6, None, str(link)).stream() as out:
         out.write("whole\n")

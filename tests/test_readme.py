@@ -39,3 +39,17 @@ def test_the_readme_has_examples():
 @pytest.mark.parametrize(("command", "output"), examples(), ids=[c for c, _ in examples()])
 def test_readme_example_prints_what_the_readme_shows(command, output):
     assert run(command) == output
+
+
+def test_every_link_within_the_readme_finds_its_heading():
+    # GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens.
+    anchors, fenced = set(), False
+    for line in README.read_text("utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    links = re.findall(r"\]\(#([^)]+)\)", README.read_text("utf-8"))
+    assert len(links) >= 19
+    assert sorted(set(links) - anchors) == []
