@@ -4,10 +4,11 @@ A run can end early: its time or memory budget runs out, ctrl-C, SIGTERM or SIGH
 disk. None of these may leave a half document behind as if it were a result. A file this run
 makes is removed again. An existing file of this user's keeps its old contents until the new
 ones are whole: they are written to a hidden file beside it (`.NAME.*.part`), which then takes
-its place with its permission bits. Where that would change more than the contents (the file
-is another user's or has other hard links), or the folder takes no new file, the file itself is
-written as the run goes, as a shell's `>` would. A path to this process's own standard output
-(`/dev/stdout`) writes on where the stream is, as `-o -` does.
+its place with its permission bits and group. Where that would change more than the contents
+(the file is another user's, has other hard links, or its group cannot be kept), or the folder
+takes no new file, the file itself is written as the run goes, as a shell's `>` would, and a
+failed run leaves it incomplete. A path to this process's own standard output (`/dev/stdout`)
+writes on where the stream is, as `-o -` does.
 """
 
 from __future__ import annotations
@@ -34,18 +35,23 @@ def writing(path: str, binary: bool = False) -> Iterator:
     target = os.path.realpath(path)
     made = not os.path.lexists(target)
     mode, encoding = ("wb", None) if binary else ("w", "utf-8")
-    spare = None
+    spare = descriptor = None
     try:
-        stream = None if made else _standard_stream(target)
+        stream = _STREAMS.get(os.path.normpath(path)) or (
+            None if made else _standard_stream(target))
         if stream is not None:  # `-o /dev/stdout`: on at the stream's place, not from 0
             sys.stdout.flush()
             sys.stderr.flush()
-            out = os.fdopen(os.dup(stream), mode, encoding=encoding)
+            made, descriptor = False, os.dup(stream)
         else:
             spare = None if made or path.endswith(os.sep) else _spare_beside(target)
-            out = (open(path, mode, encoding=encoding) if spare is None  # noqa: SIM115
-                   else os.fdopen(spare[0], mode, encoding=encoding))
+            descriptor = None if spare is None else spare[0]
+        out = (open(path, mode, encoding=encoding) if descriptor is None  # noqa: SIM115
+               else os.fdopen(descriptor, mode, encoding=encoding))
     except BaseException as failure:
+        if descriptor is not None:
+            with suppress(OSError):
+                os.close(descriptor)
         if spare is not None:
             _remove(spare[1])
         if isinstance(failure, OSError):
@@ -86,7 +92,20 @@ def _spare_beside(target: str) -> tuple[int, str, int] | None:
         descriptor, spare = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
     except OSError:
         return None
+    try:
+        if found.st_gid != os.fstat(descriptor).st_gid:  # the file keeps its group, or
+            os.fchown(descriptor, -1, found.st_gid)  # it is written in place
+    except OSError:
+        os.close(descriptor)
+        _remove(spare)
+        return None
     return descriptor, spare, stat.S_IMODE(found.st_mode)
+
+
+# Paths that name this process's standard output or error whatever it is (a file since
+# deleted, a socket): what is written there goes on at the stream's place.
+_STREAMS = {"/dev/stdout": 1, "/dev/fd/1": 1, "/proc/self/fd/1": 1,
+            "/dev/stderr": 2, "/dev/fd/2": 2, "/proc/self/fd/2": 2}
 
 
 def _standard_stream(target: str) -> int | None:
@@ -125,15 +144,30 @@ def _removed_if_ended(unfinished: str | None) -> Iterator[None]:
         yield
         return
 
+    # The run's own signals (ctrl-C, the time budget's timer) are held while the handlers are
+    # set, put back, or running: an exception from one of them there would leave `ended` set
+    # on, or swallow the SIGTERM.
+    held = {signal.SIGINT, signal.SIGALRM, signal.SIGTERM, signal.SIGHUP}
+
     def ended(number: int, frame) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held - {number})
         _remove(unfinished)
         signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
 
-    kept = {number: signal.signal(number, ended) for number in (signal.SIGTERM, signal.SIGHUP)
-            if signal.getsignal(number) is signal.SIG_DFL}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        kept = {number: signal.signal(number, ended)
+                for number in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(number) is signal.SIG_DFL}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         yield
     finally:
-        for number, handler in kept.items():
-            signal.signal(number, handler)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            for number, handler in kept.items():
+                signal.signal(number, handler)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -45,6 +45,9 @@ def _check_nested(name: str, value) -> None:
         raise InputError(f"value for {name!r} must be a number or a non-empty list of numbers "
                          "(or of rows of numbers)")
     if all(isinstance(row, list) for row in value):
+        if any(isinstance(cell, list) for row in value for cell in row):
+            raise InputError(f"value for {name!r} has more than {MAX_RANK} dimensions; "
+                             "values are scalars, vectors or matrices")
         widths = {len(row) for row in value}
         if 0 in widths:
             raise InputError(f"{name!r} has an empty row")
@@ -59,9 +62,6 @@ def _check_nested(name: str, value) -> None:
     else:
         cells = value
     for cell in cells:
-        if isinstance(cell, list):
-            raise InputError(f"value for {name!r} has more than {MAX_RANK} dimensions; "
-                             "values are scalars, vectors or matrices")
         if isinstance(cell, bool) or not isinstance(cell, (int, float)):
             raise InputError(f"value for {name!r} holds {shortened(json.dumps(cell), 20)}, "
                              "which is not a number")

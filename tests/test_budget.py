@@ -439,6 +439,11 @@ def test_an_existing_output_file_is_replaced_whole_with_its_permissions(tmp_path
         out.write("whole\n")
     assert link.is_symlink() and found.read_text() == "whole\n"
     assert found.stat().st_mode & 0o777 == 0o640
+    if os.geteuid() == 0:  # a group this user is not in: only root may give it
+        os.chown(found, -1, 100)
+        with View("csv", 6, None, str(found)).stream() as out:
+            out.write("grouped\n")
+        assert (found.read_text(), found.stat().st_gid) == ("grouped\n", 100)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["found.csv", "link.csv"]
 
 
@@ -503,6 +508,20 @@ def test_dev_stdout_as_the_output_file_writes_on_where_standard_output_is(tmp_pa
     script = f"{{ echo header; {' '.join(command)} /dev/stdout; echo footer; }} > {out}"
     subprocess.run(["sh", "-c", script], check=True, timeout=60)
     assert out.read_text() == "header\n" + expected + "footer\n"
+
+
+def test_dev_stdout_sent_to_a_deleted_file_is_still_standard_output():
+    import tempfile
+
+    command = [sys.executable, "-m", "backprop_cli", "sweep", "x*x", "--x", "-1:1", "--points",
+               "3", "--format", "csv", "-o"]
+    expected = subprocess.run([*command, "-"], capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryFile() as out:  # already unlinked
+        out.write(b"header\n")
+        out.flush()
+        subprocess.run([*command, "/dev/stdout"], stdout=out, check=True, timeout=60)
+        out.seek(0)
+        assert out.read().decode() == "header\n" + expected
 
 
 @pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP])

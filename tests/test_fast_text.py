@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
@@ -57,13 +58,14 @@ STEP_PIECES = ["x", "z̅1̅", "∂z3/∂x", "·", "tanh(z3)", "²", " + ", " = "
 @settings(max_examples=300, deadline=None)
 @given(head=st.lists(st.sampled_from(STEP_PIECES), min_size=1, max_size=16).map("".join),
        rules=st.lists(st.lists(st.sampled_from(STEP_PIECES), min_size=1, max_size=5)
-                      .map("".join), max_size=4),
+                      .map("".join).map(str.strip).filter(bool), max_size=4),
        width=st.integers(8, 120), lead=st.sampled_from([0, 2]))
 def test_a_long_step_goes_on_indented_under_itself_and_loses_nothing(head, rules, width,
                                                                      lead) -> None:
     from backprop_cli.render.explain_text import hanging
 
     line = " " * lead + head.strip() + (f"   where {', '.join(rules)}" if rules else "")
+    assume(head.strip())
     pieces = hanging(line, width)
     if line_width(line) <= width:
         assert pieces == [line]
@@ -71,12 +73,16 @@ def test_a_long_step_goes_on_indented_under_itself_and_loses_nothing(head, rules
     if pieces is None:  # a word wider than its line: rich wraps the line as any text
         return
     assert all(line_width(piece) <= width for piece in pieces)
-    assert all(piece.startswith(" " * (lead + 4)) for piece in pieces[1:])
+    assert not any(piece.endswith(" ") for piece in pieces)
     assert " ".join(" ".join(pieces).split()) == " ".join(line.split())
-    if rules:  # the rules start a line of their own
-        assert sum(piece.lstrip().startswith("where ") for piece in pieces) == 1
-        assert not any("where " in piece and not piece.lstrip().startswith("where ")
-                       for piece in pieces)
+    # the step's own lines go on four in; its rules start a line four in, and go on ten in
+    where = next((k for k, piece in enumerate(pieces) if "where " in piece), len(pieces))
+    indents = [len(piece) - len(piece.lstrip(" ")) for piece in pieces]
+    assert indents[0] == lead and set(indents[1:where]) <= {lead + 4}
+    if rules:
+        assert pieces[where].startswith(" " * (lead + 4) + "where ")
+        assert set(indents[where:]) == {lead + 4} | ({lead + 10} if indents[where + 1:] else set())
+        assert sum("where " in piece for piece in pieces) == 1
 
 
 def test_explain_at_40_columns_keeps_each_step_indented_within_the_width() -> None:
@@ -93,3 +99,29 @@ def test_explain_at_40_columns_keeps_each_step_indented_within_the_width() -> No
     sweeps = lines[lines.index("Forward sweep") + 1:lines.index("Gradient")]
     assert all(line.startswith("  ") for line in sweeps if line and line != "Reverse sweep")
     assert "      where ∂z3/∂x = y," in lines and "            ∂z4/∂x = 1/cosh(x)²" in lines
+
+
+@pytest.mark.parametrize(("program", "point"), [
+    # a flagged step makes the forward sweep styled (its status in yellow)
+    ("log(x) + learning_rate_alpha*momentum_beta_one",
+     ["--x", "-1", "--learning_rate_alpha", ".5", "--momentum_beta_one", ".9"]),
+    ("ẏ*y + tanh(ẏ)", ["--ẏ", "1", "--y", "2"]),  # a letter outside the known widths
+    ("max(x, y)*x", ["--x", "1", "--y", "2"]),  # a rule with a comma of its own
+])
+@pytest.mark.parametrize("colour", ["NO_COLOR", "FORCE_COLOR"])
+def test_explain_at_50_columns_never_goes_on_from_the_left_edge(program, point, colour) -> None:
+    import re
+
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    result = CliRunner().invoke(app, ["explain", program, *point],
+                                env={"COLUMNS": "50", colour: "1"})
+    assert result.exit_code == 0
+    lines = [re.sub("\x1b\\[[0-9;]*m", "", line) for line in result.stdout.splitlines()]
+    assert all(line_width(line) <= 50 for line in lines)
+    sweeps = lines[lines.index("Forward sweep") + 1:lines.index("Gradient")]
+    assert all(line.startswith("  ") for line in sweeps if line and line != "Reverse sweep")
+    assert not any(line.rstrip(" ").endswith(",") and "where" not in line and
+                   not line.startswith(" " * 10) for line in sweeps)

@@ -226,6 +226,7 @@ def test_brackets_admit_only_numbers_and_index_expressions(program, fragment) ->
     (["L = sum(v)", "--v", "[1, [2]]"], "mixes numbers and rows"),
     (["L = sum(v)", "--v", "[[1, 2], [3, 4], [5]]"],
      "the rows of 'v' have different lengths: row 1 has 2 numbers, row 3 has 1 number"),
+    (["L = sum(v)", "--v", "[[[1], [2]], [[3]]]"], "has more than 2 dimensions"),
     (["L = sum(v)", "--v", "[1, 2"], "not an array of numbers"),
     (["L = cross_entropy(z, k)", "--z", "[1, 2]", "--k", "2"],
      "whole numbers from 0 to 1"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from rich.cells import cell_len
 from rich.console import Group
 from rich.segment import Segment
 from rich.text import Text
@@ -90,27 +93,36 @@ def show(explanation: Explanation, view) -> Group:
         from .explain_arrays import text
 
         return text(explanation, view.digits)
-    return Group(*(Steps(part) if isinstance(part, str) else FastText(part)
-                   for part in _parts(explanation, view.digits)))
+    return Group(*map(Steps, _parts(explanation, view.digits)))
 
 
 class Steps:
-    """Plain lines of steps for the terminal: a line too long for the width goes on under
-    itself, indented (`hanging`), rather than from the left edge."""
+    """Lines of steps for the terminal: a line too long for the width goes on under itself,
+    indented (`hanging`), rather than from the left edge. A styled line (a flagged status in
+    yellow) is drawn by rich, as is text with a tab or a control code."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: Text | str) -> None:
         self.text = text
 
     def __rich_console__(self, console, options):
         width = options.max_width
-        if not plain(self.text):  # a tab for rich to expand, or a control code to strip
-            yield from FastText(self.text).__rich_console__(console, options)
+        text = self.text
+        styled = isinstance(text, Text)
+        whole = text.plain if styled else text
+        if not plain(whole) or styled and text.style:
+            yield from FastText(text).__rich_console__(console, options)
             return
-        for line in self.text.split("\n"):
+        start = 0
+        for line in whole.split("\n"):
+            end = start + len(line)
+            shown = text[start:end] if styled and any(
+                span.start < end and span.end > start for span in text.spans) else None
+            start = end + 1
             # rich trims the spaces a too long line ends in: such a line is left to it
-            pieces = None if line[-1:].isspace() else hanging(line, width)
+            pieces = None if shown is not None or line[-1:].isspace() else hanging(line, width)
             if pieces is None:
-                yield from FastText(line).__rich_console__(console, options)
+                yield from FastText(line if shown is None else shown).__rich_console__(
+                    console, options)
                 continue
             for piece in pieces:
                 yield Measured(piece)
@@ -118,30 +130,35 @@ class Steps:
 
 
 _WHERE = "   where "
+_RULE = re.compile(", (?=∂)")  # between two rules; a rule's own ", " (max(x, y)) is kept
+_SPACE = re.compile("(?<=[^ ]) (?=[^ ])")
 
 
 def hanging(line: str, width: int) -> list[str] | None:
     """A step's line in lines of at most `width` cells: as it is where it fits; else cut
     between words, each further line indented four more than the step, and a reverse step's
     rules (`where ∂a/∂b = ..., ...`) on lines of their own, cut between rules where they can
-    be. None where a word alone is wider than its line, or a character's width is not known
-    (rich then wraps the line as it would any text)."""
+    be. None where a word alone is wider than its line (rich then wraps the line as it would
+    any text)."""
     if line_width(line) <= width:
         return [line]
-    measure = word_width(line)
-    if measure is None:
-        return None
+    measure = word_width(line) or cell_len
     lead = len(line) - len(line.lstrip(" "))
     head, where, rules = line.partition(_WHERE)
-    lines = _pack([[word] for word in head[lead:].split(" ")], width, " " * lead,
+    lines = _pack([[word] for word in _words(head[lead:])], width, " " * lead,
                   " " * (lead + 4), measure)
     if lines is not None and where:
-        last = len(rules.split(", ")) - 1
-        units = [(rule + ("," if k < last else "")).split(" ")
-                 for k, rule in enumerate(rules.split(", "))]
+        found = _RULE.split(rules)
+        units = [_words(rule + ("," if k < len(found) - 1 else ""))
+                 for k, rule in enumerate(found)]
         more = _pack(units, width, " " * (lead + 4) + "where ", " " * (lead + 10), measure)
         lines = None if more is None else lines + more
     return lines
+
+
+def _words(text: str) -> list[str]:
+    """The words of `text`, split at single spaces (`x  (input)` stays one word)."""
+    return _SPACE.split(text)
 
 
 def _pack(units: list[list[str]], width: int, first: str, further: str, measure
