@@ -35,48 +35,54 @@ def writing(path: str, binary: bool = False) -> Iterator:
     target = os.path.realpath(path)
     made = not os.path.lexists(target)
     mode, encoding = ("wb", None) if binary else ("w", "utf-8")
-    spare = descriptor = None
-    try:
-        stream = _STREAMS.get(os.path.normpath(path)) or (
-            None if made else _standard_stream(target))
-        if stream is not None:  # `-o /dev/stdout`: on at the stream's place, not from 0
-            sys.stdout.flush()
-            sys.stderr.flush()
-            made, descriptor = False, os.dup(stream)
-        else:
-            spare = None if made or path.endswith(os.sep) else _spare_beside(target)
-            descriptor = None if spare is None else spare[0]
-        out = (open(path, mode, encoding=encoding) if descriptor is None  # noqa: SIM115
-               else os.fdopen(descriptor, mode, encoding=encoding))
-    except BaseException as failure:
-        if descriptor is not None:
-            with suppress(OSError):
-                os.close(descriptor)
-        if spare is not None:
-            _remove(spare[1])
-        if isinstance(failure, OSError):
-            raise refused(failure) from None
-        raise
-    unfinished = spare[1] if spare is not None else target if made else None
-    with _removed_if_ended(unfinished):
+    # `unfinished` holds the file that is not yet the result (the one made, or the spare) from
+    # before it exists: SIGTERM and SIGHUP remove it from then on.
+    with _removed_if_ended() as unfinished:
+        spare = descriptor = None
+        try:
+            stream = _STREAMS.get(os.path.normpath(path)) or (
+                None if made else _standard_stream(target))
+            if stream is not None:  # `-o /dev/stdout`: on at the stream's place, not from 0
+                sys.stdout.flush()
+                sys.stderr.flush()
+                made, descriptor = False, os.dup(stream)
+            elif made:
+                unfinished.append(target)
+            elif not path.endswith(os.sep):
+                spare = _spare_beside(target, unfinished)
+                descriptor = None if spare is None else spare[0]
+            out = (open(path, mode, encoding=encoding) if descriptor is None  # noqa: SIM115
+                   else os.fdopen(descriptor, mode, encoding=encoding))
+        except BaseException as failure:
+            if descriptor is not None:
+                with suppress(OSError):
+                    os.close(descriptor)
+            for name in unfinished:
+                _remove(name)
+            if isinstance(failure, OSError):
+                raise refused(failure) from None
+            raise
         try:
             with out:
                 yield out
             if spare is not None:
                 os.chmod(spare[1], spare[2])
                 os.replace(spare[1], target)
+            unfinished.clear()
         except BaseException as failure:
-            if unfinished is not None:
-                _remove(unfinished)
+            for name in unfinished:
+                _remove(name)
             if isinstance(failure, OSError):
                 raise refused(failure) from None
             raise
 
 
-def _spare_beside(target: str) -> tuple[int, str, int] | None:
+def _spare_beside(target: str, unfinished: list[str]) -> tuple[int, str, int] | None:
     """A new file beside the existing file `target` to write its new contents to: (descriptor,
-    path, the target's permission bits); None where the target itself is to be written (or
-    refused by open(), with the system's reason, where this user may not write it)."""
+    path, the target's permission bits), its path put in `unfinished` as it is made; None
+    where the target itself is to be written (or refused by open(), with the system's
+    reason, where this user may not write it)."""
+    import signal
     import stat
     import tempfile
 
@@ -88,16 +94,22 @@ def _spare_beside(target: str) -> tuple[int, str, int] | None:
             found.st_uid != os.geteuid() or not os.access(target, os.W_OK):
         return None
     folder, name = os.path.split(target)
+    ending = {signal.SIGTERM, signal.SIGHUP}  # held until the new file is in `unfinished`
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ending)
     try:
         descriptor, spare = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        unfinished.append(spare)
     except OSError:
         return None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         if found.st_gid != os.fstat(descriptor).st_gid:  # the file keeps its group, or
             os.fchown(descriptor, -1, found.st_gid)  # it is written in place
     except OSError:
         os.close(descriptor)
         _remove(spare)
+        unfinished.remove(spare)
         return None
     return descriptor, spare, stat.S_IMODE(found.st_mode)
 
@@ -131,19 +143,19 @@ def _remove(path: str) -> None:
 
 
 @contextmanager
-def _removed_if_ended(unfinished: str | None) -> Iterator[None]:
-    """While the file is written, SIGTERM and SIGHUP first remove `unfinished` (the file
-    being written, where it is not yet the result), then end the process by the same signal,
-    as they would have at once. The handler raises nothing: an exception at an arbitrary
-    point (inside an extension module's import, say) could leave the process broken. A signal
-    the process was started with ignored stays ignored."""
+def _removed_if_ended() -> Iterator[list[str]]:
+    """While the file is written, SIGTERM and SIGHUP first remove the files in the list this
+    yields (those not yet the result), then end the process by the same signal, as they
+    would have at once. The handler raises nothing: an exception at an arbitrary point
+    (inside an extension module's import, say) could leave the process broken. A signal the
+    process was started with ignored stays ignored."""
     import signal
     import threading
 
-    if unfinished is None or threading.current_thread() is not threading.main_thread():
-        yield
+    unfinished: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield unfinished
         return
-
     # The run's own signals (ctrl-C, the time budget's timer) are held while the handlers are
     # set, put back, or running: an exception from one of them there would leave `ended` set
     # on, or swallow the SIGTERM.
@@ -151,7 +163,8 @@ def _removed_if_ended(unfinished: str | None) -> Iterator[None]:
 
     def ended(number: int, frame) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, held - {number})
-        _remove(unfinished)
+        for name in unfinished:
+            _remove(name)
         signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
 
@@ -163,7 +176,7 @@ def _removed_if_ended(unfinished: str | None) -> Iterator[None]:
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
-        yield
+        yield unfinished
     finally:
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
         try:
