@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rich.cells import cell_len
+from rich.cells import cell_len, get_character_cell_size
 from rich.console import Group
 from rich.segment import Segment
 from rich.text import Text
@@ -98,8 +98,8 @@ def show(explanation: Explanation, view) -> Group:
 
 class Steps:
     """Lines of steps for the terminal: a line too long for the width goes on under itself,
-    indented (`hanging`), rather than from the left edge. A styled line (a flagged status in
-    yellow) is drawn by rich, as is text with a tab or a control code."""
+    indented (`hanging`), rather than from the left edge; a styled line (a flagged status in
+    yellow) keeps its styles. Text with a tab or a control code is drawn by rich."""
 
     def __init__(self, text: Text | str) -> None:
         self.text = text
@@ -119,14 +119,33 @@ class Steps:
                 span.start < end and span.end > start for span in text.spans) else None
             start = end + 1
             # rich trims the spaces a too long line ends in: such a line is left to it
-            pieces = None if shown is not None or line[-1:].isspace() else hanging(line, width)
+            pieces = None if line[-1:].isspace() else hanging(line, width)
+            if pieces is not None and shown is not None:
+                pieces = _styled(pieces, line, shown)
             if pieces is None:
                 yield from FastText(line if shown is None else shown).__rich_console__(
                     console, options)
-                continue
-            for piece in pieces:
-                yield Measured(piece)
-                yield Segment.line()
+            elif shown is not None:
+                yield from pieces
+            else:
+                for piece in pieces:
+                    yield Measured(piece)
+                    yield Segment.line()
+
+
+def _styled(pieces: list[str], line: str, shown: Text) -> list[Text] | None:
+    """The pieces of a styled line as rich Texts with the line's styles: each piece, past its
+    indent, is the next stretch of the line."""
+    found = []
+    at = 0
+    for piece in pieces:
+        content = piece.lstrip(" ")
+        at = line.find(content, at)
+        if at < 0:
+            return None
+        found.append(Text(piece[:len(piece) - len(content)]) + shown[at:at + len(content)])
+        at += len(content)
+    return found
 
 
 _WHERE = "   where "
@@ -138,8 +157,8 @@ def hanging(line: str, width: int) -> list[str] | None:
     """A step's line in lines of at most `width` cells: as it is where it fits; else cut
     between words, each further line indented four more than the step, and a reverse step's
     rules (`where ∂a/∂b = ..., ...`) on lines of their own, cut between rules where they can
-    be. None where a word alone is wider than its line (rich then wraps the line as it would
-    any text)."""
+    be; a word wider than a line is folded. None where a character is wider than its line
+    (rich then wraps the line as it would any text)."""
     if line_width(line) <= width:
         return [line]
     measure = word_width(line) or cell_len
@@ -165,8 +184,9 @@ def _pack(units: list[list[str]], width: int, first: str, further: str, measure
           ) -> list[str] | None:
     """Units of words into lines of at most `width` cells, the first line starting with
     `first` and the others with `further` (spaces and ASCII): a unit goes whole on the line,
-    or whole on the next one, or else word by word. None where a word does not fit on a line
-    of its own. A line's width is the sum of its words' (`measure`) and its spaces."""
+    or whole on the next one, or else word by word, a word wider than a line folded. None
+    where a character does not fit. A line's width is the sum of its words' (`measure`) and
+    its spaces."""
     lines: list[str] = []
     current, used, empty = first, len(first), True
     for unit in units:
@@ -183,9 +203,32 @@ def _pack(units: list[list[str]], width: int, first: str, further: str, measure
             if used + (not empty) + size > width and not empty:
                 lines.append(current)
                 current, used, empty = further, len(further), True
-            if used + size > width:
-                return None
+            if used + size > width:  # wider than a line: folded, a mark kept with its letter
+                chunks = _fold(word, width - used, width - len(further))
+                if chunks is None:
+                    return None
+                for chunk in chunks[:-1]:
+                    lines.append(current + chunk)
+                    current, used = further, len(further)
+                word, size = chunks[-1], cell_len(chunks[-1])
             current = current + " " + word if not empty else current + word
             used, empty = used + (not empty) + size, False
     lines.append(current)
     return lines
+
+
+def _fold(word: str, room: int, rest: int) -> list[str] | None:
+    """`word` in pieces of at most `room` cells, then `rest` cells each; None where a
+    character is wider than its line."""
+    chunks, chunk, used, limit = [], "", 0, room
+    for character in word:
+        size = get_character_cell_size(character)
+        if size and used + size > limit and chunk:
+            chunks.append(chunk)
+            chunk, used, limit = "", 0, rest
+        if used + size > limit:
+            return None
+        chunk, used = chunk + character, used + size
+    chunks.append(chunk)
+    chunks = [chunk.strip(" ") if k else chunk.rstrip(" ") for k, chunk in enumerate(chunks)]
+    return [chunk for chunk in chunks[:-1] if chunk] + chunks[-1:]
