@@ -129,3 +129,18 @@ def test_explain_never_goes_on_from_the_left_edge(program, point, width) -> None
     assert all(line.startswith("  ") for line in sweeps if line and line != "Reverse sweep")
     assert not any(line.rstrip(" ").endswith(",") and "where" not in line and
                    not line.startswith(" " * 10) for line in sweeps)
+
+
+def test_explain_over_arrays_keeps_to_the_width_too() -> None:
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    command = ["explain", "sum(tanh(W @ v))", "--W", "[[1, 2], [3, 4]]", "--v", "[0.5, -0.25]"]
+    wide, narrow = (CliRunner().invoke(app, command, env={"COLUMNS": width, "NO_COLOR": "1"})
+                    for width in ("400", "60"))
+    assert wide.exit_code == narrow.exit_code == 0
+    lines = narrow.stdout.splitlines()
+    assert max(map(line_width, lines)) <= 60 < max(map(line_width, wide.stdout.splitlines()))
+    assert "      -0.196612]]" in lines  # goes on under its step
+    assert narrow.stdout.split() == wide.stdout.split()

@@ -88,11 +88,11 @@ def _rule(tree: tuple | None) -> str:
     return pretty(format_tree(tree)) if tree is not None else ""
 
 
-def show(explanation: Explanation, view) -> Group:
+def show(explanation: Explanation, view) -> Group | Steps:
     if not isinstance(explanation, Explanation):  # over arrays: the matrix form
         from .explain_arrays import text
 
-        return text(explanation, view.digits)
+        return Steps(text(explanation, view.digits))
     return Group(*map(Steps, _parts(explanation, view.digits)))
 
 
