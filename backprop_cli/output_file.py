@@ -38,14 +38,14 @@ def writing(path: str, binary: bool = False) -> Iterator:
     # `unfinished` holds the file that is not yet the result (the one made, or the spare) from
     # before it exists: SIGTERM and SIGHUP remove it from then on.
     with _removed_if_ended() as unfinished:
-        spare = descriptor = None
+        spare = descriptor = out = None
         try:
             stream = _STREAMS.get(os.path.normpath(path)) or (
                 None if made else _standard_stream(target))
             if stream is not None:  # `-o /dev/stdout`: on at the stream's place, not from 0
                 sys.stdout.flush()
                 sys.stderr.flush()
-                made, descriptor = False, os.dup(stream)
+                descriptor = os.dup(stream)
             elif made:
                 unfinished.append(target)
             elif not path.endswith(os.sep):
@@ -53,16 +53,6 @@ def writing(path: str, binary: bool = False) -> Iterator:
                 descriptor = None if spare is None else spare[0]
             out = (open(path, mode, encoding=encoding) if descriptor is None  # noqa: SIM115
                    else os.fdopen(descriptor, mode, encoding=encoding))
-        except BaseException as failure:
-            if descriptor is not None:
-                with suppress(OSError):
-                    os.close(descriptor)
-            for name in unfinished:
-                _remove(name)
-            if isinstance(failure, OSError):
-                raise refused(failure) from None
-            raise
-        try:
             with out:
                 yield out
             if spare is not None:
@@ -70,6 +60,9 @@ def writing(path: str, binary: bool = False) -> Iterator:
                 os.replace(spare[1], target)
             unfinished.clear()
         except BaseException as failure:
+            if out is None and descriptor is not None:  # not yet owned by a file object
+                with suppress(OSError):
+                    os.close(descriptor)
             for name in unfinished:
                 _remove(name)
             if isinstance(failure, OSError):

@@ -196,7 +196,7 @@ def _pack(units: list[list[str]], width: int, first: str, further: str, measure
             lines.append(current)
             current, used, empty = further, len(further), True
         if used + (not empty) + size <= width:
-            current = current + " " + " ".join(unit) if not empty else current + " ".join(unit)
+            current += ("" if empty else " ") + " ".join(unit)
             used, empty = used + (not empty) + size, False
             continue
         for word, size in zip(unit, sizes, strict=True):
@@ -211,7 +211,7 @@ def _pack(units: list[list[str]], width: int, first: str, further: str, measure
                     lines.append(current + chunk)
                     current, used = further, len(further)
                 word, size = chunks[-1], cell_len(chunks[-1])
-            current = current + " " + word if not empty else current + word
+            current += ("" if empty else " ") + word
             used, empty = used + (not empty) + size, False
     lines.append(current)
     return lines
