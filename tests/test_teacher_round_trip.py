@@ -292,6 +292,25 @@ def test_the_autograder_writes_gradescope_and_prairielearn_results(tmp_path):
     assert document["gradable"] is False
 
 
+def test_the_autograder_grades_an_unfinished_submission_incorrect(tmp_path):
+    """One answer of twelve, right: 1 of 12 points, and not "correct" (found in a trial)."""
+    key = json.loads((SAMPLES / "hw3" / "key.json").read_text())
+    z = next(q["rounded"] for s in key["students"] if s["id"] == "ada"
+             for q in s["questions"] if q["question"] == "z.value")
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "answers.txt").write_text(f"id=ada\nz.value={z}\n")
+    result = runner.invoke(app, ["check", "--autograder", "gradescope", "--autograder-root",
+                                 str(root), "--assignment",
+                                 str(SAMPLES / "hw3" / "assignment.json"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = strict_json(result.stdout)
+    assert report["verdict"] == "incorrect"
+    assert sum(item.get("reason") == "not answered" for item in report["items"]) == 11
+    document = strict_json((root / "results" / "results.json").read_text())
+    assert document["score"] == 1 and len(document["tests"]) == 12
+
+
 def test_the_sample_class_is_graded_as_the_readme_says(tmp_path):
     """samples/teacher: the generated assignment is what `generate` makes again, and the
     class's answers get the scores and misconceptions the README describes."""

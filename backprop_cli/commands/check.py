@@ -121,17 +121,11 @@ def call(request: Request):
         return report
     from dataclasses import replace
 
-    from ..grading.report import INCORRECT, Item
-    from ..grading.scores import MISSING
-    from ..teacher.rubric import DEFAULT, score
+    from ..teacher.rubric import DEFAULT, score, with_unanswered
 
     questions = assignment.variant(options["student"]).questions if assignment else None
-    items = report.to_dict()["items"]
-    scored = score(items, rubric or DEFAULT, questions, options["student"])
-    # a question left unanswered is not a right answer: the report is not all correct
-    missing = tuple(Item("claim", m.question, INCORRECT, reason="not answered")
-                    for m in scored.marks if m.outcome == MISSING and m.max_points)
-    return replace(report, items=report.items + missing,
+    scored = score(report.to_dict()["items"], rubric or DEFAULT, questions, options["student"])
+    return replace(with_unanswered(report, scored),
                    score=scored if rubric is not None else None)
 
 

@@ -45,6 +45,12 @@ class Score:
         return self.points / self.max_points if self.max_points else 0.0
 
     @property
+    def unanswered(self) -> tuple[str, ...]:
+        """The questions worth points that the student left out."""
+        return tuple(mark.question for mark in self.marks
+                     if mark.outcome == MISSING and mark.max_points)
+
+    @property
     def comments(self) -> str:
         lost = [f"{mark.question}: {mark.feedback}" for mark in self.marks
                 if mark.points < mark.max_points]

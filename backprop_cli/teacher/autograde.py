@@ -11,7 +11,7 @@ from ..errors import BackpropError, InputError
 from ..grading.report import Report
 from ..grading.scores import Score
 from .assignment import Assignment
-from .rubric import DEFAULT, Rubric, score
+from .rubric import DEFAULT, Rubric, score, with_unanswered
 
 SYSTEMS = ("gradescope", "prairielearn")
 
@@ -110,5 +110,6 @@ def _graded(paths, assignment: Assignment, rubric: Rubric, timeout: float
     job, _ = read_problem(record, timeout=timeout, line_tolerances=False)
     job = replace(job, decimals=assignment.decimals)
     report = grade_bounded(job, timeout)
-    questions = assignment.variant(student).questions
-    return report, score(report.to_dict()["items"], rubric, questions, student)
+    scored = score(report.to_dict()["items"], rubric, assignment.variant(student).questions,
+                   student)
+    return with_unanswered(report, scored), scored

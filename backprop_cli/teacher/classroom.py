@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import InputError
-from ..grading.scores import MISSING, Score
+from ..grading.scores import Score
 from .assignment import Assignment
 from .rubric import Rubric, score
 
@@ -78,7 +78,7 @@ class Classroom:
         self.scores.append(result)
         if self.shown:
             row = {**row, "score": result.to_dict()}
-        missing = [m.question for m in result.marks if m.outcome == MISSING and m.max_points]
+        missing = list(result.unanswered)
         if missing and row.get("verdict") != "error":
             # an answer left out is not a right answer: the row is not all correct
             row["missing"] = missing

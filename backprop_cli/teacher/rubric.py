@@ -160,6 +160,19 @@ def score(items: Sequence[Mapping], rubric: Rubric, questions: Sequence | None =
                  penalties)
 
 
+def with_unanswered(report, scored: Score):
+    """The report with a "not answered" item for each question worth points that the student
+    left out: an unanswered question is not a right answer, so such a report is not all
+    correct."""
+    from dataclasses import replace
+
+    from ..grading.report import INCORRECT, Item
+
+    missing = tuple(Item("claim", question, INCORRECT, reason="not answered")
+                    for question in scored.unanswered)
+    return replace(report, items=report.items + missing) if missing else report
+
+
 def _as_asked(mark: Mark, question, rubric: Rubric) -> Mark:
     """A mark under the question it answers, worth what that question is worth (a table's
     w.adjoint answers the gradient question dL/dw, and earns the gradient's points)."""
