@@ -644,6 +644,45 @@ def test_sweep_plot_honours_no_color_even_when_colour_is_forced():
     assert "df/dx" in plain.stdout
 
 
+def _y_labels(plot: str) -> list[str]:
+    return [line.split("┤")[0].strip() for line in plot.splitlines() if "┤" in line]
+
+
+@pytest.mark.parametrize(("text", "span", "largest"), [
+    ("exp(x)", "0:200", math.exp(200)), ("x^40", "-100:100", 100.0**40),
+    ("1e-30*x", "-1:1", 1e-30), ("exp(x)", "0:150", math.exp(150))])
+def test_sweep_plot_of_huge_or_tiny_numbers_has_short_labels_and_a_curve(text, span, largest):
+    """plotext wrote every digit of these (66 of them at e^150, and the canvas was blank at
+    e^200): the labels are now round numbers short enough to leave the plot its width."""
+    result = invoke("sweep", text, "--x", span, env={"COLUMNS": "60"})
+    assert result.exit_code == 0, result.stderr
+    labels = _y_labels(result.stdout)
+    assert len(labels) >= 2 and all(len(label) <= 7 for label in labels), labels
+    numbers = [float(label) for label in labels]
+    assert max(numbers) <= largest * 1.0001 and max(numbers) >= largest / 10
+    assert numbers == sorted(numbers, reverse=True)
+    canvas = [line.split("┤" if "┤" in line else "│")[1] for line in result.stdout.splitlines()
+              if line.strip().startswith(("│", *labels)) and ("┤" in line or "│" in line)]
+    assert sum(1 for line in canvas if line.strip(" │")) >= 3, result.stdout
+
+
+@given(st.floats(-1e300, 1e300), st.floats(1e-300, 1e300))
+def test_round_ticks_lie_in_the_range_and_their_labels_read_back(low, span):
+    from backprop_cli.render.plot import round_ticks
+
+    high = low + span
+    assume(high > low and math.isfinite(high))
+    ticks = round_ticks(low, high)
+    if ticks is None:
+        return
+    positions, labels = ticks
+    step = (high - low) / 5
+    assert 1 <= len(positions) <= 6 and len(set(labels)) == len(labels)
+    for position, label in zip(positions, labels, strict=True):
+        assert low - step * 1e-6 <= position <= high + step * 1e-6
+        assert math.isclose(float(label), position, abs_tol=step * 1e-6, rel_tol=1e-12)
+
+
 def test_sweep_plot_as_a_real_piped_process():
     env = {k: v for k, v in os.environ.items() if k not in PLAIN}
     completed = subprocess.run(

@@ -25,6 +25,10 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
                      color=None if color else "default")
             first = False
     plt.xlim(result.start, result.stop)
+    readable_ticks(plt, "x", result.start, result.stop)
+    finite = [v for ys in (value, derivative) for v in ys if math.isfinite(v)]
+    if finite:
+        readable_ticks(plt, "y", min(finite), max(finite))
     program = result.expression.replace(chr(10), "; ")
     title = program if "\n" in result.expression or program.startswith(f"{label} = ") else \
         f"{label} = {program}"
@@ -38,7 +42,7 @@ def render(result: Sweep, width: int, height: int, color: bool) -> str:
         text = plt.build()
     except (OverflowError, ValueError, ZeroDivisionError):
         # plotext scales by the span of the numbers: spans near float64's limits (values
-        # near 1e308, a range of 1e-320) overflow inside it.
+        # near 1e308) overflow inside it.
         from ..errors import InputError
 
         raise InputError("the numbers of this sweep are too close to the limits of float64 "
@@ -72,6 +76,51 @@ def decade_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
     step = max(1, -(-(last - first) // 5))
     exponents = list(range(first, last + 1, step))
     return [10.0**k for k in exponents], [f"1e{k}" if k else "1" for k in exponents]
+
+
+def readable_ticks(plt, axis: str, low: float, high: float) -> None:
+    """Round ticks with short labels (1.5e65, 2e-30) on an axis whose numbers are very large
+    or very small: plotext writes every digit of such a number (a label of 66 digits squeezed
+    the plot into a dozen columns, and a wider one left the canvas blank)."""
+    largest = max(abs(low), abs(high))
+    if not 0 < high - low < math.inf or 1e-5 <= high - low and largest < 1e6:
+        return
+    ticks = round_ticks(low, high)
+    if ticks is not None:
+        (plt.xticks if axis == "x" else plt.yticks)(*ticks)
+
+
+def round_ticks(low: float, high: float, most: int = 5) -> tuple[list[float], list[str]] | None:
+    """Ticks at multiples of 1, 2 or 5 times a power of ten from `low` to `high` (at most
+    `most` + 1), each labelled with the digits that tell it from its neighbours; None where
+    float64 cannot space them."""
+    try:
+        wanted = (high - low) / most
+        power = 10.0 ** math.floor(math.log10(wanted))
+        step = next(m * power for m in (1, 2, 5, 10) if m * power >= wanted)
+        # a tick on the range's end stays although low / step rounds a hair beyond it
+        first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return None
+    if not 0 < last - first + 1 <= most + 1:
+        return None
+    positions = [k * step for k in range(first, last + 1)]
+    labels = [_short(position, step) for position in positions]
+    if len(set(labels)) < len(labels):  # a step below float64's spacing of these numbers
+        return None
+    return positions, labels
+
+
+def _short(number: float, step: float) -> str:
+    """`number` with as many significant digits as a tick `step` apart needs, exponent
+    written 1e65 rather than 1e+65."""
+    if number == 0:
+        return "0"
+    digits = math.floor(math.log10(abs(number))) - math.floor(math.log10(step)) + 1
+    if 1e-4 <= step and abs(number) < 1e6:
+        return f"{number:.{max(0, -math.floor(math.log10(step)))}f}"
+    mantissa, _, exponent = f"{number:.{min(max(digits, 1), 17)}g}".partition("e")
+    return mantissa + (f"e{int(exponent)}" if exponent else "")
 
 
 def built(plt, color: bool, instead: str) -> str:

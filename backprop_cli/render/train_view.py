@@ -98,7 +98,7 @@ def curve(result: Training, width: int, height: int, color: bool) -> str:
     is positive and spans more than two decades."""
     import plotext as plt
 
-    from .plot import built, decade_ticks, figure
+    from .plot import built, decade_ticks, figure, readable_ticks
 
     shown = [(step, loss) for step, loss in enumerate(result.history) if math.isfinite(loss)]
     steps, losses = [s for s, _ in shown], [v for _, v in shown]
@@ -109,6 +109,8 @@ def curve(result: Training, width: int, height: int, color: bool) -> str:
         ticks, labels = decade_ticks(low, high)
         plt.yticks([math.log10(t) for t in ticks], labels)
         losses = [math.log10(v) for v in losses]
+    elif losses:
+        readable_ticks(plt, "y", min(losses), max(losses))
     last = len(result.history) - 1
     plt.xticks(sorted({round(last * k / 4) for k in range(5)}) if last > 4 else
                list(range(last + 1)))
