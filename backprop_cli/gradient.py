@@ -3,7 +3,7 @@ every node's status, and the rule on every edge."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 
 from .backends import FLOAT, Backend
@@ -33,7 +33,7 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
     ids = graph.ids
     missing = [ids[i] for i in graph.variables if ids[i] not in point]
     if missing:
-        raise InputError(missing_message(*missing))
+        raise InputError(missing_message(*missing, given=point))
     for i in graph.variables:
         value = point[ids[i]]
         if backend is FLOAT and is_array(value):
@@ -42,17 +42,23 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
     return values
 
 
-def missing_message(*names: str) -> str:
-    """Which variables have no value (all of them, in one message) and how to give them."""
+def missing_message(*names: str, given: Iterable[str] = ()) -> str:
+    """Which variables have no value (all of them, in one message) and how to give them; a
+    name in `given` (the names that have values) that looks like a missing one is pointed out:
+    W1 for w1."""
     from .fallback import sympy_arities
     from .ops import WRITTEN_OTHERWISE
 
+    near = next(filter(None, (_given_instead(name, given) for name in names)), "")
     if len(names) > 1:
         listed = ", ".join(repr(name) for name in names)
-        given = " ".join(f"--{name} VALUE" for name in names[:3])
-        return (f"missing values for variables {listed}: give them as {given}"
-                f"{' ...' if len(names) > 3 else ''} or --at {names[0]}=VALUE,...")
+        values = " ".join(f"--{name} VALUE" for name in names[:3])
+        return (f"missing values for variables {listed}: give them as {values}"
+                f"{' ...' if len(names) > 3 else ''} or --at {names[0]}=VALUE,...{near}")
     (name,) = names
+    if near:
+        return (f"missing value for variable {name!r}: give it as --{name} VALUE or --at "
+                f"{name}=VALUE{near}")
     also = ""
     if len(name) == 1 and name in WRITTEN_OTHERWISE:  # σ(x): a letter then "(" multiplies
         also = (f"; {name}(x) is read as {name}·(x): for the function write "
@@ -61,6 +67,39 @@ def missing_message(*names: str) -> str:
         also = f"; {name} is also a SymPy function: call it as {name}(...) to use that"
     return (f"missing value for variable {name!r}: give it as --{name} VALUE or --at "
             f"{name}=VALUE{also}")
+
+
+def _given_instead(name: str, given: Iterable[str]) -> str:
+    """` (a value was given for W1: names are case-sensitive)` where a name given a value
+    looks like `name`."""
+    import difflib
+
+    others = [other for other in given if other != name]
+    same = [other for other in others if other.lower() == name.lower()]
+    if same:
+        return f" (a value was given for {same[0]}: names are case-sensitive)"
+    factors = _product_of(name, frozenset(others))
+    if factors:
+        return f" (for the product write {'*'.join(factors)}: a name is one variable)"
+    close = difflib.get_close_matches(name, others, n=1, cutoff=0.8)
+    return f" (a value was given for {close[0]}: is it a misspelling of {name}?)" if close \
+        else ""
+
+
+def _product_of(name: str, given: frozenset[str]) -> list[str] | None:
+    """`xy` as [x, y] where x and y were given values: a product written without `*` (the
+    fewest factors; names of up to 40 characters)."""
+    if len(name) > 40:
+        return None
+    split: list[list[str] | None] = [[]] + [None] * len(name)  # split[i]: name[:i] in factors
+    for end in range(1, len(name) + 1):
+        for start in range(end):
+            before = split[start]
+            if before is not None and name[start:end] in given and (
+                    split[end] is None or len(before) + 1 < len(split[end])):
+                split[end] = [*before, name[start:end]]
+    found = split[-1]
+    return found if found is not None and len(found) > 1 else None
 
 
 def float_point(graph: Graph, point: Mapping[str, float]) -> list[float]:

@@ -125,7 +125,7 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
                          f"(variables: {', '.join(graph.variable_names) or 'none'})")
     missing = [name for name in graph.variable_names if name not in point]
     if missing:
-        raise InputError(missing_message(*missing))
+        raise InputError(missing_message(*missing, given=point))
     from .api import over_arrays
 
     if over_arrays(graph, point):

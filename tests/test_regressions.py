@@ -928,6 +928,32 @@ def test_sweep_names_a_missing_variable():
     assert "missing value for variable 'y'" in line
 
 
+@pytest.mark.parametrize(("args", "hint"), [
+    (("grad", "x*w1", "--x", "1", "--W1", "2"),
+     "(a value was given for W1: names are case-sensitive)"),
+    (("grad", "x*w1", "--x", "1", "--at", "W1=2"),
+     "(a value was given for W1: names are case-sensitive)"),
+    (("grad", "x*sigma", "--x", "1", "--sigmo", "2"),
+     "(a value was given for sigmo: is it a misspelling of sigma?)"),
+    (("sweep", "x*w1", "--x", "0:1", "--W1", "2"), "(a value was given for W1"),
+    (("train", "L = (w1 - 3)**2", "--W1", "2"), "(a value was given for W1"),
+    (("grad", "x*w1*w2", "--x", "1", "--W2", "2"), "(a value was given for W2"),
+    (("grad", "xy + 1", "--x", "1", "--y", "2"),
+     "(for the product write x*y: a name is one variable)"),
+    (("grad", "wxb", "--w", "1", "--x", "2", "--b", "3", "--wx", "4"),
+     "(for the product write wx*b: a name is one variable)"),
+])
+def test_a_missing_variable_points_at_the_look_alike_that_was_given(args, hint):
+    """`--W1 2` for w1 said only "missing value for variable 'w1'" (found in a trial)."""
+    line = one_error_line(invoke(*args).stderr)
+    assert line.startswith("error: missing value") and hint in line
+
+
+def test_a_missing_variable_without_a_look_alike_has_no_hint():
+    line = one_error_line(invoke("grad", "x*w1", "--x", "1", "--w2", "2").stderr)
+    assert line.endswith("give it as --w1 VALUE or --at w1=VALUE")
+
+
 def test_sweep_json_labels_non_finite_points():
     document = strict_json(invoke("sweep", "sqrt(x)", "--x", "0:1", "--points", "2",
                                   "--json").stdout)
