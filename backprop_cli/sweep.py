@@ -115,10 +115,12 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     """Evaluate value and derivative at `points` evenly spaced values of `variable`."""
     if not 2 <= points <= MAX_SWEEP_POINTS:
         raise InputError(f"--points must be between 2 and {MAX_SWEEP_POINTS:,}")
-    if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(stop - start)) \
-            or start >= stop:
+    if not (math.isfinite(start) and math.isfinite(stop)) or start >= stop:
         raise InputError(f"the range of {variable} must go from a smaller to a larger finite "
                          f"number (got {start:g}:{stop:g})")
+    if not math.isfinite(stop - start):
+        raise InputError(f"the range of {variable} ({start:g}:{stop:g}) is wider than float64 "
+                         "can hold (about 1.8e308); sweep each half separately")
     program, graph, point = program_and_point(text, {**at, variable: start}, arrays=True)
     if variable not in graph.variable_names:
         raise InputError(f"{variable!r} is not a variable of the program "

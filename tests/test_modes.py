@@ -829,6 +829,15 @@ def test_sweep_range_error_names_the_problem():
         invoke("sweep", "x*y", "--x", "-1:1", "--y", "0:1"))
 
 
+def test_a_sweep_range_wider_than_float64_says_so():
+    """-1e308:1e308 goes from a smaller to a larger finite number; its width does not fit."""
+    line = one_error_line(invoke("sweep", "x", "--x", "-1e308:1e308"))
+    assert "wider than float64 can hold" in line
+    halves = [invoke("sweep", "x", "--x", span, "--points", "3", "--format", "csv")
+              for span in ("-1e308:0", "0:1e308")]
+    assert [h.exit_code for h in halves] == [0, 0]
+
+
 def test_sweep_error_in_json_mode_is_an_error_document():
     result = invoke("sweep", "x^2", "--x", "3:-1", "--json")
     one_error_line(result)
