@@ -209,8 +209,10 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
                                   else "step 1: the loss at the starting values", graph, values,
                                   last[2])
             break
-        changes = {name: updater.update(name, gradient[name], step) for name in params}
-        moved = {name: np.asarray(point[name], dtype=float) + changes[name] for name in params}
+        with np.errstate(all="ignore"):  # a step out of float64's range is reported below
+            changes = {name: updater.update(name, gradient[name], step) for name in params}
+            moved = {name: np.asarray(point[name], dtype=float) + changes[name]
+                     for name in params}
         broken = [name for name in params if not np.all(np.isfinite(moved[name]))]
         if broken:
             stopped = (f"step {step}: the update made {broken[0]!r} not finite (its gradient "

@@ -167,6 +167,21 @@ def test_a_step_that_breaks_the_loss_stops_the_run_and_keeps_the_history() -> No
     assert result.stderr.startswith("warning: stopped at step 2")
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("start", ["1", "[1, 2]"])
+def test_a_step_beyond_float64_stops_with_our_warning_and_no_numpy_warning(name, start
+                                                                          ) -> None:
+    """lr 1e308 makes the update overflow; NumPy's own RuntimeWarning reached stderr."""
+    import warnings
+
+    text = "L = (w - 3)**2" if start == "1" else "L = sum((w - 3)**2)"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(text, {"w": start}, chosen=optimizer(name, lr=1e308), steps=3)
+    assert [str(w.message) for w in caught] == []
+    assert result.stopped.startswith("step 1: the update made 'w' not finite")
+
+
 def test_the_history_as_csv_and_a_long_run_as_a_curve() -> None:
     result = runner.invoke(app, ["train", "L = (w - 3)**2", "--w", "0", "--lr", "0.1",
                                  "--steps", "3", "--format", "csv"])
