@@ -598,6 +598,27 @@ def test_hessian_over_arrays_by_chosen_variables() -> None:
 
 
 
+@pytest.mark.parametrize("command", [["hessian", "--wrt", "b2"], ["hessian"], ["jacobian"]])
+def test_matrices_over_a_data_set_warn_of_no_variable_they_use(command) -> None:
+    """W1, b1, W2 (held by --wrt) and the data's columns x and y were reported unused."""
+    result = runner.invoke(app, [*command, "--file", str(SAMPLES / "network_51.bp"), "--data",
+                                 str(SAMPLES / "points_51.csv"), "--values",
+                                 str(SAMPLES / "network_51.json"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    assert "not used" not in result.stderr and not any("not used" in w
+                                                       for w in document["warnings"])
+    given = json.loads((SAMPLES / "network_51.json").read_text())
+    assert {label.partition("[")[0] for label in document["at"]} == set(given)
+    assert document["at"]["W1[1,0]"] == given["W1"][1][0]
+
+
+def test_a_hessian_over_arrays_still_warns_of_a_variable_it_does_not_use() -> None:
+    result = runner.invoke(app, ["hessian", "L = sum(v**3)", "--v", "[1, 2]", "--q", "3"])
+    assert result.exit_code == 0, result.stderr
+    assert "variable 'q' was given a value but is not used" in result.stderr
+
+
 # Regressions from a new user's trial
 
 

@@ -32,9 +32,11 @@ def call(request: Request):
     return forward_mode(request.source(), request.point, wrt, vector)
 
 
-def unused(point: dict, used: set[str] | tuple[str, ...]) -> tuple[str, ...]:
+def unused(request: Request, used: set[str] | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A warning for each variable given a value that the result does not use (a data set's
+    columns are the data's, as in `grad`)."""
     return tuple(f"variable {name!r} was given a value but is not used; it is ignored"
-                 for name in point if name not in used)
+                 for name in request.point if name not in used and name not in request.data)
 
 
 SPEC = Command(
@@ -51,6 +53,6 @@ SPEC = Command(
                "json": "backprop_cli.render.json_format:show"},
     default_format="table",
     warnings=lambda result, request: result.warnings + unused(
-        request.point, {name for name, _ in result.at}),
+        request, {name for name, _ in result.at}),
     used=lambda result: {name for name, _ in result.at},
 )

@@ -39,7 +39,7 @@ SPEC = Command(
     renderers={"table": "backprop_cli.render.modes_view:show_matrix",
                "json": "backprop_cli.render.json_format:show"},
     default_format="table",
-    warnings=lambda result, request: result.warnings + unused(request.point,
+    warnings=lambda result, request: result.warnings + unused(request,
                                                               variables(result)),
     used=variables,
 )
