@@ -132,6 +132,8 @@ def test_a_generated_assignment_is_practised_with_the_students_numbers() -> None
     assert result.exit_code == 0, result.stderr
     assert f"At: w = {w:g}, x = {x:g}, b = {b:g}, t = {t:g}" in result.stdout
     assert "score: 12 / 12 (first try: 12)\n" in result.stdout
+    # the assignment file holds its salt: `--salt` beside --assignment is refused
+    assert "(These numbers again: the same command with --student ada)\n" in result.stdout
 
 
 def test_the_same_student_and_salt_give_generates_numbers() -> None:

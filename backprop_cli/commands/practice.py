@@ -28,7 +28,8 @@ def call(request: Request):
     if options["student"] is not None and not assignment.ranges:
         raise InputError("--student picks drawn numbers; give --range NAME=LOW:HIGH (or "
                          "--assignment FILE)")
-    return problem(assignment, options["student"], options["tries"])
+    return problem(assignment, options["student"], options["tries"],
+                   from_file=options["assignment"] is not None)
 
 
 def _from_file(request: Request):

@@ -81,7 +81,8 @@ def _introduction(problem: Problem) -> list[str]:
               f"{problem.tries} {'try' if problem.tries == 1 else 'tries'} each; ? for a hint, "
               "skip to see the answer and go on, quit to stop."]
     if problem.drawn:
-        salt = "" if assignment.salt == "practice" else f" --salt {shlex.quote(assignment.salt)}"
+        salt = "" if assignment.salt == "practice" or problem.from_file else \
+            f" --salt {shlex.quote(assignment.salt)}"
         lines.append(f"(These numbers again: the same command with --student "
                      f"{shlex.quote(variant.student)}{salt})")
     return [*lines, ""]

@@ -67,9 +67,11 @@ class Problem:
     steps: tuple[Step, ...]
     tries: int
     drawn: bool  # the point was drawn from ranges (`--student` makes it again)
+    from_file: bool = False  # an assignment file, which holds its salt
 
 
-def problem(assignment: Assignment, student: str | None, tries: int) -> Problem:
+def problem(assignment: Assignment, student: str | None, tries: int,
+            from_file: bool = False) -> Problem:
     """The problem of `student` (a new one when None): drawn from the ranges, or the fixed
     point when there are none."""
     from .assignment import check
@@ -101,7 +103,8 @@ def problem(assignment: Assignment, student: str | None, tries: int) -> Problem:
                          "values")
     trees = _statements(assignment, frozenset(name for name, _ in result.at))
     steps = tuple(_step(trees, result, q) for q in variant.questions)
-    return Problem(assignment, variant, result.output, steps, tries, bool(assignment.ranges))
+    return Problem(assignment, variant, result.output, steps, tries, bool(assignment.ranges),
+                   from_file)
 
 
 def _fixed_variant(assignment: Assignment, student: str) -> Variant:
