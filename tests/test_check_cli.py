@@ -346,6 +346,26 @@ def test_a_spreadsheet_csv_with_bom_and_crlf(tmp_path: Path) -> None:
     check_json(DIAMOND, *DIAMOND_POINT, "--table", str(table), code=0)
 
 
+NEURON = ("--file", str(SAMPLES.parent / "neuron.bp"), "--w", "0.5", "--x", "2", "--b", "-0.5",
+          "--t", "1")
+
+
+def test_a_claim_about_an_unknown_statement_is_refused_where_statements_are_named() -> None:
+    """`dq/dw` (no statement q) was graded as dL/dw (found in a new user's trial); `df/dx`
+    still means the output of an unnamed expression."""
+    line = one_error_line(invoke(*NEURON, "--expect", "dq/dw=2"))
+    assert "'q' is not a statement of the program (statements: z, a, L)" in line
+    assert "write dL/dw or d/dw" in line
+    assert check_json("x*y", "--x", "1", "--y", "2", "--expect", "df/dx=2",
+                      code=0)["verdict"] == "correct"
+
+
+def test_a_number_that_rounds_to_zero_is_shown_without_a_minus_sign() -> None:
+    # dL/dw of the neuron is 2 (a - 1) a (1 - a) with a = sigmoid(0.5) = 0.6225: -0.354894
+    document = check_json(*NEURON, "--expect", "dL/dw=2", code=1)
+    assert "-0.354894 rounds to 0 at 0 decimal places, not 2" in document["items"][0]["reason"]
+
+
 def test_a_node_listed_twice_is_not_graded_against_the_other_row(tmp_path: Path) -> None:
     table = tmp_path / "twice.csv"
     table.write_text("node,value,adjoint\nx,3,96\nx,4,96\n", encoding="utf-8")

@@ -69,16 +69,29 @@ def _array_claim(text: str, match) -> Claim:
 
 def resolved(claim: Claim, result: Result) -> Claim:
     """`da/dz` is a local derivative when `a` is a node other than the output (a claim about
-    the output, or about a name the program does not have, stays d output / dz); `dL/da`
-    about an intermediate node `a` is its adjoint."""
+    the output stays d output / dz, and so does `df/dz` about an unnamed expression); `dL/da`
+    about an intermediate node `a` is its adjoint. A name the program does not have, where
+    the output has one, is refused."""
     if claim.kind != "gradient":
         return claim
     names = {node.id for node in result.nodes}
+    if claim.of is not None and claim.of not in names and _output_named(result):
+        # `df/dx` stands for the output of an unnamed expression; where the user named every
+        # statement, an unknown name is a typo, not the output
+        statements = [node.id for node in result.nodes if node.named]
+        raise InputError(f"claim {claim.text!r}: {claim.of!r} is not a statement of the "
+                         f"program (statements: {', '.join(statements)}); write "
+                         f"d{result.output}/d{claim.target} or d/d{claim.target} for the "
+                         "gradient")
     if claim.of is not None and claim.of != result.output and claim.of in names:
         return Claim(claim.text, "local", claim.target, claim.given, claim.decimals, of=claim.of)
     if claim.target in names and claim.target not in dict(result.gradient):
         return Claim(claim.text, "adjoint", claim.target, claim.given, claim.decimals)
     return claim
+
+
+def _output_named(result: Result) -> bool:
+    return any(node.id == result.output and node.named for node in result.nodes)
 
 
 def true_number(claim: Claim, result: Result) -> float:
@@ -151,11 +164,12 @@ def why_not(true: float, given: float, decimals: int, rtol: float | None,
         return (f"the true value {true:.6g} is outside the tolerance (rtol {rtol or 0:g}, atol "
                 f"{atol or 0:g}) around {given:g}")
     graded = places(given, decimals)
+    nearest = round(true, graded) + 0.0  # + 0.0: -0.35 rounds to 0, not to -0
     if graded >= 0:
-        rounded, shown = f"{true:.{graded}f}", f"{given:.{graded}f}"
+        rounded, shown = f"{nearest:.{graded}f}", f"{given:.{graded}f}"
         unit = f"{graded} decimal place{'s' if graded != 1 else ''}"
     else:
-        rounded, shown = f"{round(true, graded):.0f}", f"{given:.0f}"
+        rounded, shown = f"{nearest:.0f}", f"{given:.0f}"
         unit = f"the nearest {10 ** -graded:,}"
     return f"{true:.6g} rounds to {rounded} at {unit}, not {shown}"
 
