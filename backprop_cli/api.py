@@ -200,6 +200,13 @@ def _constant_value(name: str, text: str) -> float:
     return float_point(graph, {})[graph.output]
 
 
+def program_warnings(text: str, given: frozenset[str]) -> tuple[str, ...]:
+    """What `grad` warns of in a program given values for the names `given`: a value nothing
+    uses, Euler's number written as a variable, statements that do not reach the output."""
+    program = parse_program(text, given=given)
+    return _warnings(build_graph(program), program, dict.fromkeys(given))
+
+
 def _warnings(graph: Graph, program: Program, point: Mapping[str, float]) -> tuple[str, ...]:
     warnings = []
     used = set(graph.variable_names)

@@ -346,6 +346,31 @@ def test_a_spreadsheet_csv_with_bom_and_crlf(tmp_path: Path) -> None:
     check_json(DIAMOND, *DIAMOND_POINT, "--table", str(table), code=0)
 
 
+@pytest.mark.parametrize(("name", "text"), [
+    ("header.csv", "node,value,adjoint\n"), ("blank.csv", "node,value,adjoint\nx,,\n"),
+    ("empty.json", "[]"), ("blank.json", '[{"node": "x"}, {"node": "h", "value": ""}]')])
+def test_a_table_without_a_number_is_refused_not_graded_correct(tmp_path: Path, name: str,
+                                                                 text: str) -> None:
+    """A header alone was "nothing to check: ... or --table FILE" though --table was given,
+    and a row with no numbers was graded correct (found in a new user's trial)."""
+    table = tmp_path / name
+    table.write_text(text, encoding="utf-8")
+    line = one_error_line(invoke(DIAMOND, *DIAMOND_POINT, "--table", str(table)))
+    assert f"{table}: the table has no numbers to check" in line
+
+
+def test_a_blank_row_is_not_answered_and_the_table_warning_goes_to_stderr(tmp_path: Path
+                                                                          ) -> None:
+    table = tmp_path / "partial.csv"
+    table.write_text(f"node,value,adjoint\nx,,\nh,{DIAMOND_VALUES['h']},\n", encoding="utf-8")
+    result = invoke(DIAMOND, *DIAMOND_POINT, "--table", str(table), env={"COLUMNS": "50"})
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stdout and "✓  x" not in result.stdout
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "no numbers for 6 node(s) (x, " in warning[0]
+    assert warning[0].endswith("they are not graded")
+
+
 NEURON = ("--file", str(SAMPLES.parent / "neuron.bp"), "--w", "0.5", "--x", "2", "--b", "-0.5",
           "--t", "1")
 
@@ -358,6 +383,17 @@ def test_a_claim_about_an_unknown_statement_is_refused_where_statements_are_name
     assert "write dL/dw or d/dw" in line
     assert check_json("x*y", "--x", "1", "--y", "2", "--expect", "df/dx=2",
                       code=0)["verdict"] == "correct"
+
+
+def test_check_warns_of_what_grad_warns_of() -> None:
+    """An unused --q and Euler's e were silent in `check` while `grad` warned of them."""
+    result = invoke("x*y", "--x", "1", "--y", "2", "--q", "3", "--expect", "d/dx=2")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ("warning: variable 'q' was given a value but is not used; it is "
+                             "ignored\n")
+    document = check_json("e*x", "--x", "1", "--expect", "d/dx=2.72", code=0)
+    assert document["warnings"] == ["'e' is Euler's number 2.71828...; give --e VALUE to use "
+                                    "it as a variable"]
 
 
 def test_a_number_that_rounds_to_zero_is_shown_without_a_minus_sign() -> None:

@@ -117,9 +117,16 @@ def call(request: Request):
         report = grading.grade_bounded(job, options["timeout"])
     else:
         report = grading.grade_in_process(job, options["timeout"])
+    from dataclasses import replace
+
+    if assignment is None:
+        from ..api import program_warnings
+
+        found = program_warnings(source, frozenset(point) - request.data)
+        report = replace(report, warnings=report.warnings + tuple(
+            warning for warning in found if warning not in report.warnings))
     if rubric is None and assignment is None:
         return report
-    from dataclasses import replace
 
     from ..teacher.rubric import DEFAULT, score, with_unanswered
 
@@ -173,6 +180,13 @@ def failed(result, request: Request) -> bool | ExitCode:
 
 def notes(result, request: Request) -> tuple[str, ...]:
     return result.notes() if hasattr(result, "notes") else ()
+
+
+def warnings(result, request: Request) -> tuple[str, ...]:
+    """A report's warnings (a table's ungraded nodes, ...) go to standard error, as every
+    command's do, leaving the report alone on standard output."""
+    report = getattr(result, "report", result)
+    return tuple(getattr(report, "warnings", ()))
 
 
 SPEC = Command(
@@ -238,4 +252,5 @@ SPEC = Command(
     default_format="table",
     failed=failed,
     notes=notes,
+    warnings=warnings,
 )

@@ -12,11 +12,24 @@ from .tables import TableRow
 
 
 def read_table(text: str, name: str) -> list[TableRow]:
-    """Rows from CSV (header: node,value,adjoint) or JSON (a list of such objects)."""
+    """Rows from CSV (header: node,value,adjoint) or JSON (a list of such objects); a table
+    without a single number is refused."""
     stripped = text.lstrip()
     if stripped.startswith("[") or stripped.startswith("{"):
-        return _table_from_json(text, name)
-    return _table_from_csv(text, name)
+        rows = _table_from_json(text, name)
+    else:
+        rows = _table_from_csv(text, name)
+    rows = answered(rows)
+    if not rows:
+        raise InputError(f"{name}: the table has no numbers to check; write one row per node "
+                         "with its value and/or adjoint (node,value,adjoint)")
+    return rows
+
+
+def answered(rows) -> list[TableRow]:
+    """The rows with a number: a row left blank is not answered, as a node without a row is
+    not (it is reported among the nodes not graded)."""
+    return [row for row in rows if row.value is not None or row.adjoint is not None]
 
 
 def _cell(raw, what: str, where: str) -> tuple[float | None, int]:

@@ -97,7 +97,7 @@ def grade(job: Job) -> Report:
             missing = [node_id for node_id in graph.ids if node_id not in graded
                        and graph.ops[graph.ids.index(node_id)] != "const"]
             if missing:
-                warnings.append(f"the table has no rows for {len(missing)} node(s) "
+                warnings.append(f"the table has no numbers for {len(missing)} node(s) "
                                 f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''})"
                                 "; they are not graded")
     if not items:

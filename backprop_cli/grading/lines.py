@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 
 from ..errors import InputError, one_line, shortened
-from .files import table_row
+from .files import answered, table_row
 from .jobs import Job
 
 MAX_LINE_CHARS = 1_000_000
@@ -257,7 +257,8 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
         raise bad_field("\"table\" must be a list of objects with node, value and adjoint, not "
                         f"{shown(table)}")
     try:
-        rows = tuple(table_row(row, f"\"table\" row {n}") for n, row in enumerate(table, 1))
+        rows = tuple(answered(table_row(row, f"\"table\" row {n}")
+                              for n, row in enumerate(table, 1)))
     except InputError as error:
         raise bad_field(error.message) from None
     if not (wrt or expect or rows):

@@ -58,8 +58,6 @@ def render(report: Report, digits: int = 6) -> Group:
     parts.append(Text(f"verdict: {report.verdict}", style=style))
     if report.score is not None:
         parts.append(render_score(report.score.to_dict()))
-    for warning in report.warnings:
-        parts.append(Text(f"warning: {one_line(warning)}", style="yellow"))
     return Group(*parts)
 
 
