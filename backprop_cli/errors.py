@@ -47,6 +47,26 @@ class InputError(BackpropError):
     code = "input_error"
 
 
+class MissingValues(InputError):
+    """Variables of the program without a value: `names`, and a hint about a look-alike name
+    that has one (how to give a value differs between the command line and a batch line)."""
+
+    def __init__(self, message: str, names: tuple[str, ...] = (), near: str = "") -> None:
+        super().__init__(message)
+        self.names, self.near = names, near
+
+    def in_batch(self) -> InputError:
+        """The same error for a line of a batch file, whose values are its "at" object."""
+        if not self.names:
+            return InputError(self.message)
+        listed = ", ".join(repr(name) for name in self.names)
+        shown = ", ".join(f'"{name}": VALUE' for name in self.names[:3])
+        s, them = ("s", "them") if len(self.names) > 1 else ("", "it")
+        more = ", ..." if len(self.names) > 3 else ""
+        return InputError(f"missing value{s} for variable{s} {listed}: give {them} in the "
+                          f"line's \"at\" object, as \"at\": {{{shown}{more}}}{self.near}")
+
+
 class LimitError(BackpropError):
     """The input is larger or deeper than the documented limits."""
 

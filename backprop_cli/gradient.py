@@ -8,7 +8,7 @@ from itertools import chain
 
 from .backends import FLOAT, Backend
 from .engine import CONST, VAR, compile_tape, run_forward, run_reverse, undefined_where_nan
-from .errors import InputError
+from .errors import InputError, MissingValues
 from .graph import Graph
 from .ops import ARRAYS_ONLY_IN_GRAD, op_named
 from .result import Edge, NodeResult, Result, node_entry
@@ -33,13 +33,20 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
     ids = graph.ids
     missing = [ids[i] for i in graph.variables if ids[i] not in point]
     if missing:
-        raise InputError(missing_message(*missing, given=point))
+        raise missing_values(missing, point)
     for i in graph.variables:
         value = point[ids[i]]
         if backend is FLOAT and is_array(value):
             raise InputError(ARRAYS_ONLY_IN_GRAD)
         values[i] = value
     return values
+
+
+def missing_values(names: Sequence[str], given: Iterable[str] = ()) -> MissingValues:
+    """The error for variables without a value (see missing_message)."""
+    given = tuple(given)
+    near = next(filter(None, (_given_instead(name, given) for name in names)), "")
+    return MissingValues(missing_message(*names, given=given), tuple(names), near)
 
 
 def missing_message(*names: str, given: Iterable[str] = ()) -> str:

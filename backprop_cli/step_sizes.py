@@ -99,9 +99,9 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
     graph = build_graph(program)
     missing = [n for n in graph.variable_names if n not in point]
     if missing:
-        from .gradient import missing_message
+        from .gradient import missing_values
 
-        raise InputError(missing_message(*missing, given=point))
+        raise missing_values(missing, point)
     name, index = _target(wrt, graph.variable_names, point, data)
     value, gradient, _ = loss_and_gradient(graph, point, [name], "fd")
     derivative = float(np.asarray(gradient[name], dtype=float)[index])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from .engine import compile_tape, run_forward, run_reverse, undefined_where_nan
 from .errors import InputError, LimitError
 from .forward_mode import program_and_point
-from .gradient import leaf_values, missing_message
+from .gradient import leaf_values, missing_values
 from .graph import Graph, fallback_nodes, work_size
 from .parse import format_program
 from .result import SCHEMA_VERSION, label, number
@@ -127,7 +127,7 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
                          f"(variables: {', '.join(graph.variable_names) or 'none'})")
     missing = [name for name in graph.variable_names if name not in point]
     if missing:
-        raise InputError(missing_message(*missing, given=point))
+        raise missing_values(missing, point)
     from .api import over_arrays
 
     if over_arrays(graph, point):

@@ -65,7 +65,7 @@ def _statement_of(graph: Graph, i: int) -> str:
 
 
 def _leaves(graph: Graph, point: Mapping[str, object]) -> list:
-    from .gradient import missing_message
+    from .gradient import missing_values
 
     values: list = [None] * len(graph.ids)
     for i, constant in enumerate(graph.constants):
@@ -74,7 +74,7 @@ def _leaves(graph: Graph, point: Mapping[str, object]) -> list:
                 np.float64(constant)
     missing = [graph.ids[i] for i in graph.variables if graph.ids[i] not in point]
     if missing:
-        raise InputError(missing_message(*missing, given=point))
+        raise missing_values(missing, point)
     for i in graph.variables:
         value = point[graph.ids[i]]
         values[i] = value if isinstance(value, np.ndarray) else np.float64(value)

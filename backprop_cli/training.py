@@ -190,9 +190,9 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
     variables = graph.variable_names
     missing = [name for name in variables if name not in point]
     if missing:
-        from .gradient import missing_message
+        from .gradient import missing_values
 
-        raise InputError(missing_message(*missing, given=point))
+        raise missing_values(missing, point)
     chosen_by_default = params is None
     params = _chosen_params(params, variables, data, integer_variables(graph))
     updater = _Updater(chosen)

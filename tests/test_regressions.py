@@ -949,6 +949,21 @@ def test_a_missing_variable_points_at_the_look_alike_that_was_given(args, hint):
     assert line.startswith("error: missing value") and hint in line
 
 
+def test_a_batch_line_missing_a_variable_is_told_to_give_it_in_at(tmp_path):
+    """A batch row said "give it as --y VALUE": a batch line's values are its "at" object."""
+    batch = tmp_path / "b.jsonl"
+    batch.write_text('{"id": "a", "expr": "x*y", "at": {"x": 1}, "expect": ["d/dx=2"]}\n'
+                     '{"id": "b", "expr": "x*w1", "at": {"x": 1, "W1": 2}, "expect": '
+                     '["d/dx=2"]}\n')
+    rows = [strict_json(line) for line in invoke("check", "--batch", str(batch),
+                                                  "--json").stdout.splitlines()]
+    assert [row["error"]["message"] for row in rows] == [
+        "missing value for variable 'y': give it in the line's \"at\" object, as "
+        "\"at\": {\"y\": VALUE}",
+        "missing value for variable 'w1': give it in the line's \"at\" object, as "
+        "\"at\": {\"w1\": VALUE} (a value was given for W1: names are case-sensitive)"]
+
+
 def test_a_missing_variable_without_a_look_alike_has_no_hint():
     line = one_error_line(invoke("grad", "x*w1", "--x", "1", "--w2", "2").stderr)
     assert line.endswith("give it as --w1 VALUE or --at w1=VALUE")

@@ -15,6 +15,7 @@ from ..errors import (
     BudgetError,
     InputError,
     LimitError,
+    MissingValues,
     ParseError,
     as_error,
     shortened,
@@ -82,6 +83,8 @@ def grade_problem(job: Job) -> dict:
         report = grade(job)
         graded = {"verdict": report.verdict, "items": [item.to_dict() for item in report.items]}
         json.dumps(graded, allow_nan=False)
+    except MissingValues as error:
+        raise error.in_batch() from None
     except (BackpropError, MemoryError):
         raise
     except OverflowError:
