@@ -213,7 +213,7 @@ def _emit(output, view: View) -> None:
         elif isinstance(output, str):
             terminal.write(output.removesuffix("\n"))
         else:
-            terminal.console().print(output)
+            terminal.print(output)
         return
     from .output_file import writing
 
@@ -223,8 +223,8 @@ def _emit(output, view: View) -> None:
         else:
             from rich.console import Console
 
-            Console(file=handle, width=100, color_system=None, markup=False,
-                    emoji=False).print(output)
+            terminal.print(output, Console(file=handle, width=100, color_system=None,
+                                           markup=False, emoji=False))
 
 
 def _print_warnings(warnings, terminal: Terminal) -> None:

@@ -10,6 +10,7 @@ import codecs
 import errno
 import io
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -60,6 +61,19 @@ class Terminal:
         return Console(file=self.err if stderr else self.out, highlight=False, markup=False,
                        emoji=False, soft_wrap=False, width=width, **options)
 
+    def print(self, renderable, console=None) -> None:
+        """A rich renderable on standard output (or on `console`'s file), each line without
+        the spaces rich pads it with to the table's width: they get in the way of pasting a
+        table into homework or comparing two outputs."""
+        console = console or self.console()
+        with console.capture() as captured:
+            console.print(renderable)
+        text = trimmed(captured.get()).removesuffix("\n")
+        if console.file is self.out:
+            self.write(text)
+        else:
+            console.file.write(text + "\n")
+
     def write(self, text: str) -> None:
         """Text and a newline on standard output, a slice at a time: one huge write into a
         pipe whose reader has gone can end without an error, and a cut output must not pass
@@ -87,6 +101,14 @@ class Terminal:
             self.err.flush()
         except (OSError, ValueError):
             pass
+
+
+_LINE_END_PADDING = re.compile(r"(?: |\x1b\[[0-9;]*m)+$", re.MULTILINE)
+
+
+def trimmed(text: str) -> str:
+    """`text` without spaces at its lines' ends (colour codes among them are kept)."""
+    return _LINE_END_PADDING.sub(lambda found: found[0].replace(" ", ""), text)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -75,6 +75,32 @@ def test_table_output_has_the_four_tables():
     assert "2.76159" in result.stdout and "2.41997" in result.stdout
 
 
+@pytest.mark.parametrize("command", [
+    ("grad", EXAMPLE, "--x", "1", "--y", "2"), ("explain", EXAMPLE, "--x", "1", "--y", "2"),
+    ("check", EXAMPLE, "--x", "1", "--y", "2", "--expect", "d/dx=2.42"),
+    ("hessian", EXAMPLE, "--x", "1", "--y", "2")])
+@pytest.mark.parametrize("colour", [{}, {"FORCE_COLOR": "1"}])
+def test_no_output_line_ends_in_spaces(command, colour):
+    """rich pads each line of a table to the table's width; pasted into homework or compared
+    with diff, those spaces get in the way."""
+    result = invoke(*command, env={"COLUMNS": "100", **colour})
+    assert result.exit_code == 0, result.stderr
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    assert bool(colour) == (plain != result.stdout)
+    lines = plain.splitlines()
+    assert len(lines) >= 4 and not [line for line in lines if line.endswith(" ")]
+    if command[0] == "grad":
+        assert " node   op     formula      value" in lines  # leading spaces stay
+
+
+def test_no_line_of_a_table_written_with_output_ends_in_spaces(tmp_path):
+    path = tmp_path / "graph.txt"
+    result = invoke("graph", EXAMPLE, "--x", "1", "--y", "2", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines and not [line for line in lines if line.endswith(" ")]
+
+
 def test_digits():
     result = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", "--digits", "3")
     assert result.exit_code == 0, result.stderr

@@ -203,7 +203,7 @@ def show(result, view) -> Group:
             for _ in _with_progress(result, view):
                 pass
         except KeyboardInterrupt:  # show what was graded before Ctrl-C
-            view.terminal.console().print(render_batch(result.rows, view.digits, len(result)))
+            view.terminal.print(render_batch(result.rows, view.digits, len(result)))
             raise
         return render_batch(result.rows, view.digits)
     return Group(render(result.report, view.digits), render_score(result.score.to_dict()),
