@@ -103,12 +103,24 @@ class Terminal:
             pass
 
 
-_LINE_END_PADDING = re.compile(r"(?: |\x1b\[[0-9;]*m)+$", re.MULTILINE)
+_COLOUR_CODE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def trimmed(text: str) -> str:
     """`text` without spaces at its lines' ends (colour codes among them are kept)."""
-    return _LINE_END_PADDING.sub(lambda found: found[0].replace(" ", ""), text)
+    if "\x1b" not in text:
+        return "\n".join(line.rstrip(" ") for line in text.split("\n"))
+    return "\n".join(map(_trimmed_line, text.split("\n")))
+
+
+def _trimmed_line(line: str) -> str:
+    codes = ""
+    while True:
+        line = line.rstrip(" ")
+        start = line.rfind("\x1b[")
+        if start < 0 or not _COLOUR_CODE.fullmatch(line, start):
+            return line + codes
+        line, codes = line[:start], line[start:] + codes
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -435,11 +435,10 @@ def batch(folder: Path, items: int = BATCH_ITEMS) -> None:
 
 
 def tables_and_explain(runs: int, scale: float = 1.0) -> None:
-    from rich.console import Console
-
     from backprop_cli.explain import explain
     from backprop_cli.render import explain_text
     from backprop_cli.render.table import render
+    from backprop_cli.terminal import Terminal
 
     bench = _bench()
     view = SimpleNamespace(digits=6)
@@ -454,9 +453,10 @@ def tables_and_explain(runs: int, scale: float = 1.0) -> None:
         gc.disable()  # as the CLI runs: no rescans of what earlier sections left in the heap
         try:
             for _ in range(runs):
-                console = Console(file=io.StringIO(), width=120, color_system=None)
+                # as the CLI prints: its lines trimmed of rich's padding (terminal.py)
+                terminal = Terminal(out=io.StringIO(), color=False, width=120)
                 start = time.perf_counter()
-                console.print(draw(result))
+                terminal.print(draw(result))
                 times.append(time.perf_counter() - start)
         finally:
             gc.enable()
