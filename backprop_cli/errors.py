@@ -48,12 +48,13 @@ class InputError(BackpropError):
 
 
 class MissingValues(InputError):
-    """Variables of the program without a value: `names`, and a hint about a look-alike name
-    that has one (how to give a value differs between the command line and a batch line)."""
+    """Variables of the program without a value: `names`, and the message's hint (a
+    look-alike name that has a value, σ(x) read as a product); how to give a value differs
+    between the command line and a batch line."""
 
-    def __init__(self, message: str, names: tuple[str, ...] = (), near: str = "") -> None:
+    def __init__(self, message: str, names: tuple[str, ...] = (), hint: str = "") -> None:
         super().__init__(message)
-        self.names, self.near = names, near
+        self.names, self.hint = names, hint
 
     def in_batch(self) -> InputError:
         """The same error for a line of a batch file, whose values are its "at" object."""
@@ -64,7 +65,7 @@ class MissingValues(InputError):
         s, them = ("s", "them") if len(self.names) > 1 else ("", "it")
         more = ", ..." if len(self.names) > 3 else ""
         return InputError(f"missing value{s} for variable{s} {listed}: give {them} in the "
-                          f"line's \"at\" object, as \"at\": {{{shown}{more}}}{self.near}")
+                          f"line's \"at\" object, as \"at\": {{{shown}{more}}}{self.hint}")
 
 
 class LimitError(BackpropError):

@@ -33,7 +33,7 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
     ids = graph.ids
     missing = [ids[i] for i in graph.variables if ids[i] not in point]
     if missing:
-        raise missing_values(missing, point)
+        raise missing_values(missing, point, graph.variable_names)
     for i in graph.variables:
         value = point[ids[i]]
         if backend is FLOAT and is_array(value):
@@ -42,38 +42,38 @@ def leaf_values(graph: Graph, point: Mapping[str, object], backend: Backend = FL
     return values
 
 
-def missing_values(names: Sequence[str], given: Iterable[str] = ()) -> MissingValues:
-    """The error for variables without a value (see missing_message)."""
-    given = tuple(given)
-    near = next(filter(None, (_given_instead(name, given) for name in names)), "")
-    return MissingValues(missing_message(*names, given=given), tuple(names), near)
-
-
-def missing_message(*names: str, given: Iterable[str] = ()) -> str:
-    """Which variables have no value (all of them, in one message) and how to give them; a
-    name in `given` (the names that have values) that looks like a missing one is pointed out:
-    W1 for w1."""
-    from .fallback import sympy_arities
-    from .ops import WRITTEN_OTHERWISE
-
-    near = next(filter(None, (_given_instead(name, given) for name in names)), "")
+def missing_values(names: Sequence[str], point: Mapping[str, object],
+                   variables: Iterable[str]) -> MissingValues:
+    """The error for the variables `names` that have no value in `point` (all of them, in one
+    message) and how to give them. A name given a value that the program does not use, and
+    that looks like a missing one, is pointed out (W1 for w1, x and y for xy)."""
+    used = set(variables)
+    stray = [name for name in point if name not in used]
+    hint = next(filter(None, (_given_instead(name, stray) for name in names)), "")
+    if not hint and len(names) == 1:
+        hint = _written_otherwise(names[0])
     if len(names) > 1:
         listed = ", ".join(repr(name) for name in names)
         values = " ".join(f"--{name} VALUE" for name in names[:3])
-        return (f"missing values for variables {listed}: give them as {values}"
-                f"{' ...' if len(names) > 3 else ''} or --at {names[0]}=VALUE,...{near}")
-    (name,) = names
-    if near:
-        return (f"missing value for variable {name!r}: give it as --{name} VALUE or --at "
-                f"{name}=VALUE{near}")
-    also = ""
+        message = (f"missing values for variables {listed}: give them as {values}"
+                   f"{' ...' if len(names) > 3 else ''} or --at {names[0]}=VALUE,...{hint}")
+    else:
+        message = (f"missing value for variable {names[0]!r}: give it as --{names[0]} VALUE "
+                   f"or --at {names[0]}=VALUE{hint}")
+    return MissingValues(message, tuple(names), hint)
+
+
+def _written_otherwise(name: str) -> str:
+    """`σ`: σ(x) multiplies; `gamma`: also a SymPy function."""
+    from .fallback import sympy_arities
+    from .ops import WRITTEN_OTHERWISE
+
     if len(name) == 1 and name in WRITTEN_OTHERWISE:  # σ(x): a letter then "(" multiplies
-        also = (f"; {name}(x) is read as {name}·(x): for the function write "
+        return (f"; {name}(x) is read as {name}·(x): for the function write "
                 f"{WRITTEN_OTHERWISE[name]}")
-    elif sympy_arities(name):
-        also = f"; {name} is also a SymPy function: call it as {name}(...) to use that"
-    return (f"missing value for variable {name!r}: give it as --{name} VALUE or --at "
-            f"{name}=VALUE{also}")
+    if sympy_arities(name):
+        return f"; {name} is also a SymPy function: call it as {name}(...) to use that"
+    return ""
 
 
 def _given_instead(name: str, given: Iterable[str]) -> str:

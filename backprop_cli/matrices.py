@@ -111,7 +111,7 @@ def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
 
     from .tensor_engine import HESSIAN_STEP, array_hessian
 
-    names = every = [name for name in graph.variable_names if name not in data]
+    names = all_variables = [name for name in graph.variable_names if name not in data]
     if wrt:
         unknown = [name for name in wrt if name not in names]
         if unknown:
@@ -120,7 +120,7 @@ def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
         names = [name for name in names if name in wrt]
     labels, matrix = array_hessian(graph, point, names)
     _table_fits(len(labels), len(labels), max_entries, "--wrt to ask for fewer variables")
-    at_labels = tuple((label, float(v)) for name in every
+    at_labels = tuple((label, float(v)) for name in all_variables
                       for label, v in zip(_labels(name, point[name]), np.ravel(point[name]),
                                           strict=True))
     note = (f"second derivatives over arrays are central differences of the reverse-mode "

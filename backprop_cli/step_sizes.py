@@ -101,7 +101,7 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
     if missing:
         from .gradient import missing_values
 
-        raise missing_values(missing, point)
+        raise missing_values(missing, point, graph.variable_names)
     name, index = _target(wrt, graph.variable_names, point, data)
     value, gradient, _ = loss_and_gradient(graph, point, [name], "fd")
     derivative = float(np.asarray(gradient[name], dtype=float)[index])

@@ -127,7 +127,7 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
                          f"(variables: {', '.join(graph.variable_names) or 'none'})")
     missing = [name for name in graph.variable_names if name not in point]
     if missing:
-        raise missing_values(missing, point)
+        raise missing_values(missing, point, graph.variable_names)
     from .api import over_arrays
 
     if over_arrays(graph, point):

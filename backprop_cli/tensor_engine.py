@@ -74,7 +74,7 @@ def _leaves(graph: Graph, point: Mapping[str, object]) -> list:
                 np.float64(constant)
     missing = [graph.ids[i] for i in graph.variables if graph.ids[i] not in point]
     if missing:
-        raise missing_values(missing, point)
+        raise missing_values(missing, point, graph.variable_names)
     for i in graph.variables:
         value = point[graph.ids[i]]
         values[i] = value if isinstance(value, np.ndarray) else np.float64(value)

@@ -192,7 +192,7 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
     if missing:
         from .gradient import missing_values
 
-        raise missing_values(missing, point)
+        raise missing_values(missing, point, variables)
     chosen_by_default = params is None
     params = _chosen_params(params, variables, data, integer_variables(graph))
     updater = _Updater(chosen)

@@ -359,6 +359,25 @@ def test_a_table_without_a_number_is_refused_not_graded_correct(tmp_path: Path, 
     assert f"{table}: the table has no numbers to check" in line
 
 
+def test_a_batch_line_whose_table_has_no_number_says_so(tmp_path: Path) -> None:
+    batch = write_lines(tmp_path / "b.jsonl", [{"expr": "x*y", "at": {"x": 1, "y": 2},
+                                                "table": [{"node": "x"}]}])
+    row = batch_rows(invoke("--batch", str(batch), "--json").stdout)[0]
+    assert row["verdict"] == "error" and row["error"]["message"] == (
+        "the \"table\" has no numbers to check: give each row a \"value\" and/or an "
+        "\"adjoint\"")
+
+
+def test_an_answer_written_1_over_2x_is_pointed_out() -> None:
+    # d/dx sqrt(x) = 1/(2 sqrt(x)); `1/2sqrt(x)` is sqrt(x)/2, wrong, and says why it may be
+    result = invoke("sqrt(x)", "--wrt", "x", "--answer", "1/2sqrt(x)")
+    assert result.exit_code == 1
+    assert result.stderr == ("warning: --answer '1/2sqrt(x)': '/2sqrt(...)' divides by 2 "
+                             "only, then multiplies by sqrt(...): implicit multiplication "
+                             "binds as * does, left to right; to divide by both write "
+                             "/(2*sqrt(...))\n")
+
+
 def test_a_blank_row_is_not_answered_and_the_table_warning_goes_to_stderr(tmp_path: Path
                                                                           ) -> None:
     table = tmp_path / "partial.csv"
@@ -375,14 +394,17 @@ NEURON = ("--file", str(SAMPLES.parent / "neuron.bp"), "--w", "0.5", "--x", "2",
           "--t", "1")
 
 
-def test_a_claim_about_an_unknown_statement_is_refused_where_statements_are_named() -> None:
-    """`dq/dw` (no statement q) was graded as dL/dw (found in a new user's trial); `df/dx`
-    still means the output of an unnamed expression."""
-    line = one_error_line(invoke(*NEURON, "--expect", "dq/dw=2"))
-    assert "'q' is not a statement of the program (statements: z, a, L)" in line
-    assert "write dL/dw or d/dw" in line
-    assert check_json("x*y", "--x", "1", "--y", "2", "--expect", "df/dx=2",
-                      code=0)["verdict"] == "correct"
+def test_a_claim_about_an_unknown_statement_says_how_it_was_read() -> None:
+    """`dq/dw` (no statement q) was graded as dL/dw without a word (found in a new user's
+    trial): it still is (dJ/dw is common notation for a loss), and says so."""
+    # dL/dw of the neuron is 2 (a - 1) a (1 - a) x with a = sigmoid(0.5): -0.354894
+    document = check_json(*NEURON, "--expect", "dq/dw=2", "--expect", "dJ/dw=-0.355", code=1)
+    wrong, right = document["items"]
+    assert wrong["verdict"] == "incorrect" and right["verdict"] == "correct"
+    read = "read as dL/dw: the program has no statement '{}' (statements: z, a, L)"
+    assert read.format("q") in wrong["reason"] and right["reason"] == read.format("J")
+    plain = check_json("x*y", "--x", "1", "--y", "2", "--expect", "df/dx=2", code=0)
+    assert "reason" not in plain["items"][0]
 
 
 def test_check_warns_of_what_grad_warns_of() -> None:

@@ -666,6 +666,14 @@ def test_sweep_plot_of_huge_or_tiny_numbers_has_short_labels_and_a_curve(text, s
     assert sum(1 for line in canvas if line.strip(" │")) >= 3, result.stdout
 
 
+def test_round_ticks_of_one_axis_share_one_notation():
+    from backprop_cli.render.plot import round_ticks
+
+    assert round_ticks(0.0, 1.2e6) == ([0.0, 500000.0, 1000000.0], ["0", "5e5", "1e6"])
+    assert round_ticks(0.0, 4.0)[1] == ["0", "1", "2", "3", "4"]
+    assert round_ticks(1e6, 1e6 + 1e-9) is None  # finer than float64's spacing there
+
+
 @given(st.floats(-1e300, 1e300), st.floats(1e-300, 1e300))
 def test_round_ticks_lie_in_the_range_and_their_labels_read_back(low, span):
     from backprop_cli.render.plot import round_ticks

@@ -962,11 +962,36 @@ def test_a_batch_line_missing_a_variable_is_told_to_give_it_in_at(tmp_path):
         "\"at\": {\"y\": VALUE}",
         "missing value for variable 'w1': give it in the line's \"at\" object, as "
         "\"at\": {\"w1\": VALUE} (a value was given for W1: names are case-sensitive)"]
+    batch.write_text('{"expr": "σ(x)", "at": {"x": 1}, "expect": ["d/dx=1"]}\n')
+    row = strict_json(invoke("check", "--batch", str(batch), "--json").stdout)
+    assert row["error"]["message"].endswith("σ(x) is read as σ·(x): for the function write "
+                                            "sigmoid(x)")
 
 
-def test_a_missing_variable_without_a_look_alike_has_no_hint():
-    line = one_error_line(invoke("grad", "x*w1", "--x", "1", "--w2", "2").stderr)
-    assert line.endswith("give it as --w1 VALUE or --at w1=VALUE")
+@pytest.mark.parametrize(("text", "derivative", "warned"), [
+    ("1/2x", 0.5, "'/2x' divides by 2 only, then multiplies by x"),
+    ("1/2 (x + 1)", 0.5, "'/2 (...)' divides by 2 only, then multiplies by (...)"),
+    ("3/2sin(x)", 1.5 * math.cos(2.0), "to divide by both write /(2*sin(...))"),
+    ("1/2*x", 0.5, None), ("x/2", 0.5, None), ("1/(2x)", -0.125, None),
+    ("a = x/2  # the half, 1/2x\na", 0.5, None)])
+def test_a_number_after_a_division_that_multiplies_what_follows_is_pointed_out(
+        text, derivative, warned):
+    """`1/2x` is (1/2)·x (SymPy's implicit multiplication reads it so too), where a student
+    may mean 1/(2x): a classic trap, found in a new user's trial."""
+    document = grad_json(text, "--x", "2")
+    assert math.isclose(document["gradient"]["x"], derivative, rel_tol=1e-12)
+    said = [w for w in document["warnings"] if "divides by" in w]
+    assert (said == []) if warned is None else (len(said) == 1 and warned in said[0])
+
+
+@pytest.mark.parametrize(("args", "missing"), [
+    (("x*w1", "--x", "1", "--w2", "2"), "w1"),
+    # a name the program uses is no look-alike: theta2, W and a, b have their own values
+    (("theta1*x + theta2", "--x", "1", "--theta2", "1"), "theta1"),
+    (("W*w", "--W", "2"), "w"), (("a*b*ab", "--a", "1", "--b", "2"), "ab")])
+def test_a_missing_variable_without_a_look_alike_has_no_hint(args, missing):
+    line = one_error_line(invoke("grad", *args).stderr)
+    assert line.endswith(f"give it as --{missing} VALUE or --at {missing}=VALUE")
 
 
 def test_sweep_json_labels_non_finite_points():

@@ -120,9 +120,11 @@ def call(request: Request):
     from dataclasses import replace
 
     if assignment is None:
-        from ..api import program_warnings
+        from ..api import divided_then_multiplied, program_warnings
 
         found = program_warnings(source, frozenset(point) - request.data)
+        found += tuple(f"--answer {text!r}: {warning}" for text in answer
+                       for warning in divided_then_multiplied(text))
         report = replace(report, warnings=report.warnings + tuple(
             warning for warning in found if warning not in report.warnings))
     if rubric is None and assignment is None:

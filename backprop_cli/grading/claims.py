@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import InputError, shortened
 from ..result import Result
@@ -69,20 +69,11 @@ def _array_claim(text: str, match) -> Claim:
 
 def resolved(claim: Claim, result: Result) -> Claim:
     """`da/dz` is a local derivative when `a` is a node other than the output (a claim about
-    the output stays d output / dz, and so does `df/dz` about an unnamed expression); `dL/da`
-    about an intermediate node `a` is its adjoint. A name the program does not have, where
-    the output has one, is refused."""
+    the output, or about a name the program does not have, stays d output / dz); `dL/da`
+    about an intermediate node `a` is its adjoint."""
     if claim.kind != "gradient":
         return claim
     names = {node.id for node in result.nodes}
-    if claim.of is not None and claim.of not in names and _output_named(result):
-        # `df/dx` stands for the output of an unnamed expression; where the user named every
-        # statement, an unknown name is a typo, not the output
-        statements = [node.id for node in result.nodes if node.named]
-        raise InputError(f"claim {claim.text!r}: {claim.of!r} is not a statement of the "
-                         f"program (statements: {', '.join(statements)}); write "
-                         f"d{result.output}/d{claim.target} or d/d{claim.target} for the "
-                         "gradient")
     if claim.of is not None and claim.of != result.output and claim.of in names:
         return Claim(claim.text, "local", claim.target, claim.given, claim.decimals, of=claim.of)
     if claim.target in names and claim.target not in dict(result.gradient):
@@ -90,8 +81,16 @@ def resolved(claim: Claim, result: Result) -> Claim:
     return claim
 
 
-def _output_named(result: Result) -> bool:
-    return any(node.id == result.output and node.named for node in result.nodes)
+def _read_as(claim: Claim, result: Result) -> str | None:
+    """Where the statements are named and `dq/dw` names none of them, how it was read: as the
+    gradient, `dJ/dw` being common for a loss the program calls L (and `q` maybe a typo)."""
+    if claim.kind != "gradient" or claim.of is None or claim.of == result.output:
+        return None
+    named = [node.id for node in result.nodes if node.named]
+    if result.output not in named or claim.of in {node.id for node in result.nodes}:
+        return None
+    return (f"read as d{result.output}/d{claim.target}: the program has no statement "
+            f"{claim.of!r} (statements: {', '.join(named)})")
 
 
 def true_number(claim: Claim, result: Result) -> float:
@@ -230,38 +229,44 @@ def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = N
     decimal places instead of the places it was written with."""
     items = []
     for claim in claims:
-        claim = resolved(claim, result)
-        if claim.kind == "local" and getattr(result, "tensors", False):
-            raise InputError(f"claim {claim.text!r}: local derivatives of a statement are "
-                             "claimed in scalar programs; claim the adjoint instead")
-        if getattr(result, "tensors", False) and claim.kind in ("gradient", "adjoint"):
-            fixed = [n for n in result.nodes if n.id == claim.target and n.op == "var"
-                     and n.adjoint is None]
-            if fixed:
-                raise InputError(f"claim {claim.text!r}: {claim.target!r} is held fixed (a "
-                                 "--data column, a class, an axis or an index), so it has no "
-                                 "derivative")
-        true = true_number(claim, result)
-        about = {"quantity": claim.kind, "target": claim.target}
-        if claim.kind == "local":
-            about["of"] = claim.of
-        if isinstance(claim.decimals, tuple) or not isinstance(true, (int, float)):
-            items.append(_array_item(claim, true, about, rtol, atol, decimals))
-            continue
-        if not math.isfinite(true):
-            items.append(Item("claim", claim.text, UNDETERMINED, given=claim.given,
-                              reason="the true value is not a finite number at this point",
-                              details=about))
-            continue
-        places_given = claim.decimals if decimals is None else decimals
-        if accepts(true, claim.given, places_given, rtol, atol):
-            items.append(Item("claim", claim.text, CORRECT, expected=true, given=claim.given,
-                              details=about))
-        else:
-            items.append(Item("claim", claim.text, INCORRECT, expected=true, given=claim.given,
-                              reason=why_not(true, claim.given, places_given, rtol, atol),
-                              details={**about, "places": places(claim.given, places_given)}))
+        item = _claim_item(resolved(claim, result), result, rtol, atol, decimals)
+        note = _read_as(claim, result)
+        if note is not None:
+            item = replace(item, reason=f"{note}; {item.reason}" if item.reason else note)
+        items.append(item)
     return items
+
+
+def _claim_item(claim: Claim, result: Result, rtol: float | None, atol: float | None,
+                decimals: int | None) -> Item:
+    """The Item of one claim, resolved (see `resolved`)."""
+    if claim.kind == "local" and getattr(result, "tensors", False):
+        raise InputError(f"claim {claim.text!r}: local derivatives of a statement are "
+                         "claimed in scalar programs; claim the adjoint instead")
+    if getattr(result, "tensors", False) and claim.kind in ("gradient", "adjoint"):
+        fixed = [n for n in result.nodes if n.id == claim.target and n.op == "var"
+                 and n.adjoint is None]
+        if fixed:
+            raise InputError(f"claim {claim.text!r}: {claim.target!r} is held fixed (a "
+                             "--data column, a class, an axis or an index), so it has no "
+                             "derivative")
+    true = true_number(claim, result)
+    about = {"quantity": claim.kind, "target": claim.target}
+    if claim.kind == "local":
+        about["of"] = claim.of
+    if isinstance(claim.decimals, tuple) or not isinstance(true, (int, float)):
+        return _array_item(claim, true, about, rtol, atol, decimals)
+    if not math.isfinite(true):
+        return Item("claim", claim.text, UNDETERMINED, given=claim.given,
+                    reason="the true value is not a finite number at this point",
+                    details=about)
+    places_given = claim.decimals if decimals is None else decimals
+    if accepts(true, claim.given, places_given, rtol, atol):
+        return Item("claim", claim.text, CORRECT, expected=true, given=claim.given,
+                    details=about)
+    return Item("claim", claim.text, INCORRECT, expected=true, given=claim.given,
+                reason=why_not(true, claim.given, places_given, rtol, atol),
+                details={**about, "places": places(claim.given, places_given)})
 
 
 def _array_item(claim: Claim, true, about: dict, rtol: float | None, atol: float | None,

@@ -262,6 +262,9 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
     except InputError as error:
         raise bad_field(error.message) from None
     if not (wrt or expect or rows):
+        if table:
+            raise bad_field("the \"table\" has no numbers to check: give each row a \"value\" "
+                            "and/or an \"adjoint\"")
         raise bad_field("nothing to check: give \"wrt\" and \"answer\", \"expect\" claims or "
                         "\"table\" rows")
     upstream = record.get("upstream")

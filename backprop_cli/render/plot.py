@@ -105,19 +105,22 @@ def round_ticks(low: float, high: float, most: int = 5) -> tuple[list[float], li
     if not 0 < last - first + 1 <= most + 1:
         return None
     positions = [k * step for k in range(first, last + 1)]
-    labels = [_short(position, step) for position in positions]
+    largest = max(abs(positions[0]), abs(positions[-1]))
+    if step < largest * 1e-13:  # as fine as float64's spacing: the labels would not be round
+        return None
+    labels = [_short(position, step, largest) for position in positions]
     if len(set(labels)) < len(labels):  # a step below float64's spacing of these numbers
         return None
     return positions, labels
 
 
-def _short(number: float, step: float) -> str:
+def _short(number: float, step: float, largest: float) -> str:
     """`number` with as many significant digits as a tick `step` apart needs, exponent
-    written 1e65 rather than 1e+65."""
+    written 1e65 rather than 1e+65; one notation for all ticks up to `largest`."""
     if number == 0:
         return "0"
     digits = math.floor(math.log10(abs(number))) - math.floor(math.log10(step)) + 1
-    if 1e-4 <= step and abs(number) < 1e6:
+    if 1e-4 <= step and largest < 1e6:
         return f"{number:.{max(0, -math.floor(math.log10(step)))}f}"
     mantissa, _, exponent = f"{number:.{min(max(digits, 1), 17)}g}".partition("e")
     return mantissa + (f"e{int(exponent)}" if exponent else "")
