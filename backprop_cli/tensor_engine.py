@@ -87,6 +87,8 @@ def _shape_error(graph: Graph, i: int, args: list, failure: Exception) -> InputE
     formula = graph.formulas[i]
     detail = failure.message if isinstance(failure, InputError) else f"shapes {shapes} do " \
         "not broadcast together"
+    if not graph.named[graph.ids.index(statement)]:  # the program's bare last expression
+        return InputError(f"at {formula}: {detail}")
     where = f"statement {statement!r}" + ("" if statement == graph.ids[i] else
                                           f" (at {formula})")
     return InputError(f"{where}: {detail}")

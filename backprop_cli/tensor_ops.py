@@ -309,6 +309,9 @@ _register(TensorOp(
 
 def _index_of(a: np.ndarray, positions) -> tuple[int, ...]:
     index = tuple(_integer(p, "an index") for p in positions)
+    if a.ndim == 0:
+        raise InputError("a single number (a scalar) takes no index; index an array, such "
+                         "as one given as [1, 2]")
     if len(index) != a.ndim:
         raise InputError(f"an array of shape {shape_text(a)} takes {a.ndim} "
                          f"ind{'ex' if a.ndim == 1 else 'ices'}, not {len(index)}")

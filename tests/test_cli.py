@@ -101,6 +101,35 @@ def test_no_line_of_a_table_written_with_output_ends_in_spaces(tmp_path):
     assert lines and not [line for line in lines if line.endswith(" ")]
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (("grad", "x", "--x", "1", "-o", "f.txt"),
+     "-o is not an option of backprop grad (it is one of backprop graph, sweep, generate); "
+     "grad writes to standard output: use > FILE"),
+    (("grad", "x", "--x", "1", "-q"),
+     "-q is not an option of backprop grad (backprop grad --help lists its options)")])
+def test_a_short_option_the_command_lacks_is_named(args, said):
+    """`grad ... -o f.txt` said "unexpected argument '-o': give one expression" (a trial)."""
+    assert one_error_line(invoke(*args).stderr) == f"error: {said}"
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("x[0]", "--x", "1"), "at x[0]: a single number (a scalar) takes no index"),
+    (("y = x[0]; y*2", "--x", "1"), "statement 'y': a single number (a scalar) takes no index"),
+    (("W + V", "--W", "[1, 2]", "--V", "[1, 2, 3]"),
+     "at W + V: shapes (2,) and (3,) do not broadcast together")])
+def test_an_array_error_in_a_bare_expression_names_no_generated_statement(args, said):
+    """`x[0]` with a number x said "statement 'z3': an array of shape scalar takes 0 indices"
+    (z3 is the tool's name for the unnamed expression; found in a trial)."""
+    assert one_error_line(invoke("grad", *args).stderr).startswith(f"error: {said}")
+
+
+def test_a_bad_direction_is_said_of_the_direction():
+    line = one_error_line(invoke("forward", "x*y", "--x", "1", "--y", "2", "--direction",
+                                 "x=abc").stderr)
+    assert line.startswith("error: --direction x=abc: the direction's value for 'x' is not a "
+                           "number")
+
+
 def test_digits():
     result = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", "--digits", "3")
     assert result.exit_code == 0, result.stderr

@@ -8,6 +8,7 @@ a suggestion; the options known are the ones the commands declare.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 
@@ -118,6 +119,8 @@ def expression_and_point(args: list[str], at: list[str], command: str
             continue
         if not token.startswith("--"):
             if expr is not None:
+                if re.fullmatch(r"-[^\W\d]", token):
+                    raise InputError(_no_short_option(token, command))
                 raise InputError(
                     f"unexpected argument {token!r}: give one expression (quote it) and "
                     "variables as --name VALUE"
@@ -178,6 +181,21 @@ def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: s
             raise InputError(f"--{name} is not an option of backprop {command} (it is one of "
                              f"backprop {', '.join(elsewhere)}); a variable of that name is "
                              f"given as --at {name}=VALUE")
+
+
+def _no_short_option(flag: str, command: str) -> str:
+    """`grad x --x 1 -o f`: the command has no such option (another may have it)."""
+    from . import COMMANDS, all_options
+
+    elsewhere = [other.name for other in COMMANDS if other.name != command
+                 and any(flag in option.flags for option in all_options(other))]
+    said = f"{flag} is not an option of backprop {command}"
+    if not elsewhere:
+        return f"{said} (backprop {command} --help lists its options)"
+    where = f"it is one of backprop {', '.join(elsewhere)}"
+    if flag == "-o":
+        return f"{said} ({where}); {command} writes to standard output: use > FILE"
+    return f"{said} ({where}; backprop {command} --help lists this command's)"
 
 
 def check_name(name: str, through_at: bool = False) -> None:

@@ -25,7 +25,11 @@ def call(request: Request):
             name, equals, value = item.partition("=")
             if not equals or not name.strip():
                 raise InputError(f"--direction expects NAME=VALUE pairs, got {item!r}")
-            vector[name.strip()] = value_of(name.strip(), value.strip(), arrays=True)
+            try:
+                vector[name.strip()] = value_of(name.strip(), value.strip(), arrays=True)
+            except InputError as error:  # said of --direction, not of the point's value
+                raise InputError(f"--direction {item.strip()}: the direction's "
+                                 f"{error.message}") from None
     over_arrays = forward_mode_arrays(request.source(), request.point, wrt, vector)
     if over_arrays is not None:
         return over_arrays
