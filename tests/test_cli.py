@@ -130,6 +130,16 @@ def test_a_bad_direction_is_said_of_the_direction():
                            "number")
 
 
+def test_a_variable_given_through_at_is_never_taken_for_an_option():
+    """`--at value=-1:1` said "unknown option --value (did you mean --values?)"; --at is the
+    README's way to give a variable whose name is an option's."""
+    result = invoke("sweep", "value**2", "--at", "value=-1:1", "--points", "3", "--format",
+                    "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["-1.0,1.0,-2.0", "0.0,0.0,0.0", "1.0,1.0,2.0"]
+    assert "unknown option --value" in invoke("sweep", "value**2", "--value", "-1:1").stderr
+
+
 def test_digits():
     result = invoke("grad", EXAMPLE, "--x", "1", "--y", "2", "--digits", "3")
     assert result.exit_code == 0, result.stderr

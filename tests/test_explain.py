@@ -619,6 +619,18 @@ def test_latex_is_structurally_sound(program, extra):
     assert source.count("\\begin{tabular}") == 3
 
 
+@pytest.mark.parametrize(("source", "point", "status"), [
+    ("max(x, y)", ("--x", "2", "--y", "2"), "kink"), ("log(x)", ("--x", "-1"), "undefined")])
+def test_latex_marks_a_flagged_forward_step_as_text_and_markdown_do(source, point, status):
+    """The LaTeX showed `max(2, 2) = 2` with no mark of the kink the other formats name."""
+    latex, markdown = (invoke("explain", source, *point, "--format", form).stdout
+                       for form in ("latex", "markdown"))
+    assert f"({status}) |" in markdown
+    marked = [line for line in latex.splitlines() if f"\\text{{({status})}}" in line]
+    assert len(marked) == 1 and marked[0].startswith("z_{")
+    assert latex_problems(latex) == []
+
+
 def _pdflatex(fragment: str, tmp_path: Path) -> subprocess.CompletedProcess:
     document = ("\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
                 + fragment + "\n\\end{document}\n")

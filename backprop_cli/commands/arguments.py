@@ -171,8 +171,10 @@ def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: s
     running) or the program does not use the name (after running). `--at name=VALUE` gives a
     variable of any name."""
     for name, value in point.items():
+        if name not in named:  # given through --at, which is never an option
+            continue
         hint = option_hint(name, command)
-        elsewhere = other_commands(name, command) if name in named else []
+        elsewhere = other_commands(name, command)
         if not hint and not elsewhere:
             continue
         if (used is None and not is_number(value)) or (used is not None and name not in used):

@@ -14,8 +14,10 @@ def render(explanation: Explanation, digits: int = 6) -> str:
     lines = ["\\paragraph{Forward sweep}", "\\begin{align*}"]
     rows = [f"{latex_id(name)} &= {number(value, digits)}" for name, value in explanation.at]
     for step in explanation.forward:
+        flag = f" \\quad \\text{{({step.status})}}" if step.status not in ("ok", "propagated") \
+            else ""  # as explain's text and Markdown mark a kink or an undefined value
         rows.append(f"{latex_id(step.node)} &= {tree_to_latex(step.formula)} = "
-                    f"{tree_to_latex(step.substituted)} = {number(step.value, digits)}")
+                    f"{tree_to_latex(step.substituted)} = {number(step.value, digits)}{flag}")
     lines.append(" \\\\\n".join(rows) if rows else "&")
     lines += ["\\end{align*}", "\\paragraph{Reverse sweep}", "\\begin{align*}"]
     rows = []
