@@ -478,11 +478,21 @@ def test_a_batch_record_can_carry_a_table() -> None:
     json.dumps({"id": 1, "expr": "x^2", "wrt": 5, "answer": "2x"}),
     json.dumps({"id": 1, "expr": "x^2", "at": [1], "expect": ["d/dx=2"]}),
     json.dumps({"id": 1, "expr": "x^2"}),
-    json.dumps({"id": 1, "expr": "x^2", "at": {"x": 1}, "expect": ["d/dx two"]}),
 ])
 def test_bad_batch_lines_raise_backprop_errors(line: str) -> None:
     with pytest.raises(BackpropError):
         grade_line(line, 3)
+
+
+def test_an_unreadable_claim_in_a_batch_line_is_a_wrong_answer_beside_the_others() -> None:
+    row = grade_line(json.dumps({"id": 1, "expr": "x^2", "at": {"x": 1},
+                                 "expect": ["d/dx two", "d/dx=2"]}), 3)
+    assert row["verdict"] == "incorrect"
+    verdicts = {item["label"]: (item["verdict"], item.get("reason", ""))
+                for item in row["items"]}
+    assert verdicts["d/dx=2"] == ("correct", "")
+    assert verdicts["d/dx two"][0] == "incorrect"
+    assert verdicts["d/dx two"][1].startswith("not graded: cannot read claim 'd/dx two'")
 
 
 def test_job_from_record_reads_lists_and_tolerances() -> None:

@@ -311,6 +311,78 @@ def test_the_autograder_grades_an_unfinished_submission_incorrect(tmp_path):
     assert document["score"] == 1 and len(document["tests"]) == 12
 
 
+def test_one_unreadable_hand_in_line_costs_only_itself(tmp_path):
+    """A right submission with `H.adjoint=...` (no node H) and `L.value=0,78` (a decimal
+    comma) scored 0: the whole submission was an error (found in a new user's trial)."""
+    key = json.loads((SAMPLES / "hw3" / "key.json").read_text())
+    ada = next(s for s in key["students"] if s["id"] == "ada")
+    lines = [f"{q['question']}={q['rounded']}" for q in ada["questions"]
+             if not q["question"].startswith("formula")]
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "answers.txt").write_text(
+        "\n".join(["id=ada", *lines, "H.adjoint=-1.56", "L.value=0,78"]) + "\n")
+    result = runner.invoke(app, ["check", "--autograder", "gradescope", "--autograder-root",
+                                 str(root), "--assignment",
+                                 str(SAMPLES / "hw3" / "assignment.json"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = strict_json(result.stdout)
+    assert report["score"]["points"] == report["score"]["max_points"] == len(lines)
+    reasons = {item["label"]: item.get("reason", "") for item in report["items"]}
+    assert reasons["H.adjoint=-1.56"].startswith("not graded: no node 'H'")
+    assert reasons["L.value=0,78"].startswith("not graded: cannot read claim")
+    assert report["verdict"] == "incorrect"
+    # on the command line the same claim is an error: it is the user's own typo to fix
+    line = runner.invoke(app, ["check", "x*y", "--x", "1", "--y", "2", "--expect",
+                               "H.value=1"]).stderr
+    assert line.startswith("error: ") and "no node 'H'" in line
+
+
+def test_a_rubric_credits_a_misconception_named_beside_another(tmp_path):
+    """x feeds two paths: keeping only the path through w*x is both `fanout_overwritten` and
+    `fanout_dropped` (named as "also"); the rubric's credit for the second was lost."""
+    w, x, b, t = 0.5, 1.5, 0.2, 1.0
+    h = math.tanh(w * x + b)
+    through_wx = 2 * (h + x - t) * (1 - h * h) * w  # dL/dx without the direct path
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[credit.misconceptions]\nfanout_dropped = 0.5\n")
+    result = runner.invoke(app, ["check", "--file", str(SAMPLES / "hw3.bp"), "--w", str(w),
+                                 "--x", str(x), "--b", str(b), "--t", str(t), "--expect",
+                                 f"dL/dx={through_wx:.4f}", "--rubric", str(rubric), "--json"])
+    document = strict_json(result.stdout)
+    named = document["items"][0]["misconception"]
+    assert named["code"] == "fanout_overwritten" and named["also"] == ["fanout_dropped"]
+    assert document["score"]["points"] == 0.5
+
+
+def test_a_line_for_a_student_off_the_roster_goes_in_no_gradebook(tmp_path):
+    """`zed` is not on hw3's roster: the csv gradebook had a row `zed,0,...` for them."""
+    batch = tmp_path / "answers.jsonl"
+    batch.write_text((SAMPLES / "answers.jsonl").read_text()
+                     + '{"id": "zed", "expect": ["z.value=1"]}\n')
+    book = tmp_path / "grades.csv"
+    result = runner.invoke(app, ["check", "--batch", str(batch), "--assignment",
+                                 str(SAMPLES / "hw3" / "assignment.json"), "--gradebook",
+                                 f"csv={book}", "--no-line-tolerances"])
+    assert result.exit_code == 1, result.stderr
+    students = [line.split(",")[0] for line in book.read_text().splitlines()[1:]]
+    assert students == ["ada", "alan", "grace", "emmy", "srini"]
+    assert ("warning: 1 line(s) name students not on the assignment's roster (zed); they are "
+            "in no gradebook") in result.stderr
+
+
+def test_a_rubric_section_for_a_node_the_program_lacks_is_refused(tmp_path):
+    """`[nodes.l]` for L was accepted and changed nothing (found in a new user's trial)."""
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[nodes.l]\nvalue = 2\n")
+    result = runner.invoke(app, ["check", "--batch", str(SAMPLES / "answers.jsonl"),
+                                 "--assignment", str(SAMPLES / "hw3" / "assignment.json"),
+                                 "--rubric", str(rubric), "--no-line-tolerances"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {rubric} [nodes.l]: the assignment's program "
+                                    "has no node 'l' (nodes: w, x, ")
+
+
 def test_the_sample_class_is_graded_as_the_readme_says(tmp_path):
     """samples/teacher: the generated assignment is what `generate` makes again, and the
     class's answers get the scores and misconceptions the README describes."""

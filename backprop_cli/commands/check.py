@@ -32,6 +32,10 @@ def call(request: Request):
     _refuse_unused(options)
     assignment = _assignment(options)
     rubric = _rubric(options)
+    if rubric is not None and rubric.nodes and assignment is not None:
+        from ..teacher.assignment import program_graph
+
+        rubric.check_nodes(program_graph(assignment).ids, options["rubric"])
     if options["autograder"] is not None:
         from ..teacher.autograde import autograde
 

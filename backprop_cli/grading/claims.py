@@ -81,6 +81,12 @@ def resolved(claim: Claim, result: Result) -> Claim:
     return claim
 
 
+def not_graded(text: str, error: InputError) -> Item:
+    """A claim that could not be graded, as a wrong answer saying why."""
+    reason = error.message.removeprefix(f"claim {text.strip()!r}: ")
+    return Item("claim", text.strip(), INCORRECT, reason=f"not graded: {reason}")
+
+
 def _read_as(claim: Claim, result: Result) -> str | None:
     """Where the statements are named and `dq/dw` names none of them, how it was read: as the
     gradient, `dJ/dw` being common for a loss the program calls L (and `q` maybe a typo)."""
@@ -224,12 +230,20 @@ def statement_inputs(result: Result, of: str) -> list[str]:
 
 
 def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = None,
-                 atol: float | None = None, decimals: int | None = None) -> list[Item]:
+                 atol: float | None = None, decimals: int | None = None,
+                 each_alone: bool = False) -> list[Item]:
     """One Item per claim about a computed Result; `decimals` grades every number at that many
-    decimal places instead of the places it was written with."""
+    decimal places instead of the places it was written with. A claim about what the program
+    lacks is an error, or with `each_alone` an incorrect item saying why."""
     items = []
     for claim in claims:
-        item = _claim_item(resolved(claim, result), result, rtol, atol, decimals)
+        try:
+            item = _claim_item(resolved(claim, result), result, rtol, atol, decimals)
+        except InputError as error:
+            if not each_alone:
+                raise
+            items.append(not_graded(claim.text, error))
+            continue
         note = _read_as(claim, result)
         if note is not None:
             item = replace(item, reason=f"{note}; {item.reason}" if item.reason else note)

@@ -12,7 +12,7 @@ from ..gradient import evaluate
 from ..graph import Graph, build_graph
 from ..parse import parse_program
 from ..result import Result
-from .claims import Claim, check_claims, parse_claim
+from .claims import Claim, check_claims, not_graded, parse_claim
 from .formulas import check_derivative
 from .report import INCORRECT, Item, Report
 from .tables import TableRow, check_table
@@ -43,6 +43,9 @@ class Job:
     exact: bool = False
     precision: int = 15
     data: tuple[str, ...] = ()  # variables bound by --data (held fixed)
+    # a batch line or a submission: a claim that cannot be read, or that names what the
+    # program lacks, is one wrong answer rather than an error that loses every other answer
+    each_claim_alone: bool = False
 
 
 def grade_in_process(job: Job, timeout: float) -> Report:
@@ -73,14 +76,23 @@ def grade(job: Job) -> Report:
                                             "target": wrt}))
     if job.claims or job.table:
         point = {name: value_of(name, value, arrays=True) for name, value in job.at}
-        claims = [parse_claim(text) for text in job.claims]
+        claims, unreadable = [], []
+        for text in job.claims:
+            try:
+                claims.append(parse_claim(text))
+            except InputError as error:
+                if not job.each_claim_alone:
+                    raise
+                unreadable.append(not_graded(text, error))
+        items.extend(unreadable)
         graph = build_graph(parse_program(job.expr, given=frozenset(point)))
         from ..api import over_arrays
 
         if over_arrays(graph, point):
             return _grade_arrays(graph, point, claims, job, items, warnings)
         result = evaluate(graph, point, seed=job.seed)
-        claim_items = check_claims(result, claims, job.rtol, job.atol, job.decimals)
+        claim_items = check_claims(result, claims, job.rtol, job.atol, job.decimals,
+                                   job.each_claim_alone)
         if job.exact:
             try:
                 with time_limit(job.symbolic_seconds):
@@ -117,7 +129,8 @@ def _grade_arrays(graph: Graph, point: Mapping, claims: list, job: Job, items: l
         raise InputError("--table grades scalar programs; for arrays claim each value or "
                          "adjoint with --expect, e.g. W1.adjoint=[[0.30], [0.34]]")
     result = evaluate_tensors(graph, point, seed=job.seed, data=frozenset(job.data))
-    items.extend(check_claims(result, claims, job.rtol, job.atol, job.decimals))
+    items.extend(check_claims(result, claims, job.rtol, job.atol, job.decimals,
+                              job.each_claim_alone))
     return Report(tuple(items), tuple(warnings))
 
 
@@ -128,7 +141,8 @@ def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[It
     adjoints = [node.adjoint or 0.0 for node in result.nodes]
     out = []
     for item in items:
-        if item.verdict != INCORRECT:
+        if item.verdict != INCORRECT or (item.kind == "claim" and "quantity" not in
+                                         item.details):  # a claim that was not graded
             out.append(item)
         elif item.kind == "claim":
             found = _diagnosed(graph, values, adjoints, job,

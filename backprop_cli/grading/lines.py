@@ -274,7 +274,7 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
                         f"than 0, not {shown(upstream)}")
     job = Job(expr, tuple(zip(wrt, answer, strict=True)), tuple(point), tuple(expect), rows,
               settings["rtol"], settings["atol"], symbolic_seconds=0.4 * settings["timeout"],
-              seed=seed)
+              seed=seed, each_claim_alone=True)
     return job, settings["timeout"]
 
 

@@ -96,9 +96,19 @@ class Classroom:
         and a student with several lines (a resubmission) keeps the last."""
         last: dict[str, Score] = {}
         for one in self.scores:
-            if one.student is not None:
+            if one.student is not None and one.student not in self.strangers:
                 last[one.student] = one
         return list(last.values())
+
+    @property
+    def strangers(self) -> list[str]:
+        """Ids of lines for students not on the assignment's roster: an import of a made-up
+        id with 0 points would fail, or worse, match someone."""
+        if self.assignment is None or not self.assignment.students:
+            return []
+        roster = set(self.assignment.students)
+        return list(dict.fromkeys(one.student for one in self.scores
+                                  if one.student is not None and one.student not in roster))
 
     def notes(self) -> tuple[str, ...]:
         notes = [f"wrote the {kind} gradebook {path}" for (kind, path) in self.gradebooks
@@ -113,6 +123,11 @@ class Classroom:
         if repeated:
             notes.append(f"warning: {len(repeated)} student(s) have several lines "
                          f"({', '.join(repeated[:5])}); the gradebooks keep each one's last")
+        strangers = self.strangers
+        if strangers:
+            notes.append(f"warning: {len(strangers)} line(s) name students not on the "
+                         f"assignment's roster ({', '.join(strangers[:5])}); they are in no "
+                         "gradebook")
         if self.assignment is not None and self.assignment.students:
             absent = [s for s in self.assignment.students if s not in set(students)]
             if absent:

@@ -26,6 +26,15 @@ class Rubric:
     misconceptions: Mapping[str, float] = field(default_factory=dict)
     wrong_penalty: float = 0.0
 
+    def check_nodes(self, ids, name: str) -> None:
+        """Refuse a [nodes.q] section for a node the program lacks: a typo there would
+        quietly leave every student's points as they were."""
+        unknown = sorted(set(self.nodes) - set(ids))
+        if unknown:
+            shown = ", ".join(i for i in ids if not i[0].isdigit())
+            raise InputError(f"{name} [nodes.{unknown[0]}]: the assignment's program has no "
+                             f"node {unknown[0]!r} (nodes: {shown})")
+
     def points_for(self, quantity: str, node: str | None) -> float:
         own = self.nodes.get(node or "", {})
         return float(own.get(quantity, self.points.get(quantity, 1.0)))
@@ -245,5 +254,7 @@ def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
         message = misconception.get("message", "")
         if message not in feedback:
             feedback = f"{message}; {feedback}"
-        share = rubric.misconceptions.get(code, 0.0)
+        # two mistakes may give the same number (both are named): the larger credit counts
+        also = misconception.get("also") or []
+        share = max(rubric.misconceptions.get(one, 0.0) for one in [code, *also])
     return Mark(question, quantity, round(points * share, 6), points, WRONG, feedback, code)
