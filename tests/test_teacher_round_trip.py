@@ -383,6 +383,26 @@ def test_a_rubric_section_for_a_node_the_program_lacks_is_refused(tmp_path):
                                     "has no node 'l' (nodes: w, x, ")
 
 
+def test_a_question_answered_twice_gets_the_lower_mark_and_says_so() -> None:
+    """A right dL/dw beside a wrong w.adjoint (one question) earned full credit, silently."""
+    key = json.loads((SAMPLES / "hw3" / "key.json").read_text())
+    right = next(q["rounded"] for s in key["students"] if s["id"] == "ada"
+                 for q in s["questions"] if q["question"] == "dL/dw")
+    marks = {}
+    for order in ((f"dL/dw={right}", "w.adjoint=-0.24"), ("w.adjoint=-0.24", f"dL/dw={right}")):
+        result = runner.invoke(app, ["check", "--assignment", str(SAMPLES / "hw3" /
+                                                                   "assignment.json"),
+                                     "--student", "ada", "--expect", order[0], "--expect",
+                                     order[1], "--rubric", str(SAMPLES / "rubric.toml"),
+                                     "--json"])
+        mark = next(m for m in strict_json(result.stdout)["score"]["marks"]
+                    if m["quantity"] == "gradient" and m["question"] in ("dL/dw", "w.adjoint"))
+        marks[order] = (mark["points"], mark["feedback"])
+    for points, feedback in marks.values():
+        assert points == 0 and feedback.startswith("answered twice (")
+        assert "the lower mark counts: " in feedback and "not -0.24" in feedback
+
+
 def test_the_sample_class_is_graded_as_the_readme_says(tmp_path):
     """samples/teacher: the generated assignment is what `generate` makes again, and the
     class's answers get the scores and misconceptions the README describes."""

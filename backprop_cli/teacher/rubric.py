@@ -136,8 +136,10 @@ def score(items: Sequence[Mapping], rubric: Rubric, questions: Sequence | None =
     extra: list[Mark] = []
     for item in items:
         for key, mark in _marks(item, rubric):
-            if key is None or key in answered:
+            if key is None:
                 extra.append(mark)
+            elif key in answered:
+                answered[key] = _answered_twice(answered[key], mark)
             else:
                 answered[key] = mark
     marks: list[Mark] = []
@@ -167,6 +169,20 @@ def score(items: Sequence[Mapping], rubric: Rubric, questions: Sequence | None =
     maximum = sum(mark.max_points for mark in marks)
     return Score(student, round(max(0.0, earned), 6), round(maximum, 6), tuple(marks),
                  penalties)
+
+
+def _answered_twice(first: Mark, second: Mark) -> Mark:
+    """Two answers to one question (`dL/dw` and `w.adjoint`): the lower mark counts, so that
+    a second guess neither hedges the first nor hides a wrong number, and the feedback says
+    so."""
+    from dataclasses import replace
+
+    def share(mark: Mark) -> float:
+        return mark.points / mark.max_points if mark.max_points else float(mark.outcome == RIGHT)
+
+    counted = second if share(second) < share(first) else first
+    return replace(counted, feedback=f"answered twice ({first.question}, {second.question}); "
+                                     f"the lower mark counts: {counted.feedback}")
 
 
 def with_unanswered(report, scored: Score):
