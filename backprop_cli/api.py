@@ -54,7 +54,7 @@ def grad(
                          "the local-derivative table")
     if exact:
         _exact_fits(graph)
-    result = evaluate(graph, point, warnings=_warnings(graph, program, point))
+    result = evaluate(graph, point, warnings=program_warnings(graph, program, point))
     result = replace(result, parsed=format_program(program))
     if exact:
         result = _with_exact(graph, result, at, precision, check_timeout)
@@ -88,7 +88,7 @@ def _grad_arrays(graph: Graph, program: Program, point: Mapping, *, check: bool,
     # a data set's extra columns are not worth a warning each
     used = {name: value for name, value in point.items() if name not in data
             or name in graph.variable_names}
-    result = evaluate_tensors(graph, point, warnings=_warnings(graph, program, used),
+    result = evaluate_tensors(graph, point, warnings=program_warnings(graph, program, used),
                               data=data)
     if check:
         from .gradient_check import compared
@@ -200,14 +200,11 @@ def _constant_value(name: str, text: str) -> float:
     return float_point(graph, {})[graph.output]
 
 
-def program_warnings(text: str, given: frozenset[str]) -> tuple[str, ...]:
-    """What `grad` warns of in a program given values for the names `given`: a value nothing
-    uses, Euler's number written as a variable, statements that do not reach the output."""
-    program = parse_program(text, given=given)
-    return _warnings(build_graph(program), program, dict.fromkeys(given))
-
-
-def _warnings(graph: Graph, program: Program, point: Mapping[str, float]) -> tuple[str, ...]:
+def program_warnings(graph: Graph, program: Program, point: Mapping[str, object]
+                     ) -> tuple[str, ...]:
+    """What a program at a point is warned of (by `grad`, and by `check`'s grading): a value
+    nothing uses, Euler's number written as a variable, `1/2x`, statements that do not reach
+    the output."""
     warnings = []
     used = set(graph.variable_names)
     defined = program.defined_names

@@ -48,24 +48,32 @@ class InputError(BackpropError):
 
 
 class MissingValues(InputError):
-    """Variables of the program without a value: `names`, and the message's hint (a
-    look-alike name that has a value, σ(x) read as a product); how to give a value differs
-    between the command line and a batch line."""
+    """Variables of the program without a value: `names`, and a hint (a look-alike name that
+    has a value, σ(x) read as a product). How to give a value differs between the command
+    line and a line of a batch file (`batch`), whose values are its "at" object."""
 
-    def __init__(self, message: str, names: tuple[str, ...] = (), hint: str = "") -> None:
-        super().__init__(message)
-        self.names, self.hint = names, hint
-
-    def in_batch(self) -> InputError:
-        """The same error for a line of a batch file, whose values are its "at" object."""
-        if not self.names:
-            return InputError(self.message)
+    def __init__(self, names: tuple[str, ...], hint: str = "", batch: bool = False) -> None:
+        self.names, self.hint, self.batch = tuple(names), hint, batch
+        many = len(self.names) > 1
         listed = ", ".join(repr(name) for name in self.names)
-        shown = ", ".join(f'"{name}": VALUE' for name in self.names[:3])
-        s, them = ("s", "them") if len(self.names) > 1 else ("", "it")
-        more = ", ..." if len(self.names) > 3 else ""
-        return InputError(f"missing value{s} for variable{s} {listed}: give {them} in the "
-                          f"line's \"at\" object, as \"at\": {{{shown}{more}}}{self.hint}")
+        more = len(self.names) > 3
+        if batch:
+            shown = ", ".join(f'"{name}": VALUE' for name in self.names[:3])
+            how = f"in the line's \"at\" object, as \"at\": {{{shown}{', ...' if more else ''}}}"
+        elif many:
+            how = (f"as {' '.join(f'--{name} VALUE' for name in self.names[:3])}"
+                   f"{' ...' if more else ''} or --at {self.names[0]}=VALUE,...")
+        else:
+            how = f"as --{self.names[0]} VALUE or --at {self.names[0]}=VALUE"
+        s, them = ("s", "them") if many else ("", "it")
+        super().__init__(f"missing value{s} for variable{s} {listed}: give {them} {how}{hint}")
+
+    def __reduce__(self):  # rebuilt from its parts where a checker process sends it back
+        return type(self), (self.names, self.hint, self.batch)
+
+    def in_batch(self) -> MissingValues:
+        """The same error for a line of a batch file."""
+        return MissingValues(self.names, self.hint, batch=True)
 
 
 class LimitError(BackpropError):

@@ -52,15 +52,7 @@ def missing_values(names: Sequence[str], point: Mapping[str, object],
     hint = next(filter(None, (_given_instead(name, stray) for name in names)), "")
     if not hint and len(names) == 1:
         hint = _written_otherwise(names[0])
-    if len(names) > 1:
-        listed = ", ".join(repr(name) for name in names)
-        values = " ".join(f"--{name} VALUE" for name in names[:3])
-        message = (f"missing values for variables {listed}: give them as {values}"
-                   f"{' ...' if len(names) > 3 else ''} or --at {names[0]}=VALUE,...{hint}")
-    else:
-        message = (f"missing value for variable {names[0]!r}: give it as --{names[0]} VALUE "
-                   f"or --at {names[0]}=VALUE{hint}")
-    return MissingValues(message, tuple(names), hint)
+    return MissingValues(tuple(names), hint)
 
 
 def _written_otherwise(name: str) -> str:

@@ -123,14 +123,12 @@ def call(request: Request):
         report = grading.grade_in_process(job, options["timeout"])
     from dataclasses import replace
 
-    if assignment is None:
-        from ..api import divided_then_multiplied, program_warnings
+    if answer:
+        from ..api import divided_then_multiplied
 
-        found = program_warnings(source, frozenset(point) - request.data)
-        found += tuple(f"--answer {text!r}: {warning}" for text in answer
-                       for warning in divided_then_multiplied(text))
         report = replace(report, warnings=report.warnings + tuple(
-            warning for warning in found if warning not in report.warnings))
+            f"--answer {text!r}: {warning}" for text in answer
+            for warning in divided_then_multiplied(text)))
     if rubric is None and assignment is None:
         return report
 

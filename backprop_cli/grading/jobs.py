@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..deadline import time_limit
-from ..errors import InputError
+from ..errors import BackpropError, InputError
 from ..gradient import evaluate
 from ..graph import Graph, build_graph
 from ..parse import parse_program
@@ -74,6 +74,12 @@ def grade(job: Job) -> Report:
                                 which=which)
         items.append(replace(item, details={**item.details, "quantity": "formula",
                                             "target": wrt}))
+    if job.answers and not (job.claims or job.table):
+        try:  # a formula's program needs no values: its warnings are all it is read for
+            program = parse_program(job.expr, given=frozenset(name for name, _ in job.at))
+            warnings += _of_program(build_graph(program), program, job)
+        except BackpropError:
+            pass  # the formula's own check reports what is wrong with the program
     if job.claims or job.table:
         point = {name: value_of(name, value, arrays=True) for name, value in job.at}
         claims, unreadable = [], []
@@ -85,7 +91,9 @@ def grade(job: Job) -> Report:
                     raise
                 unreadable.append(not_graded(text, error))
         items.extend(unreadable)
-        graph = build_graph(parse_program(job.expr, given=frozenset(point)))
+        program = parse_program(job.expr, given=frozenset(point))
+        graph = build_graph(program)
+        warnings += _of_program(graph, program, job)
         from ..api import over_arrays
 
         if over_arrays(graph, point):
@@ -117,6 +125,14 @@ def grade(job: Job) -> Report:
             raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
                              "or --table FILE")
     return Report(tuple(items), tuple(warnings))
+
+
+def _of_program(graph: Graph, program, job: Job) -> list[str]:
+    """What `grad` would warn of in the job's program (a data set's columns are the data's)."""
+    from ..api import program_warnings
+
+    given = {name: value for name, value in job.at if name not in job.data}
+    return list(program_warnings(graph, program, given))
 
 
 def _grade_arrays(graph: Graph, point: Mapping, claims: list, job: Job, items: list[Item],

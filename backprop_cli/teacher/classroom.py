@@ -95,8 +95,9 @@ class Classroom:
         """One score per student for the gradebooks: a line without an id cannot go in one,
         and a student with several lines (a resubmission) keeps the last."""
         last: dict[str, Score] = {}
+        strangers = set(self.strangers)
         for one in self.scores:
-            if one.student is not None and one.student not in self.strangers:
+            if one.student is not None and one.student not in strangers:
                 last[one.student] = one
         return list(last.values())
 
