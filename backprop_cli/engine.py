@@ -134,11 +134,14 @@ def run_reverse(tape: list[tuple], values: list, output: int, seed=1.0, zero=0.0
 
 
 def run_reverse_carried(tape: list[tuple], values: list, output: int,
-                        given: Mapping[int, float], seed: float = 1.0) -> list:
+                        given: Mapping[int, float], seed: float = 1.0,
+                        corrections: Mapping[int, Sequence[tuple[int, float]]] = {}) -> list:
     """Adjoints where a node with a number in `given` passes that number on instead of its
     accumulated adjoint, and every other node its accumulated one: a student's adjoints
     carried through the nodes their table leaves out (grading only; kept apart from
-    run_reverse so the engine's own loop stays lean)."""
+    run_reverse so the engine's own loop stays lean). A node i with `corrections[i]` also
+    passes upstream * delta to each (j, delta) listed: the student's own local derivative of
+    a statement in place of the one its inner nodes give."""
     adjoints = [0.0] * len(values)
     adjoints[output] = seed
     for i, code, _, partials, _a, _b, ins in reversed(tape):
@@ -151,6 +154,8 @@ def run_reverse_carried(tape: list[tuple], values: list, output: int,
         upstream = given.get(i, adjoints[i])
         for j, d in zip(ins, local, strict=True):
             adjoints[j] += upstream * d
+        for j, delta in corrections.get(i, ()):
+            adjoints[j] += upstream * delta
     return adjoints
 
 

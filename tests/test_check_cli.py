@@ -526,6 +526,19 @@ def test_sample_batch_summary_table() -> None:
     assert "incorrect" in result.stdout
 
 
+def test_a_batch_summary_names_the_root_cause_of_hand_in_lines(tmp_path: Path) -> None:
+    # the diamond with h1's adjoint 50 (true 48): x = 2·50 and y = 3·50 + 144 follow from it
+    path = write_lines(tmp_path / "lines.jsonl", [
+        {"id": "kim", "expr": DIAMOND, "at": {"x": 3, "y": 2, "z": 1},
+         "expect": ["d/dx=100", "h1.adjoint=50", "d/dy=294"]}])
+    result = invoke("--batch", str(path))
+    assert result.exit_code == 1
+    assert "h1.adjoint=50: first wrong number (root cause), true 48" in " ".join(
+        result.stdout.split())
+    items = batch_rows(invoke("--batch", str(path), "--json").stdout)[0]["items"]
+    assert [bool(item.get("consistent")) for item in items] == [True, False, True]
+
+
 def test_an_all_correct_batch_exits_0(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "good.jsonl", [
         {"id": 1, "expr": ISSUE_EXPR, "wrt": "x", "answer": ISSUE_RIGHT},

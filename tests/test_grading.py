@@ -364,6 +364,18 @@ def test_a_later_number_wrong_on_its_own_is_neither_root_nor_consistent() -> Non
     assert marks["y"].details["adjoint"].get("consistent") is True
 
 
+def test_a_near_miss_after_right_numbers_is_a_slip_not_a_carried_error() -> None:
+    # Every number before them right, x 97 and y 289 (true 96 and 288) are one unit off:
+    # nothing the student wrote earlier leads there, so neither is "consistent".
+    graph, result = evaluate_program(DIAMOND, DIAMOND_AT)
+    adjoints = dict(DIAMOND_ADJOINTS, x=97, y=289)
+    marks = _marks(check_table(graph, result, _table(DIAMOND_VALUES, adjoints)))
+    for node in ("x", "y"):
+        adjoint = marks[node].details["adjoint"]
+        assert adjoint["verdict"] == INCORRECT and not adjoint.get("consistent"), adjoint
+    assert marks["y"].details["adjoint"].get("root_cause") is True
+
+
 def test_a_wrong_value_carried_forward_is_marked_consistent() -> None:
     # The student multiplies 3*2 = 7 and carries it: h = 7*2 = 14, o = 14^2 = 196; backward
     # h 2*14 = 28, h1 28*2 = 56, h2 28*7 = 196, x 56*2 = 112, y 56*3 + 196*1 = 364, z 196*2 = 392.

@@ -83,3 +83,79 @@ def test_a_carried_forward_ordinary_number_is_not_called_trivial():
     for item in report.items[:2]:  # w and x, in evaluation order
         assert item.details["adjoint"].get("consistent")
         assert not item.details["adjoint"].get("trivial")
+
+
+# Error carried forward in hand-in lines. A student who takes σ itself for da/dz (0.6225, where
+# σ' = 0.2350 belongs) and works on correctly from there writes, by hand:
+# z.adjoint = a.adjoint·0.6225, dL/dw = x·z.adjoint, dL/db = z.adjoint.
+WRONG_DA_DZ = round(SIGMA, 4)
+CARRIED_DZ = round(DL_DA, 4) * WRONG_DA_DZ
+
+
+def test_hand_in_lines_carry_a_wrong_local_derivative_forward():
+    claims = (f"da/dz={WRONG_DA_DZ:.4f}", f"a.adjoint={DL_DA:.4f}",
+              f"z.adjoint={CARRIED_DZ:.4f}", f"dL/dw={2 * CARRIED_DZ:.4f}",
+              f"dL/db={CARRIED_DZ:.4f}")
+    items = grade(Job(NEURON, at=AT, claims=claims)).items
+    root, right, *carried = items
+    assert root.verdict == INCORRECT and root.details.get("root_cause")
+    assert root.details["misconception"]["code"] == "value_for_derivative"
+    assert right.verdict == CORRECT
+    for item in carried:
+        assert item.verdict == INCORRECT and item.details.get("consistent"), item
+        assert not item.details.get("trivial") and "misconception" not in item.details
+        assert item.reason.startswith("consistent with your earlier numbers")
+    # the truth, for the record: each carried number is still wrong
+    assert [round(item.expected, 4) for item in carried] == [
+        round(DL_DZ, 4), round(2 * DL_DZ, 4), round(DL_DZ, 4)]
+
+
+def test_lines_and_a_table_of_the_same_numbers_are_marked_and_scored_alike():
+    # z = 0.6 written for 0.5, and everything after it worked from 0.6 by hand
+    from backprop_cli.teacher.rubric import DEFAULT, score
+
+    a = 1 / (1 + math.exp(-0.6))
+    a_adjoint = 2 * (round(a, 4) - 1)
+    z_adjoint = round(a_adjoint, 4) * a * (1 - a)
+    numbers = {"z": (0.6, z_adjoint), "a": (a, a_adjoint), "w": (None, 2 * z_adjoint),
+               "b": (None, z_adjoint)}
+    claims = (*(f"{node}.value={value:.4f}" for node, (value, _) in numbers.items()
+                if value is not None),
+              *(f"{node}.adjoint={adjoint:.4f}" for node, (_, adjoint) in numbers.items()))
+    rows = tuple(TableRow(node, None if value is None else round(value, 4),
+                          round(adjoint, 4), 4, 4) for node, (value, adjoint) in numbers.items())
+    as_lines = grade(Job(NEURON, at=AT, claims=claims)).items
+    as_table = grade(Job(NEURON, at=AT, table=rows)).items
+
+    def flags(details: dict) -> tuple:
+        return tuple(bool(details.get(key)) for key in ("root_cause", "consistent", "trivial"))
+
+    from_lines = {(item.label.split(".")[0], item.label.split(".")[1].split("=")[0]):
+                  flags(item.details) for item in as_lines}
+    from_table = {(item.label, kind): flags(item.details[kind])
+                  for item in as_table for kind in ("value", "adjoint") if kind in item.details}
+    assert from_lines == from_table
+    assert from_lines[("z", "value")] == (True, False, False)
+    assert sum(consistent for _, consistent, _ in from_lines.values()) == 5
+    points = [score([item.to_dict() for item in items], DEFAULT).points
+              for items in (as_lines, as_table)]
+    assert points[0] == points[1] == 5  # of six numbers, the root cause is the one mark lost
+
+
+def test_a_wrong_local_derivative_of_one_makes_the_adjoints_after_it_trivial():
+    # da/dz = 1 (true 0.2350): z.adjoint = a.adjoint·1 needs no work, so it earns nothing
+    from backprop_cli.teacher.rubric import DEFAULT, score
+
+    claims = ("da/dz=1", f"a.adjoint={DL_DA:.4f}", f"z.adjoint={DL_DA:.4f}")
+    items = grade(Job(NEURON, at=AT, claims=claims)).items
+    assert items[2].details.get("consistent") and items[2].details.get("trivial")
+    assert "no carried-forward credit" in items[2].reason
+    marks = score([item.to_dict() for item in items], DEFAULT).marks
+    assert [mark.points for mark in marks] == [0, 1, 0]
+
+
+def test_one_wrong_line_with_nothing_after_it_is_not_called_a_root_cause():
+    items = grade(Job(NEURON, at=AT, claims=("da/dz=0.30", f"dL/dw={2 * DL_DZ:.4f}"))).items
+    assert [item.verdict for item in items] == [INCORRECT, CORRECT]
+    assert "root_cause" not in items[0].details
+    assert "root cause" not in items[0].reason

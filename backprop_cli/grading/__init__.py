@@ -2,9 +2,9 @@
 
 Each check returns Items with a verdict: "correct", "incorrect" or "undetermined". One module
 per job: `formulas` (SymPy's proof, then `sampling` at random points, with `proofs` confirming a
-disagreement), `claims`, `tables` (error carried forward), `files` (reading a student's table),
-`jobs` (one problem from the command line's options), `lines` (a batch file's lines, read and
-checked), `batch` (child processes, one row per line), `report`.
+disagreement), `claims`, `tables` (error carried forward, in tables and hand-in lines), `files`
+(reading a student's table), `jobs` (one problem from the command line's options), `lines` (a
+batch file's lines, read and checked), `batch` (child processes, one row per line), `report`.
 """
 
 from importlib import import_module

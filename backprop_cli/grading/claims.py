@@ -189,44 +189,64 @@ def statement_local(result: Result, of: str, wrt: str) -> float | None:
     """The local derivative of a statement's node with respect to a name its expression uses,
     the other names held fixed (dz/dw = x for z = w*x + b): the chain rule over the nodes
     generated inside the statement only. None when the statement does not use the name."""
-    nodes = {node.id: node for node in result.nodes}
-    order = {node.id: i for i, node in enumerate(result.nodes)}
+    position = {node.id: i for i, node in enumerate(result.nodes)}
+    if wrt not in position:
+        return None
+    inputs = [[position[edge.input] for edge in node.inputs] for node in result.nodes]
+    partials = [[edge.local for edge in node.inputs] for node in result.nodes]
+    inside = [inside_statement(node) for node in result.nodes]
+    return local_within(inputs, partials, inside, position[of], position[wrt])
+
+
+def local_within(inputs: Sequence[Sequence[int]], partials: Sequence[Sequence[float | None]],
+                 inside: Sequence[bool], of: int, wrt: int) -> float | None:
+    """d of / d wrt by the chain rule over the nodes `inside` of's statement only (nodes are
+    numbered in topological order); None when no such path reaches wrt."""
     weight = {of: 1.0}
     total, found = 0.0, False
     pending = [of]
     while pending:
-        pending.sort(key=order.get)
-        node_id = pending.pop()
-        w = weight.pop(node_id)
-        for edge in nodes[node_id].inputs:
-            local = math.nan if edge.local is None else edge.local
-            if edge.input == wrt:
+        pending.sort()
+        i = pending.pop()
+        w = weight.pop(i)
+        for j, local in zip(inputs[i], partials[i], strict=True):
+            local = math.nan if local is None else local
+            if j == wrt:
                 total, found = total + w * local, True
-            elif inside_statement(nodes[edge.input]):
-                if edge.input not in weight:
-                    pending.append(edge.input)
-                    weight[edge.input] = 0.0
-                weight[edge.input] += w * local
+            elif inside[j]:
+                if j not in weight:
+                    pending.append(j)
+                    weight[j] = 0.0
+                weight[j] += w * local
     return total if found else None
 
 
 def statement_inputs(result: Result, of: str) -> list[str]:
     """The names a statement's expression uses (its inputs, looking through generated
     nodes)."""
-    nodes = {node.id: node for node in result.nodes}
-    names: dict[str, None] = {}
+    position = {node.id: i for i, node in enumerate(result.nodes)}
+    inputs = [[position[edge.input] for edge in node.inputs] for node in result.nodes]
+    inside = [inside_statement(node) for node in result.nodes]
+    return [result.nodes[i].id for i in leaves_within(inputs, inside, position[of])
+            if result.nodes[i].op != "const"]
+
+
+def leaves_within(inputs: Sequence[Sequence[int]], inside: Sequence[bool], of: int
+                  ) -> list[int]:
+    """The nodes of's statement reads (reached through its inside nodes), in topological
+    order."""
+    found: set[int] = set()
     pending, seen = [of], {of}
     while pending:
-        for edge in nodes[pending.pop()].inputs:
-            if edge.input in seen:
+        for j in inputs[pending.pop()]:
+            if j in seen:
                 continue
-            seen.add(edge.input)
-            if inside_statement(nodes[edge.input]):
-                pending.append(edge.input)
-            elif nodes[edge.input].op != "const":
-                names[edge.input] = None
-    order = {node.id: i for i, node in enumerate(result.nodes)}
-    return sorted(names, key=order.get)
+            seen.add(j)
+            if inside[j]:
+                pending.append(j)
+            else:
+                found.add(j)
+    return sorted(found)
 
 
 def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = None,

@@ -14,8 +14,8 @@ from ..parse import parse_program
 from ..result import Result
 from .claims import Claim, check_claims, not_graded, parse_claim
 from .formulas import check_derivative
-from .report import INCORRECT, Item, Report
-from .tables import TableRow, check_table
+from .report import INCORRECT, UNDETERMINED, Item, Report
+from .tables import Marked, Number, TableRow, carried_details, carried_note, grade_numbers
 
 
 def evaluate_program(text: str, point: Mapping[str, float], seed: float = 1.0
@@ -108,10 +108,12 @@ def grade(job: Job) -> Report:
             except TimeoutError:
                 warnings.append(f"exact values were not found within {job.symbolic_seconds:g} s;"
                                 " the claims were checked with float64 values")
+        numbers = claim_numbers(graph, result, claims, claim_items)
+        table_items, marks = grade_numbers(graph, result, job.table, [n for _, n in numbers],
+                                           job.rtol, job.atol, job.decimals, job.seed)
+        claim_items = carried_claims(claim_items, numbers, marks)
         items.extend(_named(claim_items, graph, result, job))
         if job.table:
-            table_items = check_table(graph, result, job.table, job.rtol, job.atol,
-                                      job.decimals, job.seed)
             items.extend(_named(table_items, graph, result, job))
             graded = {row.node for row in job.table}
             missing = [node_id for node_id in graph.ids if node_id not in graded
@@ -125,6 +127,48 @@ def grade(job: Job) -> Report:
             raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
                              "or --table FILE")
     return Report(tuple(items), tuple(warnings))
+
+
+def claim_numbers(graph: Graph, result: Result, claims: Sequence[Claim],
+                  items: Sequence[Item]) -> list[tuple[int, Number]]:
+    """The numbers of the graded scalar claims (a gradient entry is its variable's adjoint),
+    each with the position of its item."""
+    from .claims import resolved
+
+    position = {node_id: i for i, node_id in enumerate(graph.ids)}
+    numbers = []
+    for k, (claim, item) in enumerate(zip(claims, items, strict=True)):
+        if (item.verdict == UNDETERMINED or "quantity" not in item.details
+                or isinstance(claim.decimals, tuple)):
+            continue
+        claim = resolved(claim, result)
+        node = position[claim.target]
+        if claim.kind == "local":
+            number = Number("local", node, claim.given, claim.decimals, of=position[claim.of])
+        else:
+            kind = "value" if claim.kind == "value" else "adjoint"
+            number = Number(kind, node, claim.given, claim.decimals)
+        numbers.append((k, number))
+    return numbers
+
+
+def carried_claims(items: list[Item], numbers: Sequence[tuple[int, Number]],
+                   marks: Sequence[Marked]) -> list[Item]:
+    """The claim items marked as a table's rows are: a wrong number that is right given the
+    student's own earlier numbers is consistent (error carried forward), and the first wrong
+    number is the root cause, named only where some later number follows from one."""
+    if not any(m.consistent and not m.right for m in marks):
+        return items
+    out = list(items)
+    for (k, _), marked in zip(numbers, marks, strict=True):
+        if marked.right:
+            continue
+        item = out[k]
+        note = carried_note(marked)
+        reason = f"{note}; {item.reason}" if note and item.reason else (note or item.reason)
+        out[k] = replace(item, reason=reason, details={**item.details,
+                                                       **carried_details(marked)})
+    return out
 
 
 def _of_program(graph: Graph, program, job: Job) -> list[str]:
@@ -157,8 +201,9 @@ def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[It
     adjoints = [node.adjoint or 0.0 for node in result.nodes]
     out = []
     for item in items:
-        if item.verdict != INCORRECT or (item.kind == "claim" and "quantity" not in
-                                         item.details):  # a claim that was not graded
+        if item.verdict != INCORRECT or (item.kind == "claim" and (
+                "quantity" not in item.details  # a claim that was not graded
+                or item.details.get("consistent"))):
             out.append(item)
         elif item.kind == "claim":
             found = _diagnosed(graph, values, adjoints, job,

@@ -169,8 +169,11 @@ def _batch_detail(row: dict, digits: int) -> str:
         missing = row.get("missing", [])
         return (f"not answered: {', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}"
                 if missing else "")
-    # a table's root cause first: the rows after it may only carry its error forward
+    # the root cause first (a table row or a hand-in line): what follows may only carry it
     first = next((item for item in wrong if _is_root_cause(item)), wrong[0])
+    if first.get("root_cause"):  # a hand-in line
+        return (f"{first['label']}: first wrong number (root cause), true "
+                f"{fmt(first['expected'], digits)}")
     if _is_root_cause(first):
         quantity = "value" if first.get("value", {}).get("root_cause") else "adjoint"
         mark = first[quantity]
@@ -187,8 +190,9 @@ def _batch_detail(row: dict, digits: int) -> str:
 
 
 def _is_root_cause(item: dict) -> bool:
-    return any(isinstance(item.get(quantity), dict) and item[quantity].get("root_cause")
-               for quantity in ("value", "adjoint"))
+    return bool(item.get("root_cause")) or any(
+        isinstance(item.get(quantity), dict) and item[quantity].get("root_cause")
+        for quantity in ("value", "adjoint"))
 
 
 def show(result, view) -> Group:

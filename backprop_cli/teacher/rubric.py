@@ -263,7 +263,7 @@ def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
                     "follows from your earlier 0 or 1, which makes this step trivial: no "
                     "carried-forward credit")
     feedback = _why(graded)
-    if graded.get("root_cause"):
+    if graded.get("root_cause") and "root cause" not in feedback:
         feedback = f"the first wrong number (the root cause): {feedback}"
     share = 0.0
     if code is not None:
