@@ -292,6 +292,53 @@ def test_the_autograder_writes_gradescope_and_prairielearn_results(tmp_path):
     assert document["gradable"] is False
 
 
+def test_a_rubric_can_keep_the_true_numbers_out_of_a_students_feedback(tmp_path):
+    """A student who may resubmit must not read the answers off the feedback: with
+    `[feedback] show_answers = false` the results name the mistake and the places graded, never
+    a true number (with them shown, the misconception's message gives 1 - h² itself)."""
+    key = json.loads((SAMPLES / "hw3" / "key.json").read_text())
+    at = next(s["at"] for s in key["students"] if s["id"] == "ada")
+    true = hand(at)
+    expect = answers_for("value_for_derivative", at)[0]["expect"]
+    expect[expect.index(f"dL/dw={true['dL/dw']:.2f}")] = f"dL/dw={-true['dL/dw']:.2f}"
+    secrets = {f"{true[q]:.2f}".lstrip("-") for q in ("dh/dz", "dL/dw")}
+    secrets |= {f"{true[q]:.4f}".lstrip("-") for q in ("dh/dz", "dL/dw")}
+    rubric = tmp_path / "rubric.toml"
+    outputs = {}
+    for show in ("true", "false"):
+        rubric.write_text(f"[feedback]\nshow_answers = {show}\n")
+        root = tmp_path / show
+        (root / "submission").mkdir(parents=True)
+        (root / "submission" / "answers.txt").write_text("\n".join(["id=ada", *expect]))
+        result = runner.invoke(app, ["check", "--autograder", "gradescope", "--autograder-root",
+                                     str(root), "--assignment",
+                                     str(SAMPLES / "hw3" / "assignment.json"), "--rubric",
+                                     str(rubric)])
+        assert result.exit_code == 0, result.stderr
+        document = strict_json((root / "results" / "results.json").read_text())
+        validate(GRADESCOPE_SCHEMA, document)
+        assert document["score"] == 10
+        outputs[show] = " ".join([document["output"], *(t["output"] for t in document["tests"])])
+    assert any(secret in outputs["true"] for secret in secrets)
+    assert not any(secret in outputs["false"] for secret in secrets), outputs["false"]
+    assert "dh/dz: the value was used where the derivative belongs; wrong at 2 decimal " \
+           "places" in outputs["false"]
+    assert "dL/dw: the sign is flipped; wrong at 2 decimal places" in outputs["false"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[feedback]\nshow_answers = \"no\"\n", "[feedback] show_answers must be true or false"),
+    ("[feedback]\nanswers = false\n", "[feedback]: unknown key 'answers' (keys: show_answers)"),
+])
+def test_bad_feedback_settings_are_refused(tmp_path, text, message):
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(text)
+    result = runner.invoke(app, ["check", "x*y", "--x", "1", "--y", "2", "--expect", "d/dx=2",
+                                 "--rubric", str(rubric)])
+    assert result.exit_code == 2 and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_the_autograder_grades_an_unfinished_submission_incorrect(tmp_path):
     """One answer of twelve, right: 1 of 12 points, and not "correct" (found in a trial)."""
     key = json.loads((SAMPLES / "hw3" / "key.json").read_text())

@@ -170,13 +170,16 @@ def why_not(true: float, given: float, decimals: int, rtol: float | None,
                 f"{atol or 0:g}) around {given:g}")
     graded = places(given, decimals)
     nearest = round(true, graded) + 0.0  # + 0.0: -0.35 rounds to 0, not to -0
-    if graded >= 0:
-        rounded, shown = f"{nearest:.{graded}f}", f"{given:.{graded}f}"
-        unit = f"{graded} decimal place{'s' if graded != 1 else ''}"
-    else:
-        rounded, shown = f"{nearest:.0f}", f"{given:.0f}"
-        unit = f"the nearest {10 ** -graded:,}"
-    return f"{true:.6g} rounds to {rounded} at {unit}, not {shown}"
+    digits = max(graded, 0)
+    rounded, shown = f"{nearest:.{digits}f}", f"{given:.{digits}f}"
+    return f"{true:.6g} rounds to {rounded} at {unit(graded)}, not {shown}"
+
+
+def unit(places: int) -> str:
+    """What a number is graded to: "2 decimal places", "the nearest 1,000"."""
+    if places >= 0:
+        return f"{places} decimal place{'s' if places != 1 else ''}"
+    return f"the nearest {10 ** -places:,}"
 
 
 def inside_statement(node) -> bool:

@@ -12,19 +12,21 @@ from ..errors import InputError
 from ..grading.scores import CARRIED, MISSING, RIGHT, UNDECIDED, WRONG, Mark, Score
 
 QUANTITIES = ("value", "adjoint", "local", "gradient", "formula")
-_SECTIONS = {"points", "nodes", "credit", "penalties"}
+_SECTIONS = {"points", "nodes", "credit", "penalties", "feedback"}
 
 
 @dataclass(frozen=True)
 class Rubric:
     """Points per quantity (and per node), the share of points an error-carried-forward number
-    earns, partial credit per named misconception, and points off per wrong answer."""
+    earns, partial credit per named misconception, points off per wrong answer, and whether
+    feedback may show the true numbers (not to a student who may resubmit)."""
 
     points: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(QUANTITIES, 1.0))
     nodes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     carried_forward: float = 1.0
     misconceptions: Mapping[str, float] = field(default_factory=dict)
     wrong_penalty: float = 0.0
+    show_answers: bool = True
 
     def check_nodes(self, ids, name: str) -> None:
         """Refuse a [nodes.q] section for a node the program lacks: a typo there would
@@ -62,7 +64,7 @@ def load_rubric(text: str, name: str) -> Rubric:
             raise InputError(f"{name}: not valid TOML ({error})") from None
     if not isinstance(document, dict):
         raise InputError(f"{name}: a rubric is a table of sections (points, nodes, credit, "
-                         "penalties)")
+                         "penalties, feedback)")
     return _rubric(document, name)
 
 
@@ -70,7 +72,7 @@ def _rubric(document: Mapping, name: str) -> Rubric:
     unknown = sorted(set(document) - _SECTIONS)
     if unknown:
         raise InputError(f"{name}: unknown section {unknown[0]!r} (sections: points, nodes, "
-                         "credit, penalties)")
+                         "credit, penalties, feedback)")
     points = dict.fromkeys(QUANTITIES, 1.0)
     points.update(_numbers(document.get("points", {}), f"{name} [points]", QUANTITIES))
     nodes = {}
@@ -89,7 +91,14 @@ def _rubric(document: Mapping, name: str) -> Rubric:
                                                   f"{name} [credit.misconceptions]",
                                                   tuple(CODES)).items()}
     penalties = _numbers(document.get("penalties", {}), f"{name} [penalties]", ("wrong",))
-    return Rubric(points, nodes, carried, misconceptions, penalties.get("wrong", 0.0))
+    feedback = _table(document.get("feedback", {}), f"{name} [feedback]")
+    unknown = sorted(set(feedback) - {"show_answers"})
+    if unknown:
+        raise InputError(f"{name} [feedback]: unknown key {unknown[0]!r} (keys: show_answers)")
+    show = feedback.get("show_answers", True)
+    if not isinstance(show, bool):
+        raise InputError(f"{name} [feedback] show_answers must be true or false, not {show!r}")
+    return Rubric(points, nodes, carried, misconceptions, penalties.get("wrong", 0.0), show)
 
 
 def _table(value: object, where: str) -> dict:
@@ -226,21 +235,29 @@ def _marks(item: Mapping, rubric: Rubric):
     yield question_key(item), _mark(question, quantity or "value", node, item, rubric)
 
 
-def _why(graded: Mapping) -> str:
-    """Why a number or formula is wrong, in the words of the check."""
-    from ..grading.claims import why_not
+def _why(graded: Mapping, show_answers: bool) -> str:
+    """Why a number or formula is wrong, in the words of the check; without the true number
+    or derivative when answers are not shown."""
+    from ..grading.claims import unit, why_not
 
     example = graded.get("counterexample")
     if example:
         at = ", ".join(f"{name} = {value:g}" for name, value in example["at"].items())
+        if not show_answers:
+            return f"at {at} your formula differs from the derivative"
         return (f"at {at} the derivative is {example['expected']:.6g}, your formula gives "
                 f"{example['given']:.6g}")
     given, expected, places = graded.get("given"), graded.get("expected"), graded.get("places")
-    if graded.get("reason") and graded.get("kind") == "claim":
-        return graded["reason"]
+    reason = graded.get("reason")
+    if reason and reason.startswith("not graded:"):  # the answer could not be read
+        return reason
+    if not show_answers:
+        return "wrong" if places is None else f"wrong at {unit(places)}"
+    if reason and graded.get("kind") == "claim":
+        return reason
     if None not in (given, expected, places):
         return why_not(expected, given, places, None, None)
-    return graded.get("reason") or "wrong"
+    return reason or "wrong"
 
 
 def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
@@ -262,12 +279,16 @@ def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
         return Mark(question, quantity, 0.0, points, WRONG,
                     "follows from your earlier 0 or 1, which makes this step trivial: no "
                     "carried-forward credit")
-    feedback = _why(graded)
+    feedback = _why(graded, rubric.show_answers)
     if graded.get("root_cause") and "root cause" not in feedback:
         feedback = f"the first wrong number (the root cause): {feedback}"
     share = 0.0
     if code is not None:
-        message = misconception.get("message", "")
+        from ..grading.misconceptions import CODES
+
+        # a mistake's message shows the numbers it gives; its name does not
+        message = (misconception.get("message", "") if rubric.show_answers
+                   else CODES.get(code, code))
         if message not in feedback:
             feedback = f"{message}; {feedback}"
         # two mistakes may give the same number (both are named): the larger credit counts
