@@ -219,7 +219,7 @@ def program_warnings(graph: Graph, program: Program, point: Mapping[str, object]
                 f"{node_id!r} is Euler's number 2.71828...; give --{node_id} VALUE to use it "
                 "as a variable"
             )
-    warnings += divided_then_multiplied(program.source)
+    warnings += program.cautions
     live = graph.live()
     unused = [graph.ids[i] for i in compress(range(len(graph.ids)), graph.named) if not live[i]]
     output = graph.ids[graph.output]
@@ -233,30 +233,10 @@ def program_warnings(graph: Graph, program: Program, point: Mapping[str, object]
     return tuple(warnings)
 
 
-# `/ 2x`, `/2 (x + 1)`: a number after `/` that multiplies what follows it without `*`
-_DIVIDED_THEN_MULTIPLIED = re.compile(
-    r"/[ \t]*(\d+\.?\d*|\.\d+)(?![\d.]|[eE][-+]?\d)[ \t]*([^\W\d]\w*(?:[ \t]*\()?|\()")
-
-
-def divided_then_multiplied(source: str) -> list[str]:
-    """A warning for the first `1/2x` of the program: it is (1/2)·x, as `*` would make it,
-    where a student may mean 1/(2x)."""
-    if not _DIVIDED_THEN_MULTIPLIED.search(source):  # one scan for a long program
-        return []
-    for line in source.splitlines():
-        found = _DIVIDED_THEN_MULTIPLIED.search(line.split("#", 1)[0])
-        if found:
-            number, factor = found[1], found[2].replace(" ", "").replace("(", "(...)")
-            written = found[0] + ("...)" if found[0].endswith("(") else "")
-            return [f"'{written}' divides by {number} only, then multiplies by {factor}: "
-                    "implicit multiplication binds as * does, left to right; to divide by "
-                    f"both write /({number}*{factor})"]
-    return []
-
-
 def structure(text: str) -> Result:
     """The program's graph without a point: ops, formulas and symbolic local rules."""
     from .gradient import structure as graph_structure
 
     program = parse_program(text)
-    return replace(graph_structure(build_graph(program)), parsed=format_program(program))
+    return replace(graph_structure(build_graph(program)), parsed=format_program(program),
+                   warnings=program.cautions)

@@ -121,7 +121,7 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
                        plain(tangent[output] if tangent[output] is not None
                               else np.zeros(np.shape(values[output]))),
                        nodes, len(graph) - len(graph.variables),
-                       sum(int(np.size(values[i])) for i in graph.variables))
+                       sum(int(np.size(values[i])) for i in graph.variables), program.cautions)
 
 
 def program_and_point(text: str, at: Mapping, arrays: bool = False
@@ -169,4 +169,4 @@ def forward_mode(text: str, at: Mapping, wrt: str | None = None,
                        for i in graph.variables),
                        tuple((k, float(v)) for k, v in direction.items()), wrt,
                        graph.ids[graph.output], values[graph.output], tangent[graph.output],
-                       nodes, len(tape), len(variables), result.warnings)
+                       nodes, len(tape), len(variables), (*program.cautions, *result.warnings))

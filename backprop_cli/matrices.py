@@ -89,7 +89,7 @@ def _array_jacobian(program, graph: Graph, point: Mapping, outputs: list[str] | 
                       for label, v in zip(_labels(graph.ids[i], point[graph.ids[i]]),
                                           np.ravel(point[graph.ids[i]]), strict=True))
     return Matrix("jacobian", format_program(program), at_labels, tuple(rows), tuple(columns),
-                  tuple(values))
+                  tuple(values), program.cautions)
 
 
 def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
@@ -127,7 +127,8 @@ def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
             f"gradient (step {HESSIAN_STEP:g} times each element's size, at least "
             f"{HESSIAN_STEP:g}), accurate to about 8 significant digits")
     return Matrix("hessian", format_program(program), at_labels, tuple(labels), tuple(labels),
-                  tuple(tuple(float(v) for v in row) for row in matrix), (note,))
+                  tuple(tuple(float(v) for v in row) for row in matrix),
+                  (*program.cautions, note))
 
 
 def _labels(name: str, value) -> list[str]:
@@ -207,7 +208,7 @@ def _jacobian(text: str, at: Mapping, outputs: list[str] | None,
         warnings.extend(w for w in flags if w not in warnings)
     return Matrix("jacobian", format_program(program), tuple((graph.ids[i], point[graph.ids[i]])
                   for i in graph.variables), tuple(names), graph.variable_names, tuple(rows),
-                  tuple(warnings))
+                  (*program.cautions, *warnings))
 
 
 def hessian(text: str, at: Mapping, wrt: Sequence[str] | None = None,
@@ -230,7 +231,7 @@ def hessian(text: str, at: Mapping, wrt: Sequence[str] | None = None,
     if any(live[i] and node.status in NOT_A_NUMBER for i, node in enumerate(result.nodes)):
         nan_rows = tuple((math.nan,) * n for _ in range(n))
         return Matrix("hessian", format_program(program), result.at, names, names,
-                      nan_rows, result.warnings)
+                      nan_rows, (*program.cautions, *result.warnings))
     tape, adjoints = reverse_sweep_graph(graph, [node.value for node in result.nodes])
     _hessian_work(n, tape.ops)
     rows = []
@@ -246,7 +247,7 @@ def hessian(text: str, at: Mapping, wrt: Sequence[str] | None = None,
         sweep, _ = run_reverse(second, tape.values, row, keep_partials=False)
         rows.append(tuple(sweep[j] for j in chosen))
     return Matrix("hessian", format_program(program), result.at, names, names,
-                  _undefined_together(rows), result.warnings)
+                  _undefined_together(rows), (*program.cautions, *result.warnings))
 
 
 def _chosen_variables(graph: Graph, wrt: Sequence[str] | None) -> list[int]:

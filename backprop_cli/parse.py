@@ -110,6 +110,34 @@ class Program:
     def defined_names(self) -> frozenset[str]:
         return frozenset(map(attrgetter("target"), self.statements)) - {None}
 
+    @cached_property
+    def cautions(self) -> tuple[str, ...]:
+        """Warnings about how the text reads that every command gives (`1/2x`)."""
+        return tuple(divided_then_multiplied(self.source))
+
+
+# `/ 2x`, `/2 (x + 1)`, `/2e-3x`: a number after `/` that multiplies what follows it without `*`
+_EXPONENT = r"(?:[eE][-+]?\d+)?"
+_DIVIDED_THEN_MULTIPLIED = re.compile(
+    rf"/[ \t]*(\d+\.?\d*{_EXPONENT}|\.\d+{_EXPONENT})(?![\d.]|[eE][-+]?\d)[ \t]*"
+    r"([^\W\d]\w*(?:[ \t]*\()?|\()")
+
+
+def divided_then_multiplied(source: str) -> list[str]:
+    """A warning for the first `1/2x` of the text: it is (1/2)·x, as `*` would make it,
+    where a student may mean 1/(2x)."""
+    if not _DIVIDED_THEN_MULTIPLIED.search(source):  # one scan for a long program
+        return []
+    for line in source.splitlines():
+        found = _DIVIDED_THEN_MULTIPLIED.search(line.split("#", 1)[0])
+        if found:
+            number, factor = found[1], found[2].replace(" ", "").replace("(", "(...)")
+            written = found[0] + ("...)" if found[0].endswith("(") else "")
+            return [f"'{written}' divides by {number} only, then multiplies by {factor}: "
+                    "implicit multiplication binds as * does, left to right; to divide by "
+                    f"both write /({number}*{factor})"]
+    return []
+
 
 def parse_program(text: str, given: frozenset[str] | set[str] = frozenset()) -> Program:
     """Parse an expression or program; `given` are the names the user gives values to."""

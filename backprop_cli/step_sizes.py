@@ -123,7 +123,7 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
         central = tuple((f - b) / (2 * h) for f, b, h in zip(ahead, behind, hs, strict=True))
     label = name if not index else f"{name}[{','.join(str(k) for k in index)}]"
     out = graph.ids[graph.output] if graph.named[graph.output] else "f"
-    warnings = []
+    warnings = list(program.cautions)
     if not math.isfinite(derivative):
         warnings.append(f"the reverse-mode derivative is not finite ({derivative}); the errors "
                         "are not defined")

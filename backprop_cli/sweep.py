@@ -160,7 +160,7 @@ def _empty_sweep(program, graph: Graph, point: Mapping, variable: str, start: fl
     unused = tuple(f"variable {name!r} was given a value but is not used; it is ignored"
                    for name in point if name not in graph.variable_names)
     return Sweep(format_program(program), variable, fixed, start, stop, points, None, None,
-                 graph.ids[graph.output], unused)
+                 graph.ids[graph.output], (*program.cautions, *unused))
 
 
 # A program over arrays runs once per point: (nodes + elements over all nodes) × points, at

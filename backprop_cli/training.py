@@ -244,8 +244,9 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
         fixed=tuple((name, plain(point[name])) for name in variables
                     if name not in params and name not in data),
         data=tuple(name for name in variables if name in data), stopped=stopped,
-        warnings=tuple(f"variable {name!r} was given a value but is not used; it is ignored"
-                       for name in at if name not in variables and name not in data)
+        warnings=program.cautions
+        + tuple(f"variable {name!r} was given a value but is not used; it is ignored"
+                for name in at if name not in variables and name not in data)
         + ((f"no --params: every variable is trained ({', '.join(params)}), inputs and "
             "targets too; name the parameters with --params, or give the data with --data",)
            if chosen_by_default and len(params) > 1 and not data else ()),

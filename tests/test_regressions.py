@@ -973,7 +973,9 @@ def test_a_batch_line_missing_a_variable_is_told_to_give_it_in_at(tmp_path):
     ("1/2 (x + 1)", 0.5, "'/2 (...)' divides by 2 only, then multiplies by (...)"),
     ("3/2sin(x)", 1.5 * math.cos(2.0), "to divide by both write /(2*sin(...))"),
     ("1/2*x", 0.5, None), ("x/2", 0.5, None), ("1/(2x)", -0.125, None),
-    ("a = x/2  # the half, 1/2x\na", 0.5, None)])
+    ("a = x/2  # the half, 1/2x\na", 0.5, None),
+    ("1/2e-1x", 5.0, "'/2e-1x' divides by 2e-1 only, then multiplies by x"),
+    ("x/2e3", 0.0005, None)])
 def test_a_number_after_a_division_that_multiplies_what_follows_is_pointed_out(
         text, derivative, warned):
     """`1/2x` is (1/2)·x (SymPy's implicit multiplication reads it so too), where a student
@@ -982,6 +984,31 @@ def test_a_number_after_a_division_that_multiplies_what_follows_is_pointed_out(
     assert math.isclose(document["gradient"]["x"], derivative, rel_tol=1e-12)
     said = [w for w in document["warnings"] if "divides by" in w]
     assert (said == []) if warned is None else (len(said) == 1 and warned in said[0])
+
+
+@pytest.mark.parametrize("args", [
+    ("sweep", "1/2x*y", "--x", "0:1", "--y", "1", "--points", "2", "--json"),
+    ("forward", "1/2x*y", "--x", "1", "--y", "1", "--wrt", "x", "--json"),
+    ("forward", "sum(1/2x)", "--x", "[1, 2]", "--direction", "x=[1, 0]", "--json"),
+    ("hessian", "1/2x*y", "--x", "1", "--y", "1", "--json"),
+    ("hessian", "sum(1/2x*x)", "--x", "[1, 2]", "--json"),
+    ("jacobian", "1/2x*y", "--x", "1", "--y", "1", "--json"),
+    ("jacobian", "sum(1/2x)", "--x", "[1, 2]", "--json"),
+    ("fd", "1/2x*y", "--x", "1", "--y", "1", "--wrt", "x", "--json"),
+    ("train", "(1/2x - 1)**2", "--x", "0", "--steps", "1", "--json"),
+    ("graph", "1/2x*y", "--format", "dot"),
+    ("generate", "1/2x*w", "--range", "w=0:1", "--x", "1", "--students", "a", "--salt", "s",
+     "--json")])
+def test_every_command_points_out_1_over_2x(args):
+    """Only grad, explain and check did: a sweep or a Hessian of `1/2x` meant as 1/(2x) was
+    drawn or computed for (1/2)·x without a word."""
+    result = invoke(*args)
+    assert result.exit_code == 0, result.stderr
+    warned = "'/2x' divides by 2 only, then multiplies by x"
+    if "--json" in args and args[0] != "generate":  # the document carries it, as grad's does
+        assert sum(warned in w for w in strict_json(result.stdout)["warnings"]) == 1
+    else:
+        assert sum(warned in line for line in result.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize(("args", "missing"), [

@@ -124,7 +124,7 @@ def call(request: Request):
     from dataclasses import replace
 
     if answer:
-        from ..api import divided_then_multiplied
+        from ..parse import divided_then_multiplied
 
         report = replace(report, warnings=report.warnings + tuple(
             f"--answer {text!r}: {warning}" for text in answer

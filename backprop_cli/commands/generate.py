@@ -89,5 +89,13 @@ SPEC = Command(
     renderers={"table": "backprop_cli.render.teacher_view:show_generated",
                "json": "backprop_cli.render.json_format:show"},
     default_format="table",
-    notes=lambda result, request: result.notes,
+    notes=lambda result, request: _cautions(request) + result.notes,
 )
+
+
+def _cautions(request: Request) -> tuple[str, ...]:
+    """`1/2x` in the program, on standard error in every format (the key's JSON is the
+    assignment's, with no warnings of its own)."""
+    from ..parse import divided_then_multiplied
+
+    return tuple(f"warning: {w}" for w in divided_then_multiplied(request.source()))
