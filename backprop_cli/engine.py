@@ -135,7 +135,8 @@ def run_reverse(tape: list[tuple], values: list, output: int, seed=1.0, zero=0.0
 
 def run_reverse_carried(tape: list[tuple], values: list, output: int,
                         given: Mapping[int, float], seed: float = 1.0,
-                        corrections: Mapping[int, Sequence[tuple[int, float]]] = {}) -> list:
+                        corrections: Mapping[int, Sequence[tuple[int, float]]] | None = None
+                        ) -> list:
     """Adjoints where a node with a number in `given` passes that number on instead of its
     accumulated adjoint, and every other node its accumulated one: a student's adjoints
     carried through the nodes their table leaves out (grading only; kept apart from
@@ -144,6 +145,7 @@ def run_reverse_carried(tape: list[tuple], values: list, output: int,
     a statement in place of the one its inner nodes give."""
     adjoints = [0.0] * len(values)
     adjoints[output] = seed
+    corrections = corrections or {}
     for i, code, _, partials, _a, _b, ins in reversed(tape):
         if code < 0:  # does not reach the output
             continue

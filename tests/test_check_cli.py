@@ -533,7 +533,7 @@ def test_a_batch_summary_names_the_root_cause_of_hand_in_lines(tmp_path: Path) -
          "expect": ["d/dx=100", "h1.adjoint=50", "d/dy=294"]}])
     result = invoke("--batch", str(path))
     assert result.exit_code == 1
-    assert "h1.adjoint=50: first wrong number (root cause), true 48" in " ".join(
+    assert "h1.adjoint=50: root cause (later numbers follow from it), true 48" in " ".join(
         result.stdout.split())
     items = batch_rows(invoke("--batch", str(path), "--json").stdout)[0]["items"]
     assert [bool(item.get("consistent")) for item in items] == [True, False, True]
@@ -700,7 +700,7 @@ def test_a_batch_shows_a_tables_root_cause_before_the_rows_that_follow_from_it(t
     result = runner.invoke(app, ["check", "--batch", str(batch)], env={"COLUMNS": "200"})
     sigma = 1 / (1 + math.exp(-0.5))
     true = 2 * (sigma - 1) * sigma * (1 - sigma)  # dL/dz
-    assert (f"z.adjoint: first wrong number (root cause), true {true:.6g}, given -0.235"
+    assert (f"z.adjoint: root cause (later numbers follow from it), true {true:.6g}, given -0.235"
             in result.stdout)
 
 

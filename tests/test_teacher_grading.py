@@ -159,3 +159,65 @@ def test_one_wrong_line_with_nothing_after_it_is_not_called_a_root_cause():
     assert [item.verdict for item in items] == [INCORRECT, CORRECT]
     assert "root_cause" not in items[0].details
     assert "root cause" not in items[0].reason
+
+
+def marks_of(*claims: str, rtol: float | None = None, expr: str = NEURON) -> list[dict]:
+    report = grade(Job(expr, at=AT, claims=claims, rtol=rtol))
+    return [item.details for item in report.items]
+
+
+def test_a_number_far_from_what_the_students_numbers_give_is_not_carried():
+    # z = 0.7 (true 0.5) gives a.adjoint = 2(σ(0.7) - 1) = -0.664: a 0 written for it is one
+    # "unit" off at 0 places, but that unit is larger than the number
+    assert not marks_of("z.value=0.7", "a.adjoint=0")[1].get("consistent")
+    # with a tolerance, the student's number must be within it of their own: -0.1 and -0.6 are
+    # 57% and 28% off the -0.2350 and -0.4700 their da/dz = 0.6225 gives
+    wrong = marks_of("da/dz=0.6225", f"a.adjoint={DL_DA:.4f}", "dL/dx=-0.1", "dL/db=-0.6",
+                     rtol=0.001)
+    assert not wrong[2].get("consistent") and not wrong[3].get("consistent")
+    right = marks_of("da/dz=0.6225", f"a.adjoint={DL_DA:.4f}",
+                     f"dL/db={round(DL_DA, 4) * 0.6225:.4f}", rtol=0.001)
+    assert right[2].get("consistent") and right[0].get("root_cause")
+
+
+def test_a_constants_adjoint_is_never_carried():
+    # nothing flows into the constant 3 of a = 3*sigmoid(z): its adjoint is 0 whatever the
+    # student's z
+    expr = "z = w*x + b\na = 3*sigmoid(z)\nL = (a - t)**2"
+    assert [m.get("consistent") for m in marks_of("z.value=0.7", "3.adjoint=1",
+                                                  expr=expr)] == [None, None]
+
+
+def test_a_statements_local_derivative_and_its_inner_steps_are_not_counted_twice():
+    # dz3/dw is the inner step w*x of z = w*x + b and dz/dw the statement's: with both 3 (true
+    # x = 2) and a right z.adjoint, the student's dL/dw is z.adjoint·3, once
+    carried = -0.1774 * 3
+    marks = marks_of("dz3/dw=3", "dz/dw=3", f"z.adjoint={DL_DZ:.4f}", f"dL/dw={carried:.4f}")
+    assert marks[3].get("consistent")
+    assert not marks_of("dz3/dw=3", "dz/dw=3", f"z.adjoint={DL_DZ:.4f}",
+                        f"dL/dw={-0.1774 * 4:.4f}")[3].get("consistent")
+
+
+def test_the_root_cause_is_the_wrong_number_the_carried_ones_follow_from():
+    # L.value 0.2 (true 0.1425) is a slip nothing follows from; da/dz = σ is where z.adjoint
+    # -0.4700 comes from
+    marks = marks_of("L.value=0.2", f"da/dz={WRONG_DA_DZ:.4f}", f"a.adjoint={DL_DA:.4f}",
+                     f"z.adjoint={CARRIED_DZ:.4f}")
+    assert [bool(m.get("root_cause")) for m in marks] == [False, True, False, False]
+    assert marks[3].get("consistent")
+
+
+def test_numbers_from_right_but_early_rounded_ones_are_not_carried_errors():
+    # a.adjoint -0.8 and da/dz 0.2 round the truth to one place; z.adjoint -0.16 = -0.8·0.2 is
+    # wrong at two places by rounding early, not by an earlier mistake; dL/dw = 2·(-0.16)
+    # carries that wrong z.adjoint forward
+    marks = marks_of("a.adjoint=-0.8", "da/dz=0.2", "z.adjoint=-0.16", "dL/dw=-0.32")
+    assert not marks[2].get("consistent") and marks[2].get("root_cause")
+    assert marks[3].get("consistent")
+
+
+def test_a_local_derivative_at_the_students_wrong_value_of_one_is_real_work():
+    # z = 1 (true 0.5) is wrong at 1 place; σ'(1) = σ(1)(1 - σ(1)) = 0.1966 is right given it
+    s1 = 1 / (1 + math.exp(-1))
+    marks = marks_of("z.value=1.0", f"da/dz={s1 * (1 - s1):.4f}")
+    assert marks[1].get("consistent") and not marks[1].get("trivial")

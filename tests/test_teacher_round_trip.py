@@ -326,6 +326,20 @@ def test_a_rubric_can_keep_the_true_numbers_out_of_a_students_feedback(tmp_path)
     assert "dL/dw: the sign is flipped; wrong at 2 decimal places" in outputs["false"]
 
 
+def test_hidden_answers_keep_the_read_as_note_and_name_a_tolerance(tmp_path):
+    """`dJ/dw` is read as dL/dw (a note worth keeping), and under --rtol a number is wrong
+    for being outside the tolerance, not at some decimal places."""
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[feedback]\nshow_answers = false\n")
+    result = runner.invoke(app, ["check", "--file", str(SAMPLES.parent / "neuron.bp"), "--w",
+                                 "0.5", "--x", "2", "--b", "-0.5", "--t", "1", "--expect",
+                                 "dJ/dw=-0.3", "--rtol", "0.01", "--rubric", str(rubric),
+                                 "--json"])
+    feedback = strict_json(result.stdout)["score"]["marks"][0]["feedback"]
+    assert feedback == ("read as dL/dw: the program has no statement 'J' (statements: z, a, "
+                        "L); wrong: outside the tolerance")
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("[feedback]\nshow_answers = \"no\"\n", "[feedback] show_answers must be true or false"),
     ("[feedback]\nanswers = false\n", "[feedback]: unknown key 'answers' (keys: show_answers)"),

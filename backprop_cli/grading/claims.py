@@ -175,11 +175,12 @@ def why_not(true: float, given: float, decimals: int, rtol: float | None,
     return f"{true:.6g} rounds to {rounded} at {unit(graded)}, not {shown}"
 
 
-def unit(places: int) -> str:
-    """What a number is graded to: "2 decimal places", "the nearest 1,000"."""
-    if places >= 0:
-        return f"{places} decimal place{'s' if places != 1 else ''}"
-    return f"the nearest {10 ** -places:,}"
+def unit(graded: int) -> str:
+    """What a number is graded to at `graded` places: "2 decimal places", "the nearest
+    1,000"."""
+    if graded >= 0:
+        return f"{graded} decimal place{'s' if graded != 1 else ''}"
+    return f"the nearest {10 ** -graded:,}"
 
 
 def inside_statement(node) -> bool:
@@ -227,29 +228,20 @@ def local_within(inputs: Sequence[Sequence[int]], partials: Sequence[Sequence[fl
 def statement_inputs(result: Result, of: str) -> list[str]:
     """The names a statement's expression uses (its inputs, looking through generated
     nodes)."""
-    position = {node.id: i for i, node in enumerate(result.nodes)}
-    inputs = [[position[edge.input] for edge in node.inputs] for node in result.nodes]
-    inside = [inside_statement(node) for node in result.nodes]
-    return [result.nodes[i].id for i in leaves_within(inputs, inside, position[of])
-            if result.nodes[i].op != "const"]
-
-
-def leaves_within(inputs: Sequence[Sequence[int]], inside: Sequence[bool], of: int
-                  ) -> list[int]:
-    """The nodes of's statement reads (reached through its inside nodes), in topological
-    order."""
-    found: set[int] = set()
+    nodes = {node.id: node for node in result.nodes}
+    names: dict[str, None] = {}
     pending, seen = [of], {of}
     while pending:
-        for j in inputs[pending.pop()]:
-            if j in seen:
+        for edge in nodes[pending.pop()].inputs:
+            if edge.input in seen:
                 continue
-            seen.add(j)
-            if inside[j]:
-                pending.append(j)
-            else:
-                found.add(j)
-    return sorted(found)
+            seen.add(edge.input)
+            if inside_statement(nodes[edge.input]):
+                pending.append(edge.input)
+            elif nodes[edge.input].op != "const":
+                names[edge.input] = None
+    order = {node.id: i for i, node in enumerate(result.nodes)}
+    return sorted(names, key=order.get)
 
 
 def check_claims(result: Result, claims: Sequence[Claim], rtol: float | None = None,

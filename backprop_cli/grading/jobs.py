@@ -12,7 +12,7 @@ from ..gradient import evaluate
 from ..graph import Graph, build_graph
 from ..parse import parse_program
 from ..result import Result
-from .claims import Claim, check_claims, not_graded, parse_claim
+from .claims import Claim, check_claims, not_graded, parse_claim, resolved
 from .formulas import check_derivative
 from .report import INCORRECT, UNDETERMINED, Item, Report
 from .tables import Marked, Number, TableRow, carried_details, carried_note, grade_numbers
@@ -133,8 +133,6 @@ def claim_numbers(graph: Graph, result: Result, claims: Sequence[Claim],
                   items: Sequence[Item]) -> list[tuple[int, Number]]:
     """The numbers of the graded scalar claims (a gradient entry is its variable's adjoint),
     each with the position of its item."""
-    from .claims import resolved
-
     position = {node_id: i for i, node_id in enumerate(graph.ids)}
     numbers = []
     for k, (claim, item) in enumerate(zip(claims, items, strict=True)):
@@ -155,13 +153,11 @@ def claim_numbers(graph: Graph, result: Result, claims: Sequence[Claim],
 def carried_claims(items: list[Item], numbers: Sequence[tuple[int, Number]],
                    marks: Sequence[Marked]) -> list[Item]:
     """The claim items marked as a table's rows are: a wrong number that is right given the
-    student's own earlier numbers is consistent (error carried forward), and the first wrong
-    number is the root cause, named only where some later number follows from one."""
-    if not any(m.consistent and not m.right for m in marks):
-        return items
+    student's own earlier numbers is consistent (error carried forward), and a wrong number
+    such numbers follow from is a root cause."""
     out = list(items)
     for (k, _), marked in zip(numbers, marks, strict=True):
-        if marked.right:
+        if marked.right or not (marked.root or marked.consistent):
             continue
         item = out[k]
         note = carried_note(marked)

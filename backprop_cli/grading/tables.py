@@ -5,14 +5,14 @@ marking serves hand-in lines (`mark_numbers`), whose local derivatives carry too
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from ..engine import VAR, compile_tape, run_forward, run_reverse, run_reverse_carried
+from ..engine import CONST, VAR, compile_tape, run_forward, run_reverse, run_reverse_carried
 from ..errors import InputError
 from ..graph import Graph
 from ..result import Result, number
-from .claims import accepts, leaves_within, local_within
+from .claims import accepts, inside_statement, local_within
 from .claims import places as graded_at
 from .report import CORRECT, INCORRECT, Item
 
@@ -43,7 +43,8 @@ class Number:
 @dataclass(frozen=True)
 class Marked:
     """How one Number was graded: right, right given the student's own earlier numbers
-    (consistent), made trivial by their 0 or ±1, the first wrong number (root), the places."""
+    (consistent), made trivial by their 0 or ±1, a wrong number such numbers follow from
+    (root), the places graded at."""
 
     right: bool
     consistent: bool
@@ -56,12 +57,11 @@ def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
                 rtol: float | None = None, atol: float | None = None,
                 places: int | None = None, seed: float = 1.0,
                 also: Sequence[Number] = ()) -> list[Item]:
-    """Mark every row, name the first wrong number (values in evaluation order, then local
-    derivatives, then adjoints in backward order) as the root cause, and mark later wrong
-    numbers that follow from the student's own earlier numbers as consistent (error carried
-    forward). `also` are the student's other numbers (their hand-in lines), which carry too.
-    `places` grades every number at that many decimal places instead of the places it was
-    written with."""
+    """Mark every row: wrong numbers that follow from the student's own earlier wrong numbers
+    as consistent (error carried forward), and those they follow from as the root cause (see
+    mark_numbers). `also` are the student's other numbers (their hand-in lines), which carry
+    too. `places` grades every number at that many decimal places instead of the places it
+    was written with."""
     return grade_numbers(graph, result, rows, also, rtol, atol, places, seed)[0]
 
 
@@ -116,7 +116,7 @@ def carried_details(marked: Marked) -> dict:
 def carried_note(marked: Marked) -> str | None:
     """The feedback on a wrong number that is the root cause or follows from earlier ones."""
     if marked.root:
-        return "first wrong number (root cause)"
+        return "root cause (later numbers follow from it)"
     if marked.consistent and marked.trivial:
         return ("follows from your earlier 0 or 1, which makes this step trivial: no "
                 "carried-forward credit")
@@ -151,14 +151,12 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
                  rtol: float | None = None, atol: float | None = None,
                  places: int | None = None, seed: float = 1.0) -> list[Marked]:
     """Grade each of a student's numbers against the truth and against what their own other
-    numbers lead to. A value is recomputed from their values of its inputs; a local derivative
-    at their values; an adjoint from their adjoints of its consumers times their local
-    derivatives (where given), carried through the nodes they leave out. Where a number is
-    given twice, the first one is carried on."""
+    numbers lead to (see `_follow`). A wrong number is carried forward (consistent) when it is
+    right given their numbers but would not be were their wrong numbers right; a wrong number
+    that is not is a root cause when some carried number follows from it."""
     true_values = [node.value for node in result.nodes]
     true_adjoints = [node.adjoint or 0.0 for node in result.nodes]
-    inside = [not named and op not in ("var", "const")
-              for named, op in zip(graph.named, graph.ops, strict=True)]
+    inside = [inside_statement(node) for node in result.nodes]
     true_partials = [[edge.local for edge in node.inputs] for node in result.nodes]
     true_locals = {(n.of, n.node): local_within(graph.inputs, true_partials, inside, n.of,
                                                 n.node) for n in numbers if n.kind == "local"}
@@ -167,53 +165,129 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
     decimals = [n.decimals if places is None else places for n in numbers]
     rights = [accepts(true, n.given, d, rtol, atol)
               for n, true, d in zip(numbers, trues, decimals, strict=True)]
+    graded = [graded_at(n.given, d) for n, d in zip(numbers, decimals, strict=True)]
+    plain = [Marked(right, False, False, g) for right, g in zip(rights, graded, strict=True)]
     if all(rights):  # nothing to carry
-        return [Marked(True, False, False, graded_at(n.given, d))
-                for n, d in zip(numbers, decimals, strict=True)]
+        return plain
 
-    given: dict[str, dict] = {"value": {}, "adjoint": {}, "local": {}}
-    for n in numbers:
-        given[n.kind].setdefault(n.node if n.of is None else (n.of, n.node), n.given)
-    own_values, carried_values = _own_values(graph, given["value"], true_values)
-    own_locals = _own_locals(graph, inside, carried_values, true_locals)
-    corrections: dict[int, list[tuple[int, float]]] = {}
-    for (of, node), local in given["local"].items():
-        corrections.setdefault(of, []).append((node, local - own_locals[(of, node)]))
     tape = compile_tape(graph.ops, graph.inputs, graph.output)
-    own_adjoints = run_reverse_carried(tape, carried_values, graph.output, given["adjoint"],
-                                       seed, corrections)
+    wrong = [k for k, right in enumerate(rights) if not right]
+
+    def follow(corrected: Sequence[int] = ()) -> list[bool]:
+        """Which numbers are right given the student's others, with those in `corrected`
+        replaced by the true ones."""
+        given = [trues[k] if k in corrected else n.given for k, n in enumerate(numbers)]
+        own = _follow(graph, tape, inside, true_values, seed, numbers, given)
+        return [k in wrong and _agrees(own[k], n.given, d, rtol, atol)
+                for k, (n, d) in enumerate(zip(numbers, decimals, strict=True))]
+
+    agreeing = follow()
+    if not any(agreeing):
+        return plain
+    # a number their right numbers alone lead to (a near miss, rounding) is not carried
+    carried = [a and not b for a, b in zip(agreeing, follow(wrong), strict=True)]
+    if not any(carried):
+        return plain
+    causes = [k for k in wrong if not carried[k]]
+    roots = set()
+    if len(causes) <= MAX_CAUSES_TRIED:
+        for k in causes:
+            if any(c and not a for c, a in zip(carried, follow((k,)), strict=True)):
+                roots.add(k)
+    else:  # too many to try one by one: the first in the order a table is worked
+        roots.add(min(causes, key=lambda k: _order(numbers[k])))
+    trivial = _trivial_steps(graph, inside, numbers, true_values, true_adjoints, true_locals,
+                             carried, seed, tape)
+    return [Marked(m.right, carried[k], carried[k] and trivial[k], m.places, k in roots)
+            for k, m in enumerate(plain)]
+
+
+# Each wrong number not carried forward is tried as the cause of the carried ones by one more
+# pass over the graph; past this many, the first in the table's order is named.
+MAX_CAUSES_TRIED = 20
+
+
+def _agrees(own: float | None, given: float, decimals: int, rtol: float | None,
+            atol: float | None) -> bool:
+    """The student's number is what their own numbers give. Computed from their rounded
+    numbers, it may be one more unit in the last place off, where that unit is small beside
+    the number (a 0 written for -0.66 is not one unit off)."""
+    if own is None or not math.isfinite(own):
+        return False
+    if accepts(own, given, decimals, rtol, atol):
+        return True
+    unit = 10.0 ** -graded_at(given, decimals)
+    return (rtol is None and atol is None and unit <= 0.1 * abs(own)
+            and abs(own - given) <= 1.5 * unit)
+
+
+def _follow(graph: Graph, tape: list, inside: Sequence[bool], true_values: list[float],
+            seed: float, numbers: Sequence[Number], given: Sequence[float]) -> list:
+    """What the student's own numbers lead to, for each number: a value recomputed from their
+    values of its inputs; a statement's local derivative at their values; an adjoint from
+    their adjoints of its consumers times their local derivatives (where given), carried
+    through the nodes they leave out (a generated z3 they never see). Where a number is given
+    twice, the first is carried on."""
+    values: dict[int, float] = {}
+    adjoints: dict[int, float] = {}
+    locals_: dict[tuple[int, int], float] = {}
+    for n, written in zip(numbers, given, strict=True):
+        if n.kind == "value":
+            values.setdefault(n.node, written)
+        elif n.kind == "adjoint":
+            adjoints.setdefault(n.node, written)
+        else:
+            locals_.setdefault((n.of, n.node), written)
+    own_values, carried = _own_values(graph, tape, values, true_values)
+    own_locals = _own_locals(graph, tape, inside, carried, [(n.of, n.node) for n in numbers
+                                                             if n.kind == "local"])
+    # A statement's local derivative stands for the chain through its inside nodes, so only
+    # a statement's (not an inside node's) replaces the one the graph gives.
+    corrections: dict[int, list[tuple[int, float]]] = {}
+    for (of, node), local in locals_.items():
+        if not inside[of]:
+            corrections.setdefault(of, []).append((node, local - own_locals[(of, node)]))
+    own_adjoints = run_reverse_carried(tape, carried, graph.output, adjoints, seed,
+                                       corrections)
     own_adjoints[graph.output] = seed
-    upstream = [given["adjoint"].get(i, adjoint) for i, adjoint in enumerate(own_adjoints)]
+    out = []
+    for n in numbers:
+        if n.kind == "value":
+            out.append(own_values[n.node])
+        elif n.kind == "local":
+            out.append(own_locals[(n.of, n.node)])
+        else:  # nothing flows into a constant
+            out.append(0.0 if graph.ops[n.node] == CONST else own_adjoints[n.node])
+    return out
+
+
+def _trivial_steps(graph: Graph, inside: Sequence[bool], numbers: Sequence[Number],
+                   true_values: list, true_adjoints: list, true_locals: Mapping,
+                   carried: Sequence[bool], seed: float, tape: list) -> list[bool]:
+    """For each carried number, whether the student's wrong 0 or ±1 made its step trivial: a
+    value from such an input value, an adjoint from such an adjoint of a consumer or local
+    derivative. A local derivative takes its rule's work whatever the value."""
+    values = {n.node: n.given for n in reversed(numbers) if n.kind == "value"}
+    adjoints = {n.node: n.given for n in reversed(numbers) if n.kind == "adjoint"}
+    locals_ = {(n.of, n.node): n.given for n in reversed(numbers) if n.kind == "local"}
+    _, carried_values = _own_values(graph, tape, values, true_values)
+    own_adjoints = run_reverse_carried(tape, carried_values, graph.output, adjoints, seed)
+    own_adjoints[graph.output] = seed
+    upstream = [adjoints.get(i, adjoint) for i, adjoint in enumerate(own_adjoints)]
     consumers: list[list[int]] = [[] for _ in graph.ids]
     for i, ins in enumerate(graph.inputs):
         for j in set(ins):
             consumers[j].append(i)
-
-    marks = []
-    for n, true, right, d in zip(numbers, trues, rights, decimals, strict=True):
-        if n.kind == "value":
-            own = own_values[n.node]
-            trivial = _trivial(graph.inputs[n.node], carried_values, true_values)
-        elif n.kind == "adjoint":
-            own = own_adjoints[n.node]
-            trivial = _trivial(consumers[n.node], upstream, true_adjoints) or any(
-                _trivial([key], given["local"], true_locals)
-                for key in given["local"] if key[1] == n.node)
+    trivial = []
+    for n, is_carried in zip(numbers, carried, strict=True):
+        if not is_carried or n.kind == "local":
+            trivial.append(False)
+        elif n.kind == "value":
+            trivial.append(_trivial(graph.inputs[n.node], carried_values, true_values))
         else:
-            own = own_locals[(n.of, n.node)]
-            trivial = _trivial(leaves_within(graph.inputs, inside, n.of), carried_values,
-                               true_values)
-        graded = graded_at(n.given, d)
-        # Carried-forward numbers were computed from the student's rounded ones, so one more
-        # unit in the last place is allowed; but only where their earlier numbers lead away
-        # from the truth: a near miss after right numbers is a slip, not a carried error.
-        consistent = own is not None and math.isfinite(own) and (
-            accepts(own, n.given, d, rtol, atol) or abs(own - n.given) <= 1.5 * 10.0 ** -graded
-        ) and not accepts(true, own, d, rtol, atol)
-        marks.append(Marked(right, consistent, consistent and not right and trivial, graded))
-    root = min(_order(n) for n, m in zip(numbers, marks, strict=True) if not m.right)
-    return [replace(m, root=True) if not m.right and _order(n) == root else m
-            for n, m in zip(numbers, marks, strict=True)]
+            trivial.append(_trivial(consumers[n.node], upstream, true_adjoints) or any(
+                _trivial([key], locals_, true_locals) for key in locals_ if key[1] == n.node))
+    return trivial
 
 
 def _order(n: Number) -> tuple:
@@ -233,29 +307,25 @@ def _trivial(sources, carried, true) -> bool:
                for j in sources)
 
 
-def _own_values(graph: Graph, given: Mapping[int, float], true_values: list[float]
-                ) -> tuple[list[float], list[float]]:
+def _own_values(graph: Graph, tape: list, given: Mapping[int, float],
+                true_values: list[float]) -> tuple[list[float], list[float]]:
     """Each node's value recomputed from the student's values of its inputs, and the values
-    the student's numbers lead to: theirs where given, and through a node their table leaves
-    out (a generated z3 they never see), its value computed from their numbers."""
+    the student's numbers lead to: theirs where given, and through a node they leave out, its
+    value computed from their numbers."""
     carried = list(true_values)
     for i, value in given.items():
         carried[i] = value
     # a node the student gave is a leaf here, so their number, not its recomputation, flows on
     ops = [VAR if i in given else op for i, op in enumerate(graph.ops)]
     run_forward(compile_tape(ops, graph.inputs, graph.output), carried)
-    tape = compile_tape(graph.ops, graph.inputs, graph.output)
     return run_forward(tape, list(true_values), source=carried), carried
 
 
-def _own_locals(graph: Graph, inside: Sequence[bool], carried_values: list,
-                keys: Iterable[tuple[int, int]]) -> dict:
-    """The statements' local derivatives the student gave, at the values their numbers lead
-    to."""
-    keys = list(keys)
+def _own_locals(graph: Graph, tape: list, inside: Sequence[bool], carried_values: list,
+                keys: Sequence[tuple[int, int]]) -> dict:
+    """Statements' local derivatives at the values the student's numbers lead to."""
     if not keys:
         return {}
-    tape = compile_tape(graph.ops, graph.inputs, graph.output)
     _, partials = run_reverse(tape, carried_values, graph.output)
     return {(of, node): local_within(graph.inputs, partials, inside, of, node)
             for of, node in keys}

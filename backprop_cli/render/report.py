@@ -172,12 +172,12 @@ def _batch_detail(row: dict, digits: int) -> str:
     # the root cause first (a table row or a hand-in line): what follows may only carry it
     first = next((item for item in wrong if _is_root_cause(item)), wrong[0])
     if first.get("root_cause"):  # a hand-in line
-        return (f"{first['label']}: first wrong number (root cause), true "
+        return (f"{first['label']}: root cause (later numbers follow from it), true "
                 f"{fmt(first['expected'], digits)}")
     if _is_root_cause(first):
         quantity = "value" if first.get("value", {}).get("root_cause") else "adjoint"
         mark = first[quantity]
-        return (f"{first['label']}.{quantity}: first wrong number (root cause), true "
+        return (f"{first['label']}.{quantity}: root cause (later numbers follow from it), true "
                 f"{fmt(mark['expected'], digits)}, given {fmt(mark['given'], digits)}")
     if first.get("counterexample"):
         example = first["counterexample"]

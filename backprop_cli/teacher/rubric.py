@@ -252,7 +252,13 @@ def _why(graded: Mapping, show_answers: bool) -> str:
     if reason and reason.startswith("not graded:"):  # the answer could not be read
         return reason
     if not show_answers:
-        return "wrong" if places is None else f"wrong at {unit(places)}"
+        read_as = next((part for part in (reason or "").split("; ")
+                        if part.startswith("read as ")), None)
+        if reason and "outside the tolerance" in reason:
+            wrong = "wrong: outside the tolerance"
+        else:
+            wrong = "wrong" if places is None else f"wrong at {unit(places)}"
+        return f"{read_as}; {wrong}" if read_as else wrong
     if reason and graded.get("kind") == "claim":
         return reason
     if None not in (given, expected, places):
@@ -281,7 +287,7 @@ def _mark(question: str, quantity: str, node: str | None, graded: Mapping,
                     "carried-forward credit")
     feedback = _why(graded, rubric.show_answers)
     if graded.get("root_cause") and "root cause" not in feedback:
-        feedback = f"the first wrong number (the root cause): {feedback}"
+        feedback = f"the root cause (later numbers follow from it): {feedback}"
     share = 0.0
     if code is not None:
         from ..grading.misconceptions import CODES
