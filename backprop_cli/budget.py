@@ -173,6 +173,15 @@ def for_batch(lines: int, grace: float = GRACE) -> float | None:
         return None
     if not _current.seconds_given:
         _current = Budget(_current.seconds + BATCH_SECONDS_PER_LINE * lines, _current.memory)
+    return cooperative(grace)
+
+
+def cooperative(grace: float = GRACE) -> float | None:
+    """The deadline of a run that stops itself there and keeps what it has done (a batch's
+    rows, a training run's steps): the timers that would interrupt it move `grace` seconds
+    later. None outside a run."""
+    if _limit is None or _current is None:
+        return None
     end = _started + _current.seconds
     _set_cpu_timer(end + grace - time.monotonic())
     _limit.move(end + grace)

@@ -171,6 +171,7 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
     from .commands.arguments import (
         expression_and_point,
         refuse_option_typos,
+        replaced_arrays,
         values_from_files,
     )
 
@@ -178,6 +179,7 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
                                                     command.name)
     refuse_option_typos(point, named, command.name, used=None)
     from_files, data = values_from_files(values)
+    replaced = replaced_arrays(from_files, data, point) if from_files else []
     request = Request(expression, values.get("file"), {**from_files, **point}, values, terminal,
                       command.name, named, data - frozenset(point))
     result = command.call(request)
@@ -191,7 +193,7 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
     _emit(_renderer(command, output_format)(result, view), view)
     if output_format != "json":
         _print_warnings(command.warnings(result, request), terminal)
-    for note in command.notes(result, request):
+    for note in [*(f"warning: {w}" for w in replaced), *command.notes(result, request)]:
         terminal.error(note)
     return command.failed(result, request)
 

@@ -75,10 +75,11 @@ class ForwardMode:
 
 
 def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
-                        direction: Mapping[str, object] | None) -> ForwardMode | None:
+                        direction: Mapping[str, object] | None,
+                        data: frozenset[str] = frozenset()) -> ForwardMode | None:
     """Forward mode of a program over arrays (None for a scalar program): the tangent of
     every node along a direction of each variable's shape (`--wrt` a scalar variable is the
-    direction 1 on it)."""
+    direction 1 on it). A data set's columns are not inputs one differentiates by."""
     from .api import over_arrays, value_of
 
     point = {name: value_of(name, value, arrays=True) for name, value in at.items()}
@@ -121,7 +122,8 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
                        plain(tangent[output] if tangent[output] is not None
                               else np.zeros(np.shape(values[output]))),
                        nodes, len(graph) - len(graph.variables),
-                       sum(int(np.size(values[i])) for i in graph.variables), program.cautions)
+                       sum(int(np.size(values[i])) for i in graph.variables
+                           if graph.ids[i] not in data), program.cautions)
 
 
 def program_and_point(text: str, at: Mapping, arrays: bool = False

@@ -114,6 +114,10 @@ def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
     names = all_variables = [name for name in graph.variable_names if name not in data]
     if wrt:
         unknown = [name for name in wrt if name not in names]
+        if unknown and unknown[0].partition("[")[0] in names:
+            raise InputError(f"--wrt {unknown[0]!r}: give the whole variable, "
+                             f"--wrt {unknown[0].partition('[')[0]} (the Hessian's rows are "
+                             "its every element)")
         if unknown:
             raise InputError(f"--wrt {unknown[0]!r} is not a variable of the program "
                              f"(variables: {', '.join(names)})")

@@ -5,6 +5,7 @@ A step whose loss or update is not finite ends the run, keeping what came before
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -173,9 +174,11 @@ class Training:
 
 def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
           chosen: Optimizer | None = None, steps: int = 1, data: frozenset[str] = frozenset(),
-          on_step: Callable[[int], None] | None = None) -> Training:
+          on_step: Callable[[int], None] | None = None,
+          deadline: float | None = None) -> Training:
     """Run `steps` steps of gradient descent on `params` (default: every variable not bound by
-    the data set `data`) from the point `at`."""
+    the data set `data`) from the point `at`; at the time.monotonic() `deadline`, stop and
+    keep the steps taken."""
     from .api import value_of
     from .graph import build_graph
     from .parse import format_program, parse_program
@@ -204,6 +207,11 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
     last = (dict(point), gradient, 0)
     for step in range(1, steps + 1):
         history.append(loss)
+        if deadline is not None and step > 1 and time.monotonic() >= deadline:
+            stopped = (f"step {step}: the run's time budget ran out after {taken:,} of "
+                       f"{steps:,} steps; the parameters shown are those after step {taken:,} "
+                       "(allow more with --time-limit SECONDS)")
+            break
         if not math.isfinite(loss):
             stopped = _not_finite(f"step {step}: the loss after step {step - 1}" if step > 1
                                   else "step 1: the loss at the starting values", graph, values,

@@ -580,8 +580,8 @@ def test_sweep_undefined_points_are_gaps_not_crashes(text, span, count, undefine
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["--x", "abc"], "none of --x abc is one"),
-    (["--x", "1", "--y", "2"], "none of --x 1, --y 2 is one"),
+    (["--x", "abc"], "e.g. --x -3:3 (--x has a value, not a range)"),
+    (["--x", "1", "--y", "2"], "e.g. --y -3:3 (--x, --y have values, not ranges)"),
     ([], "no values were given"),
     (["--x", "1:2", "--y", "3:4"], "not 2 (x, y)"),
 ])

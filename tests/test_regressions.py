@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -1062,3 +1063,67 @@ def test_error_carried_forward_ignores_statements_that_do_not_reach_the_output()
     items = {item.label: item for item in check_table(graph, result, rows)}
     assert items["x"].details["value"].get("root_cause") is True
     assert items["y"].details["adjoint"].get("consistent") is True
+
+# From a new user's trial of the array commands (an ML learner's path)
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "samples"
+NETWORK = [f"--file={SAMPLE_DIR / 'network_51.bp'}", f"--data={SAMPLE_DIR / 'points_51.csv'}",
+           f"--values={SAMPLE_DIR / 'network_51.json'}"]
+
+
+def test_a_sweep_without_a_range_names_the_values_without_printing_arrays():
+    """The message held every array and data column printed by NumPy (2,000 characters)."""
+    line = one_error_line(invoke("sweep", *NETWORK).stderr)
+    assert line == ("error: give the variable to sweep a range START:STOP, e.g. --b2 -3:3 "
+                    "(--W1, --b1, --W2, --b2 have values, not ranges)")
+
+
+def test_a_range_of_arrays_is_refused_as_a_range():
+    line = one_error_line(invoke("sweep", "L = sum(v*a)", "--v", "[1,2]", "--a",
+                                 "[1,2]:3").stderr)
+    assert line == ("error: --a '[1,2]:3': a range's ends are numbers: a sweep moves one "
+                    "scalar variable")
+
+
+@pytest.mark.parametrize(("option", "said"), [
+    ("--W1", "--W1 replaces 'W1', a (2, 1) array from --values, with one number"),
+    ("--x", "--x replaces the data column 'x' (51 rows) with one number")])
+def test_a_number_replacing_a_files_array_is_warned_of(option, said):
+    result = invoke("sweep", *NETWORK, option, "-1:1", "--points", "3", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert f"warning: {said}" in result.stderr.splitlines()
+
+
+def test_forward_mode_counts_parameters_not_data_as_inputs():
+    # W1 (2, 1), b1 (2, 1), W2 (1, 2), b2: 7 elements; the 51 rows of x and y are data
+    result = invoke("forward", *NETWORK, "--wrt", "b2")
+    assert "7 inputs): forward mode needs 7 sweeps" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("hessian", *NETWORK, "--wrt", "W1[0,0]"),
+     "--wrt 'W1[0,0]': give the whole variable, --wrt W1 (the Hessian's rows are its every "
+     "element)"),
+    (("forward", "x*y", "--x", "1", "--y", "2", "--direction", ""),
+     "--direction is empty: give NAME=VALUE pairs, e.g. --direction x=1,y=0.5"),
+    (("forward", "x*y", "--x", "1", "--y", "2", "--direction", "x=1,x=2"),
+     "--direction gives 'x' twice; give it once"),
+    (("jacobian", "a = x*y; b = x + y", "--x", "1", "--y", "2", "--output", "a,a"),
+     "--output names 'a' twice; give it once"),
+    (("train", "(w - 1)**2", "--w", "0", "--params", ""),
+     "--params names nothing; give NAME,NAME,... or leave it out"),
+    (("hessian", "x*y", "--x", "1", "--y", "2", "--wrt", ","),
+     "--wrt names nothing; give NAME,NAME,... or leave it out")])
+def test_lists_and_directions_that_say_nothing_or_twice_are_refused(args, said):
+    """Each was taken silently: an empty direction gave 0, a repeated name kept the last,
+    an output twice gave a row twice, and --params "" trained every variable."""
+    assert one_error_line(invoke(*args).stderr) == f"error: {said}"
+
+
+def test_the_readmes_direction_for_the_network_is_its_directional_derivative():
+    gradient = strict_json(invoke("grad", *NETWORK, "--json").stdout)["gradient"]
+    expected = 0.1 * gradient["W1"][0][0] - 0.2 * gradient["W1"][1][0] + gradient["b2"]
+    document = strict_json(invoke("forward", *NETWORK, "--direction",
+                                  "W1=[[0.1], [-0.2]],b2=1", "--json").stdout)
+    assert math.isclose(document["derivative"], expected, rel_tol=1e-12)
+    assert f"{expected:.6g}" == "-0.736656"
+

@@ -251,6 +251,36 @@ def test_values_and_data_files(tmp_path) -> None:
                                     "b": pytest.approx(1.0)}
 
 
+def test_repeated_values_and_data_files_are_merged(tmp_path) -> None:
+    """A second --data or --values replaced the first silently ("missing value for 'x'")."""
+    (tmp_path / "x.csv").write_text("x\n1\n2\n")
+    (tmp_path / "t.csv").write_text("t\n0\n1\n")
+    (tmp_path / "w.json").write_text(json.dumps({"w": [1.5, -2]}))
+    (tmp_path / "b.json").write_text(json.dumps({"b": 0.5}))
+    files = ["--values", str(tmp_path / "w.json"), "--data", str(tmp_path / "x.csv"),
+             "--values", str(tmp_path / "b.json"), "--data", str(tmp_path / "t.csv")]
+    result = runner.invoke(app, ["grad", "L = sum((w[0]*x + w[1] + b - t)**2)", *files,
+                                 "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)  # as in test_values_and_data_files, by hand
+    assert document["value"] == pytest.approx(0.25)
+    assert set(document["gradient"]) == {"w", "b"}
+
+
+@pytest.mark.parametrize(("second", "fragment"), [
+    ("x\n5\n6\n", "'x' is in both --data {0}/a.csv and --data {0}/b.csv; give it once"),
+    ("t\n0\n1\n2\n", "--data {0}/b.csv has 3 rows and --data {0}/a.csv 2: the columns of a "
+                        "data set are one length"),
+])
+def test_repeated_data_files_must_fit_together(tmp_path, second, fragment) -> None:
+    (tmp_path / "a.csv").write_text("x\n1\n2\n")
+    (tmp_path / "b.csv").write_text(second)
+    result = runner.invoke(app, ["grad", "L = sum(x*t)", "--data", str(tmp_path / "a.csv"),
+                                 "--data", str(tmp_path / "b.csv")])
+    assert result.exit_code == 2
+    assert fragment.format(tmp_path) in one_error_line(result.stderr)
+
+
 @pytest.mark.parametrize(("content", "fragment"), [
     ("x,t\n1,0\n2,oops\n", "line 3, column 't': 'oops' is not a finite number"),
     ("x,t\n1\n", "line 2: 1 cells, the header has 2"),

@@ -233,7 +233,24 @@ def test_settings_the_optimiser_ignores_and_untargeted_training_are_warned_about
 
 def test_an_empty_params_list_is_refused_and_a_null_gradient_labelled() -> None:
     empty = runner.invoke(app, ["train", "x**2", "--x", "1", "--params", ","])
-    assert "--params names no variable" in one_error_line(empty.stderr)
+    assert "--params names nothing" in one_error_line(empty.stderr)
     result, document = _train("log(x)", "--x", "0")
     assert document["gradient"] == {"x": None}
     assert document["nonfinite"] == {"history": {"0": "-inf"}, "gradient": {"x": "inf"}}
+
+
+def test_a_run_that_reaches_its_time_budget_keeps_the_steps_it_took(tmp_path):
+    """A long run went over the budget and ended with an error, its steps and --save lost
+    (found in a new user's trial)."""
+    saved = tmp_path / "w.json"
+    result, document = _train("L = (w - 3)**2", "--w", "0", "--steps", "1000000", "--lr", "0.1",
+                              "--time-limit", "0.5", "--save", str(saved))
+    assert result.exit_code == 1
+    taken = document["steps_taken"]
+    assert 1 <= taken < 1_000_000
+    assert document["stopped"].startswith(f"step {taken + 1}: the run's time budget ran out "
+                                          f"after {taken:,} of 1,000,000 steps")
+    assert len(document["history"]) == taken + 1
+    # gradient descent on (w - 3)² at rate 0.1: w_k = 3(1 - 0.8^k)
+    w = json.loads(saved.read_text())["w"]
+    assert w == pytest.approx(3 * (1 - 0.8 ** taken), abs=1e-9)

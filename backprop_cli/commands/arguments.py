@@ -263,32 +263,69 @@ def split_top_level(text: str) -> list[str]:
 def value_range(variable: str, text: str) -> tuple[float, float]:
     """`START:STOP` of a sweep, each end a number or a constant expression."""
     from ..api import value_of
+    from ..tensor_names import is_array_text
 
     low, _, high = text.partition(":")
     if not low.strip() or not high.strip():
         raise InputError(f"--{variable} {text!r}: a range is START:STOP, e.g. -3:3")
+    if is_array_text(low) or is_array_text(high):
+        raise InputError(f"--{variable} {text!r}: a range's ends are numbers: a sweep moves "
+                         "one scalar variable")
     return value_of(variable, low), value_of(variable, high)
+
+
+def replaced_arrays(from_files: dict, data: frozenset[str], point: dict) -> list[str]:
+    """A warning for each array or data column of a file that a --NAME VALUE replaces with
+    a number: the program then runs with a scalar there (broadcast, or a different model)."""
+    import numpy as np
+
+    from ..tensor_names import is_array_text
+    from ..tensor_ops import shape_text
+
+    warnings = []
+    for name, value in point.items():
+        if name not in from_files or (isinstance(value, str) and is_array_text(value)):
+            continue
+        shape = np.shape(from_files[name])
+        if name in data:
+            warnings.append(f"--{name} replaces the data column {name!r} ({shape[0]:,} rows) "
+                            "with one number")
+        elif shape:
+            warnings.append(f"--{name} replaces {name!r}, a {shape_text(from_files[name])} "
+                            "array from --values, with one number")
+    return warnings
 
 
 def values_from_files(options) -> tuple[dict, frozenset[str]]:
     """The values of --values FILE.json and the columns of --data FILE.csv, and the names the
     data set binds (held fixed where a command differentiates)."""
     point: dict = {}
-    data: frozenset[str] = frozenset()
-    if options.get("values") is None and options.get("data") is None:
-        return point, data  # no file: nothing to import (the cold start stays as it was)
+    data: set[str] = set()
+    if not options.get("values") and not options.get("data"):
+        return point, frozenset()  # no file: nothing to import (the cold start stays as it was)
     from ..values import load_data, load_values
 
-    if options.get("values") is not None:
-        loaded = load_values(read_text(options["values"]), options["values"])
-        # a number as the text of --NAME VALUE, which every command reads
-        point.update((name, repr(value) if isinstance(value, float) else value)
-                     for name, value in loaded.items())
-    if options.get("data") is not None:
-        columns = load_data(read_text(options["data"]), options["data"])
-        twice = sorted(set(columns) & set(point))
-        if twice:
-            raise InputError(f"{twice[0]!r} is in both --values and --data; give it once")
-        point.update(columns)
-        data = frozenset(columns)
-    return point, data
+    came_from: dict[str, str] = {}
+    rows: tuple[str, int] | None = None
+    for option, path in [*(("--values", p) for p in options.get("values") or []),
+                         *(("--data", p) for p in options.get("data") or [])]:
+        if option == "--values":
+            loaded = load_values(read_text(path), path)
+            # a number as the text of --NAME VALUE, which every command reads
+            loaded = {name: repr(value) if isinstance(value, float) else value
+                      for name, value in loaded.items()}
+        else:
+            loaded = load_data(read_text(path), path)
+            length = len(next(iter(loaded.values())))
+            if rows is not None and rows[1] != length:
+                raise InputError(f"--data {path} has {length:,} rows and --data {rows[0]} "
+                                 f"{rows[1]:,}: the columns of a data set are one length")
+            rows = rows or (path, length)
+            data.update(loaded)
+        for name in loaded:
+            if name in came_from:
+                raise InputError(f"{name!r} is in both {came_from[name]} and {option} {path}; "
+                                 "give it once")
+            came_from[name] = f"{option} {path}"
+        point.update(loaded)
+    return point, frozenset(data)

@@ -113,18 +113,30 @@ FILE = Option("file", ("--file",), str, None, "Read the program from PATH ('-' f
               "input).", metavar="PATH")
 AT = Option("at", ("--at",), list[str], [], "Variable values, e.g. --at x=1,y=2.",
             metavar="NAME=VALUE,...")
-VALUES = Option("values", ("--values",), str, None,
-                "Variable values from a JSON object: name → number or array (nested lists).",
-                metavar="FILE.json")
-DATA = Option("data", ("--data",), str, None,
+VALUES = Option("values", ("--values",), list[str], [],
+                "Variable values from a JSON object: name → number or array (nested lists); "
+                "repeatable.", metavar="FILE.json")
+DATA = Option("data", ("--data",), list[str], [],
               "A data set: each CSV column is a vector named by its header (data, not "
-              "differentiated).", metavar="FILE.csv")
+              "differentiated); repeatable, with the same number of rows.", metavar="FILE.csv")
 FULL = Option("full", ("--full",), bool, False, "Show every element of large arrays.")
 DIGITS = Option("digits", ("--digits",), int, 6, "Significant digits shown.", min=1, max=17)
 JSON = Option("json_output", ("--json",), bool, False, "Shorthand for --format json.")
-def name_list(text: str | None) -> list[str] | None:
-    """The names of an option such as `--wrt a,b`, or None when it was not given."""
-    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+def name_list(text: str | None, option: str | None = None) -> list[str] | None:
+    """The names of an option such as `--wrt a,b`, or None when it was not given (a comma
+    inside brackets, as in W[0,1], does not split). Given the option's name, a list that names
+    nothing or a name twice is refused."""
+    from ..errors import InputError
+    from .arguments import split_top_level
+
+    names = split_top_level(text) if text else None
+    if option is not None and text is not None:
+        if not names:
+            raise InputError(f"{option} names nothing; give NAME,NAME,... or leave it out")
+        twice = next((name for k, name in enumerate(names) if name in names[:k]), None)
+        if twice is not None:
+            raise InputError(f"{option} names {twice!r} twice; give it once")
+    return names
 
 
 TIME_LIMIT = Option("time_limit", ("--time-limit",), float, None,

@@ -21,16 +21,22 @@ def call(request: Request):
         if wrt is not None:
             raise InputError("give --wrt or --direction, not both")
         vector = {}
+        if not split_top_level(direction):
+            raise InputError("--direction is empty: give NAME=VALUE pairs, e.g. "
+                             "--direction x=1,y=0.5")
         for item in split_top_level(direction):
             name, equals, value = item.partition("=")
             if not equals or not name.strip():
                 raise InputError(f"--direction expects NAME=VALUE pairs, got {item!r}")
+            if name.strip() in vector:
+                raise InputError(f"--direction gives {name.strip()!r} twice; give it once")
             try:
                 vector[name.strip()] = value_of(name.strip(), value.strip(), arrays=True)
             except InputError as error:  # said of --direction, not of the point's value
                 raise InputError(f"--direction {item.strip()}: the direction's "
                                  f"{error.message}") from None
-    over_arrays = forward_mode_arrays(request.source(), request.point, wrt, vector)
+    over_arrays = forward_mode_arrays(request.source(), request.point, wrt, vector,
+                                      request.data)
     if over_arrays is not None:
         return over_arrays
     return forward_mode(request.source(), request.point, wrt, vector)

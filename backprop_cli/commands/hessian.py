@@ -15,7 +15,7 @@ def call(request: Request):
     from ..matrices import MAX_TABLE_ENTRIES, array_program_hessian, hessian
 
     limit = MAX_TABLE_ENTRIES if table_chosen(request) else None
-    wrt = name_list(request.options["wrt"])
+    wrt = name_list(request.options["wrt"], "--wrt")
     over_arrays = array_program_hessian(request.source(), request.point, wrt, limit,
                                         request.data)
     if over_arrays is not None:

@@ -14,8 +14,9 @@ def call(request: Request):
     from ..matrices import MAX_TABLE_ENTRIES, jacobian
 
     limit = MAX_TABLE_ENTRIES if table_chosen(request) else None
-    return jacobian(request.source(), request.point, name_list(request.options["output"]),
-                    max_entries=limit, data=request.data)
+    outputs = name_list(request.options["output"], "--output")
+    return jacobian(request.source(), request.point, outputs, max_entries=limit,
+                    data=request.data)
 
 
 def _variables(result) -> list[str]:

@@ -19,13 +19,32 @@ def call(request: Request):
         raise InputError("give exactly one variable a range START:STOP, not "
                          f"{len(ranges)} ({', '.join(ranges)})")
     if not ranges:
-        given = ", ".join(f"--{name} {value}" for name, value in request.point.items())
-        raise InputError("give the variable to sweep a range START:STOP, e.g. --x -3:3 "
-                         f"({f'none of {given} is one' if given else 'no values were given'})")
+        raise InputError(_no_range(request))
     variable, text = next(iter(ranges.items()))
     start, stop = value_range(variable, text)
     fixed = {name: value for name, value in request.point.items() if name != variable}
     return sweep(request.source(), fixed, variable, start, stop, request.options["points"])
+
+
+def _no_range(request: Request) -> str:
+    """What to write when no value is a range: a scalar given as a number is the likely
+    one to sweep (arrays and data columns are named, never printed)."""
+    from ..tensor_names import is_array, is_array_text
+
+    def scalar(value) -> bool:
+        return not (is_array(value) or isinstance(value, list)
+                    or (isinstance(value, str) and is_array_text(value)))
+
+    if not request.point:
+        return "give the variable to sweep a range START:STOP, e.g. --x -3:3 (no values were given)"
+    names = [name for name in request.point if name not in request.data]
+    scalars = [name for name in names if scalar(request.point[name])]
+    shown = ", ".join(f"--{name}" for name in names[:8]) + (", ..." if len(names) > 8 else "")
+    given = ("only data columns were given" if not names else
+             f"{shown} has a value, not a range" if len(names) == 1 else
+             f"{shown} have values, not ranges")
+    return (f"give the variable to sweep a range START:STOP, e.g. --{(scalars or ['x'])[-1]} "
+            f"-3:3 ({given})")
 
 
 SPEC = Command(

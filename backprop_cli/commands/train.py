@@ -18,19 +18,23 @@ def call(request: Request):
     options = request.options
     chosen = optimizer(options["optimizer"], options["lr"], momentum=options["momentum"],
                        beta1=options["beta1"], beta2=options["beta2"], eps=options["eps"])
+    from .. import budget
+
     steps = options["steps"]
+    params = name_list(options["params"], "--params")
+    deadline = budget.cooperative()
     if steps > 1 and request.terminal.err_is_tty:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
         with Progress("training", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=request.terminal.console(stderr=True), transient=True) as bar:
             task = bar.add_task("training", total=steps)
-            result = train(request.source(), request.point, name_list(options["params"]),
-                           chosen, steps, request.data,
-                           on_step=lambda step: bar.update(task, completed=step))
+            result = train(request.source(), request.point, params, chosen, steps,
+                           request.data, on_step=lambda step: bar.update(task, completed=step),
+                           deadline=deadline)
     else:
-        result = train(request.source(), request.point, name_list(options["params"]), chosen,
-                       steps, request.data)
+        result = train(request.source(), request.point, params, chosen, steps, request.data,
+                       deadline=deadline)
     if options["save"] is not None:
         _save(result, options["save"])
     return result
