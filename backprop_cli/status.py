@@ -19,7 +19,7 @@ def classify(op: Op, value: float, args: list[float], locals_: tuple, inputs: li
     """The status of a node with this op, value, input values and local partials (only those
     on `varying` inputs are differentiated), and its message."""
     if not math.isfinite(value):
-        return _not_finite(op, value, args)
+        return not_finite(op, value, args)
     if op.kink is not None or op.edges is not None:
         note = op.kink_note(*args)
         if note is not None:
@@ -43,7 +43,9 @@ def classify(op: Op, value: float, args: list[float], locals_: tuple, inputs: li
     return "ok", None
 
 
-def _not_finite(op: Op, value: float, args: list[float]) -> tuple[str, str | None]:
+def not_finite(op: Op, value: float, args: list[float]) -> tuple[str, str | None]:
+    """The status and message of a node whose value is not finite: propagated from a
+    non-finite input, or produced here (the op words why)."""
     if not all(math.isfinite(a) for a in args):
         return "propagated", None
     inputs = ", ".join(f"{a:.6g}" for a in args)

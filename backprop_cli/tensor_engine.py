@@ -125,9 +125,14 @@ def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.
         output = scalar_output(graph, values, "grad")
         varying = _varying(graph, data | integer_variables(graph))
         adjoints, locals_ = _reverse(graph, values, seed, bound, varying)
-    nodes = tuple(_node(graph, i, values, adjoints, locals_, varying)
+    consumers: list[list[int]] = [[] for _ in graph.ids]
+    for i, ins in enumerate(graph.inputs):
+        for j in set(ins):
+            consumers[j].append(i)
+    nodes = tuple(_node(graph, i, values, adjoints, locals_, varying, consumers)
                   for i in range(len(graph.ids)))
-    flags = [f"{n.id} = {n.expr}: {n.message}" for n in nodes if n.message is not None]
+    flags = [*mismatched_losses(graph, values),
+             *(f"{n.id} = {n.expr}: {n.message}" for n in nodes if n.message is not None)]
     return TensorResult(
         expression=graph.source,
         at=tuple((graph.ids[i], values[i]) for i in graph.variables),
@@ -139,6 +144,24 @@ def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.
         nodes=nodes,
         warnings=tuple(warnings) + tuple(flags),
     )
+
+
+def mismatched_losses(graph: Graph, values: list) -> list[str]:
+    """A warning for each mse or bce of two arrays of different shapes: they broadcast, so a
+    (3, 1) prediction against a (3,) target compares every prediction with every target (9
+    pairs, not 3), as NumPy and PyTorch broadcast (PyTorch warns of it too)."""
+    warnings = []
+    for i, op in enumerate(graph.ops):
+        if op not in ("mse", "bce"):
+            continue
+        shapes = [np.shape(values[j]) for j in graph.inputs[i]]
+        if shapes[0] != shapes[1] and all(int(np.prod(shape)) > 1 for shape in shapes):
+            a, b = (shape_text(values[j]) for j in graph.inputs[i])
+            both = shape_text(np.empty(np.broadcast_shapes(*shapes)))
+            warnings.append(f"{graph.ids[i]} = {graph.formulas[i]}: shapes {a} and {b} "
+                            f"broadcast to {both}, pairing every element of one with every "
+                            "element of the other; give both the same shape")
+    return warnings
 
 
 def integer_variables(graph: Graph) -> frozenset[str]:
@@ -217,7 +240,7 @@ def _reverse(graph: Graph, values: list, seed: float, bound: dict, varying: list
 
 
 def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
-          varying: list[bool]) -> TensorNode:
+          varying: list[bool], consumers: list[list[int]]) -> TensorNode:
     from .rules import rule_templates
 
     op, ins = graph.ops[i], graph.inputs[i]
@@ -243,9 +266,12 @@ def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
     adjoint = adjoints[i] if varying[i] else None
     if adjoint is None and varying[i]:
         adjoint = np.zeros_like(value)
-    status, message = _status(value, adjoint)
+    status, message = _produced(graph, i, values, adjoints, locals_, varying, consumers)
     if status == "ok" and ins and op not in TENSOR_OPS:
         status, message = _kinks(op, [values[j] for j in ins])
+    elif status == "ok" and TENSOR_OPS.get(op) is not None and TENSOR_OPS[op].kink is not None:
+        note = TENSOR_OPS[op].kink([values[j] for j in ins], value)
+        status, message = ("kink", f"kink: {note}") if note is not None else ("ok", None)
     return TensorNode(graph.ids[i], op, graph.formulas[i], plain(value),
                       None if adjoint is None else plain(adjoint), edges, status, message,
                       graph.named[i])
@@ -291,6 +317,114 @@ def plain(value):
     """A 0-d array as a float, arrays as they are."""
     array = np.asarray(value, dtype=float)
     return float(array) if array.ndim == 0 else array
+
+
+def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
+              varying: list[bool], consumers: list[list[int]]) -> tuple[str, str | None]:
+    """A node's status as in the scalar engine (status.py): the node whose finite inputs give
+    a non-finite value, or a non-finite derivative, is flagged, with the op and the input of
+    its first such element; nodes downstream of it, and upstream of it on the backward pass,
+    are `propagated`."""
+    from .status import not_finite
+
+    op, ins = graph.ops[i], graph.inputs[i]
+    value = np.asarray(values[i], dtype=float)
+    args = [np.asarray(values[j], dtype=float) for j in ins]
+    bad = ~np.isfinite(value)
+    if np.any(bad):
+        if op in TENSOR_OPS:
+            if not all(np.all(np.isfinite(a)) for a in args):
+                return "propagated", None
+            first = tuple(int(k) for k in np.argwhere(bad)[0]) if value.ndim else ()
+            # finite inputs: NaN is undefined; infinity a pole of a loss's log, else overflow
+            status = "undefined" if np.isnan(value[first]) else (
+                "infinite" if op == "bce" else "overflow")
+            what = "not a number" if status == "undefined" else "infinite"
+            return status, (f"{graph.formulas[i]} is {what} at finite inputs"
+                            f"{_where(bad, first)} [{status}]")
+        spread = np.broadcast_arrays(*args, value) if args else [value]
+        produced = bad & np.logical_and.reduce([np.isfinite(a) for a in spread[:-1]]) \
+            if args else bad
+        if not np.any(produced):
+            return "propagated", None
+        first = tuple(int(k) for k in np.argwhere(produced)[0]) if value.ndim else ()
+        status, message = not_finite(op_named(op), float(value[first]),
+                                     [float(a[first]) for a in spread[:-1]])
+        return status, message.replace(f" [{status}]", _where(produced, first) + f" [{status}]")
+    local = locals_[i]
+    g = adjoints[i]
+    if local is None and op in TENSOR_OPS and g is not None and np.all(np.isfinite(g)):
+        k = _passed_not_finite(graph, i, values, g, None)
+        if k is not None and varying[ins[k]]:
+            return "nondifferentiable", (f"its backward rule gives {graph.ids[ins[k]]} a "
+                                         "non-finite adjoint here [nondifferentiable]")
+    if local is not None:
+        for k, j in enumerate(ins):
+            derivative = np.asarray(local[k], dtype=float)
+            if not varying[j] or np.all(np.isfinite(derivative)):
+                continue
+            spread = np.broadcast_arrays(*args, derivative)
+            undefined = ~np.isfinite(derivative) & np.logical_and.reduce(
+                [np.isfinite(a) for a in spread[:-1]])
+            if np.any(undefined):
+                first = tuple(int(k) for k in np.argwhere(undefined)[0]) \
+                    if derivative.ndim else ()
+                kind = "nan" if np.isnan(derivative[first]) else "infinite"
+                return "nondifferentiable", (
+                    f"derivative with respect to {graph.ids[j]} is {kind} here"
+                    f"{_where(undefined, first)} [nondifferentiable]")
+        if g is not None and np.all(np.isfinite(g)):
+            for k, j in enumerate(ins):
+                with np.errstate(all="ignore"):
+                    passed = np.asarray(g * np.asarray(local[k], dtype=float), dtype=float)
+                if varying[j] and not np.all(np.isfinite(passed)):
+                    over = ~np.isfinite(passed)
+                    first = tuple(int(n) for n in np.argwhere(over)[0]) if over.ndim else ()
+                    return "overflow", (f"the adjoint passed to {graph.ids[j]} overflows "
+                                        f"float64{_where(over, first)} [overflow]")
+    adjoint = adjoints[i] if varying[i] else None
+    if adjoint is not None and not np.all(np.isfinite(adjoint)):
+        # the adjoint comes from the consumers', where it is flagged, unless their finite
+        # contributions overflow in the sum (or in a tensor op's backward rule)
+        if any(_flagged_backward(graph, c, values, adjoints, locals_) for c in consumers[i]):
+            return "propagated", None
+        bad = ~np.isfinite(np.asarray(adjoint, dtype=float))
+        first = tuple(int(k) for k in np.argwhere(bad)[0]) if bad.ndim else ()
+        return "overflow", f"its adjoint overflows float64{_where(bad, first)} [overflow]"
+    return "ok", None
+
+
+def _flagged_backward(graph: Graph, c: int, values: list, adjoints: list, locals_: list
+                      ) -> bool:
+    """Whether a consumer's backward step is not finite (and flagged there): its value or
+    adjoint, or the adjoints it passes on."""
+    g = adjoints[c]
+    if g is None:
+        return False
+    if not np.all(np.isfinite(g)) or not np.all(np.isfinite(values[c])):
+        return True
+    return _passed_not_finite(graph, c, values, g, locals_[c]) is not None
+
+
+def _passed_not_finite(graph: Graph, c: int, values: list, g, local) -> int | None:
+    """The first input to which node c passes a non-finite adjoint (its finite adjoint g times
+    its derivative, or a tensor op's backward rule), or None."""
+    args = [values[j] for j in graph.inputs[c]]
+    with np.errstate(all="ignore"):
+        if local is not None:
+            passed = [g * np.asarray(d, dtype=float) for d in local]
+        else:
+            passed = list(TENSOR_OPS[graph.ops[c]].vjp(g, args, values[c]))
+    return next((k for k, p in enumerate(passed)
+                 if p is not None and not np.all(np.isfinite(np.asarray(p, dtype=float)))),
+                None)
+
+
+def _where(mask: np.ndarray, first: tuple) -> str:
+    """` (element [1], 1 of 3)` for an array, nothing for a scalar."""
+    if not first and mask.ndim == 0:
+        return ""
+    return f" (element {list(first)}, {int(np.sum(mask))} of {mask.size})"
 
 
 def _status(value, adjoint) -> tuple[str, str | None]:

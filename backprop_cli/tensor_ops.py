@@ -31,6 +31,7 @@ class TensorOp:
     rules: Callable[[str, list[str]], tuple]  # (out, input ids) -> per input: "x̄ += ..."
     doc: str
     integer_args: tuple[int, ...] = ()  # positions that are integer constants (axis, class)
+    kink: Callable | None = None  # kink(args, out) -> the convention applied here, or None
 
 
 TENSOR_OPS: dict[str, TensorOp] = {}
@@ -169,7 +170,7 @@ def _spread(g, array: np.ndarray, axis: int | None) -> np.ndarray:
 
 
 def _reduction(name: str, doc: str, forward: Callable, weights: Callable,
-               arities: tuple[int, ...] = (1, 2)) -> None:
+               arities: tuple[int, ...] = (1, 2), kink: Callable | None = None) -> None:
     """A reduction over every element, or over one axis (`sum(A, 0)`); `weights(a, out, axis)`
     is d out / d a elementwise."""
 
@@ -194,7 +195,7 @@ def _reduction(name: str, doc: str, forward: Callable, weights: Callable,
                            "elements)") if rule is not None else
                           f"{bar(ids[0])} += {bar(out)} at the {called}imum (ties share it)",
                           None)[:len(ids)],
-        doc, integer_args=(1,)))
+        doc, integer_args=(1,), kink=kink))
 
 
 def _ties(a, out, axis):
@@ -204,15 +205,26 @@ def _ties(a, out, axis):
     return chosen / count
 
 
+def _tie(which: str) -> Callable:
+    def kink(args, out) -> str | None:
+        a = np.asarray(args[0], dtype=float)
+        tied = int(np.sum(a == out))
+        if tied < 2:
+            return None
+        return (f"{tied} elements tie for the {which}imum: they share its gradient equally "
+                "(PyTorch's convention)")
+    return kink
+
+
 _reduction("sum", "sum(A), sum(A, axis): the sum of the elements (over one axis)",
            lambda a, axis: np.sum(a, axis=axis), lambda a, out, axis: 1.0)
 _reduction("mean", "mean(A), mean(A, axis): the mean of the elements (over one axis)",
            lambda a, axis: np.mean(a, axis=axis),
            lambda a, out, axis: 1.0 / (a.size if axis is None else a.shape[axis]))
 _reduction("reduce_max", "max(v): the largest element (ties share the gradient)",
-           lambda a, axis: np.max(a, axis=axis), _ties, arities=(1,))
+           lambda a, axis: np.max(a, axis=axis), _ties, arities=(1,), kink=_tie("max"))
 _reduction("reduce_min", "min(v): the smallest element (ties share the gradient)",
-           lambda a, axis: np.min(a, axis=axis), _ties, arities=(1,))
+           lambda a, axis: np.min(a, axis=axis), _ties, arities=(1,), kink=_tie("min"))
 
 
 def _norm(a):
@@ -228,7 +240,8 @@ _register(TensorOp(
     "norm", "norm", (1,), _norm, _norm_vjp, lambda ids: f"norm({ids[0]})",
     lambda out, ids: (f"{bar(ids[0])} += {bar(out)} · {ids[0]} / {out}",),
     "norm(A): the Euclidean (Frobenius) norm, sqrt(sum(A**2)); its gradient at 0 is taken "
-    "as 0"))
+    "as 0", kink=lambda args, out: "norm at 0: its gradient is taken as 0" if out == 0
+    else None))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
     from .api import value_of
     from .graph import build_graph
     from .parse import format_program, parse_program
-    from .tensor_engine import integer_variables, loss_and_gradient, plain
+    from .tensor_engine import integer_variables, loss_and_gradient, mismatched_losses, plain
 
     chosen = chosen or Optimizer()
     if not 1 <= steps <= MAX_STEPS:
@@ -204,6 +204,7 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
     stopped = None
     taken = 0
     loss, gradient, values = loss_and_gradient(graph, point, params)
+    mismatched = tuple(mismatched_losses(graph, values))
     last = (dict(point), gradient, 0)
     for step in range(1, steps + 1):
         history.append(loss)
@@ -252,7 +253,7 @@ def train(text: str, at: Mapping[str, object], params: list[str] | None = None,
         fixed=tuple((name, plain(point[name])) for name in variables
                     if name not in params and name not in data),
         data=tuple(name for name in variables if name in data), stopped=stopped,
-        warnings=program.cautions
+        warnings=program.cautions + mismatched
         + tuple(f"variable {name!r} was given a value but is not used; it is ignored"
                 for name in at if name not in variables and name not in data)
         + ((f"no --params: every variable is trained ({', '.join(params)}), inputs and "

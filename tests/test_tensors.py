@@ -308,6 +308,85 @@ def test_non_finite_elements_are_null_with_their_positions(tmp_path) -> None:
                                           "elements": [{"index": [1], "label": "nan"}]}
 
 
+def statuses(program: str, *values: str) -> dict:
+    document = strict_json(runner.invoke(app, ["grad", program, *values, "--json"]).stdout)
+    return {n["id"]: (n["status"], n.get("message")) for n in document["nodes"]}
+
+
+@pytest.mark.parametrize(("program", "values", "produced", "status", "message"), [
+    # exp(1000) > 1.8e308, the largest float64: overflow on exp, as for a scalar --v 1000
+    ("L = sum(exp(v))", ("--v", "[1000, 1]"), "z2", "overflow",
+     "exp overflows float64 at input 1000 (element [0], 1 of 2) [overflow]"),
+    ("L = sum(log(v))", ("--v", "[2, -1, 3]"), "z2", "undefined",
+     "log of a negative number (-1) (element [1], 1 of 3) [undefined]"),
+    # sqrt'(0) = +inf: the value is finite, its derivative not
+    ("L = sum(sqrt(v))", ("--v", "[0, 2]"), "z2", "nondifferentiable",
+     "derivative with respect to v is infinite here (element [0], 1 of 2) "
+     "[nondifferentiable]"),
+    # 1e308·1e10 overflows inside the product
+    ("L = sum(W @ x)", ("--W", "[[1e308, 1e308]]", "--x", "[1e10, 1]"), "z3", "overflow",
+     "W @ x is infinite at finite inputs (element [0], 1 of 1) [overflow]"),
+    # exp(700) = 1.01e304 is finite; times the adjoint 1e300 it is not
+    ("L = sum(exp(v)) * 1e300", ("--v", "[700, 1]"), "z2", "overflow",
+     "the adjoint passed to v overflows float64 (element [0], 1 of 2) [overflow]")])
+def test_a_non_finite_array_is_flagged_where_it_arises_and_propagated_after(
+        program, values, produced, status, message):
+    """Every node with a non-finite element was flagged `infinite` or `undefined` with a
+    count, the input and the output too; as for scalars (README: Non-finite results), the
+    node that produced it is flagged and names the op and the input, the others propagate."""
+    found = statuses(program, *values)
+    assert found[produced] == (status, message)
+    flagged = {node for node, (state, _) in found.items()
+               if state not in ("ok", "propagated")}
+    assert flagged <= {produced, "L"}  # L flags its own overflow in the last case only
+    assert found["v" if "v" in found else "W"][0] in ("ok", "propagated")
+
+
+@pytest.mark.parametrize(("program", "values", "message"), [
+    ("L = max(v)", ("--v", "[3, 3, 1]"),
+     "kink: 2 elements tie for the maximum: they share its gradient equally (PyTorch's "
+     "convention)"),
+    ("L = min(v)", ("--v", "[1, 3, 1]"),
+     "kink: 2 elements tie for the minimum: they share its gradient equally (PyTorch's "
+     "convention)"),
+    ("L = norm(v)", ("--v", "[0, 0]"), "kink: norm at 0: its gradient is taken as 0")])
+def test_reductions_at_a_tie_or_at_zero_are_kinks(program, values, message):
+    """max(v) over a tie and norm(v) at 0 were not flagged, so --strict passed, where the
+    elementwise max(v, u) and the scalar sqrt(a**2 + b**2) are flagged."""
+    assert statuses(program, *values)["L"] == ("kink", message)
+    result = runner.invoke(app, ["grad", program, *values, "--strict"])
+    assert result.exit_code == 1
+    assert statuses(program.replace("[3, 3, 1]", "[3, 2, 1]"), values[0],
+                    values[1].replace("[3, 3, 1]", "[3, 2, 1]").replace(
+                        "[1, 3, 1]", "[1, 3, 2]").replace("[0, 0]", "[3, 4]"))["L"][0] == "ok"
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_a_loss_of_two_shapes_that_broadcast_is_warned_of(loss):
+    """z (3, 1) against y (3,) is a (3, 3) comparison, without a word (PyTorch warns)."""
+    X, w = np.array([[1, 2], [3, 4], [5, 6]]), np.array([[0.1], [0.2]])
+    z = X @ w if loss == "mse" else 1 / (1 + np.exp(-(X @ w)))
+    program = "z = X @ w; L = mse(z, y)" if loss == "mse" else \
+        "z = sigmoid(X @ w); L = bce(z, y)"
+    values = ["--X", "[[1,2],[3,4],[5,6]]", "--w", "[[0.1],[0.2]]"]
+    for y, warned in (("[1,0,1]", True), ("[[1],[0],[1]]", False)):
+        target = np.array(json.loads(y), dtype=float)
+        expected = np.mean((z - target) ** 2) if loss == "mse" else \
+            np.mean(-(target * np.log(z) + (1 - target) * np.log(1 - z)))
+        for command in ("grad", "train"):
+            args = [command, program, *values, "--y", y, "--json"]
+            if command == "train":
+                args += ["--params", "w", "--steps", "1"]
+            document = strict_json(runner.invoke(app, args).stdout)
+            said = [w for w in document["warnings"] if "broadcast to (3, 3)" in w]
+            assert len(said) == int(warned), document["warnings"]
+        assert grad_value(program, *values, "--y", y) == pytest.approx(expected, rel=1e-12)
+
+
+def grad_value(program: str, *values: str) -> float:
+    return strict_json(runner.invoke(app, ["grad", program, *values, "--json"]).stdout)["value"]
+
+
 def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
     result = runner.invoke(app, ["grad", "--file", str(SAMPLES / "network_51.bp"), "--data",
                                  str(SAMPLES / "points_51.csv"), "--values",
