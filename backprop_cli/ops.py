@@ -698,6 +698,11 @@ _FUNCTIONS: dict[str, dict[int, Op]] | None = None
 ALIASES = {"ln": "log"}
 
 
+def table_function_names() -> frozenset[str]:
+    """Every name the op table calls as a function, aliases included."""
+    return frozenset(functions()) | frozenset(ALIASES)
+
+
 def is_table_function(name: str) -> bool:
     """Whether `name` is called as a function of the op table (no SymPy lookup)."""
     return ALIASES.get(name, name) in functions()

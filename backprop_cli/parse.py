@@ -112,8 +112,38 @@ class Program:
 
     @cached_property
     def cautions(self) -> tuple[str, ...]:
-        """Warnings about how the text reads that every command gives (`1/2x`)."""
-        return tuple(divided_then_multiplied(self.source))
+        """Warnings about how the text reads that every command gives: `1/2x`, and a
+        function's name that is a value or a statement here, so `exp(x)` multiplies."""
+        shadowed = [
+            f"{name!r} is a value or a statement of this program, so {name}(...) multiplies "
+            f"by it ({name}·(...)) rather than calling the function {name}; rename it to "
+            "call the function"
+            for name in sorted(self._shadowing())]
+        return tuple(divided_then_multiplied(self.source)) + tuple(shadowed)
+
+    def _shadowing(self) -> set[str]:
+        """The program's own names that are functions' names and are written before "(". Only
+        names that could be functions are searched for: the variables (few), and statements
+        named as the op table's functions; SymPy is asked only about a variable so written."""
+        variables = self.names - self.defined_names
+        named = self.defined_names & ops.table_function_names() | (
+            self.defined_names & CALLED_NAMES)
+        found = set()
+        for name in (variables | named):
+            if len(name) > 1 and _written_before_a_parenthesis(name, self.source) and (
+                    name in named or name in CALLED_NAMES
+                    or ops.lookup(name, missing_ok=True) is not None):
+                found.add(name)
+        return found
+
+
+def _written_before_a_parenthesis(name: str, source: str) -> bool:
+    # The pattern starts with the name itself, so the search skips ahead to it.
+    for match in re.finditer(rf"{re.escape(name)}[ \t]*\(", source):
+        before = source[match.start() - 1] if match.start() else " "
+        if not (before.isalnum() or before in "_."):
+            return True
+    return False
 
 
 # `/ 2x`, `/2 (x + 1)`, `/2e-3x`: a number after `/` that multiplies what follows it without `*`

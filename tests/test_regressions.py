@@ -1064,6 +1064,7 @@ def test_error_carried_forward_ignores_statements_that_do_not_reach_the_output()
     assert items["x"].details["value"].get("root_cause") is True
     assert items["y"].details["adjoint"].get("consistent") is True
 
+
 # From a new user's trial of the array commands (an ML learner's path)
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "samples"
 NETWORK = [f"--file={SAMPLE_DIR / 'network_51.bp'}", f"--data={SAMPLE_DIR / 'points_51.csv'}",
@@ -1127,3 +1128,25 @@ def test_the_readmes_direction_for_the_network_is_its_directional_derivative():
     assert math.isclose(document["derivative"], expected, rel_tol=1e-12)
     assert f"{expected:.6g}" == "-0.736656"
 
+
+@pytest.mark.parametrize(("args", "name"), [
+    (("grad", "L = tanh(x) + 1", "--x", "1", "--tanh", "0.9"), "tanh"),
+    (("grad", "exp = x*2; L = exp(x)", "--x", "1"), "exp"),
+    (("sweep", "gamma(x)", "--x", "1:2", "--gamma", "2", "--points", "2", "--format", "csv"),
+     "gamma")])
+def test_a_function_called_by_a_name_that_has_a_value_is_warned_of(args, name):
+    """A value, column or statement named like a function turned `exp(w*y)` into exp·(w*y)
+    without a word (README: names you define win)."""
+    said = [line for line in invoke(*args).stderr.splitlines()
+            if f"so {name}(...) multiplies by it" in line]
+    assert len(said) == 1
+
+
+def test_a_data_column_named_like_a_function_multiplies(tmp_path):
+    (tmp_path / "d.csv").write_text("exp,y\n1,2\n3,4\n")
+    document = strict_json(invoke("grad", "L = sum(exp(w*y))", "--w", "1", "--data",
+                                  str(tmp_path / "d.csv"), "--json").stdout)
+    assert document["value"] == 1 * 2 + 3 * 4  # exp·(w·y), the column times w·y
+    assert any("rather than calling the function exp" in w for w in document["warnings"])
+    plain = strict_json(invoke("grad", "L = exp(x)", "--x", "1", "--json").stdout)
+    assert not any("calling the function" in w for w in plain["warnings"])
