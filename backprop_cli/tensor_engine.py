@@ -129,7 +129,9 @@ def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.
     for i, ins in enumerate(graph.inputs):
         for j in set(ins):
             consumers[j].append(i)
-    nodes = tuple(_node(graph, i, values, adjoints, locals_, varying, consumers)
+    finite = [not varying[i] or adjoints[i] is None or bool(np.isfinite(adjoints[i]).all())
+              for i in range(len(graph.ids))]
+    nodes = tuple(_node(graph, i, values, adjoints, locals_, varying, consumers, finite)
                   for i in range(len(graph.ids)))
     flags = [*mismatched_losses(graph, values),
              *(f"{n.id} = {n.expr}: {n.message}" for n in nodes if n.message is not None)]
@@ -240,7 +242,7 @@ def _reverse(graph: Graph, values: list, seed: float, bound: dict, varying: list
 
 
 def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
-          varying: list[bool], consumers: list[list[int]]) -> TensorNode:
+          varying: list[bool], consumers: list[list[int]], finite: list[bool]) -> TensorNode:
     from .rules import rule_templates
 
     op, ins = graph.ops[i], graph.inputs[i]
@@ -266,7 +268,7 @@ def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
     adjoint = adjoints[i] if varying[i] else None
     if adjoint is None and varying[i]:
         adjoint = np.zeros_like(value)
-    status, message = _produced(graph, i, values, adjoints, locals_, varying, consumers)
+    status, message = _produced(graph, i, values, adjoints, locals_, consumers, finite)
     if status == "ok" and ins and op not in TENSOR_OPS:
         status, message = _kinks(op, [values[j] for j in ins])
     elif status == "ok" and TENSOR_OPS.get(op) is not None and TENSOR_OPS[op].kink is not None:
@@ -320,11 +322,12 @@ def plain(value):
 
 
 def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
-              varying: list[bool], consumers: list[list[int]]) -> tuple[str, str | None]:
+              consumers: list[list[int]], finite: list[bool]) -> tuple[str, str | None]:
     """A node's status as in the scalar engine (status.py): the node whose finite inputs give
     a non-finite value, or a non-finite derivative, is flagged, with the op and the input of
     its first such element; nodes downstream of it, and upstream of it on the backward pass,
-    are `propagated`."""
+    are `propagated`. `finite` says, per node, that its adjoint is finite (or that it has
+    none): a derivative is looked at only where it made an input's adjoint not finite."""
     from .status import not_finite
 
     op, ins = graph.ops[i], graph.inputs[i]
@@ -353,15 +356,17 @@ def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
         return status, message.replace(f" [{status}]", _where(produced, first) + f" [{status}]")
     local = locals_[i]
     g = adjoints[i]
-    if local is None and op in TENSOR_OPS and g is not None and np.all(np.isfinite(g)):
+    suspects = [k for k, j in enumerate(ins) if not finite[j]]
+    if suspects and local is None and op in TENSOR_OPS and g is not None and finite[i]:
         k = _passed_not_finite(graph, i, values, g, None)
-        if k is not None and varying[ins[k]]:
+        if k is not None and k in suspects:
             return "nondifferentiable", (f"its backward rule gives {graph.ids[ins[k]]} a "
                                          "non-finite adjoint here [nondifferentiable]")
-    if local is not None:
-        for k, j in enumerate(ins):
+    if suspects and local is not None:
+        for k in suspects:
+            j = ins[k]
             derivative = np.asarray(local[k], dtype=float)
-            if not varying[j] or np.all(np.isfinite(derivative)):
+            if np.all(np.isfinite(derivative)):
                 continue
             spread = np.broadcast_arrays(*args, derivative)
             undefined = ~np.isfinite(derivative) & np.logical_and.reduce(
@@ -373,17 +378,18 @@ def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
                 return "nondifferentiable", (
                     f"derivative with respect to {graph.ids[j]} is {kind} here"
                     f"{_where(undefined, first)} [nondifferentiable]")
-        if g is not None and np.all(np.isfinite(g)):
-            for k, j in enumerate(ins):
+        if g is not None and finite[i]:
+            for k in suspects:
+                j = ins[k]
                 with np.errstate(all="ignore"):
                     passed = np.asarray(g * np.asarray(local[k], dtype=float), dtype=float)
-                if varying[j] and not np.all(np.isfinite(passed)):
+                if not np.all(np.isfinite(passed)):
                     over = ~np.isfinite(passed)
                     first = tuple(int(n) for n in np.argwhere(over)[0]) if over.ndim else ()
                     return "overflow", (f"the adjoint passed to {graph.ids[j]} overflows "
                                         f"float64{_where(over, first)} [overflow]")
-    adjoint = adjoints[i] if varying[i] else None
-    if adjoint is not None and not np.all(np.isfinite(adjoint)):
+    adjoint = adjoints[i]
+    if not finite[i]:
         # the adjoint comes from the consumers', where it is flagged, unless their finite
         # contributions overflow in the sum (or in a tensor op's backward rule)
         if any(_flagged_backward(graph, c, values, adjoints, locals_) for c in consumers[i]):
