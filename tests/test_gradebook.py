@@ -330,7 +330,7 @@ def gradescope_tree(root: Path, files: dict[str, str], user: dict | None = None)
 def test_gradescope_submission_and_student_id(tmp_path):
     user = {"email": "ada@uni.edu", "id": 1234, "name": "Ada", "sid": "alice"}
     paths = gradescope_tree(tmp_path, {"answers.txt": "x.adjoint = 4\n"}, user)
-    assert find_submission(paths) == ("alice", "x.adjoint = 4\n", "answers.txt")
+    assert find_submission(paths) == ("alice", "x.adjoint = 4\n", "answers.txt", None)
     del user["sid"]
     paths = gradescope_tree(tmp_path, {}, user)
     assert find_submission(paths).student_id == "ada@uni.edu"
@@ -340,7 +340,7 @@ def test_the_platform_id_wins_over_the_files_id(tmp_path):
     answers = json.dumps({"id": "mallory", "expect": {"x": 4}}, indent=2)
     paths = gradescope_tree(tmp_path, {"answers.json": answers},
                             {"email": "ada@uni.edu", "id": 1, "name": "Ada"})
-    assert find_submission(paths) == ("ada@uni.edu", answers, "answers.json")
+    assert find_submission(paths) == ("ada@uni.edu", answers, "answers.json", None)
     (tmp_path / "submission_metadata.json").unlink()
     assert find_submission(paths).student_id == "mallory"
 
@@ -348,10 +348,10 @@ def test_the_platform_id_wins_over_the_files_id(tmp_path):
 def test_answers_files_in_order_of_preference(tmp_path):
     paths = gradescope_tree(tmp_path, {"answers.txt": "a", "Answers.JSONL": '{"id": 7}\n',
                                        "deep/answers.json": "{}"})
-    assert find_submission(paths) == ("7", '{"id": 7}\n', "Answers.JSONL")
+    assert find_submission(paths) == ("7", '{"id": 7}\n', "Answers.JSONL", None)
     nested = gradescope_tree(tmp_path / "nested", {"repo/table.csv": "node,value\nz,1\n",
                                                    "repo/notes.md": "hi"})
-    assert find_submission(nested) == (None, "node,value\nz,1\n", "repo/table.csv")
+    assert find_submission(nested) == (None, "node,value\nz,1\n", "repo/table.csv", None)
 
 
 def test_prairielearn_submission(tmp_path):

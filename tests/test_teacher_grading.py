@@ -221,3 +221,31 @@ def test_a_local_derivative_at_the_students_wrong_value_of_one_is_real_work():
     s1 = 1 / (1 + math.exp(-1))
     marks = marks_of("z.value=1.0", f"da/dz={s1 * (1 - s1):.4f}")
     assert marks[1].get("consistent") and not marks[1].get("trivial")
+
+
+def test_a_number_that_follows_exactly_from_a_wrong_one_is_carried_near_the_truth_or_not():
+    # -0.76·0.25 = -0.19 follows from the wrong da/dz 0.25 (true 0.2350); that the truth's
+    # -0.76·0.235 = -0.1786 is within a unit and a half of it does not make it a slip
+    marks = marks_of("a.adjoint=-0.76", "da/dz=0.25", "z.adjoint=-0.19", "dL/dw=-0.38")
+    assert marks[1].get("root_cause") and marks[2].get("consistent")
+    assert marks[3].get("consistent")
+
+
+def test_a_local_derivative_worked_from_the_students_own_wrong_value_is_carried():
+    # a = 0.65 (true σ(0.5) = 0.6225) and da/dz = a(1 - a) = 0.2275 from it, as students
+    # write σ', though σ'(z) at their right z is 0.2350
+    marks = marks_of("z.value=0.50", "a.value=0.65", "da/dz=0.2275")
+    assert marks[1].get("root_cause") and marks[2].get("consistent")
+    tanh = "z = w*x + b\nh = tanh(z)\nL = (h + x - t)**2"
+    # h = -0.80 (true tanh(-1.28) = -0.8565) and dh/dz = 1 - h² = 0.36
+    report = grade(Job(tanh, at=(("w", -1.8), ("x", 1.1), ("b", 0.7), ("t", 1.0)),
+                       claims=("z.value=-1.28", "h.value=-0.80", "dh/dz=0.36")))
+    assert report.items[2].details.get("consistent")
+
+
+def test_a_zero_inside_a_consumers_derivative_makes_the_adjoint_trivial():
+    # o = h² at the student's h = 0: their h.adjoint 2h = 0 needs no work
+    diamond = (Path(__file__).parent.parent / "samples" / "diamond.bp").read_text()
+    report = grade(Job(diamond, at=(("x", 3.0), ("y", 2.0), ("z", 1.0)),
+                       claims=("h1.value=0", "h.value=0", "h.adjoint=0")))
+    assert report.items[2].details.get("consistent") and report.items[2].details.get("trivial")

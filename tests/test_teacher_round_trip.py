@@ -513,3 +513,62 @@ def test_one_student_with_unanswered_questions_is_incorrect() -> None:
     report = json.loads(result.stdout)
     assert result.exit_code == 1 and report["verdict"] == "incorrect"
     assert sum(item.get("reason") == "not answered" for item in report["items"]) == 11
+
+
+def test_an_unreadable_line_is_a_wrong_answer_to_its_question_not_not_answered(tmp_path):
+    """`h.value=-0,86` was scored "not answered" beside a 0/0 "not asked" test marked passed:
+    a student who resubmits was not told what to fix (found in a teacher's trial)."""
+    batch = tmp_path / "answers.jsonl"
+    batch.write_text(json.dumps({"id": "ada", "expect": [
+        "z.value=-1.28", "h.value=-0,86", "dz/dw: 1.10", "L.value=0,57", "L.value=0.57"]}))
+    result = runner.invoke(app, ["check", "--batch", str(batch), "--assignment",
+                                 str(SAMPLES / "hw3" / "assignment.json"), "--rubric",
+                                 str(SAMPLES / "rubric.toml"), "--json"])
+    marks = {m["question"]: m for m in strict_json(result.stdout.splitlines()[0])["score"]
+             ["marks"]}
+    for question in ("h.value", "dz/dw"):
+        assert marks[question]["outcome"] == "wrong"
+        assert marks[question]["feedback"].startswith("not graded: cannot read claim")
+    assert marks["L.value"]["outcome"] == "right"  # the line written again, readable, counts
+    assert not any(q.startswith(("h.value", "dz/dw", "L.value")) and m["max_points"] == 0
+                   and m["feedback"].startswith("not asked") for q, m in marks.items())
+
+
+def test_a_wrong_answer_worth_no_points_is_not_a_passed_test():
+    from backprop_cli.grading.gradebook import gradescope_results
+    from backprop_cli.grading.scores import Mark, Score
+
+    wrong = Mark("L.value", "value", 0.0, 0.0, "wrong", "wrong at 2 decimal places")
+    right = Mark("L.value", "value", 0.0, 0.0, "right", "right")
+    statuses = [gradescope_results(Score("ada", 0.0, 0.0, (mark,)))["tests"][0]["status"]
+                for mark in (wrong, right)]
+    assert statuses == ["failed", "passed"]
+
+
+def test_an_autograded_submission_may_be_lines_and_a_table_side_by_side(tmp_path):
+    """answers.txt with the local derivatives and table.csv with the rest: the table was
+    ignored, every row "not answered" (found in a teacher's trial). grace's numbers, as in
+    samples/teacher/answers.jsonl, where they score 15 of 16."""
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "answers.txt").write_text(
+        "id=grace\ndz/dw=2.00\ndz/dx=0.80\ndz/db=1.00\ndh/dz=0.86\n")
+    (root / "submission" / "table.csv").write_text(
+        "node,value,adjoint\nz,1.30,3.21\nh,0.86,3.72\nL,3.47,\nw,,6.42\nx,,6.29\nb,,3.21\n")
+    result = runner.invoke(app, ["check", "--autograder", "gradescope", "--autograder-root",
+                                 str(root), "--assignment", str(SAMPLES / "hw3" /
+                                                                "assignment.json"),
+                                 "--rubric", str(SAMPLES / "rubric.toml")])
+    assert result.exit_code == 0, result.stderr
+    assert strict_json((root / "results" / "results.json").read_text())["score"] == 15
+
+
+def test_an_answers_file_naming_two_students_is_refused(tmp_path):
+    root = tmp_path / "grade"
+    (root / "student").mkdir(parents=True)
+    (root / "student" / "answers.txt").write_text("id=ada\nz.value=-1.28\nid=alan\n")
+    result = runner.invoke(app, ["check", "--autograder", "prairielearn", "--autograder-root",
+                                 str(root), "--assignment", str(SAMPLES / "hw3" /
+                                                                "assignment.json")])
+    assert result.exit_code == 2
+    assert "answers.txt names two students (ada, alan); give one id= line" in result.stderr

@@ -28,7 +28,7 @@ from typing import NamedTuple
 from ..errors import InputError, shortened
 from .lines import JsonNumber, read_record, shown
 from .misconceptions import CODES
-from .scores import CARRIED, RIGHT, Mark, Score
+from .scores import CARRIED, RIGHT, WRONG, Mark, Score
 
 GRADESCOPE_KIND, PRAIRIELEARN_KIND = "gradescope", "prairielearn"
 KINDS = (GRADESCOPE_KIND, PRAIRIELEARN_KIND)
@@ -82,8 +82,8 @@ def _bounded(text: str, limit: int) -> str:
 
 
 def _passed(mark: Mark) -> bool:
-    if mark.max_points == 0:  # worth nothing: nothing to fail
-        return True
+    if mark.max_points == 0:  # worth nothing: failed only when it is wrong
+        return mark.outcome not in (WRONG,)
     return mark.outcome in (RIGHT, CARRIED) and mark.points >= mark.max_points
 
 
@@ -346,11 +346,13 @@ def comments_csv(scores: Iterable[Score]) -> str:
 
 class Submission(NamedTuple):
     """The student's answers file: their id (None when neither the platform nor the file
-    gives one), its text, and its name inside the submission folder."""
+    gives one), its text, and its name inside the submission folder; and a table.csv beside
+    an answers file (hand-in lines for the locals, a table for the rest), if there is one."""
 
     student_id: str | None
     text: str
     filename: str
+    table: str | None = None
 
 
 def find_submission(paths: AutograderPaths) -> Submission:
@@ -369,7 +371,10 @@ def find_submission(paths: AutograderPaths) -> Submission:
     student_id = _platform_id(paths)
     if student_id is None and file.suffix.lower() in (".json", ".jsonl"):
         student_id = _file_id(text, filename)
-    return Submission(student_id, text, filename)
+    beside = [path for path in file.parent.iterdir()
+              if path.name.lower() == "table.csv" and path != file and path.is_file()]
+    table = _read_text(beside[0], folder) if beside else None
+    return Submission(student_id, text, filename, table)
 
 
 def _answers_file(folder: Path) -> Path:

@@ -116,8 +116,9 @@ def grade(job: Job) -> Report:
         if job.table:
             items.extend(_named(table_items, graph, result, job))
             graded = {row.node for row in job.table}
-            missing = [node_id for node_id in graph.ids if node_id not in graded
-                       and graph.ops[graph.ids.index(node_id)] != "const"]
+            # the nodes a student writes: statements and variables, not generated steps
+            missing = [node_id for i, node_id in enumerate(graph.ids) if node_id not in graded
+                       and (graph.named[i] or graph.ops[i] == "var")]
             if missing:
                 warnings.append(f"the table has no numbers for {len(missing)} node(s) "
                                 f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''})"

@@ -172,39 +172,61 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
 
     tape = compile_tape(graph.ops, graph.inputs, graph.output)
     wrong = [k for k, right in enumerate(rights) if not right]
+    is_wrong = set(wrong)
 
-    def follow(corrected: Sequence[int] = ()) -> list[bool]:
-        """Which numbers are right given the student's others, with those in `corrected`
-        replaced by the true ones."""
-        given = [trues[k] if k in corrected else n.given for k, n in enumerate(numbers)]
-        own = _follow(graph, tape, inside, true_values, seed, numbers, given)
-        return [k in wrong and _agrees(own[k], n.given, d, rtol, atol)
-                for k, (n, d) in enumerate(zip(numbers, decimals, strict=True))]
+    def follow(corrected: Sequence[int] = ()) -> list[tuple]:
+        """What the student's numbers give each number, with those in `corrected` replaced
+        by the true ones."""
+        replaced = set(corrected)
+        given = [trues[k] if k in replaced else n.given for k, n in enumerate(numbers)]
+        return _follow(graph, tape, inside, true_values, seed, numbers, given)[0]
 
-    agreeing = follow()
-    if not any(agreeing):
+    def carried_by(own: list[tuple]) -> list[bool]:
+        # right given their numbers, moved there by their wrong numbers, and not what their
+        # right numbers alone give (a near miss, or numbers rounded too early)
+        return [k in is_wrong and any(
+            _agrees(c, n.given, d, rtol, atol) and not any(
+                _close(c, f, n.given, d, rtol, atol) for f in fixed[k]) for c in own[k])
+            and not any(f is not None and accepts(f, n.given, d, rtol, atol) for f in fixed[k])
+            for k, (n, d) in enumerate(zip(numbers, decimals, strict=True))]
+
+    own = follow()
+    if not any(k in is_wrong and any(_agrees(c, numbers[k].given, decimals[k], rtol, atol)
+                                  for c in own[k]) for k in range(len(numbers))):
         return plain
-    # a number their right numbers alone lead to (a near miss, rounding) is not carried
-    carried = [a and not b for a, b in zip(agreeing, follow(wrong), strict=True)]
+    fixed = follow(wrong)
+    carried = carried_by(own)
     if not any(carried):
         return plain
     causes = [k for k in wrong if not carried[k]]
     roots = set()
-    if len(causes) <= MAX_CAUSES_TRIED:
+    if len(causes) <= MAX_CAUSES_TRIED:  # past that, no cause is named rather than a guess
         for k in causes:
-            if any(c and not a for c, a in zip(carried, follow((k,)), strict=True)):
+            if any(c and not a for c, a in zip(carried, carried_by(follow((k,))),
+                                               strict=True)):
                 roots.add(k)
-    else:  # too many to try one by one: the first in the order a table is worked
-        roots.add(min(causes, key=lambda k: _order(numbers[k])))
-    trivial = _trivial_steps(graph, inside, numbers, true_values, true_adjoints, true_locals,
-                             carried, seed, tape)
+    given = [n.given for n in numbers]
+    _, carried_values, upstream = _follow(graph, tape, inside, true_values, seed, numbers,
+                                          given)
+    trivial = _trivial_steps(graph, numbers, true_values, true_adjoints, true_locals,
+                             carried, carried_values, upstream)
     return [Marked(m.right, carried[k], carried[k] and trivial[k], m.places, k in roots)
             for k, m in enumerate(plain)]
 
 
 # Each wrong number not carried forward is tried as the cause of the carried ones by one more
-# pass over the graph; past this many, the first in the table's order is named.
+# pass over the graph; past this many, none is named.
 MAX_CAUSES_TRIED = 20
+
+
+def _close(own: float | None, other: float | None, given: float, decimals: int,
+           rtol: float | None, atol: float | None) -> bool:
+    """Two numbers the student's numbers may give are the same at the places graded."""
+    if own is None or other is None or not (math.isfinite(own) and math.isfinite(other)):
+        return False
+    if rtol is not None or atol is not None:
+        return math.isclose(own, other, rel_tol=rtol or 0.0, abs_tol=atol or 0.0)
+    return abs(own - other) <= 0.5 * 10.0 ** -graded_at(given, decimals)
 
 
 def _agrees(own: float | None, given: float, decimals: int, rtol: float | None,
@@ -222,12 +244,16 @@ def _agrees(own: float | None, given: float, decimals: int, rtol: float | None,
 
 
 def _follow(graph: Graph, tape: list, inside: Sequence[bool], true_values: list[float],
-            seed: float, numbers: Sequence[Number], given: Sequence[float]) -> list:
-    """What the student's own numbers lead to, for each number: a value recomputed from their
-    values of its inputs; a statement's local derivative at their values; an adjoint from
+            seed: float, numbers: Sequence[Number], given: Sequence[float]
+            ) -> tuple[list[tuple], list, list]:
+    """What the student's own numbers lead to, for each number (a tuple: a local derivative
+    may be worked two ways): a value recomputed from their values of its inputs; a
+    statement's local derivative at their values (tanh's as 1 - h² from their h, too); an
+    adjoint from
     their adjoints of its consumers times their local derivatives (where given), carried
     through the nodes they leave out (a generated z3 they never see). Where a number is given
-    twice, the first is carried on."""
+    twice, the first is carried on. Also the values their numbers lead to, and the adjoint
+    each node passes on (theirs where given)."""
     values: dict[int, float] = {}
     adjoints: dict[int, float] = {}
     locals_: dict[tuple[int, int], float] = {}
@@ -250,30 +276,41 @@ def _follow(graph: Graph, tape: list, inside: Sequence[bool], true_values: list[
     own_adjoints = run_reverse_carried(tape, carried, graph.output, adjoints, seed,
                                        corrections)
     own_adjoints[graph.output] = seed
-    out = []
+    upstream = [adjoints.get(i, adjoint) for i, adjoint in enumerate(own_adjoints)]
+    out: list[tuple] = []
     for n in numbers:
         if n.kind == "value":
-            out.append(own_values[n.node])
+            out.append((own_values[n.node],))
         elif n.kind == "local":
-            out.append(own_locals[(n.of, n.node)])
+            out.append((own_locals[(n.of, n.node)], *_from_output(graph, carried, n)))
         else:  # nothing flows into a constant
-            out.append(0.0 if graph.ops[n.node] == CONST else own_adjoints[n.node])
-    return out
+            out.append((0.0 if graph.ops[n.node] == CONST else own_adjoints[n.node],))
+    return out, carried, upstream
 
 
-def _trivial_steps(graph: Graph, inside: Sequence[bool], numbers: Sequence[Number],
-                   true_values: list, true_adjoints: list, true_locals: Mapping,
-                   carried: Sequence[bool], seed: float, tape: list) -> list[bool]:
+# Derivatives students write from the function's value rather than its input: tanh' = 1 - h²,
+# σ' = σ(1 - σ), exp' = exp, sqrt' = 1/(2 sqrt).
+_FROM_OUTPUT = {"tanh": lambda out: 1.0 - out * out, "sigmoid": lambda out: out * (1.0 - out),
+                "exp": lambda out: out, "sqrt": lambda out: 0.5 / out if out else math.inf}
+
+
+def _from_output(graph: Graph, carried: list, n: Number) -> tuple:
+    """A statement `h = tanh(z)`'s dh/dz from the student's own h, which differs from the one
+    at their z when their h is wrong and their z right."""
+    rule = _FROM_OUTPUT.get(graph.ops[n.of])
+    if rule is None or graph.inputs[n.of] != (n.node,):
+        return ()
+    return (rule(carried[n.of]),)
+
+
+def _trivial_steps(graph: Graph, numbers: Sequence[Number], true_values: list,
+                   true_adjoints: list, true_locals: Mapping, carried: Sequence[bool],
+                   carried_values: list, upstream: list) -> list[bool]:
     """For each carried number, whether the student's wrong 0 or ±1 made its step trivial: a
-    value from such an input value, an adjoint from such an adjoint of a consumer or local
-    derivative. A local derivative takes its rule's work whatever the value."""
-    values = {n.node: n.given for n in reversed(numbers) if n.kind == "value"}
-    adjoints = {n.node: n.given for n in reversed(numbers) if n.kind == "adjoint"}
+    value from such an input value; an adjoint from such an adjoint of a consumer, such a
+    local derivative of theirs, or such a value inside a consumer's derivative (2h at h = 0).
+    A local derivative takes its rule's work whatever the value."""
     locals_ = {(n.of, n.node): n.given for n in reversed(numbers) if n.kind == "local"}
-    _, carried_values = _own_values(graph, tape, values, true_values)
-    own_adjoints = run_reverse_carried(tape, carried_values, graph.output, adjoints, seed)
-    own_adjoints[graph.output] = seed
-    upstream = [adjoints.get(i, adjoint) for i, adjoint in enumerate(own_adjoints)]
     consumers: list[list[int]] = [[] for _ in graph.ids]
     for i, ins in enumerate(graph.inputs):
         for j in set(ins):
@@ -285,8 +322,13 @@ def _trivial_steps(graph: Graph, inside: Sequence[bool], numbers: Sequence[Numbe
         elif n.kind == "value":
             trivial.append(_trivial(graph.inputs[n.node], carried_values, true_values))
         else:
-            trivial.append(_trivial(consumers[n.node], upstream, true_adjoints) or any(
-                _trivial([key], locals_, true_locals) for key in locals_ if key[1] == n.node))
+            users = consumers[n.node]
+            trivial.append(
+                _trivial(users, upstream, true_adjoints)
+                or _trivial([j for c in users for j in (c, *graph.inputs[c])], carried_values,
+                            true_values)
+                or any(_trivial([key], locals_, true_locals)
+                       for key in locals_ if key[1] == n.node))
     return trivial
 
 

@@ -54,7 +54,11 @@ def answers_record(text: str, filename: str) -> dict:
         if not line:
             continue
         if line.lower().startswith(("id=", "id =", "id:")):
-            record["id"] = line.split("=", 1)[-1].split(":", 1)[-1].strip()
+            named = line.split("=", 1)[-1].split(":", 1)[-1].strip()
+            if record["id"] not in (None, named):
+                raise InputError(f"{filename} names two students ({record['id']}, {named}); "
+                                 "give one id= line")
+            record["id"] = named
         else:
             record["expect"].append(line)  # claims, and formula d/dw = ... lines
     return {key: value for key, value in record.items() if value}
@@ -102,6 +106,11 @@ def _graded(paths, assignment: Assignment, rubric: Rubric, timeout: float
 
     submission = gradebook.find_submission(paths)
     record = answers_record(submission.text, submission.filename)
+    if submission.table is not None:
+        if "table" in record:
+            raise InputError(f"{submission.filename} has a table and so has table.csv beside "
+                             "it; give the table once")
+        record["table"] = answers_record(submission.table, "table.csv")["table"]
     student = submission.student_id or record.get("id")
     if student is None:
         raise InputError("the submission does not say whose it is: no student in the "

@@ -143,8 +143,15 @@ def score(items: Sequence[Mapping], rubric: Rubric, questions: Sequence | None =
     graded number and formula is."""
     answered: dict[tuple, Mark] = {}
     extra: list[Mark] = []
+    asked = {question.question: question_key({"quantity": question.quantity,
+                                              "node": question.node, "of": question.of})
+             for question in questions or ()}
     for item in items:
         for key, mark in _marks(item, rubric):
+            if key is None and (mark.feedback.startswith("not graded:")
+                                and _written_question(item) in asked):
+                # `h.value=-0,86` answers h.value, wrongly: not "not answered" plus an extra
+                key = asked[_written_question(item)]
             if key is None:
                 extra.append(mark)
             elif key in answered:
@@ -180,11 +187,20 @@ def score(items: Sequence[Mapping], rubric: Rubric, questions: Sequence | None =
                  penalties)
 
 
+def _written_question(item: Mapping) -> str:
+    """The question a hand-in line names before its `=` or `:` (`h.value` of `h.value=-0,86`)."""
+    return str(item.get("label", "")).split("=")[0].split(":")[0].strip()
+
+
 def _answered_twice(first: Mark, second: Mark) -> Mark:
     """Two answers to one question (`dL/dw` and `w.adjoint`): the lower mark counts, so that
     a second guess neither hedges the first nor hides a wrong number, and the feedback says
-    so."""
+    so. A line that could not be read gives way to one that could (a typo, written again)."""
     from dataclasses import replace
+
+    unread = [m.feedback.startswith("not graded:") for m in (first, second)]
+    if unread[0] != unread[1]:
+        return second if unread[0] else first
 
     def share(mark: Mark) -> float:
         return mark.points / mark.max_points if mark.max_points else float(mark.outcome == RIGHT)
