@@ -138,10 +138,17 @@ class Program:
 
 
 def _written_before_a_parenthesis(name: str, source: str) -> bool:
+    """`exp(` in the code (not in a comment), the name whole: after a number (2exp(y)) but not
+    inside a longer name (myexp(y))."""
     # The pattern starts with the name itself, so the search skips ahead to it.
     for match in re.finditer(rf"{re.escape(name)}[ \t]*\(", source):
-        before = source[match.start() - 1] if match.start() else " "
-        if not (before.isalnum() or before in "_."):
+        line_start = source.rfind("\n", 0, match.start()) + 1
+        if "#" in source[line_start:match.start()]:
+            continue
+        j = match.start() - 1
+        while j >= line_start and (source[j].isdigit() or source[j] == "."):
+            j -= 1
+        if j < line_start or not (source[j].isalpha() or source[j] == "_"):
             return True
     return False
 

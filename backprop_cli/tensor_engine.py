@@ -157,7 +157,9 @@ def mismatched_losses(graph: Graph, values: list) -> list[str]:
         if op not in ("mse", "bce"):
             continue
         shapes = [np.shape(values[j]) for j in graph.inputs[i]]
-        if shapes[0] != shapes[1] and all(int(np.prod(shape)) > 1 for shape in shapes):
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        # (1, 3) against (3,) pairs one to one; (3, 1) against (3,) makes 9 pairs
+        if min(sizes) > 1 and int(np.prod(np.broadcast_shapes(*shapes))) > max(sizes):
             a, b = (shape_text(values[j]) for j in graph.inputs[i])
             both = shape_text(np.empty(np.broadcast_shapes(*shapes)))
             warnings.append(f"{graph.ids[i]} = {graph.formulas[i]}: shapes {a} and {b} "
@@ -360,6 +362,12 @@ def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
     if suspects and local is None and op in TENSOR_OPS and g is not None and finite[i]:
         k = _passed_not_finite(graph, i, values, g, None)
         if k is not None and k in suspects:
+            with np.errstate(all="ignore"):
+                passed = np.asarray(TENSOR_OPS[op].vjp(g, [values[j] for j in ins],
+                                                       values[i])[k], dtype=float)
+            if not np.any(np.isnan(passed)):  # finite numbers whose product is too large
+                return "overflow", (f"the adjoint passed to {graph.ids[ins[k]]} overflows "
+                                    "float64 [overflow]")
             return "nondifferentiable", (f"its backward rule gives {graph.ids[ins[k]]} a "
                                          "non-finite adjoint here [nondifferentiable]")
     if suspects and local is not None:
@@ -389,7 +397,7 @@ def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
                     return "overflow", (f"the adjoint passed to {graph.ids[j]} overflows "
                                         f"float64{_where(over, first)} [overflow]")
     adjoint = adjoints[i]
-    if not finite[i]:
+    if not finite[i] and ins:  # a variable's own value is what its status is about
         # the adjoint comes from the consumers', where it is flagged, unless their finite
         # contributions overflow in the sum (or in a tensor op's backward rule)
         if any(_flagged_backward(graph, c, values, adjoints, locals_) for c in consumers[i]):

@@ -1156,3 +1156,13 @@ def test_a_data_column_named_like_a_function_multiplies(tmp_path):
     assert any("rather than calling the function exp" in w for w in document["warnings"])
     plain = strict_json(invoke("grad", "L = exp(x)", "--x", "1", "--json").stdout)
     assert not any("calling the function" in w for w in plain["warnings"])
+
+
+@pytest.mark.parametrize(("program", "warned"), [
+    ("L = 2exp(w*y)", True),             # a number before the name: still the name
+    ("# uses exp(y)\nL = w*exp", False),  # a comment is not code
+    ("L = w*myexp(y)", False)])           # a longer name is another name
+def test_a_shadowed_function_is_looked_for_in_code_and_whole_names(program, warned):
+    result = invoke("grad", program, "--w", "1", "--y", "2", "--exp", "3", "--myexp", "1")
+    assert result.exit_code == 0, result.stderr
+    assert ("so exp(...) multiplies by it" in result.stderr) == warned

@@ -898,3 +898,18 @@ def test_explain_latex_over_arrays_is_math_that_compiles(program, args, tmp_path
                             tmp_path)
     assert process.returncode == 0, [line for line in log.splitlines() if line.startswith("!")]
     assert "Missing character" not in log
+
+
+def test_an_overflow_in_a_tensor_ops_backward_rule_is_an_overflow():
+    # W's adjoint is 1e300 · 1e10: beyond float64, not a derivative that does not exist
+    found = statuses("L = sum(W @ v) * c", "--W", "[[1e-20]]", "--v", "[1e10]", "--c", "1e300")
+    assert found["z3"] == ("overflow", "the adjoint passed to W overflows float64 [overflow]")
+    assert found["W"][0] == "ok"  # a variable's status is about its own value
+
+
+def test_a_loss_of_a_row_against_a_vector_pairs_one_to_one_and_is_not_warned_of():
+    # (1, 3) against (3,) broadcasts to (1, 3): three pairs, as with equal shapes
+    document = strict_json(runner.invoke(app, ["grad", "L = mse(z, y)", "--z", "[[1, 2, 3]]",
+                                               "--y", "[1.5, 2, 4]", "--json"]).stdout)
+    assert document["value"] == pytest.approx((0.25 + 0 + 1) / 3)
+    assert not any("broadcast to" in w for w in document["warnings"])
