@@ -360,11 +360,9 @@ def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
     g = adjoints[i]
     suspects = [k for k, j in enumerate(ins) if not finite[j]]
     if suspects and local is None and op in TENSOR_OPS and g is not None and finite[i]:
-        k = _passed_not_finite(graph, i, values, g, None)
-        if k is not None and k in suspects:
-            with np.errstate(all="ignore"):
-                passed = np.asarray(TENSOR_OPS[op].vjp(g, [values[j] for j in ins],
-                                                       values[i])[k], dtype=float)
+        found = _passed_not_finite(graph, i, values, g, None)
+        if found is not None and found[0] in suspects:
+            k, passed = found
             if not np.any(np.isnan(passed)):  # finite numbers whose product is too large
                 return "overflow", (f"the adjoint passed to {graph.ids[ins[k]]} overflows "
                                     "float64 [overflow]")
@@ -380,7 +378,7 @@ def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
             undefined = ~np.isfinite(derivative) & np.logical_and.reduce(
                 [np.isfinite(a) for a in spread[:-1]])
             if np.any(undefined):
-                first = tuple(int(k) for k in np.argwhere(undefined)[0]) \
+                first = tuple(int(n) for n in np.argwhere(undefined)[0]) \
                     if derivative.ndim else ()
                 kind = "nan" if np.isnan(derivative[first]) else "infinite"
                 return "nondifferentiable", (
@@ -420,16 +418,17 @@ def _flagged_backward(graph: Graph, c: int, values: list, adjoints: list, locals
     return _passed_not_finite(graph, c, values, g, locals_[c]) is not None
 
 
-def _passed_not_finite(graph: Graph, c: int, values: list, g, local) -> int | None:
+def _passed_not_finite(graph: Graph, c: int, values: list, g, local
+                       ) -> tuple[int, np.ndarray] | None:
     """The first input to which node c passes a non-finite adjoint (its finite adjoint g times
-    its derivative, or a tensor op's backward rule), or None."""
+    its derivative, or a tensor op's backward rule), and that adjoint; or None."""
     args = [values[j] for j in graph.inputs[c]]
     with np.errstate(all="ignore"):
         if local is not None:
             passed = [g * np.asarray(d, dtype=float) for d in local]
         else:
             passed = list(TENSOR_OPS[graph.ops[c]].vjp(g, args, values[c]))
-    return next((k for k, p in enumerate(passed)
+    return next(((k, np.asarray(p, dtype=float)) for k, p in enumerate(passed)
                  if p is not None and not np.all(np.isfinite(np.asarray(p, dtype=float)))),
                 None)
 

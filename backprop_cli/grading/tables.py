@@ -152,8 +152,9 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
                  places: int | None = None, seed: float = 1.0) -> list[Marked]:
     """Grade each of a student's numbers against the truth and against what their own other
     numbers lead to (see `_follow`). A wrong number is carried forward (consistent) when it is
-    right given their numbers but would not be were their wrong numbers right; a wrong number
-    that is not is a root cause when some carried number follows from it."""
+    right given their numbers, their wrong numbers moved it there, and their numbers with the
+    wrong ones made right do not give it; a wrong number that is not is a root cause when
+    some carried number follows from it."""
     true_values = [node.value for node in result.nodes]
     true_adjoints = [node.adjoint or 0.0 for node in result.nodes]
     inside = [inside_statement(node) for node in result.nodes]
@@ -174,14 +175,14 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
     wrong = [k for k, right in enumerate(rights) if not right]
     is_wrong = set(wrong)
 
-    def follow(corrected: Sequence[int] = ()) -> list[tuple]:
-        """What the student's numbers give each number, with those in `corrected` replaced
-        by the true ones."""
+    def follow(corrected: Sequence[int] = ()) -> tuple[list[tuple], list, list]:
+        """What the student's numbers give each number (see `_follow`), with those in
+        `corrected` replaced by the true ones."""
         replaced = set(corrected)
         given = [trues[k] if k in replaced else n.given for k, n in enumerate(numbers)]
-        return _follow(graph, tape, inside, true_values, seed, numbers, given)[0]
+        return _follow(graph, tape, inside, true_values, seed, numbers, given)
 
-    def carried_by(own: list[tuple]) -> list[bool]:
+    def carried_by(own: list[tuple], fixed: list[tuple]) -> list[bool]:
         # right given their numbers, moved there by their wrong numbers, and not what their
         # right numbers alone give (a near miss, or numbers rounded too early)
         return [k in is_wrong and any(
@@ -190,24 +191,21 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
             and not any(f is not None and accepts(f, n.given, d, rtol, atol) for f in fixed[k])
             for k, (n, d) in enumerate(zip(numbers, decimals, strict=True))]
 
-    own = follow()
+    own, carried_values, upstream = follow()
     if not any(k in is_wrong and any(_agrees(c, numbers[k].given, decimals[k], rtol, atol)
                                   for c in own[k]) for k in range(len(numbers))):
         return plain
-    fixed = follow(wrong)
-    carried = carried_by(own)
+    fixed = follow(wrong)[0]
+    carried = carried_by(own, fixed)
     if not any(carried):
         return plain
     causes = [k for k in wrong if not carried[k]]
     roots = set()
     if len(causes) <= MAX_CAUSES_TRIED:  # past that, no cause is named rather than a guess
         for k in causes:
-            if any(c and not a for c, a in zip(carried, carried_by(follow((k,))),
-                                               strict=True)):
+            again = carried_by(follow((k,))[0], fixed)
+            if any(c and not a for c, a in zip(carried, again, strict=True)):
                 roots.add(k)
-    given = [n.given for n in numbers]
-    _, carried_values, upstream = _follow(graph, tape, inside, true_values, seed, numbers,
-                                          given)
     trivial = _trivial_steps(graph, numbers, true_values, true_adjoints, true_locals,
                              carried, carried_values, upstream)
     return [Marked(m.right, carried[k], carried[k] and trivial[k], m.places, k in roots)
