@@ -56,6 +56,15 @@ class Graph:
         return liveness(self.inputs, output)
 
     @cached_property
+    def consumers(self) -> tuple[tuple[int, ...], ...]:
+        """Per node, the nodes that take it as an input (each once), in evaluation order."""
+        found: list[list[int]] = [[] for _ in self.ids]
+        for i, ins in enumerate(self.inputs):
+            for j in dict.fromkeys(ins):
+                found[j].append(i)
+        return tuple(map(tuple, found))
+
+    @cached_property
     def _live(self) -> tuple[bool, ...]:
         return tuple(liveness(self.inputs, self.output))
 

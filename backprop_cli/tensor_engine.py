@@ -125,13 +125,9 @@ def evaluate_tensors(graph: Graph, point: Mapping[str, object], seed: float = 1.
         output = scalar_output(graph, values, "grad")
         varying = _varying(graph, data | integer_variables(graph))
         adjoints, locals_ = _reverse(graph, values, seed, bound, varying)
-    consumers: list[list[int]] = [[] for _ in graph.ids]
-    for i, ins in enumerate(graph.inputs):
-        for j in set(ins):
-            consumers[j].append(i)
     finite = [not varying[i] or adjoints[i] is None or bool(np.isfinite(adjoints[i]).all())
               for i in range(len(graph.ids))]
-    nodes = tuple(_node(graph, i, values, adjoints, locals_, varying, consumers, finite)
+    nodes = tuple(_node(graph, i, values, adjoints, locals_, varying, finite)
                   for i in range(len(graph.ids)))
     flags = [*mismatched_losses(graph, values),
              *(f"{n.id} = {n.expr}: {n.message}" for n in nodes if n.message is not None)]
@@ -154,7 +150,8 @@ def mismatched_losses(graph: Graph, values: list) -> list[str]:
     pairs, not 3), as NumPy and PyTorch broadcast (PyTorch warns of it too)."""
     warnings = []
     for i, op in enumerate(graph.ops):
-        if op not in ("mse", "bce"):
+        tensor = TENSOR_OPS.get(op)
+        if tensor is None or not tensor.compares:
             continue
         shapes = [np.shape(values[j]) for j in graph.inputs[i]]
         sizes = [int(np.prod(shape)) for shape in shapes]
@@ -244,7 +241,7 @@ def _reverse(graph: Graph, values: list, seed: float, bound: dict, varying: list
 
 
 def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
-          varying: list[bool], consumers: list[list[int]], finite: list[bool]) -> TensorNode:
+          varying: list[bool], finite: list[bool]) -> TensorNode:
     from .rules import rule_templates
 
     op, ins = graph.ops[i], graph.inputs[i]
@@ -270,7 +267,7 @@ def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
     adjoint = adjoints[i] if varying[i] else None
     if adjoint is None and varying[i]:
         adjoint = np.zeros_like(value)
-    status, message = _produced(graph, i, values, adjoints, locals_, consumers, finite)
+    status, message = _produced(graph, i, values, adjoints, locals_, finite)
     if status == "ok" and ins and op not in TENSOR_OPS:
         status, message = _kinks(op, [values[j] for j in ins])
     elif status == "ok" and TENSOR_OPS.get(op) is not None and TENSOR_OPS[op].kink is not None:
@@ -324,7 +321,7 @@ def plain(value):
 
 
 def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
-              consumers: list[list[int]], finite: list[bool]) -> tuple[str, str | None]:
+              finite: list[bool]) -> tuple[str, str | None]:
     """A node's status as in the scalar engine (status.py): the node whose finite inputs give
     a non-finite value, or a non-finite derivative, is flagged, with the op and the input of
     its first such element; nodes downstream of it, and upstream of it on the backward pass,
@@ -398,7 +395,7 @@ def _produced(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
     if not finite[i] and ins:  # a variable's own value is what its status is about
         # the adjoint comes from the consumers', where it is flagged, unless their finite
         # contributions overflow in the sum (or in a tensor op's backward rule)
-        if any(_flagged_backward(graph, c, values, adjoints, locals_) for c in consumers[i]):
+        if any(_flagged_backward(graph, c, values, adjoints, locals_) for c in graph.consumers[i]):
             return "propagated", None
         bad = ~np.isfinite(np.asarray(adjoint, dtype=float))
         first = tuple(int(k) for k in np.argwhere(bad)[0]) if bad.ndim else ()

@@ -32,6 +32,7 @@ class TensorOp:
     doc: str
     integer_args: tuple[int, ...] = ()  # positions that are integer constants (axis, class)
     kink: Callable | None = None  # kink(args, out) -> the convention applied here, or None
+    compares: bool = False  # a loss: its two arguments are paired element by element
 
 
 TENSOR_OPS: dict[str, TensorOp] = {}
@@ -375,7 +376,7 @@ _register(TensorOp(
     "mse", "mse", (2,), _mse, _mse_vjp, lambda ids: f"mse({ids[0]}, {ids[1]})",
     lambda out, ids: (f"{bar(ids[0])} += {bar(out)} · 2({ids[0]} - {ids[1]}) / n",
                       f"{bar(ids[1])} += -{bar(out)} · 2({ids[0]} - {ids[1]}) / n"),
-    "mse(yhat, y): the mean squared error, mean((yhat - y)**2)"))
+    "mse(yhat, y): the mean squared error, mean((yhat - y)**2)", compares=True))
 
 
 def _bce(p, y):
@@ -396,7 +397,7 @@ _register(TensorOp(
     lambda out, ids: (f"{bar(ids[0])} += {bar(out)} · ({ids[0]} - {ids[1]}) / "
                       f"({ids[0]}(1 - {ids[0]})) / n",
                       f"{bar(ids[1])} += {bar(out)} · log((1 - {ids[0]}) / {ids[0]}) / n"),
-    "bce(p, y): binary cross-entropy, mean(-(y log p + (1 - y) log(1 - p)))"))
+    "bce(p, y): binary cross-entropy, mean(-(y log p + (1 - y) log(1 - p)))", compares=True))
 
 
 def _classes(logits: np.ndarray, k) -> np.ndarray:

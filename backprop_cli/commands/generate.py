@@ -3,6 +3,8 @@ key and a batch file for `check`."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import InputError
 from .base import AT, FILE, Command, Option, Request, name_list
 
@@ -26,7 +28,8 @@ def call(request: Request):
     options = request.options
     given = frozenset(request.point) | {text.partition("=")[0].strip()
                                         for text in options["range"]}
-    program = build_graph(parse_program(request.source(), given=given))
+    parsed = parse_program(request.source(), given=given)
+    program = build_graph(parsed)
     refuse_option_typos(request.point, request.named, "generate",
                         used=set(program.variable_names))
     if options["ask"] is not None and not name_list(options["ask"]):
@@ -46,11 +49,13 @@ def call(request: Request):
                              read_text(roster) if roster is not None else None, roster or "",
                              options["count"])
     generated = generate(assignment, students)
-    if options["out"] is None:
-        return generated
-    from ..render.assignment_files import write
+    if options["out"] is not None:
+        from ..render.assignment_files import write
 
-    return write(generated, options["out"])
+        generated = write(generated, options["out"])
+    # on standard error in every format: the key's JSON is the assignment's, without warnings
+    cautions = tuple(f"warning: {caution}" for caution in parsed.cautions)
+    return replace(generated, notes=cautions + generated.notes)
 
 
 SPEC = Command(
@@ -89,13 +94,5 @@ SPEC = Command(
     renderers={"table": "backprop_cli.render.teacher_view:show_generated",
                "json": "backprop_cli.render.json_format:show"},
     default_format="table",
-    notes=lambda result, request: _cautions(request) + result.notes,
+    notes=lambda result, request: result.notes,
 )
-
-
-def _cautions(request: Request) -> tuple[str, ...]:
-    """`1/2x` in the program, on standard error in every format (the key's JSON is the
-    assignment's, with no warnings of its own)."""
-    from ..parse import divided_then_multiplied
-
-    return tuple(f"warning: {w}" for w in divided_then_multiplied(request.source()))

@@ -273,14 +273,19 @@ def _values_for_derivatives(truth: _Truth, tangent: list, depends: list[bool]
                true + truth.adjoints[c] * (value - d) * tangent[ins[0]])
 
 
-_BY_OUTPUT = {"tanh": "1 - {0}²", "sigmoid": "{0}·(1 - {0})"}
+# Derivatives as students write them from the function's value rather than its input: the
+# formula shown (None: the rule's own) and the number from the value.
+BY_OUTPUT = {"tanh": ("1 - {0}²", lambda out: 1.0 - out * out),
+             "sigmoid": ("{0}·(1 - {0})", lambda out: out * (1.0 - out)),
+             "exp": (None, lambda out: out),
+             "sqrt": (None, lambda out: 0.5 / out if out else math.inf)}
 
 
 def _value_message(graph: Graph, c: int, value: float, d: float) -> str:
     labels, ins = _labels(graph), graph.inputs[c]
     name = labels[c] if graph.named[c] else f"{graph.ops[c]}({labels[ins[0]]})"
-    if graph.ops[c] in _BY_OUTPUT:
-        rule = _BY_OUTPUT[graph.ops[c]].format(name)
+    if BY_OUTPUT.get(graph.ops[c], (None,))[0] is not None:
+        rule = BY_OUTPUT[graph.ops[c]][0].format(name)
     else:
         template = rule_templates(graph.ops[c], graph.patterns[c] or (None,))[0]
         rule = (f"d{name}/d{labels[ins[0]]}" if template is None

@@ -286,19 +286,15 @@ def _follow(graph: Graph, tape: list, inside: Sequence[bool], true_values: list[
     return out, carried, upstream
 
 
-# Derivatives students write from the function's value rather than its input: tanh' = 1 - h²,
-# σ' = σ(1 - σ), exp' = exp, sqrt' = 1/(2 sqrt).
-_FROM_OUTPUT = {"tanh": lambda out: 1.0 - out * out, "sigmoid": lambda out: out * (1.0 - out),
-                "exp": lambda out: out, "sqrt": lambda out: 0.5 / out if out else math.inf}
-
-
 def _from_output(graph: Graph, carried: list, n: Number) -> tuple:
     """A statement `h = tanh(z)`'s dh/dz from the student's own h, which differs from the one
     at their z when their h is wrong and their z right."""
-    rule = _FROM_OUTPUT.get(graph.ops[n.of])
-    if rule is None or graph.inputs[n.of] != (n.node,):
+    from .misconceptions import BY_OUTPUT
+
+    written = BY_OUTPUT.get(graph.ops[n.of])
+    if written is None or graph.inputs[n.of] != (n.node,):
         return ()
-    return (rule(carried[n.of]),)
+    return (written[1](carried[n.of]),)
 
 
 def _trivial_steps(graph: Graph, numbers: Sequence[Number], true_values: list,
@@ -309,10 +305,6 @@ def _trivial_steps(graph: Graph, numbers: Sequence[Number], true_values: list,
     local derivative of theirs, or such a value inside a consumer's derivative (2h at h = 0).
     A local derivative takes its rule's work whatever the value."""
     locals_ = {(n.of, n.node): n.given for n in reversed(numbers) if n.kind == "local"}
-    consumers: list[list[int]] = [[] for _ in graph.ids]
-    for i, ins in enumerate(graph.inputs):
-        for j in set(ins):
-            consumers[j].append(i)
     trivial = []
     for n, is_carried in zip(numbers, carried, strict=True):
         if not is_carried or n.kind == "local":
@@ -320,7 +312,7 @@ def _trivial_steps(graph: Graph, numbers: Sequence[Number], true_values: list,
         elif n.kind == "value":
             trivial.append(_trivial(graph.inputs[n.node], carried_values, true_values))
         else:
-            users = consumers[n.node]
+            users = graph.consumers[n.node]
             trivial.append(
                 _trivial(users, upstream, true_adjoints)
                 or _trivial([j for c in users for j in (c, *graph.inputs[c])], carried_values,
