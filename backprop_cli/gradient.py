@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 
+from . import fused
 from .backends import FLOAT, Backend
 from .engine import CONST, VAR, compile_tape, run_forward, run_reverse, undefined_where_nan
 from .errors import InputError, MissingValues
@@ -111,10 +112,18 @@ def evaluate(graph: Graph, point: Mapping[str, float], warnings: tuple[str, ...]
              seed: float = 1.0) -> Result:
     """Run the forward and reverse passes in float64 and package everything as a Result;
     `seed` is the upstream gradient the backward pass starts from (dL/d output)."""
-    tape = compile_tape(graph.ops, graph.inputs, graph.output, live=graph.live())
-    values = run_forward(tape, leaf_values(graph, {k: float(v) for k, v in point.items()}))
-    adjoints, partials = run_reverse(undefined_where_nan(tape, values), values, graph.output,
-                                     seed=seed)
+    point = {k: float(v) for k, v in point.items()}
+    live = graph.live()
+    passes = fused.plan(graph.ops, graph.inputs, live)
+    done = None if passes is None else fused.run(passes, leaf_values(graph, point), graph.output,
+                                                 seed)
+    if done is None:  # an op of more inputs, a failed node or a NaN: the engine's own loops
+        tape = compile_tape(graph.ops, graph.inputs, graph.output, live=live)
+        values = run_forward(tape, leaf_values(graph, point))
+        adjoints, partials = run_reverse(undefined_where_nan(tape, values), values,
+                                         graph.output, seed=seed)
+    else:
+        values, adjoints, partials = done
     finite = all_finite(values, adjoints, partials)
     statuses, flags = node_statuses(graph, values, adjoints, partials, finite)
     return Result(

@@ -173,7 +173,7 @@ def test_library_modules_never_import_renderers_or_the_cli(path):
                     and parts[1] in PRESENTATION), (path.name, module)
 
 
-@pytest.mark.parametrize("name", ["ops.py", "fallback.py", "backends", "engine.py"])
+@pytest.mark.parametrize("name", ["ops.py", "fallback.py", "backends", "engine.py", "fused.py"])
 def test_the_op_table_and_engine_import_no_process_machinery(name):
     paths = sorted((PACKAGE / name).rglob("*.py")) if (PACKAGE / name).is_dir() \
         else [PACKAGE / name]
