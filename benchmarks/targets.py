@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from backprop_cli import api
+from backprop_cli import api, fused
 from backprop_cli.engine import compile_tape, run_forward, run_reverse
 from backprop_cli.gradient import leaf_values
 from backprop_cli.graph import build_graph
@@ -260,8 +260,10 @@ def engine(runs: int, nodes: int = E2E_NODES) -> None:
     """The engine against the flat tape and against torch 0-d autograd, measured in fresh
     worker processes (as pyperf measures): in this process, after the end-to-end section's
     in-process runs and torch's import, the same engine measured up to a quarter slower
-    against the same flat tape, which is the heap's state and not the engine."""
-    samples: dict[str, list[float]] = {"ours": [], "flat": [], "torch": []}
+    against the same flat tape, which is the heap's state and not the engine. The engine is
+    what `grad` runs, the fused loop (fused.py); the engine's own loops, which the other modes
+    run, are shown beside it."""
+    samples: dict[str, list[float]] = {"ours": [], "loops": [], "flat": [], "torch": []}
     size = nodes
     for _ in range(ENGINE_WORKERS):
         done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--engine-worker",
@@ -273,10 +275,13 @@ def engine(runs: int, nodes: int = E2E_NODES) -> None:
             samples[key] += values
     ours, flat, theirs = samples["ours"], samples["flat"], samples["torch"]
     ratio = _median(ours) / _median(flat)
-    _line(f"engine forward+backward / flat tape with per-edge partials, {size:,} nodes "
-          f"<= {FLAT_TAPE_RATIO:g}x ({ENGINE_WORKERS} fresh processes)",
+    _line(f"engine forward+backward (grad's fused loop) / flat tape with per-edge partials, "
+          f"{size:,} nodes <= {FLAT_TAPE_RATIO:g}x ({ENGINE_WORKERS} fresh processes)",
           ratio <= FLAT_TAPE_RATIO,
           f"{_median(ours) * 1e3:.1f} ms / {_median(flat) * 1e3:.1f} ms = {ratio:.2f}x")
+    loops = _median(samples["loops"])
+    print(f"  info  the engine's own loops (forward, Jacobian, Hessian, grading) / flat tape: "
+          f"{loops * 1e3:.1f} ms / {_median(flat) * 1e3:.1f} ms = {loops / _median(flat):.2f}x")
     what = f"torch 0-d autograd / engine on the same DAG >= {TORCH_ENGINE_FACTOR:g}x"
     if not theirs:
         print(f"  n/a   {what}: torch is not installed")
@@ -287,22 +292,28 @@ def engine(runs: int, nodes: int = E2E_NODES) -> None:
 
 
 def engine_samples(runs: int, nodes: int) -> dict:
-    """One worker's seconds: the engine and the flat tape interleaved, then torch."""
+    """One worker's seconds: grad's fused loop, the engine's own loops and the flat tape
+    interleaved, then torch."""
     bench = _bench()
     graph = build_graph(parse_program(bench.program_of_size(nodes)))
     point = bench.engine_point(graph)
     leaves = leaf_values(graph, point)
-    tape = compile_tape(graph.ops, graph.inputs, graph.output)
+    live = graph.live()
+    tape = compile_tape(graph.ops, graph.inputs, graph.output, live=live)
+    passes = fused.plan(graph.ops, graph.inputs, live)
     reference = flat_tape(graph)
-    ours, flat = [], []
+    ours, loops, flat = [], [], []
     for _ in range(runs):
         gc.collect()
         gc.disable()
         try:
             start = time.perf_counter()
-            values = run_forward(tape, list(leaves))
-            adjoints, _ = run_reverse(tape, values, graph.output)
+            _, adjoints, _ = fused.run(passes, list(leaves), graph.output)
             ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            values = run_forward(tape, list(leaves))
+            run_reverse(tape, values, graph.output)
+            loops.append(time.perf_counter() - start)
             start = time.perf_counter()
             expected = flat_forward_backward(reference, leaves, graph.output)
             flat.append(time.perf_counter() - start)
@@ -311,7 +322,7 @@ def engine_samples(runs: int, nodes: int) -> dict:
     position = {graph.ids[i]: i for i in graph.variables}
     assert all(math.isclose(adjoints[i], expected[i], rel_tol=1e-9, abs_tol=1e-12)
                for i in position.values()), "the reference tape disagrees with the engine"
-    return {"nodes": len(graph), "ours": ours, "flat": flat,
+    return {"nodes": len(graph), "ours": ours, "loops": loops, "flat": flat,
             "torch": _torch_samples(graph, point, max(2, runs // 2))}
 
 
