@@ -7,10 +7,11 @@ and partials; the reverse loop then only multiplies and adds. The code is the sa
 on the same floats in the same order as the engine's loops, so the numbers are the same bits
 (tests/test_fused.py compares them op by op and on whole programs).
 
-Whatever this loop does not cover is left to the engine: ops of more than two inputs (no plan),
-and any node whose forward or partials fail or whose value is NaN (the pass returns None and the
-caller runs the engine, which gives such nodes their NaN and their status). A rule that cannot
-be written down is called as a function inside the loop.
+Whatever this loop does not cover is left to the engine: ops of more than two inputs and SymPy's
+functions (no plan), and any node whose forward or partials fail or whose value is NaN (the pass
+stops and returns None, and the caller runs the engine, which gives such nodes their NaN and
+their status). A table op whose rule cannot be written down is called as a function inside the
+loop.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import NamedTuple
 
 from .backends import FLOAT
 from .backends.source import SourceBackend, Untraceable, written
-from .ops import OPS, op_named
+from .ops import OPS
 
 _LEAVES = ("var", "const")
 _FAILED = (ArithmeticError, ValueError, TypeError)
@@ -45,13 +46,15 @@ class Plan(NamedTuple):
 
 def plan(ops: Sequence[str], inputs: Sequence[tuple[int, ...]], live: Sequence[bool]
          ) -> Plan | None:
-    """The fused loop's plan for a graph, or None when an op takes more than two inputs."""
+    """The fused loop's plan for a graph, or None when an op takes more than two inputs or
+    is one of SymPy's functions (each call of which costs far more than the loop saves, up to
+    its time limit: a node whose value is NaN must not cost it twice)."""
     counts = Counter(ops)
     for leaf in _LEAVES:
         counts.pop(leaf, None)
     names = tuple(name for name, _ in counts.most_common())
-    entries = tuple(map(op_named, names))
-    if any(entry.calling_convention == 0 for entry in entries):
+    entries = tuple(map(OPS.get, names))
+    if any(entry is None or entry.calling_convention == 0 for entry in entries):
         return None
     kinds = list(map({name: k for k, name in enumerate(names)}.get, ops, repeat(-1)))
     firsts = [pair[0] if pair else 0 for pair in inputs]
@@ -97,19 +100,18 @@ def _loop(entries: tuple):
         inputs = ("a", "b")[:entry.calling_convention]
         body = [] if len(inputs) == 1 else ["b = values[second]"]
         try:
-            if OPS.get(entry.name) is not entry:
-                raise Untraceable("a function outside the op table")
             before, value, after, partials = written(entry, inputs, "t")
             if before and before[-1].startswith(f"{value} = "):  # the value's own line
                 before = [*before[:-1], "out" + before[-1][len(value):]]
             else:
                 before = [*before, f"out = {value}"]
-            body += [*before, "values[i] = out", *after,
+            body += [*before, "values[i] = out", "if out != out:", "    return False", *after,
                      f"partials_at[i] = ({', '.join(partials)},)"]
         except Untraceable:
             namespace[f"_f{k}"], namespace[f"_p{k}"] = FLOAT.bound(entry)
             args = ", ".join(inputs)
-            body += [f"out = _f{k}({args})", "values[i] = out",
+            body += [f"out = _f{k}({args})", "values[i] = out", "if out != out:",
+                     "    return False",
                      f"partials_at[i] = (_p{k}({args}, out),)" if len(inputs) == 1
                      else f"partials_at[i] = _p{k}({args}, out)"]
         lines.append(f"            {'if' if k == 0 else 'elif'} k == {k}:")
