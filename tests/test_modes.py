@@ -522,6 +522,18 @@ def test_sweep_of_x_squared_json_matches_hand_math_and_the_scalar_engine():
         assert close(derivative, scalar_derivative, 1e-12, 1e-300), x
 
 
+@pytest.mark.parametrize("name", ["value", "derivative"])
+def test_sweep_csv_columns_keep_distinct_names_when_the_variable_shares_one(name):
+    result = invoke("sweep", f"{name}^2", "--at", f"{name}=-1:1", "--points", "3",
+                    "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == f"{name},output_value,output_derivative"
+    # (x, x**2, 2x) at -1, 0, 1
+    assert [[float(c) for c in line.split(",")] for line in lines[1:]] == [
+        [-1.0, 1.0, -2.0], [0.0, 0.0, 0.0], [1.0, 1.0, 2.0]]
+
+
 def test_sweep_of_x_squared_csv_has_the_same_numbers():
     document = run_json("sweep", "x^2", "--x", "-1:3", "--points", "9")
     result = invoke("sweep", "x^2", "--x", "-1:3", "--points", "9", "--format", "csv")

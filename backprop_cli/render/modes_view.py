@@ -77,6 +77,16 @@ def _transposed(result: Matrix, digits: int) -> Group:
     return Group(Text(f"at {at}"), table)
 
 
+def csv_header(variable: str) -> str:
+    """The swept variable's column, then the output's value and derivative: `value` and
+    `derivative`, or `output_value` and `output_derivative` when the variable has one of those
+    names (a CSV reader keys columns by name)."""
+    columns = ("value", "derivative")
+    if variable in columns:
+        columns = tuple(f"output_{column}" for column in columns)
+    return ",".join((variable, *columns))
+
+
 def csv_lines(result: Sweep):
     """The header, then blocks of x,value,derivative rows; undefined points are empty cells.
     orjson writes each block's numbers in one C loop (its floats as the JSON output writes
@@ -89,7 +99,7 @@ def csv_lines(result: Sweep):
     from ..budget import reserve
     from .json_format import TEXT_PER_FLOAT
 
-    yield f"{result.variable},value,derivative"
+    yield csv_header(result.variable)
     for xs, values, derivatives in result.columns():
         flat = np.column_stack((xs, values, derivatives)).ravel()
         reserve(TEXT_PER_FLOAT * len(flat))
