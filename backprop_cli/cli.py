@@ -177,7 +177,7 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
 
     expression, point, named = expression_and_point(ctx.args, values.get("at") or [],
                                                     command.name)
-    refuse_option_typos(point, named, command.name, used=None)
+    refuse_option_typos(point, named, command.name, used=None, text=expression)
     from_files, data = values_from_files(values)
     replaced = replaced_arrays(from_files, data, point) if from_files else []
     request = Request(expression, values.get("file"), {**from_files, **point}, values, terminal,

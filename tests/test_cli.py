@@ -137,7 +137,20 @@ def test_a_variable_given_through_at_is_never_taken_for_an_option():
                     "csv")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[1:] == ["-1.0,1.0,-2.0", "0.0,0.0,0.0", "1.0,1.0,2.0"]
-    assert "unknown option --value" in invoke("sweep", "value**2", "--value", "-1:1").stderr
+
+
+def test_an_option_like_name_the_program_uses_is_its_variable():
+    """`sweep "value**2" --value -1:1` said "unknown option --value (did you mean --values?)",
+    though the program names value and -1:1 is a range; where the program does not name it,
+    the look-alike of --values is still refused."""
+    result = invoke("sweep", "value**2", "--value", "-1:1", "--points", "3", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["-1.0,1.0,-2.0", "0.0,0.0,0.0", "1.0,1.0,2.0"]
+    for program in ("x**2", "values**2", "value_2*x", "f.value*x"):
+        refused = invoke("sweep", program, "--x", "0:1", "--value", "-1:1")
+        assert refused.exit_code == 2
+        assert one_error_line(refused.stderr) == (
+            "error: unknown option --value (did you mean --values?)"), program
 
 
 def test_digits():

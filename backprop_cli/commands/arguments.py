@@ -165,11 +165,11 @@ def require_finite(option: str, value: float) -> None:
 
 
 def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: str,
-                        used: set[str] | None) -> None:
+                        used: set[str] | None, text: str | None = None) -> None:
     """A value for a name that looks like a misspelt option, or that is an option of another
-    command (given as --NAME VALUE), is refused when the value is not a number (before
-    running) or the program does not use the name (after running). `--at name=VALUE` gives a
-    variable of any name."""
+    command (given as --NAME VALUE), is refused when the value is not a number and the
+    program's `text` does not name it (before running) or the program does not use the name
+    (after running). `--at name=VALUE` gives a variable of any name."""
     for name, value in point.items():
         if name not in named:  # given through --at, which is never an option
             continue
@@ -177,12 +177,21 @@ def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: s
         elsewhere = other_commands(name, command)
         if not hint and not elsewhere:
             continue
-        if (used is None and not is_number(value)) or (used is not None and name not in used):
+        if (used is None and not is_number(value) and not _names(text, name)) or (
+                used is not None and name not in used):
             if hint:
                 raise InputError(f"unknown option --{name}{hint}")
             raise InputError(f"--{name} is not an option of backprop {command} (it is one of "
                              f"backprop {', '.join(elsewhere)}); a variable of that name is "
                              f"given as --at {name}=VALUE")
+
+
+def _names(text: str | None, name: str) -> bool:
+    """Whether the program's text has `name` as a word (a sweep's `--value 0:1` is a range for
+    the program's variable `value`, not a misspelt --values)."""
+    import re
+
+    return text is not None and re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) is not None
 
 
 def _no_short_option(flag: str, command: str) -> str:
