@@ -572,3 +572,49 @@ def test_an_answers_file_naming_two_students_is_refused(tmp_path):
                                                                 "assignment.json")])
     assert result.exit_code == 2
     assert "answers.txt names two students (ada, alan); give one id= line" in result.stderr
+
+
+@pytest.mark.parametrize(("given", "written"), [("2.4", "1 decimal place"),
+                                                 ("2", "0 decimal places")])
+def test_an_answer_right_to_fewer_places_than_asked_is_named_so(given, written, tmp_path):
+    """df/dx of x*y + tanh(x) at (1, 2) is 2 + sech(1)^2 = 2.41997: 2.4 is right to the place
+    it was written to, not to the 2 asked. It was named early_rounding (rounding every step to
+    one place happens to give 2.4 too); the simpler account comes first, and a rubric may
+    credit it."""
+    true = 2 + 1 / math.cosh(1.0) ** 2
+    assert round(true, 1) == 2.4 and round(true, 0) == 2
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[credit.misconceptions]\ntoo_few_decimals = 0.5\n")
+    result = runner.invoke(app, ["check", "x*y + tanh(x)", "--x", "1", "--y", "2", "--expect",
+                                 f"d/dx={given}", "--decimals", "2", "--rubric", str(rubric),
+                                 "--json"])
+    document = strict_json(result.stdout)
+    item = document["items"][0]
+    assert item["verdict"] == "incorrect"
+    assert item["misconception"] == {
+        "code": "too_few_decimals", "also": [],
+        "message": f"{given} is right to {written}, but 2 decimal places are asked"}
+    assert document["score"]["points"] == 0.5
+
+
+@pytest.mark.parametrize("args", [("--expect", "d/dx=2.5", "--decimals", "2"),
+                                  ("--expect", "d/dx=2.42", "--decimals", "3"),
+                                  ("--expect", "d/dx=2.4", "--rtol", "1e-3")])
+def test_a_number_wrong_at_its_own_places_is_not_too_few_decimals(args):
+    # 2.5 is wrong at 1 place too; 2.42 is right at 2 but 2.420 is asked (true 2.41997 is
+    # 2.420, so it is right); under a tolerance places are not graded.
+    document = strict_json(runner.invoke(app, ["check", "x*y + tanh(x)", "--x", "1", "--y",
+                                                "2", *args, "--json"]).stdout)
+    item = document["items"][0]
+    assert (item.get("misconception") or {}).get("code") != "too_few_decimals"
+
+
+def test_a_table_cell_right_to_fewer_places_than_asked_is_named_so(tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_text("node,value,adjoint\nx,1,2.4\ny,2,1\n")  # x's adjoint is 2.41997
+    document = strict_json(runner.invoke(app, [
+        "check", "x*y + tanh(x)", "--x", "1", "--y", "2", "--table", str(table),
+        "--decimals", "2", "--json"]).stdout)
+    (row,) = [item for item in document["items"] if item.get("node") == "x"]
+    assert row["adjoint"]["misconception"]["code"] == "too_few_decimals"
+    assert row["value"]["verdict"] == "correct"

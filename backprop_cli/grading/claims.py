@@ -293,9 +293,12 @@ def _claim_item(claim: Claim, result: Result, rtol: float | None, atol: float | 
     if accepts(true, claim.given, places_given, rtol, atol):
         return Item("claim", claim.text, CORRECT, expected=true, given=claim.given,
                     details=about)
+    graded = places(claim.given, places_given)
+    if places(claim.given, claim.decimals) < graded:  # fewer places written than asked
+        about["written"] = claim.decimals
     return Item("claim", claim.text, INCORRECT, expected=true, given=claim.given,
                 reason=why_not(true, claim.given, places_given, rtol, atol),
-                details={**about, "places": places(claim.given, places_given)})
+                details={**about, "places": graded})
 
 
 def _array_item(claim: Claim, true, about: dict, rtol: float | None, atol: float | None,

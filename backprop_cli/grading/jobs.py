@@ -215,7 +215,8 @@ def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[It
                     continue
                 found = _diagnosed(graph, values, adjoints, job,
                                    {"quantity": kind, "target": item.label,
-                                    "places": cell.get("places")}, cell["given"])
+                                    "places": cell.get("places"), "written": cell.get("written"),
+                                    "expected": cell.get("expected")}, cell["given"])
                 if found:
                     details[kind] = {**cell, "misconception": _described(found)}
                     reasons.append(f"{kind}: {found[0].message}")
@@ -227,12 +228,16 @@ def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[It
 def _diagnosed(graph: Graph, values: list, adjoints: list, job: Job, about: dict,
                given: float | None) -> tuple:
     from .claims import accepts
-    from .misconceptions import Misconception, diagnose
+    from .misconceptions import Misconception, diagnose, too_few_places
 
     quantity, target = about.get("quantity"), about.get("target")
     places = about.get("places")
     if given is None or places is None or quantity is None:
         return ()
+    written, true = about.get("written"), about.get("expected")
+    if written is not None and true is not None and job.rtol is None and job.atol is None \
+            and accepts(true, given, written, None, None):
+        return (too_few_places(true, given, written, places),)
     node, wrt = target, None
     rule = (lambda candidate: accepts(candidate, given, places, job.rtol, job.atol))
     if quantity == "local":

@@ -34,12 +34,14 @@ CODES = {
     "missing_chain_factor": "a chain-rule factor is missing",
     "wrong_seed": "the backward pass started from the wrong seed (upstream gradient)",
     "early_rounding": "intermediate numbers were rounded too early",
+    "too_few_decimals": "the answer was written to fewer decimal places than asked",
 }
 
 MAX_NODES = 400
 # Most specific first: when one number comes from several mistakes, this is their order.
 _ORDER = ("fanout_overwritten", "fanout_dropped", "value_for_derivative",
-          "missing_chain_factor", "wrong_seed", "early_rounding", "sign_flip")
+          "missing_chain_factor", "wrong_seed", "early_rounding", "sign_flip",
+          "too_few_decimals")
 # Unary ops whose derivative is a constant: their value in its place is not this mistake.
 _LINEAR = frozenset(("neg", "id"))
 _SAME = 1e-12
@@ -89,6 +91,16 @@ def diagnose(graph: Graph, values: Sequence[float], adjoints: Sequence[float], s
     flip = ("sign_flip", f"the sign is flipped: a minus sign was lost or added on the way to "
                          f"{_label(graph, quantity, truth.target, wrt)}", -true)
     return _matching([*_mistakes(truth, quantity, positions), flip], true, accepts)
+
+
+def too_few_places(true: float, given: float, written: int, asked: int) -> Misconception:
+    """A number right at the places it was written to, fewer than the places asked (2.4 for
+    2.41997 at 2 decimal places): the simplest account of it, before any mistake in the work.
+    The message names no true number (a rubric may hide them)."""
+    from .claims import unit
+
+    return Misconception("too_few_decimals", f"{given:g} is right to {unit(written)}, but "
+                         f"{unit(asked)} are asked", round(true, written))
 
 
 def _true(truth: _Truth, quantity: str, positions: tuple[int, ...]) -> float:

@@ -73,7 +73,7 @@ def grade_numbers(graph: Graph, result: Result, rows: Sequence[TableRow],
     numbers = table_numbers(graph, rows)
     marks = mark_numbers(graph, result, [*numbers, *also], rtol, atol, places, seed)
     own_marks, also_marks = marks[:len(numbers)], marks[len(numbers):]
-    by_cell = {(graph.ids[n.node], n.kind): m
+    by_cell = {(graph.ids[n.node], n.kind): (n, m)
                for n, m in zip(numbers, own_marks, strict=True)}
     true_values = [node.value for node in result.nodes]
     true_adjoints = [node.adjoint for node in result.nodes]
@@ -88,12 +88,14 @@ def grade_numbers(graph: Graph, result: Result, rows: Sequence[TableRow],
                                   ("adjoint", row.adjoint, true_adjoints[i] or 0.0)):
             if (row.node, kind) not in by_cell:
                 continue
-            marked = by_cell[(row.node, kind)]
+            own, marked = by_cell[(row.node, kind)]
             mark = {"given": number(given), "expected": number(true),
                     "verdict": CORRECT if marked.right else INCORRECT}
             if not marked.right:
                 verdict = INCORRECT
                 mark.update(carried_details(marked))
+                if graded_at(own.given, own.decimals) < marked.places:
+                    mark["written"] = own.decimals
                 notes.append(f"{kind}: {carried_note(marked) or 'wrong'}")
             details[kind] = mark
         items.append(Item("row", row.node, verdict, reason="; ".join(notes) or None,
