@@ -150,7 +150,25 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     threads = _threads(graph, points)
     value, derivative = _chunked_pass(graph, variable, points, chunk_size(len(graph), threads),
                                       part, threads)
-    return replace(result, value=value, derivative=derivative)
+    return _with_gaps(replace(result, value=value, derivative=derivative))
+
+
+def _with_gaps(result: Sweep) -> Sweep:
+    """The sweep, warning of its gaps: points where the output, or only its derivative, is
+    not a finite number (each counted, with the first)."""
+    import numpy as np
+
+    notes = []
+    value_gaps = ~np.isfinite(result.value)
+    derivative_gaps = ~np.isfinite(result.derivative) & ~value_gaps
+    for gaps, what in ((value_gaps, "the output"), (derivative_gaps, "the derivative")):
+        count = int(np.count_nonzero(gaps))
+        if count:
+            first = int(np.argmax(gaps))
+            x = float(result.x_at(first, first + 1)[0])
+            notes.append(f"{what} is not a finite number at {count:,} of {result.points:,} "
+                         f"points (the first at {result.variable} = {x:.6g}); they are gaps")
+    return replace(result, warnings=(*result.warnings, *notes)) if notes else result
 
 
 def _empty_sweep(program, graph: Graph, point: Mapping, variable: str, start: float,
@@ -191,7 +209,7 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
                                                   "sweep")
         derivative[k] = gradient[variable]
     derivative[np.isnan(value)] = np.nan
-    return replace(result, value=value, derivative=derivative)
+    return _with_gaps(replace(result, value=value, derivative=derivative))
 
 
 def chunk_size(nodes: int, threads: int = 1) -> int:

@@ -522,6 +522,18 @@ def test_sweep_of_x_squared_json_matches_hand_math_and_the_scalar_engine():
         assert close(derivative, scalar_derivative, 1e-12, 1e-300), x
 
 
+def test_sweep_warns_of_its_gaps():
+    # log is undefined below 0 and -inf at 0: three of -1, -0.5, 0, 0.5, 1; sqrt'(0) = inf.
+    result = invoke("sweep", "log(x)", "--x", "-1:1", "--points", "5", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip() == ("warning: the output is not a finite number at 3 of 5 "
+                                     "points (the first at x = -1); they are gaps")
+    document = run_json("sweep", "sqrt(x)", "--x", "0:1", "--points", "3")
+    assert document["warnings"] == ["the derivative is not a finite number at 1 of 3 points "
+                                    "(the first at x = 0); they are gaps"]
+    assert run_json("sweep", "x^2", "--x", "-1:1", "--points", "5")["warnings"] == []
+
+
 @pytest.mark.parametrize("name", ["value", "derivative"])
 def test_sweep_csv_columns_keep_distinct_names_when_the_variable_shares_one(name):
     result = invoke("sweep", f"{name}^2", "--at", f"{name}=-1:1", "--points", "3",
