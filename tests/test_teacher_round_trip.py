@@ -618,3 +618,24 @@ def test_a_table_cell_right_to_fewer_places_than_asked_is_named_so(tmp_path):
     (row,) = [item for item in document["items"] if item.get("node") == "x"]
     assert row["adjoint"]["misconception"]["code"] == "too_few_decimals"
     assert row["value"]["verdict"] == "correct"
+
+
+@pytest.mark.parametrize(("system", "folder", "name", "text"), [
+    ("gradescope", "submission", "answers.txt", "id=ada\n# nothing yet\n"),
+    ("prairielearn", "student", "answers.json", '{"id": "ada"}')])
+def test_an_empty_submission_is_graded_as_nothing_answered(tmp_path, system, folder, name,
+                                                          text):
+    """It was an error for the student to read: 'nothing to check: give "wrt" and "answer",
+    "expect" claims or "table" rows' (a batch line's wording), and no score per question."""
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / name).write_text(text)
+    result = runner.invoke(app, ["check", "--autograder", system, "--autograder-root",
+                                 str(tmp_path), "--assignment",
+                                 str(SAMPLES / "hw3" / "assignment.json")])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json((tmp_path / "results" / "results.json").read_text())
+    validate(GRADESCOPE_SCHEMA if system == "gradescope" else PRAIRIELEARN_SCHEMA, document)
+    assert document["score"] == 0
+    tests = document["tests"]
+    said = {t.get("output", t.get("message")) for t in tests}  # PrairieLearn: "message"
+    assert len(tests) == 12 and said == {"not answered"}

@@ -115,10 +115,14 @@ def _graded(paths, assignment: Assignment, rubric: Rubric, timeout: float
     if student is None:
         raise InputError("the submission does not say whose it is: no student in the "
                          "system's metadata, and no \"id\" in the answers file")
-    record = complete({**record, "id": student}, assignment)
-    job, _ = read_problem(record, timeout=timeout, line_tolerances=False)
-    job = replace(job, decimals=assignment.decimals)
-    report = grade_bounded(job, timeout)
+    if not any(record.get(key) for key in ("expect", "table", "answer")):
+        # an empty submission is graded, every question not answered (no error to read)
+        report = Report(())
+    else:
+        record = complete({**record, "id": student}, assignment)
+        job, _ = read_problem(record, timeout=timeout, line_tolerances=False)
+        job = replace(job, decimals=assignment.decimals)
+        report = grade_bounded(job, timeout)
     scored = score(report.to_dict()["items"], rubric, assignment.variant(student).questions,
                    student)
     return with_unanswered(report, scored), scored
