@@ -574,8 +574,7 @@ def test_an_answers_file_naming_two_students_is_refused(tmp_path):
     assert "answers.txt names two students (ada, alan); give one id= line" in result.stderr
 
 
-@pytest.mark.parametrize(("given", "written"), [("2.4", "1 decimal place"),
-                                                 ("2", "0 decimal places")])
+@pytest.mark.parametrize(("given", "written"), [("2.4", "1 decimal place")])
 def test_an_answer_right_to_fewer_places_than_asked_is_named_so(given, written, tmp_path):
     """df/dx of x*y + tanh(x) at (1, 2) is 2 + sech(1)^2 = 2.41997: 2.4 is right to the place
     it was written to, not to the 2 asked. It was named early_rounding (rounding every step to
@@ -597,16 +596,31 @@ def test_an_answer_right_to_fewer_places_than_asked_is_named_so(given, written, 
     assert document["score"]["points"] == 0.5
 
 
-@pytest.mark.parametrize("args", [("--expect", "d/dx=2.5", "--decimals", "2"),
-                                  ("--expect", "d/dx=2.42", "--decimals", "3"),
-                                  ("--expect", "d/dx=2.4", "--rtol", "1e-3")])
-def test_a_number_wrong_at_its_own_places_is_not_too_few_decimals(args):
+@pytest.mark.parametrize(("program", "args"), [
+    ("x*y + tanh(x)", ("--expect", "d/dx=2.5", "--decimals", "2")),
+    ("x*y + tanh(x)", ("--expect", "d/dx=2.42", "--decimals", "3")),
+    ("x*y + tanh(x)", ("--expect", "d/dx=2.4", "--rtol", "1e-3")),
+    ("x*y + tanh(x)", ("--expect", "d/dx=2", "--decimals", "2")),
+    ("0.44*x - 1", ("--expect", "d/dx=0", "--decimals", "2")),
+    ("0.44*x - 1", ("--expect", "d/dx=0.0", "--decimals", "2")),
+    ("0.96*x", ("--expect", "d/dx=1.0", "--decimals", "2"))])
+def test_a_number_that_is_not_a_rounding_of_the_work_is_not_too_few_decimals(program, args):
     # 2.5 is wrong at 1 place too; 2.42 is right at 2 but 2.420 is asked (true 2.41997 is
-    # 2.420, so it is right); under a tolerance places are not graded.
-    document = strict_json(runner.invoke(app, ["check", "x*y + tanh(x)", "--x", "1", "--y",
-                                                "2", *args, "--json"]).stdout)
+    # 2.420, so it is right); under a tolerance places are not graded; a whole number, 0 or
+    # ±1 needs no work (a class rounding every answer to them would earn the credit).
+    document = strict_json(runner.invoke(app, ["check", program, "--x", "1", "--y", "2",
+                                                *args, "--json"]).stdout)
     item = document["items"][0]
     assert (item.get("misconception") or {}).get("code") != "too_few_decimals"
+
+
+def test_too_few_decimals_says_the_number_as_written():
+    """1234567.6 was shown as 1.23457e+06 (d/dx = 1234567.5678)."""
+    document = strict_json(runner.invoke(app, [
+        "check", "1234567.5678*x", "--x", "1", "--expect", "d/dx=1234567.6", "--decimals", "2",
+        "--json"]).stdout)
+    assert document["items"][0]["misconception"]["message"] == (
+        "1234567.6 is right to 1 decimal place, but 2 decimal places are asked")
 
 
 def test_a_table_cell_right_to_fewer_places_than_asked_is_named_so(tmp_path):
@@ -639,3 +653,20 @@ def test_an_empty_submission_is_graded_as_nothing_answered(tmp_path, system, fol
     tests = document["tests"]
     said = {t.get("output", t.get("message")) for t in tests}  # PrairieLearn: "message"
     assert len(tests) == 12 and said == {"not answered"}
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    ("answers.json", '{"id": "ada", "expects": ["z.value=-1.28"]}',
+     'unknown field "expects" (did you mean "expect"?)'),
+    ("answers.json", '{"id": "ada", "wrt": ["w"]}', '1 "wrt" but 0 "answer"'),
+    ("answers.txt", "id=mallory\n", "student 'mallory' is not on the assignment's roster")])
+def test_a_submission_without_answers_that_cannot_be_graded_still_says_why(tmp_path, name,
+                                                                           text, said):
+    """Graded as empty, these scored 0 with exit 0: a misspelt field, a formula question with
+    no formula, a student off the roster (a review of the empty-submission change)."""
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / name).write_text(text)
+    result = runner.invoke(app, ["check", "--autograder", "gradescope", "--autograder-root",
+                                 str(tmp_path), "--assignment",
+                                 str(SAMPLES / "hw3" / "assignment.json")])
+    assert result.exit_code == 2 and said in result.stderr, result.stderr

@@ -14,6 +14,8 @@ from .assignment import Assignment
 from .rubric import DEFAULT, Rubric, score, with_unanswered
 
 SYSTEMS = ("gradescope", "prairielearn")
+_PROBLEM = frozenset(("id", "expr", "at", "upstream"))  # what the assignment fills in
+_ANSWERS = frozenset(("expect", "table", "wrt", "answer"))
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,11 @@ def _graded(paths, assignment: Assignment, rubric: Rubric, timeout: float
     if student is None:
         raise InputError("the submission does not say whose it is: no student in the "
                          "system's metadata, and no \"id\" in the answers file")
-    if not any(record.get(key) for key in ("expect", "table", "answer")):
-        # an empty submission is graded, every question not answered (no error to read)
+    record = complete({**record, "id": student}, assignment)
+    if all(key in _ANSWERS and not record[key] for key in set(record) - _PROBLEM):
+        # no answers at all: graded, every question not answered (no error to read)
         report = Report(())
     else:
-        record = complete({**record, "id": student}, assignment)
         job, _ = read_problem(record, timeout=timeout, line_tolerances=False)
         job = replace(job, decimals=assignment.decimals)
         report = grade_bounded(job, timeout)
