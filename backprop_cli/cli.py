@@ -170,6 +170,7 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
     """The command itself; whether its outcome is a failure (exit code 1)."""
     from .commands.arguments import (
         expression_and_point,
+        program_file_text,
         refuse_option_typos,
         replaced_arrays,
         values_from_files,
@@ -177,7 +178,9 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
 
     expression, point, named = expression_and_point(ctx.args, values.get("at") or [],
                                                     command.name)
-    refuse_option_typos(point, named, command.name, used=None, text=expression)
+    refuse_option_typos(point, named, command.name, used=None,
+                        text=lambda: expression if expression is not None
+                        else program_file_text(values.get("file")))
     from_files, data = values_from_files(values)
     replaced = replaced_arrays(from_files, data, point) if from_files else []
     request = Request(expression, values.get("file"), {**from_files, **point}, values, terminal,

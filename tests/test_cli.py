@@ -146,11 +146,22 @@ def test_an_option_like_name_the_program_uses_is_its_variable():
     result = invoke("sweep", "value**2", "--value", "-1:1", "--points", "3", "--format", "csv")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[1:] == ["-1.0,1.0,-2.0", "0.0,0.0,0.0", "1.0,1.0,2.0"]
-    for program in ("x**2", "values**2", "value_2*x", "f.value*x"):
+    for program in ("x**2", "values**2", "value_2*x", "f.value*x", "x**2 # value"):
         refused = invoke("sweep", program, "--x", "0:1", "--value", "-1:1")
         assert refused.exit_code == 2
         assert one_error_line(refused.stderr) == (
             "error: unknown option --value (did you mean --values?)"), program
+    glued = invoke("sweep", "2value", "--value", "-1:1", "--points", "3", "--format", "csv")
+    assert glued.stdout.splitlines()[1:] == ["-1.0,-2.0,2.0", "0.0,0.0,2.0", "1.0,2.0,2.0"]
+
+
+def test_an_option_like_name_a_program_file_uses_is_its_variable(tmp_path):
+    program = tmp_path / "p.bp"
+    program.write_text("y = value**2\n")
+    result = invoke("sweep", "--file", str(program), "--value", "-1:1", "--points", "3",
+                    "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["-1.0,1.0,-2.0", "0.0,0.0,0.0", "1.0,1.0,2.0"]
 
 
 def test_digits():

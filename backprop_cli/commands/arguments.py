@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Callable
 
 from ..errors import InputError, ParseError
 from ..parse import is_number
@@ -165,11 +166,13 @@ def require_finite(option: str, value: float) -> None:
 
 
 def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: str,
-                        used: set[str] | None, text: str | None = None) -> None:
+                        used: set[str] | None, text: Callable[[], str | None] | None = None
+                        ) -> None:
     """A value for a name that looks like a misspelt option, or that is an option of another
     command (given as --NAME VALUE), is refused when the value is not a number and the
-    program's `text` does not name it (before running) or the program does not use the name
-    (after running). `--at name=VALUE` gives a variable of any name."""
+    program's text (from `text`, read only then) does not name it (before running), or when
+    the program does not use the name (after running). `--at name=VALUE` gives a variable of
+    any name."""
     for name, value in point.items():
         if name not in named:  # given through --at, which is never an option
             continue
@@ -186,12 +189,27 @@ def refuse_option_typos(point: dict[str, str], named: frozenset[str], command: s
                              f"given as --at {name}=VALUE")
 
 
-def _names(text: str | None, name: str) -> bool:
-    """Whether the program's text has `name` as a word (a sweep's `--value 0:1` is a range for
-    the program's variable `value`, not a misspelt --values)."""
-    import re
+def _names(text: Callable[[], str | None] | None, name: str) -> bool:
+    """Whether the program's text names `name` outside its comments (a sweep's `--value 0:1`
+    is a range for the program's variable `value`, not a misspelt --values). A name glued to
+    a number (2value) is the name."""
+    program = text() if text is not None else None
+    if program is None:
+        return False
+    code = re.sub(r"#[^\n]*", "", program)
+    # a name starts after neither a letter nor a dot (f.value is an attribute), a digit allowed
+    return name in re.findall(r"(?<!\.)(?<![^\W\d])[^\W\d]\w*", code)
 
-    return text is not None and re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) is not None
+
+def program_file_text(file: str | None) -> str | None:
+    """The text of a program file named by --file, or None (standard input, which cannot be
+    read twice, or a file that cannot be read: the command itself says why)."""
+    if not file or file == "-" or not os.path.isfile(file):
+        return None
+    try:
+        return read_text(file)
+    except InputError:
+        return None
 
 
 def _no_short_option(flag: str, command: str) -> str:
