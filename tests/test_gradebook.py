@@ -289,6 +289,16 @@ def test_bad_rosters(text, message):
         read_roster(text, "roster.csv")
 
 
+def test_a_roster_of_one_id_per_line_is_read_as_generate_reads_it():
+    """`generate --roster` took it; `check --roster` stopped the whole batch, no gradebook
+    written (a trial)."""
+    roster = read_roster("alice\nbob@example.edu\n\ncarol\n", "roster.txt")
+    assert sorted(roster.students) == ["alice", "bob@example.edu", "carol"]
+    assert roster.find("bob@example.edu").sis_user_id == "bob@example.edu"
+    with pytest.raises(InputError, match="roster.txt line 2: the id"):
+        read_roster("alice\nalice\n", "roster.txt")
+
+
 # Comments
 
 

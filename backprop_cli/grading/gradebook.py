@@ -205,20 +205,25 @@ def _field(header: str, canvas_export: bool) -> str | None:
 
 def read_roster(text: str, name: str) -> Roster:
     """A roster from CSV text: a Canvas gradebook export (Student, ID, SIS User ID, SIS Login
-    ID, Section, ...) or a simple CSV with an `id` (or `SIS User ID`) column and optionally
-    name, section, canvas id and login id. Rows with neither a SIS user id nor a login id
-    (Canvas's Points Possible and posting rows) are skipped; a student with no SIS user id is
-    found by login id only."""
+    ID, Section, ...), a simple CSV with an `id` (or `SIS User ID`) column and optionally
+    name, section, canvas id and login id, or one id per line (as `generate --roster` reads).
+    Rows with neither a SIS user id nor a login id (Canvas's Points Possible and posting rows)
+    are skipped; a student with no SIS user id is found by login id only."""
     rows = _csv_rows(text.lstrip("\ufeff"), name)
     if not rows:
         raise InputError(f"{name}: the roster is empty")
     header = [cell.strip() for cell in rows[0]]
     canvas_export = any(_field(h, True) == "sis_user_id" for h in header)
     fields = [_field(h, canvas_export) for h in header]
-    if "sis_user_id" not in fields and "login_id" not in fields:
-        raise InputError(f"{name}: the roster needs an id or SIS User ID column (found: "
-                         f"{', '.join(header) or 'nothing'})")
     students: dict[str, RosterEntry] = {}
+    if "sis_user_id" not in fields and "login_id" not in fields:
+        if all(len(row) == 1 for row in rows):  # one id per line, as generate --roster reads
+            for number, row in enumerate(rows, 1):
+                _add_student(students, RosterEntry(row[0].strip(), "", "", "", ""),
+                             f"{name} line {number}")
+            return Roster(students)
+        raise InputError(f"{name}: the roster needs an id or SIS User ID column, or one id "
+                         f"per line (found: {', '.join(header) or 'nothing'})")
     for number, row in enumerate(rows[1:], 2):
         entry = _roster_entry(fields, row)
         if entry is not None:
