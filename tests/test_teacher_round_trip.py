@@ -602,8 +602,7 @@ def test_an_answer_right_to_fewer_places_than_asked_is_named_so(given, written, 
     ("x*y + tanh(x)", ("--expect", "d/dx=2.4", "--rtol", "1e-3")),
     ("x*y + tanh(x)", ("--expect", "d/dx=2", "--decimals", "2")),
     ("0.44*x - 1", ("--expect", "d/dx=0", "--decimals", "2")),
-    ("0.44*x - 1", ("--expect", "d/dx=0.0", "--decimals", "2")),
-    ("0.96*x", ("--expect", "d/dx=1.0", "--decimals", "2"))])
+    ("0.44*x - 1", ("--expect", "d/dx=0.0", "--decimals", "2"))])
 def test_a_number_that_is_not_a_rounding_of_the_work_is_not_too_few_decimals(program, args):
     # 2.5 is wrong at 1 place too; 2.42 is right at 2 but 2.420 is asked (true 2.41997 is
     # 2.420, so it is right); under a tolerance places are not graded; a whole number, 0 or
@@ -612,6 +611,13 @@ def test_a_number_that_is_not_a_rounding_of_the_work_is_not_too_few_decimals(pro
                                                 *args, "--json"]).stdout)
     item = document["items"][0]
     assert (item.get("misconception") or {}).get("code") != "too_few_decimals"
+
+
+def test_one_point_zero_for_0_96_is_too_few_decimals_not_a_trivial_one():
+    document = strict_json(runner.invoke(app, [
+        "check", "0.96*x", "--x", "1", "--expect", "d/dx=1.0", "--decimals", "2",
+        "--json"]).stdout)
+    assert document["items"][0]["misconception"]["code"] == "too_few_decimals"
 
 
 def test_too_few_decimals_says_the_number_as_written():
@@ -670,3 +676,53 @@ def test_a_submission_without_answers_that_cannot_be_graded_still_says_why(tmp_p
                                  str(tmp_path), "--assignment",
                                  str(SAMPLES / "hw3" / "assignment.json")])
     assert result.exit_code == 2 and said in result.stderr, result.stderr
+
+
+def test_a_whole_worksheet_written_to_one_place_short_is_marked_alike(tmp_path):
+    """Every hand-in line to 1 decimal place where the assignment asks 2 (a trial): some lines
+    were named too_few_decimals, others marked carried forward from the earlier short numbers,
+    one 'trivial' from a 1.0 that was 1.0098 rounded. Each number right to the place it was
+    written to is too short, alike, and earns the rubric's credit for it."""
+    key = json.loads((SAMPLES / "hw3" / "key.json").read_text())
+    at = next(s["at"] for s in key["students"] if s["id"] == "ada")
+    true = hand(at)
+    lines = ["id=ada", *(f"{q}={v:.1f}" for q, v in true.items())]
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "answers.txt").write_text("\n".join(lines) + "\n")
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[credit]\ncarried_forward = 0.5\n[credit.misconceptions]\n"
+                      "too_few_decimals = 0.9\n")
+    result = runner.invoke(app, ["check", "--autograder", "gradescope", "--autograder-root",
+                                 str(tmp_path), "--assignment",
+                                 str(SAMPLES / "hw3" / "assignment.json"), "--rubric",
+                                 str(rubric), "--json"])
+    assert result.exit_code == 0, result.stderr
+    marks = {m["question"]: m for m in strict_json(result.stdout)["score"]["marks"]}
+    for question, value in true.items():
+        mark = marks[question]
+        if round(value, 2) == round(round(value, 1), 2):  # 1 place is all 2 places show
+            assert mark["outcome"] == "right", question
+        else:
+            assert mark["misconception"] == "too_few_decimals", (question, mark)
+            assert mark["points"] == 0.9, (question, mark)
+
+
+def test_an_assignment_line_answering_nothing_is_graded_in_a_batch_and_alone(tmp_path):
+    """`{"id": "dave", "expect": []}` was an error row in a batch ('nothing to check: give
+    "wrt" and "answer"...', which the student's gradebook comment repeated), and `check
+    --student` with no answers exited 2; the autograder graded the same as every question
+    not answered (a trial). All three now agree."""
+    assignment = str(SAMPLES / "hw3" / "assignment.json")
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"id": "ada", "expect": []}\n')
+    result = runner.invoke(app, ["check", "--batch", str(batch), "--assignment", assignment,
+                                 "--json"])
+    assert result.exit_code == 1, result.stderr  # an incorrect row
+    (row,) = [strict_json(line) for line in result.stdout.splitlines()]
+    assert row["verdict"] == "incorrect" and len(row["missing"]) == 12
+    alone = runner.invoke(app, ["check", "--assignment", assignment, "--student", "ada",
+                                "--json"])
+    document = strict_json(alone.stdout)
+    assert alone.exit_code == 1 and document["verdict"] == "incorrect"
+    assert {item["reason"] for item in document["items"]} == {"not answered"}
+    assert len(document["items"]) == 12

@@ -116,7 +116,8 @@ def call(request: Request):
                       tuple(expect), rows, options["rtol"], options["atol"],
                       decimals=decimals, symbolic_seconds=0.4 * options["timeout"],
                       exact=options["exact"], precision=options["precision"], seed=seed,
-                      data=tuple(sorted(request.data)))
+                      data=tuple(sorted(request.data)),
+                      from_assignment=options["student"] is not None)
     if job.answers or job.exact:  # SymPy's work, in a checker process with its own limits
         report = grading.grade_bounded(job, options["timeout"])
     else:

@@ -126,7 +126,8 @@ def read_line(number: int, text: str, *, timeout: float = 5.0, rtol: float | Non
 
             record = complete(record, assignment)
         job, limit = read_problem(record, timeout=timeout, rtol=rtol, atol=atol,
-                                  line_tolerances=line_tolerances)
+                                  line_tolerances=line_tolerances,
+                                  from_assignment=assignment is not None)
     except BackpropError as error:
         return Line(number, item_id, error=(error.code, error.message))
     except Exception as error:  # noqa: BLE001 - a bug must not cost the other lines their rows

@@ -161,6 +161,17 @@ def places(given: float, decimals: int) -> int:
     return max(decimals, -leading)
 
 
+def right_to_fewer_places(true: float, given: float, written: int, asked: int | None,
+                          rtol: float | None, atol: float | None) -> bool:
+    """A number of at least one decimal place, right at the places it was written to, fewer
+    than the places asked (2.4 for 2.41997 at 2 decimal places): a number too short, not a
+    mistake in the work. Never under a tolerance, nor for a whole number (0 or 2 near the
+    truth is no rounding of the work)."""
+    return (asked is not None and rtol is None and atol is None and written >= 1
+            and places(given, written) < places(given, asked)
+            and accepts(true, given, written, None, None))
+
+
 def why_not(true: float, given: float, decimals: int, rtol: float | None,
             atol: float | None) -> str:
     """Why a number was not accepted: what the true value rounds to at the places graded
@@ -293,12 +304,11 @@ def _claim_item(claim: Claim, result: Result, rtol: float | None, atol: float | 
     if accepts(true, claim.given, places_given, rtol, atol):
         return Item("claim", claim.text, CORRECT, expected=true, given=claim.given,
                     details=about)
-    graded = places(claim.given, places_given)
-    if places(claim.given, claim.decimals) < graded:  # fewer places written than asked
+    if right_to_fewer_places(true, claim.given, claim.decimals, decimals, rtol, atol):
         about["written"] = claim.decimals
     return Item("claim", claim.text, INCORRECT, expected=true, given=claim.given,
                 reason=why_not(true, claim.given, places_given, rtol, atol),
-                details={**about, "places": graded})
+                details={**about, "places": places(claim.given, places_given)})
 
 
 def _array_item(claim: Claim, true, about: dict, rtol: float | None, atol: float | None,

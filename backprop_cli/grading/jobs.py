@@ -46,6 +46,9 @@ class Job:
     # a batch line or a submission: a claim that cannot be read, or that names what the
     # program lacks, is one wrong answer rather than an error that loses every other answer
     each_claim_alone: bool = False
+    # an assignment's student: answering nothing is graded (every question unanswered), not
+    # refused as nothing to check
+    from_assignment: bool = False
 
 
 def grade_in_process(job: Job, timeout: float) -> Report:
@@ -123,7 +126,7 @@ def grade(job: Job) -> Report:
                 warnings.append(f"the table has no numbers for {len(missing)} node(s) "
                                 f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''})"
                                 "; they are not graded")
-    if not items:
+    if not items and not job.from_assignment:
         if job.table == () and job.claims == () and not job.answers:
             raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
                              "or --table FILE")
@@ -234,11 +237,9 @@ def _diagnosed(graph: Graph, values: list, adjoints: list, job: Job, about: dict
     places = about.get("places")
     if given is None or places is None or quantity is None:
         return ()
-    written, true = about.get("written"), about.get("expected")
-    if written is not None and true is not None and job.rtol is None and job.atol is None \
-            and written >= 1 and given not in (0.0, 1.0, -1.0) \
-            and accepts(true, given, written, None, None):
-        return (too_few_places(true, given, written, places),)
+    written = about.get("written")  # set where the number is right to fewer places than asked
+    if written is not None:
+        return (too_few_places(about["expected"], given, written, places),)
     node, wrt = target, None
     rule = (lambda candidate: accepts(candidate, given, places, job.rtol, job.atol))
     if quantity == "local":

@@ -194,12 +194,14 @@ def _field_hint(key: str) -> str:
 
 
 def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = None,
-                 atol: float | None = None, line_tolerances: bool = True) -> tuple[Job, float]:
+                 atol: float | None = None, line_tolerances: bool = True,
+                 from_assignment: bool = False) -> tuple[Job, float]:
     """A batch line's Job and its time limit. `timeout`, `rtol` and `atol` are the batch's
     (the command line's); a line's own replace them unless `line_tolerances` is False, when a
     line that sets any of them is refused (code `tolerance_forbidden`). A field that is
     unknown, of the wrong type or out of range is a `bad_field` InputError; `null` is the same
-    as leaving a field out."""
+    as leaving a field out. A line `from_assignment` may answer nothing (every question is
+    then unanswered)."""
     for key in record:
         if key not in FIELDS:
             raise bad_field(f"unknown field {shown(key)}{_field_hint(key)}; the fields are "
@@ -261,7 +263,7 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
                               for n, row in enumerate(table, 1)))
     except InputError as error:
         raise bad_field(error.message) from None
-    if not (wrt or expect or rows):
+    if not (wrt or expect or rows) and not (from_assignment and not table):
         if table:
             raise bad_field("the \"table\" has no numbers to check: give each row a \"value\" "
                             "and/or an \"adjoint\"")
@@ -274,7 +276,7 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
                         f"than 0, not {shown(upstream)}")
     job = Job(expr, tuple(zip(wrt, answer, strict=True)), tuple(point), tuple(expect), rows,
               settings["rtol"], settings["atol"], symbolic_seconds=0.4 * settings["timeout"],
-              seed=seed, each_claim_alone=True)
+              seed=seed, each_claim_alone=True, from_assignment=from_assignment)
     return job, settings["timeout"]
 
 

@@ -12,7 +12,7 @@ from ..engine import CONST, VAR, compile_tape, run_forward, run_reverse, run_rev
 from ..errors import InputError
 from ..graph import Graph
 from ..result import Result, number
-from .claims import accepts, inside_statement, local_within
+from .claims import accepts, inside_statement, local_within, right_to_fewer_places
 from .claims import places as graded_at
 from .report import CORRECT, INCORRECT, Item
 
@@ -44,13 +44,14 @@ class Number:
 class Marked:
     """How one Number was graded: right, right given the student's own earlier numbers
     (consistent), made trivial by their 0 or ±1, a wrong number such numbers follow from
-    (root), the places graded at."""
+    (root), the places graded at, right only to the fewer places it was written to (short)."""
 
     right: bool
     consistent: bool
     trivial: bool
     places: int
     root: bool = False
+    short: bool = False  # right to fewer places than asked (claims.right_to_fewer_places)
 
 
 def check_table(graph: Graph, result: Result, rows: Sequence[TableRow],
@@ -94,7 +95,7 @@ def grade_numbers(graph: Graph, result: Result, rows: Sequence[TableRow],
             if not marked.right:
                 verdict = INCORRECT
                 mark.update(carried_details(marked))
-                if graded_at(own.given, own.decimals) < marked.places:
+                if marked.short:
                     mark["written"] = own.decimals
                 notes.append(f"{kind}: {carried_note(marked) or 'wrong'}")
             details[kind] = mark
@@ -169,7 +170,12 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
     rights = [accepts(true, n.given, d, rtol, atol)
               for n, true, d in zip(numbers, trues, decimals, strict=True)]
     graded = [graded_at(n.given, d) for n, d in zip(numbers, decimals, strict=True)]
-    plain = [Marked(right, False, False, g) for right, g in zip(rights, graded, strict=True)]
+    # a number right to the fewer places it was written to is too short, neither carried nor
+    # a root cause (later numbers may still carry its rounding)
+    short = [not right and right_to_fewer_places(true, n.given, n.decimals, places, rtol, atol)
+             for n, true, right in zip(numbers, trues, rights, strict=True)]
+    plain = [Marked(right, False, False, g, short=s)
+             for right, g, s in zip(rights, graded, short, strict=True)]
     if all(rights):  # nothing to carry
         return plain
 
@@ -208,10 +214,12 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
             again = carried_by(follow((k,))[0], fixed)
             if any(c and not a for c, a in zip(carried, again, strict=True)):
                 roots.add(k)
+    carried = [c and not s for c, s in zip(carried, short, strict=True)]
+    roots -= {k for k in roots if short[k]}
     trivial = _trivial_steps(graph, numbers, true_values, true_adjoints, true_locals,
                              carried, carried_values, upstream)
-    return [Marked(m.right, carried[k], carried[k] and trivial[k], m.places, k in roots)
-            for k, m in enumerate(plain)]
+    return [Marked(m.right, carried[k], carried[k] and trivial[k], m.places, k in roots,
+                   m.short) for k, m in enumerate(plain)]
 
 
 # Each wrong number not carried forward is tried as the cause of the carried ones by one more

@@ -14,8 +14,6 @@ from .assignment import Assignment
 from .rubric import DEFAULT, Rubric, score, with_unanswered
 
 SYSTEMS = ("gradescope", "prairielearn")
-_PROBLEM = frozenset(("id", "expr", "at", "upstream"))  # what the assignment fills in
-_ANSWERS = frozenset(("expect", "table", "wrt", "answer"))
 
 
 @dataclass(frozen=True)
@@ -118,13 +116,9 @@ def _graded(paths, assignment: Assignment, rubric: Rubric, timeout: float
         raise InputError("the submission does not say whose it is: no student in the "
                          "system's metadata, and no \"id\" in the answers file")
     record = complete({**record, "id": student}, assignment)
-    if all(key in _ANSWERS and not record[key] for key in set(record) - _PROBLEM):
-        # no answers at all: graded, every question not answered (no error to read)
-        report = Report(())
-    else:
-        job, _ = read_problem(record, timeout=timeout, line_tolerances=False)
-        job = replace(job, decimals=assignment.decimals)
-        report = grade_bounded(job, timeout)
+    job, _ = read_problem(record, timeout=timeout, line_tolerances=False, from_assignment=True)
+    job = replace(job, decimals=assignment.decimals)
+    report = grade_bounded(job, timeout)
     scored = score(report.to_dict()["items"], rubric, assignment.variant(student).questions,
                    student)
     return with_unanswered(report, scored), scored

@@ -80,10 +80,10 @@ class Classroom:
             row = {**row, "score": result.to_dict()}
         missing = list(result.unanswered)
         if missing and row.get("verdict") != "error":
-            # an answer left out is not a right answer: the row is not all correct
+            # an answer left out is a wrong one, which makes the row incorrect (as a wrong
+            # item does, whatever else is undetermined; a line answering nothing is one too)
             row["missing"] = missing
-            if row["verdict"] == "correct":
-                row["verdict"] = "incorrect"
+            row["verdict"] = "incorrect"
         return row
 
     def finish(self, rows: list[dict]) -> None:
