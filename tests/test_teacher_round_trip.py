@@ -605,8 +605,9 @@ def test_an_answer_right_to_fewer_places_than_asked_is_named_so(given, written, 
     ("0.44*x - 1", ("--expect", "d/dx=0.0", "--decimals", "2"))])
 def test_a_number_that_is_not_a_rounding_of_the_work_is_not_too_few_decimals(program, args):
     # 2.5 is wrong at 1 place too; 2.42 is right at 2 but 2.420 is asked (true 2.41997 is
-    # 2.420, so it is right); under a tolerance places are not graded; a whole number, 0 or
-    # ±1 needs no work (a class rounding every answer to them would earn the credit).
+    # 2.420, so it is right); under a tolerance places are not graded; a whole number near the
+    # truth is no rounding of the work (a class writing whole numbers would earn the credit);
+    # 0.0 for 0.44 is wrong at its one place.
     document = strict_json(runner.invoke(app, ["check", program, "--x", "1", "--y", "2",
                                                 *args, "--json"]).stdout)
     item = document["items"][0]

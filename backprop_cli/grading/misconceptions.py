@@ -94,11 +94,9 @@ def diagnose(graph: Graph, values: Sequence[float], adjoints: Sequence[float], s
 
 
 def too_few_places(true: float, given: float, written: int, asked: int) -> Misconception:
-    """A number right at the places it was written to, fewer than the places asked (2.4 for
-    2.41997 at 2 decimal places): the simplest account of it, before any mistake in the work.
-    Named for a number of at least one decimal place other than ±1 (a whole number, or a
-    0 or 1 that needs no work, is not a rounding of the work). The message names no true
-    number (a rubric may hide them)."""
+    """The misconception of a number right at the places it was written to, fewer than the
+    places asked (claims.right_to_fewer_places): the simplest account of it, before any
+    mistake in the work. The message names no true number (a rubric may hide them)."""
     from .claims import unit
 
     return Misconception("too_few_decimals", f"{given:.{written}f} is right to {unit(written)}, "
