@@ -62,6 +62,8 @@ class Matrix:
 
 
 _NAME = re.compile(r"[^\W\d]\w*")
+NO_VARIABLES = ("the program has no variables to differentiate: its {what} "
+                "has {has}")
 
 
 def _array_jacobian(program, graph: Graph, point: Mapping, outputs: list[str] | None,
@@ -112,6 +114,8 @@ def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
     from .tensor_engine import HESSIAN_STEP, array_hessian
 
     names = all_variables = [name for name in graph.variable_names if name not in data]
+    if not names:
+        raise InputError(NO_VARIABLES.format(what="Hessian", has="no rows"))
     if wrt:
         unknown = [name for name in wrt if name not in names]
         if unknown and unknown[0].partition("[")[0] in names:
@@ -179,6 +183,8 @@ def _jacobian(text: str, at: Mapping, outputs: list[str] | None,
     from .api import over_arrays
 
     program, graph, point = program_and_point(text, at, arrays=True)
+    if all(name in data for name in graph.variable_names):
+        raise InputError(NO_VARIABLES.format(what="Jacobian", has="no columns"))
     if over_arrays(graph, point):
         return _array_jacobian(program, graph, point, outputs or names_in_text, max_entries,
                                data)
@@ -256,6 +262,8 @@ def hessian(text: str, at: Mapping, wrt: Sequence[str] | None = None,
 
 def _chosen_variables(graph: Graph, wrt: Sequence[str] | None) -> list[int]:
     """The node numbers of the variables asked for (all of them without `wrt`)."""
+    if not graph.variables:
+        raise InputError(NO_VARIABLES.format(what="Hessian", has="no rows"))
     if not wrt:
         return list(graph.variables)
     position = {graph.ids[i]: i for i in graph.variables}

@@ -1166,3 +1166,40 @@ def test_a_shadowed_function_is_looked_for_in_code_and_whole_names(program, warn
     result = invoke("grad", program, "--w", "1", "--y", "2", "--exp", "3", "--myexp", "1")
     assert result.exit_code == 0, result.stderr
     assert ("so exp(...) multiplies by it" in result.stderr) == warned
+
+
+# ---------------------------------------------------------------------------------------------
+# From a new user's trial of the modes (explain, graph, forward, hessian, jacobian, fd)
+
+
+def test_a_sympy_function_real_through_complex_arithmetic_is_real():
+    """besseli(-1, -0.5) = -0.2578943...: mpmath reaches it with a -8e-26j residue, and the
+    node was `undefined` (NaN), its Hessian null without a warning. Oracle: mpmath's own
+    numerical differentiation of the real part."""
+    import mpmath
+
+    def real(f):
+        return lambda t: mpmath.re(f(t))
+
+    i_minus_1, i_1 = (lambda t: mpmath.besseli(-1, t)), (lambda t: mpmath.besseli(1, t))
+    result = grad("besseli(-1, x)", {"x": -0.5})
+    assert result.value == pytest.approx(float(real(i_minus_1)(-0.5)), rel=1e-14)
+    assert dict(result.gradient)["x"] == pytest.approx(
+        float(mpmath.diff(real(i_minus_1), -0.5)), rel=1e-12)
+    document = strict_json(invoke("hessian", "besseli(1, x)", "--x", "-0.5", "--json").stdout)
+    assert document["hessian"][0][0] == pytest.approx(
+        float(mpmath.diff(real(i_1), -0.5, 2)), rel=1e-10)
+    assert math.isnan(grad("besselj(0.5, x)", {"x": -1.0}).value)  # truly complex: still NaN
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("hessian", "2*3 + sin(1)"), "its Hessian has no rows"),
+    (("hessian", "sum([1, 2]*3)"), "its Hessian has no rows"),
+    (("jacobian", "2*3"), "its Jacobian has no columns"),
+    (("jacobian", "[1, 2]*2"), "its Jacobian has no columns")])
+def test_a_matrix_of_a_program_without_variables_is_refused(args, said):
+    """They printed an empty, broken table and exited 0, where forward and fd refuse."""
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr) == (
+        f"error: the program has no variables to differentiate: {said}")
