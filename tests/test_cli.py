@@ -123,6 +123,16 @@ def test_an_array_error_in_a_bare_expression_names_no_generated_statement(args, 
     assert one_error_line(invoke("grad", *args).stderr).startswith(f"error: {said}")
 
 
+@pytest.mark.parametrize("given", ["x=1 y=2", "x=1;y=2"])
+def test_direction_pairs_without_commas_are_said_so(given):
+    """They said "'=' may only follow a name at the start of a statement" and "only the last
+    statement may be a bare expression" (the value read as a program; a trial)."""
+    line = one_error_line(invoke("forward", "x*y", "--x", "1", "--y", "2", "--direction",
+                                 given).stderr)
+    assert line == (f"error: --direction {given!r}: separate the NAME=VALUE pairs with commas, "
+                    "e.g. --direction x=1,y=0.5")
+
+
 def test_a_bad_direction_is_said_of_the_direction():
     line = one_error_line(invoke("forward", "x*y", "--x", "1", "--y", "2", "--direction",
                                  "x=abc").stderr)

@@ -28,6 +28,9 @@ def call(request: Request):
             name, equals, value = item.partition("=")
             if not equals or not name.strip():
                 raise InputError(f"--direction expects NAME=VALUE pairs, got {item!r}")
+            if "=" in value:  # `x=1 y=2`, `x=1;y=2`: pairs not separated by commas
+                raise InputError(f"--direction {item.strip()!r}: separate the NAME=VALUE pairs "
+                                 "with commas, e.g. --direction x=1,y=0.5")
             if name.strip() in vector:
                 raise InputError(f"--direction gives {name.strip()!r} twice; give it once")
             try:
