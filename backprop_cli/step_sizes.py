@@ -79,6 +79,25 @@ class StepSizes:
         return document
 
 
+def _kinks(graph, point: Mapping[str, object], name: str) -> list[str]:
+    """The nodes of a scalar program at a kink that the output reaches from the variable
+    `name`: differences there give one-sided slopes (or their mean), never the derivative
+    the convention takes, whatever the step size."""
+    from .api import over_arrays
+    from .engine import dependents
+    from .gradient import evaluate
+
+    if over_arrays(graph, point):
+        return []
+    result = evaluate(graph, point)
+    depends = dependents(graph.inputs, [graph.ids.index(name)])
+    live = graph.live()
+    return [f"{graph.ids[i]} = {graph.formula(i)}: {node.message}; finite differences there "
+            "give one-sided slopes (or their mean), not this derivative, at any step size"
+            for i, node in enumerate(result.nodes)
+            if node.status == "kink" and depends[i] and live[i]]
+
+
 def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
                smallest: float = 1e-16, largest: float = 1.0, per_decade: int = 4,
                data: frozenset[str] = frozenset()) -> StepSizes:
@@ -123,7 +142,7 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
         central = tuple((f - b) / (2 * h) for f, b, h in zip(ahead, behind, hs, strict=True))
     label = name if not index else f"{name}[{','.join(str(k) for k in index)}]"
     out = graph.ids[graph.output] if graph.named[graph.output] else "f"
-    warnings = list(program.cautions)
+    warnings = [*program.cautions, *_kinks(graph, point, name)]
     if not math.isfinite(derivative):
         warnings.append(f"the reverse-mode derivative is not finite ({derivative}); the errors "
                         "are not defined")

@@ -220,3 +220,16 @@ def test_a_narrow_plot_is_the_same_whatever_the_string_hashing() -> None:
         assert "1e-16" in done.stdout
         drawn.add(done.stdout)
     assert len(drawn) == 1
+
+
+def test_fd_at_a_kink_says_no_step_size_gives_the_derivative_taken_there() -> None:
+    """relu at 0: forward differences give relu's right slope 1, central ones the mean 1/2,
+    never the 0 taken by convention; fd printed 'best h = 1e-16, error 1' with no word of the
+    kink (a trial). A kink the output does not reach from the variable is not one of fd's."""
+    found = step_sizes("relu(x)", {"x": 0.0})
+    assert all(v == 1.0 for v in found.forward.estimate)
+    assert all(v == 0.5 for v in found.central.estimate)
+    assert len(found.warnings) == 1 and "kink" in found.warnings[0]
+    assert "not this derivative, at any step size" in found.warnings[0]
+    assert step_sizes("relu(y) + x", {"x": 0.0, "y": 0.0}, wrt="x").warnings == ()
+    assert step_sizes("relu(x)", {"x": 1.0}).warnings == ()
