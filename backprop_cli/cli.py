@@ -379,6 +379,8 @@ def _usage_error(error, args: list[str], terminal: Terminal) -> int:
         terminal.error("error: give a command, e.g. backprop grad 'x*y + tanh(x)' --x 1 --y 2")
         return ExitCode.BAD_INPUT
     path = error.ctx.command_path if error.ctx is not None else "backprop"
+    if path == "backprop" and args and args[0] in {spec.name for spec in COMMANDS}:
+        path = f"backprop {args[0]}"  # an option's missing value is said in the app's context
     usage = UsageError(f"{message} (see '{path} --help')")
     report(usage, terminal, _wants_json(args))
     return exit_code(usage)

@@ -527,6 +527,18 @@ def test_usage_errors_are_one_line(capsys, args, fragment):
     assert captured.out == ""
 
 
+@pytest.mark.parametrize(("args", "helped"), [
+    (["hessian", "x*y", "--x", "1", "--y", "2", "--wrt"], "backprop hessian --help"),
+    (["grad", "x", "--x", "1", "--digits"], "backprop grad --help"),
+    (["gradd", "x"], "backprop --help")])
+def test_a_usage_error_points_to_its_commands_help(capsys, args, helped):
+    """An option left without its value pointed to 'backprop --help', the list of commands,
+    not the command's own options (a trial)."""
+    with pytest.raises(SystemExit):
+        main(args)
+    assert one_error_line(capsys.readouterr().err).endswith(f"(see '{helped}')")
+
+
 def test_usage_error_with_json_prints_an_error_document(capsys, validator):
     with pytest.raises(SystemExit) as caught:
         main(["grad", "x", "--x", "1", "--digits", "abc", "--json"])
