@@ -68,6 +68,9 @@ def explain(result: Result, wrt: str | None = None, digits: int = 6) -> Explanat
     """Build the explanation of a Result; `wrt` limits the reverse sweep to paths to it."""
     nodes = result.nodes
     variables = [name for name, _ in result.gradient]
+    if not variables:
+        raise InputError("the program has no variables: there is no chain rule to write out "
+                         "(backprop grad shows its value)")
     if wrt is not None and wrt not in variables:
         raise InputError(f"--wrt {wrt!r} is not a variable of the program "
                          f"(variables: {', '.join(variables) or 'none'})")

@@ -1192,6 +1192,15 @@ def test_a_sympy_function_real_through_complex_arithmetic_is_real():
     assert math.isnan(grad("besselj(0.5, x)", {"x": -1.0}).value)  # truly complex: still NaN
 
 
+def test_explain_of_a_program_without_variables_is_refused():
+    """It printed empty Reverse sweep and Gradient sections and exited 0."""
+    result = invoke("explain", "2*3")
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr) == ("error: the program has no variables: there is no "
+                                             "chain rule to write out (backprop grad shows its "
+                                             "value)")
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (("hessian", "2*3 + sin(1)"), "its Hessian has no rows"),
     (("hessian", "sum([1, 2]*3)"), "its Hessian has no rows"),
