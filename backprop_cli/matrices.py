@@ -62,8 +62,7 @@ class Matrix:
 
 
 _NAME = re.compile(r"[^\W\d]\w*")
-NO_VARIABLES = ("the program has no variables to differentiate: its {what} "
-                "has {has}")
+NO_VARIABLES = "the program has no variables to differentiate: its {what} has {has}"
 
 
 def _array_jacobian(program, graph: Graph, point: Mapping, outputs: list[str] | None,
