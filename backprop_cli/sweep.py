@@ -147,10 +147,24 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     def part(begin: int, end: int) -> dict:
         return {**others, variable: result.x_at(begin, end)}
 
+    import numpy as np
+
     threads = _threads(graph, points)
+    kinks = np.zeros(points, dtype=bool) if _kink_nodes(graph, variable) else None
     value, derivative = _chunked_pass(graph, variable, points, chunk_size(len(graph), threads),
-                                      part, threads)
-    return _with_gaps(replace(result, value=value, derivative=derivative))
+                                      part, threads, kinks)
+    swept = _with_gaps(replace(result, value=value, derivative=derivative))
+    if kinks is None:
+        return swept
+    kinks &= np.isfinite(derivative)
+    count = int(np.count_nonzero(kinks))
+    if not count:
+        return swept
+    first = int(np.argmax(kinks))
+    note = (f"the derivative takes a kink's convention at {count:,} of {points:,} points (the "
+            f"first at {variable} = {float(swept.x_at(first, first + 1)[0]):.6g}; see "
+            "Conventions at kinks in the README)")
+    return replace(swept, warnings=(*swept.warnings, note))
 
 
 def _with_gaps(result: Sweep) -> Sweep:
@@ -253,6 +267,25 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _kink_nodes(graph: Graph, wrt: str) -> list[tuple[int, object]]:
+    """The nodes with a kink convention (abs, relu, ...) between `wrt` and the output, each with
+    its op's edges (numbers that are 0 exactly at a kink)."""
+    from .engine import dependents
+    from .ops import OPS
+
+    if wrt not in graph.ids:
+        return []
+    depends, live = dependents(graph.inputs, [graph.ids.index(wrt)]), graph.live()
+    found = []
+    for i, name in enumerate(graph.ops):
+        op = OPS.get(name)
+        # an op with its own kink test (pow at 0**0) is left out: its edges alone overstate
+        if op is not None and op.edges is not None and op.convention is not None \
+                and op.kink is None and depends[i] and live[i]:
+            found.append((i, op.edges))
+    return found
+
+
 def sweep_work(nodes: int, points: int, chunk: int) -> int:
     """The estimated cost of a sweep in node-points, each chunk's fixed cost included."""
     return nodes * (points + -(-points // chunk) * CHUNK_OVERHEAD)
@@ -272,10 +305,13 @@ def vector_pass(graph: Graph, point: Mapping, wrt: str, chunk: int | None = None
     return _chunked_pass(graph, wrt, length, chunk or chunk_size(len(graph)), part)
 
 
-def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part, threads: int = 1):
+def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part, threads: int = 1,
+                  kinks=None):
     """The engine on the array backend over `length` points, `chunk` at a time; `part(begin,
     end)` gives the variables' values of those points. With two threads, each takes one half
-    of the chunks; every chunk is computed as one thread would compute it."""
+    of the chunks; every chunk is computed as one thread would compute it. With `kinks` (a
+    boolean array of `length`), the points where a node the output reaches from `wrt` sits at
+    a kink of its op are marked there."""
     import numpy as np
 
     from .backends import array_backend
@@ -284,6 +320,7 @@ def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part, threads
     backend = array_backend()
     tape = compile_tape(graph.ops, graph.inputs, graph.output, backend)
     position = {graph.ids[i]: i for i in graph.variables}
+    at_kinks = [] if kinks is None else _kink_nodes(graph, wrt)
     value_out = np.empty(length)
     derivative_out = np.empty(length)
     stop_early = threading.Event()
@@ -300,6 +337,14 @@ def _chunked_pass(graph: Graph, wrt: str, length: int, chunk: int, part, threads
                 values = run_forward(tape, leaf_values(graph, given, backend))
                 adjoints, _ = run_reverse(undefined_where_nan(tape, values, backend), values,
                                           graph.output, keep_partials=False)
+                for i, edges in at_kinks:
+                    try:  # an edge written with a branch (atan2's) takes numbers, not arrays
+                        found = edges(*(values[j] for j in graph.inputs[i]))
+                    except (TypeError, ValueError, ArithmeticError):
+                        continue
+                    for edge in found:
+                        kinks[start:stop] |= np.broadcast_to(np.asarray(edge) == 0,
+                                                             (stop - start,))
                 value_out[start:stop] = np.broadcast_to(values[graph.output], (stop - start,))
                 derivative = adjoints[position[wrt]] if wrt in position else 0.0
                 derivative_out[start:stop] = np.broadcast_to(derivative, (stop - start,))

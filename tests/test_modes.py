@@ -534,6 +534,19 @@ def test_sweep_warns_of_its_gaps():
     assert run_json("sweep", "x^2", "--x", "-1:1", "--points", "5")["warnings"] == []
 
 
+def test_sweep_warns_of_points_at_a_kink():
+    # abs and relu have their kink at 0, the third of -1, -0.5, 0, 0.5, 1 and none of four
+    # points over -1:1; relu(y) does not depend on the swept x. fd and grad warned; sweep not.
+    document = run_json("sweep", "abs(x) + relu(x)", "--x", "-1:1", "--points", "5")
+    assert document["derivative"][2] == 0.0  # abs'(0) = relu'(0) = 0 by convention
+    assert document["warnings"] == ["the derivative takes a kink's convention at 1 of 5 points "
+                                    "(the first at x = 0; see Conventions at kinks in the "
+                                    "README)"]
+    assert run_json("sweep", "abs(x)", "--x", "-1:1", "--points", "4")["warnings"] == []
+    assert run_json("sweep", "relu(y) + x", "--x", "-1:1", "--y", "0",
+                    "--points", "5")["warnings"] == []
+
+
 @pytest.mark.parametrize("name", ["value", "derivative"])
 def test_sweep_csv_columns_keep_distinct_names_when_the_variable_shares_one(name):
     result = invoke("sweep", f"{name}^2", "--at", f"{name}=-1:1", "--points", "3",
