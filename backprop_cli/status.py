@@ -31,6 +31,9 @@ def classify(op: Op, value: float, args: list[float], locals_: tuple, inputs: li
             return "propagated", None
         if k in op.unknown_partials:
             reason = f"SymPy knows no derivative of {op.name} with respect to {name}"
+        elif math.isinf(local) and _overflows_around(op, args, k):
+            return "overflow", (f"derivative with respect to {name} is finite but beyond "
+                                "float64 here [overflow]")
         else:
             kind = "nan" if math.isnan(local) else "infinite"
             reason = f"derivative with respect to {name} is {kind} here"
@@ -41,6 +44,32 @@ def classify(op: Op, value: float, args: list[float], locals_: tuple, inputs: li
                 return "overflow", (f"the adjoint passed to {name} ({adjoint:.6g} × "
                                     f"{local:.6g}) overflows float64 [overflow]")
     return "ok", None
+
+
+def _overflows_around(op: Op, args: list[float], k: int) -> bool:
+    """Whether an infinite partial by input k stays infinite a hair either side of the input:
+    an overflow over an interval (1/x at x = 1e-310), not the isolated point where a
+    derivative has no finite value (sqrt at 0, asin at 1), which is finite beside it."""
+    from .backends import FLOAT
+
+    forward, partials = FLOAT.bound(op)
+    convention = op.calling_convention
+    for side in (1.0, -1.0):
+        moved = list(args)
+        moved[k] = moved[k] * (1.0 + side * 1e-9) if moved[k] else side * 1e-300
+        try:
+            out = forward(*moved)
+            if convention == 1:
+                local = partials(moved[0], out)
+            elif convention == 2:
+                local = partials(moved[0], moved[1], out)[k]
+            else:
+                local = partials(tuple(moved), out)[k]
+        except (ArithmeticError, ValueError, TypeError):
+            return False
+        if not math.isinf(local):
+            return False
+    return True
 
 
 def not_finite(op: Op, value: float, args: list[float]) -> tuple[str, str | None]:

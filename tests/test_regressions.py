@@ -1212,3 +1212,20 @@ def test_a_matrix_of_a_program_without_variables_is_refused(args, said):
     assert result.exit_code == 2
     assert one_error_line(result.stderr) == (
         f"error: the program has no variables to differentiate: {said}")
+
+
+@pytest.mark.parametrize(("text", "x", "status"), [
+    ("log(x)", 1e-310, "overflow"),  # d/dx = 1/x = 1e310, beyond float64's 1.8e308
+    ("1/x", 1e-200, "overflow"),  # d/dx = -1/x^2 = -1e400
+    ("asin(x)", 1.0, "nondifferentiable"),  # 1/sqrt(1 - x^2): no finite value at 1
+    ("atanh(x) + x", 0.5, "ok")])
+def test_a_derivative_beyond_float64_is_an_overflow_not_a_nondifferentiable_point(text, x,
+                                                                                   status):
+    """log(x) at 1e-310 was `nondifferentiable`: 'derivative ... is infinite here', though the
+    derivative is a number, 1e310, only too large for float64 (a trial)."""
+    assert 310 > math.log10(sys.float_info.max) > 308  # 1e310 is no float64
+    node = next(n for n in grad(text, {"x": x}).nodes if n.op not in ("var", "const"))
+    assert node.status == status, node.message
+    if status == "overflow":
+        assert node.message == ("derivative with respect to x is finite but beyond float64 "
+                                "here [overflow]")
