@@ -18,7 +18,7 @@ from .ops import op_named
 
 VAR = "var"
 CONST = "const"
-_FAILED = (ArithmeticError, ValueError, TypeError)
+FAILED = (ArithmeticError, ValueError, TypeError)
 # Codes of nodes the output does not depend on: partials are computed, never accumulated.
 _DEAD = {1: -1, 2: -2, 0: -3}
 
@@ -85,7 +85,7 @@ def run_forward(tape: list[tuple], values: list, source: list | None = None) -> 
                 values[i] = forward(source[a], source[b])
             else:
                 values[i] = forward(*[source[j] for j in ins])
-        except _FAILED:
+        except FAILED:
             values[i] = math.nan
     return values
 
@@ -125,7 +125,7 @@ def run_reverse(tape: list[tuple], values: list, output: int, seed=1.0, zero=0.0
                     adjoints[j] += g * d
             elif keep_partials:
                 partials_at[i] = _partials(code, partials, ins, values, i)
-        except _FAILED:
+        except FAILED:
             partials_at[i] = (math.nan,) * len(ins)
             if code >= 0:
                 for j in ins:
@@ -151,7 +151,7 @@ def run_reverse_carried(tape: list[tuple], values: list, output: int,
             continue
         try:
             local = _partials(code, partials, ins, values, i)
-        except _FAILED:
+        except FAILED:
             local = (math.nan,) * len(ins)
         upstream = given.get(i, adjoints[i])
         for j, d in zip(ins, local, strict=True):
@@ -173,7 +173,7 @@ def node_partials(code: int, partials, args: list, out) -> tuple:
     """One node's local partials at the given input values and output value, as a tuple."""
     try:
         return _partials(code, partials, range(len(args)), [*args, out], len(args))
-    except _FAILED:
+    except FAILED:
         return (math.nan,) * len(args)
 
 
@@ -202,7 +202,7 @@ def run_tangents(tape: list[tuple], values: list, seeds: dict[int, float],
                 partials_at[i] = local = partials(tuple(values[j] for j in ins), values[i])
                 tangent[i] = sum((d * tangent[j] for j, d in zip(ins, local, strict=True)
                                   if depends[j]), 0.0)
-        except _FAILED:
+        except FAILED:
             partials_at[i] = (math.nan,) * len(ins)
             tangent[i] = math.nan
     return tangent, partials_at

@@ -24,10 +24,8 @@ from typing import NamedTuple
 
 from .backends import FLOAT
 from .backends.source import SourceBackend, Untraceable, written
+from .engine import CONST, FAILED, VAR
 from .ops import OPS
-
-_LEAVES = ("var", "const")
-_FAILED = (ArithmeticError, ValueError, TypeError)
 
 
 class Plan(NamedTuple):
@@ -50,7 +48,7 @@ def plan(ops: Sequence[str], inputs: Sequence[tuple[int, ...]], live: Sequence[b
     is one of SymPy's functions (each call of which costs far more than the loop saves, up to
     its time limit: a node whose value is NaN must not cost it twice)."""
     counts = Counter(ops)
-    for leaf in _LEAVES:
+    for leaf in (VAR, CONST):
         counts.pop(leaf, None)
     names = tuple(name for name, _ in counts.most_common())
     entries = tuple(map(OPS.get, names))
@@ -117,7 +115,7 @@ def _loop(entries: tuple):
         lines.append(f"            {'if' if k == 0 else 'elif'} k == {k}:")
         lines += [f"                {line}" for line in body]
     lines += ["    except _FAILED:", "        return False", "    return True"]
-    namespace.update(_FAILED=_FAILED, _count=count)
+    namespace.update(_FAILED=FAILED, _count=count)  # what the engine's loops count as failed
     names = ", ".join(entry.name for entry in entries)
     exec(compile("\n".join(lines), f"<fused loop of {names}>", "exec"), namespace)  # noqa: S102 - code written from the op table
     return namespace["forward"]

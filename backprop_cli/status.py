@@ -51,23 +51,17 @@ def _overflows_around(op: Op, args: list[float], k: int) -> bool:
     an overflow over an interval (1/x at x = 1e-310), not the isolated point where a
     derivative has no finite value (sqrt at 0, asin at 1), which is finite beside it."""
     from .backends import FLOAT
+    from .engine import FAILED, node_partials
 
     forward, partials = FLOAT.bound(op)
-    convention = op.calling_convention
     for side in (1.0, -1.0):
         moved = list(args)
         moved[k] = moved[k] * (1.0 + side * 1e-9) if moved[k] else side * 1e-300
         try:
             out = forward(*moved)
-            if convention == 1:
-                local = partials(moved[0], out)
-            elif convention == 2:
-                local = partials(moved[0], moved[1], out)[k]
-            else:
-                local = partials(tuple(moved), out)[k]
-        except (ArithmeticError, ValueError, TypeError):
+        except FAILED:
             return False
-        if not math.isinf(local):
+        if not math.isinf(node_partials(op.calling_convention, partials, moved, out)[k]):
             return False
     return True
 

@@ -40,8 +40,7 @@ CODES = {
 MAX_NODES = 400
 # Most specific first: when one number comes from several mistakes, this is their order.
 _ORDER = ("fanout_overwritten", "fanout_dropped", "value_for_derivative",
-          "missing_chain_factor", "wrong_seed", "early_rounding", "sign_flip",
-          "too_few_decimals")
+          "missing_chain_factor", "wrong_seed", "early_rounding", "sign_flip")
 # Unary ops whose derivative is a constant: their value in its place is not this mistake.
 _LINEAR = frozenset(("neg", "id"))
 _SAME = 1e-12
