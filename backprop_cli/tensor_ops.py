@@ -229,7 +229,15 @@ _reduction("reduce_min", "min(v): the smallest element (ties share the gradient)
 
 
 def _norm(a):
-    return np.sqrt(np.sum(np.square(np.asarray(a, dtype=float))))
+    a = np.asarray(a, dtype=float)
+    out = np.sqrt(np.sum(np.square(a)))
+    if out == 0 or out == np.inf:
+        # The squares underflow (1e-200) or overflow (1e200) where the norm itself does not:
+        # scaled by the largest magnitude, they cannot. Other inputs keep the plain sum's bits.
+        scale = np.max(np.abs(a), initial=0.0)
+        if 0 < scale < np.inf:
+            out = scale * np.sqrt(np.sum(np.square(a / scale)))
+    return out
 
 
 def _norm_vjp(g, args, out):

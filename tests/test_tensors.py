@@ -9,6 +9,7 @@ computed here in plain NumPy (never by the code under test), and textbook gradie
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -359,6 +360,23 @@ def test_reductions_at_a_tie_or_at_zero_are_kinks(program, values, message):
     assert statuses(program.replace("[3, 3, 1]", "[3, 2, 1]"), values[0],
                     values[1].replace("[3, 3, 1]", "[3, 2, 1]").replace(
                         "[1, 3, 1]", "[1, 3, 2]").replace("[0, 0]", "[3, 4]"))["L"][0] == "ok"
+
+
+@pytest.mark.parametrize("v", [[1e-200, 2e-200], [3e-170, -4e-170, 1e-320], [1e200, -1e200],
+                               [1e300, 2e300, 3e300]])
+def test_norm_of_a_vector_whose_squares_underflow_or_overflow(v):
+    """norm([1e-200, 2e-200]) was 0 (its squares underflow) with a zero gradient and a kink
+    warning, and norm([1e200, 1e200]) was inf; math.hypot scales as it sums."""
+    result = grad("L = norm(v)", {"v": json.dumps(v)})
+    expected = math.hypot(*v)
+    assert result.value == pytest.approx(expected, rel=1e-15)
+    assert list(result.gradient[0][1]) == pytest.approx([x / expected for x in v], rel=1e-15)
+    assert [node.status for node in result.nodes] == ["ok", "ok"]
+
+
+def test_norm_of_an_ordinary_vector_is_the_plain_sum_of_squares():
+    v = np.array([0.1, -0.7, 2.3, 1e-3])
+    assert grad("norm(v)", {"v": json.dumps(v.tolist())}).value == np.sqrt(np.sum(v * v))
 
 
 @pytest.mark.parametrize("loss", ["mse", "bce"])
