@@ -261,18 +261,31 @@ def _last(a, axis) -> int:
     return _axis(axis[0], a) if axis else -1
 
 
-def _logsumexp(a, axis: int | None, keepdims: bool = False):
+def _shifted(a, axis: int | None):
+    """a less its largest element over the axis (a finite one; 0 where there is none).
+    Softmax and log-softmax are computed from these exactly shifted numbers, as PyTorch does:
+    taking a rounded logsumexp of large logits back off them (1000 - 1000.31...) loses the
+    digits of its rounding, up to 1e-13 of each probability."""
     top = np.max(a, axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
-    total = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
+    return a - top, top
+
+
+def _logsumexp(a, axis: int | None, keepdims: bool = False):
+    shifted, top = _shifted(a, axis)
+    total = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)) + top
     return total if keepdims else (np.squeeze(total, axis=axis) if axis is not None
                                    else total.reshape(()))
 
 
+def _softmax_over(a, axis: int | None):
+    powers = np.exp(_shifted(a, axis)[0])
+    return powers / np.sum(powers, axis=axis, keepdims=True)
+
+
 def _softmax(a, *axis):
     a = np.asarray(a, dtype=float)
-    k = _last(a, axis) if a.ndim else None
-    return np.exp(a - _logsumexp(a, k, keepdims=True))
+    return _softmax_over(a, _last(a, axis) if a.ndim else None)
 
 
 def _softmax_vjp(g, args, out):
@@ -284,7 +297,8 @@ def _softmax_vjp(g, args, out):
 def _log_softmax(a, *axis):
     a = np.asarray(a, dtype=float)
     k = _last(a, axis) if a.ndim else None
-    return a - _logsumexp(a, k, keepdims=True)
+    shifted = _shifted(a, k)[0]
+    return shifted - np.log(np.sum(np.exp(shifted), axis=k, keepdims=True))
 
 
 def _log_softmax_vjp(g, args, out):
@@ -301,8 +315,7 @@ def _logsumexp_op(a, *axis):
 def _logsumexp_vjp(g, args, out):
     a = np.asarray(args[0], dtype=float)
     axis = _axis(args[1], a) if len(args) > 1 else None
-    weights = np.exp(a - _spread(out, a, axis))
-    return (_spread(g, a, axis) * weights,) + (None,) * (len(args) - 1)
+    return (_spread(g, a, axis) * _softmax_over(a, axis),) + (None,) * (len(args) - 1)
 
 
 _register(TensorOp(
