@@ -730,3 +730,28 @@ def test_a_wrong_value_is_carried_forward_through_an_omitted_node(tmp_path):
     marks = _marks("h = x*y; o = (h + 1)^2", "x=3,y=2", "node,value\nh,8\no,81\n", tmp_path)
     assert marks["h"]["value"].get("root_cause")
     assert "consistent" in marks["o"]["reason"], marks["o"]
+
+
+@pytest.mark.parametrize(("typo", "option"), [
+    (["--decimal", "2"], "--decimals"), (["--digit", "2"], "--digits"),
+    (["--rtl", "0.0001"], "--rtol"), (["--tmeout", "10"], "--timeout")])
+def test_a_misspelt_option_with_a_number_is_refused_not_taken_for_a_variable(typo, option):
+    """`--decimal 2` was taken for a variable nothing uses: the claim was graded as written
+    (correct, exit 0) where --decimals 2 grades it incorrect; grad refused the same typo."""
+    result = invoke("x*y + tanh(x)", "--x", "1", "--y", "2", "--expect", "d/dx=2.4", *typo)
+    assert result.exit_code == 2
+    assert one_stderr_line(result.stderr) == \
+        f"error: unknown option {typo[0]} (did you mean {option}?)"
+    formula = invoke("x^2", "--wrt", "x", "--answer", "2x", *typo)
+    assert formula.exit_code == 2, formula.stdout
+
+
+def test_an_option_with_two_letters_swapped_is_named():
+    result = invoke("x^2", "--wtr", "x", "--answer", "2x")
+    assert result.exit_code == 2
+    assert one_stderr_line(result.stderr) == "error: unknown option --wtr (did you mean --wrt?)"
+
+
+def test_a_variable_named_like_an_option_the_program_uses_is_a_variable():
+    result = invoke("decimal*2", "--decimal", "1", "--expect", "d/ddecimal=2")
+    assert result.exit_code == 0, result.stderr

@@ -264,7 +264,8 @@ def option_hint(name: str, command: str | None = None) -> str:
         return ""  # the name of a real option, given as a variable through --at
     own = sorted({flag.lstrip("-") for flag in declared.get(command, ())}) if command \
         else options
-    close = difflib.get_close_matches(name, own, n=1, cutoff=0.75)
+    close = [option for option in own if _transposed(name, option)] or \
+        difflib.get_close_matches(name, own, n=1, cutoff=0.75)
     if close:
         return f" (did you mean --{close[0]}?)"
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
@@ -272,6 +273,16 @@ def option_hint(name: str, command: str | None = None) -> str:
         return ""
     others = [other for other, flags in declared.items() if f"--{close[0]}" in flags]
     return f" (--{close[0]} is an option of backprop {', '.join(others)})"
+
+
+def _transposed(typed: str, option: str) -> bool:
+    """Whether `typed` is `option` with two neighbouring letters swapped (--wtr for --wrt,
+    which difflib rates below its cutoff for a short name)."""
+    if len(typed) != len(option) or typed == option:
+        return False
+    differ = [k for k, (a, b) in enumerate(zip(typed, option, strict=True)) if a != b]
+    return len(differ) == 2 and differ[1] == differ[0] + 1 and \
+        typed[differ[0]] == option[differ[1]] and typed[differ[1]] == option[differ[0]]
 
 
 def split_top_level(text: str) -> list[str]:

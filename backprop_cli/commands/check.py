@@ -98,6 +98,7 @@ def call(request: Request):
     else:
         source, point = request.source(), request.point
         seed, decimals = 1.0, options["decimals"]
+        _refuse_option_typos(request, source)
     from ..grading.lines import formula_answer
 
     formulas = [f for f in map(formula_answer, expect) if f is not None]
@@ -139,6 +140,25 @@ def call(request: Request):
     scored = score(report.to_dict()["items"], rubric or DEFAULT, questions, options["student"])
     return replace(with_unanswered(report, scored),
                    score=scored if rubric is not None else None)
+
+
+def _refuse_option_typos(request: Request, source: str) -> None:
+    """`--decimal 2` for --decimals names no variable of the program: refused as grad refuses
+    it, before it is graded without the rule it was meant to set. A program that does not
+    parse is left to the grading, which says why."""
+    from ..errors import BackpropError
+    from ..graph import build_graph
+    from ..parse import parse_program
+    from .arguments import refuse_option_typos
+
+    if not request.named:
+        return
+    try:
+        graph = build_graph(parse_program(source, given=frozenset(request.point)))
+    except BackpropError:
+        return
+    refuse_option_typos(request.point, request.named, "check",
+                        used=set(graph.variable_names))
 
 
 def _refuse_unused(options) -> None:
