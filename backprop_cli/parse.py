@@ -357,6 +357,8 @@ def _refused_letter(char: str) -> str | None:
     """Why a non-ASCII character may not be part of a name, or None if it may."""
     label = unicodedata.name(char, f"U+{ord(char):04X}")
     plain = unicodedata.normalize("NFKC", char)
+    if "\u2044" in plain:  # a vulgar fraction: its slash is refused too, and x^1/2 is x/2
+        return f"it is a fraction; type ({plain.replace(chr(0x2044), '/')}) instead"
     if plain != char:
         return f"it would be read as {plain!r}; type {plain!r} instead"
     if char in _CONFUSABLE_GREEK:

@@ -534,3 +534,13 @@ def test_several_missing_variables_are_named_in_one_message():
     with pytest.raises(BackpropError) as caught:
         grad("x*y*z + w", {"y": 1.0})
     assert caught.value.message.startswith("missing values for variables 'x', 'z', 'w'")
+
+
+@pytest.mark.parametrize(("fraction", "value"), [("½", 0.5), ("⅓", 1 / 3), ("¾", 0.75),
+                                                 ("⅛", 0.125)])
+def test_a_vulgar_fraction_is_refused_with_a_fix_that_parses(fraction, value):
+    """`x^½` suggested typing '1⁄2' (with U+2044, itself refused); x^1/2 would be x/2."""
+    with pytest.raises(ParseError) as caught:
+        parse_program(f"x^{fraction}")
+    suggested = caught.value.message.split("type ", 1)[1].removesuffix(" instead")
+    assert grad(f"x^{suggested}", {"x": 4.0}).value == pytest.approx(4.0 ** value, rel=1e-15)
