@@ -92,9 +92,11 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
         return None
     import numpy as np
 
-    from .tensor_engine import plain, tangents
+    from .tensor_engine import plain, refuse_whole_numbers, tangents
 
     variables = graph.variable_names
+    refuse_whole_numbers(graph, [wrt] if direction is None else direction,
+                         "--wrt {name!r}" if direction is None else "--direction {name}=...")
     if direction is None:
         if wrt is None or wrt not in variables:
             raise InputError("give --direction NAME=VALUE,... (a direction of each variable's "

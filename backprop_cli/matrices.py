@@ -110,12 +110,20 @@ def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
         return None
     import numpy as np
 
-    from .tensor_engine import HESSIAN_STEP, array_hessian
+    from .tensor_engine import (
+        HESSIAN_STEP,
+        array_hessian,
+        refuse_whole_numbers,
+        whole_number_variables,
+    )
 
-    names = all_variables = [name for name in graph.variable_names if name not in data]
+    all_variables = [name for name in graph.variable_names if name not in data]
+    whole = whole_number_variables(graph)
+    names = [name for name in all_variables if name not in whole]
     if not names:
         raise InputError(NO_VARIABLES.format(what="Hessian", has="no rows"))
     if wrt:
+        refuse_whole_numbers(graph, wrt, "--wrt {name!r}")
         unknown = [name for name in wrt if name not in names]
         if unknown and unknown[0].partition("[")[0] in names:
             raise InputError(f"--wrt {unknown[0]!r}: give the whole variable, "

@@ -108,7 +108,7 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
     from .api import value_of
     from .graph import build_graph
     from .parse import format_program, parse_program
-    from .tensor_engine import forward_value, loss_and_gradient
+    from .tensor_engine import forward_value, loss_and_gradient, whole_number_variables
 
     if not (0 < smallest < largest <= 1e6) or not 1 <= per_decade <= 100:
         raise InputError("the step sizes must satisfy 0 < --smallest < --largest <= 1e6, "
@@ -121,7 +121,8 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
         from .gradient import missing_values
 
         raise missing_values(missing, point, graph.variable_names)
-    name, index = _target(wrt, graph.variable_names, point, data)
+    name, index = _target(wrt, graph.variable_names, point, data,
+                          whole_number_variables(graph))
     value, gradient, _ = loss_and_gradient(graph, point, [name], "fd")
     derivative = float(np.asarray(gradient[name], dtype=float)[index])
     base = np.array(point[name], dtype=float)
@@ -158,9 +159,10 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
 
 
 def _target(wrt: str | None, variables: tuple[str, ...], point: Mapping,
-            data: frozenset[str]) -> tuple[str, tuple[int, ...]]:
-    """The variable and element index `--wrt` names."""
-    candidates = [v for v in variables if v not in data]
+            data: frozenset[str], whole: Mapping[str, str]) -> tuple[str, tuple[int, ...]]:
+    """The variable and element index `--wrt` names (never a data column or one of the
+    integer variables `whole`, with the op that takes each)."""
+    candidates = [v for v in variables if v not in data and v not in whole]
     if wrt is None:
         if len(candidates) != 1 or np.ndim(point.get(candidates[0], 0.0)) != 0:
             raise InputError("give --wrt VAR (or an element such as --wrt 'W[0,1]'); the "
@@ -172,6 +174,9 @@ def _target(wrt: str | None, variables: tuple[str, ...], point: Mapping,
         raise InputError(f"--wrt {wrt!r}: an element is named by whole-number indices, such "
                          f"as {name}[0,1] or {name}[-1]")
     index = tuple(int(k) for k in index)
+    if name in whole:
+        raise InputError(f"--wrt {wrt!r}: {name!r} is a whole number that {whole[name]} takes "
+                         "(a class, an axis or an index); it has no derivative")
     if name not in candidates:
         raise InputError(f"--wrt {name!r} is not a variable of the program (variables: "
                          f"{', '.join(candidates) or 'none'})")

@@ -206,8 +206,9 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
     data set): the array engine's forward and reverse passes at each point."""
     import numpy as np
 
-    from .tensor_engine import forward_pass, loss_and_gradient
+    from .tensor_engine import forward_pass, loss_and_gradient, refuse_whole_numbers
 
+    refuse_whole_numbers(graph, [variable], "sweep of {name!r}")
     values, _ = forward_pass(graph, point)
     elements = sum(int(np.size(v)) for v in values)
     work = (len(graph) + elements) * points

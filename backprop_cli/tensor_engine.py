@@ -168,14 +168,31 @@ def mismatched_losses(graph: Graph, values: list) -> list[str]:
 def integer_variables(graph: Graph) -> frozenset[str]:
     """Variables given as a tensor op's whole-number argument (a class, an axis, an index):
     they have no derivative, so they are held fixed."""
-    found = set()
+    return frozenset(whole_number_variables(graph))
+
+
+def whole_number_variables(graph: Graph) -> dict[str, str]:
+    """The integer variables, each with the name of an op that takes it."""
+    found: dict[str, str] = {}
     for i, op in enumerate(graph.ops):
         tensor = TENSOR_OPS.get(op)
         if tensor is not None:
             for k, j in enumerate(graph.inputs[i]):
                 if k in tensor.integer_args and graph.ops[j] == VAR:
-                    found.add(graph.ids[j])
-    return frozenset(found)
+                    found.setdefault(graph.ids[j], tensor.called)
+    return found
+
+
+def refuse_whole_numbers(graph: Graph, names, asked: str) -> None:
+    """Refuse differentiating by an integer variable (`asked` says how it was asked for:
+    "--wrt 'k'"): cross_entropy's class k has no derivative, and moving it off a whole number
+    is an error of the op's, not an answer."""
+    whole = whole_number_variables(graph)
+    for name in names:
+        if name in whole:
+            raise InputError(f"{asked.format(name=name)}: {name!r} is a whole number that "
+                             f"{whole[name]} takes (a class, an axis or an index); it has "
+                             "no derivative")
 
 
 def _varying(graph: Graph, data: frozenset[str]) -> list[bool]:

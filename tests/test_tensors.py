@@ -955,3 +955,44 @@ def test_a_loss_of_a_row_against_a_vector_pairs_one_to_one_and_is_not_warned_of(
                                                "--y", "[1.5, 2, 4]", "--json"]).stdout)
     assert document["value"] == pytest.approx((0.25 + 0 + 1) / 3)
     assert not any("broadcast to" in w for w in document["warnings"])
+
+
+CLASS_PROGRAM = ("L = cross_entropy(v, k)", "--v", "[0.3, -0.2, 1]", "--k", "1")
+
+
+def test_the_hessian_of_a_cross_entropy_leaves_its_class_out():
+    """hessian refused every cross_entropy with a class variable: it moved k off its whole
+    number ("classes must be whole numbers from 0 to 2"); grad and jacobian hold it fixed.
+    Oracle: the Hessian of -log softmax(v)[k] by v is diag(p) - p pᵀ."""
+    result = runner.invoke(app, ["hessian", *CLASS_PROGRAM, "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    v = np.array([0.3, -0.2, 1])
+    p = np.exp(v) / np.sum(np.exp(v))
+    assert document["variables"] == ["v[0]", "v[1]", "v[2]"]
+    assert np.allclose(document["hessian"], np.diag(p) - np.outer(p, p), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("args", [["hessian", "--wrt", "k"], ["fd", "--wrt", "k"],
+                                  ["forward", "--wrt", "k"],
+                                  ["forward", "--direction", "v=[1,0,0],k=1"]])
+def test_differentiating_by_a_class_is_refused_in_one_line(args):
+    result = runner.invoke(app, [args[0], *CLASS_PROGRAM, *args[1:]])
+    assert result.exit_code == 2
+    line = one_error_line(result.stderr)
+    assert "'k' is a whole number that cross_entropy takes" in line, line
+    assert "has no derivative" in line
+
+
+def test_a_sweep_of_a_class_is_refused():
+    """sweep --k 0:2 --points 3 drew a 'derivative' of 0 by the class (and 4 points failed
+    with the op's own message)."""
+    result = runner.invoke(app, ["sweep", *CLASS_PROGRAM[:3], "--k", "0:2", "--points", "3"])
+    assert result.exit_code == 2
+    assert "has no derivative" in one_error_line(result.stderr)
+
+
+def test_jacobian_does_not_call_a_class_unused():
+    result = runner.invoke(app, ["jacobian", *CLASS_PROGRAM])
+    assert result.exit_code == 0
+    assert "not used" not in result.stderr

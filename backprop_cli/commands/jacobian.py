@@ -20,8 +20,9 @@ def call(request: Request):
 
 
 def _variables(result) -> list[str]:
-    """The variables of the columns (an array's element columns are `W[0,1]`)."""
-    return list(dict.fromkeys(column.partition("[")[0] for column in result.columns))
+    """The variables the program was evaluated at (an array's elements are `W[0,1]`),
+    columns or not: cross_entropy's class k has no column but is used."""
+    return list(dict.fromkeys(name.partition("[")[0] for name, _ in result.at))
 
 
 SPEC = Command(
