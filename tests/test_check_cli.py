@@ -755,3 +755,27 @@ def test_an_option_with_two_letters_swapped_is_named():
 def test_a_variable_named_like_an_option_the_program_uses_is_a_variable():
     result = invoke("decimal*2", "--decimal", "1", "--expect", "d/ddecimal=2")
     assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize(("program", "answer", "hint"), [
+    ("x^3", "3*X^2", "your answer uses 'X', which the problem does not have (variables: x); "
+                     "did you mean x?"),
+    ("x^3*y", "3yx^2", "your answer uses 'yx', which the problem does not have (variables: x, "
+                       "y): 'yx' is one name; write y*x for a product"),
+    ("x^3*y", "3*x^2*z", "your answer uses 'z', which the problem does not have (variables: "
+                         "x, y)")])
+def test_an_answer_with_a_name_the_problem_does_not_have_says_so(program, answer, hint):
+    """`3*X^2` and `3yx^2` were graded only by a counterexample at X = 0.689 or yx = -0.159,
+    with no word that the name is not the problem's."""
+    result = invoke(program, "--wrt", "x", "--answer", answer, "--json")
+    assert result.exit_code == 1
+    item = strict_json(result.stdout)["items"][0]
+    assert item["verdict"] == "incorrect"
+    assert item["reason"] == hint
+    shown = invoke(program, "--wrt", "x", "--answer", answer, "--digits", "3")
+    assert " ".join(shown.stdout.split()).count(hint.split(" (")[0]) == 1
+
+
+def test_a_name_that_cancels_out_is_still_graded_by_its_value():
+    result = invoke("x^3", "--wrt", "x", "--answer", "3*x^2 + a - a", "--json")
+    assert strict_json(result.stdout)["verdict"] == "correct"

@@ -8,7 +8,7 @@ from ..graph import build_graph
 from ..parse import parse_program
 from .problem import Problem
 from .proofs import TIMED_OUT, symbolic_equal
-from .report import CORRECT, INCORRECT, UNDETERMINED, Item
+from .report import CORRECT, DIFFERS, INCORRECT, UNDETERMINED, Item
 from .sampling import MIN_POINTS, compare_at_points
 
 
@@ -41,9 +41,12 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
     variables = sorted(names | (set(answer_graph.variable_names) - statements))
     agreed, counterexample = compare_at_points(problem, variables, seed)
     if counterexample is not None:
+        foreign = [name for name in answer_graph.variable_names
+                   if name not in names and name not in statements]
         return Item("derivative", label, INCORRECT, expected=counterexample["expected"],
                     given=counterexample["given"], counterexample=counterexample,
-                    reason="differs from the true derivative at the point shown")
+                    reason=foreign_name(foreign[0], sorted(names), sorted(statements))
+                    if foreign else DIFFERS)
     proof = None if wrt in statements else symbolic_equal(problem, symbolic_seconds)
     if proof is True:
         return Item("derivative", label, CORRECT, reason="SymPy: the difference simplifies to 0")
@@ -56,6 +59,37 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
     return Item("derivative", label, UNDETERMINED,
                 reason=f"{symbolic}, and only {agreed} points inside the domain of both sides "
                        "were found")
+
+
+def foreign_name(name: str, variables: list[str], statements: list[str]) -> str:
+    """Why an answer with a name the problem does not have (X for x, yx for y*x) is wrong,
+    beside the point where it differs."""
+    import difflib
+
+    known = variables + statements
+    product = _as_product(name, set(known))
+    if product:
+        hint = f": {name!r} is one name; write {'*'.join(product)} for a product"
+    else:
+        close = [known_name for known_name in known if known_name.lower() == name.lower()][:1] \
+            or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+    listed = f"variables: {', '.join(variables) or 'none'}"
+    if statements:
+        listed += f"; statements: {', '.join(statements)}"
+    return f"your answer uses {name!r}, which the problem does not have ({listed}){hint}"
+
+
+def _as_product(name: str, known: set[str]) -> list[str] | None:
+    """`name` cut into two or more of the `known` names (yx into y, x), or None."""
+    found: dict[int, list[str]] = {0: []}
+    for end in range(1, len(name) + 1):
+        for start in range(end):
+            if start in found and name[start:end] in known:
+                found[end] = [*found[start], name[start:end]]
+                break
+    parts = found.get(len(name))
+    return parts if parts is not None and len(parts) > 1 else None
 
 
 def unknown_wrt(wrt: str, variables: list[str], statements: list[str]) -> str:

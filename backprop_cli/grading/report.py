@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..result import SCHEMA_VERSION, number
 
 CORRECT, INCORRECT, UNDETERMINED = "correct", "incorrect", "undetermined"
+DIFFERS = "differs from the true derivative at the point shown"  # a formula's usual reason
 
 
 @dataclass(frozen=True)

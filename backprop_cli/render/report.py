@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ..errors import one_line
 from ..grading import CORRECT, INCORRECT, JsonNumber, Report
+from ..grading.report import DIFFERS
 from .table import fmt
 
 MAX_ID_CHARS = 100  # of an id in the summary table (the JSON rows carry it whole)
@@ -129,8 +130,9 @@ def _note(item, digits: int) -> str:
     example = item.counterexample
     if example is not None:
         at = ", ".join(f"{name} = {fmt(value, digits)}" for name, value in example["at"].items())
+        why = f"; {item.reason}" if item.reason and item.reason != DIFFERS else ""
         return (f"at {at}: the derivative is {fmt(example['expected'], digits)}, "
-                f"your answer gives {fmt(example['given'], digits)}")
+                f"your answer gives {fmt(example['given'], digits)}{why}")
     return item.reason or ""
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import InputError
+from ..grading.report import DIFFERS
 from ..grading.scores import CARRIED, MISSING, RIGHT, UNDECIDED, WRONG, Mark, Score
 
 QUANTITIES = ("value", "adjoint", "local", "gradient", "formula")
@@ -259,10 +260,12 @@ def _why(graded: Mapping, show_answers: bool) -> str:
     example = graded.get("counterexample")
     if example:
         at = ", ".join(f"{name} = {value:g}" for name, value in example["at"].items())
+        reason = graded.get("reason")
+        why = f"; {reason}" if reason and reason != DIFFERS else ""  # a name it does not have
         if not show_answers:
-            return f"at {at} your formula differs from the derivative"
+            return f"at {at} your formula differs from the derivative{why}"
         return (f"at {at} the derivative is {example['expected']:.6g}, your formula gives "
-                f"{example['given']:.6g}")
+                f"{example['given']:.6g}{why}")
     given, expected, places = graded.get("given"), graded.get("expected"), graded.get("places")
     reason = graded.get("reason")
     if reason and reason.startswith("not graded:"):  # the answer could not be read
