@@ -158,6 +158,16 @@ def format_number(value: float | None, digits: int) -> str:
     return f"{value + 0.0:.{digits}g}"
 
 
+def told_apart(first: float, second: float, digits: int) -> tuple[str, str]:
+    """Two numbers that differ, each to `digits` significant digits or to as many more as it
+    takes to show them different (0.00806679 and 0.00806679 are 0.008066793 and 0.008066794)."""
+    for shown in range(digits, 18):
+        texts = format_number(first, shown), format_number(second, shown)
+        if texts[0] != texts[1]:
+            return texts
+    return texts
+
+
 def number_in_formula(value: float | None, digits: int) -> str:
     """A number as a factor of a product: negative ones in parentheses, `1·(-0.5)`."""
     text = format_number(value, digits)

@@ -779,3 +779,22 @@ def test_an_answer_with_a_name_the_problem_does_not_have_says_so(program, answer
 def test_a_name_that_cancels_out_is_still_graded_by_its_value():
     result = invoke("x^3", "--wrt", "x", "--answer", "3*x^2 + a - a", "--json")
     assert strict_json(result.stdout)["verdict"] == "correct"
+
+
+def test_a_counterexample_shows_numbers_that_differ():
+    """At 6 digits the counterexample read "the derivative is 0.00806679, your answer gives
+    0.00806679"; the numbers are shown to as many digits as tell them apart."""
+    result = invoke("exp(x)", "--wrt", "x", "--answer", "exp(x) + 1e-9", "--json")
+    example = strict_json(result.stdout)["items"][0]["counterexample"]
+    x = example["at"]["x"]
+    shown = " ".join(invoke("exp(x)", "--wrt", "x", "--answer", "exp(x) + 1e-9").stdout.split())
+    true, given = f"{math.exp(x):.7g}", f"{math.exp(x) + 1e-9:.7g}"
+    assert true != given
+    assert f"the derivative is {true}, your answer gives {given}" in shown
+
+
+def test_a_number_graded_at_many_places_shows_the_truth_to_them():
+    """"1.23457 rounds to 1.2345678 at 7 decimal places" showed the truth to 6 digits."""
+    result = invoke("x*y", "--x", "1.2345678", "--y", "1", "--expect", "d/dy=1.2345679")
+    assert "1.2345678 rounds to 1.2345678 at 7 decimal places, not 1.2345679" in \
+        " ".join(result.stdout.split())

@@ -183,7 +183,11 @@ def why_not(true: float, given: float, decimals: int, rtol: float | None,
     nearest = round(true, graded) + 0.0  # + 0.0: -0.35 rounds to 0, not to -0
     digits = max(graded, 0)
     rounded, shown = f"{nearest:.{digits}f}", f"{given:.{digits}f}"
-    return f"{true:.6g} rounds to {rounded} at {unit(graded)}, not {shown}"
+    # the true value to a digit more than the places graded (1.23456781, not 1.23457, rounds
+    # to 1.2345678 at 7 places)
+    significant = len(rounded.replace("-", "").replace(".", "").lstrip("0"))
+    return (f"{true:.{min(17, max(6, significant + 1))}g} rounds to {rounded} at "
+            f"{unit(graded)}, not {shown}")
 
 
 def unit(graded: int) -> str:

@@ -12,6 +12,7 @@ from rich.text import Text
 from ..errors import one_line
 from ..grading import CORRECT, INCORRECT, JsonNumber, Report
 from ..grading.report import DIFFERS
+from ..printing import told_apart
 from .table import fmt
 
 MAX_ID_CHARS = 100  # of an id in the summary table (the JSON rows carry it whole)
@@ -37,8 +38,11 @@ def render(report: Report, digits: int = 6) -> Group:
                               ("given", "right"), ("note", "left")):
             table.add_column(name, justify=justify, overflow="fold")
         for item in answers:
-            table.add_row(mark(item.verdict), literal(item.label), fmt(item.expected, digits),
-                          fmt(item.given, digits), literal(_note(item, digits)))
+            numbers = told_apart(item.expected, item.given, digits) \
+                if item.verdict == INCORRECT and None not in (item.expected, item.given) \
+                else (fmt(item.expected, digits), fmt(item.given, digits))
+            table.add_row(mark(item.verdict), literal(item.label), *numbers,
+                          literal(_note(item, digits)))
         parts.append(table)
     if rows:
         table = Table(title="Your table", title_justify="left", title_style="bold", box=None,
@@ -131,8 +135,8 @@ def _note(item, digits: int) -> str:
     if example is not None:
         at = ", ".join(f"{name} = {fmt(value, digits)}" for name, value in example["at"].items())
         why = f"; {item.reason}" if item.reason and item.reason != DIFFERS else ""
-        return (f"at {at}: the derivative is {fmt(example['expected'], digits)}, "
-                f"your answer gives {fmt(example['given'], digits)}{why}")
+        expected, given = told_apart(example["expected"], example["given"], digits)
+        return f"at {at}: the derivative is {expected}, your answer gives {given}{why}"
     return item.reason or ""
 
 
@@ -184,8 +188,8 @@ def _batch_detail(row: dict, digits: int) -> str:
     if first.get("counterexample"):
         example = first["counterexample"]
         at = ", ".join(f"{k} = {fmt(v, digits)}" for k, v in example["at"].items())
-        return f"{first['label']}: at {at} true {fmt(example['expected'], digits)}, " \
-               f"given {fmt(example['given'], digits)}"
+        expected, given = told_apart(example["expected"], example["given"], digits)
+        return f"{first['label']}: at {at} true {expected}, given {given}"
     if first.get("expected") is not None:
         return f"{first['label']}: true value {fmt(first['expected'], digits)}"
     return f"{first['label']}: {first.get('reason') or first['verdict']}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..errors import InputError
 from ..grading.report import DIFFERS
 from ..grading.scores import CARRIED, MISSING, RIGHT, UNDECIDED, WRONG, Mark, Score
+from ..printing import told_apart
 
 QUANTITIES = ("value", "adjoint", "local", "gradient", "formula")
 _SECTIONS = {"points", "nodes", "credit", "penalties", "feedback"}
@@ -264,8 +265,8 @@ def _why(graded: Mapping, show_answers: bool) -> str:
         why = f"; {reason}" if reason and reason != DIFFERS else ""  # a name it does not have
         if not show_answers:
             return f"at {at} your formula differs from the derivative{why}"
-        return (f"at {at} the derivative is {example['expected']:.6g}, your formula gives "
-                f"{example['given']:.6g}{why}")
+        expected, given = told_apart(example["expected"], example["given"], 6)
+        return f"at {at} the derivative is {expected}, your formula gives {given}{why}"
     given, expected, places = graded.get("given"), graded.get("expected"), graded.get("places")
     reason = graded.get("reason")
     if reason and reason.startswith("not graded:"):  # the answer could not be read
