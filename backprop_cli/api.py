@@ -190,6 +190,11 @@ def value_of(name: str, value, arrays: bool = False):
 def _constant_value(name: str, text: str) -> float:
     if not text:
         raise InputError(f"value for {name!r} is empty")
+    cut = re.fullmatch(r"([-+]?(?:\d+\.?\d*|\.\d+))([eE])", text)
+    if cut:  # `2e` would read as 2·e, Euler's number: most likely an exponent left out
+        raise InputError(f"value for {name!r} is {text!r}, a number with no exponent after "
+                         f"its {cut[2]!r}: write {cut[1]}e0 for the number, or {cut[1]}*{cut[2]} "
+                         f"for {cut[1]}·{cut[2]} (Euler's number)")
     try:
         tree = parse_constant(text)
     except BackpropError as error:

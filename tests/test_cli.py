@@ -645,3 +645,18 @@ def test_python_dash_m_version():
                              capture_output=True, text=True, timeout=60)
     assert process.returncode == 0
     assert process.stdout.strip() == f"backprop {__version__}"
+
+
+@pytest.mark.parametrize(("value", "number"), [("2e", "2"), ("1E", "1"), ("-3.5e", "-3.5")])
+def test_a_number_whose_exponent_was_left_out_is_refused(value, number):
+    """`--y 2e` was read as 2·e = 5.43656 without a word: an exponent left out, most likely."""
+    result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", value])
+    assert result.exit_code == 2
+    line = one_error_line(result.stderr)
+    assert f"write {number}e0 for the number" in line, line
+
+
+@pytest.mark.parametrize("value", ["2*e", "2 e"])
+def test_twice_euler_s_number_written_out_is_a_value(value):
+    result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", value, "--json"])
+    assert strict_json(result.stdout)["at"]["y"] == pytest.approx(2 * math.e, rel=1e-15)
