@@ -400,17 +400,43 @@ _register(TensorOp(
     "mse(yhat, y): the mean squared error, mean((yhat - y)**2)", compares=True))
 
 
+# PyTorch's BCELoss: each log clamped at -100, so a probability of exactly 0 or 1 (a sigmoid
+# saturates to 1.0 in float64 beyond z = 37) gives a finite loss, and the gradient's
+# denominator p(1 - p) held at least 1e-12 (PyTorch's constant is a float32: 9.99999996e-13).
+BCE_LOG_FLOOR, BCE_DENOMINATOR_FLOOR = -100.0, float(np.float32(1e-12))
+
+
+def _bce_logs(p):
+    with np.errstate(divide="ignore"):
+        return (np.maximum(np.log(p), BCE_LOG_FLOOR),
+                np.maximum(np.log1p(-p), BCE_LOG_FLOOR))
+
+
 def _bce(p, y):
     p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=float)
-    return np.mean(-(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
+    log_p, log_q = _bce_logs(p)
+    return np.mean(-(y * log_p + (1.0 - y) * log_q))
 
 
 def _bce_vjp(g, args, out):
     p, y = (np.asarray(x, dtype=float) for x in args)
     n = np.broadcast(p, y).size
     ones = np.ones(np.broadcast_shapes(p.shape, y.shape))
-    return (g * (p - y) / (p * (1.0 - p)) / n,
-            g * (np.log1p(-p) - np.log(p)) * ones / n)
+    log_p, log_q = _bce_logs(p)
+    return (g * (p - y) / np.maximum(p * (1.0 - p), BCE_DENOMINATOR_FLOOR) / n,
+            g * (log_q - log_p) * ones / n)
+
+
+def _bce_clamped(args, out) -> str | None:
+    p = np.asarray(args[0], dtype=float)
+    near = (p >= 0) & (p <= 1) & (p * (1.0 - p) < BCE_DENOMINATOR_FLOOR)
+    if not np.any(near):
+        return None
+    first = tuple(int(k) for k in np.argwhere(near)[0]) if p.ndim else ()
+    where = f" (first p[{', '.join(map(str, first))}] = {p[first]:g})" if first else \
+        f" (p = {float(p):g})"
+    return (f"bce at p within 1e-12 of 0 or 1{where}: each log is clamped at -100 and the "
+            "gradient's denominator p(1 - p) at 1e-12, as PyTorch's BCELoss does")
 
 
 _register(TensorOp(
@@ -418,7 +444,8 @@ _register(TensorOp(
     lambda out, ids: (f"{bar(ids[0])} += {bar(out)} · ({ids[0]} - {ids[1]}) / "
                       f"({ids[0]}(1 - {ids[0]})) / n",
                       f"{bar(ids[1])} += {bar(out)} · log((1 - {ids[0]}) / {ids[0]}) / n"),
-    "bce(p, y): binary cross-entropy, mean(-(y log p + (1 - y) log(1 - p)))", compares=True))
+    "bce(p, y): binary cross-entropy, mean(-(y log p + (1 - y) log(1 - p))), each log "
+    "clamped at -100 as PyTorch's BCELoss does", kink=_bce_clamped, compares=True))
 
 
 def _classes(logits: np.ndarray, k) -> np.ndarray:

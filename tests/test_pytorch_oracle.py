@@ -71,3 +71,19 @@ def test_value_and_gradient_agree_with_pytorch(name, args):
     for k in range(count):
         theirs = tensors[k].grad.item() if tensors[k].grad is not None else 0.0
         assert same(ours[k], theirs, RTOL.get(name, 1e-10)), (name, args, k, ours[k], theirs)
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-13, 0.3, 1 - 1e-13, 1.0])
+@pytest.mark.parametrize("y", [0.0, 1.0, 0.25])
+def test_bce_is_pytorch_s_binary_cross_entropy_to_its_clamps(p, y):
+    import json
+
+    from backprop_cli.api import grad
+
+    probability = torch.tensor([p, 0.5], dtype=torch.float64, requires_grad=True)
+    loss = F.binary_cross_entropy(probability, torch.tensor([y, 1.0], dtype=torch.float64))
+    loss.backward()
+    result = grad("L = bce(p, y)", {"p": json.dumps([p, 0.5]), "y": json.dumps([y, 1.0])})
+    assert result.value == pytest.approx(loss.item(), rel=1e-14)
+    assert list(dict(result.gradient)["p"]) == pytest.approx(probability.grad.tolist(),
+                                                             rel=1e-12)

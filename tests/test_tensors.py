@@ -996,3 +996,31 @@ def test_jacobian_does_not_call_a_class_unused():
     result = runner.invoke(app, ["jacobian", *CLASS_PROGRAM])
     assert result.exit_code == 0
     assert "not used" not in result.stderr
+
+
+@pytest.mark.parametrize(("y", "loss", "slope"), [
+    ([1.0, 1.0], math.log(2) / 2, [0.0, -1.0]),
+    ([0.0, 1.0], (100 + math.log(2)) / 2, [None, -1.0])])
+def test_bce_at_a_probability_of_exactly_one_is_pytorch_s_clamped_loss(y, loss, slope):
+    """bce(p, y) at p = 1 was NaN (0 · log 0), or infinite for y = 0, which stopped training on
+    separable data where a sigmoid saturates to 1.0. PyTorch's BCELoss clamps each log at
+    -100 (its documentation), flagged here as a convention."""
+    result = grad("L = bce(p, y)", {"p": "[1.0, 0.5]", "y": json.dumps(y)})
+    assert result.value == pytest.approx(loss, rel=1e-15)
+    gradient = dict(result.gradient)["p"]
+    assert gradient[1] == pytest.approx(slope[1], rel=1e-15)
+    if slope[0] is not None:
+        assert gradient[0] == slope[0]
+    else:
+        assert gradient[0] == pytest.approx(1 / 2e-12, rel=1e-6)  # (p - y)/1e-12/n
+    node = next(node for node in result.nodes if node.op == "bce")
+    assert node.status == "kink" and "clamped at -100" in node.message
+
+
+def test_training_through_a_saturated_sigmoid_goes_on():
+    result = runner.invoke(app, ["train", "L = bce(sigmoid(w*x), y)", "--x", "[50, -50]",
+                                 "--y", "[1, 0]", "--w", "1", "--lr", "0.1", "--steps", "5",
+                                 "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    assert document["stopped"] is None
