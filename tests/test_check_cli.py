@@ -386,8 +386,10 @@ def test_a_blank_row_is_not_answered_and_the_table_warning_goes_to_stderr(tmp_pa
     assert result.exit_code == 0, result.stderr
     assert "warning" not in result.stdout and "✓  x" not in result.stdout
     warning = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
-    assert len(warning) == 1 and "no numbers for 6 node(s) (x, " in warning[0]
+    assert len(warning) == 2 and "no numbers for 6 node(s) (x, " in warning[0]
     assert warning[0].endswith("they are not graded")
+    assert warning[1] == "warning: the table leaves 1 number(s) empty (h.adjoint); they are " \
+        "not graded"
 
 
 NEURON = ("--file", str(SAMPLES.parent / "neuron.bp"), "--w", "0.5", "--x", "2", "--b", "-0.5",
@@ -798,3 +800,31 @@ def test_a_number_graded_at_many_places_shows_the_truth_to_them():
     result = invoke("x*y", "--x", "1.2345678", "--y", "1", "--expect", "d/dy=1.2345679")
     assert "1.2345678 rounds to 1.2345678 at 7 decimal places, not 1.2345679" in \
         " ".join(result.stdout.split())
+
+
+DIAMOND_TABLE = ("node,value,adjoint\nx,3,96\ny,2,288\nh1,6,48\nz,1,288\nh2,2,144\nh,12,24\n"
+                 "o,144,1\n")  # samples/diamond.bp at x = 3, y = 2, z = 1 (its README figures)
+
+
+@pytest.mark.parametrize(("change", "left", "warning"), [
+    (lambda text: text.replace("z,1,288\n", ""), 2,
+     "the table has no numbers for 1 node(s) (z); they are not graded"),
+    (lambda text: "\n".join(line.rsplit(",", 1)[0] + "," if k else line
+                            for k, line in enumerate(text.splitlines())), 7,
+     "the table gives no adjoints; they are not graded"),
+    (lambda text: text.replace("h2,2,144", "h2,2,"), 1,
+     "the table leaves 1 number(s) empty (h2.adjoint); they are not graded")])
+def test_an_incomplete_table_says_so_in_its_verdict(tmp_path, change, left, warning):
+    """A table with a row or a column left out read "verdict: correct", exit 0, with at most
+    a warning for a missing row and nothing for empty cells."""
+    table = tmp_path / "table.csv"
+    table.write_text(change(DIAMOND_TABLE))
+    program = str(Path(__file__).parent.parent / "samples" / "diamond.bp")
+    result = invoke("--file", program, "--x", "3", "--y", "2", "--z", "1", "--table", str(table))
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == \
+        f"verdict: correct ({left} of the table's 14 numbers not answered)"
+    assert f"warning: {warning}" in result.stderr.splitlines()
+    table.write_text(DIAMOND_TABLE)
+    whole = invoke("--file", program, "--x", "3", "--y", "2", "--z", "1", "--table", str(table))
+    assert whole.stdout.splitlines()[-1] == "verdict: correct" and not whole.stderr

@@ -126,11 +126,33 @@ def grade(job: Job) -> Report:
                 warnings.append(f"the table has no numbers for {len(missing)} node(s) "
                                 f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''})"
                                 "; they are not graded")
+            blank = _blank_cells(job.table)
+            if blank:
+                warnings.append(blank)
+            unanswered = 2 * len(missing) + sum(
+                (row.value is None) + (row.adjoint is None) for row in job.table)
+            return Report(tuple(items), tuple(warnings), table_numbers=(
+                unanswered, 2 * (len(missing) + len(job.table))))
     if not items and not job.from_assignment:
         if job.table == () and job.claims == () and not job.answers:
             raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
                              "or --table FILE")
     return Report(tuple(items), tuple(warnings))
+
+
+def _blank_cells(table) -> str | None:
+    """A warning for the numbers a table's rows leave empty (a row with one of its two)."""
+    for quantity in ("value", "adjoint"):
+        if len(table) > 1 and all(getattr(row, quantity) is None for row in table):
+            other = "adjoint" if quantity == "value" else "value"
+            if all(getattr(row, other) is not None for row in table):
+                return f"the table gives no {quantity}s; they are not graded"
+    blank = [f"{row.node}.{quantity}" for row in table for quantity in ("value", "adjoint")
+             if getattr(row, quantity) is None]
+    if not blank:
+        return None
+    return (f"the table leaves {len(blank)} number(s) empty ({', '.join(blank[:8])}"
+            f"{', ...' if len(blank) > 8 else ''}); they are not graded")
 
 
 def claim_numbers(graph: Graph, result: Result, claims: Sequence[Claim],

@@ -41,6 +41,9 @@ class Report:
     items: tuple[Item, ...]
     warnings: tuple[str, ...] = ()
     score: object | None = None  # scores.Score, when graded with a rubric
+    # A table's numbers not answered and its numbers in all (value and adjoint of every node
+    # a student writes): a verdict on the numbers given says how many were left out.
+    table_numbers: tuple[int, int] | None = None
 
     @property
     def verdict(self) -> str:

@@ -60,7 +60,9 @@ def render(report: Report, digits: int = 6) -> Group:
                           literal(item.reason or ""))
         parts.append(table)
     style = {CORRECT: "bold green", INCORRECT: "bold red"}.get(report.verdict, "bold yellow")
-    parts.append(Text(f"verdict: {report.verdict}", style=style))
+    left, total = report.table_numbers or (0, 0)
+    incomplete = f" ({left} of the table's {total} numbers not answered)" if left else ""
+    parts.append(Text(f"verdict: {report.verdict}{incomplete}", style=style))
     if report.score is not None:
         parts.append(render_score(report.score.to_dict()))
     return Group(*parts)
