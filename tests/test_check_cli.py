@@ -828,3 +828,23 @@ def test_an_incomplete_table_says_so_in_its_verdict(tmp_path, change, left, warn
     table.write_text(DIAMOND_TABLE)
     whole = invoke("--file", program, "--x", "3", "--y", "2", "--z", "1", "--table", str(table))
     assert whole.stdout.splitlines()[-1] == "verdict: correct" and not whole.stderr
+
+
+def test_whole_numbers_accepted_only_as_whole_numbers_are_warned_of(tmp_path):
+    """dL/dw=0 for -0.3549 and a table of zeros and ones read "verdict: correct" without a
+    word: a whole number is graded to the nearest whole number, as written. True values from
+    samples/neuron.bp's published figures (dL/dw = -0.35489, dL/dt = 0.75508)."""
+    result = invoke(*NEURON, "--expect", "dL/dw=0", "--expect", "dL/dt=1", "--expect",
+                    "d/dx=-0.09")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "warning: dL/dw=0, dL/dt=1 were accepted as written, to the nearest whole number (0 "
+        "accepts -0.5 to 0.5), though wrong to one decimal place; --decimals N grades every "
+        "number at N places"]
+    assert invoke(*NEURON, "--expect", "dL/dw=0", "--decimals", "0").stderr == ""
+    assert invoke(*NEURON, "--expect", "x.value=2").stderr == ""
+    table = tmp_path / "zeros.csv"
+    table.write_text("node,value,adjoint\nw,0,0\nx,2,0\n")
+    marked = invoke(*NEURON, "--table", str(table))
+    assert "warning: w.value=0, w.adjoint=0, x.adjoint=0 were accepted as written" in \
+        marked.stderr

@@ -12,9 +12,9 @@ from ..gradient import evaluate
 from ..graph import Graph, build_graph
 from ..parse import parse_program
 from ..result import Result
-from .claims import Claim, check_claims, not_graded, parse_claim, resolved
+from .claims import Claim, accepts, check_claims, not_graded, parse_claim, resolved
 from .formulas import check_derivative
-from .report import INCORRECT, UNDETERMINED, Item, Report
+from .report import CORRECT, INCORRECT, UNDETERMINED, Item, Report
 from .tables import Marked, Number, TableRow, carried_details, carried_note, grade_numbers
 
 
@@ -115,6 +115,9 @@ def grade(job: Job) -> Report:
         table_items, marks = grade_numbers(graph, result, job.table, [n for _, n in numbers],
                                            job.rtol, job.atol, job.decimals, job.seed)
         claim_items = carried_claims(claim_items, numbers, marks)
+        coarse = _whole_numbers(job, claims, claim_items, table_items)
+        if coarse:
+            warnings.append(coarse)
         items.extend(_named(claim_items, graph, result, job))
         if job.table:
             items.extend(_named(table_items, graph, result, job))
@@ -138,6 +141,39 @@ def grade(job: Job) -> Report:
             raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
                              "or --table FILE")
     return Report(tuple(items), tuple(warnings))
+
+
+def _whole_numbers(job: Job, claims: Sequence[Claim], claim_items: Sequence[Item],
+                   table_items: Sequence[Item]) -> str | None:
+    """A warning for the whole numbers accepted as written (to the nearest whole number: 0 for
+    -0.35) that would be wrong to one decimal place: a table of zeros and ones would otherwise
+    read as right. Not where --decimals, --rtol or --atol sets the rule."""
+    if job.decimals is not None or job.rtol is not None or job.atol is not None:
+        return None
+
+    def coarse(true, given, written) -> bool:
+        return (written <= 0 and true is not None and given is not None
+                and not accepts(true, given, 1, None, None))
+
+    found = [(claim.text, claim.given) for claim, item in zip(claims, claim_items, strict=True)
+             if item.verdict == CORRECT and isinstance(claim.decimals, int)
+             and coarse(item.expected, claim.given, claim.decimals)]
+    written = {row.node: (row.value_decimals, row.adjoint_decimals) for row in job.table}
+    for item in table_items:
+        for k, quantity in enumerate(("value", "adjoint")):
+            mark = item.details.get(quantity) or {}
+            places = written.get(item.details.get("node", item.label), (1, 1))[k]
+            if mark.get("verdict") == CORRECT and coarse(mark.get("expected"), mark.get("given"),
+                                                        places):
+                found.append((f"{item.label}.{quantity}={mark['given']:g}", mark["given"]))
+    if not found:
+        return None
+    listed = ", ".join(text for text, _ in found[:3]) + (
+        f" and {len(found) - 3} more" if len(found) > 3 else "")
+    given = found[0][1]
+    return (f"{listed} {'was' if len(found) == 1 else 'were'} accepted as written, to the "
+            f"nearest whole number ({given:g} accepts {given - 0.5:g} to {given + 0.5:g}), "
+            "though wrong to one decimal place; --decimals N grades every number at N places")
 
 
 def _blank_cells(table) -> str | None:
