@@ -848,3 +848,21 @@ def test_whole_numbers_accepted_only_as_whole_numbers_are_warned_of(tmp_path):
     marked = invoke(*NEURON, "--table", str(table))
     assert "warning: w.value=0, w.adjoint=0, x.adjoint=0 were accepted as written" in \
         marked.stderr
+
+
+def test_a_lost_minus_through_a_minus_one_is_a_sign_flip_named_once(tmp_path):
+    """dL/dt through a - t (local derivative -1) given as -0.7551 for 0.755081 was "the path
+    through a - t used only a - t's adjoint, without the local derivative da - t/dt = -1",
+    after a bare "adjoint: wrong"."""
+    table = tmp_path / "t.csv"
+    table.write_text("node,value,adjoint\nt,1,-0.7551\n")
+    item = strict_json(invoke(*NEURON, "--table", str(table), "--json").stdout)["items"][0]
+    assert item["adjoint"]["misconception"]["code"] == "sign_flip"
+    assert item["reason"] == ("adjoint: the sign is flipped: a minus sign was lost or added on "
+                              "the way to t's adjoint")
+
+
+def test_a_generated_step_is_written_in_parentheses_in_a_derivative():
+    """dL/dw given as the adjoint of w*x alone read "without the local derivative dw*x/dw"."""
+    item = strict_json(invoke(*NEURON, "--expect", "dL/dw=-0.1774", "--json").stdout)["items"][0]
+    assert "without the local derivative d(w*x)/dw = 2" in item["reason"], item["reason"]

@@ -269,6 +269,9 @@ def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[It
             out.append(_with_misconception(item, found, item.details) if found else item)
         else:
             details = dict(item.details)
+            # a diagnosis takes the place of its cell's bare "wrong" (not "adjoint: wrong;
+            # adjoint: the sign is flipped")
+            notes = item.reason.split("; ") if item.reason else []
             reasons = []
             for kind in ("value", "adjoint"):
                 cell = details.get(kind)
@@ -280,8 +283,12 @@ def _named(items: list[Item], graph: Graph, result: Result, job: Job) -> list[It
                                     "expected": cell.get("expected")}, cell["given"])
                 if found:
                     details[kind] = {**cell, "misconception": _described(found)}
-                    reasons.append(f"{kind}: {found[0].message}")
-            reason = "; ".join(filter(None, [item.reason, *reasons])) or None
+                    named = f"{kind}: {found[0].message}"
+                    if f"{kind}: wrong" in notes:
+                        notes[notes.index(f"{kind}: wrong")] = named
+                    else:
+                        reasons.append(named)
+            reason = "; ".join([*notes, *reasons]) or None
             out.append(replace(item, details=details, reason=reason))
     return out
 

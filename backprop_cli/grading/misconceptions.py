@@ -139,9 +139,9 @@ def _positions(graph: Graph, target: int, wrt: str | None) -> tuple[int, ...]:
 def _label(graph: Graph, quantity: str, target: int, wrt: str | None) -> str:
     name = graph.ids[target]
     if quantity == "local":
-        return f"d{name}/d{wrt}"
+        return derivative(name, wrt)
     if quantity == "gradient":
-        return f"d{graph.ids[graph.output]}/d{name}"
+        return derivative(graph.ids[graph.output], name)
     return f"{name}'s {quantity}"
 
 
@@ -231,6 +231,16 @@ def _fanout(truth: _Truth, tangent: list, depends: list[bool]) -> Iterator[Candi
                true - sum(parts[:-1]) * tangent[v])
 
 
+def derivative(of: str, by: str) -> str:
+    """d(of)/d(by), a formula in parentheses: d(w*x)/dw, not dw*x/dw."""
+    return f"d{_grouped(of)}/d{_grouped(by)}"
+
+
+def _grouped(label: str) -> str:
+    """A node's label where a name goes: a formula in parentheses ((a - t)'s adjoint)."""
+    return label if label.isidentifier() else f"({label})"
+
+
 def _labels(graph: Graph) -> list[str]:
     """Nodes as a student sees them: their names, and a step the program generated (z3 for
     the w*x inside z = w*x + b) as its formula."""
@@ -299,7 +309,7 @@ def _value_message(graph: Graph, c: int, value: float, d: float) -> str:
         rule = BY_OUTPUT[graph.ops[c]][0].format(name)
     else:
         template = rule_templates(graph.ops[c], graph.patterns[c] or (None,))[0]
-        rule = (f"d{name}/d{labels[ins[0]]}" if template is None
+        rule = (derivative(name, labels[ins[0]]) if template is None
                 else template.format(labels[ins[0]]))
     return (f"you used {name} = {value:.4g}, the {graph.ops[c]} itself, where its derivative "
             f"{rule} = {d:.4g} belongs")
@@ -313,12 +323,18 @@ def _missing_factors(truth: _Truth) -> Iterator[Candidate]:
     for c, k in truth.paths[target]:
         g, d = truth.adjoints[c], truth.local[c][k]
         rest = true - g * d
-        local = f"the local derivative d{ids[c]}/d{ids[target]} = {d:.4g}"
-        upstream = f"{ids[c]}'s adjoint {g:.4g}"
-        yield ("missing_chain_factor",
-               f"the path through {ids[c]} used only {local}, without {upstream}", rest + d)
-        yield ("missing_chain_factor",
-               f"the path through {ids[c]} used only {upstream}, without {local}", rest + g)
+        local = f"the local derivative {derivative(ids[c], ids[target])} = {d:.4g}"
+        through = _grouped(ids[c])
+        upstream = f"{through}'s adjoint {g:.4g}"
+        # the only path, without a factor of -1, is the sign flipped: sign_flip says so
+        if not (rest == 0 and g == -1):
+            yield ("missing_chain_factor",
+                   f"the path through {through} used only {local}, without {upstream}",
+                   rest + d)
+        if not (rest == 0 and d == -1):
+            yield ("missing_chain_factor",
+                   f"the path through {through} used only {upstream}, without {local}",
+                   rest + g)
 
 
 def _seeds(truth: _Truth, tangent: list) -> Iterator[Candidate]:
