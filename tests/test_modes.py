@@ -887,3 +887,20 @@ def test_sweep_error_in_json_mode_is_an_error_document():
     result = invoke("sweep", "x^2", "--x", "3:-1", "--json")
     one_error_line(result)
     assert strict_json(result.stdout)["ok"] is False
+
+
+def test_a_matrix_wider_than_the_terminal_is_shown_in_whole_columns():
+    """A Hessian of 8 variables at 80 columns cut every cell and label to `0.177…`, `W[2,…`
+    (exit 0); it is shown as tables of whole columns, each with the row labels."""
+    args = ["hessian", "a*b*c*d*e1*f*g*h", *[item for k, name in enumerate(
+        ("a", "b", "c", "d", "e1", "f", "g", "h")) for item in (f"--{name}", f"{1.1 + k:.1f}")]]
+    shown = CliRunner().invoke(app, args, env={"COLUMNS": "80"}).stdout
+    assert "…" not in shown
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    assert "Hessian, columns 1–" in shown and "of 8" in shown
+    values = [1.1 + k for k in range(8)]
+    product = math.prod(values)
+    for i in range(8):
+        for j in range(8):  # ∂²(abc...)/∂i∂j: the product without i and j (0 on the diagonal)
+            expected = 0.0 if i == j else product / (values[i] * values[j])
+            assert f"{expected:.6g}" in shown

@@ -45,36 +45,64 @@ def render_forward(result: ForwardMode, digits: int = 6) -> Group:
     return Group(table, summary)
 
 
-def render_matrix(result: Matrix, digits: int = 6) -> Group:
-    """A Jacobian (rows: outputs) or Hessian (rows and columns: variables)."""
+def render_matrix(result: Matrix, digits: int = 6, width: int | None = None) -> Group:
+    """A Jacobian (rows: outputs) or Hessian (rows and columns: variables). A matrix wider than
+    `width` is shown as several tables of whole columns, each with the row labels, as a wide
+    data frame is printed: rich would otherwise cut every cell and label to `0.083…`."""
     title = "Jacobian" if result.kind == "jacobian" else "Hessian"
+    at = Text("at " + ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.at))
     if (result.kind == "jacobian" and len(result.columns) > max(len(result.rows), 5)
             and any("[" in column for column in result.columns)):
-        return _transposed(result, digits)
-    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
-    corner = "output \\ variable" if result.kind == "jacobian" else ""
-    table.add_column(Text(corner), justify="left")
-    for column in result.columns:
-        table.add_column(Text(f"∂/∂{column}" if result.kind == "jacobian" else column),
-                         justify="right")
-    for name, row in zip(result.rows, result.values, strict=True):
-        table.add_row(*cells(name, *[fmt(v, digits) for v in row]))
-    at = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.at)
-    return Group(Text(f"at {at}"), table)
+        # wide over array elements: a row per variable element, a column per output element
+        title, corner = "Jacobian (transposed: a row per variable element)", "variable \\ output"
+        headers = [f"∂{name}" for name in result.rows]
+        labels = [f"∂/∂{column}" for column in result.columns]
+        rows = [[fmt(row[k], digits) for row in result.values]
+                for k in range(len(result.columns))]
+    else:
+        corner = "output \\ variable" if result.kind == "jacobian" else ""
+        headers = [f"∂/∂{column}" if result.kind == "jacobian" else column
+                   for column in result.columns]
+        labels = list(result.rows)
+        rows = [[fmt(v, digits) for v in row] for row in result.values]
+    parts = _column_groups(corner, labels, headers, rows, width)
+    tables: list = []
+    for first, last in parts:
+        if len(parts) > 1:  # a line of its own: a narrow table's title would wrap
+            tables.append(Text(f"{title}, columns {first + 1}–{last} of {len(headers)}",
+                               style="bold"))
+        table = Table(title=title if len(parts) == 1 else None, title_justify="left",
+                      title_style="bold", header_style="bold")
+        table.add_column(Text(corner), justify="left")
+        for header in headers[first:last]:
+            table.add_column(Text(header), justify="right")
+        for label, row in zip(labels, rows, strict=True):
+            table.add_row(*cells(label, *row[first:last]))
+        tables.append(table)
+    return Group(at, *tables)
 
 
-def _transposed(result: Matrix, digits: int) -> Group:
-    """A wide Jacobian over array elements drawn with a row per variable element and a
-    column per output element, so that it fits a terminal."""
-    table = Table(title="Jacobian (transposed: a row per variable element)",
-                  title_justify="left", title_style="bold", header_style="bold")
-    table.add_column(Text("variable \\ output"), justify="left")
-    for name in result.rows:
-        table.add_column(Text(f"∂{name}"), justify="right")
-    for k, column in enumerate(result.columns):
-        table.add_row(*cells(f"∂/∂{column}", *[fmt(row[k], digits) for row in result.values]))
-    at = ", ".join(f"{k}={fmt(v, digits)}" for k, v in result.at)
-    return Group(Text(f"at {at}"), table)
+def _column_groups(corner: str, labels: list[str], headers: list[str], rows: list[list[str]],
+                   width: int | None) -> list[tuple[int, int]]:
+    """Runs of whole columns (first, end) that fit `width` beside the row labels: a column of
+    a heavy-edged table takes its widest cell, two spaces of padding and a rule."""
+    from rich.cells import cell_len
+
+    def wide(texts) -> int:
+        return max(map(cell_len, texts), default=0) + 3
+
+    if width is None or not headers:
+        return [(0, len(headers))]
+    room = width - 1 - wide([corner, *labels])
+    groups, first, used = [], 0, 0
+    for k, header in enumerate(headers):
+        need = wide([header, *(row[k] for row in rows)])
+        if used + need > room and k > first:
+            groups.append((first, k))
+            first, used = k, 0
+        used += need
+    groups.append((first, len(headers)))
+    return groups
 
 
 def csv_header(variable: str) -> str:
@@ -123,7 +151,7 @@ def show_forward(result: ForwardMode, view) -> Group:
 
 
 def show_matrix(result: Matrix, view) -> Group:
-    return render_matrix(result, view.digits)
+    return render_matrix(result, view.digits, view.terminal.console().width)
 
 
 def show_csv(result: Sweep, view) -> None:
