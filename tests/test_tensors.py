@@ -1024,3 +1024,24 @@ def test_training_through_a_saturated_sigmoid_goes_on():
     assert result.exit_code == 0, result.stderr
     document = strict_json(result.stdout)
     assert document["stopped"] is None
+
+
+def test_every_check_of_an_array_gradient_fits_80_columns_without_breaking_a_number():
+    """--check-method all over arrays gave four arrays a row each in 80 columns: numbers broke
+    across lines ("[0.007967" then "2,"), headers too ("∂L/∂variab" then "le")."""
+    W, x, b = np.array([[0.2, -0.5], [1.5, 1.3], [0, 0.25]]), np.array([1, 2]), \
+        np.array([0.1, 0, -0.1])
+    logits = W @ x + b
+    p = np.exp(logits) / np.sum(np.exp(logits))
+    result = runner.invoke(app, ["grad", "logits = W @ x + b; L = cross_entropy(logits, k)",
+                                 "--W", json.dumps(W.tolist()), "--x", "[1, 2]", "--b",
+                                 json.dumps(b.tolist()), "--k", "2", "--check-method", "all"],
+                           env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert not any(line.strip() in (",", "]", "]]") for line in lines)
+    words = set(result.stdout.replace("[", " ").replace("]", " ").replace(",", " ").split())
+    for value in p - np.eye(3)[2]:  # dL/db = softmax(logits) - onehot(k)
+        assert f"{value:.6g}" in words
+    assert "Δ SymPy" in result.stdout

@@ -164,21 +164,45 @@ def _gradient(result: TensorResult, digits: int, full: bool):
     columns = [("variable", "left"), ("shape", "left"), (f"∂{result.output}/∂variable", "left")]
     if exact is not None:
         columns.append(("exact", "left"))
-    columns += [(label, "left") for label, _ in compared]
+    # several references beside each array leave each a column too narrow for its numbers,
+    # which then break mid-number: each shows its largest difference from ours instead
+    differences = len(compared) > 1
+    short = {"finite differences": "fd", "forward mode": "forward"}
+    columns += [(f"Δ {short.get(label, label)}" if differences else label, "left")
+                for label, _ in compared]
     if compared:
         columns.append(("check", "center"))
     table = titled_table("Gradient", *columns)
     verdicts = {name: agrees for name, _, agrees in check.entries} if check else {}
-    for name, value in result.gradient:
-        row = [name, shape_text(value), array_text(value, digits, full)]
+    shown = [array_text(value, digits, full) for _, value in result.gradient]
+    if differences:  # a matrix a row to a line, so its column is narrow enough to fit
+        shown = [text.replace("], [", "],\n [") for text in shown]
+    for (name, value), text in zip(result.gradient, shown, strict=True):
+        row = [name, shape_text(value), text]
         if exact is not None:
             row.append(exact_array_text(exact.adjoints[position[name]], full))
         for _, values in compared:
             reference = values.get(name)
-            row.append("" if reference is None else array_text(reference, digits, full))
+            row.append("" if reference is None else _largest_difference(value, reference)
+                       if differences else array_text(reference, digits, full))
         if compared:
             row.append(check_mark(verdicts.get(name)))
         table.add_row(*cells(*row))
     if check is None:
         return table
-    return Group(table, *check_notes(check))
+    legend = [Text(f"Δ: the largest |difference| between ∂{result.output}/∂variable and each "
+                   "check's numbers (fd: finite differences)", style="dim")] \
+        if differences else []
+    return Group(table, *legend, *check_notes(check))
+
+
+def _largest_difference(ours, reference) -> str:
+    """The largest |ours - reference| over the elements both have a number for (a sampled
+    reference has none for the elements it skipped)."""
+    import numpy as np
+
+    ours, reference = np.asarray(ours, dtype=float), np.asarray(reference, dtype=float)
+    both = np.isfinite(ours) & np.isfinite(reference)
+    if not np.any(both):
+        return "-"
+    return f"{float(np.max(np.abs(ours[both] - reference[both]))):.2g}"
