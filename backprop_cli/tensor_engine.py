@@ -512,8 +512,7 @@ def finite_difference_check(graph: Graph, point: Mapping[str, object],
             entries.append((name, plain(numeric), None))
             continue
         entries.append((name, plain(numeric), bad == 0))
-    notes = [] if stride == 1 else [f"{total:,} gradient elements: every {stride}th was "
-                                    "compared"]
+    notes = [] if stride == 1 else [sampled(total, stride)]
     if any(agrees is None for *_, agrees in entries):
         notes.append("not compared where either derivative is not finite, or where a node is "
                      "at a kink (the derivative there is a convention)")
@@ -552,14 +551,21 @@ def forward_mode_check(graph: Graph, point: Mapping[str, object], result) -> Arr
         wrong = int(np.sum(compared & ~close))
         entries.append((name, plain(found), None if not np.any(compared) else wrong == 0))
     verdicts = [agrees for *_, agrees in entries]
-    notes = [] if stride == 1 else [f"{total:,} gradient elements: every {stride}th was "
-                                    "compared"]
+    notes = [] if stride == 1 else [sampled(total, stride)]
     if None in verdicts:
         notes.append("not compared where either derivative is not finite")
     from .gradient_check import verdict_of
 
     return ArrayCheck(verdict_of(verdicts), "; ".join(notes) or None, FORWARD_MODE,
                       tuple(entries))
+
+
+def sampled(total: int, stride: int) -> str:
+    """The note of a check that compared an even sample of the gradient's elements."""
+    last = 0 if stride % 100 in (11, 12, 13) else stride % 10
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(last, "th")
+    return (f"{total:,} gradient elements: every {stride:,}{suffix} was compared (the others "
+            "show as nan, null in JSON)")
 
 
 MAX_JACOBIAN_ENTRIES = 400  # rows × columns of a local Jacobian shown

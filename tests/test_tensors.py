@@ -1045,3 +1045,12 @@ def test_every_check_of_an_array_gradient_fits_80_columns_without_breaking_a_num
     for value in p - np.eye(3)[2]:  # dL/db = softmax(logits) - onehot(k)
         assert f"{value:.6g}" in words
     assert "Δ SymPy" in result.stdout
+
+
+@pytest.mark.parametrize(("stride", "ordinal"), [(2, "2nd"), (3, "3rd"), (4, "4th"),
+                                                 (11, "11th"), (21, "21st"), (112, "112th"),
+                                                 (501, "501st")])
+def test_a_sampled_check_says_which_elements_in_english(stride, ordinal):
+    from backprop_cli.tensor_engine import sampled
+
+    assert f"every {ordinal} was compared (the others show as nan" in sampled(5000, stride)
