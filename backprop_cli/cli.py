@@ -20,7 +20,16 @@ import typer
 from . import __version__
 from .commands import COMMANDS, all_options
 from .commands.base import Command, Option, Request, View
-from .errors import BackpropError, BudgetError, ExitCode, UsageError, as_error, exit_code
+from .errors import (
+    BackpropError,
+    BudgetError,
+    ExitCode,
+    InputError,
+    MissingValues,
+    UsageError,
+    as_error,
+    exit_code,
+)
 from .terminal import Terminal, prepare_standard_streams
 
 VARIABLE_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True,
@@ -185,7 +194,10 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
     replaced = replaced_arrays(from_files, data, point) if from_files else []
     request = Request(expression, values.get("file"), {**from_files, **point}, values, terminal,
                       command.name, named, data - frozenset(point))
-    result = command.call(request)
+    try:
+        result = command.call(request)
+    except MissingValues as missing:
+        raise _taken_by_an_option(missing, command) from None
     if _kept is not None:
         _kept.append(result)
     if command.used is not None:
@@ -199,6 +211,20 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
     for note in [*(f"warning: {w}" for w in replaced), *command.notes(result, request)]:
         terminal.error(note)
     return command.failed(result, request)
+
+
+def _taken_by_an_option(missing: MissingValues, command: Command) -> InputError:
+    """A variable named as one of the command's own options (train's `lr`) cannot be given
+    as --NAME VALUE: that sets the option. Say so, and how to give it."""
+    from .commands import option_flags
+
+    flags = option_flags(command)
+    clash = next((name for name in missing.names if f"--{name}" in flags), None)
+    if clash is None:
+        return missing
+    return InputError(f"missing value for variable {clash!r}: --{clash} is an option of backprop "
+                      f"{command.name}, so a variable of that name is given as --at "
+                      f"{clash}=VALUE")
 
 
 def _renderer(command: Command, output_format: str):

@@ -41,6 +41,17 @@ class ParseError(BackpropError):
     code = "parse_error"
 
 
+def did_you_mean(name: str, known) -> str:
+    """'; did you mean 'W1'?' for a name that differs from a known one in case or by a typo,
+    else ''."""
+    import difflib
+
+    known = list(known)
+    close = [k for k in known if k.lower() == name.lower()] or \
+        difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 class InputError(BackpropError):
     """Variable values, files or options do not fit the program."""
 

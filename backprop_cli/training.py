@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 from .result import SCHEMA_VERSION
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -276,7 +276,8 @@ def _chosen_params(params: list[str] | None, variables: tuple[str, ...], data: f
     for name in params:
         if name not in variables:
             raise InputError(f"--params: {name!r} is not a variable of the program "
-                             f"(variables: {', '.join(variables) or 'none'})")
+                             f"(variables: {', '.join(variables) or 'none'})"
+                             f"{did_you_mean(name, variables)}")
         if name in data:
             raise InputError(f"--params: {name!r} is a column of --data; data is not trained")
         if name in integers:

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -660,3 +661,25 @@ def test_a_number_whose_exponent_was_left_out_is_refused(value, number):
 def test_twice_euler_s_number_written_out_is_a_value(value):
     result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y", value, "--json"])
     assert strict_json(result.stdout)["at"]["y"] == pytest.approx(2 * math.e, rel=1e-15)
+
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+ASSIGNMENT = str(SAMPLES / "teacher" / "hw3" / "assignment.json")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sweep", "x*2", "--x", "1..5"], "--x 1..5: a range is START:STOP, e.g. --x 1:5"),
+    (["train", "L = (w - lr)**2", "--w", "1", "--lr", "3", "--params", "w"],
+     "missing value for variable 'lr': --lr is an option of backprop train, so a variable of "
+     "that name is given as --at lr=VALUE"),
+    (["train", "L = (W1 - 2)**2", "--W1", "1", "--params", "w1"],
+     "--params: 'w1' is not a variable of the program (variables: W1); did you mean 'W1'?"),
+    (["check", "--assignment", ASSIGNMENT, "--student", "Ada", "--expect", "d/dx=1"],
+     "student 'Ada' is not on the assignment's roster; did you mean 'ada'?"),
+    (["check", "x", "--x", "1", "--table", str(SAMPLES)],
+     f"{SAMPLES} is a directory, not a file"),
+])
+def test_messages_that_pointed_the_wrong_way(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr) == f"error: {message}"

@@ -51,7 +51,7 @@ def read_text(file: str) -> str:
     except FileNotFoundError:
         raise InputError(f"file not found: {file}") from None
     except IsADirectoryError:
-        raise InputError(f"{file} is a directory, not a program file") from None
+        raise InputError(f"{file} is a directory, not a file") from None
     except UnicodeDecodeError as error:
         raise InputError(f"{name} is not UTF-8 text (byte {error.start + 1} cannot be read)"
                          ) from None

@@ -38,6 +38,12 @@ def _no_range(request: Request) -> str:
     if not request.point:
         return "give the variable to sweep a range START:STOP, e.g. --x -3:3 (no values were given)"
     names = [name for name in request.point if name not in request.data]
+    for name in names:  # a range written as other languages write one: 1..5, 1...5
+        value = request.point[name]
+        ends = value.split("..") if isinstance(value, str) and ".." in value else []
+        if len(ends) >= 2 and ends[0].strip() and ends[-1].strip("."):
+            start, stop = ends[0].strip(), ends[-1].strip(". ")
+            return f"--{name} {value}: a range is START:STOP, e.g. --{name} {start}:{stop}"
     scalars = [name for name in names if scalar(request.point[name])]
     shown = ", ".join(f"--{name}" for name in names[:8]) + (", ..." if len(names) > 8 else "")
     given = ("only data columns were given" if not names else
