@@ -866,3 +866,34 @@ def test_a_generated_step_is_written_in_parentheses_in_a_derivative():
     """dL/dw given as the adjoint of w*x alone read "without the local derivative dw*x/dw"."""
     item = strict_json(invoke(*NEURON, "--expect", "dL/dw=-0.1774", "--json").stdout)["items"][0]
     assert "without the local derivative d(w*x)/dw = 2" in item["reason"], item["reason"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--expect", "d2/dx2=2"], "claim 'd2/dx2=2': a second derivative is not a claim of a "
+                               "backprop table; backprop hessian gives second derivatives"),
+    (["--expect", "x.valeu=2"], "cannot read claim 'x.valeu=2': 'valeu' is not a quantity; "
+                                "write x.value=... or x.adjoint=...; did you mean 'value'?"),
+    (["--expect", "d/dx=2,42"], "cannot read claim 'd/dx=2,42' (use a decimal point: 2.42); "
+                                "write d/dx=2.42, h1.adjoint=48, h.value=12 or da/dz=0.42"),
+])
+def test_a_claim_that_cannot_be_read_says_what_to_change(args, message):
+    """d2/dx2=2 said "'x2' is not an input of '2'"; x.valeu and 2,42 got the generic line."""
+    result = invoke("x^2", "--x", "1", *args)
+    assert result.exit_code == 2
+    assert one_stderr_line(result.stderr) == f"error: {message}"
+
+
+def test_an_array_claim_that_cannot_be_read_names_the_claim():
+    result = invoke("L = sum(W)", "--W", "[[1, 2]]", "--expect", "d/dW=[[1, 2]")
+    assert result.exit_code == 2
+    assert one_stderr_line(result.stderr).startswith(
+        "error: claim 'd/dW=[[1, 2]': the claimed array is not an array of numbers")
+
+
+@pytest.mark.parametrize("at", ["x=1;y=2", "x=1 y=2"])
+def test_at_pairs_separated_otherwise_than_by_commas_are_pointed_out(at):
+    """--at "x=1;y=2" said "only the last statement may be a bare expression"."""
+    result = invoke("x^2 + y", "--at", at, "--expect", "d/dx=2")
+    assert result.exit_code == 2
+    assert one_stderr_line(result.stderr) == (
+        f"error: --at {at!r}: separate the NAME=VALUE pairs with commas, as in --at x=1,y=2")

@@ -156,6 +156,9 @@ def expression_and_point(args: list[str], at: list[str], command: str
             name, equals, value = item.partition("=")
             if not equals or not name.strip():
                 raise InputError(f"--at expects NAME=VALUE pairs, got {item!r}")
+            if "=" in value and re.search(r"[;\s]", value.split("=")[0]):
+                raise InputError(f"--at {group!r}: separate the NAME=VALUE pairs with commas, "
+                                 f"as in --at x=1,y=2")
             put(name.strip(), value.strip(), through_at=True)
     return expr, point, frozenset(named)
 

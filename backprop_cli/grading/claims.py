@@ -19,6 +19,9 @@ _CLAIM = re.compile(
 )
 
 
+QUANTITIES = ("value", "adjoint")
+
+
 @dataclass(frozen=True)
 class Claim:
     """`d/dx=2.42`, `h1.adjoint=48`, `h.value=12`, or `da/dz=0.42` (the local derivative of a
@@ -37,8 +40,21 @@ def parse_claim(text: str) -> Claim:
     that shows the accepted forms."""
     match = _CLAIM.match(text.replace("\u2212", "-"))
     if not match:
-        raise InputError(f"cannot read claim {_quoted(text)}; write d/dx=2.42, h1.adjoint=48, "
-                         "h.value=12 or da/dz=0.42")
+        quantity = re.match(r"\s*([^\s.=]+)\.(\w+)\s*=", text)
+        if quantity and quantity[2] not in ("adjoint", "value", "grad"):
+            from ..errors import did_you_mean
+
+            raise InputError(f"cannot read claim {_quoted(text)}: {quantity[2]!r} is not a "
+                             f"quantity; write {quantity[1]}.value=... or "
+                             f"{quantity[1]}.adjoint=...{did_you_mean(quantity[2], QUANTITIES)}")
+        comma = " (use a decimal point: 2.42)" if re.search(r"=\s*[-+]?\d+,\d+\s*$", text) \
+            else ""
+        raise InputError(f"cannot read claim {_quoted(text)}{comma}; write d/dx=2.42, "
+                         "h1.adjoint=48, h.value=12 or da/dz=0.42")
+    if match["of"] is not None and (match["of"].isdigit() or match["var"][-1:].isdigit()
+                                    and match["of"][:1].isdigit()):
+        raise InputError(f"claim {_quoted(text)}: a second derivative is not a claim of a "
+                         "backprop table; backprop hessian gives second derivatives")
     if match["array"] is not None:
         return _array_claim(text, match)
     number_text = match["number"]
@@ -58,7 +74,12 @@ def _array_claim(text: str, match) -> Claim:
     from ..values import array_value
 
     numbers = re.findall(NUMBER, match["array"])
-    given = array_value("the claimed array", match["array"])
+    try:
+        given = array_value("the claimed array", match["array"])
+    except InputError as error:
+        raise InputError(f"claim {_quoted(text)}: "
+                         + error.message.replace("value for 'the claimed array'",
+                                                 "the claimed array")) from None
     places = tuple(decimals(number) for number in numbers)
     kind = "gradient" if match["var"] is not None else (
         "adjoint" if match["kind"] in ("adjoint", "grad") else "value")
