@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import math
+import re
 
 from .errors import InputError, shortened
 
@@ -69,8 +70,15 @@ def _check_nested(name: str, value) -> None:
 
 def load_values(text: str, source: str) -> dict:
     """`--values F.json`: an object of name → number or nested list of numbers."""
+    def unique(pairs: list) -> dict:
+        names = [name for name, _ in pairs]
+        twice = [name for k, name in enumerate(names) if name in names[:k]]
+        if twice:  # json keeps the last silently; batch lines refuse the same
+            raise InputError(f"{source}: {twice[0]!r} is given twice")
+        return dict(pairs)
+
     try:
-        document = json.loads(text, parse_constant=_no_constant)
+        document = json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique)
     except json.JSONDecodeError as error:
         raise InputError(f"{source} is not a JSON object of values ({error.msg} at line "
                          f"{error.lineno}, column {error.colno})") from None
@@ -102,8 +110,13 @@ def load_data(text: str, source: str) -> dict:
         raise InputError(f"{source} needs a header row of names and at least one row of "
                          "numbers")
     header = [cell.strip() for cell in rows[0]]
-    if any(not name for name in header) or len(set(header)) != len(header):
-        raise InputError(f"{source}: every column needs its own name in the header row")
+    if len(header) == 1 and re.search(r"[;\t]", header[0]):
+        raise InputError(f"{source}: the header row {shortened(header[0], 40)!r} is one column; "
+                         "separate the columns with commas")
+    twice = [name for k, name in enumerate(header) if name in header[:k]]
+    if any(not name for name in header) or twice:
+        named = f" ({twice[0]!r} is given twice)" if twice else ""
+        raise InputError(f"{source}: every column needs its own name in the header row{named}")
     for name in header:
         _check_variable_name(name, source)
     columns: list[list[float]] = [[] for _ in header]
@@ -112,8 +125,8 @@ def load_data(text: str, source: str) -> dict:
             raise InputError(f"{source} line {line}: {len(row)} cells, the header has "
                              f"{len(header)}")
         for k, cell in enumerate(row):
-            try:
-                number = float(cell.strip().replace("\u2212", "-"))
+            try:  # no digit separators: Python reads 1_000, a spreadsheet does not
+                number = math.nan if "_" in cell else float(cell.strip().replace("\u2212", "-"))
             except ValueError:
                 number = math.nan
             if not math.isfinite(number):

@@ -683,3 +683,32 @@ def test_messages_that_pointed_the_wrong_way(args, message):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert one_error_line(result.stderr) == f"error: {message}"
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("semi.csv", "x;y\n1;2\n", "the header row 'x;y' is one column; separate the columns with "
+                               "commas"),
+    ("twice.csv", "x,x\n1,2\n", "every column needs its own name in the header row ('x' is "
+                                "given twice)"),
+    ("digits.csv", "x,y\n1_000,2\n", "line 2, column 'x': '1_000' is not a finite number"),
+    ("twice.json", '{"w": 1, "w": 5}', "'w' is given twice"),
+])
+def test_a_data_or_values_file_with_a_slip_is_refused_by_name(tmp_path, name, text, message):
+    """A semicolon CSV, a header naming x twice and a JSON key given twice were refused
+    without naming the slip, or (1_000, the last of two keys) read without a word."""
+    path = tmp_path / name
+    path.write_text(text)
+    option = "--values" if name.endswith(".json") else "--data"
+    result = runner.invoke(app, ["grad", "sum(x*y)" if option == "--data" else "w*2",
+                                 option, str(path)])
+    assert result.exit_code == 2
+    line = one_error_line(result.stderr)
+    assert line.endswith(message), line
+
+
+def test_a_semicolon_table_is_pointed_out(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("node;value;adjoint\nx;1;2\n")
+    result = runner.invoke(app, ["check", "x^2", "--x", "1", "--table", str(table)])
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr).endswith("; separate the columns with commas")

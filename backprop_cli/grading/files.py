@@ -67,8 +67,11 @@ def _table_from_csv(text: str, name: str) -> list[TableRow]:
     try:
         fields = [f.strip().lower() for f in (reader.fieldnames or [])]
         if "node" not in fields or not ({"value", "adjoint"} & set(fields)):
+            semicolons = "; separate the columns with commas" if len(fields) == 1 and re.search(
+                r"[;\t]", fields[0]) else ""
             raise InputError(f"{name}: the CSV needs a header with node and value and/or "
-                             f"adjoint columns (found: {', '.join(fields) or 'nothing'})")
+                             f"adjoint columns (found: {', '.join(fields) or 'nothing'})"
+                             f"{semicolons}")
         reader.fieldnames = fields
         return [table_row(record, f"{name} line {reader.line_num}") for record in reader]
     except csv.Error as error:
