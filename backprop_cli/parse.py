@@ -388,7 +388,11 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
     if char == ".":
         after = previous[-1][0] if previous else None
         if after in ("name", "op") and (after == "name" or previous[-1][1] == ")"):
-            raise ParseError(f"attribute access ('.') is not allowed at {where}")
+            module = previous[-1][1] if after == "name" else None
+            function = re.match(r"\s*(\w+)", text[pos + 1:])
+            hint = f"; write {function[1]}(...) without {module + '.'!r}" if function and \
+                module in ("math", "np", "numpy", "torch", "sympy", "sp", "F") else ""
+            raise ParseError(f"attribute access ('.') is not allowed at {where}{hint}")
         raise ParseError(f"'.' is not allowed here ({where})")
     if char == ":":
         if any(kind == "name" and value == "lambda" for kind, value, _ in previous):
@@ -404,7 +408,9 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
     if char.isalpha() or category.startswith("M"):
         raise ParseError(f"character {char!r} ({label}) at {where} cannot start a name")
     meant = {"|": "; for the absolute value write abs(x)",
-             "!": "; for the factorial write factorial(x)"}.get(char, "")
+             "!": "; for the factorial write factorial(x)",
+             "√": "; for the square root write sqrt(x)",
+             "–": "; for minus type -", "—": "; for minus type -"}.get(char, "")
     raise ParseError(
         f"{char!r} is not an allowed operator at {where} (use + - * / ^ ** and parentheses"
         f"{meant})"
@@ -718,6 +724,12 @@ class _ExpressionParser:
         # Only the op table is consulted here: asking SymPy about every free name would import
         # it (~0.4 s) on every run. A bare SymPy function name is then a missing variable.
         if name != "lambda" and ops.is_table_function(name):
+            after = self.text[pos + len(name):].lstrip(" \t")
+            power = re.match(r"(\^|\*\*)\s*(\d+)|([²³⁴⁵⁶⁷⁸⁹]+)", after)
+            if power:  # sin^2(x), sin²(x): the power of the function's value
+                exponent = "^" + power[2] if power[2] else power[3]
+                raise ParseError(f"{name}{exponent}(...) is not read as a power of {name}: "
+                                 f"write {name}(x){exponent} ({self.where(pos)})")
             raise ParseError(f"{name!r} is a function: call it as {name}(...), or give "
                              f"--{name} VALUE to use it as a variable ({self.where(pos)})")
         return ("var", name)

@@ -544,3 +544,23 @@ def test_a_vulgar_fraction_is_refused_with_a_fix_that_parses(fraction, value):
         parse_program(f"x^{fraction}")
     suggested = caught.value.message.split("type ", 1)[1].removesuffix(" instead")
     assert grad(f"x^{suggested}", {"x": 4.0}).value == pytest.approx(4.0 ** value, rel=1e-15)
+
+
+@pytest.mark.parametrize(("text", "fix"), [
+    ("x – y", "for minus type -"), ("√x", "for the square root write sqrt(x)"),
+    ("math.exp(x)", "write exp(...) without 'math.'"),
+    ("np.tanh(x)", "write tanh(...) without 'np.'"),
+    ("sin^2(x)", "sin^2(...) is not read as a power of sin: write sin(x)^2"),
+    ("sin²(x)", "sin²(...) is not read as a power of sin: write sin(x)²"),
+])
+def test_what_students_paste_is_refused_with_the_fix(text, fix):
+    """An en dash, √, math.exp and sin^2(x) were refused without saying what to write."""
+    with pytest.raises(ParseError) as caught:
+        parse_program(text)
+    assert fix in caught.value.message, caught.value.message
+
+
+@pytest.mark.parametrize(("written", "fixed"), [("sin^2(x)", "sin(x)^2"),
+                                                ("sin²(x)", "sin(x)²")])
+def test_the_fix_for_a_power_of_a_function_is_its_square(written, fixed):
+    assert grad(fixed, {"x": 0.7}).value == pytest.approx(math.sin(0.7) ** 2, rel=1e-15)
