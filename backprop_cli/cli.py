@@ -191,7 +191,6 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
                         text=lambda: expression if expression is not None
                         else program_file_text(values.get("file")))
     from_files, data = values_from_files(values)
-    replaced = replaced_arrays(from_files, data, point) if from_files else []
     request = Request(expression, values.get("file"), {**from_files, **point}, values, terminal,
                       command.name, named, data - frozenset(point))
     try:
@@ -200,8 +199,13 @@ def _run(command: Command, ctx: typer.Context, values: dict[str, Any], terminal:
         raise _taken_by_an_option(missing, command) from None
     if _kept is not None:
         _kept.append(result)
-    if command.used is not None:
-        refuse_option_typos(point, named, command.name, used=command.used(result))
+    used = command.used(result) if command.used is not None else None
+    if used is not None:
+        refuse_option_typos(point, named, command.name, used=used)
+    # a value the program does not use replaces nothing: it is warned of as unused
+    replaced = replaced_arrays(from_files, data, {name: value for name, value in point.items()
+                                                  if used is None or name in used}) \
+        if from_files else []
     to_file = values.get("output_file")  # `-o -` is standard output, as `--file -` reads it
     view = View(output_format, values.get("digits") or 6, terminal,
                 None if to_file == "-" else to_file, bool(values.get("full")))

@@ -105,8 +105,9 @@ class Op:
 
 OPS: dict[str, Op] = {}
 ARRAYS_ONLY_IN_GRAD = ("vectors, matrices and their ops (@, sum, softmax, ...) work in grad, "
-                       "check --expect, explain, graph, forward, jacobian, hessian and sweep; "
-                       "generating and practising problems takes scalar programs")
+                       "check --expect, explain, graph, forward, jacobian, hessian, sweep and "
+                       "train; formula answers (check --answer), generating and "
+                       "practising problems take scalar programs")
 
 
 def op(name: str, *, doc: str, definition: str, params: tuple[str, ...] = ("x",),

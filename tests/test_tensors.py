@@ -447,7 +447,7 @@ def test_the_table_shows_shapes_and_vector_jacobian_rules() -> None:
 def test_problem_generators_refuse_arrays_in_one_line(command) -> None:
     result = runner.invoke(app, [*command, "L = sum(v*v) + x", "--v", "[1, 2]"])
     assert result.exit_code == 2
-    assert "generating and practising problems takes scalar programs" in \
+    assert "generating and practising problems take scalar programs" in \
         one_error_line(result.stderr)
 
 
@@ -1054,3 +1054,30 @@ def test_a_sampled_check_says_which_elements_in_english(stride, ordinal):
     from backprop_cli.tensor_engine import sampled
 
     assert f"every {ordinal} was compared (the others show as nan" in sampled(5000, stride)
+
+
+def test_a_formula_answer_over_arrays_is_refused_for_what_it_is():
+    result = runner.invoke(app, ["check", "L = sum(W @ x)", "--wrt", "W", "--answer", "x",
+                                 "--W", "[[1, 2]]", "--x", "[1, 2]"])
+    assert result.exit_code == 2
+    assert "formula answers (check --answer)" in one_error_line(result.stderr)
+
+
+def test_generate_refuses_an_array_before_asking_for_a_salt():
+    result = runner.invoke(app, ["generate", "L = sum(W @ x)", "--W", "[[1, 2]]", "--x",
+                                 "[1, 2]"])
+    assert result.exit_code == 2
+    assert "generating and practising problems take scalar programs" in \
+        one_error_line(result.stderr)
+
+
+def test_a_value_for_an_unused_data_column_is_only_called_unused(tmp_path):
+    """--x1 for a data column the program does not use was both 'not used; it is ignored'
+    and 'replaces the data column'."""
+    data = tmp_path / "d.csv"
+    data.write_text("x1,x2\n1,2\n4,5\n")
+    result = runner.invoke(app, ["grad", "L = sum(x2*w)", "--w", "1", "--data", str(data),
+                                 "--x1", "2"])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "warning: variable 'x1' was given a value but is not used; it is ignored"]

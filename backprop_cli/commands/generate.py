@@ -35,11 +35,12 @@ def call(request: Request):
     if options["ask"] is not None and not name_list(options["ask"]):
         raise InputError("--ask names nothing; ask for some of values, adjoints, locals, "
                          "gradient, formula")
+    ranges = tuple(parse_range(text) for text in options["range"])
+    # values first: an array is refused for what it is before --salt is asked for
+    fixed = tuple((name, value_of(name, value)) for name, value in request.point.items())
     if not options["salt"]:
         raise InputError("give --salt TEXT (the assignment's name, e.g. hw3-2026): the same "
                          "student gets a different problem in each assignment")
-    ranges = tuple(parse_range(text) for text in options["range"])
-    fixed = tuple((name, value_of(name, value)) for name, value in request.point.items())
     ask = tuple(name_list(options["ask"]) or DEFAULT_ASK)
     assignment = Assignment(request.source(), ranges, fixed, options["salt"], ask,
                             options["upstream"], options["decimals"],
