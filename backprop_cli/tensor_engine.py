@@ -323,6 +323,12 @@ def _kinks(op: str, args: list) -> tuple[str, str | None]:
     at_kink = np.zeros(np.broadcast_shapes(*(e.shape for e in edges)), dtype=bool)
     for edge in edges:
         at_kink = at_kink | (edge == 0)
+    if np.any(at_kink) and table_op.kink is not None:
+        # an op with its own test (pow: an edge at base 0, a kink only for exponents in [0, 1))
+        # decides each element on its edge, as the scalar engine decides a node
+        spread = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in args))
+        for index in map(tuple, np.argwhere(at_kink)):
+            at_kink[index] = table_op.kink(*(float(a[index]) for a in spread)) is not None
     if not np.any(at_kink):
         return "ok", None
     count = int(np.sum(at_kink))
@@ -673,6 +679,9 @@ def _paths(source: str, output: str, consumers: dict, live: set) -> list[list[st
 
 
 MAX_ARRAY_JACOBIAN_WORK = 5_000_000  # output elements × nodes: one backward pass each
+# output elements × the elements of every node, which each backward pass goes over (1,000
+# outputs of tanh(W @ x) with W 1000 × 1000 is 2e9: minutes and gigabytes)
+MAX_ARRAY_JACOBIAN_ELEMENTS = 50_000_000
 
 
 def element_labels(name: str, value) -> list[str]:
@@ -696,6 +705,12 @@ def array_jacobian(graph: Graph, point: Mapping[str, object], output: int,
         if out.size * len(graph.ids) > MAX_ARRAY_JACOBIAN_WORK:
             raise LimitError(f"jacobian: {out.size:,} output elements × {len(graph):,} nodes "
                              f"is too much work (at most {MAX_ARRAY_JACOBIAN_WORK:,})")
+        elements = sum(int(np.size(v)) for v in values)
+        if out.size * elements > MAX_ARRAY_JACOBIAN_ELEMENTS:
+            raise LimitError(f"jacobian: {out.size:,} output elements × {elements:,} elements "
+                             f"of the program's nodes is too much work (at most "
+                             f"{MAX_ARRAY_JACOBIAN_ELEMENTS:,}); ask for a smaller output, or "
+                             "use grad for the gradient of a scalar loss")
         varying = _varying(graph, data | integer_variables(graph))
         variables = [i for i in graph.variables if varying[i]]
         rows = []

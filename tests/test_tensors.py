@@ -1081,3 +1081,32 @@ def test_a_value_for_an_unused_data_column_is_only_called_unused(tmp_path):
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
         "warning: variable 'x1' was given a value but is not used; it is ignored"]
+
+
+@pytest.mark.parametrize(("y", "kink"), [("2", False), ("0", True), ("[2, 0]", False)])
+def test_a_power_over_arrays_is_a_kink_where_the_scalar_one_is(y, kink):
+    """sum(x**2) at x = [0, 1] was flagged 'kink in 1 of 2 elements' (every base of 0), where
+    the scalar x**2 at 0 is not: pow's kink is 0**b for b in [0, 1) only."""
+    result = grad("L = sum(x**y)", {"x": "[0, 1]", "y": y})
+    power = next(node for node in result.nodes if node.op == "pow")
+    assert (power.status == "kink") is kink, power
+
+
+def test_full_refuses_an_array_too_large_to_lay_out():
+    """--full of a 100,000-element array ran for minutes in rich's layout."""
+    result = runner.invoke(app, ["grad", "L = sum(x**2)", "--x", json.dumps([0.5] * 30_000),
+                                 "--full"])
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr) == (
+        "error: --full lays out arrays of up to 20,000 elements in a table (this one has "
+        "30,000); use --json for every number")
+
+
+def test_a_jacobian_over_large_arrays_is_refused_before_its_passes():
+    """tanh(W @ x) with W 1000 × 1000 ran for seconds into the memory budget: the work limit
+    counted nodes, not their elements."""
+    result = runner.invoke(app, ["jacobian", "p = tanh(W @ x)", "--W",
+                                 json.dumps(np.ones((500, 500)).tolist()), "--x",
+                                 json.dumps([0.01] * 500), "--json"])
+    assert result.exit_code == 2
+    assert "elements of the program's nodes is too much work" in one_error_line(result.stderr)

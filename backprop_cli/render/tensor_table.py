@@ -11,6 +11,7 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
+from ..errors import LimitError
 from ..printing import format_number
 from ..tensor_ops import shape_text
 from ..tensor_result import TensorResult
@@ -56,7 +57,24 @@ def exact_array_text(array, full: bool = False) -> str:
     return "[" + ", ".join(items) + "]"
 
 
+# --full lays out every element in a table cell; past this many in one array that takes rich
+# minutes (200,000 elements: 23 s), and --json holds every number anyway
+MAX_FULL_ELEMENTS = 20_000
+
+
+def refuse_full(arrays, full: bool) -> None:
+    """Refuse --full for an array too large to lay out in a table."""
+    if not full:
+        return
+    largest = max((int(np.size(a)) for a in arrays), default=0)
+    if largest > MAX_FULL_ELEMENTS:
+        raise LimitError(f"--full lays out arrays of up to {MAX_FULL_ELEMENTS:,} elements in "
+                         f"a table (this one has {largest:,}); use --json for every number")
+
+
 def render(result: TensorResult, digits: int = 6, full: bool = False) -> Group:
+    refuse_full([value for node in result.nodes for value in (node.value, node.adjoint)
+                 if value is not None], full)
     parts = [_header(result, digits, full)]
     if len(result.nodes) <= MAX_TABLE_NODES:
         parts += [_forward(result, digits, full), _locals(result, digits, full),

@@ -12,11 +12,12 @@ from ..printing import format_number
 from ..tensor_ops import shape_text
 from ..training import Training
 from .table import cells, pretty, titled_table
-from .tensor_table import SUMMARY_THRESHOLD, array_text
+from .tensor_table import SUMMARY_THRESHOLD, array_text, refuse_full
 
 
 def show(result: Training, view) -> Group:
     digits, full = view.digits, view.full
+    refuse_full([value for _, value in (*result.parameters, *result.gradient)], full)
     parts: list = [_header(result)]
     drawn = sum(1 for loss in result.history if math.isfinite(loss)) >= 3
     if result.first and (result.steps == 1 or not drawn):
