@@ -897,3 +897,14 @@ def test_at_pairs_separated_otherwise_than_by_commas_are_pointed_out(at):
     assert result.exit_code == 2
     assert one_stderr_line(result.stderr) == (
         f"error: --at {at!r}: separate the NAME=VALUE pairs with commas, as in --at x=1,y=2")
+
+
+def test_a_batch_summary_names_the_mistake(tmp_path):
+    """The batch table showed only "d/dy=144: true value 288" where the JSON names
+    fanout_overwritten (the README's diamond: y feeds h1 and h2, 48·2 + 144·... = 288)."""
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps({"id": "dan-2", "expr": "h1 = x*y; h2 = y*z; h = h1*h2; o = h*h",
+                                 "at": {"x": 3, "y": 2, "z": 1}, "expect": ["d/dy=144"]}) + "\n")
+    shown = " ".join(invoke("--batch", str(batch)).stdout.split())
+    assert "d/dy=144: y's adjoint was overwritten (=) instead of summed (+=)" in shown
+    assert shown.count("true value 288") == 1

@@ -192,8 +192,10 @@ def _batch_detail(row: dict, digits: int) -> str:
         at = ", ".join(f"{k} = {fmt(v, digits)}" for k, v in example["at"].items())
         expected, given = told_apart(example["expected"], example["given"], digits)
         return f"{first['label']}: at {at} true {expected}, given {given}"
+    named = first.get("misconception")
     if first.get("expected") is not None:
-        return f"{first['label']}: true value {fmt(first['expected'], digits)}"
+        mistake = f"{named['message']}; " if named else ""
+        return f"{first['label']}: {mistake}true value {fmt(first['expected'], digits)}"
     return f"{first['label']}: {first.get('reason') or first['verdict']}"
 
 
