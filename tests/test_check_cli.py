@@ -901,7 +901,7 @@ def test_at_pairs_separated_otherwise_than_by_commas_are_pointed_out(at):
 
 def test_a_batch_summary_names_the_mistake(tmp_path):
     """The batch table showed only "d/dy=144: true value 288" where the JSON names
-    fanout_overwritten (the README's diamond: y feeds h1 and h2, 48·2 + 144·... = 288)."""
+    fanout_overwritten (the README's diamond: y's adjoint sums its two paths, 288)."""
     batch = tmp_path / "b.jsonl"
     batch.write_text(json.dumps({"id": "dan-2", "expr": "h1 = x*y; h2 = y*z; h = h1*h2; o = h*h",
                                  "at": {"x": 3, "y": 2, "z": 1}, "expect": ["d/dy=144"]}) + "\n")
