@@ -237,6 +237,11 @@ def _reverse(graph: Graph, values: list, seed: float, bound: dict, varying: list
         g = adjoints[i]
         tensor = TENSOR_OPS.get(op)
         if tensor is not None:
+            if g is not None and np.any(np.isnan(values[i])):
+                # an undefined output element has no derivative, whatever the op's rule gives:
+                # sum(log(v)) at v = [1, -1] is NaN, and so is its whole gradient, as in the
+                # scalar engine (and as sum(log(v)) + w already was)
+                g = np.where(np.isnan(values[i]), np.nan, g)
             # a loss of two broadcast arrays gives each the broadcast shape: summed back
             contributions = tuple(
                 None if c is None else unbroadcast(c, np.shape(a))

@@ -1110,3 +1110,13 @@ def test_a_jacobian_over_large_arrays_is_refused_before_its_passes():
                                  json.dumps([0.01] * 500), "--json"])
     assert result.exit_code == 2
     assert "elements of the program's nodes is too much work" in one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize("program", ["L = sum(log(v))", "L = sum(log(v)) + w"])
+def test_an_undefined_element_makes_the_gradient_through_it_nan_however_written(program):
+    """sum(log(v)) at v = [1, -1] had the gradient [1, nan] and sum(log(v)) + w [nan, nan]:
+    the README's rule (an undefined node makes every gradient through it NaN) held only where
+    an elementwise op came after the undefined one."""
+    result = grad(program, {"v": "[1, -1]", "w": "2"} if "w" in program else {"v": "[1, -1]"})
+    assert math.isnan(result.value)
+    assert all(math.isnan(x) for x in np.ravel(dict(result.gradient)["v"]))
