@@ -249,3 +249,29 @@ def test_a_zero_inside_a_consumers_derivative_makes_the_adjoint_trivial():
     report = grade(Job(diamond, at=(("x", 3.0), ("y", 2.0), ("z", 1.0)),
                        claims=("h1.value=0", "h.value=0", "h.adjoint=0")))
     assert report.items[2].details.get("consistent") and report.items[2].details.get("trivial")
+
+
+def test_a_full_score_prints_no_empty_table_of_lost_points(tmp_path):
+    """A submission with every point printed 'Score: 16 / 16' and an empty table header
+    'question  points  feedback' under it."""
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    hw3 = Path(__file__).parent.parent / "samples" / "teacher"
+    line = json.loads((hw3 / "hw3" / "batch.jsonl").read_text().splitlines()[0])
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "answers.txt").write_text(
+        "id=ada\n" + "\n".join(line["expect"]) + "\n")
+    result = CliRunner().invoke(app, [
+        "check", "--autograder", "gradescope", "--assignment",
+        str(hw3 / "hw3" / "assignment.json"), "--rubric", str(hw3 / "rubric.toml"),
+        "--autograder-root", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert "Score: 16 / 16" in result.stdout
+    assert "feedback" not in result.stdout
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["score"] == 16

@@ -68,11 +68,15 @@ def render(report: Report, digits: int = 6) -> Group:
     return Group(*parts)
 
 
-def render_score(score: dict) -> Table:
-    """A rubric's score: the total, then each mark that lost points and why."""
-    table = Table(title=f"Score: {score['points']:g} / {score['max_points']:g}",
-                  title_justify="left", title_style="bold", box=None, pad_edge=False,
-                  header_style="bold")
+def render_score(score: dict) -> Table | Text:
+    """A rubric's score: the total, then each mark that lost points and why (the total alone
+    where none lost any)."""
+    title = f"Score: {score['points']:g} / {score['max_points']:g}"
+    if not score["penalties"] and all(mark["points"] >= mark["max_points"]
+                                      for mark in score["marks"]):
+        return Text(title, style="bold")
+    table = Table(title=title, title_justify="left", title_style="bold", box=None,
+                  pad_edge=False, header_style="bold")
     for name, justify in (("question", "left"), ("points", "right"), ("feedback", "left")):
         table.add_column(name, justify=justify, overflow="fold")
     for mark in score["marks"]:
