@@ -304,3 +304,19 @@ def test_rounding_every_step_of_a_sigmoid_is_early_rounding_and_a_last_digit_sli
     program, point = "z = w*x; s = sigmoid(z); L = -log(s)", {"w": 0.5, "x": 1.0}
     assert set(codes(diagnosed(program, point, "adjoint", "z", -0.39, 2))) == {"early_rounding"}
     assert diagnosed(program, point, "adjoint", "z", -0.37, 2) == ()
+
+
+def test_neuron_sigma_prime_left_out_in_the_middle_of_the_chain() -> None:
+    """dL/dw = dL/da · σ'(z) · x with σ'(z) left out (-1.5102 for -0.3549) was named nothing:
+    only the factor next to w was tried. Oracle: SymPy's product without σ'."""
+    w, x, b, t = sp.symbols("w x b t", real=True)
+    z = w * x + b
+    sigma = 1 / (1 + sp.exp(-z))
+    subs = {w: 0.5, x: 2, b: -0.5, t: 1}
+    without = float((2 * (sigma - t) * x).subs(subs))
+    found = diagnosed(NEURON, NEURON_AT, "gradient", "w", round(without, 4), 4)
+    assert codes(found)[:1] == ["missing_chain_factor"]
+    assert found[0].would_give == pytest.approx(without, rel=1e-12)
+    prime = float((sigma * (1 - sigma)).subs(subs))
+    assert found[0].message == (f"the chain rule's factor da/dz = {prime:.4g} was left out on "
+                                "the way to w")

@@ -184,6 +184,7 @@ def _adjoint_mistakes(truth: _Truth) -> Iterator[Candidate]:
     yield from _overwritten_everywhere(truth, depends)
     yield from _values_for_derivatives(truth, tangent, depends)
     yield from _missing_factors(truth)
+    yield from _skipped_factors(truth)
     yield from _seeds(truth, tangent)
     yield from _roundings(truth, "adjoint")
 
@@ -335,6 +336,26 @@ def _missing_factors(truth: _Truth) -> Iterator[Candidate]:
             yield ("missing_chain_factor",
                    f"the path through {through} used only {upstream}, without {local}",
                    rest + g)
+
+
+def _skipped_factors(truth: _Truth) -> Iterator[Candidate]:
+    """On a single chain from the target to the output, one local derivative further up left
+    out of the product (σ'(z) in dL/dw = dL/da · σ'(z) · x): the adjoint divided by it. The
+    factor next to the target is _missing_factors'."""
+    ids, graph = _labels(truth.graph), truth.graph
+    true = truth.adjoints[truth.target]
+    node = truth.target
+    first = True
+    while node != graph.output and len(truth.paths[node]) == 1:
+        c, k = truth.paths[node][0]
+        factor = truth.local[c][k]
+        if not first and factor not in (0.0, 1.0, -1.0) and math.isfinite(factor):
+            yield ("missing_chain_factor",
+                   f"the chain rule's factor {derivative(ids[c], ids[node])} = {factor:.4g} "
+                   f"was left out on the way to {_grouped(ids[truth.target])}",
+                   true / factor)
+        first = False
+        node = c
 
 
 def _seeds(truth: _Truth, tangent: list) -> Iterator[Candidate]:
