@@ -320,3 +320,10 @@ def test_neuron_sigma_prime_left_out_in_the_middle_of_the_chain() -> None:
     prime = float((sigma * (1 - sigma)).subs(subs))
     assert found[0].message == (f"the chain rule's factor da/dz = {prime:.4g} was left out on "
                                 "the way to w")
+
+
+def test_the_answer_alone_rounded_is_no_early_rounding() -> None:
+    """x*y's d/dy = x = 12345 given as 12300 was 'intermediate numbers were rounded to 3
+    significant digits at every step', in a program with no step before the answer."""
+    assert "early_rounding" not in codes(diagnosed("x*y", {"x": 12345.0, "y": 1.0},
+                                                   "gradient", "y", 12300.0, 0))

@@ -388,13 +388,17 @@ _ROUNDINGS = (("1 decimal place", lambda v: round(v, 1)),
 
 def _roundings(truth: _Truth, quantity: str, positions: tuple[int, ...] = ()
                ) -> Iterator[Candidate]:
+    true = _true(truth, quantity, positions)
     for mode, rounded in _ROUNDINGS:
         number = _rounded_sweep(truth, quantity, rounded, positions)
         message = (f"intermediate numbers were rounded to {mode} at every step (values, local "
                    "derivatives and adjoints)")
-        yield "early_rounding", message, number
-        # the same, with the answer itself also written at that rounding
-        yield "early_rounding", message, _round(rounded, number)
+        final = _round(rounded, true)
+        # the answer alone rounded (x*y's d/dy = 12345 as 12300) is no early rounding: no
+        # number before it was rounded
+        for found in (number, _round(rounded, number)):  # the answer at that rounding too
+            if not _same(found, final):
+                yield "early_rounding", message, found
 
 
 def _rounded_sweep(truth: _Truth, quantity: str, rounded: Callable[[float], float],
