@@ -6,6 +6,7 @@ exercise's step computed by hand, and the textbook update rules written out here
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -254,3 +255,23 @@ def test_a_run_that_reaches_its_time_budget_keeps_the_steps_it_took(tmp_path):
     # gradient descent on (w - 3)² at rate 0.1: w_k = 3(1 - 0.8^k)
     w = json.loads(saved.read_text())["w"]
     assert w == pytest.approx(3 * (1 - 0.8 ** taken), abs=1e-9)
+
+
+class _Screen(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_stop_is_said_once_on_a_terminal_and_on_stderr_for_redirected_output() -> None:
+    """The stop showed in the table and again as a warning under it on the same screen."""
+    from backprop_cli.cli import app
+    from backprop_cli.terminal import Terminal
+
+    args = ["train", "L = log(w)**2 + w", "--w", "1", "--lr", "2", "--steps", "5"]
+    screen = Terminal(out=_Screen(), err=_Screen(), color=False, width=200)
+    assert CliRunner().invoke(app, args, obj=screen).exit_code == 1
+    assert "stopped at step 2" in screen.out.getvalue()
+    assert "stopped" not in screen.err.getvalue()
+    redirected = Terminal(out=io.StringIO(), err=_Screen(), color=False, width=200)
+    CliRunner().invoke(app, args, obj=redirected)
+    assert redirected.err.getvalue().lstrip().startswith("warning: stopped at step 2")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import AT, DIGITS, FILE, FULL, Command, Option, Request, name_list
+from .base import AT, DIGITS, FILE, FULL, Command, Option, Request, name_list, table_chosen
 
 HELP = ("Gradient descent on the parameters of a program whose output is a loss: --steps 1 "
         "shows each parameter's old value, gradient, update and new value, and the loss before "
@@ -58,6 +58,14 @@ def _save(result, path: str) -> None:
         handle.write(text)
 
 
+def _stop_note(result, request: Request) -> tuple[str, ...]:
+    """Where the run stopped, on standard error too, for output that goes to a file or a
+    script; the table on a terminal already says it, above the warning it would repeat."""
+    if not result.stopped or (table_chosen(request) and request.terminal.out_is_tty):
+        return ()
+    return (f"warning: stopped at {result.stopped}",)
+
+
 SPEC = Command(
     name="train", help=HELP, usage="EXPR [--NAME VALUE ...] --lr RATE --steps N [OPTIONS]",
     options=(
@@ -86,7 +94,6 @@ SPEC = Command(
     default_format="table",
     failed=lambda result, request: result.stopped is not None,
     warnings=lambda result, request: result.warnings + _ignored(request),
-    notes=lambda result, request: (f"warning: stopped at {result.stopped}",) if result.stopped
-    else (),
+    notes=_stop_note,
     used=lambda result: {*result.params, *(name for name, _ in result.fixed), *result.data},
 )
