@@ -1120,3 +1120,12 @@ def test_an_undefined_element_makes_the_gradient_through_it_nan_however_written(
     result = grad(program, {"v": "[1, -1]", "w": "2"} if "w" in program else {"v": "[1, -1]"})
     assert math.isnan(result.value)
     assert all(math.isnan(x) for x in np.ravel(dict(result.gradient)["v"]))
+
+
+def test_an_array_claim_shows_its_true_and_given_arrays():
+    """The true and given columns of an array claim showed '-'. d/dW of sum(W*W) is 2W."""
+    result = runner.invoke(app, ["check", "L = sum(W*W)", "--W", "[[1, 2], [3, 4]]", "--expect",
+                                 "d/dW=[[2, 4], [6, 9]]"], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    row = next(line for line in result.stdout.splitlines() if line.startswith("✗"))
+    assert "[[2, 4], [6, 8]]  [[2, 4], [6, 9]]" in row

@@ -40,7 +40,7 @@ def render(report: Report, digits: int = 6) -> Group:
         for item in answers:
             numbers = told_apart(item.expected, item.given, digits) \
                 if item.verdict == INCORRECT and None not in (item.expected, item.given) \
-                else (fmt(item.expected, digits), fmt(item.given, digits))
+                else (_shown(item, "expected", digits), _shown(item, "given", digits))
             table.add_row(mark(item.verdict), literal(item.label), *numbers,
                           literal(_note(item, digits)))
         parts.append(table)
@@ -66,6 +66,16 @@ def render(report: Report, digits: int = 6) -> Group:
     if report.score is not None:
         parts.append(render_score(report.score.to_dict()))
     return Group(*parts)
+
+
+def _shown(item, key: str, digits: int) -> str:
+    """A claim's number, or the array an array claim holds in its details."""
+    array = item.details.get(key) if getattr(item, key) is None else None
+    if isinstance(array, list):
+        from .tensor_table import array_text
+
+        return array_text(array, digits)
+    return fmt(getattr(item, key), digits)
 
 
 def render_score(score: dict) -> Table | Text:
