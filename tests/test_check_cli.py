@@ -908,3 +908,20 @@ def test_a_batch_summary_names_the_mistake(tmp_path):
     shown = " ".join(invoke("--batch", str(batch)).stdout.split())
     assert "d/dy=144: y's adjoint was overwritten (=) instead of summed (+=)" in shown
     assert shown.count("true value 288") == 1
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    ("dA/dw=2", "claim 'dA/dw=2': the program has no statement 'A'; did you mean 'a'?"),
+    ("hh.adjoint=1", "claim 'hh.adjoint=1': no node 'hh' (names: w, x, b, a, h, q, t, L); "
+                     "did you mean 'h'?"),
+    ("dL/dW=1", "claim 'dL/dW=1': 'W' is not a variable of the program (variables: w, x, b, "
+                "t); did you mean 'w'?"),
+    ("dL/dx=", "claim 'dL/dx=' has no number after its '='"),
+])
+def test_a_claim_naming_what_the_program_lacks_suggests_the_name(claim, message):
+    """dA/dw for the statement a was read as dL/dw, and clashed with the student's own dL/dw;
+    hh.adjoint and dL/dW listed the names without a suggestion."""
+    result = invoke("a = w*x + b; h = sigmoid(a); q = h*w; L = 0.5*(q - t)**2",
+                    "--at", "w=0.7,x=2,b=0.1,t=1", "--expect", claim)
+    assert result.exit_code == 2
+    assert one_stderr_line(result.stderr) == f"error: {message}"

@@ -275,3 +275,25 @@ def test_a_full_score_prints_no_empty_table_of_lost_points(tmp_path):
     assert "feedback" not in result.stdout
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert results["score"] == 16
+
+
+def test_a_blank_hand_in_line_is_a_question_not_answered(tmp_path):
+    """`z.value=` (a worksheet's line left as printed) was 'not graded: cannot read claim',
+    marked wrong, with nothing missing; it is a question not answered."""
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    hw3 = Path(__file__).parent.parent / "samples" / "teacher"
+    line = json.loads((hw3 / "hw3" / "batch.jsonl").read_text().splitlines()[0])
+    line["expect"][0] = "z.value="
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps(line) + "\n")
+    result = CliRunner().invoke(app, ["check", "--batch", str(batch), "--assignment",
+                                      str(hw3 / "hw3" / "assignment.json"), "--json"])
+    row = json.loads(result.stdout.splitlines()[0])
+    assert row["missing"] == ["z.value"]
+    assert all(item["verdict"] == "correct" for item in row["items"])

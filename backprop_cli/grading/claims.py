@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..errors import InputError, shortened
+from ..errors import InputError, did_you_mean, shortened
 from ..result import Result
 from .report import CORRECT, INCORRECT, UNDETERMINED, Item
 
@@ -40,10 +40,10 @@ def parse_claim(text: str) -> Claim:
     that shows the accepted forms."""
     match = _CLAIM.match(text.replace("\u2212", "-"))
     if not match:
+        if is_blank(text):
+            raise InputError(f"claim {_quoted(text)} has no number after its '='")
         quantity = re.match(r"\s*([^\s.=]+)\.(\w+)\s*=", text)
         if quantity and quantity[2] not in ("adjoint", "value", "grad"):
-            from ..errors import did_you_mean
-
             raise InputError(f"cannot read claim {_quoted(text)}: {quantity[2]!r} is not a "
                              f"quantity; write {quantity[1]}.value=... or "
                              f"{quantity[1]}.adjoint=...{did_you_mean(quantity[2], QUANTITIES)}")
@@ -66,6 +66,11 @@ def parse_claim(text: str) -> Claim:
                      of=match["of"])
     kind = "adjoint" if match["kind"] in ("adjoint", "grad") else "value"
     return Claim(text.strip(), kind, match["node"], given, decimals(number_text))
+
+
+def is_blank(text: str) -> bool:
+    """A claim left as a worksheet prints it, `dL/dx=`: a question not answered."""
+    return re.fullmatch(r"\s*[^=\s]+\s*=\s*", text) is not None
 
 
 def _array_claim(text: str, match) -> Claim:
@@ -97,6 +102,14 @@ def resolved(claim: Claim, result: Result) -> Claim:
     names = {node.id for node in result.nodes}
     if claim.of is not None and claim.of != result.output and claim.of in names:
         return Claim(claim.text, "local", claim.target, claim.given, claim.decimals, of=claim.of)
+    if claim.of is not None and claim.of not in names:
+        # dA/dw for the statement a: a typo of a statement, not the output's gradient (read as
+        # dL/dw it would clash with the student's own answer to that question)
+        statements = [node.id for node in result.nodes if node.named]
+        close = [name for name in statements if name.lower() == claim.of.lower()]
+        if close and close[0] != result.output:
+            raise InputError(f"claim {claim.text!r}: the program has no statement "
+                             f"{claim.of!r}; did you mean {close[0]!r}?")
     if claim.target in names and claim.target not in dict(result.gradient):
         return Claim(claim.text, "adjoint", claim.target, claim.given, claim.decimals)
     return claim
@@ -127,7 +140,8 @@ def true_number(claim: Claim, result: Result) -> float:
         gradient = dict(result.gradient)
         if claim.target not in gradient:
             raise InputError(f"claim {claim.text!r}: {claim.target!r} is not a variable of "
-                             f"the program (variables: {', '.join(gradient) or 'none'})")
+                             f"the program (variables: {', '.join(gradient) or 'none'})"
+                             f"{did_you_mean(claim.target, gradient)}")
         return gradient[claim.target]
     nodes = {node.id: node for node in result.nodes}
     if claim.kind == "local":
@@ -141,7 +155,7 @@ def true_number(claim: Claim, result: Result) -> float:
     if claim.target not in nodes:
         seen = [node.id for node in result.nodes if node.named or node.op == "var"]
         raise InputError(f"claim {claim.text!r}: no node {claim.target!r} (names: "
-                         f"{', '.join(seen[:12])})")
+                         f"{', '.join(seen[:12])}){did_you_mean(claim.target, seen)}")
     node = nodes[claim.target]
     true = node.adjoint if claim.kind == "adjoint" else node.value
     return 0.0 if true is None else true  # a constant has no adjoint: nothing flows into it

@@ -12,7 +12,15 @@ from ..gradient import evaluate
 from ..graph import Graph, build_graph
 from ..parse import parse_program
 from ..result import Result
-from .claims import Claim, accepts, check_claims, not_graded, parse_claim, resolved
+from .claims import (
+    Claim,
+    accepts,
+    check_claims,
+    is_blank,
+    not_graded,
+    parse_claim,
+    resolved,
+)
 from .formulas import check_derivative
 from .report import CORRECT, INCORRECT, UNDETERMINED, Item, Report
 from .tables import Marked, Number, TableRow, carried_details, carried_note, grade_numbers
@@ -87,6 +95,8 @@ def grade(job: Job) -> Report:
         point = {name: value_of(name, value, arrays=True) for name, value in job.at}
         claims, unreadable = [], []
         for text in job.claims:
+            if job.from_assignment and is_blank(text):
+                continue  # a hand-in line left blank: the question is not answered
             try:
                 claims.append(parse_claim(text))
             except InputError as error:
