@@ -327,3 +327,12 @@ def test_the_answer_alone_rounded_is_no_early_rounding() -> None:
     significant digits at every step', in a program with no step before the answer."""
     assert "early_rounding" not in codes(diagnosed("x*y", {"x": 12345.0, "y": 1.0},
                                                    "gradient", "y", 12300.0, 0))
+
+
+def test_a_start_within_a_few_percent_of_the_seed_is_no_wrong_seed() -> None:
+    """A number 2% high was named wrong_seed ('started from L's value 1.02 instead of 1')
+    where L was 1.02: a start that close moves the answer no more than rounding does."""
+    assert "wrong_seed" not in codes(diagnosed("L = x*y", {"x": 1.02, "y": 1.0}, "gradient",
+                                               "x", 1.02, 2))
+    assert "wrong_seed" in codes(diagnosed("L = x*y", {"x": 3.0, "y": 1.0}, "gradient", "x",
+                                           3.0, 1))
