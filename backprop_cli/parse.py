@@ -389,8 +389,10 @@ def _other_char(char: str, text: str, pos: int, previous: list) -> tuple[str, st
         after = previous[-1][0] if previous else None
         if after in ("name", "op") and (after == "name" or previous[-1][1] == ")"):
             module = previous[-1][1] if after == "name" else None
-            function = re.match(r"\s*(\w+)", text[pos + 1:])
-            hint = f"; write {function[1]}(...) without {module + '.'!r}" if function and \
+            member = re.match(r"\s*(\w+)", text[pos + 1:])
+            called = member is not None and re.match(r"\s*\(", text[pos + 1 + member.end():])
+            written = f"{member[1]}(...)" if called else member[1] if member else ""
+            hint = f"; write {written} without {module + '.'!r}" if member and \
                 module in ("math", "np", "numpy", "torch", "sympy", "sp", "F") else ""
             raise ParseError(f"attribute access ('.') is not allowed at {where}{hint}")
         raise ParseError(f"'.' is not allowed here ({where})")
@@ -725,7 +727,7 @@ class _ExpressionParser:
         # it (~0.4 s) on every run. A bare SymPy function name is then a missing variable.
         if name != "lambda" and ops.is_table_function(name):
             after = self.text[pos + len(name):].lstrip(" \t")
-            power = re.match(r"(\^|\*\*)\s*(\d+)|([²³⁴⁵⁶⁷⁸⁹]+)", after)
+            power = re.match(r"(\^|\*\*)\s*(\d+(?:\.\d+)?)|([²³⁴⁵⁶⁷⁸⁹]+)", after)
             if power:  # sin^2(x), sin²(x): the power of the function's value
                 exponent = "^" + power[2] if power[2] else power[3]
                 raise ParseError(f"{name}{exponent}(...) is not read as a power of {name}: "

@@ -175,8 +175,9 @@ def _target(wrt: str | None, variables: tuple[str, ...], point: Mapping,
                          f"as {name}[0,1] or {name}[-1]")
     index = tuple(int(k) for k in index)
     if name in whole:
-        raise InputError(f"--wrt {wrt!r}: {name!r} is a whole number that {whole[name]} takes "
-                         "(a class, an axis or an index); it has no derivative")
+        from .tensor_engine import no_derivative
+
+        raise InputError(f"--wrt {wrt!r}: {no_derivative(name, whole[name])}")
     if name not in candidates:
         raise InputError(f"--wrt {name!r} is not a variable of the program (variables: "
                          f"{', '.join(candidates) or 'none'})")

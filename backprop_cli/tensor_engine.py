@@ -190,9 +190,12 @@ def refuse_whole_numbers(graph: Graph, names, asked: str) -> None:
     whole = whole_number_variables(graph)
     for name in names:
         if name in whole:
-            raise InputError(f"{asked.format(name=name)}: {name!r} is a whole number that "
-                             f"{whole[name]} takes (a class, an axis or an index); it has "
-                             "no derivative")
+            raise InputError(f"{asked.format(name=name)}: {no_derivative(name, whole[name])}")
+
+
+def no_derivative(name: str, op: str) -> str:
+    return (f"{name!r} is a whole number that {op} takes (a class, an axis or an index); it "
+            "has no derivative")
 
 
 def _varying(graph: Graph, data: frozenset[str]) -> list[bool]:
@@ -238,10 +241,10 @@ def _reverse(graph: Graph, values: list, seed: float, bound: dict, varying: list
         tensor = TENSOR_OPS.get(op)
         if tensor is not None:
             if g is not None and np.any(np.isnan(values[i])):
-                # an undefined output element has no derivative, whatever the op's rule gives:
-                # sum(log(v)) at v = [1, -1] is NaN, and so is its whole gradient, as in the
-                # scalar engine (and as sum(log(v)) + w already was)
-                g = np.where(np.isnan(values[i]), np.nan, g)
+                # an undefined output element that reaches the output has no derivative,
+                # whatever the op's rule gives: sum(log(v)) at v = [1, -1] is NaN, and so is
+                # its whole gradient, as in the scalar engine (and as sum(log(v)) + w was)
+                g = np.where(np.isnan(values[i]) & (g != 0), np.nan, g)
             # a loss of two broadcast arrays gives each the broadcast shape: summed back
             contributions = tuple(
                 None if c is None else unbroadcast(c, np.shape(a))

@@ -130,8 +130,9 @@ def load_data(text: str, source: str) -> dict:
             except ValueError:
                 number = math.nan
             if not math.isfinite(number):
+                why = "has a digit separator '_'" if "_" in cell else "is not a finite number"
                 raise InputError(f"{source} line {line}, column {header[k]!r}: "
-                                 f"{shortened(cell, 20)!r} is not a finite number")
+                                 f"{shortened(cell, 20)!r} {why}")
             columns[k].append(number)
     return {name: np.array(column) for name, column in zip(header, columns, strict=True)}
 

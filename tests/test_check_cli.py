@@ -761,7 +761,7 @@ def test_a_variable_named_like_an_option_the_program_uses_is_a_variable():
 
 @pytest.mark.parametrize(("program", "answer", "hint"), [
     ("x^3", "3*X^2", "your answer uses 'X', which the problem does not have (variables: x); "
-                     "did you mean x?"),
+                     "did you mean 'x'?"),
     ("x^3*y", "3yx^2", "your answer uses 'yx', which the problem does not have (variables: x, "
                        "y): 'yx' is one name; write y*x for a product"),
     ("x^3*y", "3*x^2*z", "your answer uses 'z', which the problem does not have (variables: "
@@ -925,3 +925,32 @@ def test_a_claim_naming_what_the_program_lacks_suggests_the_name(claim, message)
                     "--at", "w=0.7,x=2,b=0.1,t=1", "--expect", claim)
     assert result.exit_code == 2
     assert one_stderr_line(result.stderr) == f"error: {message}"
+
+
+def test_a_roster_slip_suggests_only_a_change_of_case():
+    """'alam' was told 'did you mean alan?': a classmate's id, which an autograder shows the
+    student. Only a case slip (Ada for ada) is suggested."""
+    assignment = str(SAMPLES.parent / "teacher" / "hw3" / "assignment.json")
+    near = invoke("--assignment", assignment, "--student", "alam", "--expect", "d/dx=1")
+    assert one_stderr_line(near.stderr) == \
+        "error: student 'alam' is not on the assignment's roster"
+    case = invoke("--assignment", assignment, "--student", "ADA", "--expect", "d/dx=1")
+    assert one_stderr_line(case.stderr).endswith("did you mean 'ada'?")
+
+
+def test_an_assignment_table_counts_no_numbers_it_never_asked_for(tmp_path):
+    """With --assignment, the questions say what is unanswered: a table of adjoints only was
+    'correct (4 of the table's 8 numbers not answered)' with a warning about values."""
+    assignment = str(SAMPLES.parent / "teacher" / "hw3" / "assignment.json")
+    table = tmp_path / "t.csv"
+    table.write_text("node,adjoint\nh,-1.51\n")
+    result = invoke("--assignment", assignment, "--student", "ada", "--table", str(table))
+    assert "numbers not answered" not in result.stdout
+    assert "gives no values" not in result.stderr
+
+
+def test_minus_zero_and_a_thousands_separator_read_plainly():
+    zero = invoke(*NEURON, "--expect", "dL/dw=-0")
+    assert "(0 accepts -0.5 to 0.5)" in zero.stderr
+    thousands = invoke("x^2", "--x", "1", "--expect", "d/dx=1,000")
+    assert "decimal point" not in thousands.stderr

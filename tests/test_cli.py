@@ -690,7 +690,7 @@ def test_messages_that_pointed_the_wrong_way(args, message):
                                "commas"),
     ("twice.csv", "x,x\n1,2\n", "every column needs its own name in the header row ('x' is "
                                 "given twice)"),
-    ("digits.csv", "x,y\n1_000,2\n", "line 2, column 'x': '1_000' is not a finite number"),
+    ("digits.csv", "x,y\n1_000,2\n", "line 2, column 'x': '1_000' has a digit separator '_'"),
     ("twice.json", '{"w": 1, "w": 5}', "'w' is given twice"),
 ])
 def test_a_data_or_values_file_with_a_slip_is_refused_by_name(tmp_path, name, text, message):

@@ -81,9 +81,13 @@ def test_bce_is_pytorch_s_binary_cross_entropy_to_its_clamps(p, y):
     from backprop_cli.api import grad
 
     probability = torch.tensor([p, 0.5], dtype=torch.float64, requires_grad=True)
-    loss = F.binary_cross_entropy(probability, torch.tensor([y, 1.0], dtype=torch.float64))
+    target = torch.tensor([y, 1.0], dtype=torch.float64, requires_grad=True)
+    loss = F.binary_cross_entropy(probability, target)
     loss.backward()
     result = grad("L = bce(p, y)", {"p": json.dumps([p, 0.5]), "y": json.dumps([y, 1.0])})
     assert result.value == pytest.approx(loss.item(), rel=1e-14)
     assert list(dict(result.gradient)["p"]) == pytest.approx(probability.grad.tolist(),
                                                              rel=1e-12)
+    if 0 < p < 1:  # at 0 and 1 the README's documented difference: ours is the clamped loss's
+        assert list(dict(result.gradient)["y"]) == pytest.approx(target.grad.tolist(),
+                                                                 rel=1e-12)

@@ -1129,3 +1129,12 @@ def test_an_array_claim_shows_its_true_and_given_arrays():
     assert result.exit_code == 1
     row = next(line for line in result.stdout.splitlines() if line.startswith("✗"))
     assert "[[2, 4], [6, 8]]  [[2, 4], [6, 9]]" in row
+
+
+def test_an_undefined_element_the_output_does_not_use_leaves_the_rest_defined():
+    """L = s[0] of s = sum(log(V), 1) does not use V's second row: V[1, 1] (log 1 = 0) keeps
+    its derivative 0; only the undefined element's own partial is NaN."""
+    result = grad("s = sum(log(V), 1)\nL = s[0]", {"V": "[[1, 2], [-1, 1]]"})
+    gradient = np.asarray(dict(result.gradient)["V"])
+    assert result.value == pytest.approx(math.log(2), rel=1e-15)
+    assert gradient[0].tolist() == [1.0, 0.5] and gradient[1, 1] == 0.0

@@ -47,8 +47,10 @@ def parse_claim(text: str) -> Claim:
             raise InputError(f"cannot read claim {_quoted(text)}: {quantity[2]!r} is not a "
                              f"quantity; write {quantity[1]}.value=... or "
                              f"{quantity[1]}.adjoint=...{did_you_mean(quantity[2], QUANTITIES)}")
-        comma = " (use a decimal point: 2.42)" if re.search(r"=\s*[-+]?\d+,\d+\s*$", text) \
-            else ""
+        written = re.search(r"=\s*([-+]?\d+),(\d+)\s*$", text)
+        # 2,42 is a decimal comma; 1,000 may be a thousands separator, which is not offered
+        comma = f" (use a decimal point: {written[1]}.{written[2]})" \
+            if written and len(written[2]) != 3 else ""
         raise InputError(f"cannot read claim {_quoted(text)}{comma}; write d/dx=2.42, "
                          "h1.adjoint=48, h.value=12 or da/dz=0.42")
     if match["of"] is not None and (match["of"].isdigit() or match["var"][-1:].isdigit()

@@ -3,7 +3,7 @@ SymPy's proof."""
 
 from __future__ import annotations
 
-from ..errors import InputError, ParseError, shortened
+from ..errors import InputError, ParseError, did_you_mean, shortened
 from ..graph import build_graph
 from ..parse import parse_program
 from .problem import Problem
@@ -64,16 +64,10 @@ def check_derivative(expr: str, wrt: str, answer: str, *, symbolic_seconds: floa
 def foreign_name(name: str, variables: list[str], statements: list[str]) -> str:
     """Why an answer with a name the problem does not have (X for x, yx for y*x) is wrong,
     beside the point where it differs."""
-    import difflib
-
     known = variables + statements
     product = _as_product(name, set(known))
-    if product:
-        hint = f": {name!r} is one name; write {'*'.join(product)} for a product"
-    else:
-        close = [known_name for known_name in known if known_name.lower() == name.lower()][:1] \
-            or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
+    hint = f": {name!r} is one name; write {'*'.join(product)} for a product" if product \
+        else did_you_mean(name, known)
     listed = f"variables: {', '.join(variables) or 'none'}"
     if statements:
         listed += f"; statements: {', '.join(statements)}"

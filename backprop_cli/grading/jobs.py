@@ -139,13 +139,14 @@ def grade(job: Job) -> Report:
                 warnings.append(f"the table has no numbers for {len(missing)} node(s) "
                                 f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''})"
                                 "; they are not graded")
-            blank = _blank_cells(job.table)
-            if blank:
-                warnings.append(blank)
-            unanswered = 2 * len(missing) + sum(
-                (row.value is None) + (row.adjoint is None) for row in job.table)
-            return Report(tuple(items), tuple(warnings), table_numbers=(
-                unanswered, 2 * (len(missing) + len(job.table))))
+            if not job.from_assignment:  # an assignment's questions say what is unanswered
+                blank = _blank_cells(job.table)
+                if blank:
+                    warnings.append(blank)
+                unanswered = 2 * len(missing) + sum(
+                    (row.value is None) + (row.adjoint is None) for row in job.table)
+                return Report(tuple(items), tuple(warnings), table_numbers=(
+                    unanswered, 2 * (len(missing) + len(job.table))))
     if not items and not job.from_assignment:
         if job.table == () and job.claims == () and not job.answers:
             raise InputError("nothing to check: give --wrt X --answer FORMULA, --expect CLAIM, "
@@ -180,7 +181,7 @@ def _whole_numbers(job: Job, claims: Sequence[Claim], claim_items: Sequence[Item
         return None
     listed = ", ".join(text for text, _ in found[:3]) + (
         f" and {len(found) - 3} more" if len(found) > 3 else "")
-    given = found[0][1]
+    given = found[0][1] + 0.0  # -0 is 0
     return (f"{listed} {'was' if len(found) == 1 else 'were'} accepted as written, to the "
             f"nearest whole number ({given:g} accepts {given - 0.5:g} to {given + 0.5:g}), "
             "though wrong to one decimal place; --decimals N grades every number at N places")

@@ -185,7 +185,7 @@ def _gradient(result: TensorResult, digits: int, full: bool):
     # several references beside each array leave each a column too narrow for its numbers,
     # which then break mid-number: each shows its largest difference from ours instead
     differences = len(compared) > 1
-    short = {"finite differences": "fd", "forward mode": "forward"}
+    short = {"finite differences": "fd", "forward mode": "fwd"}
     columns += [(f"Δ {short.get(label, label)}" if differences else label, "left")
                 for label, _ in compared]
     if compared:
@@ -193,8 +193,8 @@ def _gradient(result: TensorResult, digits: int, full: bool):
     table = titled_table("Gradient", *columns)
     verdicts = {name: agrees for name, _, agrees in check.entries} if check else {}
     shown = [array_text(value, digits, full) for _, value in result.gradient]
-    if differences:  # a matrix a row to a line, so its column is narrow enough to fit
-        shown = [text.replace("], [", "],\n [") for text in shown]
+    if differences:  # broken between numbers, so the column is narrow enough to fit
+        shown = [_between_numbers(text) for text in shown]
     for (name, value), text in zip(result.gradient, shown, strict=True):
         row = [name, shape_text(value), text]
         if exact is not None:
@@ -209,7 +209,7 @@ def _gradient(result: TensorResult, digits: int, full: bool):
     if check is None:
         return table
     legend = [Text(f"Δ: the largest |difference| between ∂{result.output}/∂variable and each "
-                   "check's numbers (fd: finite differences)", style="dim")] \
+                   "check's numbers (fd: finite differences; fwd: forward mode)", style="dim")] \
         if differences else []
     return Group(table, *legend, *check_notes(check))
 
@@ -224,3 +224,19 @@ def _largest_difference(ours, reference) -> str:
     if not np.any(both):
         return "-"
     return f"{float(np.max(np.abs(ours[both] - reference[both]))):.2g}"
+
+
+def _between_numbers(text: str, width: int = 25) -> str:
+    """An array's text in lines of at most `width` characters where it can be, broken after
+    a comma (a matrix's row starts a line), never inside a number."""
+    lines: list[str] = []
+    for row in text.replace("], [", "],\n [").split("\n"):
+        line = ""
+        for piece in row.split(", "):
+            if line and len(line) + 2 + len(piece) > width:
+                lines.append(line + ",")
+                line = " " + piece
+            else:
+                line = f"{line}, {piece}" if line else piece
+        lines.append(line)
+    return "\n".join(lines)
