@@ -297,3 +297,23 @@ def test_a_blank_hand_in_line_is_a_question_not_answered(tmp_path):
     row = json.loads(result.stdout.splitlines()[0])
     assert row["missing"] == ["z.value"]
     assert all(item["verdict"] == "correct" for item in row["items"])
+
+
+def test_a_line_not_graded_says_why_first_and_as_no_penalty(tmp_path):
+    """An error line's comment ended '...; penalty 0: not graded: unknown field ...'."""
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    hw3 = Path(__file__).parent.parent / "samples" / "teacher"
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps({"id": "ada", "expect": ["z.value=-1.28"], "bogus": 1}) + "\n")
+    result = CliRunner().invoke(app, ["check", "--batch", str(batch), "--assignment",
+                                      str(hw3 / "hw3" / "assignment.json"), "--rubric",
+                                      str(hw3 / "rubric.toml"), "--json"])
+    comments = json.loads(result.stdout.splitlines()[0])["score"]["comments"]
+    assert comments.startswith('not graded: unknown field "bogus"')
+    assert "penalty 0" not in comments

@@ -52,9 +52,11 @@ class Score:
 
     @property
     def comments(self) -> str:
-        lost = [f"{mark.question}: {mark.feedback}" for mark in self.marks
-                if mark.points < mark.max_points]
-        lost += [f"penalty {points:g}: {why}" for why, points in self.penalties]
+        # a line that was not graded says why first (a "penalty" of no points: no penalty)
+        lost = [why for why, points in self.penalties if not points]
+        lost += [f"{mark.question}: {mark.feedback}" for mark in self.marks
+                 if mark.points < mark.max_points]
+        lost += [f"penalty {points:g}: {why}" for why, points in self.penalties if points]
         return "; ".join(lost) if lost else "all correct"
 
     def to_dict(self) -> dict:
