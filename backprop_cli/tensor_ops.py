@@ -455,10 +455,15 @@ def _classes(logits: np.ndarray, k) -> np.ndarray:
         raise InputError(f"cross_entropy needs one class per row: logits of shape "
                          f"{shape_text(logits)} take classes of shape "
                          f"{shape_text(np.empty(expected))}, not {shape_text(k)}")
-    whole = k.astype(int)
-    if np.any(whole != k) or np.any(whole < 0) or np.any(whole >= logits.shape[-1]):
+    with np.errstate(invalid="ignore"):
+        whole = np.where(np.isfinite(k), k, -1).astype(int)
+    bad = (whole != k) | (whole < 0) | (whole >= logits.shape[-1])
+    if np.any(bad):
+        first = tuple(int(j) for j in np.argwhere(bad)[0])
+        which = f"class [{', '.join(map(str, first))}] is {k[first]:g}" if first else \
+            f"the class is {float(k):g}"
         raise InputError(f"cross_entropy's classes must be whole numbers from 0 to "
-                         f"{logits.shape[-1] - 1}")
+                         f"{logits.shape[-1] - 1} ({which})")
     return whole
 
 

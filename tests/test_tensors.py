@@ -1138,3 +1138,14 @@ def test_an_undefined_element_the_output_does_not_use_leaves_the_rest_defined():
     gradient = np.asarray(dict(result.gradient)["V"])
     assert result.value == pytest.approx(math.log(2), rel=1e-15)
     assert gradient[0].tolist() == [1.0, 0.5] and gradient[1, 1] == 0.0
+
+
+@pytest.mark.parametrize(("logits", "k", "which"), [
+    ("[[1, 2, 3], [0, 1, 0]]", "[1, 3]", "class [1] is 3"),
+    ("[1, 2, 3]", "2.5", "the class is 2.5")])
+def test_a_class_out_of_range_is_named(logits, k, which):
+    """The message said the classes must be whole numbers from 0 to 2, not which one was not."""
+    result = runner.invoke(app, ["grad", "L = cross_entropy(A, k)", "--A", logits, "--k", k])
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr).endswith(
+        f"cross_entropy's classes must be whole numbers from 0 to 2 ({which})")
