@@ -825,6 +825,9 @@ def test_an_incomplete_table_says_so_in_its_verdict(tmp_path, change, left, warn
     assert result.stdout.splitlines()[-1] == \
         f"verdict: correct ({left} of the table's 14 numbers not answered)"
     assert f"warning: {warning}" in result.stderr.splitlines()
+    document = strict_json(invoke("--file", program, "--x", "3", "--y", "2", "--z", "1",
+                                  "--table", str(table), "--json").stdout)
+    assert document["table_not_answered"] == {"numbers": left, "of": 14}
     table.write_text(DIAMOND_TABLE)
     whole = invoke("--file", program, "--x", "3", "--y", "2", "--z", "1", "--table", str(table))
     assert whole.stdout.splitlines()[-1] == "verdict: correct" and not whole.stderr

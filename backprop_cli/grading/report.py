@@ -60,4 +60,7 @@ class Report:
                     "warnings": list(self.warnings)}
         if self.score is not None:
             document["score"] = self.score.to_dict()
+        if self.table_numbers and self.table_numbers[0]:
+            document["table_not_answered"] = {"numbers": self.table_numbers[0],
+                                              "of": self.table_numbers[1]}
         return document
