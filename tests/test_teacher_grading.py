@@ -317,3 +317,29 @@ def test_a_line_not_graded_says_why_first_and_as_no_penalty(tmp_path):
     comments = json.loads(result.stdout.splitlines()[0])["score"]["comments"]
     assert comments.startswith('not graded: unknown field "bogus"')
     assert "penalty 0" not in comments
+
+
+def test_a_resubmission_that_cannot_be_graded_clears_no_grade(tmp_path):
+    """A student's full marks became 0 in the gradebook when their later line had an unknown
+    field (an error row), the last line being kept whatever it was."""
+    import csv
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    hw3 = Path(__file__).parent.parent / "samples" / "teacher"
+    good = json.loads((hw3 / "hw3" / "batch.jsonl").read_text().splitlines()[0])
+    bad = {"id": good["id"], "expect": good["expect"], "bogus": 1}
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    book = tmp_path / "grades.csv"
+    result = CliRunner().invoke(app, ["check", "--batch", str(batch), "--assignment",
+                                      str(hw3 / "hw3" / "assignment.json"), "--rubric",
+                                      str(hw3 / "rubric.toml"), "--gradebook", f"csv={book}"])
+    rows = list(csv.DictReader(book.open()))
+    assert [row["score"] for row in rows if row["student_id"] == "ada"] == ["16"], rows
+    assert "warning: 1 student(s)' last line could not be graded (ada); the gradebooks keep " \
+           "the line graded before it" in result.stderr

@@ -41,6 +41,12 @@ class Score:
     penalties: tuple[tuple[str, float], ...] = ()  # (why, points taken off)
 
     @property
+    def not_graded(self) -> bool:
+        """A line that could not be graded (its reason is a penalty of no points)."""
+        return any(not points and why.startswith("not graded:")
+                   for why, points in self.penalties)
+
+    @property
     def fraction(self) -> float:
         return self.points / self.max_points if self.max_points else 0.0
 

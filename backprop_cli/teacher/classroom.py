@@ -93,13 +93,27 @@ class Classroom:
 
     def graded(self) -> list[Score]:
         """One score per student for the gradebooks: a line without an id cannot go in one,
-        and a student with several lines (a resubmission) keeps the last."""
+        and a student with several lines (a resubmission) keeps the last that was graded: a
+        later line that could not be (an unknown field) must not clear a grade to 0."""
         last: dict[str, Score] = {}
         strangers = set(self.strangers)
         for one in self.scores:
-            if one.student is not None and one.student not in strangers:
+            if one.student is None or one.student in strangers:
+                continue
+            kept = last.get(one.student)
+            if not (one.not_graded and kept is not None and not kept.not_graded):
                 last[one.student] = one
         return list(last.values())
+
+    def ungraded_resubmissions(self) -> list[str]:
+        """Students whose last line could not be graded, after one that was."""
+        kept = {one.student: one for one in self.graded()}
+        latest: dict[str, Score] = {}
+        for one in self.scores:
+            if one.student is not None:
+                latest[one.student] = one
+        return [student for student, one in latest.items()
+                if one.not_graded and student in kept and not kept[student].not_graded]
 
     @property
     def strangers(self) -> list[str]:
@@ -123,7 +137,13 @@ class Classroom:
         repeated = sorted({s for s in students if students.count(s) > 1})
         if repeated:
             notes.append(f"warning: {len(repeated)} student(s) have several lines "
-                         f"({', '.join(repeated[:5])}); the gradebooks keep each one's last")
+                         f"({', '.join(repeated[:5])}); the gradebooks keep each one's last "
+                         "graded line")
+        ungraded = self.ungraded_resubmissions()
+        if ungraded:
+            notes.append(f"warning: {len(ungraded)} student(s)' last line could not be graded "
+                         f"({', '.join(ungraded[:5])}); the gradebooks keep the line graded "
+                         "before it")
         strangers = self.strangers
         if strangers:
             notes.append(f"warning: {len(strangers)} line(s) name students not on the "
