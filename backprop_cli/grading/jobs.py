@@ -158,8 +158,9 @@ def _whole_numbers(job: Job, claims: Sequence[Claim], claim_items: Sequence[Item
                    table_items: Sequence[Item]) -> str | None:
     """A warning for the whole numbers accepted as written (to the nearest whole number: 0 for
     -0.35) that would be wrong to one decimal place: a table of zeros and ones would otherwise
-    read as right. Not where --decimals, --rtol or --atol sets the rule."""
-    if job.decimals is not None or job.rtol is not None or job.atol is not None:
+    read as right. Not where --decimals, --rtol, --atol or an assignment sets the rule."""
+    if job.decimals is not None or job.rtol is not None or job.atol is not None or \
+            job.from_assignment:  # the teacher's rule grades it, and says nothing of the truth
         return None
 
     def coarse(true, given, written) -> bool:
