@@ -957,3 +957,13 @@ def test_minus_zero_and_a_thousands_separator_read_plainly():
     assert "(0 accepts -0.5 to 0.5)" in zero.stderr
     thousands = invoke("x^2", "--x", "1", "--expect", "d/dx=1,000")
     assert "decimal point" not in thousands.stderr
+
+
+def test_a_formula_check_that_times_out_is_labelled_as_the_answer():
+    """The row of a timed-out formula check was labelled with the problem's text."""
+    result = invoke("besselj(x^2, x)^3 * gamma(x)", "--wrt", "x", "--answer", "x",
+                    "--timeout", "0.1", "--json")
+    item = strict_json(result.stdout)["items"][0]
+    assert item["verdict"] == "undetermined"
+    assert item["label"] == "d/dx = x"
+    assert item["reason"].startswith("checking timed out after 0.1 s")
