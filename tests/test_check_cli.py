@@ -970,3 +970,9 @@ def test_a_formula_check_that_times_out_is_labelled_as_the_answer(monkeypatch):
     report = batch.grade_bounded(Job("x^3", (("x", "3x^2"),), (), (), ()), 1.0)
     assert [(item.label, item.reason) for item in report.items] == [
         ("d/dx = 3x^2", "checking timed out after 1 s")]
+
+
+def test_an_exact_claim_is_written_as_grad_exact_writes_it():
+    """check --exact wrote cosh(1/3)**(-2) + 2 where grad --exact writes cosh(1/3)⁻² + 2."""
+    result = invoke("x*y + tanh(x)", "--at", "x=1/3,y=2", "--expect", "d/dx=2.9", "--exact")
+    assert "exact: cosh(1/3)⁻² + 2 = 2.89662955960491" in " ".join(result.stdout.split())

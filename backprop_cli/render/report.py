@@ -13,7 +13,7 @@ from ..errors import one_line
 from ..grading import CORRECT, INCORRECT, JsonNumber, Report
 from ..grading.report import DIFFERS
 from ..printing import told_apart
-from .table import fmt
+from .table import fmt, pretty
 
 MAX_ID_CHARS = 100  # of an id in the summary table (the JSON rows carry it whole)
 
@@ -145,8 +145,8 @@ def id_text(value: object) -> str:
 
 def _note(item, digits: int) -> str:
     exact = item.details.get("exact")
-    if exact is not None:
-        return f"exact: {exact['exact']} = {exact['decimal']}"
+    if exact is not None:  # written as grad --exact writes it (cosh(1/3)⁻² + 2)
+        return f"exact: {pretty(exact['exact'])} = {exact['decimal']}"
     example = item.counterexample
     if example is not None:
         at = ", ".join(f"{name} = {fmt(value, digits)}" for name, value in example["at"].items())
