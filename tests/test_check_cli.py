@@ -960,16 +960,20 @@ def test_minus_zero_and_a_thousands_separator_read_plainly():
 
 
 def test_a_formula_check_that_times_out_is_labelled_as_the_answer(monkeypatch):
-    """The row of a timed-out formula check was labelled with the problem's text."""
+    """The row of a timed-out formula check was one item labelled with the problem's text, so
+    a rubric scored the answered question 'not answered'."""
     from backprop_cli.bounded import Outcome
     from backprop_cli.grading import batch
     from backprop_cli.grading.jobs import Job
 
     monkeypatch.setattr(batch, "run_bounded", lambda *args: Outcome(
         False, code="timeout", reason="timed out after 1 s"))
-    report = batch.grade_bounded(Job("x^3", (("x", "3x^2"),), (), (), ()), 1.0)
-    assert [(item.label, item.reason) for item in report.items] == [
-        ("d/dx = 3x^2", "checking timed out after 1 s")]
+    report = batch.grade_bounded(Job("x^3*y", (("x", "3x^2 y"), ("y", "x^3")), (), (), ()), 1.0)
+    assert [(item.label, item.verdict, item.reason, item.details) for item in report.items] == [
+        ("d/dx = 3x^2 y", "undetermined", "checking timed out after 1 s",
+         {"quantity": "formula", "target": "x"}),
+        ("d/dy = x^3", "undetermined", "checking timed out after 1 s",
+         {"quantity": "formula", "target": "y"})]
 
 
 def test_an_exact_claim_is_written_as_grad_exact_writes_it():

@@ -70,11 +70,15 @@ def grade_bounded(job: Job, timeout: float) -> Report:
     if outcome.ok:
         return outcome.value
     if outcome.code == "timeout":
-        # one formula answer is labelled as itself, as a graded one is
-        label = f"d/d{job.answers[0][0]} = {job.answers[0][1]}" if len(job.answers) == 1 \
-            and not (job.claims or job.table) else shortened(job.expr, 60)
-        return Report((Item("problem", label, UNDETERMINED,
-                            reason=f"checking {outcome.reason}"),))
+        reason = f"checking {outcome.reason}"
+        if job.answers and not (job.claims or job.table):
+            # each formula answer undecided as itself, so a rubric scores the question it
+            # answers (undecided), not "not answered"
+            return Report(tuple(Item("derivative", f"d/d{wrt} = {answer}", UNDETERMINED,
+                                     reason=reason,
+                                     details={"quantity": "formula", "target": wrt})
+                                for wrt, answer in job.answers))
+        return Report((Item("problem", shortened(job.expr, 60), UNDETERMINED, reason=reason),))
     raise BackpropError(outcome.reason or "checking failed", code=outcome.code)
 
 
