@@ -343,3 +343,27 @@ def test_a_resubmission_that_cannot_be_graded_clears_no_grade(tmp_path):
     assert [row["score"] for row in rows if row["student_id"] == "ada"] == ["16"], rows
     assert "warning: 1 student(s)' last line could not be graded (ada); the gradebooks keep " \
            "the line graded before it" in result.stderr
+
+
+def test_a_student_whose_line_the_run_could_not_grade_is_in_no_gradebook(tmp_path):
+    """A line the time budget left ungraded wrote 0 to the gradebooks (a Canvas import clears
+    the student's grade with it), with 'not graded: not graded: ...' and every question 'not
+    answered' as its comment."""
+    from pathlib import Path
+
+    from backprop_cli.teacher.assignment import load
+    from backprop_cli.teacher.classroom import Classroom
+    from backprop_cli.teacher.rubric import DEFAULT
+
+    path = Path(__file__).parent.parent / "samples" / "teacher" / "hw3" / "assignment.json"
+    book = tmp_path / "grades.csv"
+    classroom = Classroom(DEFAULT, load(path.read_text(), str(path)), [("csv", str(book))])
+    row = classroom({"id": "ada", "line": 1, "verdict": "error", "error": {
+        "code": "time_budget",
+        "message": "not graded: the time budget of the run ran out; raise it with --time-limit"}})
+    assert row["score"]["comments"] == ("not graded: the time budget of the run ran out; raise "
+                                        "it with --time-limit")
+    classroom.finish([row])
+    assert "ada" not in book.read_text()
+    assert any("1 student(s) have no line the run could grade (ada" in note
+               for note in classroom.notes())

@@ -58,8 +58,11 @@ class Score:
 
     @property
     def comments(self) -> str:
-        # a line that was not graded says why first (a "penalty" of no points: no penalty)
+        # a line that was not graded says why, and only that: its questions were not answered
+        # by anything the grader read (a "penalty" of no points is no penalty)
         lost = [why for why, points in self.penalties if not points]
+        if self.not_graded:
+            return "; ".join(lost)
         lost += [f"{mark.question}: {mark.feedback}" for mark in self.marks
                  if mark.points < mark.max_points]
         lost += [f"penalty {points:g}: {why}" for why, points in self.penalties if points]

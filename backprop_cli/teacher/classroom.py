@@ -43,6 +43,9 @@ def parse_gradebooks(specs: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+UNSCORED_CODES = frozenset({"time_budget", "workers_failed", "crashed"})
+
+
 @dataclass
 class Classroom:
     """Scores each batch row with the rubric (the assignment says what was asked), keeps the
@@ -58,6 +61,9 @@ class Classroom:
     scores: list[Score] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    # students with a line the run could not grade through no fault of theirs (the time
+    # budget, a checker that died): a 0 for them in a Canvas import would clear a grade
+    unscored: set[str] = field(default_factory=set)
 
     def questions(self, student: str | None):
         if self.assignment is None or student is None:
@@ -73,8 +79,11 @@ class Classroom:
         result = score(items, self.rubric, self.questions(student), student)
         if row.get("verdict") == "error":
             message = row["error"]["message"]
-            result = Score(student, 0.0, result.max_points, result.marks,
-                           ((f"not graded: {message}", 0.0),))
+            if not message.startswith("not graded:"):
+                message = f"not graded: {message}"
+            result = Score(student, 0.0, result.max_points, result.marks, ((message, 0.0),))
+            if row["error"]["code"] in UNSCORED_CODES and student is not None:
+                self.unscored.add(student)
         self.scores.append(result)
         if self.shown:
             row = {**row, "score": result.to_dict()}
@@ -103,7 +112,8 @@ class Classroom:
             kept = last.get(one.student)
             if not (one.not_graded and kept is not None and not kept.not_graded):
                 last[one.student] = one
-        return list(last.values())
+        return [one for one in last.values()
+                if not (one.not_graded and one.student in self.unscored)]
 
     def ungraded_resubmissions(self) -> list[str]:
         """Students whose last line could not be graded, after one that was."""
@@ -139,6 +149,12 @@ class Classroom:
             notes.append(f"warning: {len(repeated)} student(s) have several lines "
                          f"({', '.join(repeated[:5])}); the gradebooks keep each one's last "
                          "graded line")
+        left_out = sorted({one.student for one in self.scores if one.student in self.unscored}
+                          - {one.student for one in self.graded()})
+        if left_out:
+            notes.append(f"warning: {len(left_out)} student(s) have no line the run could "
+                         f"grade ({', '.join(left_out[:5])}: the time budget ran out or a "
+                         "checker died); they are in no gradebook, so no grade is cleared")
         ungraded = self.ungraded_resubmissions()
         if ungraded:
             notes.append(f"warning: {len(ungraded)} student(s)' last line could not be graded "
