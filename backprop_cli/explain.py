@@ -36,6 +36,13 @@ class Term:
     rule: tuple | None
     consumer_adjoint: float | None
     local: float | None
+    position: int = 1  # which of the consumer's arguments the node is, counted from 1
+
+    def argument(self, terms: tuple[Term, ...]) -> str:
+        """' (argument 2)' where the consumer takes the node more than once (u = x*x has two
+        partials written ∂u/∂x), as grad's table labels its edges; else ''."""
+        repeated = sum(1 for term in terms if term.consumer == self.consumer) > 1
+        return f" (argument {self.position})" if repeated else ""
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,7 @@ def _reverse_steps(nodes: tuple[NodeResult, ...], by_id: dict[str, NodeResult], 
             if edge.rule is not None:
                 consumers.setdefault(edge.input, []).append(
                     Term(node.id, rule_tree(node.op, k, ids, pattern), node.adjoint,
-                         edge.local))
+                         edge.local, k + 1))
     live = _ancestors(nodes, output)
     for node in reversed(nodes):
         if node.adjoint is None or node.id not in live:

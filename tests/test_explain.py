@@ -679,3 +679,16 @@ def test_latex_symbols_of_distinct_names_are_distinct():
     backward = result.stdout.split("\\paragraph{Backward pass}", 1)[1]
     symbols = re.findall(r"^\$(.*?)\$ &", backward, re.M)
     assert len(symbols) == len(set(symbols)), symbols
+
+
+def test_an_input_taken_twice_has_each_partial_labelled_with_its_argument():
+    """u = x*x was explained 'where ∂u/∂x = x, ∂u/∂x = x', the one symbol said to be x while
+    the partial is 2x; each term is now its argument's, as grad's table labels the edges."""
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    shown = CliRunner().invoke(app, ["explain", "u = x*x; L = u*y", "--x", "1.5", "--y", "2"],
+                               env={"COLUMNS": "200"}).stdout
+    assert "x̅ = u̅·∂u/∂x + u̅·∂u/∂x = 2·1.5 + 2·1.5 = 6   where ∂u/∂x = x (argument 1), " \
+           "∂u/∂x = x (argument 2)" in shown

@@ -392,6 +392,7 @@ def parse_ascii(text: str):
             match = re.match(rf"\((.*?)\) {re.escape(node)}(?=  \[| = |  ↑)", content)
             assert match, raw
             edge_label, rest = match.group(1), content[match.end(1) + 2:]
+            edge_label = re.sub(r", argument \d+$", "", edge_label)  # x*x's two edges
         else:
             node, edge_label, rest = content.split()[0], None, content
         assert rest.startswith(node), raw
@@ -497,3 +498,16 @@ def test_svg_is_byte_identical_across_runs(tmp_path):
         result = invoke(*graph_args("keywords", True), "--format", "svg", "-o", str(path))
         assert result.exit_code == 0, result.stderr
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_an_input_taken_twice_has_each_edge_labelled_with_its_argument():
+    """u = x*x drew two edges each labelled ∂u/∂x = x, where the partial is 2x; grad's table
+    labels them (argument 1), (argument 2)."""
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    shown = CliRunner().invoke(app, ["graph", "u = x*x; L = u*y", "--x", "1.5", "--y", "2"])
+    assert "(∂u/∂x = x = 1.5, argument 1) x" in shown.stdout
+    assert "(∂u/∂x = x = 1.5, argument 2) x" in shown.stdout
+

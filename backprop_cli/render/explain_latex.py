@@ -61,7 +61,9 @@ def _tables(explanation: Explanation, digits: int) -> list[str]:
     for step in explanation.reverse:
         for term in step.terms:
             rule = tree_to_latex(term.rule) if term.rule else "\\text{" + escape_text("-") + "}"
-            lines.append(f"${latex_id(term.consumer)} \\leftarrow {latex_id(step.node)}$ & "
+            argument = term.argument(step.terms)
+            lines.append(f"${latex_id(term.consumer)} \\leftarrow {latex_id(step.node)}$"
+                         f"{escape_text(argument)} & "
                          f"$\\frac{{\\partial {latex_id(term.consumer)}}}"
                          f"{{\\partial {latex_id(step.node)}}} = {rule}$ & "
                          f"${number(term.local, digits)}$ \\\\")

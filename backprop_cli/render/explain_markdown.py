@@ -47,7 +47,8 @@ def render(explanation: Explanation, digits: int = 6) -> str:
             rule, numbers = "no path to the output", "0"
         else:
             rule = " + ".join(f"{_bar(t.consumer)}·∂{t.consumer}/∂{step.node} "
-                              f"({_code(format_tree(t.rule) if t.rule else '')})"
+                              f"({_code(format_tree(t.rule) if t.rule else '')}"
+                              f"{t.argument(step.terms).replace(' (', ', ').rstrip(')')})"
                               for t in step.terms)
             numbers = " + ".join(f"{number_text(t.consumer_adjoint, digits)}·"
                                  f"{number_text(t.local, digits)}" for t in step.terms)

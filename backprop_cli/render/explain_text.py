@@ -75,7 +75,8 @@ def reverse_line(step: ReverseStep, output: str, digits: int) -> str:
     symbols = " + ".join(f"{bar(t.consumer)}·∂{t.consumer}/∂{step.node}" for t in step.terms)
     numbers = " + ".join(f"{number_text(t.consumer_adjoint, digits)}·"
                          f"{number_text(t.local, digits)}" for t in step.terms)
-    rules = ", ".join(f"∂{t.consumer}/∂{step.node} = {_rule(t.rule)}" for t in step.terms)
+    rules = ", ".join(f"∂{t.consumer}/∂{step.node} = {_rule(t.rule)}{t.argument(step.terms)}"
+                      for t in step.terms)
     return (f"{bar(step.node)} = {symbols} = {numbers} = {fmt(step.adjoint, digits)}"
             f"   where {rules}")
 

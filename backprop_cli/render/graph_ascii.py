@@ -19,15 +19,15 @@ def render(result: Result, digits: int = 6) -> Tree:
     root = Tree(_label(output, digits))
     drawn = {output.id}
     # Depth-first, one edge at a time, so "see above" always points to a line already drawn.
-    stack = [(root, iter(output.inputs), output)]
+    stack = [(root, iter(enumerate(output.inputs, 1)), output)]
     while stack:
         branch, edges, node = stack[-1]
-        edge = next(edges, None)
+        position, edge = next(edges, (0, None))
         if edge is None:
             stack.pop()
             continue
         child = by_id[edge.input]
-        text = _edge_label(node, edge, digits)
+        text = _edge_label(node, edge, digits, position)
         if child.id in drawn:
             text.append(f"{child.id}  ↑ see above", style="dim")
             branch.add(text)
@@ -36,7 +36,7 @@ def render(result: Result, digits: int = 6) -> Tree:
         text.append_text(_label(child, digits))
         sub = branch.add(text)
         if child.inputs:
-            stack.append((sub, iter(child.inputs), child))
+            stack.append((sub, iter(enumerate(child.inputs, 1)), child))
     return root
 
 
@@ -58,15 +58,18 @@ def _label(node: NodeResult, digits: int) -> Text:
     return text
 
 
-def _edge_label(node: NodeResult, edge: Edge, digits: int) -> Text:
+def _edge_label(node: NodeResult, edge: Edge, digits: int, position: int) -> Text:
     if edge.rule is None:
         return Text("")
     if " += " in edge.rule:  # a tensor op's rule: the vector-Jacobian product itself
         return Text(f"({pretty(edge.rule)}) ", style="green")
+    # u = x*x takes x twice: each edge is one argument's partial, as grad's table labels it
+    argument = f", argument {position}" if sum(
+        1 for other in node.inputs if other.input == edge.input) > 1 else ""
     label = f"∂{node.id}/∂{edge.input} = {pretty(edge.rule)}"
     if edge.local is not None or node.value is not None:
         label += f" = {fmt(edge.local, digits)}"
-    return Text(f"({label}) ", style="green")
+    return Text(f"({label}{argument}) ", style="green")
 
 
 MAX_DRAWN_NODES = 2_000
