@@ -281,3 +281,15 @@ def test_undecodable_input_is_a_line_to_type_again() -> None:
         env={**os.environ, "PYTHONIOENCODING": "ascii"}, timeout=60)
     assert process.returncode == 0, process.stderr
     assert b"score: 1 / 1 (first try: 1)" in process.stdout
+
+
+def test_practice_states_the_convention_at_a_kink():
+    """relu at 0 in practice gave no word of its convention (derivative 0), so a student who
+    took relu'(0) = 1 was told only 'a chain-rule factor is missing'; grad and explain warn."""
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    shown = CliRunner().invoke(app, ["practice", "h = relu(x); L = h*y", "--x", "0", "--y", "3"],
+                               input="quit\n").stdout
+    assert "Note: h = relu(x): kink: derivative taken as 0 at 0 (PyTorch convention)" in shown

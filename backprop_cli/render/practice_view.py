@@ -80,6 +80,7 @@ def _introduction(problem: Problem) -> list[str]:
               rounding_rule(assignment),
               f"{problem.tries} {'try' if problem.tries == 1 else 'tries'} each; ? for a hint, "
               "skip to see the answer and go on, quit to stop."]
+    lines += [f"Note: {kink}" for kink in problem.kinks]
     if problem.drawn:
         salt = "" if assignment.salt == "practice" or problem.from_file else \
             f" --salt {shlex.quote(assignment.salt)}"

@@ -68,6 +68,9 @@ class Problem:
     tries: int
     drawn: bool  # the point was drawn from ranges (`--student` makes it again)
     from_file: bool = False  # an assignment file, which holds its salt
+    # the nodes at a kink, each with the convention its derivative follows there (relu at 0:
+    # 0), which a student working by hand must be told, as grad and explain tell it
+    kinks: tuple[str, ...] = ()
 
 
 def problem(assignment: Assignment, student: str | None, tries: int,
@@ -103,8 +106,10 @@ def problem(assignment: Assignment, student: str | None, tries: int,
                          "values")
     trees = _statements(assignment, frozenset(name for name, _ in result.at))
     steps = tuple(_step(trees, result, q) for q in variant.questions)
+    kinks = tuple(f"{node.id} = {node.expr}: {node.message}" for node in result.flagged
+                  if node.status == "kink")
     return Problem(assignment, variant, result.output, steps, tries, bool(assignment.ranges),
-                   from_file)
+                   from_file, kinks)
 
 
 def _fixed_variant(assignment: Assignment, student: str) -> Variant:
