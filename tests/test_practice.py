@@ -293,3 +293,16 @@ def test_practice_states_the_convention_at_a_kink():
     shown = CliRunner().invoke(app, ["practice", "h = relu(x); L = h*y", "--x", "0", "--y", "3"],
                                input="quit\n").stdout
     assert "Note: h = relu(x): kink: derivative taken as 0 at 0 (PyTorch convention)" in shown
+
+
+def test_a_formula_answer_with_a_name_the_problem_lacks_is_told_so():
+    """practice said a bare 'not right' to 2*(sigmoid(wx+b)-t)*x, where check names 'wx'."""
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    shown = CliRunner().invoke(app, [
+        "practice", "z = w*x + b; a = sigmoid(z); L = (a - t)^2", "--w", "0.5", "--x", "2",
+        "--b", "-0.5", "--t", "1", "--ask", "formula"],
+        input="2*(sigmoid(wx+b)-t)*x\nquit\n").stdout
+    assert "'wx' is one name; write w*x for a product" in shown

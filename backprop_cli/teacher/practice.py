@@ -299,6 +299,9 @@ class Session:
             return self._next(Reply("correct", True))
         left = self.problem.tries - self._tries
         reason = CODES.get(found["code"]) if found else self._near_miss(question, text)
+        if reason is None and question.quantity == "formula" and item.reason and \
+                item.reason.startswith("your answer uses "):
+            reason = item.reason  # a name the problem lacks (σ, wx, q): no number in it
         if left <= 0:
             record.outcome = "revealed"
             return self._next(Reply("revealed", True, reason=reason, misconception=found))
