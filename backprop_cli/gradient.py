@@ -64,6 +64,8 @@ def _written_otherwise(name: str) -> str:
     if len(name) == 1 and name in WRITTEN_OTHERWISE:  # σ(x): a letter then "(" multiplies
         return (f"; {name}(x) is read as {name}·(x): for the function write "
                 f"{WRITTEN_OTHERWISE[name]}")
+    if name in ("π", "Π"):  # a Greek letter is a name like any other: the constant is pi
+        return "; for the constant π write pi"
     if sympy_arities(name):
         return f"; {name} is also a SymPy function: call it as {name}(...) to use that"
     return ""

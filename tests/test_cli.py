@@ -712,3 +712,9 @@ def test_a_semicolon_table_is_pointed_out(tmp_path):
     result = runner.invoke(app, ["check", "x^2", "--x", "1", "--table", str(table)])
     assert result.exit_code == 2
     assert one_error_line(result.stderr).endswith("; separate the columns with commas")
+
+
+def test_pi_written_as_a_greek_letter_is_pointed_to_the_constant():
+    result = runner.invoke(app, ["explain", "π*x", "--x", "1"])
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr).endswith("; for the constant π write pi")

@@ -264,7 +264,8 @@ def test_a_formula_that_does_not_parse_is_told_and_the_session_goes_on() -> None
 @pytest.mark.parametrize("typed", ["nan", "inf", "1_0", "1e400", "0x10", "1,35"])
 def test_what_is_not_a_plain_number_is_asked_again(typed) -> None:
     result = _practise(NEURON, *POINT, "--tries", "1", answers=[typed, "1.35", "quit"])
-    assert "type a number such as -0.25" in result.stdout and "claim" not in result.stdout
+    asked = "use a decimal point: 1.35" if typed == "1,35" else "type a number such as -0.25"
+    assert asked in result.stdout and "claim" not in result.stdout
     assert "score: 1 / 9 (first try: 1)\n" in result.stdout
 
 
@@ -306,3 +307,17 @@ def test_a_formula_answer_with_a_name_the_problem_lacks_is_told_so():
         "--b", "-0.5", "--t", "1", "--ask", "formula"],
         input="2*(sigmoid(wx+b)-t)*x\nquit\n").stdout
     assert "'wx' is one name; write w*x for a product" in shown
+
+
+def test_practice_points_out_a_decimal_comma_and_a_misspelt_ask():
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    comma = CliRunner().invoke(app, ["practice", "L = x*y", "--x", "0.5", "--y", "0.25"],
+                               input="0,5\nquit\n").stdout
+    assert "use a decimal point: 0.5" in comma
+    asked = CliRunner().invoke(app, ["practice", "L = x*y", "--x", "0.5", "--y", "0.25",
+                                     "--ask", "valus"])
+    assert asked.exit_code == 2
+    assert asked.stderr.rstrip().endswith("did you mean 'values'?")

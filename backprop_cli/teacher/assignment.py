@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-from ..errors import InputError, shortened
+from ..errors import InputError, did_you_mean, shortened
 from ..graph import Graph
 from ..result import Result
 
@@ -224,7 +224,8 @@ def check_ask(assignment: Assignment) -> None:
     """Refuse an --ask that names something no worksheet asks."""
     unknown = [a for a in assignment.ask if a not in ASKS]
     if unknown:
-        raise InputError(f"cannot ask for {unknown[0]!r}; ask for some of {', '.join(ASKS)}")
+        raise InputError(f"cannot ask for {unknown[0]!r}; ask for some of {', '.join(ASKS)}"
+                         f"{did_you_mean(unknown[0], ASKS)}")
 
 
 def _not_a_variable(name: str, graph: Graph) -> str:

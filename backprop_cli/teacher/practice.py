@@ -213,6 +213,9 @@ def _number_text(text: str) -> str:
     that says what to type."""
     text = text.replace("\u2212", "-")
     if _NUMBER.fullmatch(text) is None or not math.isfinite(float(text)):
+        comma = re.fullmatch(r"([-+]?\d+),(\d+)", text.strip())
+        if comma:  # 0,5: a decimal comma, as --x 1,5 is told on the command line
+            raise InputError(f"use a decimal point: {comma[1]}.{comma[2]}")
         raise InputError("type a number such as -0.25 (or ? for a hint, skip to go on, quit "
                          "to stop)")
     return text
