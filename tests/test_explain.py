@@ -692,3 +692,15 @@ def test_an_input_taken_twice_has_each_partial_labelled_with_its_argument():
                                env={"COLUMNS": "200"}).stdout
     assert "x̅ = u̅·∂u/∂x + u̅·∂u/∂x = 2·1.5 + 2·1.5 = 6   where ∂u/∂x = x (argument 1), " \
            "∂u/∂x = x (argument 2)" in shown
+
+
+def test_explain_wrt_a_variable_without_a_path_says_so():
+    """--wrt y where y does not reach the output printed an empty reverse sweep."""
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    args = ["explain", "u = x*y; L = x^2", "--x", "2", "--y", "3", "--wrt", "y"]
+    assert "(no path from y to L: its adjoint stays 0)" in CliRunner().invoke(app, args).stdout
+    markdown = CliRunner().invoke(app, [*args, "--format", "markdown"]).stdout
+    assert "no path to the output | 0 | 0 |" in markdown

@@ -53,6 +53,8 @@ def render(explanation: Explanation, digits: int = 6) -> str:
             numbers = " + ".join(f"{number_text(t.consumer_adjoint, digits)}·"
                                  f"{number_text(t.local, digits)}" for t in step.terms)
         lines.append(f"| {_bar(step.node)} | {rule} | {numbers} | {fmt(step.adjoint, digits)} |")
+    if not explanation.reverse:
+        lines.append(f"| {_bar(explanation.wrt or '')} | no path to the output | 0 | 0 |")
     lines += ["", "### Gradient", "", "| variable | derivative |", "| --- | ---: |"]
     for name, value in explanation.gradient:
         lines.append(f"| {_code(name)} | {fmt(value, digits)} |")

@@ -57,7 +57,9 @@ def _parts(explanation: Explanation, digits: int) -> list[Text | str]:
     title = "Reverse sweep" + (f" (paths to {explanation.wrt})" if explanation.wrt else "")
     parts.append(_heading(title))
     parts.append("".join(f"  {reverse_line(step, explanation.output, digits)}\n"
-                         for step in explanation.reverse))
+                         for step in explanation.reverse)
+                 or f"  (no path from {explanation.wrt} to {explanation.output}: its adjoint "
+                    "stays 0)\n")
 
     parts.append(_heading("Gradient"))
     parts.append("".join(
