@@ -321,3 +321,15 @@ def test_practice_points_out_a_decimal_comma_and_a_misspelt_ask():
                                      "--ask", "valus"])
     assert asked.exit_code == 2
     assert asked.stderr.rstrip().endswith("did you mean 'values'?")
+
+
+def test_the_answer_is_rounded_as_by_hand():
+    """0.125 was shown '≈ 0.12' (a float's half to even) where a student rounding by hand
+    writes 0.13; the grader accepts both."""
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    shown = CliRunner().invoke(app, ["practice", "L = x*y", "--x", "0.5", "--y", "0.25"],
+                               input="skip\nquit\n").stdout
+    assert "0.125 ≈ 0.13" in shown
