@@ -38,11 +38,12 @@ class Term:
     local: float | None
     position: int = 1  # which of the consumer's arguments the node is, counted from 1
 
-    def argument(self, terms: tuple[Term, ...]) -> str:
-        """' (argument 2)' where the consumer takes the node more than once (u = x*x has two
-        partials written ∂u/∂x), as grad's table labels its edges; else ''."""
+    def argument(self, terms: tuple[Term, ...], form: str = " (argument {})") -> str:
+        """`form` with the argument's number where the consumer takes the node more than
+        once (u = x*x has two partials written ∂u/∂x), as grad's table labels its edges;
+        else ''."""
         repeated = sum(1 for term in terms if term.consumer == self.consumer) > 1
-        return f" (argument {self.position})" if repeated else ""
+        return form.format(self.position) if repeated else ""
 
 
 @dataclass(frozen=True)

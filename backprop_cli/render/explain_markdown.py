@@ -48,7 +48,7 @@ def render(explanation: Explanation, digits: int = 6) -> str:
         else:
             rule = " + ".join(f"{_bar(t.consumer)}·∂{t.consumer}/∂{step.node} "
                               f"({_code(format_tree(t.rule) if t.rule else '')}"
-                              f"{t.argument(step.terms).replace(' (', ', ').rstrip(')')})"
+                              f"{t.argument(step.terms, ', argument {}')})"
                               for t in step.terms)
             numbers = " + ".join(f"{number_text(t.consumer_adjoint, digits)}·"
                                  f"{number_text(t.local, digits)}" for t in step.terms)

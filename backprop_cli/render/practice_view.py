@@ -169,4 +169,3 @@ def _by_hand(value: float, decimals: int) -> str:
 
     return str(Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals),
                                              rounding=ROUND_HALF_UP))
-
