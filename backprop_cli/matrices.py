@@ -133,17 +133,18 @@ def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
             raise InputError(f"--wrt {unknown[0]!r} is not a variable of the program "
                              f"(variables: {', '.join(names)})")
         names = [name for name in names if name in wrt]
-    labels, matrix = array_hessian(graph, point, names)
+    labels, matrix, warnings = array_hessian(graph, point, names, data)
     _table_fits(len(labels), len(labels), max_entries, "--wrt to ask for fewer variables")
     at_labels = tuple((label, float(v)) for name in all_variables
                       for label, v in zip(_labels(name, point[name]), np.ravel(point[name]),
                                           strict=True))
     note = (f"second derivatives over arrays are central differences of the reverse-mode "
             f"gradient (step {HESSIAN_STEP:g} times each element's size, at least "
-            f"{HESSIAN_STEP:g}), accurate to about 8 significant digits")
+            f"{HESSIAN_STEP:g}, smaller where a kink is that near), accurate to about 6 "
+            "significant digits")
     return Matrix("hessian", format_program(program), at_labels, tuple(labels), tuple(labels),
                   tuple(tuple(float(v) for v in row) for row in matrix),
-                  (*program.cautions, note))
+                  (*program.cautions, note, *warnings))
 
 
 def _labels(name: str, value) -> list[str]:

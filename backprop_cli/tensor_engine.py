@@ -790,11 +790,19 @@ def flat_gradient(graph: Graph, point: Mapping[str, object], names: list[str]) -
     return np.concatenate([np.ravel(gradient[name]) for name in names])
 
 
-def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str]
-                  ) -> tuple[list[str], np.ndarray]:
-    """Second derivatives with respect to every element of the named variables: central
-    differences of the reverse-mode gradient (a step of 1e-5 times the element's size, at
-    least 1e-5), symmetrised."""
+def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
+                  data: frozenset[str] = frozenset()
+                  ) -> tuple[list[str], np.ndarray, list[str]]:
+    """Second derivatives with respect to every element of the named variables, symmetrised,
+    with grad's warnings at the point and one for each element whose column differences
+    cannot give.
+
+    A column is the central difference of the reverse-mode gradient with a step of 1e-5 times
+    the element's size (at least 1e-5), taken when the step is free of kinks (see
+    _second_differences); otherwise with a smaller step, down to 1e-7 of the element's size.
+    At a kink of the point itself, each entry is the two sides' one-sided difference where
+    they agree (0 for abs at 0) and undefined where they do not (relu(x)**2 at 0: 0 below,
+    2 above)."""
     from .errors import LimitError
 
     labels = [label for name in names for label in element_labels(name, point[name])]
@@ -802,18 +810,88 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str]
         raise LimitError(f"hessian over arrays works on up to {MAX_ARRAY_HESSIAN_ENTRIES} "
                          f"variable elements (these have {len(labels):,}); choose fewer with "
                          "--wrt")
-    columns = []
+    centre = flat_gradient(graph, point, names)
+    at_point = evaluate_tensors(graph, point, data=data)
+    kinked = any(node.status == "kink" for node in at_point.nodes)
+    columns, warnings = [], list(at_point.warnings)
     for name in names:
         base = np.array(point[name], dtype=float)
         for index in np.ndindex(base.shape):
-            step = HESSIAN_STEP * max(1.0, abs(float(base[index])))
-            up, down = base.copy(), base.copy()
-            up[index] += step
-            down[index] -= step
-            columns.append((flat_gradient(graph, {**point, name: up}, names)
-                            - flat_gradient(graph, {**point, name: down}, names)) / (2 * step))
+            scale = max(1.0, abs(float(base[index])))
+
+            def gradient_at(offset: float, index=index, base=base, name=name) -> np.ndarray:
+                moved = base.copy()
+                moved[index] += offset
+                return flat_gradient(graph, {**point, name: moved}, names)
+
+            column, note = _second_differences(gradient_at, centre, scale, kinked,
+                                               labels[len(columns)], len(columns))
+            if note is not None:
+                warnings.append(note)
+            columns.append(column)
     matrix = np.array(columns).T
-    return labels, (matrix + matrix.T) / 2
+    return labels, (matrix + matrix.T) / 2, warnings
+
+
+HESSIAN_STEPS = (HESSIAN_STEP, 1e-6, 1e-7)  # times the element's size
+# Two steps' central differences agree to 1e-6 (their truncation errors, h²/6 of the third
+# derivative, differ by three quarters of the larger one's); the one-sided differences at a
+# kink, whose errors are h/2 of it, to 1e-3. Absolute tolerances are 1e-6 of the gradient's
+# size over the element's, far above the rounding of a difference quotient (2e-16 of the
+# gradient over the step).
+HESSIAN_RTOL, SIDES_RTOL, HESSIAN_ATOL = 1e-6, 1e-3, 1e-6
+
+
+def _second_differences(gradient_at, centre: np.ndarray, scale: float, kinked: bool,
+                        label: str, k: int) -> tuple[np.ndarray, str | None]:
+    """Column k of the Hessian, by element `label`, from the gradient moved along it, and a
+    warning where differences cannot give all of it.
+
+    A step is free of kinks when two things hold. The central differences with the step and
+    with half of it agree: across a jump of the gradient (abs at 0) each is about the jump
+    over its step, so halving the step doubles it. And the one-sided differences' gap halves
+    with the step, as a smooth gradient's (h times its second derivative) does: at a kink of
+    the gradient itself (relu(x)**2 at 0) the gap is the jump of its slope, whatever the
+    step. Where no step is free of them and no node is at a kink (`kinked`), the gradient's
+    rounding is larger than its size shows (a difference of large terms): the first step's
+    column is kept, with a note."""
+    atol = HESSIAN_ATOL * max(1.0, float(np.max(np.abs(centre), initial=0.0))) / scale
+    first = None
+    with np.errstate(all="ignore"):
+        for step in HESSIAN_STEPS:
+            h = step * scale
+            up, down = gradient_at(h), gradient_at(-h)
+            near_up, near_down = gradient_at(h / 2), gradient_at(-h / 2)
+            wide = (up - down) / (2 * h)
+            narrow = (near_up - near_down) / h
+            gap = (up - centre) / h - (centre - down) / h
+            near_gap = (near_up - centre) / (h / 2) - (centre - near_down) / (h / 2)
+            jumps = (np.abs(near_gap) > 0.75 * np.abs(gap)) & (
+                np.abs(gap) > atol + SIDES_RTOL * np.abs(wide))
+            if np.isfinite(wide).all() and np.allclose(wide, narrow, rtol=HESSIAN_RTOL,
+                                                       atol=atol) and not jumps.any():
+                return wide, None
+            first = wide if first is None else first
+        h = HESSIAN_STEP * scale
+        below = (gradient_at(-h) - gradient_at(-2 * h)) / h
+        above = (gradient_at(2 * h) - gradient_at(h)) / h
+    what = f"second derivatives by {label}"
+    if not (np.isfinite(below).all() and np.isfinite(above).all()):
+        return np.full_like(first, np.nan), (
+            f"{what}: the program is not defined within {2 * HESSIAN_STEP * scale:g} of "
+            f"{label} (an edge of its domain), so differences cannot give them; they are left "
+            "undefined (nan)")
+    close = np.isclose(below, above, rtol=SIDES_RTOL, atol=atol)
+    if close.all():
+        return (below + above) / 2, None
+    if not kinked:
+        return first, (f"{what}: differences with smaller steps disagree, as rounding in a "
+                       "difference of large terms makes them; they may be inaccurate")
+    jump = (f": ∂²/∂{label}² is {float(below[k]):.6g} below and {float(above[k]):.6g} above"
+            if not close[k] else "")
+    return np.where(close, (below + above) / 2, np.nan), (
+        f"{what} jump at this point (a kink){jump}, so they do not exist here; the entries "
+        "that differ are left undefined (nan)")
 
 
 MAX_FORWARD_JACOBIAN_ENTRIES = 250_000  # a tensor op's local Jacobian in forward mode

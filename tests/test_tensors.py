@@ -749,6 +749,77 @@ def test_hessian_over_arrays_by_chosen_variables() -> None:
 
 
 
+
+def _array_hessian(program: str, v: list[float]) -> tuple[np.ndarray, list[str]]:
+    result = runner.invoke(app, ["hessian", program, "--v", json.dumps(v), "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    matrix = np.array([[math.nan if x is None else x for x in row]
+                       for row in document["hessian"]])
+    return matrix, document["warnings"]
+
+
+def _sympy_hessian(expression: str, v: list[float]) -> np.ndarray:
+    """SymPy's Hessian of an expression in real v0 and v1 (our own test text)."""
+    import sympy as sp
+
+    v0, v1 = sp.symbols("v0 v1", real=True)
+    found = sp.hessian(sp.sympify(expression, locals={"v0": v0, "v1": v1}), (v0, v1))
+    return np.array(found.subs({v0: v[0], v1: v[1]}).evalf(), dtype=float)
+
+
+@pytest.mark.parametrize(("program", "expression", "v"), [
+    ("sum(abs(v))", "Abs(v0) + Abs(v1)", [3e-6, 1.0]),
+    ("sum(relu(v)**2)", "Max(0, v0)**2 + Max(0, v1)**2", [3e-6, 1.0]),
+    ("max(v)**2", "Max(v0, v1)**2", [1.0 + 4e-6, 1.0]),
+])
+def test_a_hessian_over_arrays_near_a_kink_is_the_side_of_the_point(program, expression, v):
+    """A kink 3e-6 away lay within the 1e-5 step: sum(abs(v)) gave 99999.99999999999 for
+    ∂²/∂v[0]², its gradient's jump of 2 over the step (true: 0)."""
+    matrix, _ = _array_hessian(program, v)
+    np.testing.assert_allclose(matrix, _sympy_hessian(expression, v), rtol=1e-6, atol=1e-6)
+
+
+def test_a_hessian_over_arrays_at_a_kink_gives_both_sides_or_none() -> None:
+    """At a kink of the point, an entry is the two sides' second derivative where they agree
+    (abs: 0 on both) and undefined where they differ (relu(x)**2: 0 below, 2 above), each
+    side's from SymPy; they were 100000 and 1."""
+    matrix, warnings = _array_hessian("sum(abs(v))", [0.0, 1.0])
+    for side in ([-1e-3, 1.0], [1e-3, 1.0]):
+        np.testing.assert_allclose(matrix, _sympy_hessian("Abs(v0) + Abs(v1)", side),
+                                   atol=1e-6)
+    assert any("abs(v): kink in 1 of 2 elements" in w for w in warnings)
+    matrix, warnings = _array_hessian("sum(relu(v)**2)", [0.0, 1.0])
+    below, above = (_sympy_hessian("Max(0, v0)**2 + Max(0, v1)**2", side)
+                    for side in ([-1e-3, 1.0], [1e-3, 1.0]))
+    assert math.isnan(matrix[0, 0])
+    np.testing.assert_allclose([matrix[0, 1], matrix[1, 0], matrix[1, 1]],
+                               [above[0, 1], above[1, 0], above[1, 1]], atol=1e-6)
+    assert f"second derivatives by v[0] jump at this point (a kink): ∂²/∂v[0]² is " \
+           f"{below[0, 0]:g} below and {above[0, 0]:g} above" in " ".join(warnings)
+
+
+@pytest.mark.parametrize(("program", "expression", "v"), [
+    ("sum(tanh(100*v))", "tanh(100*v0) + tanh(100*v1)", [0.0, 0.01]),
+    ("sum(sin(1000*v))", "sin(1000*v0) + sin(1000*v1)", [0.0, 0.3]),
+    ("sum(log(v))", "log(v0) + log(v1)", [1e-3, 1.0]),
+    ("sum(exp(50*v))", "exp(50*v0) + exp(50*v1)", [0.5, -0.3]),
+])
+def test_a_hessian_over_arrays_of_steep_smooth_functions_has_no_kink(program, expression, v):
+    """No kink is seen where a smooth function is steep or at an inflection, and a step too
+    wide for 6 digits is made smaller (log at 1e-3 was 1e-4 off with the 1e-5 step)."""
+    matrix, warnings = _array_hessian(program, v)
+    np.testing.assert_allclose(matrix, _sympy_hessian(expression, v), rtol=3e-6, atol=1e-6)
+    assert not any("second derivatives by" in w for w in warnings)
+
+
+def test_a_hessian_over_arrays_at_an_edge_of_the_domain_says_so() -> None:
+    matrix, warnings = _array_hessian("sum(log(v))", [1e-5, 1.0])
+    assert math.isnan(matrix[0, 0])
+    assert "second derivatives by v[0]: the program is not defined within 2e-05 of v[0] (an " \
+           "edge of its domain), so differences cannot give them; they are left undefined " \
+           "(nan)" in warnings
+
 @pytest.mark.parametrize("command", [["hessian", "--wrt", "b2"], ["hessian"], ["jacobian"]])
 def test_matrices_over_a_data_set_warn_of_no_variable_they_use(command) -> None:
     """W1, b1, W2 (held by --wrt) and the data's columns x and y were reported unused."""
