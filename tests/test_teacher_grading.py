@@ -367,3 +367,23 @@ def test_a_student_whose_line_the_run_could_not_grade_is_in_no_gradebook(tmp_pat
     assert "ada" not in book.read_text()
     assert any("1 student(s) have no line the run could grade (ada" in note
                for note in classroom.notes())
+
+
+def test_hand_ins_graded_without_their_assignment_write_no_gradebook(tmp_path):
+    """A teacher who left out --assignment got a gradebook giving the whole class 0 ("not
+    graded: the line has no "expr""), ready to import over real grades."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    answers = Path(__file__).parent.parent / "samples" / "teacher" / "answers.jsonl"
+    book = tmp_path / "grades.csv"
+    result = CliRunner().invoke(app, ["check", "--batch", str(answers), "--gradebook",
+                                      f"csv={book}"])
+    assert not book.exists()
+    assert "warning: no gradebook written: not one line could be graded, and a gradebook of " \
+           "them would give every student 0" in result.stderr
+    assert "a hand-in of an assignment's answers is graded with --assignment FILE" in \
+           " ".join(result.stdout.split())

@@ -222,6 +222,8 @@ def read_problem(record: Mapping, *, timeout: float = 5.0, rtol: float | None = 
     expr = record.get("expr")
     if not isinstance(expr, str) or not expr.strip():
         raise bad_field("the line has no \"expr\" (the expression or program, a string)"
+                        + ("; a hand-in of an assignment's answers is graded with "
+                           "--assignment FILE" if "id" in record else "")
                         if expr is None else f"\"expr\" must be a non-empty string, not "
                         f"{shown(expr)}")
     wrt, answer = _strings(record, "wrt"), _strings(record, "answer")

@@ -96,9 +96,16 @@ class Classroom:
         return row
 
     def finish(self, rows: list[dict]) -> None:
-        if self.gradebooks:
+        if self.gradebooks and not self.none_graded:
             self.written, self.unknown = write_gradebooks(self.graded(), self.gradebooks,
                                                           self.name, self.roster)
+
+    @property
+    def none_graded(self) -> bool:
+        """Whether not one line of the gradebooks' could be graded (a batch of hand-ins
+        without --assignment): they would give the whole class 0."""
+        graded = self.graded()
+        return bool(graded) and all(one.not_graded for one in graded)
 
     def graded(self) -> list[Score]:
         """One score per student for the gradebooks: a line without an id cannot go in one,
@@ -140,6 +147,9 @@ class Classroom:
                  if path in self.written]
         if not self.gradebooks:
             return tuple(notes)
+        if self.none_graded:
+            return ("warning: no gradebook written: not one line could be graded, and a "
+                    "gradebook of them would give every student 0",)
         anonymous = sum(1 for one in self.scores if one.student is None)
         if anonymous:
             notes.append(f"warning: {anonymous} line(s) have no id, so they are in no gradebook")
