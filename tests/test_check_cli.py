@@ -980,3 +980,15 @@ def test_an_exact_claim_is_written_as_grad_exact_writes_it():
     """check --exact wrote cosh(1/3)**(-2) + 2 where grad --exact writes cosh(1/3)⁻² + 2."""
     result = invoke("x*y + tanh(x)", "--at", "x=1/3,y=2", "--expect", "d/dx=2.9", "--exact")
     assert "exact: cosh(1/3)⁻² + 2 = 2.89662955960491" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("tolerance", [["--rtol", "0.1"], ["--atol", "1"]])
+def test_decimals_and_a_tolerance_together_are_refused(tolerance):
+    """`--expect d/dx=5.5 --rtol 0.1 --decimals 2` (true 6) was correct: --decimals was
+    ignored beside a tolerance without a word."""
+    result = runner.invoke(app, ["check", "x*y + tanh(x)", "--x", "1", "--y", "2", "--expect",
+                                 "d/dx=5.5", *tolerance, "--decimals", "2"])
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        f"error: --decimals and {tolerance[0]} both set how close a number must be: give one "
+        f"(--decimals N rounds to N places; {tolerance[0]} is a tolerance)")

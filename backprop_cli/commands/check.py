@@ -163,6 +163,11 @@ def _refuse_option_typos(request: Request, source: str) -> None:
 
 def _refuse_unused(options) -> None:
     """Options that would be silently ignored in this combination are refused instead."""
+    given = [name for name in ("rtol", "atol") if options[name] is not None]
+    if options["decimals"] is not None and given:
+        raise InputError(f"--decimals and --{given[0]} both set how close a number must be: "
+                         f"give one (--decimals N rounds to N places; --{given[0]} is a "
+                         "tolerance)")
     if options["student"] is not None and options["batch"] is not None:
         raise InputError("--student grades one student; a --batch names its students by id")
     if options["autograder_root"] is not None and options["autograder"] is None:
