@@ -325,6 +325,19 @@ def test_sample_tables_csv_and_json_read_the_same() -> None:
     assert student == {node: (DIAMOND_VALUES[node], wrong_h1[node]) for node in DIAMOND_VALUES}
 
 
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("a,0,62,-0,76", "t.csv line 3: 5 cells, the header has 3; write decimals with a point "
+                     "(0.62, not 0,62)"),
+    ("a,0.62,-0.76,1", "t.csv line 3: 4 cells, the header has 3"),
+])
+def test_a_table_row_longer_than_its_header_is_refused(row, message) -> None:
+    """Cut to the header, `a,0,62,-0,76` (decimal commas) was graded as value 0 and adjoint
+    62, both wrong, with no hint."""
+    with pytest.raises(InputError) as caught:
+        read_table(f"node,value,adjoint\nx,3,\n{row}\n", "t.csv")
+    assert str(caught.value) == message
+
 def test_wrong_h1_adjoint_is_the_root_cause_and_x_y_follow_from_it() -> None:
     graph, result = evaluate_program(DIAMOND, DIAMOND_AT)
     rows = read_table((SAMPLES / "diamond_table.csv").read_text(encoding="utf-8"), "csv")

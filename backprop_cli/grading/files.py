@@ -73,13 +73,27 @@ def _table_from_csv(text: str, name: str) -> list[TableRow]:
                              f"adjoint columns (found: {', '.join(fields) or 'nothing'})"
                              f"{semicolons}")
         reader.fieldnames = fields
-        return [table_row(record, f"{name} line {reader.line_num}") for record in reader]
+        return [table_row(_whole_row(record, len(fields), f"{name} line {reader.line_num}"),
+                          f"{name} line {reader.line_num}") for record in reader]
     except csv.Error as error:
         reason = str(error)
         if "field limit" in reason:
             reason = f"a field is longer than {csv.field_size_limit():,} characters"
         raise InputError(f"{name} line {reader.line_num + 1}: not a readable CSV row ({reason})"
                          ) from None
+
+
+def _whole_row(record: dict, columns: int, where: str) -> dict:
+    """A CSV row with no more cells than the header (the reader puts the rest under None):
+    cut, `a,0,62,-0,76` was graded as value 0 and adjoint 62."""
+    extra = record.get(None)
+    if extra is None:
+        return record
+    cells = [cell for key, cell in record.items() if key is not None and key != "node"]
+    cells += extra
+    comma = "; write decimals with a point (0.62, not 0,62)" if all(
+        re.fullmatch(r"\s*-?\d+\s*", cell or "") for cell in cells) else ""
+    raise InputError(f"{where}: {columns + len(extra)} cells, the header has {columns}{comma}")
 
 
 def _table_from_json(text: str, name: str) -> list[TableRow]:
