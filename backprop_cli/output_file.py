@@ -21,6 +21,20 @@ from contextlib import contextmanager, suppress
 from .errors import InputError
 
 
+def folder_checked(path: str) -> None:
+    """Refuse, before a long run, a path whose folder is missing or takes no new file, as
+    `writing` would refuse it after the run."""
+    if not path:
+        raise InputError("cannot write to an empty file name ('-' is standard output)")
+    if path == "-" or os.path.lexists(path):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: {os.strerror(2)}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {path}: {os.strerror(13)}")
+
+
 @contextmanager
 def writing(path: str, binary: bool = False) -> Iterator:
     """The file `path` names, open for writing (text in UTF-8, or bytes)."""

@@ -275,3 +275,21 @@ def test_a_stop_is_said_once_on_a_terminal_and_on_stderr_for_redirected_output()
     redirected = Terminal(out=io.StringIO(), err=_Screen(), color=False, width=200)
     CliRunner().invoke(app, args, obj=redirected)
     assert redirected.err.getvalue().lstrip().startswith("warning: stopped at step 2")
+
+
+def test_a_save_path_in_a_missing_folder_is_refused_before_the_run(monkeypatch, tmp_path):
+    """`--save /nonexistent/x.json` was found out after the whole run (29 s of 300,000
+    steps), whose results were then not shown."""
+    import backprop_cli.training as training
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(training, "train", must_not_run)
+    path = tmp_path / "missing" / "x.json"
+    result = runner.invoke(app, ["train", "L = (w*x - 3)**2", "--w", "0", "--x", "1", "--lr",
+                                 "0.1", "--steps", "300000", "--params", "w", "--save",
+                                 str(path)])
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr) == \
+        f"error: cannot write {path}: No such file or directory"

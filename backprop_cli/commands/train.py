@@ -22,6 +22,10 @@ def call(request: Request):
 
     steps = options["steps"]
     params = name_list(options["params"], "--params")
+    if options["save"] is not None:
+        from ..output_file import folder_checked
+
+        folder_checked(options["save"])  # before the run, which may take minutes
     deadline = budget.cooperative()
     if steps > 1 and request.terminal.err_is_tty:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
