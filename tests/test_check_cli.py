@@ -992,3 +992,13 @@ def test_decimals_and_a_tolerance_together_are_refused(tolerance):
     assert one_error_line(result) == (
         f"error: --decimals and {tolerance[0]} both set how close a number must be: give one "
         f"(--decimals N rounds to N places; {tolerance[0]} is a tolerance)")
+
+
+def test_a_claim_on_a_generated_node_lists_the_nodes_grad_shows():
+    """z2 for x*y + tanh(x) was told "no node 'z2' (names: x, y)", where z3, z4 and z5 are
+    the nodes grad's table shows and claims may name."""
+    result = invoke("x*y + tanh(x)", "--x", "1", "--y", "2", "--expect", "z2.value=1")
+    assert result.exit_code == 2
+    assert one_stderr_line(result.stderr) == (
+        "error: claim 'z2.value=1': no node 'z2' (names: x, y; the other nodes, as grad shows "
+        "them: z3, z4, z5)")

@@ -156,8 +156,16 @@ def true_number(claim: Claim, result: Result) -> float:
         return local
     if claim.target not in nodes:
         seen = [node.id for node in result.nodes if node.named or node.op == "var"]
+        # the generated ids (z3) where they are what a reader of grad's table would name
+        others = [node.id for node in result.nodes
+                  if not (node.named or node.op == "var" or node.op == "const")] if (
+            re.fullmatch(r"z+[0-9]+", claim.target)
+            or not any(node.named for node in result.nodes)) else []
+        unnamed = f"; the other nodes, as grad shows them: {', '.join(others[:12])}" + (
+            ", ..." if len(others) > 12 else "") if others else ""
         raise InputError(f"claim {claim.text!r}: no node {claim.target!r} (names: "
-                         f"{', '.join(seen[:12])}){did_you_mean(claim.target, seen)}")
+                         f"{', '.join(seen[:12])}{unnamed})"
+                         f"{did_you_mean(claim.target, seen + others)}")
     node = nodes[claim.target]
     true = node.adjoint if claim.kind == "adjoint" else node.value
     return 0.0 if true is None else true  # a constant has no adjoint: nothing flows into it
