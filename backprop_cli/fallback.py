@@ -38,17 +38,17 @@ def is_sympy_function(name: str) -> bool:
 @cache
 def sympy_arities(name: str) -> tuple[int, ...]:
     """The argument counts (1 or 2) SymPy's function `name` accepts; () if it is not usable."""
-    return tuple(n for n in _raw_arities(name) if sympy_op(name, n) is not None)
+    return tuple(n for n in raw_arities(name) if sympy_op(name, n) is not None)
 
 
 def node_name(name: str, arity: int) -> str:
     """The graph's op name of SymPy's `name` with `arity` arguments: `beta#2` when SymPy's
     function takes several counts."""
-    return f"{name}#{arity}" if len(_raw_arities(name)) > 1 else name
+    return f"{name}#{arity}" if len(raw_arities(name)) > 1 else name
 
 
 @cache
-def _raw_arities(name: str) -> tuple[int, ...]:
+def raw_arities(name: str) -> tuple[int, ...]:
     """The argument counts (1 or 2) of SymPy's function `name`, if it is a function class."""
     if name in _EXCLUDED or name in OPS or not is_sympy_function(name):
         return ()
@@ -65,7 +65,7 @@ def _raw_arities(name: str) -> tuple[int, ...]:
 def sympy_op_for_node(node_op: str) -> Op:
     """The op behind a graph node named `erfc` or `beta#2`."""
     name, _, count = node_op.partition("#")
-    arities = _raw_arities(name)
+    arities = raw_arities(name)
     found = sympy_op(name, int(count) if count else arities[0])
     if found is None:
         raise KeyError(node_op)
@@ -80,7 +80,7 @@ _EXHAUSTION = (TimeoutError, MemoryError, RecursionError, BackpropError)
 def _usable(name: str, arity: int) -> bool:
     """Whether a derivative may call SymPy's `name` with `arity` arguments (a function whose
     own derivative refers back to itself, such as polygamma, is being built: it is usable)."""
-    if arity not in _raw_arities(name):
+    if arity not in raw_arities(name):
         return False
     return (name, arity) in _BUILDING or sympy_op(name, arity) is not None
 
@@ -127,13 +127,15 @@ def _build(name: str, arity: int) -> Op | None:
     out = sympy.Symbol("out")
     translated = [None if d is None else _translatable(d, symbols, out) for d in derivatives]
     unknown = frozenset(k for k, t in enumerate(translated) if t is None)
+    unevaluable = frozenset(k for k in unknown if derivatives[k] is not None)
     float_forward = _real(evaluate)
     params = tuple(f"x{k}" for k in range(arity)) if arity > 1 else ("x",)
     return Op(name=node_name(name, arity), arity=arity,
               bind=_binder(function, float_forward, translated, symbols, out),
               doc=f"SymPy's {name} (rule from SymPy's derivative)",
               definition=f"{name}({', '.join(params)})", params=params,
-              points=((0.7,) * arity,), domains=(REAL,) * arity, unknown_partials=unknown)
+              points=((0.7,) * arity,), domains=(REAL,) * arity, unknown_partials=unknown,
+              unevaluable_partials=unevaluable)
 
 
 def _binder(function, float_forward: Callable, translated: list, symbols, out) -> Callable:

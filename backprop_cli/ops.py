@@ -83,6 +83,8 @@ class Op:
     aliases: tuple[str, ...] = ()
     min_args: int = 2
     unknown_partials: frozenset[int] = field(default_factory=frozenset)
+    # of those, the ones SymPy does give, in functions with no float evaluation here (meijerg)
+    unevaluable_partials: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def is_variadic(self) -> bool:
@@ -802,11 +804,15 @@ def resolve(name: str, count: int) -> tuple[Op, tuple[tuple[float, str], ...]]:
         else:
             wanted = " or ".join(map(str, allowed)) + " arguments"
         raise ParseError(f"{name}() takes {wanted}, not {count}")
-    from .fallback import sympy_arities, sympy_op
+    from .fallback import raw_arities, sympy_arities, sympy_op
 
     allowed = sympy_arities(name)
     if count not in allowed:
         wanted = _plural(allowed[0]) if len(allowed) == 1 else " or ".join(map(str, allowed)) \
             + " arguments"
+        if count in raw_arities(name):  # SymPy's zeta(s): defined, but not differentiable
+            raise ParseError(f"{name}() with {_plural(count)}: SymPy knows no derivative of it "
+                             f"by any argument, so it cannot be differentiated here (with "
+                             f"{wanted} it can)")
         raise ParseError(f"{name}() takes {wanted}, not {count}")
     return sympy_op(name, count), ()

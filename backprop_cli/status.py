@@ -30,7 +30,10 @@ def classify(op: Op, value: float, args: list[float], locals_: tuple, inputs: li
         if not all(math.isfinite(a) for a in args):
             return "propagated", None
         if k in op.unknown_partials:
-            reason = f"SymPy knows no derivative of {op.name} with respect to {name}"
+            function = op.name.partition("#")[0]  # zeta#2: SymPy's zeta with two arguments
+            reason = (f"SymPy's derivative of {function} with respect to {name} uses functions "
+                      "this tool cannot evaluate" if k in op.unevaluable_partials else
+                      f"SymPy knows no derivative of {function} with respect to {name}")
         elif math.isinf(local) and _overflows_around(op, args, k):
             return "overflow", (f"derivative with respect to {name} is finite but beyond "
                                 "float64 here [overflow]")

@@ -1229,3 +1229,23 @@ def test_a_derivative_beyond_float64_is_an_overflow_not_a_nondifferentiable_poin
     if status == "overflow":
         assert node.message == ("derivative with respect to x is finite but beyond float64 "
                                 "here [overflow]")
+
+
+def test_sympy_functions_say_why_a_derivative_is_missing():
+    """lowergamma's derivative by its first argument was said to be unknown to SymPy, which
+    gives one (a meijerg function this tool cannot evaluate); zeta's warning named the
+    internal op zeta#2; zeta(x) was refused as taking 2 arguments, which SymPy's does not."""
+    a, x = sp.symbols("a x", real=True)
+    assert sp.lowergamma(a, x).diff(a).has(sp.meijerg)
+    node = flagged(grad("lowergamma(y, x)", {"x": 1, "y": 2}), "nondifferentiable")
+    assert node.message == ("SymPy's derivative of lowergamma with respect to y uses functions "
+                            "this tool cannot evaluate [nondifferentiable]")
+    assert sp.zeta(x, 1).diff(x).has(sp.Derivative)
+    node = flagged(grad("zeta(x, 1)", {"x": 3}), "nondifferentiable")
+    assert node.message == ("SymPy knows no derivative of zeta with respect to x "
+                            "[nondifferentiable]")
+    assert sp.zeta(x).diff(x).has(sp.Derivative)
+    result = runner.invoke(app, ["grad", "zeta(x)", "--x", "3"])
+    assert one_error_line(result.stderr) == (
+        "error: zeta() with 1 argument: SymPy knows no derivative of it by any argument, so it "
+        "cannot be differentiated here (with 2 arguments it can) (column 1)")
