@@ -359,6 +359,9 @@ def _refused_letter(char: str) -> str | None:
     plain = unicodedata.normalize("NFKC", char)
     if "\u2044" in plain:  # a vulgar fraction: its slash is refused too, and x^1/2 is x/2
         return f"it is a fraction; type ({plain.replace(chr(0x2044), '/')}) instead"
+    if unicodedata.decomposition(char).startswith("<super>") and plain.isalpha():
+        return (f"a superscript letter; write a power as ^{plain} or **{plain} (2{char} is "
+                f"2^{plain}), or type {plain!r} for the letter itself")
     if plain != char:
         return f"it would be read as {plain!r}; type {plain!r} instead"
     if char in _CONFUSABLE_GREEK:

@@ -429,6 +429,16 @@ def test_look_alike_letters_are_refused_naming_the_character(char):
         assert unicodedata.name(char) in message
 
 
+
+@pytest.mark.parametrize(("text", "letter"), [("2\u02e3", "x"), ("e\u207f", "n")])
+def test_a_superscript_letter_points_to_a_power(text, letter):
+    """2ˣ was told "type 'x' instead", which gives 2x, a product, where 2 to the x was
+    meant."""
+    message = refuse(text, given={"x", "n"})
+    assert f"write a power as ^{letter} or **{letter} (2{text[-1]} is 2^{letter}), or type " \
+           f"{letter!r} for the letter itself" in message
+
+
 def test_look_alike_digit_is_refused():
     message = refuse("x + \u0661")  # ARABIC-INDIC DIGIT ONE
     assert unicodedata.name("\u0661") in message
