@@ -411,6 +411,12 @@ def _usage_error(error, args: list[str], terminal: Terminal) -> int:
     path = error.ctx.command_path if error.ctx is not None else "backprop"
     if path == "backprop" and args and args[0] in {spec.name for spec in COMMANDS}:
         path = f"backprop {args[0]}"  # an option's missing value is said in the app's context
+    later = next((arg for arg in args if arg in {spec.name for spec in COMMANDS}), None)
+    option = getattr(error, "option_name", None)
+    if path == "backprop" and later is not None and option is not None and \
+            option != "--version" and args.index(later) > args.index(option):
+        message = (f"{option} comes before the command: options go after it, as in "
+                   f"'backprop {later} ... {option}'")
     usage = UsageError(f"{message} (see '{path} --help')")
     report(usage, terminal, _wants_json(args))
     return exit_code(usage)

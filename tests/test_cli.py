@@ -551,6 +551,18 @@ def test_usage_error_with_json_prints_an_error_document(capsys, validator):
     assert "--digits" in one_error_line(captured.err)
 
 
+
+@pytest.mark.parametrize("option", ["--json", "--digits"])
+def test_an_option_before_the_command_says_where_it_goes(capsys, option):
+    """`backprop --json grad x --x 1` was told "No such option '--json'. Did you mean
+    '--version'?"."""
+    with pytest.raises(SystemExit) as caught:
+        main([option, "grad", "x", "--x", "1"])
+    assert caught.value.code == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: {option} comes before the command: options go after it, as in 'backprop grad "
+        f"... {option}' (see 'backprop --help')")
+
 def test_main_success(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["grad", "x*y", "--x", "2", "--y", "3", "--json"])
