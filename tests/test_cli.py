@@ -730,3 +730,15 @@ def test_pi_written_as_a_greek_letter_is_pointed_to_the_constant():
     result = runner.invoke(app, ["explain", "π*x", "--x", "1"])
     assert result.exit_code == 2
     assert one_error_line(result.stderr).endswith("; for the constant π write pi")
+
+
+def test_an_unknown_flag_without_a_value_is_not_only_a_variable():
+    """`grad x --x 1 --verbose` was told "--verbose needs a value (variables are given as
+    --verbose VALUE)", as if verbose were a variable of x."""
+    result = runner.invoke(app, ["grad", "x", "--x", "1", "--verbose"])
+    assert one_error_line(result.stderr) == (
+        "error: --verbose is not an option of backprop grad, and no value follows it for a "
+        "variable 'verbose' (variables are given as --verbose VALUE)")
+    result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y"])
+    assert one_error_line(result.stderr) == (
+        "error: --y needs a value (variables are given as --y VALUE)")

@@ -144,6 +144,12 @@ def expression_and_point(args: list[str], at: list[str], command: str
                 if elsewhere:
                     raise InputError(f"--{name} is not an option of backprop {command} (it is "
                                      f"one of backprop {', '.join(elsewhere)})")
+                written = any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", arg)
+                              for arg in args if not arg.startswith("-"))
+                if not written:  # `--verbose`: most likely an option this command lacks
+                    raise InputError(f"--{name} is not an option of backprop {command}, and "
+                                     f"no value follows it for a variable {name!r} (variables "
+                                     f"are given as --{name} VALUE)")
                 raise InputError(f"--{name} needs a value (variables are given as --{name} "
                                  "VALUE)")
             value = following
