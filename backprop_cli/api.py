@@ -182,6 +182,10 @@ def value_of(name: str, value, arrays: bool = False):
         else:
             if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
                 raise InputError(f"value for {name!r} must be a finite number, not {text!r}")
+            if number == 0 and any(c in "123456789" for c in text.lower().partition("e")[0]):
+                raise InputError(f"value for {name!r}: {text} is below the smallest float64 "
+                                 "number (about 5e-324), so it would be 0; write 0 if 0 is "
+                                 "meant")
     if not math.isfinite(number):
         raise InputError(f"value for {name!r} is not a finite number ({value!r})")
     return number

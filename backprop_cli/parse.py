@@ -222,6 +222,9 @@ def parse_constant(text: str) -> tuple:
     tree = program.statements[0].tree
     free = _free_names(tree)
     if free:
+        if re.fullmatch(r"\s*[-+]?0[xXoObB][0-9a-fA-F_]+\s*", text):
+            raise ParseError(f"value {text!r}: write numbers in decimal (0x, 0o and 0b "
+                             "prefixes are not read)")
         raise ParseError(f"value {text!r} must be a constant, but it uses {sorted(free)[0]!r}")
     return tree
 
@@ -261,6 +264,7 @@ _FAST_KIND = {
     ";": "semi",
 }
 _REFUSED_WORDS = frozenset(keyword.kwlist) - {"lambda"} | {"."}
+_SEPARATED_NUMBER = re.compile(r"(?<![\w.])[0-9][0-9.]*_[0-9]")  # 1_000: refused, with its place
 
 
 def _fast_tokenize(text: str) -> list[tuple[str, str, int]] | None:
@@ -269,7 +273,8 @@ def _fast_tokenize(text: str) -> list[tuple[str, str, int]] | None:
     Positions are not tracked (-1). Returns None when the text needs the careful tokenizer:
     anything unusual, or anything that would be an error (which needs exact positions).
     """
-    if not text.isascii() or "#" in text or "__" in text:
+    if not text.isascii() or "#" in text or "__" in text or (
+            "_" in text and _SEPARATED_NUMBER.search(text)):
         return None
     words = _FAST_TOKEN.findall(text)
     if not _REFUSED_WORDS.isdisjoint(words):
@@ -308,6 +313,11 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
         if kind == "ws" or kind == "comment":
             continue
         if kind == "name":
+            if value[0] == "_" and value[1:2].isdigit() and tokens and tokens[-1][0] == "num" \
+                    and tokens[-1][2] + len(tokens[-1][1]) == pos:  # 1_000, as Python reads it
+                raise ParseError(f"digit separator '_' in the number {tokens[-1][1] + value!r} "
+                                 f"at {_where(text, tokens[-1][2])}: write "
+                                 f"{tokens[-1][1] + value.replace('_', '')}")
             _check_name(value, text, pos)
         elif kind == "sup":
             value = value.translate(_SUPERSCRIPTS)

@@ -266,6 +266,8 @@ def _chosen_params(params: list[str] | None, variables: tuple[str, ...], data: f
                    integers: frozenset[str]) -> list[str]:
     if params is None:
         chosen = [name for name in variables if name not in data and name not in integers]
+        if not chosen and not variables:
+            raise InputError("the program has no variables to train: its loss is a constant")
         if not chosen:
             raise InputError("the program has no variables to train (every one is data); "
                              "name them with --params")

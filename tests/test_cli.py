@@ -742,3 +742,25 @@ def test_an_unknown_flag_without_a_value_is_not_only_a_variable():
     result = runner.invoke(app, ["grad", "x*y", "--x", "1", "--y"])
     assert one_error_line(result.stderr) == (
         "error: --y needs a value (variables are given as --y VALUE)")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["generate", "w*x", "--range", "w=-2:2", "--x", "1", "--salt", "s", "--count", "2",
+      "--students", "a"], "--students and --count each say who the students are: give one"),
+    (["train", "L = 5", "--lr", "0.1"],
+     "the program has no variables to train: its loss is a constant"),
+    (["grad", "x", "--x", "0x10"], "value for 'x' is not a number or constant expression: value "
+     "'0x10': write numbers in decimal (0x, 0o and 0b prefixes are not read)"),
+    (["sweep", "x**2", "--x", "-3:3:0.5"], "--x '-3:3:0.5': a range is START:STOP, with no "
+     "step; --points N sets how many points it has"),
+    (["grad", "x*1_000", "--x", "1"],
+     "digit separator '_' in the number '1_000' at column 3: write 1000"),
+    (["grad", "x", "--x", "1e-400"], "value for 'x': 1e-400 is below the smallest float64 "
+     "number (about 5e-324), so it would be 0; write 0 if 0 is meant"),
+])
+def test_near_misses_are_told_what_they_are(args, message):
+    """Each was told something beside the point: "say who the students are", "every one is
+    data", "it uses 'x10'", "':' is not allowed", "missing value for variable '_000'"; and
+    1e-400 was silently 0."""
+    result = runner.invoke(app, args)
+    assert one_error_line(result.stderr) == f"error: {message}"

@@ -315,6 +315,9 @@ def value_range(variable: str, text: str) -> tuple[float, float]:
     low, _, high = text.partition(":")
     if not low.strip() or not high.strip():
         raise InputError(f"--{variable} {text!r}: a range is START:STOP, e.g. -3:3")
+    if ":" in high:  # START:STOP:STEP, as NumPy and MATLAB write one
+        raise InputError(f"--{variable} {text!r}: a range is START:STOP, with no step; "
+                         "--points N sets how many points it has")
     if is_array_text(low) or is_array_text(high):
         raise InputError(f"--{variable} {text!r}: a range's ends are numbers: a sweep moves "
                          "one scalar variable")

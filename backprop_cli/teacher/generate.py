@@ -35,6 +35,10 @@ def students_from(names: list[str] | None, roster: str | None, roster_name: str,
     """The student ids: a list, a roster (CSV with an id column, or one id per line), or
     student-01 ... student-N."""
     given = [x for x in (names, roster, count) if x is not None]
+    if len(given) > 1:
+        flags = [flag for flag, x in zip(("--students", "--roster", "--count"),
+                                         (names, roster, count), strict=True) if x is not None]
+        raise InputError(f"{' and '.join(flags)} each say who the students are: give one")
     if len(given) != 1:
         raise InputError("say who the students are with one of --students a,b,c, --roster FILE "
                          "or --count N")
