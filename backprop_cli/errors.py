@@ -58,6 +58,16 @@ class InputError(BackpropError):
     code = "input_error"
 
 
+def not_a_variable(wrt: str, variables, data=frozenset()) -> InputError:
+    """`--wrt NAME` for a name that is not a variable to differentiate by: a --data column
+    is held fixed, which is said as such."""
+    listed = ", ".join(variables) or "none"
+    if wrt in data:
+        return InputError(f"--wrt {wrt!r} is a column of the --data set, held fixed (no "
+                          f"derivative is taken by it); the variables: {listed}")
+    return InputError(f"--wrt {wrt!r} is not a variable of the program (variables: {listed})")
+
+
 class MissingValues(InputError):
     """Variables of the program without a value: `names`, and a hint (a look-alike name that
     has a value, σ(x) read as a product). How to give a value differs between the command

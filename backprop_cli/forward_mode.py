@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .engine import CONST, compile_tape, dependents, run_tangents, undefined_where_nan
-from .errors import InputError
+from .errors import InputError, not_a_variable
 from .gradient import evaluate
 from .graph import Graph, build_graph
 from .parse import Program, format_program, parse_program
@@ -97,15 +97,28 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
     variables = graph.variable_names
     refuse_whole_numbers(graph, [wrt] if direction is None else direction,
                          "--wrt {name!r}" if direction is None else "--direction {name}=...")
+    if direction is None and wrt is not None and "[" in wrt:  # one element: W1[0,1]
+        from .step_sizes import element_target
+        from .tensor_engine import whole_number_variables
+
+        name, index = element_target(wrt, variables, point, data,
+                                     whole_number_variables(graph))
+        one_hot = np.zeros(np.shape(point[name]))
+        one_hot[index] = 1.0
+        direction = {name: one_hot}
     if direction is None:
+        if wrt is not None and wrt in data:
+            raise not_a_variable(wrt, [v for v in variables if v not in data], data)
         if wrt is None or wrt not in variables:
             raise InputError("give --direction NAME=VALUE,... (a direction of each variable's "
                              "shape, e.g. --direction \"W=[[1, 0]],x=[0, 1]\"), or --wrt a "
-                             "scalar variable")
+                             "scalar variable or one element (--wrt 'W[0,1]')")
         if np.ndim(point[wrt]) != 0:
+            first = ",".join("0" for _ in np.shape(point[wrt]))
             raise InputError(f"--wrt {wrt!r}: {wrt!r} is an array; forward mode pushes one "
-                             f"direction: give --direction \"{wrt}=[...]\" of its shape (grad "
-                             "gives every element's derivative at once)")
+                             f"direction: give --direction \"{wrt}=[...]\" of its shape, or "
+                             f"one element, --wrt '{wrt}[{first}]' (grad gives every "
+                             "element's derivative at once)")
         direction = {wrt: 1.0}
     unknown = [name for name in direction if name not in variables]
     if unknown:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from .backends.trace import Tape, Traced, partials_of
 from .engine import compile_tape, for_output, run_forward, run_reverse, undefined_where_nan
-from .errors import InputError, LimitError
+from .errors import InputError, LimitError, not_a_variable
 from .forward_mode import program_and_point
 from .gradient import evaluate, leaf_values, node_flags
 from .graph import Graph, fallback_nodes, work_size
@@ -130,8 +130,7 @@ def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,
                              f"--wrt {unknown[0].partition('[')[0]} (the Hessian's rows are "
                              "its every element)")
         if unknown:
-            raise InputError(f"--wrt {unknown[0]!r} is not a variable of the program "
-                             f"(variables: {', '.join(names)})")
+            raise not_a_variable(unknown[0], names, data)
         names = [name for name in names if name in wrt]
     labels, matrix, warnings = array_hessian(graph, point, names, data)
     _table_fits(len(labels), len(labels), max_entries, "--wrt to ask for fewer variables")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, not_a_variable
 from .result import SCHEMA_VERSION
 
 _ELEMENT = re.compile(r"^([^\W\d]\w*)\[(.*)\]$")
@@ -121,7 +121,7 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
         from .gradient import missing_values
 
         raise missing_values(missing, point, graph.variable_names)
-    name, index = _target(wrt, graph.variable_names, point, data,
+    name, index = element_target(wrt, graph.variable_names, point, data,
                           whole_number_variables(graph))
     value, gradient, _ = loss_and_gradient(graph, point, [name], "fd")
     derivative = float(np.asarray(gradient[name], dtype=float)[index])
@@ -158,7 +158,7 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
         tuple(warnings))
 
 
-def _target(wrt: str | None, variables: tuple[str, ...], point: Mapping,
+def element_target(wrt: str | None, variables: tuple[str, ...], point: Mapping,
             data: frozenset[str], whole: Mapping[str, str]) -> tuple[str, tuple[int, ...]]:
     """The variable and element index `--wrt` names (never a data column or one of the
     integer variables `whole`, with the op that takes each)."""
@@ -179,8 +179,7 @@ def _target(wrt: str | None, variables: tuple[str, ...], point: Mapping,
 
         raise InputError(f"--wrt {wrt!r}: {no_derivative(name, whole[name])}")
     if name not in candidates:
-        raise InputError(f"--wrt {name!r} is not a variable of the program (variables: "
-                         f"{', '.join(candidates) or 'none'})")
+        raise not_a_variable(name, candidates, data)
     shape = np.shape(point[name])
     if len(index) != len(shape) or any(not -n <= k < n for k, n in zip(index, shape,
                                                                         strict=True)):

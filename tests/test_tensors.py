@@ -1220,3 +1220,30 @@ def test_a_class_out_of_range_is_named(logits, k, which):
     assert result.exit_code == 2
     assert one_error_line(result.stderr).endswith(
         f"cross_entropy's classes must be whole numbers from 0 to 2 ({which})")
+
+
+def test_forward_mode_by_one_element_is_that_partial_derivative():
+    """`forward --wrt 'W1[1,0]'` was refused with the generic message (fd takes elements);
+    it is the direction 1 on that element: dL/dW1[1,0], here against central differences of
+    the loss in plain NumPy and the published 0.3357."""
+    result = runner.invoke(app, ["forward", *NETWORK_FILES, "--wrt", "W1[1,0]", "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = strict_json(result.stdout)
+    h = 1e-6
+    up = {**START, "W1": [[-7.8751], [-8.3499 + h]]}
+    down = {**START, "W1": [[-7.8751], [-8.3499 - h]]}
+    expected = (network_loss(**up) - network_loss(**down)) / (2 * h)
+    assert document["derivative"] == pytest.approx(expected, rel=1e-6)
+    assert round(document["derivative"], 4) == 0.3357
+
+
+@pytest.mark.parametrize("command", [["forward", "--wrt", "x"], ["fd", "--wrt", "x[0]"],
+                                     ["hessian", "--wrt", "x"]])
+def test_a_data_column_named_by_wrt_is_said_to_be_held_fixed(command):
+    """fd and hessian said "'x' is not a variable of the program", forward asked for a
+    --direction of x: x is the data set's column, which is held fixed."""
+    result = runner.invoke(app, [command[0], *NETWORK_FILES, *command[1:]])
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr) == (
+        "error: --wrt 'x' is a column of the --data set, held fixed (no derivative is taken by "
+        "it); the variables: W1, b1, W2, b2")
