@@ -92,7 +92,7 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
         return None
     import numpy as np
 
-    from .tensor_engine import plain, refuse_whole_numbers, tangents
+    from .tensor_engine import plain, refuse_whole_numbers, tangents, value_flags
 
     variables = graph.variable_names
     refuse_whole_numbers(graph, [wrt] if direction is None else direction,
@@ -138,7 +138,8 @@ def forward_mode_arrays(text: str, at: Mapping, wrt: str | None,
                               else np.zeros(np.shape(values[output]))),
                        nodes, len(graph) - len(graph.variables),
                        sum(int(np.size(values[i])) for i in graph.variables
-                           if graph.ids[i] not in data), program.cautions)
+                           if graph.ids[i] not in data),
+                       (*program.cautions, *value_flags(graph, values)))
 
 
 def program_and_point(text: str, at: Mapping, arrays: bool = False

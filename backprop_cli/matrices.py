@@ -71,7 +71,7 @@ def _array_jacobian(program, graph: Graph, point: Mapping, outputs: list[str] | 
     of every variable."""
     import numpy as np
 
-    from .tensor_engine import array_jacobian
+    from .tensor_engine import array_jacobian, forward_pass, value_flags
 
     names = outputs or [graph.ids[graph.output]]
     unknown = [name for name in names if name not in graph.ids]
@@ -89,8 +89,9 @@ def _array_jacobian(program, graph: Graph, point: Mapping, outputs: list[str] | 
     at_labels = tuple((label, float(v)) for i in graph.variables if graph.ids[i] not in data
                       for label, v in zip(_labels(graph.ids[i], point[graph.ids[i]]),
                                           np.ravel(point[graph.ids[i]]), strict=True))
+    flags = value_flags(graph, forward_pass(graph, point)[0])
     return Matrix("jacobian", format_program(program), at_labels, tuple(rows), tuple(columns),
-                  tuple(values), program.cautions)
+                  tuple(values), (*program.cautions, *flags))
 
 
 def array_program_hessian(text: str, at: Mapping, wrt: Sequence[str] | None,

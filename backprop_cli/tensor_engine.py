@@ -293,14 +293,41 @@ def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
     if adjoint is None and varying[i]:
         adjoint = np.zeros_like(value)
     status, message = _produced(graph, i, values, adjoints, locals_, finite)
-    if status == "ok" and ins and op not in TENSOR_OPS:
-        status, message = _kinks(op, [values[j] for j in ins])
-    elif status == "ok" and TENSOR_OPS.get(op) is not None and TENSOR_OPS[op].kink is not None:
-        note = TENSOR_OPS[op].kink([values[j] for j in ins], value)
-        status, message = ("kink", f"kink: {note}") if note is not None else ("ok", None)
+    if status == "ok" and ins:
+        status, message = _kink_status(graph, i, values)
     return TensorNode(graph.ids[i], op, graph.formulas[i], plain(value),
                       None if adjoint is None else plain(adjoint), edges, status, message,
                       graph.named[i])
+
+
+def _kink_status(graph: Graph, i: int, values: list) -> tuple[str, str | None]:
+    """An op node evaluated at a kink in some elements: flagged, with its convention."""
+    op, args = graph.ops[i], [values[j] for j in graph.inputs[i]]
+    if op not in TENSOR_OPS:
+        return _kinks(op, args)
+    if TENSOR_OPS[op].kink is not None:
+        note = TENSOR_OPS[op].kink(args, values[i])
+        if note is not None:
+            return "kink", f"kink: {note}"
+    return "ok", None
+
+
+def value_flags(graph: Graph, values: list) -> list[str]:
+    """grad's warnings that the forward values alone decide (for the modes that run no
+    reverse pass): each node that makes a value not finite from finite inputs, each node at a
+    kink, and losses over arrays that broadcast."""
+    unknown, clear = [None] * len(values), [True] * len(values)
+    flags = mismatched_losses(graph, values)
+    with np.errstate(all="ignore"):
+        for i, ins in enumerate(graph.inputs):
+            if not ins:
+                continue
+            status, message = _produced(graph, i, values, unknown, unknown, clear)
+            if status == "ok":
+                status, message = _kink_status(graph, i, values)
+            if message is not None:
+                flags.append(f"{graph.ids[i]} = {graph.formulas[i]}: {message}")
+    return flags
 
 
 def _elementwise_rule(graph: Graph, i: int, k: int, rule: str, values: list) -> str:

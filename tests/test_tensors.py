@@ -1247,3 +1247,18 @@ def test_a_data_column_named_by_wrt_is_said_to_be_held_fixed(command):
     assert one_error_line(result.stderr) == (
         "error: --wrt 'x' is a column of the --data set, held fixed (no derivative is taken by "
         "it); the variables: W1, b1, W2, b2")
+
+
+@pytest.mark.parametrize("command", [["forward", "--direction", "v=[1, 1]"], ["jacobian"]])
+@pytest.mark.parametrize(("program", "v", "warning"), [
+    ("sum(abs(v))", "[0, 1]", "z2 = abs(v): kink in 1 of 2 elements (first at [0]): derivative "
+                              "taken as 0 at 0 (PyTorch convention)"),
+    ("sum(log(v))", "[1, -1]", "z2 = log(v): log of a negative number (-1) (element [1], 1 of "
+                               "2) [undefined]"),
+])
+def test_forward_and_jacobian_over_arrays_warn_as_grad_does(command, program, v, warning):
+    """Over arrays they printed no node's warning: abs at v[0] = 0 and log at v[1] = -1 were
+    silent (their scalar forms, and grad, warn)."""
+    result = runner.invoke(app, [command[0], program, "--v", v, *command[1:], "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert warning in strict_json(result.stdout)["warnings"]
