@@ -147,6 +147,7 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
     if not math.isfinite(derivative):
         warnings.append(f"the reverse-mode derivative is not finite ({derivative}); the errors "
                         "are not defined")
+    warnings += _below_spacing(label, x, hs)
     return StepSizes(
         format_program(program), label,
         tuple((n, point[n]) for n in graph.variable_names if n not in data), out, value,
@@ -156,6 +157,23 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
         Scheme("central", f"({out}({label} + h) - {out}({label} - h))/(2h)", central,
                tuple(abs(v - derivative) for v in central)),
         tuple(warnings))
+
+
+def _below_spacing(label: str, x: float, hs: tuple[float, ...]) -> list[str]:
+    """A warning where steps beyond the grid's first decade are below half the spacing of
+    float64 numbers at x: x + h is x there, so their differences are 0 (the grid is absolute,
+    and at |x| = 1e6 that is every step below 1.2e-10)."""
+    spacing = math.ulp(x)
+    lost = [h for h in hs if x + h == x]
+    if not lost or (len(lost) < len(hs) and max(lost) < 10 * hs[0]):
+        return []  # the grid's first decade, as at |x| near 1: the plot's own lesson
+    if len(lost) == len(hs):
+        return [f"every step is below the spacing of float64 numbers at {label} = {x:g} "
+                f"({spacing:.3g}): {label} + h is {label} itself, so every difference is 0 and "
+                "estimates nothing; give --largest beyond the spacing"]
+    return [f"steps up to {max(lost):.3g} are below the spacing of float64 numbers at {label} = "
+            f"{x:g} ({spacing:.3g}): {label} + h is {label} itself there, so those differences "
+            "are 0"]
 
 
 def element_target(wrt: str | None, variables: tuple[str, ...], point: Mapping,

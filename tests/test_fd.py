@@ -233,3 +233,27 @@ def test_fd_at_a_kink_says_no_step_size_gives_the_derivative_taken_there() -> No
     assert "not this derivative, at any step size" in found.warnings[0]
     assert step_sizes("relu(y) + x", {"x": 0.0, "y": 0.0}, wrt="x").warnings == ()
     assert step_sizes("relu(x)", {"x": 1.0}).warnings == ()
+
+
+def test_steps_below_the_spacing_of_floats_at_x_are_said_to_give_nothing() -> None:
+    """At x = 1e300 every step left x + h equal to x, so every difference was 0 and "best
+    h = 1e-16, error 1" was reported without a word; at 1e6 the steps up to 5.6e-11 do (the
+    spacing there, math.ulp, is 1.16e-10)."""
+    assert 1e300 + 1.0 == 1e300 and math.ulp(1e300) > 1e284
+    found = step_sizes("x", {"x": "1e300"})
+    assert all(estimate == 0 for estimate in found.forward.estimate)
+    assert any(w.startswith("every step is below the spacing of float64 numbers at x = 1e+300")
+               for w in found.warnings)
+    found = step_sizes("x**2", {"x": "1e6"})
+    lost = max(h for h in found.h if 1e6 + h == 1e6)
+    assert f"steps up to {lost:.3g} are below the spacing of float64 numbers at x = 1e+06 " \
+           f"({math.ulp(1e6):.3g})" in " ".join(found.warnings)
+    assert not any("spacing" in w for w in step_sizes("x**2", {"x": "1"}).warnings)
+
+
+def test_the_table_gives_the_reverse_mode_derivative_to_the_digits_asked() -> None:
+    """Its title printed 22026.465794806718 whatever --digits said."""
+    result = runner.invoke(app, ["fd", "exp(x)", "--x", "10", "--format", "table", "--digits",
+                                 "4"])
+    assert f"(reverse mode: {math.exp(10):.4g})" in result.stdout
+    assert "22026.465794806718" not in result.stdout

@@ -72,7 +72,7 @@ def _summary(result: StepSizes, digits: int) -> Text:
 def show_table(result: StepSizes, view) -> Group:
     digits = view.digits
     table = titled_table(f"Finite differences of d{result.output}/d{result.wrt} (reverse mode: "
-                         f"{format_number(result.derivative, 17)})", ("h", "right"),
+                         f"{format_number(result.derivative, digits)})", ("h", "right"),
                          ("forward", "right"), ("error", "right"), ("central", "right"),
                          ("error", "right"))
     for k, h in enumerate(result.h):
