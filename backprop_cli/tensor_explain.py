@@ -37,8 +37,8 @@ def explain_arrays(result: TensorResult, wrt: str | None = None) -> ArrayExplana
     if wrt is not None and wrt not in variables:
         raise InputError(f"--wrt {wrt!r} is not a variable of the program (variables: "
                          f"{', '.join(variables) or 'none'})")
-    forward = tuple(ArrayStep(node.id, node.expr, node.value) for node in result.nodes
-                    if node.inputs)
+    forward = tuple(ArrayStep(node.id, _forward_formula(node, result), node.value)
+                    for node in result.nodes if node.inputs)
     terms: dict[str, list[str]] = {}
     for node in result.nodes:
         for edge in node.inputs:
@@ -58,6 +58,19 @@ def explain_arrays(result: TensorResult, wrt: str | None = None) -> ArrayExplana
                      if wrt is None or name == wrt)
     return ArrayExplanation(result.parsed or result.expression, result.at, result.output,
                             forward, tuple(reverse), gradient, result.warnings)
+
+
+def _forward_formula(node, result: TensorResult) -> str:
+    """The node's formula, a product of two arrays written v ⊙ w: `v·v` read as the dot
+    product beside the reverse sweep's `W̅ = z̅ · xᵀ` (a matrix product) and `⊙`."""
+    import numpy as np
+
+    if node.op != "mul" or len(node.inputs) != 2:
+        return node.expr
+    values = {other.id: other.value for other in result.nodes}
+    if all(np.ndim(values.get(edge.input, 0.0)) for edge in node.inputs):
+        return " ⊙ ".join(edge.input for edge in node.inputs)
+    return node.expr
 
 
 def _on_paths(result: TensorResult, source: str) -> set[str]:

@@ -719,6 +719,19 @@ def test_explain_writes_the_sweeps_in_matrix_form(output_format) -> None:
     np.testing.assert_allclose(slope, [-0.37071, 0.626039], atol=1e-5)
 
 
+
+@pytest.mark.parametrize(("output_format", "line"), [
+    ("text", "z2 = v ⊙ v   (3,) = [1, 4, 9]"), ("latex", r"z_{2} &= v \odot v = "),
+])
+def test_explain_writes_a_product_of_two_arrays_as_elementwise(output_format, line) -> None:
+    r"""`z2 = v·v` (LaTeX v \cdot v) read as a dot product beside the matrix products
+    (W̅ = z̅ · xᵀ) and the ⊙ of the reverse sweep; v ⊙ v squares each element (NumPy:
+    [1, 4, 9])."""
+    result = runner.invoke(app, ["explain", "L = mean(v*v)", "--v", "[1, 2, 3]", "--format",
+                                 output_format], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert line in result.stdout
+
 def test_explain_wrt_keeps_the_paths_to_one_variable() -> None:
     result = runner.invoke(app, ["explain", CHAIN, *CHAIN_ARGS, "--wrt", "W2"],
                            env={"COLUMNS": "200"})
