@@ -91,7 +91,26 @@ def explain(result: Result, wrt: str | None = None, digits: int = 6) -> Explanat
     inputs = tuple((node.id, "variable" if node.op == "var" else "constant")
                    for node in nodes if not node.inputs)
     return Explanation(result.parsed or result.expression.strip(), result.at, result.output,
-                       result.value, inputs, forward, reverse, gradient, wrt, result.warnings)
+                       result.value, inputs, forward, reverse, gradient, wrt,
+                       (*result.warnings, *_undefined_partials(reverse, by_id)))
+
+
+def _undefined_partials(reverse: tuple[ReverseStep, ...], by_id: dict[str, NodeResult]
+                        ) -> tuple[str, ...]:
+    """A note where a partial is not a number because its node's value is not (the sweep
+    writes `1·nan` beside a rule of 1): an undefined node passes nan to all its inputs."""
+    for step in reverse:
+        for term in step.terms:
+            consumer = by_id[term.consumer]
+            if _is_nan(term.local) and _is_nan(consumer.value):
+                return (f"{term.consumer} is not a number, so every partial of it is taken as "
+                        f"not a number too (∂{term.consumer}/∂{step.node} is nan, whatever its "
+                        "rule gives): the adjoints it passes back are nan",)
+    return ()
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def constants_of(node: NodeResult, by_id: dict[str, NodeResult]) -> tuple:

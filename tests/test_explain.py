@@ -704,3 +704,15 @@ def test_explain_wrt_a_variable_without_a_path_says_so():
     assert "(no path from y to L: its adjoint stays 0)" in CliRunner().invoke(app, args).stdout
     markdown = CliRunner().invoke(app, [*args, "--format", "markdown"]).stdout
     assert "no path to the output | 0 | 0 |" in markdown
+
+
+def test_a_partial_not_a_number_beside_a_finite_rule_is_explained():
+    """`y̅ = z̅4̅·∂z4/∂y = 1·nan = nan   where ∂z4/∂y = 1` read as a contradiction: z4 is log(-2) +
+    y, not a number, and an undefined node's derivatives are undefined too (the README's
+    status table)."""
+    result = runner.invoke(app, ["explain", "log(x) + y", "--x", "-2", "--y", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert "y̅ = z̅4̅·∂z4/∂y = 1·nan = nan" in result.stdout
+    assert ("warning: z4 is not a number, so every partial of it is taken as not a number too "
+            "(∂z4/∂y is nan, whatever its rule gives): the adjoints it passes back are nan"
+            ) in result.stderr
