@@ -652,3 +652,18 @@ def test_run_bounded_outcomes() -> None:
         capped = run_bounded(_misbehave, ("allocate", 1024**3), 10, memory=_memory_cap())
         assert capped.code == "memory"
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[{"node": "x", "value": true}]', "t.json row 1: value true is not a number"),
+    ('[{"node": "h", "value": "0,62"}]',
+     "t.json row 1: value '0,62' is not a number (use a decimal point: 0.62)"),
+    ('node,value,adjoint\nh,"0,62",\n',
+     "t.json line 2: value '0,62' is not a number (use a decimal point: 0.62)"),
+])
+def test_a_table_cell_that_is_not_a_number_is_shown_as_written(text, message) -> None:
+    """JSON's true was echoed as Python's 'True', and a decimal comma in a table got no hint,
+    where a claim's gets one."""
+    with pytest.raises(InputError) as caught:
+        read_table(text, "t.json")
+    assert str(caught.value) == message

@@ -35,11 +35,18 @@ def answered(rows) -> list[TableRow]:
 def _cell(raw, what: str, where: str) -> tuple[float | None, int]:
     if raw is None:
         return None, 0
+    if isinstance(raw, (bool, list, dict)):  # JSON's true, [..], {..}: shown as written
+        import json
+
+        raise InputError(f"{where}: {what} {shortened(json.dumps(raw), 40)} is not a number")
     text = str(raw).strip()
     if not text:
         return None, 0
     if not re.fullmatch(NUMBER, text):
-        raise InputError(f"{where}: {what} {_quoted(text)} is not a number")
+        comma = re.fullmatch(r"([-+]?\d+),(\d+)", text)
+        hint = f" (use a decimal point: {comma[1]}.{comma[2]})" if comma and len(
+            comma[2]) != 3 else ""
+        raise InputError(f"{where}: {what} {_quoted(text)} is not a number{hint}")
     number = float(text)
     if not math.isfinite(number):
         raise InputError(f"{where}: {what} {_quoted(text)} is too large for a float64 number")
