@@ -156,13 +156,19 @@ def sweep(text: str, at: Mapping, variable: str, start: float, stop: float,
     swept = _with_gaps(replace(result, value=value, derivative=derivative))
     if kinks is None:
         return swept
-    kinks &= np.isfinite(derivative)
+    return _with_kinks(swept, kinks & np.isfinite(derivative), variable)
+
+
+def _with_kinks(swept: Sweep, kinks, variable: str) -> Sweep:
+    """The sweep, warning of the points where the derivative takes a kink's convention."""
+    import numpy as np
+
     count = int(np.count_nonzero(kinks))
     if not count:
         return swept
     first = int(np.argmax(kinks))
-    note = (f"the derivative takes a kink's convention at {count:,} of {points:,} points (the "
-            f"first at {variable} = {float(swept.x_at(first, first + 1)[0]):.6g}; see "
+    note = (f"the derivative takes a kink's convention at {count:,} of {swept.points:,} points "
+            f"(the first at {variable} = {float(swept.x_at(first, first + 1)[0]):.6g}; see "
             "Conventions at kinks in the README)")
     return replace(swept, warnings=(*swept.warnings, note))
 
@@ -206,7 +212,12 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
     data set): the array engine's forward and reverse passes at each point."""
     import numpy as np
 
-    from .tensor_engine import forward_pass, loss_and_gradient, refuse_whole_numbers
+    from .tensor_engine import (
+        _kink_status,
+        forward_pass,
+        loss_and_gradient,
+        refuse_whole_numbers,
+    )
 
     refuse_whole_numbers(graph, [variable], "sweep of {name!r}")
     values, _ = forward_pass(graph, point)
@@ -219,12 +230,30 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
     result = _empty_sweep(program, graph, point, variable, start, stop, points)
     value = np.empty(points)
     derivative = np.empty(points)
+    kinked = _tensor_kink_nodes(graph, variable)
+    kinks = np.zeros(points, dtype=bool)
     for k, x in enumerate(result.x):
-        value[k], gradient, _ = loss_and_gradient(graph, {**point, variable: x}, [variable],
-                                                  "sweep")
+        value[k], gradient, found = loss_and_gradient(graph, {**point, variable: x},
+                                                      [variable], "sweep")
         derivative[k] = gradient[variable]
+        kinks[k] = any(_kink_status(graph, i, found)[0] == "kink" for i in kinked)
     derivative[np.isnan(value)] = np.nan
-    return _with_gaps(replace(result, value=value, derivative=derivative))
+    swept = _with_gaps(replace(result, value=value, derivative=derivative))
+    return _with_kinks(swept, kinks & np.isfinite(derivative), variable)
+
+
+def _tensor_kink_nodes(graph: Graph, wrt: str) -> list[int]:
+    """The nodes of a program over arrays that may sit at a kink, between `wrt` and the
+    output: the elementwise ops with a convention, and the tensor ops with a kink test."""
+    from .engine import dependents
+    from .tensor_ops import TENSOR_OPS
+
+    if wrt not in graph.ids:
+        return []
+    depends, live = dependents(graph.inputs, [graph.ids.index(wrt)]), graph.live()
+    elementwise = {i for i, _ in _kink_nodes(graph, wrt)}
+    return [i for i, name in enumerate(graph.ops) if depends[i] and live[i] and (
+        i in elementwise or (name in TENSOR_OPS and TENSOR_OPS[name].kink is not None))]
 
 
 def chunk_size(nodes: int, threads: int = 1) -> int:

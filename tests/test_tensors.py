@@ -1275,3 +1275,14 @@ def test_forward_and_jacobian_over_arrays_warn_as_grad_does(command, program, v,
     result = runner.invoke(app, [command[0], program, "--v", v, *command[1:], "--json"])
     assert result.exit_code == 0, result.stderr
     assert warning in strict_json(result.stdout)["warnings"]
+
+
+def test_a_sweep_over_arrays_warns_of_its_kink_points():
+    """sum(abs(v*x)) with v = [2, 1] has its kink where v*x = 0, at x = 0 alone (by hand);
+    over arrays the sweep said nothing, where the scalar sweep counts such points."""
+    result = runner.invoke(app, ["sweep", "sum(abs(v*x))", "--v", "[2, 1]", "--x", "-1:1",
+                                 "--points", "11", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert strict_json(result.stdout)["warnings"] == [
+        "the derivative takes a kink's convention at 1 of 11 points (the first at x = 0; see "
+        "Conventions at kinks in the README)"]
