@@ -213,8 +213,8 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
     import numpy as np
 
     from .tensor_engine import (
-        _kink_status,
         forward_pass,
+        kink_status,
         loss_and_gradient,
         refuse_whole_numbers,
     )
@@ -236,7 +236,7 @@ def _tensor_sweep(program, graph: Graph, point: dict, variable: str, start: floa
         value[k], gradient, found = loss_and_gradient(graph, {**point, variable: x},
                                                       [variable], "sweep")
         derivative[k] = gradient[variable]
-        kinks[k] = any(_kink_status(graph, i, found)[0] == "kink" for i in kinked)
+        kinks[k] = any(kink_status(graph, i, found)[0] == "kink" for i in kinked)
     derivative[np.isnan(value)] = np.nan
     swept = _with_gaps(replace(result, value=value, derivative=derivative))
     return _with_kinks(swept, kinks & np.isfinite(derivative), variable)

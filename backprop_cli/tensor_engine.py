@@ -294,13 +294,13 @@ def _node(graph: Graph, i: int, values: list, adjoints: list, locals_: list,
         adjoint = np.zeros_like(value)
     status, message = _produced(graph, i, values, adjoints, locals_, finite)
     if status == "ok" and ins:
-        status, message = _kink_status(graph, i, values)
+        status, message = kink_status(graph, i, values)
     return TensorNode(graph.ids[i], op, graph.formulas[i], plain(value),
                       None if adjoint is None else plain(adjoint), edges, status, message,
                       graph.named[i])
 
 
-def _kink_status(graph: Graph, i: int, values: list) -> tuple[str, str | None]:
+def kink_status(graph: Graph, i: int, values: list) -> tuple[str, str | None]:
     """An op node evaluated at a kink in some elements: flagged, with its convention."""
     op, args = graph.ops[i], [values[j] for j in graph.inputs[i]]
     if op not in TENSOR_OPS:
@@ -324,7 +324,7 @@ def value_flags(graph: Graph, values: list) -> list[str]:
                 continue
             status, message = _produced(graph, i, values, unknown, unknown, clear)
             if status == "ok":
-                status, message = _kink_status(graph, i, values)
+                status, message = kink_status(graph, i, values)
             if message is not None:
                 flags.append(f"{graph.ids[i]} = {graph.formulas[i]}: {message}")
     return flags
