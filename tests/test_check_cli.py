@@ -422,8 +422,8 @@ def test_check_warns_of_what_grad_warns_of() -> None:
 
 def test_a_number_that_rounds_to_zero_is_shown_without_a_minus_sign() -> None:
     # dL/dw of the neuron is 2 (a - 1) a (1 - a) with a = sigmoid(0.5) = 0.6225: -0.354894
-    document = check_json(*NEURON, "--expect", "dL/dw=2", code=1)
-    assert "-0.354894 rounds to 0 at 0 decimal places, not 2" in document["items"][0]["reason"]
+    document = check_json(*NEURON, "--expect", "dL/dw=12", code=1)
+    assert "-0.354894 rounds to 0 at 0 decimal places, not 12" in document["items"][0]["reason"]
 
 
 def test_a_node_listed_twice_is_not_graded_against_the_other_row(tmp_path: Path) -> None:
@@ -833,24 +833,36 @@ def test_an_incomplete_table_says_so_in_its_verdict(tmp_path, change, left, warn
     assert whole.stdout.splitlines()[-1] == "verdict: correct" and not whole.stderr
 
 
-def test_whole_numbers_accepted_only_as_whole_numbers_are_warned_of(tmp_path):
-    """dL/dw=0 for -0.3549 and a table of zeros and ones read "verdict: correct" without a
-    word: a whole number is graded to the nearest whole number, as written. True values from
-    samples/neuron.bp's published figures (dL/dw = -0.35489, dL/dt = 0.75508)."""
-    result = invoke(*NEURON, "--expect", "dL/dw=0", "--expect", "dL/dt=1", "--expect",
-                    "d/dx=-0.09")
-    assert result.exit_code == 0
-    assert result.stderr.splitlines() == [
-        "warning: dL/dw=0, dL/dt=1 were accepted as written, to the nearest whole number (0 "
-        "accepts -0.5 to 0.5), though wrong to one decimal place; --decimals N grades every "
-        "number at N places"]
-    assert invoke(*NEURON, "--expect", "dL/dw=0", "--decimals", "0").stderr == ""
-    assert invoke(*NEURON, "--expect", "x.value=2").stderr == ""
+def test_a_one_digit_whole_number_is_read_to_one_decimal_place(tmp_path):
+    """`d/dx=2` for x*y + tanh(x) (2.41997: y + sech²(1) by hand, so 2 leaves the tanh path
+    out), dL/dw=0 for -0.3549 and a table of zeros and ones read "verdict: correct", a whole
+    number being graded to the nearest whole number (2 accepting 1.5 to 2.5). A one-digit whole
+    number is now read as n.0; true values from samples/neuron.bp's published figures (dL/dw =
+    -0.35489, dL/dt = 0.75508)."""
+    item = check_json("x*y + tanh(x)", "--x", "1", "--y", "2", "--expect", "d/dx=2",
+                      code=1)["items"][0]
+    assert item["verdict"] == "incorrect"
+    assert item["reason"].endswith("2.41997 rounds to 2.4 at 1 decimal place, not 2.0")
+    assert "kept only the path through x*y" in item["reason"]
+    result = invoke(*NEURON, "--expect", "dL/dw=0", "--expect", "dL/dt=1", "--json")
+    assert [item["verdict"] for item in strict_json(result.stdout)["items"]] == \
+        ["incorrect", "incorrect"]
+    assert invoke(*NEURON, "--expect", "dL/dw=0", "--decimals", "0").exit_code == 0
+    assert invoke(*NEURON, "--expect", "x.value=2").exit_code == 0
     table = tmp_path / "zeros.csv"
     table.write_text("node,value,adjoint\nw,0,0\nx,2,0\n")
-    marked = invoke(*NEURON, "--table", str(table))
-    assert "warning: w.value=0, w.adjoint=0, x.adjoint=0 were accepted as written" in \
-        marked.stderr
+    assert invoke(*NEURON, "--table", str(table)).exit_code == 1
+
+
+def test_a_larger_whole_number_accepted_as_written_is_warned_of():
+    """47.7 (10 × 4.77) claimed as 48: right to the nearest whole number, wrong to one
+    decimal place, which a warning says."""
+    result = invoke("L = 10*x", "--x", "4.77", "--expect", "L.value=48")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "warning: L.value=48 was accepted as written, to the nearest whole number (48 accepts "
+        "47.5 to 48.5), though wrong to one decimal place; --decimals N grades every number at "
+        "N places"]
 
 
 def test_a_lost_minus_through_a_minus_one_is_a_sign_flip_named_once(tmp_path):
@@ -953,8 +965,8 @@ def test_an_assignment_table_counts_no_numbers_it_never_asked_for(tmp_path):
 
 
 def test_minus_zero_and_a_thousands_separator_read_plainly():
-    zero = invoke(*NEURON, "--expect", "dL/dw=-0")
-    assert "(0 accepts -0.5 to 0.5)" in zero.stderr
+    zero = check_json(*NEURON, "--expect", "dL/dw=-0", code=1)
+    assert zero["items"][0]["reason"].endswith("rounds to -0.4 at 1 decimal place, not 0.0")
     thousands = invoke("x^2", "--x", "1", "--expect", "d/dx=1,000")
     assert "decimal point" not in thousands.stderr
 

@@ -199,6 +199,14 @@ def accepts(true: float, given: float, decimals: int, rtol: float | None, atol: 
     return abs(true - given) <= half_unit * (1 + 1e-9) + 1e-12 * abs(given)
 
 
+def as_written(given: float, written: int) -> int:
+    """The places a number is graded at by its own writing (no --decimals): its decimals,
+    except that a whole number of one digit, 0 to 9, is read as n.0. At the nearest whole
+    number `2` would accept 1.5 to 2.5, a quarter either way, and take 2 for 2.41997 (the
+    tanh path of x*y + tanh(x) left out) as right."""
+    return 1 if written == 0 and abs(given) < 10 else written
+
+
 def places(given: float, decimals: int) -> int:
     """The decimal places a number is graded at: those written, but never coarser than its
     leading digit."""
@@ -227,7 +235,7 @@ def why_not(true: float, given: float, decimals: int, rtol: float | None,
     graded = places(given, decimals)
     nearest = round(true, graded) + 0.0  # + 0.0: -0.35 rounds to 0, not to -0
     digits = max(graded, 0)
-    rounded, shown = f"{nearest:.{digits}f}", f"{given:.{digits}f}"
+    rounded, shown = f"{nearest:.{digits}f}", f"{given + 0.0:.{digits}f}"
     # the true value to a digit more than the places graded (1.23456781, not 1.23457, rounds
     # to 1.2345678 at 7 places)
     significant = len(rounded.replace("-", "").replace(".", "").lstrip("0"))
@@ -349,7 +357,7 @@ def _claim_item(claim: Claim, result: Result, rtol: float | None, atol: float | 
         return Item("claim", claim.text, UNDETERMINED, given=claim.given,
                     reason="the true value is not a finite number at this point",
                     details=about)
-    places_given = claim.decimals if decimals is None else decimals
+    places_given = as_written(claim.given, claim.decimals) if decimals is None else decimals
     if accepts(true, claim.given, places_given, rtol, atol):
         return Item("claim", claim.text, CORRECT, expected=true, given=claim.given,
                     details=about)
@@ -379,7 +387,8 @@ def _array_item(claim: Claim, true, about: dict, rtol: float | None, atol: float
                     "everywhere at this point", details=details)
     written = claim.decimals if isinstance(claim.decimals, tuple) else (claim.decimals,)
     for k, index in enumerate(np.ndindex(true.shape)):
-        places_given = decimals if decimals is not None else written[min(k, len(written) - 1)]
+        places_given = decimals if decimals is not None else as_written(
+            float(given[index]), written[min(k, len(written) - 1)])
         if not accepts(float(true[index]), float(given[index]), places_given, rtol, atol):
             where = f"element {list(index)}: " if index else ""
             return Item("claim", claim.text, INCORRECT, details=details, reason=where + why_not(

@@ -12,7 +12,7 @@ from ..engine import CONST, VAR, compile_tape, run_forward, run_reverse, run_rev
 from ..errors import InputError
 from ..graph import Graph
 from ..result import Result, number
-from .claims import accepts, inside_statement, local_within, right_to_fewer_places
+from .claims import accepts, as_written, inside_statement, local_within, right_to_fewer_places
 from .claims import places as graded_at
 from .report import CORRECT, INCORRECT, Item
 
@@ -166,7 +166,7 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
                                                 n.node) for n in numbers if n.kind == "local"}
     trues = [true_locals[(n.of, n.node)] if n.kind == "local" else
              (true_values if n.kind == "value" else true_adjoints)[n.node] for n in numbers]
-    decimals = [n.decimals if places is None else places for n in numbers]
+    decimals = [as_written(n.given, n.decimals) if places is None else places for n in numbers]
     rights = [accepts(true, n.given, d, rtol, atol)
               for n, true, d in zip(numbers, trues, decimals, strict=True)]
     graded = [graded_at(n.given, d) for n, d in zip(numbers, decimals, strict=True)]
