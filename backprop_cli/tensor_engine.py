@@ -9,6 +9,7 @@ itself. The loop is iterative and the same input gives the same output.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from itertools import pairwise
 
@@ -348,13 +349,24 @@ def _elementwise_rule(graph: Graph, i: int, k: int, rule: str, values: list) -> 
 def _kinks(op: str, args: list) -> tuple[str, str | None]:
     """An elementwise op evaluated at a kink in some elements: flagged, with the convention
     its derivative follows there."""
+    at_kink = kink_mask(op, args)
+    if at_kink is None or not np.any(at_kink):
+        return "ok", None
+    count = int(np.sum(at_kink))
+    first = [int(k) for k in np.argwhere(at_kink)[0]] if at_kink.ndim else []
+    where = f" of {at_kink.size} elements (first at {first})" if at_kink.ndim else ""
+    return "kink", f"kink in {count}{where}: {op_named(op).convention}"
+
+
+def kink_mask(op: str, args: list) -> np.ndarray | None:
+    """Which elements of an elementwise op sit at a kink (None for an op without one)."""
     table_op = op_named(op)
     if table_op.edges is None or table_op.convention is None:
-        return "ok", None
+        return None
     try:
         edges = [np.asarray(e, dtype=float) for e in table_op.edges(*args)]
     except (TypeError, ValueError, ArithmeticError):
-        return "ok", None
+        return None
     at_kink = np.zeros(np.broadcast_shapes(*(e.shape for e in edges)), dtype=bool)
     for edge in edges:
         at_kink = at_kink | (edge == 0)
@@ -364,12 +376,7 @@ def _kinks(op: str, args: list) -> tuple[str, str | None]:
         spread = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in args))
         for index in map(tuple, np.argwhere(at_kink)):
             at_kink[index] = table_op.kink(*(float(a[index]) for a in spread)) is not None
-    if not np.any(at_kink):
-        return "ok", None
-    count = int(np.sum(at_kink))
-    first = [int(k) for k in np.argwhere(at_kink)[0]] if at_kink.ndim else []
-    where = f" of {at_kink.size} elements (first at {first})" if at_kink.ndim else ""
-    return "kink", f"kink in {count}{where}: {table_op.convention}"
+    return at_kink
 
 
 def plain(value):
@@ -821,15 +828,14 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
                   data: frozenset[str] = frozenset()
                   ) -> tuple[list[str], np.ndarray, list[str]]:
     """Second derivatives with respect to every element of the named variables, symmetrised,
-    with grad's warnings at the point and one for each element whose column differences
-    cannot give.
+    with grad's warnings at the point and a warning for the columns differences cannot give.
 
     A column is the central difference of the reverse-mode gradient with a step of 1e-5 times
     the element's size (at least 1e-5), taken when the step is free of kinks (see
     _second_differences); otherwise with a smaller step, down to 1e-7 of the element's size.
-    At a kink of the point itself, each entry is the two sides' one-sided difference where
-    they agree (0 for abs at 0) and undefined where they do not (relu(x)**2 at 0: 0 below,
-    2 above)."""
+    Where this element moves a node sitting at a kink at the point, each entry is the two
+    sides' one-sided difference where they agree (0 for abs at 0) and undefined where they
+    do not (relu(x)**2 at 0: 0 below, 2 above)."""
     from .errors import LimitError
 
     labels = [label for name in names for label in element_labels(name, point[name])]
@@ -839,51 +845,64 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
                          "--wrt")
     centre = flat_gradient(graph, point, names)
     at_point = evaluate_tensors(graph, point, data=data)
-    kinked = any(node.status == "kink" for node in at_point.nodes)
-    columns, warnings = [], list(at_point.warnings)
+    warnings = list(at_point.warnings)
+    if not np.isfinite(centre).all():
+        warnings.append("the gradient is not finite at this point, so differences of it give "
+                        "no second derivatives: every entry is left undefined (nan)")
+        return labels, np.full((len(labels), len(labels)), np.nan), warnings
+    values = [node.value for node in at_point.nodes]
+    kinks = _kinks_at(graph, values)
+    columns: list[np.ndarray] = []
+    notes: dict[str, list[tuple[str, str]]] = {}
     for name in names:
         base = np.array(point[name], dtype=float)
         for index in np.ndindex(base.shape):
             scale = max(1.0, abs(float(base[index])))
 
-            def gradient_at(offset: float, index=index, base=base, name=name) -> np.ndarray:
-                moved = base.copy()
-                moved[index] += offset
-                return flat_gradient(graph, {**point, name: moved}, names)
+            def moved(offset: float, index=index, base=base, name=name) -> dict:
+                shifted = base.copy()
+                shifted[index] += offset
+                return {**point, name: shifted}
 
-            column, note = _second_differences(gradient_at, centre, scale, kinked,
-                                               labels[len(columns)], len(columns))
+            def on_kink(moved=moved, scale=scale) -> bool:
+                nearby, _ = forward_pass(graph, moved(HESSIAN_STEP * scale))
+                return _moves_a_kink(graph, kinks, values, nearby)
+
+            column, note = _second_differences(
+                lambda offset, moved=moved: flat_gradient(graph, moved(offset), names), centre,
+                scale, on_kink, labels[len(columns)], len(columns))
             if note is not None:
-                warnings.append(note)
+                notes.setdefault(note[0], []).append((labels[len(columns)], note[1]))
             columns.append(column)
     matrix = np.array(columns).T
-    return labels, (matrix + matrix.T) / 2, warnings
+    return labels, (matrix + matrix.T) / 2, warnings + _column_notes(notes)
 
 
 HESSIAN_STEPS = (HESSIAN_STEP, 1e-6, 1e-7)  # times the element's size
 # Two steps' central differences agree to 1e-6 (their truncation errors, h²/6 of the third
 # derivative, differ by three quarters of the larger one's); the one-sided differences at a
-# kink, whose errors are h/2 of it, to 1e-3. Absolute tolerances are 1e-6 of the gradient's
-# size over the element's, far above the rounding of a difference quotient (2e-16 of the
-# gradient over the step).
-HESSIAN_RTOL, SIDES_RTOL, HESSIAN_ATOL = 1e-6, 1e-3, 1e-6
+# kink, whose errors are h/2 of it, to 1e-3. Each entry's absolute tolerance is a hundred
+# times the rounding of its difference quotient, float64's epsilon times its gradient entry
+# over the step: a jump of the gradient above that is seen whatever the gradient's size.
+HESSIAN_RTOL, SIDES_RTOL, ROUNDING = 1e-6, 1e-3, 100 * np.finfo(float).eps
 
 
-def _second_differences(gradient_at, centre: np.ndarray, scale: float, kinked: bool,
-                        label: str, k: int) -> tuple[np.ndarray, str | None]:
+def _second_differences(gradient_at, centre: np.ndarray, scale: float, on_kink,
+                        label: str, k: int) -> tuple[np.ndarray, tuple[str, str] | None]:
     """Column k of the Hessian, by element `label`, from the gradient moved along it, and a
-    warning where differences cannot give all of it.
+    note (kind, detail) where differences cannot give all of it.
 
     A step is free of kinks when two things hold. The central differences with the step and
     with half of it agree: across a jump of the gradient (abs at 0) each is about the jump
     over its step, so halving the step doubles it. And the one-sided differences' gap halves
     with the step, as a smooth gradient's (h times its second derivative) does: at a kink of
     the gradient itself (relu(x)**2 at 0) the gap is the jump of its slope, whatever the
-    step. Where no step is free of them and no node is at a kink (`kinked`), the gradient's
-    rounding is larger than its size shows (a difference of large terms): the first step's
-    column is kept, with a note."""
-    atol = HESSIAN_ATOL * max(1.0, float(np.max(np.abs(centre), initial=0.0))) / scale
-    first = None
+    step. Where no step is free of them, the two sides are compared only if the element
+    moves a node sitting at a kink (`on_kink()`); otherwise the column of the step whose two
+    differences agree best is kept, with a note: a steep change or rounding (which grows as
+    the step shrinks), not a kink, is the cause."""
+    rounding = ROUNDING * np.abs(centre)
+    best, spread = None, math.inf  # the step whose two differences agree best
     with np.errstate(all="ignore"):
         for step in HESSIAN_STEPS:
             h = step * scale
@@ -893,32 +912,92 @@ def _second_differences(gradient_at, centre: np.ndarray, scale: float, kinked: b
             narrow = (near_up - near_down) / h
             gap = (up - centre) / h - (centre - down) / h
             near_gap = (near_up - centre) / (h / 2) - (centre - near_down) / (h / 2)
+            atol = rounding / h
             jumps = (np.abs(near_gap) > 0.75 * np.abs(gap)) & (
-                np.abs(gap) > atol + SIDES_RTOL * np.abs(wide))
-            if np.isfinite(wide).all() and np.allclose(wide, narrow, rtol=HESSIAN_RTOL,
-                                                       atol=atol) and not jumps.any():
+                np.abs(gap) > 2 * atol + SIDES_RTOL * np.abs(wide))
+            finite = bool(np.isfinite(wide).all())
+            if finite and not jumps.any() and np.all(
+                    np.abs(wide - narrow) <= 2 * atol + HESSIAN_RTOL * np.abs(wide)):
+                # rounding alone: float64's epsilon times each gradient entry that changed
+                # over the step (one that did not change has none)
+                moved = wide != 0
+                error = float(np.max(np.abs(centre[moved]), initial=0.0)) * \
+                    np.finfo(float).eps / (2 * h)
+                size = float(np.max(np.abs(wide)))
+                if size and error > HESSIAN_RTOL * size:
+                    return wide, ("rounding", f"{max(1, round(-math.log10(error / size))):d}")
                 return wide, None
-            first = wide if first is None else first
+            disagreement = float(np.max(np.abs(wide - narrow))) if finite else math.inf
+            if best is None or disagreement < spread:
+                best, spread = wide, disagreement
+        if not on_kink():
+            if not np.isfinite(best).all():
+                return best, ("edge", f"{2 * HESSIAN_STEP * scale:g}")
+            return best, ("steep", f"{HESSIAN_STEPS[-1] * scale:g}")
         h = HESSIAN_STEP * scale
         below = (gradient_at(-h) - gradient_at(-2 * h)) / h
         above = (gradient_at(2 * h) - gradient_at(h)) / h
-    what = f"second derivatives by {label}"
     if not (np.isfinite(below).all() and np.isfinite(above).all()):
-        return np.full_like(first, np.nan), (
-            f"{what}: the program is not defined within {2 * HESSIAN_STEP * scale:g} of "
-            f"{label} (an edge of its domain), so differences cannot give them; they are left "
-            "undefined (nan)")
-    close = np.isclose(below, above, rtol=SIDES_RTOL, atol=atol)
+        return np.where(np.isfinite(below) & np.isfinite(above), (below + above) / 2,
+                        np.nan), ("edge", f"{2 * h:g}")
+    close = np.abs(below - above) <= 2 * rounding / h + SIDES_RTOL * np.abs(below + above) / 2
     if close.all():
         return (below + above) / 2, None
-    if not kinked:
-        return first, (f"{what}: differences with smaller steps disagree, as rounding in a "
-                       "difference of large terms makes them; they may be inaccurate")
-    jump = (f": ∂²/∂{label}² is {float(below[k]):.6g} below and {float(above[k]):.6g} above"
+    jump = (f"∂²/∂{label}² is {float(below[k]):.6g} below and {float(above[k]):.6g} above"
             if not close[k] else "")
-    return np.where(close, (below + above) / 2, np.nan), (
-        f"{what} jump at this point (a kink){jump}, so they do not exist here; the entries "
-        "that differ are left undefined (nan)")
+    return np.where(close, (below + above) / 2, np.nan), ("jump", jump)
+
+
+def _kinks_at(graph: Graph, values: list) -> list[tuple[int, np.ndarray | None]]:
+    """The nodes at a kink at these values, each with its elements there (None for a tensor
+    op, whose kink test gives no elements)."""
+    found = []
+    for i, ins in enumerate(graph.inputs):
+        if ins and kink_status(graph, i, values)[0] == "kink":
+            op = graph.ops[i]
+            found.append((i, None if op in TENSOR_OPS else
+                          kink_mask(op, [values[j] for j in ins])))
+    return found
+
+
+def _moves_a_kink(graph: Graph, kinks: list, values: list, nearby: list) -> bool:
+    """Whether a node at a kink has an input that moved, in an element at the kink."""
+    for i, mask in kinks:
+        for j in graph.inputs[i]:
+            before, after = np.asarray(values[j], dtype=float), np.asarray(nearby[j], dtype=float)
+            if mask is not None and mask.ndim:
+                before, after = (np.broadcast_to(a, mask.shape)[mask] for a in (before, after))
+            if np.any(before != after):
+                return True
+    return False
+
+
+def _column_notes(notes: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """One warning per kind of column differences cannot give, naming its elements."""
+    found = []
+    for kind, columns in notes.items():
+        labels = [label for label, _ in columns]
+        shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3
+                                        else "")
+        detail = columns[0][1]
+        if kind == "jump":
+            found.append(f"second derivatives by {shown} jump at this point (a kink)"
+                         + (f": {detail}" if detail else "") + ", so they do not exist "
+                         "here; the entries that differ are left undefined (nan)")
+        elif kind == "edge":
+            found.append(f"second derivatives by {shown}: the program is not defined within "
+                         f"{detail} of {'it' if len(labels) == 1 else 'each'} (an edge of "
+                         "its domain), so differences cannot give them; they are left "
+                         "undefined (nan)")
+        elif kind == "rounding":
+            found.append(f"second derivatives by {shown}: rounding in the gradient, large "
+                         f"beside its change over the step, leaves about {detail} significant "
+                         f"digit{'' if detail == '1' else 's'}")
+        else:
+            found.append(f"second derivatives by {shown}: no step down to {detail} gave "
+                         "agreeing differences (a kink or a steep change lies that near, or "
+                         "rounding in a difference of large terms), so they may be inaccurate")
+    return found
 
 
 MAX_FORWARD_JACOBIAN_ENTRIES = 250_000  # a tensor op's local Jacobian in forward mode

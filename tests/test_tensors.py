@@ -826,10 +826,60 @@ def test_a_hessian_over_arrays_of_steep_smooth_functions_has_no_kink(program, ex
     assert not any("second derivatives by" in w for w in warnings)
 
 
+
+INACCURATE = ("second derivatives by v[0]: no step down to 1e-07 gave agreeing differences (a "
+              "kink or a steep change lies that near, or rounding in a difference of large "
+              "terms), so they may be inaccurate")
+
+
+@pytest.mark.parametrize(("program", "expression", "v", "tolerance", "notes"), [
+    # smooth, its curvature changing within 3e-5: the two sides agreed and were taken, 23301;
+    # its v[1] entry, 1e-9 beside a gradient of 1, is rounding's
+    ("sum(sqrt(v**2 + 1e-9))", "sqrt(v0**2 + 1e-9) + sqrt(v1**2 + 1e-9)", [0.0, 1.0],
+     (1e-4, 1e-12), [INACCURATE, "second derivatives by v[1]: rounding in the gradient, large "
+                     "beside its change over the step, leaves about 2 significant digits"]),
+    # a gradient of 1e8 took the tolerance up with it, hiding the kink 3e-6 away: 0.599
+    ("sum(v*abs(v)) + 1e8*sum(v)", "v0*Abs(v0) + v1*Abs(v1) + 1e8*(v0 + v1)", [3e-6, 1.0],
+     (1e-2, 0.0), ["second derivatives by v[0], v[1]: rounding in the gradient, large beside "
+                   "its change over the step, leaves about 2 significant digits"]),
+    # a gradient of 1e-12 hid the kink under a tolerance of 1e-6: 1.00002e-7
+    ("sum(1e-12*abs(v) + 1e-12*v**2)", "1e-12*(Abs(v0) + Abs(v1) + v0**2 + v1**2)",
+     [3e-6, 2.0], (1e-6, 0.0), []),
+    # the kink of abs(v[1]) made v[0]'s steep, smooth column "jump": nan (abs's second
+    # derivative is 0 on both sides of its kink)
+    ("sqrt(v[0]**2 + 1e-10) + abs(v[1])", "sqrt(v0**2 + 1e-10) + 0*v1", [1e-6, 0.0],
+     (1e-4, 0.0), [INACCURATE]),
+])
+def test_a_hessian_over_arrays_says_what_limits_it(program, expression, v, tolerance, notes):
+    """Cases from review, each against SymPy: no column is taken from the two sides unless the
+    element moves a node at a kink, and the tolerances follow each gradient entry's size."""
+    matrix, warnings = _array_hessian(program, v)
+    np.testing.assert_allclose(matrix, _sympy_hessian(expression, v), rtol=tolerance[0],
+                               atol=tolerance[1])
+    assert [w for w in warnings if w.startswith("second derivatives by")] == notes
+
+
+def test_a_hessian_over_arrays_near_a_kink_closer_than_its_steps_says_so() -> None:
+    """relu(v[0])**2 with v[0] = 1e-8: every step reaches the kink, which is not at the point:
+    the column is kept with a warning, never taken as a jump (SymPy: 2 on the side of the
+    point)."""
+    matrix, warnings = _array_hessian("sum(relu(v)**2)", [1e-8, 1.0])
+    assert np.isfinite(matrix).all()
+    assert matrix[1, 1] == pytest.approx(
+        _sympy_hessian("Max(0, v0)**2 + Max(0, v1)**2", [1e-8, 1.0])[1, 1], rel=1e-6)
+    assert INACCURATE in warnings
+
+
+def test_a_hessian_over_arrays_where_the_gradient_is_not_finite_is_undefined() -> None:
+    matrix, warnings = _array_hessian("sum(log(1 + exp(1e4*v)))/1e4", [0.0, 1.0])
+    assert np.isnan(matrix).all()
+    assert "the gradient is not finite at this point, so differences of it give no second " \
+           "derivatives: every entry is left undefined (nan)" in warnings
+
 def test_a_hessian_over_arrays_at_an_edge_of_the_domain_says_so() -> None:
-    matrix, warnings = _array_hessian("sum(log(v))", [1e-5, 1.0])
+    matrix, warnings = _array_hessian("sum(log(v))", [1e-9, 1.0])
     assert math.isnan(matrix[0, 0])
-    assert "second derivatives by v[0]: the program is not defined within 2e-05 of v[0] (an " \
+    assert "second derivatives by v[0]: the program is not defined within 2e-05 of it (an " \
            "edge of its domain), so differences cannot give them; they are left undefined " \
            "(nan)" in warnings
 
