@@ -411,10 +411,13 @@ def _usage_error(error, args: list[str], terminal: Terminal) -> int:
     path = error.ctx.command_path if error.ctx is not None else "backprop"
     if path == "backprop" and args and args[0] in {spec.name for spec in COMMANDS}:
         path = f"backprop {args[0]}"  # an option's missing value is said in the app's context
-    later = next((arg for arg in args if arg in {spec.name for spec in COMMANDS}), None)
+    commands = {spec.name for spec in COMMANDS}
+    later = next((k for k, arg in enumerate(args) if arg in commands), None)
     option = getattr(error, "option_name", None)
-    if path == "backprop" and later is not None and option is not None and \
-            option != "--version" and args.index(later) > args.index(option):
+    written = next((k for k, arg in enumerate(args) if arg.partition("=")[0] == option), None)
+    if path == "backprop" and later is not None and written is not None and \
+            option != "--version" and later > written:
+        later = args[later]
         message = (f"{option} comes before the command: options go after it, as in "
                    f"'backprop {later} ... {option}'")
     usage = UsageError(f"{message} (see '{path} --help')")

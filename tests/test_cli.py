@@ -552,13 +552,14 @@ def test_usage_error_with_json_prints_an_error_document(capsys, validator):
 
 
 
-@pytest.mark.parametrize("option", ["--json", "--digits"])
-def test_an_option_before_the_command_says_where_it_goes(capsys, option):
+@pytest.mark.parametrize("written", ["--json", "--digits", "--format=json"])
+def test_an_option_before_the_command_says_where_it_goes(capsys, written):
     """`backprop --json grad x --x 1` was told "No such option '--json'. Did you mean
-    '--version'?"."""
+    '--version'?"; `--format=json` before it then raised a ValueError."""
     with pytest.raises(SystemExit) as caught:
-        main([option, "grad", "x", "--x", "1"])
+        main([written, "grad", "x", "--x", "1"])
     assert caught.value.code == 2
+    option = written.partition("=")[0]
     assert one_error_line(capsys.readouterr().err) == (
         f"error: {option} comes before the command: options go after it, as in 'backprop grad "
         f"... {option}' (see 'backprop --help')")
