@@ -26,6 +26,8 @@ def folder_checked(path: str) -> None:
     `writing` would refuse it after the run."""
     if not path:
         raise InputError("cannot write to an empty file name ('-' is standard output)")
+    if os.path.isdir(path):
+        raise InputError(f"cannot write {path}: {os.strerror(21)}")
     if path == "-" or os.path.lexists(path):
         return
     folder = os.path.dirname(os.path.abspath(path))

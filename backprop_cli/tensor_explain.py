@@ -37,7 +37,8 @@ def explain_arrays(result: TensorResult, wrt: str | None = None) -> ArrayExplana
     if wrt is not None and wrt not in variables:
         raise InputError(f"--wrt {wrt!r} is not a variable of the program (variables: "
                          f"{', '.join(variables) or 'none'})")
-    forward = tuple(ArrayStep(node.id, _forward_formula(node, result), node.value)
+    values = {node.id: node.value for node in result.nodes}
+    forward = tuple(ArrayStep(node.id, _forward_formula(node, values), node.value)
                     for node in result.nodes if node.inputs)
     terms: dict[str, list[str]] = {}
     for node in result.nodes:
@@ -60,14 +61,13 @@ def explain_arrays(result: TensorResult, wrt: str | None = None) -> ArrayExplana
                             forward, tuple(reverse), gradient, result.warnings)
 
 
-def _forward_formula(node, result: TensorResult) -> str:
+def _forward_formula(node, values: dict) -> str:
     """The node's formula, a product of two arrays written v ⊙ w: `v·v` read as the dot
     product beside the reverse sweep's `W̅ = z̅ · xᵀ` (a matrix product) and `⊙`."""
     import numpy as np
 
     if node.op != "mul" or len(node.inputs) != 2:
         return node.expr
-    values = {other.id: other.value for other in result.nodes}
     if all(np.ndim(values.get(edge.input, 0.0)) for edge in node.inputs):
         return " ⊙ ".join(edge.input for edge in node.inputs)
     return node.expr

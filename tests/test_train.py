@@ -293,3 +293,7 @@ def test_a_save_path_in_a_missing_folder_is_refused_before_the_run(monkeypatch, 
     assert result.exit_code == 2
     assert one_error_line(result.stderr) == \
         f"error: cannot write {path}: No such file or directory"
+    result = runner.invoke(app, ["train", "L = (w*x - 3)**2", "--w", "0", "--x", "1", "--lr",
+                                 "0.1", "--steps", "300000", "--params", "w", "--save",
+                                 str(tmp_path)])
+    assert one_error_line(result.stderr) == f"error: cannot write {tmp_path}: Is a directory"
