@@ -333,3 +333,15 @@ def test_the_answer_is_rounded_as_by_hand():
     shown = CliRunner().invoke(app, ["practice", "L = x*y", "--x", "0.5", "--y", "0.25"],
                                input="skip\nquit\n").stdout
     assert "0.125 ≈ 0.13" in shown
+
+
+def test_the_answer_to_an_unnamed_expression_shows_its_chain_rule_step() -> None:
+    """`practice "x*sin(x)" --x 1`, skipped, printed "x̅ =  =  = 1.38177": the worked step had
+    no terms, the output having no statement name. sin(1) + cos(1) = 1.38177 (SymPy)."""
+    import sympy as sp
+
+    x = sp.Symbol("x")
+    slope = float(sp.diff(x * sp.sin(x), x).subs(x, 1))
+    result = runner.invoke(app, ["practice", "x*sin(x)", "--x", "1"], input="skip\n")
+    assert f"the answer: x̅ = z̅3̅·∂z3/∂x = 1·{slope:.6g} = {slope:.6g} ≈ {slope:.2f}" in \
+        result.stdout

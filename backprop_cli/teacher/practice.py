@@ -155,7 +155,8 @@ def _step(trees: dict[str, tuple], result: Result, question: Question) -> Step:
                     rule=_local_rule(result, question.of, question.node))
     if question.quantity == "formula":
         return Step(question, str(question.answer))
-    statements = [node.id for node in result.nodes if node.named]
+    # the statements, the output among them where it has no name (`x*sin(x)` is one)
+    statements = [node.id for node in result.nodes if node.named or node.id == result.output]
     terms = tuple(Term(s, nodes[s].adjoint or 0.0, statement_local(result, s, question.node))
                   for s in statements if question.node in statement_inputs(result, s))
     return Step(question, terms=terms,
