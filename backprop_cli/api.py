@@ -14,7 +14,15 @@ from .errors import BackpropError, InputError, LimitError
 from .gradient import evaluate, float_point
 from .graph import Graph, build_graph
 from .ops import ARRAYS_ONLY_IN_GRAD
-from .parse import Program, Statement, format_program, parse_constant, parse_program
+from .parse import (
+    TOO_SMALL,
+    Program,
+    Statement,
+    format_program,
+    parse_constant,
+    parse_program,
+    underflows,
+)
 from .result import Result
 
 DEFAULT_CHECK_TIMEOUT = 10.0
@@ -182,10 +190,8 @@ def value_of(name: str, value, arrays: bool = False):
         else:
             if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
                 raise InputError(f"value for {name!r} must be a finite number, not {text!r}")
-            if number == 0 and any(c in "123456789" for c in text.lower().partition("e")[0]):
-                raise InputError(f"value for {name!r}: {text} is below the smallest float64 "
-                                 "number (about 5e-324), so it would be 0; write 0 if 0 is "
-                                 "meant")
+            if underflows(text, number):
+                raise InputError(f"value for {name!r}: {text} {TOO_SMALL}")
     if not math.isfinite(number):
         raise InputError(f"value for {name!r} is not a finite number ({value!r})")
     return number

@@ -205,6 +205,16 @@ def _shape_parser(text: str, given: frozenset[str]) -> _ExpressionParser:
     return _ExpressionParser(text, given, frozenset())
 
 
+TOO_SMALL = ("is below the smallest float64 number (about 5e-324), so it would be 0; write 0 "
+             "if 0 is meant")
+
+
+def underflows(text: str, number: float) -> bool:
+    """Whether a number written with a digit other than 0 before its exponent is 0 in
+    float64 (1e-400)."""
+    return number == 0 and any(c in "123456789" for c in text.lower().partition("e")[0])
+
+
 def is_number(text: str) -> bool:
     """Whether Python reads the text as a float (used to tell values from options)."""
     try:
@@ -641,6 +651,8 @@ class _ExpressionParser:
                 if not math.isfinite(number):
                     raise ParseError(f"number {value[:20]!r} at {self.where(pos)} is too large "
                                      "for float64")
+                if underflows(value, number):
+                    raise ParseError(f"number {value[:20]!r} at {self.where(pos)} {TOO_SMALL}")
                 stack[-1].append(number)
                 sign = ""
                 expect_item = False
@@ -704,6 +716,8 @@ class _ExpressionParser:
         number = float(text)
         if not math.isfinite(number):
             raise ParseError(f"number {text[:20]!r} at {self.where(pos)} is too large for float64")
+        if underflows(text, number):
+            raise ParseError(f"number {text[:20]!r} at {self.where(pos)} {TOO_SMALL}")
         return ("const", number, text)
 
     def _push(self, stack: list, entry: list) -> None:

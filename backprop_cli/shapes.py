@@ -265,8 +265,8 @@ def _number_leaf(text: str, negated: bool) -> tuple | None:
     """The constant leaf the parser makes of a number (with a '-' before it folded in); None
     for one too large for float64, which the parser refuses."""
     value = float(text)
-    if not math.isfinite(value):
-        return None
+    if not math.isfinite(value) or (value == 0 and text.lower().partition("e")[0].strip("0.")):
+        return None  # too large, or too small (1e-400): the parser says which
     return ("const", -value, "-" + text) if negated else ("const", value, text)
 
 

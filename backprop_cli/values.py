@@ -22,7 +22,8 @@ def array_value(name: str, value):
 
     if isinstance(value, str):
         try:
-            value = json.loads(value.replace("\u2212", "-"), parse_constant=_no_constant)
+            value = json.loads(value.replace("\u2212", "-"), parse_constant=_no_constant,
+                               parse_float=lambda text: _float_of(name, text))
         except (json.JSONDecodeError, ValueError):
             raise InputError(f"value for {name!r} is not an array of numbers such as [1, 2] or "
                              f"[[1, 2], [3, 4]]: {shortened(value, 40)!r}") from None
@@ -35,6 +36,15 @@ def array_value(name: str, value):
 
 def _no_constant(text: str):
     raise ValueError(text)
+
+
+def _float_of(name: str, text: str) -> float:
+    from .parse import TOO_SMALL, underflows
+
+    number = float(text)
+    if underflows(text, number):
+        raise InputError(f"value for {name!r}: {text} {TOO_SMALL}")
+    return number
 
 
 def _numbers(count: int) -> str:
@@ -105,6 +115,8 @@ def load_data(text: str, source: str) -> dict:
     names its row and column."""
     import numpy as np
 
+    from .parse import TOO_SMALL, underflows
+
     rows = [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
     if len(rows) < 2:
         raise InputError(f"{source} needs a header row of names and at least one row of "
@@ -129,8 +141,9 @@ def load_data(text: str, source: str) -> dict:
                 number = math.nan if "_" in cell else float(cell.strip().replace("\u2212", "-"))
             except ValueError:
                 number = math.nan
-            if not math.isfinite(number):
-                why = "has a digit separator '_'" if "_" in cell else "is not a finite number"
+            if not math.isfinite(number) or underflows(cell.strip(), number):
+                why = "has a digit separator '_'" if "_" in cell else (
+                    TOO_SMALL if math.isfinite(number) else "is not a finite number")
                 raise InputError(f"{source} line {line}, column {header[k]!r}: "
                                  f"{shortened(cell, 20)!r} {why}")
             columns[k].append(number)

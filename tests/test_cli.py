@@ -765,3 +765,17 @@ def test_near_misses_are_told_what_they_are(args, message):
     1e-400 was silently 0."""
     result = runner.invoke(app, args)
     assert one_error_line(result.stderr) == f"error: {message}"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["grad", "x*1e-400", "--x", "1"], "number '1e-400' at column 3 is below the smallest "
+     "float64 number (about 5e-324), so it would be 0; write 0 if 0 is meant"),
+    (["grad", "sum(v)", "--v", "[1e-400, 1]"], "value for 'v': 1e-400 is below the smallest "
+     "float64 number (about 5e-324), so it would be 0; write 0 if 0 is meant"),
+])
+def test_a_number_below_the_smallest_float_is_refused_wherever_it_is_written(args, message):
+    """1e-400 is 0 in float64 (Python: float('1e-400') == 0.0); in an expression or an array it
+    became 0 without a word, as a value given alone did."""
+    assert float("1e-400") == 0.0
+    result = runner.invoke(app, args)
+    assert one_error_line(result.stderr) == f"error: {message}"
