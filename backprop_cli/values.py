@@ -23,7 +23,7 @@ def array_value(name: str, value):
     if isinstance(value, str):
         try:
             value = json.loads(value.replace("\u2212", "-"), parse_constant=_no_constant,
-                               parse_float=lambda text: _float_of(name, text))
+                               parse_float=lambda text: _float_of(f"value for {name!r}", text))
         except (json.JSONDecodeError, ValueError):
             raise InputError(f"value for {name!r} is not an array of numbers such as [1, 2] or "
                              f"[[1, 2], [3, 4]]: {shortened(value, 40)!r}") from None
@@ -38,12 +38,13 @@ def _no_constant(text: str):
     raise ValueError(text)
 
 
-def _float_of(name: str, text: str) -> float:
+def _float_of(where: str, text: str) -> float:
+    """A JSON number as a float, refused where it underflows to 0 (1e-400)."""
     from .parse import TOO_SMALL, underflows
 
     number = float(text)
     if underflows(text, number):
-        raise InputError(f"value for {name!r}: {text} {TOO_SMALL}")
+        raise InputError(f"{where}: {text} {TOO_SMALL}")
     return number
 
 
@@ -88,7 +89,8 @@ def load_values(text: str, source: str) -> dict:
         return dict(pairs)
 
     try:
-        document = json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique)
+        document = json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique,
+                              parse_float=lambda number: _float_of(source, number))
     except json.JSONDecodeError as error:
         raise InputError(f"{source} is not a JSON object of values ({error.msg} at line "
                          f"{error.lineno}, column {error.colno})") from None
