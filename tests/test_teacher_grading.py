@@ -387,3 +387,25 @@ def test_hand_ins_graded_without_their_assignment_write_no_gradebook(tmp_path):
            "them would give every student 0" in result.stderr
     assert "a hand-in of an assignment's answers is graded with --assignment FILE" in \
            " ".join(result.stdout.split())
+
+
+def test_a_right_one_carried_forward_is_not_a_trivial_step():
+    """a's adjoint 1.0028, written 1.00 (right at 2 places), then σ(0.5) = 0.6225 for da/dz
+    (σ' = 0.2350 belongs): z's adjoint 1.00·0.6225 is carried forward from a wrong local
+    derivative, and was refused its credit as 'your earlier 0 or 1 makes this step trivial' (the
+    1.00 was compared with 1.0028 exactly)."""
+    program = "z = w*x + b; a = sigmoid(z); L = c*a"
+    at = (("w", 0.5), ("x", 2.0), ("b", -0.5), ("c", 1.0028))
+    claims = ("a.adjoint=1.00", f"da/dz={SIGMA:.4f}", f"z.adjoint={SIGMA:.4f}",
+              f"dL/dw={2 * SIGMA:.4f}")
+    items = grade(Job(program, at=at, claims=claims)).items
+    marks = {item.label: item for item in items}
+    assert marks["a.adjoint=1.00"].verdict == CORRECT
+    for label in (f"z.adjoint={SIGMA:.4f}", f"dL/dw={2 * SIGMA:.4f}"):
+        assert marks[label].details.get("consistent"), marks[label]
+        assert not marks[label].details.get("trivial"), marks[label]
+    # with a wrong 1 (a's adjoint 1.3 in truth) the step is trivial, as before
+    at = (("w", 0.5), ("x", 2.0), ("b", -0.5), ("c", 1.3))
+    items = grade(Job(program, at=at, claims=claims)).items
+    marks = {item.label: item for item in items}
+    assert marks[f"z.adjoint={SIGMA:.4f}"].details.get("trivial")

@@ -217,7 +217,7 @@ def mark_numbers(graph: Graph, result: Result, numbers: Sequence[Number],
     carried = [c and not s for c, s in zip(carried, short, strict=True)]
     roots -= {k for k in roots if short[k]}
     trivial = _trivial_steps(graph, numbers, true_values, true_adjoints, true_locals,
-                             carried, carried_values, upstream)
+                             carried, carried_values, upstream, rights)
     return [Marked(m.right, carried[k], carried[k] and trivial[k], m.places, k in roots,
                    m.short) for k, m in enumerate(plain)]
 
@@ -309,25 +309,32 @@ def _from_output(graph: Graph, carried: list, n: Number) -> tuple:
 
 def _trivial_steps(graph: Graph, numbers: Sequence[Number], true_values: list,
                    true_adjoints: list, true_locals: Mapping, carried: Sequence[bool],
-                   carried_values: list, upstream: list) -> list[bool]:
+                   carried_values: list, upstream: list, rights: Sequence[bool]) -> list[bool]:
     """For each carried number, whether the student's wrong 0 or ±1 made its step trivial: a
     value from such an input value; an adjoint from such an adjoint of a consumer, such a
     local derivative of theirs, or such a value inside a consumer's derivative (2h at h = 0).
-    A local derivative takes its rule's work whatever the value."""
+    A local derivative takes its rule's work whatever the value. A 0 or ±1 the grader accepts
+    (1.00 for 1.00279) is right, not a shortcut."""
     locals_ = {(n.of, n.node): n.given for n in reversed(numbers) if n.kind == "local"}
+    right = {(n.kind if n.kind != "gradient" else "adjoint",
+              (n.of, n.node) if n.kind == "local" else n.node)
+             for n, ok in zip(numbers, rights, strict=True) if ok}
+    values = {j for kind, j in right if kind == "value"}
+    adjoints = {j for kind, j in right if kind == "adjoint"}
+    local_keys = {j for kind, j in right if kind == "local"}
     trivial = []
     for n, is_carried in zip(numbers, carried, strict=True):
         if not is_carried or n.kind == "local":
             trivial.append(False)
         elif n.kind == "value":
-            trivial.append(_trivial(graph.inputs[n.node], carried_values, true_values))
+            trivial.append(_trivial(graph.inputs[n.node], carried_values, true_values, values))
         else:
             users = graph.consumers[n.node]
             trivial.append(
-                _trivial(users, upstream, true_adjoints)
+                _trivial(users, upstream, true_adjoints, adjoints)
                 or _trivial([j for c in users for j in (c, *graph.inputs[c])], carried_values,
-                            true_values)
-                or any(_trivial([key], locals_, true_locals)
+                            true_values, values)
+                or any(_trivial([key], locals_, true_locals, local_keys)
                        for key in locals_ if key[1] == n.node))
     return trivial
 
@@ -342,11 +349,12 @@ def _order(n: Number) -> tuple:
     return (2, -n.node, 0)
 
 
-def _trivial(sources, carried, true) -> bool:
-    """A step computed from a student's wrong number that is 0 or ±1 (the true one is not):
-    multiplying by it needs no work, so carrying it forward is no evidence of skill."""
-    return any(carried[j] in (0.0, 1.0, -1.0) and not math.isclose(carried[j], true[j])
-               for j in sources)
+def _trivial(sources, carried, true, right) -> bool:
+    """A step computed from a student's wrong number that is 0 or ±1 (the true one is not,
+    and the student's was not accepted for it, `right`): multiplying by it needs no work, so
+    carrying it forward is no evidence of skill."""
+    return any(carried[j] in (0.0, 1.0, -1.0) and j not in right
+               and not math.isclose(carried[j], true[j]) for j in sources)
 
 
 def _own_values(graph: Graph, tape: list, given: Mapping[int, float],
