@@ -409,3 +409,23 @@ def test_a_right_one_carried_forward_is_not_a_trivial_step():
     items = grade(Job(program, at=at, claims=claims)).items
     marks = {item.label: item for item in items}
     assert marks[f"z.adjoint={SIGMA:.4f}"].details.get("trivial")
+
+
+def test_a_batch_error_row_shows_no_score_in_the_summary(tmp_path):
+    """An error row read '0/16' in the summary beside the graded rows, a number a teacher could
+    copy, though a later or earlier line may be what the gradebooks keep."""
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    hw3 = Path(__file__).parent.parent / "samples" / "teacher"
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps({"id": "ada", "expect": ["z.value=-1.28"], "bogus": 1}) + "\n")
+    result = CliRunner().invoke(app, ["check", "--batch", str(batch), "--assignment",
+                                      str(hw3 / "hw3" / "assignment.json"), "--rubric",
+                                      str(hw3 / "rubric.toml")], env={"COLUMNS": "120"})
+    row = next(line for line in result.stdout.splitlines() if " ada " in line)
+    assert " error " in row and " — " in row and "0/" not in row

@@ -171,7 +171,9 @@ def render_batch(rows: list[dict], digits: int = 6, total: int | None = None) ->
         verdict = row["verdict"]
         counts[verdict] = counts.get(verdict, 0) + 1
         score = row.get("score")
-        points = [f"{score['points']:g}/{score['max_points']:g}"] if score else []
+        # an error row's 0 is not a mark: the gradebooks decide what it counts for
+        points = [] if not score else ["—"] if verdict == "error" else \
+            [f"{score['points']:g}/{score['max_points']:g}"]
         table.add_row(mark(verdict), str(row["line"]), Text(id_text(row.get("id"))),
                       Text(verdict), *points, literal(_batch_detail(row, digits)))
     totals = ", ".join(f"{counts[v]} {v}" for v in (CORRECT, INCORRECT, "undetermined", "error")
