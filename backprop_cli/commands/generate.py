@@ -77,7 +77,8 @@ SPEC = Command(
         Option("roster", ("--roster",), str, None,
                "A roster: CSV with an id column (a Canvas export works), or one id per line.",
                metavar="FILE"),
-        Option("count", ("--count",), int, None, "N students called student-01 ... student-N.",
+        Option("count", ("--count",), int, None,
+               "N students called student-1 ... student-N (student-01 ... from 10 on).",
                metavar="N"),
         Option("ask", ("--ask",), str, None,
                "What is asked: values, adjoints, locals, gradient, formula (default "

@@ -157,35 +157,35 @@ class Classroom:
         repeated = sorted({s for s in students if students.count(s) > 1})
         if repeated:
             notes.append(f"warning: {len(repeated)} student(s) have several lines "
-                         f"({', '.join(repeated[:5])}); the gradebooks keep each one's last "
+                         f"({_few(repeated)}); the gradebooks keep each one's last "
                          "graded line")
         left_out = sorted({one.student for one in self.scores if one.student in self.unscored}
                           - {one.student for one in self.graded()})
         if left_out:
             notes.append(f"warning: {len(left_out)} student(s) have no line the run could "
-                         f"grade ({', '.join(left_out[:5])}: the time budget ran out or a "
+                         f"grade ({_few(left_out)}: the time budget ran out or a "
                          "checker died); they are in no gradebook, so no grade is cleared")
         ungraded = self.ungraded_resubmissions()
         if ungraded:
             notes.append(f"warning: {len(ungraded)} student(s)' last line could not be graded "
-                         f"({', '.join(ungraded[:5])}); the gradebooks keep the line graded "
+                         f"({_few(ungraded)}); the gradebooks keep the line graded "
                          "before it")
         strangers = self.strangers
         if strangers:
             notes.append(f"warning: {len(strangers)} line(s) name students not on the "
-                         f"assignment's roster ({', '.join(strangers[:5])}); they are in no "
+                         f"assignment's roster ({_few(strangers)}); they are in no "
                          "gradebook")
         if self.assignment is not None and self.assignment.students:
             absent = [s for s in self.assignment.students if s not in set(students)]
             if absent:
                 notes.append(f"warning: {len(absent)} student(s) of the assignment have no "
-                             f"line ({', '.join(absent[:5])}); they are in no gradebook")
+                             f"line ({_few(absent)}); they are in no gradebook")
         if self.roster is None and any(kind == "canvas" for kind, _ in self.gradebooks):
             notes.append("warning: no --roster, so the Canvas file has no names or Canvas ids; "
                          "Canvas matches its rows by SIS User ID")
         if self.unknown:
             notes.append(f"warning: {len(self.unknown)} student(s) are not on the Canvas "
-                         f"roster ({', '.join(self.unknown[:5])}); Canvas will not match "
+                         f"roster ({_few(self.unknown)}); Canvas will not match "
                          "their rows")
         return tuple(notes)
 
@@ -226,3 +226,8 @@ def write_gradebooks(scores: list[Score], gradebooks: list[tuple[str, str]], nam
                              f"{failure.strerror or failure}") from None
         written.append(path)
     return written, unknown
+
+
+def _few(names: list[str]) -> str:
+    """The first five names, and an ellipsis where there are more."""
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")

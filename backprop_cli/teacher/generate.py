@@ -33,7 +33,7 @@ class Generated:
 def students_from(names: list[str] | None, roster: str | None, roster_name: str,
                   count: int | None) -> list[str]:
     """The student ids: a list, a roster (CSV with an id column, or one id per line), or
-    student-01 ... student-N."""
+    student-1 ... student-N (padded to N's width)."""
     given = [x for x in (names, roster, count) if x is not None]
     if len(given) > 1:
         flags = [flag for flag, x in zip(("--students", "--roster", "--count"),
