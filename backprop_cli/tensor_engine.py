@@ -352,10 +352,12 @@ def _kinks(op: str, args: list) -> tuple[str, str | None]:
     at_kink = kink_mask(op, args)
     if at_kink is None or not np.any(at_kink):
         return "ok", None
+    if not at_kink.ndim:  # one number (abs(v[1])): as the scalar engine says it
+        return "kink", f"kink: {op_named(op).convention}"
     count = int(np.sum(at_kink))
-    first = [int(k) for k in np.argwhere(at_kink)[0]] if at_kink.ndim else []
-    where = f" of {at_kink.size} elements (first at {first})" if at_kink.ndim else ""
-    return "kink", f"kink in {count}{where}: {op_named(op).convention}"
+    first = [int(k) for k in np.argwhere(at_kink)[0]]
+    return "kink", (f"kink in {count} of {at_kink.size} elements (first at {first}): "
+                    f"{op_named(op).convention}")
 
 
 def kink_mask(op: str, args: list) -> np.ndarray | None:
@@ -369,7 +371,7 @@ def kink_mask(op: str, args: list) -> np.ndarray | None:
         return None
     at_kink = np.zeros(np.broadcast_shapes(*(e.shape for e in edges)), dtype=bool)
     for edge in edges:
-        at_kink = at_kink | (edge == 0)
+        at_kink |= edge == 0  # in place: a 0-d array stays an array, which takes assignment
     if np.any(at_kink) and table_op.kink is not None:
         # an op with its own test (pow: an edge at base 0, a kink only for exponents in [0, 1))
         # decides each element on its edge, as the scalar engine decides a node
@@ -846,10 +848,13 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
     centre = flat_gradient(graph, point, names)
     at_point = evaluate_tensors(graph, point, data=data)
     warnings = list(at_point.warnings)
-    if not np.isfinite(centre).all():
-        warnings.append("the gradient is not finite at this point, so differences of it give "
-                        "no second derivatives: every entry is left undefined (nan)")
-        return labels, np.full((len(labels), len(labels)), np.nan), warnings
+    finite = np.isfinite(centre)
+    if not finite.all():
+        shown = [label for label, ok in zip(labels, finite, strict=True) if not ok]
+        warnings.append(f"the gradient by {', '.join(shown[:3])}"
+                        + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+                        + " is not finite at this point, so its rows and columns of the Hessian "
+                        "are left undefined (nan)")
     values = [node.value for node in at_point.nodes]
     kinks = _kinks_at(graph, values)
     columns: list[np.ndarray] = []
@@ -868,6 +873,9 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
                 nearby, _ = forward_pass(graph, moved(HESSIAN_STEP * scale))
                 return _moves_a_kink(graph, kinks, values, nearby)
 
+            if not finite[len(columns)]:  # said once, above: its row and column are nan
+                columns.append(np.full(len(labels), np.nan))
+                continue
             column, note = _second_differences(
                 lambda offset, moved=moved: flat_gradient(graph, moved(offset), names), centre,
                 scale, on_kink, labels[len(columns)], len(columns))
@@ -878,10 +886,10 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
     return labels, (matrix + matrix.T) / 2, warnings + _column_notes(notes)
 
 
-HESSIAN_STEPS = (HESSIAN_STEP, 1e-6, 1e-7)  # times the element's size
+HESSIAN_STEPS = (HESSIAN_STEP, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10)  # times the element's size
 # Two steps' central differences agree to 1e-6 (their truncation errors, h²/6 of the third
-# derivative, differ by three quarters of the larger one's); the one-sided differences at a
-# kink, whose errors are h/2 of it, to 1e-3. Each entry's absolute tolerance is a hundred
+# derivative, differ by three quarters of the larger one's); the two sides' extrapolated
+# one-sided differences at a kink, to 1e-3. Each entry's absolute tolerance is a hundred
 # times the rounding of its difference quotient, float64's epsilon times its gradient entry
 # over the step: a jump of the gradient above that is seen whatever the gradient's size.
 HESSIAN_RTOL, SIDES_RTOL, ROUNDING = 1e-6, 1e-3, 100 * np.finfo(float).eps
@@ -897,14 +905,15 @@ def _second_differences(gradient_at, centre: np.ndarray, scale: float, on_kink,
     over its step, so halving the step doubles it. And the one-sided differences' gap halves
     with the step, as a smooth gradient's (h times its second derivative) does: at a kink of
     the gradient itself (relu(x)**2 at 0) the gap is the jump of its slope, whatever the
-    step. Where no step is free of them, the two sides are compared only if the element
-    moves a node sitting at a kink (`on_kink()`); otherwise the column of the step whose two
-    differences agree best is kept, with a note: a steep change or rounding (which grows as
-    the step shrinks), not a kink, is the cause."""
-    rounding = ROUNDING * np.abs(centre)
-    best, spread = None, math.inf  # the step whose two differences agree best
+    step. Where the first step is not free of them and the element moves a node sitting at a
+    kink (`on_kink()`), no step is: the two sides are compared. Otherwise smaller steps are
+    tried, down to 1e-10 of the element's size, which a kink 1e-9 away or a steep change
+    leaves behind; entries no step gives are left undefined, with a note."""
+    finite = np.isfinite(centre)
+    rounding = ROUNDING * np.abs(np.where(finite, centre, 0.0))
+    best, spread, agreed = None, math.inf, None
     with np.errstate(all="ignore"):
-        for step in HESSIAN_STEPS:
+        for level, step in enumerate(HESSIAN_STEPS):
             h = step * scale
             up, down = gradient_at(h), gradient_at(-h)
             near_up, near_down = gradient_at(h / 2), gradient_at(-h / 2)
@@ -915,37 +924,60 @@ def _second_differences(gradient_at, centre: np.ndarray, scale: float, on_kink,
             atol = rounding / h
             jumps = (np.abs(near_gap) > 0.75 * np.abs(gap)) & (
                 np.abs(gap) > 2 * atol + SIDES_RTOL * np.abs(wide))
-            finite = bool(np.isfinite(wide).all())
-            if finite and not jumps.any() and np.all(
-                    np.abs(wide - narrow) <= 2 * atol + HESSIAN_RTOL * np.abs(wide)):
-                # rounding alone: float64's epsilon times each gradient entry that changed
-                # over the step (one that did not change has none)
-                moved = wide != 0
-                error = float(np.max(np.abs(centre[moved]), initial=0.0)) * \
-                    np.finfo(float).eps / (2 * h)
-                size = float(np.max(np.abs(wide)))
-                if size and error > HESSIAN_RTOL * size:
-                    return wide, ("rounding", f"{max(1, round(-math.log10(error / size))):d}")
-                return wide, None
-            disagreement = float(np.max(np.abs(wide - narrow))) if finite else math.inf
+            close = np.isfinite(wide) & ~jumps & (
+                np.abs(wide - narrow) <= 2 * atol + HESSIAN_RTOL * np.abs(wide))
+            if close[finite].all():
+                return np.where(finite, wide, np.nan), _rounding(wide, centre, finite, h)
+            disagreement = float(np.max(np.abs(wide - narrow)[finite], initial=0.0))
             if best is None or disagreement < spread:
-                best, spread = wide, disagreement
-        if not on_kink():
-            if not np.isfinite(best).all():
-                return best, ("edge", f"{2 * HESSIAN_STEP * scale:g}")
-            return best, ("steep", f"{HESSIAN_STEPS[-1] * scale:g}")
-        h = HESSIAN_STEP * scale
-        below = (gradient_at(-h) - gradient_at(-2 * h)) / h
-        above = (gradient_at(2 * h) - gradient_at(h)) / h
-    if not (np.isfinite(below).all() and np.isfinite(above).all()):
-        return np.where(np.isfinite(below) & np.isfinite(above), (below + above) / 2,
-                        np.nan), ("edge", f"{2 * h:g}")
-    close = np.abs(below - above) <= 2 * rounding / h + SIDES_RTOL * np.abs(below + above) / 2
-    if close.all():
-        return (below + above) / 2, None
+                best, spread, agreed = wide, disagreement, close
+            if level == 0 and on_kink():
+                return _two_sides(gradient_at, centre, finite, scale, label, k)
+    column = np.where(agreed & finite, best, np.nan)
+    if not np.isfinite(best[finite]).all():
+        return column, ("edge", f"{2 * HESSIAN_STEP * scale:g}")
+    return column, ("steep", f"{HESSIAN_STEPS[-1] * scale:g}")
+
+
+def _rounding(wide: np.ndarray, centre: np.ndarray, finite: np.ndarray, h: float
+              ) -> tuple[str, str] | None:
+    """A note where rounding alone, float64's epsilon times each gradient entry that changed
+    over the step (one that did not change has none), leaves fewer than 6 digits."""
+    moved = (wide != 0) & finite
+    error = float(np.max(np.abs(centre[moved]), initial=0.0)) * np.finfo(float).eps / (2 * h)
+    size = float(np.max(np.abs(wide[finite]), initial=0.0))
+    if size and error > HESSIAN_RTOL * size:
+        return "rounding", f"{max(1, round(-math.log10(error / size))):d}"
+    return None
+
+
+def _two_sides(gradient_at, centre: np.ndarray, finite: np.ndarray, scale: float,
+               label: str, k: int) -> tuple[np.ndarray, tuple[str, str] | None]:
+    """Column k at a kink: each side's derivative of the gradient, from the slopes over
+    [h, 2h] and [2h, 3h] on that side extrapolated to the point (exact where the gradient is
+    quadratic there: relu(x)**3 at 0 has 0 on both sides), the entry where they agree and
+    undefined where they do not."""
+    h = HESSIAN_STEP * scale
+    size = np.abs(np.where(finite, centre, 0.0))
+    with np.errstate(all="ignore"):
+        sides = []
+        for sign in (-1.0, 1.0):
+            g1, g2, g3 = (gradient_at(sign * n * h) for n in (1, 2, 3))
+            sides.append(2.5 * (g2 - g1) / h - 1.5 * (g3 - g2) / h)
+            size = np.fmax(size, np.fmax(np.abs(g1), np.fmax(np.abs(g2), np.abs(g3))))
+        below, above = sides
+    atol = 8 * ROUNDING * size / h  # the rounding of four slopes, each entry's own
+    if not (np.isfinite(below[finite]).all() and np.isfinite(above[finite]).all()):
+        column = np.where(finite & np.isfinite(below) & np.isfinite(above), (below + above) / 2,
+                          np.nan)
+        return column, ("edge", f"{3 * h:g}")
+    close = finite & (np.abs(below - above) <= atol + SIDES_RTOL * np.abs(below + above) / 2)
+    column = np.where(close, (below + above) / 2, np.nan)
+    if close[finite].all():
+        return column, None
     jump = (f"∂²/∂{label}² is {float(below[k]):.6g} below and {float(above[k]):.6g} above"
-            if not close[k] else "")
-    return np.where(close, (below + above) / 2, np.nan), ("jump", jump)
+            if finite[k] and not close[k] else "")
+    return column, ("jump", jump)
 
 
 def _kinks_at(graph: Graph, values: list) -> list[tuple[int, np.ndarray | None]]:
@@ -996,7 +1028,8 @@ def _column_notes(notes: dict[str, list[tuple[str, str]]]) -> list[str]:
         else:
             found.append(f"second derivatives by {shown}: no step down to {detail} gave "
                          "agreeing differences (a kink or a steep change lies that near, or "
-                         "rounding in a difference of large terms), so they may be inaccurate")
+                         "rounding in a difference of large terms); the entries no step gave "
+                         "are left undefined (nan)")
     return found
 
 
