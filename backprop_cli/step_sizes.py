@@ -79,7 +79,25 @@ class StepSizes:
         return document
 
 
-def _kinks(graph, point: Mapping[str, object], name: str) -> list[str]:
+def _array_kinks(graph, point: Mapping[str, object], name: str, index: tuple) -> list[str]:
+    """The same for a program over arrays: the nodes at a kink whose elements there move
+    with element `index` of `name`."""
+    from .tensor_engine import forward_pass, kink_status, kinks_at, moves_a_kink
+
+    values, _ = forward_pass(graph, point)
+    found = kinks_at(graph, values)
+    if not found:
+        return []
+    moved = np.array(point[name], dtype=float)
+    moved[index] += 1e-6 * max(1.0, abs(float(moved[index])))
+    nearby, _ = forward_pass(graph, {**point, name: moved})
+    return [f"{graph.ids[i]} = {graph.formulas[i]}: {kink_status(graph, i, values)[1]}; finite "
+            "differences there give one-sided slopes (or their mean), not this derivative, at "
+            "any step size" for i, mask in found
+            if moves_a_kink(graph, [(i, mask)], values, nearby)]
+
+
+def _kinks(graph, point: Mapping[str, object], name: str, index: tuple = ()) -> list[str]:
     """The nodes of a scalar program at a kink that the output reaches from the variable
     `name`: differences there give one-sided slopes (or their mean), never the derivative
     the convention takes, whatever the step size."""
@@ -88,7 +106,7 @@ def _kinks(graph, point: Mapping[str, object], name: str) -> list[str]:
     from .gradient import evaluate
 
     if over_arrays(graph, point):
-        return []
+        return _array_kinks(graph, point, name, index)
     result = evaluate(graph, point)
     depends = dependents(graph.inputs, [graph.ids.index(name)])
     live = graph.live()
@@ -143,7 +161,7 @@ def step_sizes(text: str, at: Mapping[str, object], wrt: str | None = None,
         central = tuple((f - b) / (2 * h) for f, b, h in zip(ahead, behind, hs, strict=True))
     label = name if not index else f"{name}[{','.join(str(k) for k in index)}]"
     out = graph.ids[graph.output] if graph.named[graph.output] else "f"
-    warnings = [*program.cautions, *_kinks(graph, point, name)]
+    warnings = [*program.cautions, *_kinks(graph, point, name, index)]
     if not math.isfinite(derivative):
         warnings.append(f"the reverse-mode derivative is not finite ({derivative}); the errors "
                         "are not defined")

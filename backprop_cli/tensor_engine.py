@@ -856,7 +856,7 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
                         + " is not finite at this point, so its rows and columns of the Hessian "
                         "are left undefined (nan)")
     values = [node.value for node in at_point.nodes]
-    kinks = _kinks_at(graph, values)
+    kinks = kinks_at(graph, values)
     columns: list[np.ndarray] = []
     notes: dict[str, list[tuple[str, str]]] = {}
     for name in names:
@@ -871,7 +871,7 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
 
             def on_kink(moved=moved, scale=scale) -> bool:
                 nearby, _ = forward_pass(graph, moved(HESSIAN_STEP * scale))
-                return _moves_a_kink(graph, kinks, values, nearby)
+                return moves_a_kink(graph, kinks, values, nearby)
 
             if not finite[len(columns)]:  # said once, above: its row and column are nan
                 columns.append(np.full(len(labels), np.nan))
@@ -980,7 +980,7 @@ def _two_sides(gradient_at, centre: np.ndarray, finite: np.ndarray, scale: float
     return column, ("jump", jump)
 
 
-def _kinks_at(graph: Graph, values: list) -> list[tuple[int, np.ndarray | None]]:
+def kinks_at(graph: Graph, values: list) -> list[tuple[int, np.ndarray | None]]:
     """The nodes at a kink at these values, each with its elements there (None for a tensor
     op, whose kink test gives no elements)."""
     found = []
@@ -992,7 +992,7 @@ def _kinks_at(graph: Graph, values: list) -> list[tuple[int, np.ndarray | None]]
     return found
 
 
-def _moves_a_kink(graph: Graph, kinks: list, values: list, nearby: list) -> bool:
+def moves_a_kink(graph: Graph, kinks: list, values: list, nearby: list) -> bool:
     """Whether a node at a kink has an input that moved, in an element at the kink."""
     for i, mask in kinks:
         for j in graph.inputs[i]:

@@ -257,3 +257,16 @@ def test_the_table_gives_the_reverse_mode_derivative_to_the_digits_asked() -> No
                                  "4"])
     assert f"(reverse mode: {math.exp(10):.4g})" in result.stdout
     assert "22026.465794806718" not in result.stdout
+
+
+def test_fd_over_arrays_warns_of_a_kink_on_the_elements_path() -> None:
+    """relu(v)*w at v[0] = 0: forward differences give 2 (the right side's slope, w[0]) and
+    central ones 1, where reverse mode takes relu'(0) = 0; the array program gave 'best h =
+    1e-16, error 0' (where v[0] + h rounds back) and no warning. v[1] is at no kink."""
+    found = step_sizes("sum(relu(v)*w)", {"v": "[0, 1]", "w": "[2, 3]"}, "v[0]")
+    k = found.h.index(min(found.h, key=lambda h: abs(math.log10(h) + 4)))
+    assert found.forward.estimate[k] == pytest.approx(2.0) and found.derivative == 0.0
+    assert any(w.startswith("z2 = relu(v): kink in 1 of 2 elements") and
+               w.endswith("not this derivative, at any step size") for w in found.warnings)
+    other = step_sizes("sum(relu(v)*w)", {"v": "[0, 1]", "w": "[2, 3]"}, "v[1]")
+    assert not any("kink" in w for w in other.warnings)
