@@ -834,10 +834,10 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
 
     A column is the central difference of the reverse-mode gradient with a step of 1e-5 times
     the element's size (at least 1e-5), taken when the step is free of kinks (see
-    _second_differences); otherwise with a smaller step, down to 1e-7 of the element's size.
-    Where this element moves a node sitting at a kink at the point, each entry is the two
-    sides' one-sided difference where they agree (0 for abs at 0) and undefined where they
-    do not (relu(x)**2 at 0: 0 below, 2 above)."""
+    _second_differences). Where this element moves a node sitting at a kink at the point,
+    each entry is the two sides' value where they agree (0 for abs at 0) and undefined where
+    they do not (relu(x)**2 at 0: 0 below, 2 above); otherwise smaller steps are tried, down to
+    1e-10 of the element's size."""
     from .errors import LimitError
 
     labels = [label for name in names for label in element_labels(name, point[name])]
@@ -850,11 +850,9 @@ def array_hessian(graph: Graph, point: Mapping[str, object], names: list[str],
     warnings = list(at_point.warnings)
     finite = np.isfinite(centre)
     if not finite.all():
-        shown = [label for label, ok in zip(labels, finite, strict=True) if not ok]
-        warnings.append(f"the gradient by {', '.join(shown[:3])}"
-                        + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
-                        + " is not finite at this point, so its rows and columns of the Hessian "
-                        "are left undefined (nan)")
+        shown = _few([label for label, ok in zip(labels, finite, strict=True) if not ok])
+        warnings.append(f"the gradient by {shown} is not finite at this point, so its rows and "
+                        "columns of the Hessian are left undefined (nan)")
     values = [node.value for node in at_point.nodes]
     kinks = kinks_at(graph, values)
     columns: list[np.ndarray] = []
@@ -1009,8 +1007,7 @@ def _column_notes(notes: dict[str, list[tuple[str, str]]]) -> list[str]:
     found = []
     for kind, columns in notes.items():
         labels = [label for label, _ in columns]
-        shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3
-                                        else "")
+        shown = _few(labels)
         detail = columns[0][1]
         if kind == "jump":
             found.append(f"second derivatives by {shown} jump at this point (a kink)"
@@ -1031,6 +1028,11 @@ def _column_notes(notes: dict[str, list[tuple[str, str]]]) -> list[str]:
                          "rounding in a difference of large terms); the entries no step gave "
                          "are left undefined (nan)")
     return found
+
+
+def _few(labels: list[str]) -> str:
+    """`v[0], v[1], v[2] and 47 more`."""
+    return ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
 
 
 MAX_FORWARD_JACOBIAN_ENTRIES = 250_000  # a tensor op's local Jacobian in forward mode
