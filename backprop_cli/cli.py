@@ -412,14 +412,13 @@ def _usage_error(error, args: list[str], terminal: Terminal) -> int:
     if path == "backprop" and args and args[0] in {spec.name for spec in COMMANDS}:
         path = f"backprop {args[0]}"  # an option's missing value is said in the app's context
     commands = {spec.name for spec in COMMANDS}
-    later = next((k for k, arg in enumerate(args) if arg in commands), None)
+    command_at = next((k for k, arg in enumerate(args) if arg in commands), None)
     option = getattr(error, "option_name", None)
-    written = next((k for k, arg in enumerate(args) if arg.partition("=")[0] == option), None)
-    if path == "backprop" and later is not None and written is not None and \
-            option != "--version" and later > written:
-        later = args[later]
+    option_at = next((k for k, arg in enumerate(args) if arg.partition("=")[0] == option), None)
+    if path == "backprop" and command_at is not None and option_at is not None and \
+            option != "--version" and command_at > option_at:
         message = (f"{option} comes before the command: options go after it, as in "
-                   f"'backprop {later} ... {option}'")
+                   f"'backprop {args[command_at]} ... {option}'")
     usage = UsageError(f"{message} (see '{path} --help')")
     report(usage, terminal, _wants_json(args))
     return exit_code(usage)

@@ -264,8 +264,10 @@ def parse_shaped(text: str, given: frozenset[str], parser_of, tokenize, max_toke
 def _number_leaf(text: str, negated: bool) -> tuple | None:
     """The constant leaf the parser makes of a number (with a '-' before it folded in); None
     for one too large for float64, which the parser refuses."""
+    from .parse import underflows
+
     value = float(text)
-    if not math.isfinite(value) or (value == 0 and text.lower().partition("e")[0].strip("0.")):
+    if not math.isfinite(value) or underflows(text, value):
         return None  # too large, or too small (1e-400): the parser says which
     return ("const", -value, "-" + text) if negated else ("const", value, text)
 
