@@ -908,33 +908,62 @@ def _second_differences(gradient_at, centre: np.ndarray, scale: float, on_kink,
     tried, down to 1e-10 of the element's size, which a kink 1e-9 away or a steep change
     leaves behind; entries no step gives are left undefined, with a note."""
     finite = np.isfinite(centre)
-    rounding = ROUNDING * np.abs(np.where(finite, centre, 0.0))
     best, spread, agreed = None, math.inf, None
-    with np.errstate(all="ignore"):
-        for level, step in enumerate(HESSIAN_STEPS):
-            h = step * scale
-            up, down = gradient_at(h), gradient_at(-h)
-            near_up, near_down = gradient_at(h / 2), gradient_at(-h / 2)
-            wide = (up - down) / (2 * h)
-            narrow = (near_up - near_down) / h
-            gap = (up - centre) / h - (centre - down) / h
-            near_gap = (near_up - centre) / (h / 2) - (centre - near_down) / (h / 2)
-            atol = rounding / h
-            jumps = (np.abs(near_gap) > 0.75 * np.abs(gap)) & (
-                np.abs(gap) > 2 * atol + SIDES_RTOL * np.abs(wide))
-            close = np.isfinite(wide) & ~jumps & (
-                np.abs(wide - narrow) <= 2 * atol + HESSIAN_RTOL * np.abs(wide))
-            if close[finite].all():
-                return np.where(finite, wide, np.nan), _rounding(wide, centre, finite, h)
+    for level, step in enumerate(HESSIAN_STEPS):
+        h = step * scale
+        wide, narrow, close = _central(gradient_at, centre, finite, h)
+        if close[finite].all():
+            return _unhidden(gradient_at, np.where(finite, wide, np.nan), centre, finite, h,
+                             scale)
+        with np.errstate(all="ignore"):
             disagreement = float(np.max(np.abs(wide - narrow)[finite], initial=0.0))
-            if best is None or disagreement < spread:
-                best, spread, agreed = wide, disagreement, close
-            if level == 0 and on_kink():
-                return _two_sides(gradient_at, centre, finite, scale, label, k)
+        if best is None or disagreement < spread:
+            best, spread, agreed = wide, disagreement, close
+        if level == 0 and on_kink():
+            return _two_sides(gradient_at, centre, finite, scale, label, k)
     column = np.where(agreed & finite, best, np.nan)
     if not np.isfinite(best[finite]).all():
         return column, ("edge", f"{2 * HESSIAN_STEP * scale:g}")
     return column, ("steep", f"{HESSIAN_STEPS[-1] * scale:g}")
+
+
+WIDE_STEP = 1e-2  # times the element's size: where a small step's change is lost in rounding
+
+
+def _central(gradient_at, centre: np.ndarray, finite: np.ndarray, h: float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The central differences over h and h/2, and per entry whether the step is free of
+    kinks there (see _second_differences)."""
+    with np.errstate(all="ignore"):
+        up, down = gradient_at(h), gradient_at(-h)
+        near_up, near_down = gradient_at(h / 2), gradient_at(-h / 2)
+        wide = (up - down) / (2 * h)
+        narrow = (near_up - near_down) / h
+        gap = (up - centre) / h - (centre - down) / h
+        near_gap = (near_up - centre) / (h / 2) - (centre - near_down) / (h / 2)
+        atol = ROUNDING * np.abs(np.where(finite, centre, 0.0)) / h
+        jumps = (np.abs(near_gap) > 0.75 * np.abs(gap)) & (
+            np.abs(gap) > 2 * atol + SIDES_RTOL * np.abs(wide))
+        close = np.isfinite(wide) & ~jumps & (
+            np.abs(wide - narrow) <= 2 * atol + HESSIAN_RTOL * np.abs(wide))
+    return wide, narrow, close
+
+
+def _unhidden(gradient_at, column: np.ndarray, centre: np.ndarray, finite: np.ndarray,
+              h: float, scale: float) -> tuple[np.ndarray, tuple[str, str] | None]:
+    """The column, its entries that read exactly 0 beside a nonzero gradient entry taken
+    again over a wide step: sum(v**2) + 1e12*sum(v) changes its gradient by 2h, less than the
+    rounding of 1e12 over a step of 1e-5, and read 0 for 2. A wide step's difference has more
+    truncation error, which the note says."""
+    hidden = finite & (column == 0) & (centre != 0)
+    if hidden.any():
+        wide = WIDE_STEP * scale
+        again, _, close = _central(gradient_at, centre, finite, wide)
+        seen = hidden & close & (again != 0)  # the wide step too must be free of kinks
+        if seen.any():
+            size = float(np.max(np.abs(centre[seen])))
+            return np.where(seen, again, column), ("wide", f"{size:.3g}|{wide:g}")
+    return column, _rounding(column, centre, finite, h)
 
 
 def _rounding(wide: np.ndarray, centre: np.ndarray, finite: np.ndarray, h: float
@@ -961,7 +990,8 @@ def _two_sides(gradient_at, centre: np.ndarray, finite: np.ndarray, scale: float
         sides = []
         for sign in (-1.0, 1.0):
             g1, g2, g3 = (gradient_at(sign * n * h) for n in (1, 2, 3))
-            sides.append(2.5 * (g2 - g1) / h - 1.5 * (g3 - g2) / h)
+            # slopes over [h, 2h] and [2h, 3h] on this side (signed: below, g1 is nearer)
+            sides.append(sign * (2.5 * (g2 - g1) - 1.5 * (g3 - g2)) / h + 0.0)
             size = np.fmax(size, np.fmax(np.abs(g1), np.fmax(np.abs(g2), np.abs(g3))))
         below, above = sides
     atol = 8 * ROUNDING * size / h  # the rounding of four slopes, each entry's own
@@ -1018,6 +1048,12 @@ def _column_notes(notes: dict[str, list[tuple[str, str]]]) -> list[str]:
                          f"{detail} of {'it' if len(labels) == 1 else 'each'} (an edge of "
                          "its domain), so differences cannot give them; they are left "
                          "undefined (nan)")
+        elif kind == "wide":
+            size, step = detail.split("|")
+            found.append(f"second derivatives by {shown}: the gradient, of size {size}, changes "
+                         "by less than its rounding over the step, so some entries are taken "
+                         f"over a step of {step} instead (less accurate where the curvature "
+                         "changes over it)")
         elif kind == "rounding":
             found.append(f"second derivatives by {shown}: rounding in the gradient, large "
                          f"beside its change over the step, leaves about {detail} significant "

@@ -1014,3 +1014,12 @@ def test_a_claim_on_a_generated_node_lists_the_nodes_grad_shows():
     assert one_stderr_line(result.stderr) == (
         "error: claim 'z2.value=1': no node 'z2' (names: x, y; the other nodes, as grad shows "
         "them: z3, z4, z5)")
+
+
+
+def test_a_zero_with_an_exponent_is_a_one_digit_whole_number_too():
+    """`dL/dw=0e1` (written to -1 places) was accepted for 0.280854, where `dL/dw=0` is not: the
+    one-digit rule looked only at numbers written to 0 places."""
+    item = check_json(*NEURON[:2], "--at", "w=0.5,x=-1,b=0.2,t=1", "--expect", "dL/dw=0e1",
+                      code=1)["items"][0]
+    assert item["verdict"] == "incorrect"

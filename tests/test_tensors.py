@@ -1380,3 +1380,55 @@ def test_a_kink_of_one_number_in_a_program_over_arrays_is_said_as_for_a_scalar()
     result = runner.invoke(app, ["grad", "abs(v[1])", "--v", "[2, 0]", "--json"])
     assert "z4 = abs(z3): kink: derivative taken as 0 at 0 (PyTorch convention)" in \
         strict_json(result.stdout)["warnings"]
+
+
+
+@pytest.mark.parametrize(("program", "args", "entry", "sides"), [
+    # v·|v| at 0: ∂²/∂v0² is -2 below and 2 above (SymPy's -v0**2 and v0**2)
+    ("sum(abs(v)*v)", ["--v", "[0, 2]"], (0, 0), ("-v0**2", "v0**2")),
+    # |v0|·w0: the mixed entry is -1 below and 1 above
+    ("sum(abs(v)*w)", ["--v", "[0, 1]", "--w", "[2, 3]"], (0, 2), ("-v0*w0", "v0*w0")),
+])
+def test_a_hessian_over_arrays_takes_the_side_below_a_kink_with_its_sign(program, args, entry,
+                                                                          sides):
+    """The side below a kink had its slope's sign lost, so -2 and 2 read as one value, 2, with
+    no warning (and |v0|·w0 gave 0.5)."""
+    import sympy as sp
+
+    result = runner.invoke(app, ["hessian", program, *args, "--json"])
+    document = strict_json(result.stdout)
+    assert document["hessian"][entry[0]][entry[1]] is None
+    v0, w0 = sp.symbols("v0 w0", real=True)
+    below, above = (sp.sympify(side, locals={"v0": v0, "w0": w0}) for side in sides)
+    wrt = (v0, v0) if entry == (0, 0) else (v0, w0)
+    numbers = [float(sp.diff(side, *wrt)) for side in (below, above)]
+    assert numbers[0] == -numbers[1]
+    assert any(f"is {numbers[0]:g} below and {numbers[1]:g} above" in w
+               for w in document["warnings"]) or entry != (0, 0)
+
+
+def test_a_hessian_over_arrays_of_a_relu_layer_keeps_its_smooth_entries() -> None:
+    """relu(W @ x) with its first row at 0: the mixed entry of W[1,0] and x[0] is 1 (the second
+    row is positive, so relu passes it: d²(W10·x0 + W11·x1)/dW10 dx0 = 1), which the sign slip
+    made undefined."""
+    result = runner.invoke(app, ["hessian", "sum(relu(W @ x))", "--W", "[[1, -1], [2, 0.5]]",
+                                 "--x", "[1, 1]", "--json"])
+    document = strict_json(result.stdout)
+    labels = document["variables"]
+    row, column = labels.index("W[1,0]"), labels.index("x[0]")
+    assert document["hessian"][row][column] == pytest.approx(1.0, rel=1e-6)
+    assert document["hessian"][labels.index("W[0,0]")][column] is None
+
+
+@pytest.mark.parametrize(("program", "expression"), [
+    ("sum(v**2) + 1e12*sum(v)", "v0**2 + v1**2 + 10**12*(v0 + v1)"),
+    ("1e-8*sum(v**2) + 1e4*sum(v)", "(v0**2 + v1**2)/10**8 + 10**4*(v0 + v1)"),
+])
+def test_a_hessian_over_arrays_sees_a_change_lost_in_the_gradients_rounding(program,
+                                                                           expression):
+    """The gradient's change over the step (2h) was below the rounding of its size (1e12), so
+    the difference read exactly 0 for 2, with no warning."""
+    matrix, warnings = _array_hessian(program, [1.0, 2.0])
+    np.testing.assert_allclose(matrix, _sympy_hessian(expression, [1.0, 2.0]), rtol=1e-2)
+    assert any("changes by less than its rounding over the step, so some entries are taken "
+               "over a step of 0.01 instead" in w for w in warnings)

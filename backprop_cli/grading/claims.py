@@ -201,10 +201,10 @@ def accepts(true: float, given: float, decimals: int, rtol: float | None, atol: 
 
 def as_written(given: float, written: int) -> int:
     """The places a number is graded at by its own writing (no --decimals): its decimals,
-    except that a whole number of one digit, 0 to 9, is read as n.0. At the nearest whole
-    number `2` would accept 1.5 to 2.5, a quarter either way, and take 2 for 2.41997 (the
-    tanh path of x*y + tanh(x) left out) as right."""
-    return 1 if written == 0 and abs(given) < 10 else written
+    except that a whole number of one digit, 0 to 9 (`0e9` too), is read as n.0. At the
+    nearest whole number `2` would accept 1.5 to 2.5, a quarter either way, and take 2 for
+    2.41997 (the tanh path of x*y + tanh(x) left out) as right."""
+    return 1 if written <= 0 and abs(given) < 10 else written
 
 
 def places(given: float, decimals: int) -> int:
