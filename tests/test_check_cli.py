@@ -1023,3 +1023,12 @@ def test_a_zero_with_an_exponent_is_a_one_digit_whole_number_too():
     item = check_json(*NEURON[:2], "--at", "w=0.5,x=-1,b=0.2,t=1", "--expect", "dL/dw=0e1",
                       code=1)["items"][0]
     assert item["verdict"] == "incorrect"
+
+
+def test_a_claim_with_an_exponent_is_warned_of_with_its_own_unit():
+    """5e3 for 4,500 is accepted (the README: to the nearest 1,000), but the warning said
+    "5000 accepts 4999.5 to 5000.5"."""
+    result = invoke("h = x*1; L = h*1", "--x", "4500", "--expect", "h.value=5e3")
+    assert result.exit_code == 0
+    assert "accepted as written, to the nearest 1,000 (5000 accepts 4500 to 5500)" in \
+        result.stderr

@@ -78,7 +78,7 @@ SPEC = Command(
                "A roster: CSV with an id column (a Canvas export works), or one id per line.",
                metavar="FILE"),
         Option("count", ("--count",), int, None,
-               "N students called student-1 ... student-N (student-01 ... from 10 on).",
+               "N students called student-1 ... student-N, numbers padded to N's width.",
                metavar="N"),
         Option("ask", ("--ask",), str, None,
                "What is asked: values, adjoints, locals, gradient, formula (default "

@@ -21,6 +21,7 @@ from .claims import (
     parse_claim,
     resolved,
 )
+from .claims import places as graded_places
 from .formulas import check_derivative
 from .report import CORRECT, INCORRECT, UNDETERMINED, Item, Report
 from .tables import Marked, Number, TableRow, carried_details, carried_note, grade_numbers
@@ -167,7 +168,8 @@ def _whole_numbers(job: Job, claims: Sequence[Claim], claim_items: Sequence[Item
         return (written <= 0 and true is not None and given is not None
                 and not accepts(true, given, 1, None, None))
 
-    found = [(claim.text, claim.given) for claim, item in zip(claims, claim_items, strict=True)
+    found = [(claim.text, claim.given, claim.decimals)
+             for claim, item in zip(claims, claim_items, strict=True)
              if item.verdict == CORRECT and isinstance(claim.decimals, int)
              and coarse(item.expected, claim.given, claim.decimals)]
     written = {row.node: (row.value_decimals, row.adjoint_decimals) for row in job.table}
@@ -177,14 +179,17 @@ def _whole_numbers(job: Job, claims: Sequence[Claim], claim_items: Sequence[Item
             places = written.get(item.details.get("node", item.label), (1, 1))[k]
             if mark.get("verdict") == CORRECT and coarse(mark.get("expected"), mark.get("given"),
                                                         places):
-                found.append((f"{item.label}.{quantity}={mark['given']:g}", mark["given"]))
+                found.append((f"{item.label}.{quantity}={mark['given']:g}", mark["given"],
+                              places))
     if not found:
         return None
-    listed = ", ".join(text for text, _ in found[:3]) + (
+    listed = ", ".join(found_text for found_text, *_ in found[:3]) + (
         f" and {len(found) - 3} more" if len(found) > 3 else "")
-    given = found[0][1] + 0.0  # -0 is 0
+    given, written = found[0][1] + 0.0, found[0][2]  # -0 is 0
+    half = 0.5 * 10.0 ** -graded_places(given, written)  # 5e3: to the nearest 1,000
+    unit = "whole number" if half == 0.5 else f"{2 * half:,g}"
     return (f"{listed} {'was' if len(found) == 1 else 'were'} accepted as written, to the "
-            f"nearest whole number ({given:g} accepts {given - 0.5:g} to {given + 0.5:g}), "
+            f"nearest {unit} ({given:g} accepts {given - half:g} to {given + half:g}), "
             "though wrong to one decimal place; --decimals N grades every number at N places")
 
 
