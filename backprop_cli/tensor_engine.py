@@ -962,7 +962,7 @@ def _unhidden(gradient_at, column: np.ndarray, centre: np.ndarray, finite: np.nd
         seen = hidden & close & (again != 0)  # the wide step too must be free of kinks
         if seen.any():
             size = float(np.max(np.abs(centre[seen])))
-            return np.where(seen, again, column), ("wide", f"{size:.3g}|{wide:g}")
+            return np.where(seen, again, column), ("wide", f"{size:.3g}")
     return column, _rounding(column, centre, finite, h)
 
 
@@ -1049,11 +1049,10 @@ def _column_notes(notes: dict[str, list[tuple[str, str]]]) -> list[str]:
                          "its domain), so differences cannot give them; they are left "
                          "undefined (nan)")
         elif kind == "wide":
-            size, step = detail.split("|")
-            found.append(f"second derivatives by {shown}: the gradient, of size {size}, changes "
-                         "by less than its rounding over the step, so some entries are taken "
-                         f"over a step of {step} instead (less accurate where the curvature "
-                         "changes over it)")
+            found.append(f"second derivatives by {shown}: the gradient, of size {detail}, "
+                         "changes by less than its rounding over the step, so some entries are "
+                         f"taken over a step of {WIDE_STEP:g} of the element's size instead "
+                         "(less accurate where the curvature changes over it)")
         elif kind == "rounding":
             found.append(f"second derivatives by {shown}: rounding in the gradient, large "
                          f"beside its change over the step, leaves about {detail} significant "

@@ -1431,4 +1431,4 @@ def test_a_hessian_over_arrays_sees_a_change_lost_in_the_gradients_rounding(prog
     matrix, warnings = _array_hessian(program, [1.0, 2.0])
     np.testing.assert_allclose(matrix, _sympy_hessian(expression, [1.0, 2.0]), rtol=1e-2)
     assert any("changes by less than its rounding over the step, so some entries are taken "
-               "over a step of 0.01 instead" in w for w in warnings)
+               "over a step of 0.01 of the element's size instead" in w for w in warnings)
