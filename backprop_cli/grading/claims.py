@@ -47,10 +47,7 @@ def parse_claim(text: str) -> Claim:
             raise InputError(f"cannot read claim {_quoted(text)}: {quantity[2]!r} is not a "
                              f"quantity; write {quantity[1]}.value=... or "
                              f"{quantity[1]}.adjoint=...{did_you_mean(quantity[2], QUANTITIES)}")
-        written = re.search(r"=\s*([-+]?\d+),(\d+)\s*$", text)
-        # 2,42 is a decimal comma; 1,000 may be a thousands separator, which is not offered
-        comma = f" (use a decimal point: {written[1]}.{written[2]})" \
-            if written and len(written[2]) != 3 else ""
+        comma = comma_hint(text.rpartition("=")[2]) if "=" in text else ""
         raise InputError(f"cannot read claim {_quoted(text)}{comma}; write d/dx=2.42, "
                          "h1.adjoint=48, h.value=12 or da/dz=0.42")
     if match["of"] is not None and (match["of"].isdigit() or match["var"][-1:].isdigit()
@@ -197,6 +194,14 @@ def accepts(true: float, given: float, decimals: int, rtol: float | None, atol: 
     # number's own leading digit: `0e999` would otherwise accept anything.
     half_unit = 0.5 * 10.0 ** -places(given, decimals)
     return abs(true - given) <= half_unit * (1 + 1e-9) + 1e-12 * abs(given)
+
+
+def comma_hint(number: str) -> str:
+    """` (use a decimal point: 2.42)` for a number written with a decimal comma, else ''. A
+    comma before three digits may be a thousands separator, which is not offered."""
+    written = re.fullmatch(r"\s*([-+]?\d+),(\d+)\s*", number)
+    return f" (use a decimal point: {written[1]}.{written[2]})" \
+        if written and len(written[2]) != 3 else ""
 
 
 def as_written(given: float, written: int) -> int:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 from ..errors import InputError, shortened
-from .claims import NUMBER, decimals
+from .claims import NUMBER, comma_hint, decimals
 from .tables import TableRow
 
 
@@ -43,10 +43,7 @@ def _cell(raw, what: str, where: str) -> tuple[float | None, int]:
     if not text:
         return None, 0
     if not re.fullmatch(NUMBER, text):
-        comma = re.fullmatch(r"([-+]?\d+),(\d+)", text)
-        hint = f" (use a decimal point: {comma[1]}.{comma[2]})" if comma and len(
-            comma[2]) != 3 else ""
-        raise InputError(f"{where}: {what} {_quoted(text)} is not a number{hint}")
+        raise InputError(f"{where}: {what} {_quoted(text)} is not a number{comma_hint(text)}")
     number = float(text)
     if not math.isfinite(number):
         raise InputError(f"{where}: {what} {_quoted(text)} is too large for a float64 number")
